@@ -1,0 +1,36 @@
+# deskphone — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench demo clean image image-test flash
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Re-install when the project's dependencies change.
+$(STAMP): firmware/pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e 'firmware[test,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/deskphone run --sim $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check firmware/deskphone tests
+	$(VENV)/bin/mypy firmware/deskphone
+
+bench: $(STAMP)
+	$(PY) -m deskphone.bench --out bench-results.json
+
+demo: $(STAMP)
+	$(VENV)/bin/deskphone demo $(ARGS)
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .hypothesis
