@@ -50,6 +50,13 @@ class Debouncer:
             return self.level
         return None
 
+    def hold(self, now: float) -> None:
+        """Treat the input as unreadable now: cancel any pending change, keep the settled level.
+
+        A later `update` must then hold its level for a full `settle_s` again."""
+        self._raw = self.level
+        self._raw_since = now
+
     def get_timer(self) -> float | None:
         """When a pending raw level will have settled (call `poll` then), or None."""
         if self._raw != self.level:
