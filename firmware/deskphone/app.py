@@ -1,0 +1,539 @@
+"""The one asyncio event loop: devices, timers, the control socket and the call layer.
+
+This is the thin layer of the sans-IO design: it owns every socket, timer and device, feeds the
+phone state machine with events and carries out the commands it returns. Device callbacks may
+come from a library thread (gpiozero on a real Pi); they hop onto the loop with
+`call_soon_threadsafe` and nothing else runs off the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from deskphone.config import Config
+from deskphone.control import ControlError, ControlServer
+from deskphone.phone import events as ev
+from deskphone.phone.machine import MachineSettings, PhoneMachine
+
+log = logging.getLogger(__name__)
+
+FRAME_SECONDS = 0.020  # audio frames are 20 ms everywhere
+SCAN_SECONDS = 0.010  # keypad/hook scan tick: well under a human key press (~50 ms)
+VALID_KEYS = frozenset("0123456789*#ABCD")
+
+
+class CallLayer(Protocol):
+    """What the app needs from SIP + SDP + media + ZRTP (see deskphone.call)."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    def place(self, target: str) -> None: ...
+    def answer(self, call_id: str) -> None: ...
+    def reject(self, call_id: str, code: int) -> None: ...
+    def hangup(self) -> None: ...
+    def send_dtmf(self, key: str) -> None: ...
+    def confirm_sas(self) -> None: ...
+    def reject_sas(self) -> None: ...
+    def set_hold(self, on: bool) -> None: ...
+    def media_active(self) -> bool: ...
+    def info(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class Devices:
+    """The phone's hardware, real or simulated (built by deskphone.devices.build)."""
+
+    display: Any
+    audio: Any  # AudioPort
+    hook: Any | None = None  # HookSwitch (None: hook only from the control socket/terminal)
+    keypad: Any | None = None  # KeypadScanner (None: keys only from the control socket/terminal)
+    ringer: Any | None = None
+    sim_hook: Any | None = None  # simulator handles (mock pins) when mode = "sim"
+    sim_keypad: Any | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                close()
+
+
+class PhoneApp:
+    def __init__(self, config: Config, *, data_dir: Path, devices: Devices,
+                 control_path: Path | None = None,
+                 call_layer_factory: Callable[[PhoneApp], CallLayer] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.devices = devices
+        self.clock = clock
+        settings = MachineSettings(
+            extension=config.identity.extension,
+            display_name=config.identity.display_name,
+            status="registering" if config.accounts else "LAN",
+            interdigit_timeout=config.phone.interdigit_timeout,
+            ended_screen_seconds=config.phone.ended_screen_seconds,
+        )
+        self.machine = PhoneMachine(settings)
+        self.control = ControlServer(control_path, self.handle_control) if control_path else None
+        self.calls: CallLayer | None = call_layer_factory(self) if call_layer_factory else None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopped = asyncio.Event()
+        self.screen_listeners: list[Callable[[Any], None]] = []
+        self._machine_timer: asyncio.TimerHandle | None = None
+        self._tone: Any = None
+        self._tone_name: str | None = None
+        self._ticks: list[asyncio.Task[None]] = []
+        self._waiters: list[tuple[dict[str, str], asyncio.Future[dict[str, Any]]]] = []
+        self.counters = {"events": 0, "commands": 0, "bad_control": 0}
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._wire_devices()
+        self._apply(self.machine.start(self.clock()))
+        if self.control is not None:
+            await self.control.start()
+        if self.calls is not None:
+            await self.calls.start()
+        self._ticks.append(asyncio.create_task(self._audio_tick(), name="audio-tick"))
+        if self.devices.hook is not None or self.devices.keypad is not None:
+            self._ticks.append(asyncio.create_task(self._scan_tick(), name="scan-tick"))
+
+    async def stop(self) -> None:
+        for task in self._ticks:
+            task.cancel()
+        for task in self._ticks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._ticks.clear()
+        if self._machine_timer is not None:
+            self._machine_timer.cancel()
+        if self.calls is not None:
+            with contextlib.suppress(Exception):
+                await self.calls.close()
+        if self.control is not None:
+            await self.control.close()
+        for _, fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(ControlError("the phone is shutting down"))
+        self.devices.close()
+        self.stopped.set()
+
+    def request_stop(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.stopped.set)
+
+    # -- events in ---------------------------------------------------------------------------
+
+    def post(self, event: ev.Event) -> None:
+        """Feed one event to the phone (on the loop thread)."""
+        self.counters["events"] += 1
+        self._apply(self.machine.handle(event, self.clock()))
+
+    def post_threadsafe(self, event: ev.Event) -> None:
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self.post, event)
+
+    def _wire_devices(self) -> None:
+        def hook_changed(off_hook: bool) -> None:
+            self.post_threadsafe(ev.HookOff() if off_hook else ev.HookOn())
+
+        def key_pressed(key: str) -> None:
+            self.post_threadsafe(ev.KeyPressed(key))
+
+        if self.devices.hook is not None:
+            self.devices.hook.set_emit(hook_changed)
+        if self.devices.keypad is not None:
+            self.devices.keypad.set_emit(key_pressed)
+
+    async def _scan_tick(self) -> None:
+        # Hook and keypad are sampled here; gpiozero edge callbacks only speed things up.
+        while True:
+            now = self.clock()
+            if self.devices.keypad is not None:
+                self.devices.keypad.scan(now)
+            if self.devices.hook is not None:
+                self.devices.hook.poll(now)
+            await asyncio.sleep(SCAN_SECONDS)
+
+    # -- commands out --------------------------------------------------------------------------
+
+    def _apply(self, commands: list[ev.Command]) -> None:
+        for command in commands:
+            self.counters["commands"] += 1
+            try:
+                self._execute(command)
+            except Exception:  # a failing device must not take the phone down
+                log.exception("command %s failed", type(command).__name__)
+        self._arm_machine_timer()
+        self._check_waiters()
+
+    def _execute(self, command: ev.Command) -> None:
+        calls = self.calls
+        match command:
+            case ev.ShowScreen(screen=screen):
+                self._show(screen)
+            case ev.PlayTone(tone=tone):
+                self._play_tone(tone)
+            case ev.Ring(on=on):
+                self._ring(on)
+            case ev.PlaceCall(target=target):
+                if calls is None:
+                    self.post(ev.CallFailedLocally("No network", "calls are not available"))
+                else:
+                    calls.place(target)
+            case ev.AnswerCall(call_id=call_id):
+                if calls is not None:
+                    calls.answer(call_id)
+            case ev.RejectCall(call_id=call_id, code=code):
+                if calls is not None:
+                    calls.reject(call_id, code)
+            case ev.HangUp():
+                if calls is not None:
+                    calls.hangup()
+            case ev.SendDtmf(key=key):
+                if calls is not None:
+                    calls.send_dtmf(key)
+            case ev.ConfirmSas():
+                if calls is not None:
+                    calls.confirm_sas()
+            case ev.RejectSas():
+                if calls is not None:
+                    calls.reject_sas()
+            case ev.SetHold(on=on):
+                if calls is not None:
+                    calls.set_hold(on)
+
+    def _show(self, screen: Any) -> None:
+        image = screen.render()
+        self.devices.display.show(image)
+        for listener in list(self.screen_listeners):
+            listener(screen)
+
+    def _play_tone(self, tone: str | None) -> None:
+        from deskphone.phone.tones import ToneGenerator
+
+        self._tone_name = tone
+        self._tone = None if tone is None else ToneGenerator(tone, self.devices.audio.rate)
+
+    def _ring(self, on: bool) -> None:
+        ringer = self.devices.ringer
+        if ringer is not None:
+            ringer.start() if on else ringer.stop()
+
+    def tone_frame(self) -> bytes | None:
+        """The next 20 ms of the current call-progress tone, or None when silent."""
+        return None if self._tone is None else self._tone.next_frame()
+
+    async def _audio_tick(self) -> None:
+        # Outside a call, this tick owns the handset: it plays tones and drains the capture side.
+        # In a call the media stream owns the handset and mixes tones in (deskphone.call).
+        audio = self.devices.audio
+        silence = bytes(2 * int(audio.rate * FRAME_SECONDS))
+        next_at = self.clock()
+        while True:
+            if self.calls is None or not self.calls.media_active():
+                audio.capture_frame()
+                frame = self.tone_frame()
+                ringer = self.devices.ringer
+                ring = ringer.audio_frame() if ringer is not None and hasattr(
+                    ringer, "audio_frame") else None
+                audio.play_frame(frame or ring or silence)
+            next_at += FRAME_SECONDS
+            delay = next_at - self.clock()
+            if delay < -0.2:  # we fell far behind (suspended laptop): resynchronise
+                next_at = self.clock()
+                delay = 0
+            await asyncio.sleep(max(0.0, delay))
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def _arm_machine_timer(self) -> None:
+        if self.loop is None:
+            return
+        if self._machine_timer is not None:
+            self._machine_timer.cancel()
+            self._machine_timer = None
+        when = self.machine.get_timer()
+        if when is not None:
+            delay = max(0.0, when - self.clock())
+            self._machine_timer = self.loop.call_later(delay, self._on_machine_timer)
+
+    def _on_machine_timer(self) -> None:
+        self._machine_timer = None
+        self._apply(self.machine.handle_timer(self.clock()))
+
+    # -- the control socket --------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        snapshot = self.machine.snapshot()
+        snapshot["extension"] = self.config.identity.extension
+        snapshot["status"] = self.machine.status
+        snapshot["tone"] = self._tone_name
+        if self.calls is not None:
+            snapshot.update(self.calls.info())
+        return snapshot
+
+    def _check_waiters(self) -> None:
+        if not self._waiters:
+            return
+        state = self.state()
+        still = []
+        for conditions, fut in self._waiters:
+            if fut.done():
+                continue
+            if _matches(state, conditions):
+                fut.set_result(state)
+            else:
+                still.append((conditions, fut))
+        self._waiters = still
+
+    async def wait_for(self, conditions: dict[str, str], timeout: float) -> dict[str, Any]:
+        state = self.state()
+        if _matches(state, conditions):
+            return state
+        assert self.loop is not None
+        fut: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self._waiters.append((conditions, fut))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise ControlError(f"timed out after {timeout:g} s waiting for "
+                               f"{' '.join(f'{k}={v}' for k, v in conditions.items())}; now "
+                               f"call={state_now(self)}") from None
+
+    async def handle_control(self, name: str, args: list[str]) -> Any:
+        handler = CONTROL_COMMANDS.get(name)
+        if handler is None:
+            self.counters["bad_control"] += 1
+            raise ControlError(f"unknown command {name!r}; commands: "
+                               + ", ".join(sorted(CONTROL_COMMANDS)))
+        return await handler(self, args)
+
+
+def state_now(app: PhoneApp) -> str:
+    s = app.state()
+    return f"{s['call']} security={s['security']}"
+
+
+def _matches(state: dict[str, Any], conditions: dict[str, str]) -> bool:
+    for key, want in conditions.items():
+        have = state.get(key)
+        if want == "null":
+            if have is not None:
+                return False
+        elif want.startswith("~"):  # substring, e.g. screen=~Ringing
+            if have is None or want[1:] not in str(have):
+                return False
+        elif str(have).lower() != want.lower() and not (
+                isinstance(have, bool) and want.lower() == str(have).lower()):
+            return False
+    return True
+
+
+# -- control commands: one small function each -------------------------------------------------
+
+
+def _expect(args: list[str], count: int, usage: str) -> None:
+    if len(args) != count:
+        raise ControlError(f"usage: {usage}")
+
+
+async def _cmd_hook(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 1, "hook off|on")
+    if args[0] not in ("off", "on"):
+        raise ControlError(f"hook: got {args[0]!r}, expected 'off' (lift) or 'on' (put down)")
+    off_hook = args[0] == "off"
+    sim = app.devices.sim_hook
+    if sim is not None and app.devices.hook is not None:
+        # Drive the simulated cradle contact: the real debounced hook path sees the change.
+        sim.set_off_hook(off_hook)
+        await app.wait_for({"off_hook": str(off_hook).lower()}, 2.0)
+    else:
+        app.post(ev.HookOff() if off_hook else ev.HookOn())
+    return app.state()
+
+
+async def _cmd_press(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 1, "press KEYS   (e.g. press 201#)")
+    keys = args[0]
+    bad = [k for k in keys if k not in VALID_KEYS]
+    if bad or not keys:
+        raise ControlError(f"press: got {keys!r}, expected keys from 0-9 * # A-D")
+    for key in keys:
+        app.post(ev.KeyPressed(key))
+    return app.state()
+
+
+async def _cmd_dial(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 1, "dial TARGET   (a number or a sip: URI)")
+    target = args[0]
+    if not (target.isdigit() or target.startswith(("sip:", "sips:", "tel:"))) or len(target) > 256:
+        raise ControlError(f"dial: got {target!r}, expected digits or a sip:/sips:/tel: URI")
+    app.post(ev.DialRequested(target))
+    return app.state()
+
+
+async def _cmd_hangup(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 0, "hangup")
+    app.post(ev.HookOn())
+    return app.state()
+
+
+async def _cmd_confirm(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 0, "confirm-sas")
+    if app.machine.sas is None:
+        raise ControlError("confirm-sas: no SAS to confirm (the call is not secured)")
+    app.post(ev.SasConfirmed())
+    return app.state()
+
+
+async def _cmd_reject(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 0, "reject-sas")
+    if app.machine.sas is None:
+        raise ControlError("reject-sas: no SAS to reject (the call is not secured)")
+    app.post(ev.SasRejected())
+    return app.state()
+
+
+async def _cmd_hold(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 0, "hold   (toggles hold/resume)")
+    app.post(ev.HoldToggled())
+    return app.state()
+
+
+async def _cmd_screenshot(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 1, "screenshot FILE.png")
+    path = Path(args[0])
+    if path.suffix.lower() != ".png":
+        raise ControlError(f"screenshot: got {args[0]!r}, expected a path ending in .png")
+    if not path.parent.is_dir():
+        raise ControlError(f"screenshot: folder {path.parent} does not exist")
+    image = app.machine.screen.render()  # type: ignore[attr-defined]
+    scale = 4  # a 128x64 panel is tiny on a monitor; nearest keeps the pixels crisp
+    image.convert("L").resize((image.width * scale, image.height * scale), 0).save(path)
+    return str(path)
+
+
+async def _cmd_state(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 0, "state")
+    return app.state()
+
+
+async def _cmd_wait(app: PhoneApp, args: list[str]) -> Any:
+    conditions: dict[str, str] = {}
+    timeout = 10.0
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or not key:
+            raise ControlError(f"wait: got {arg!r}, expected KEY=VALUE (e.g. call=in_call) or "
+                               "timeout=SECONDS")
+        if key == "timeout":
+            try:
+                timeout = float(value)
+            except ValueError:
+                raise ControlError(f"wait: timeout={value!r}, expected seconds") from None
+            if not 0 < timeout <= 600:
+                raise ControlError(f"wait: timeout={value}, expected 0 < seconds <= 600")
+        else:
+            conditions[key] = value
+    if not conditions:
+        raise ControlError("usage: wait KEY=VALUE... [timeout=SECONDS]")
+    return await app.wait_for(conditions, timeout)
+
+
+async def _cmd_help(app: PhoneApp, args: list[str]) -> Any:
+    return ("commands: hook off|on · press KEYS · dial TARGET · hangup · hold · confirm-sas · "
+            "reject-sas · screenshot FILE.png · state · wait KEY=VALUE... [timeout=S] · "
+            "shutdown · help")
+
+
+async def _cmd_shutdown(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 0, "shutdown")
+    app.request_stop()
+    return "shutting down"
+
+
+CONTROL_COMMANDS = {
+    "hook": _cmd_hook,
+    "press": _cmd_press,
+    "dial": _cmd_dial,
+    "hangup": _cmd_hangup,
+    "hold": _cmd_hold,
+    "confirm-sas": _cmd_confirm,
+    "reject-sas": _cmd_reject,
+    "screenshot": _cmd_screenshot,
+    "state": _cmd_state,
+    "wait": _cmd_wait,
+    "help": _cmd_help,
+    "shutdown": _cmd_shutdown,
+}
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+
+def run_phone(config: Config, *, data_dir: Path, control_path: Path, terminal: bool) -> int:
+    return asyncio.run(_main(config, data_dir, control_path, terminal))
+
+
+async def _main(config: Config, data_dir: Path, control_path: Path, terminal: bool) -> int:
+    from deskphone.devices.build import build_devices
+
+    try:
+        devices = build_devices(config, data_dir)
+    except Exception as exc:
+        log.error("devices: %s", exc)
+        print(f"deskphone: devices: {exc}")
+        return 2
+    factory = None
+    try:
+        from deskphone.call import CallManager
+
+        factory = CallManager.factory(data_dir)
+    except ImportError:
+        factory = None
+    app = PhoneApp(config, data_dir=data_dir, devices=devices, control_path=control_path,
+                   call_layer_factory=factory)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, app.stopped.set)
+    ui = None
+    try:
+        await app.start()
+    except (ControlError, OSError) as exc:
+        print(f"deskphone: {exc}")
+        await app.stop()
+        return 2
+    if terminal:
+        from deskphone.sim.terminal import TerminalUI
+
+        ui = TerminalUI(app)
+        ui.start()
+    _notify_ready(app)
+    await app.stopped.wait()
+    if ui is not None:
+        ui.close()
+    app.stopped.clear()
+    await app.stop()
+    return 0
+
+
+def _notify_ready(app: PhoneApp) -> None:
+    try:
+        from deskphone import systemd
+    except ImportError:
+        return
+    with contextlib.suppress(Exception):
+        systemd.notify_ready(f"extension {app.config.identity.extension}")

@@ -1,0 +1,362 @@
+"""The phone's configuration: one TOML file, validated into frozen dataclasses.
+
+No file at all gives working LAN defaults (serverless calling by extension over DNS-SD). Every
+validation error names the key, the bad value and what was expected, so a person editing the file
+on a laptop before first boot can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATH = Path("/etc/deskphone/deskphone.toml")
+
+TRANSPORTS = ("udp", "tcp", "tls")
+DEVICE_MODES = ("pi", "sim")
+AUDIO_RATES = (8000, 16000, 48000)
+CODECS = ("opus", "G722", "PCMU", "PCMA")
+SIM_HOST = "127.0.0.1"  # sim mode never leaves loopback
+PI_HOST = "0.0.0.0"
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names key, value and what is expected."""
+
+    def __init__(self, key: str, value: Any, expected: str) -> None:
+        self.key, self.value, self.expected = key, value, expected
+        super().__init__(f"config: {key} = {value!r}: expected {expected}")
+
+
+@dataclass(frozen=True)
+class Listen:
+    transport: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.transport}:{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    name: str
+    registrars: tuple[str, ...]  # primary first, then fail-over registrars
+    user: str
+    password: str
+    realm: str | None = None
+    transport: str = "udp"
+    expires: int = 3600
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    user: str = "phone"
+    extension: str = "100"
+    display_name: str = "Desk phone"
+
+
+@dataclass(frozen=True)
+class SipConfig:
+    listen: Listen
+    privacy: bool = False
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    user_agent: str = "deskphone/0.1"
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    capture: str = "default"
+    playback: str = "default"
+    capture_file: str | None = None
+    playback_file: str | None = None
+    rate: int = 8000
+    codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722", "opus")
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    host: str
+    port_min: int = 16384
+    port_max: int = 16483
+
+
+@dataclass(frozen=True)
+class ZrtpSettings:
+    # Refuse calls that cannot be secured instead of continuing NOT SECURE.
+    require_secure: bool = False
+    key_agreements: tuple[str, ...] = ("X255", "DH3k", "EC25", "DH2k", "EC38")
+    sas_types: tuple[str, ...] = ("B32", "B256")
+
+
+@dataclass(frozen=True)
+class PhoneSettings:
+    interdigit_timeout: float = 4.0  # seconds of no key before the number is dialled
+    ended_screen_seconds: float = 3.0
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    enabled: bool = True
+    interface: str | None = None  # address to announce on; defaults to the SIP listen host
+
+
+@dataclass(frozen=True)
+class Config:
+    identity: IdentityConfig
+    sip: SipConfig
+    accounts: tuple[AccountConfig, ...]
+    devices_mode: str
+    audio: AudioConfig
+    media: MediaConfig
+    zrtp: ZrtpSettings
+    phone: PhoneSettings
+    discovery: DiscoverySettings
+    pins: dict[str, Any] = field(default_factory=dict)
+    dialplan: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+
+# -- small typed readers ---------------------------------------------------------------------
+
+
+def _table(raw: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}{key}", value, "a table [" + f"{where}{key}" + "]")
+    return value
+
+
+def _str(t: dict[str, Any], key: str, where: str, default: str | None, *, pattern: str | None = None,
+         what: str = "a string") -> str | None:
+    value = t.get(key, default)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}.{key}", value, what)
+    if pattern is not None and not re.fullmatch(pattern, value):
+        raise ConfigError(f"{where}.{key}", value, what)
+    return value
+
+
+def _int(t: dict[str, Any], key: str, where: str, default: int, lo: int, hi: int) -> int:
+    value = t.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{where}.{key}", value, f"a whole number from {lo} to {hi}")
+    return value
+
+
+def _float(t: dict[str, Any], key: str, where: str, default: float, lo: float, hi: float) -> float:
+    value = t.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise ConfigError(f"{where}.{key}", value, f"a number of seconds from {lo} to {hi}")
+    return float(value)
+
+
+def _bool(t: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = t.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{key}", value, "true or false")
+    return value
+
+
+def _choices(t: dict[str, Any], key: str, where: str, default: tuple[str, ...],
+             allowed: tuple[str, ...]) -> tuple[str, ...]:
+    value = t.get(key, list(default))
+    if (not isinstance(value, list) or not value
+            or any(v not in allowed for v in value) or len(set(value)) != len(value)):
+        raise ConfigError(f"{where}.{key}", value,
+                          "a non-empty list without repeats of " + ", ".join(allowed))
+    return tuple(value)
+
+
+def _unknown_keys(t: dict[str, Any], where: str, known: set[str]) -> None:
+    for key in t:
+        if key not in known:
+            raise ConfigError(f"{where}.{key}" if where else key, t[key],
+                              "one of the known keys: " + ", ".join(sorted(known)))
+
+
+def parse_listen(value: Any, key: str = "sip.listen") -> Listen:
+    """`transport:host:port`, host may be an [IPv6] reference (RFC 3261 §19.1.1 style)."""
+    expected = 'transport:host:port, e.g. "udp:127.0.0.1:5071" (transport udp, tcp or tls)'
+    if not isinstance(value, str):
+        raise ConfigError(key, value, expected)
+    m = re.fullmatch(r"(udp|tcp|tls):(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})", value)
+    if not m:
+        raise ConfigError(key, value, expected)
+    port = int(m.group(3))
+    if not 0 <= port <= 65535:
+        raise ConfigError(key, value, "a port from 0 to 65535")
+    return Listen(m.group(1), m.group(2).strip("[]"), port)
+
+
+_HOSTPORT = r"(sips?:)?([A-Za-z0-9_.\-]+@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?(;[^\s]*)?"
+
+
+def _account(raw: Any, index: int) -> AccountConfig:
+    where = f"accounts[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(where, raw, "a table [[accounts]]")
+    _unknown_keys(raw, where, {"name", "registrar", "registrars", "user", "password", "realm",
+                               "transport", "expires"})
+    if "registrars" in raw:
+        regs = raw["registrars"]
+        if not isinstance(regs, list) or not regs or not all(isinstance(r, str) for r in regs):
+            raise ConfigError(f"{where}.registrars", regs, "a non-empty list of host[:port]")
+    elif "registrar" in raw:
+        regs = [raw["registrar"]]
+    else:
+        raise ConfigError(f"{where}.registrar", None, "the registrar's host[:port] or sip: URI")
+    for reg in regs:
+        if not isinstance(reg, str) or not re.fullmatch(_HOSTPORT, reg):
+            raise ConfigError(f"{where}.registrar", reg, "host[:port] or a sip:/sips: URI")
+    user = _str(raw, "user", where, None, pattern=r"[A-Za-z0-9_.!~*'()&=+$,;?/%\-]{1,64}",
+                what="a SIP user name (1-64 URI user characters)")
+    if user is None:
+        raise ConfigError(f"{where}.user", None, "a SIP user name")
+    password = _str(raw, "password", where, "") or ""
+    transport = _str(raw, "transport", where, "udp", pattern="udp|tcp|tls", what="udp, tcp or tls")
+    return AccountConfig(
+        name=_str(raw, "name", where, f"account{index + 1}", pattern=r"[A-Za-z0-9_\-]{1,32}",
+                  what="a short name (letters, digits, _ -)") or f"account{index + 1}",
+        registrars=tuple(regs),
+        user=user,
+        password=password,
+        realm=_str(raw, "realm", where, None),
+        transport=transport or "udp",
+        expires=_int(raw, "expires", where, 3600, 60, 86400),
+    )
+
+
+def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
+                     source: Path | None = None) -> Config:
+    """Validate a parsed TOML document. `sim` (the --sim flag) overrides [devices] mode."""
+    _unknown_keys(raw, "", {"identity", "sip", "accounts", "devices", "audio", "media", "zrtp",
+                            "phone", "discovery", "pins", "dialplan"})
+    devices = _table(raw, "devices")
+    _unknown_keys(devices, "devices", {"mode"})
+    mode = _str(devices, "mode", "devices", "pi", pattern="pi|sim", what='"pi" or "sim"') or "pi"
+    if sim:
+        mode = "sim"  # the --sim flag wins over the file
+    default_host = SIM_HOST if mode == "sim" else PI_HOST
+
+    ident = _table(raw, "identity")
+    _unknown_keys(ident, "identity", {"user", "extension", "display_name"})
+    identity = IdentityConfig(
+        user=_str(ident, "user", "identity", "phone", pattern=r"[A-Za-z0-9_.!~*'()\-]{1,64}",
+                  what="a SIP user name (letters, digits, _ . ! ~ * ' ( ) -)") or "phone",
+        extension=_str(ident, "extension", "identity", "100", pattern=r"[0-9]{1,15}",
+                       what="1 to 15 digits") or "100",
+        display_name=_str(ident, "display_name", "identity", "Desk phone",
+                          pattern=r"[^\x00-\x1f\"\\]{0,40}",
+                          what="up to 40 printable characters without quotes or backslashes")
+        or "",
+    )
+
+    sip_t = _table(raw, "sip")
+    _unknown_keys(sip_t, "sip", {"listen", "privacy", "tls_ca", "tls_cert", "tls_key",
+                                 "user_agent"})
+    listen = parse_listen(sip_t.get("listen", f"udp:{default_host}:5071"))
+    tls_paths = {}
+    for key in ("tls_ca", "tls_cert", "tls_key"):
+        path = _str(sip_t, key, "sip", None)
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"sip.{key}", path, "the path of an existing PEM file")
+        tls_paths[key] = path
+    sip = SipConfig(listen=listen, privacy=_bool(sip_t, "privacy", "sip", False),
+                    user_agent=_str(sip_t, "user_agent", "sip", "deskphone/0.1") or "", **tls_paths)
+
+    accounts_raw = raw.get("accounts", [])
+    if not isinstance(accounts_raw, list):
+        raise ConfigError("accounts", accounts_raw, "an array of tables [[accounts]]")
+    accounts = tuple(_account(a, i) for i, a in enumerate(accounts_raw))
+    names = [a.name for a in accounts]
+    if len(set(names)) != len(names):
+        raise ConfigError("accounts.name", names, "distinct account names")
+
+    audio_t = _table(raw, "audio")
+    _unknown_keys(audio_t, "audio", {"capture", "playback", "capture_file", "playback_file",
+                                     "rate", "codecs"})
+    rate = audio_t.get("rate", 8000)
+    if rate not in AUDIO_RATES or isinstance(rate, bool):
+        raise ConfigError("audio.rate", rate, "8000, 16000 or 48000")
+    audio = AudioConfig(
+        capture=_str(audio_t, "capture", "audio", "default") or "default",
+        playback=_str(audio_t, "playback", "audio", "default") or "default",
+        capture_file=_str(audio_t, "capture_file", "audio", None),
+        playback_file=_str(audio_t, "playback_file", "audio", None),
+        rate=rate,
+        codecs=_choices(audio_t, "codecs", "audio", AudioConfig.codecs, CODECS),
+    )
+
+    media_t = _table(raw, "media")
+    _unknown_keys(media_t, "media", {"host", "port_min", "port_max"})
+    port_min = _int(media_t, "port_min", "media", 16384, 1024, 65534)
+    port_max = _int(media_t, "port_max", "media", 16483, 1025, 65535)
+    if port_max <= port_min:
+        raise ConfigError("media.port_max", port_max, f"greater than media.port_min ({port_min})")
+    media = MediaConfig(host=_str(media_t, "host", "media", listen.host if listen.host not in
+                                  ("0.0.0.0", "::") else default_host) or default_host,
+                        port_min=port_min, port_max=port_max)
+
+    zrtp_t = _table(raw, "zrtp")
+    _unknown_keys(zrtp_t, "zrtp", {"require_secure", "key_agreements", "sas_types"})
+    zrtp = ZrtpSettings(
+        require_secure=_bool(zrtp_t, "require_secure", "zrtp", False),
+        key_agreements=_choices(zrtp_t, "key_agreements", "zrtp", ZrtpSettings.key_agreements,
+                                ("X255", "DH3k", "EC25", "DH2k", "EC38")),
+        sas_types=_choices(zrtp_t, "sas_types", "zrtp", ZrtpSettings.sas_types, ("B32", "B256")),
+    )
+
+    phone_t = _table(raw, "phone")
+    _unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds"})
+    phone = PhoneSettings(
+        interdigit_timeout=_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
+        ended_screen_seconds=_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
+    )
+
+    disc_t = _table(raw, "discovery")
+    _unknown_keys(disc_t, "discovery", {"enabled", "interface"})
+    discovery = DiscoverySettings(enabled=_bool(disc_t, "enabled", "discovery", True),
+                                  interface=_str(disc_t, "interface", "discovery", None))
+
+    pins = _table(raw, "pins")
+    dialplan = _table(raw, "dialplan")
+    return Config(identity=identity, sip=sip, accounts=accounts, devices_mode=mode, audio=audio,
+                  media=media, zrtp=zrtp, phone=phone, discovery=discovery, pins=pins,
+                  dialplan=dialplan, source=source)
+
+
+def load_config(path: Path | None, *, sim: bool | None = None) -> Config:
+    """Read and validate the config file. A missing default file means LAN defaults."""
+    if path is None:
+        path = DEFAULT_CONFIG_PATH
+        if not path.exists():
+            return config_from_dict({}, sim=sim)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("--config", str(path), "an existing TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("--config", str(path), f"a readable UTF-8 file ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", str(path), f"valid TOML ({exc})") from None
+    return config_from_dict(raw, sim=sim, source=path)
+
+
+def default_data_dir() -> Path:
+    """/var/lib/deskphone for root (systemd StateDirectory), else the XDG state dir."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/deskphone")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "deskphone"

@@ -1,0 +1,192 @@
+"""What the phone state machine sees (events in) and what it asks for (commands out).
+
+Events come from the devices (hook, keypad), from the control socket, from the call layer (SIP)
+and from ZRTP. The machine never talks to any of them directly: the app turns these commands into
+device and network actions. Every screen and tone can therefore be tested without a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# -- events in -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HookOff:
+    """The handset was lifted (debounced)."""
+
+
+@dataclass(frozen=True)
+class HookOn:
+    """The handset was put down (debounced)."""
+
+
+@dataclass(frozen=True)
+class KeyPressed:
+    key: str  # '0'-'9', '*', '#', 'A'-'D'
+
+
+@dataclass(frozen=True)
+class DialRequested:
+    """Dial this target at once (control socket `dial`, a speed dial): a number or a sip: URI."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class SasConfirmed:
+    """The user said the SAS matches (control socket `confirm-sas`)."""
+
+
+@dataclass(frozen=True)
+class SasRejected:
+    """The user said the SAS does not match (control socket `reject-sas`)."""
+
+
+@dataclass(frozen=True)
+class HoldToggled:
+    """Put the call on hold, or resume it."""
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    call_id: str
+    caller: str
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class CallRinging:
+    """The far end is alerting (180/183)."""
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    """Our outgoing call was answered (200 OK), or our answer was acknowledged."""
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    # busy | declined | unreachable | timeout | cancelled | remote_hangup | local_hangup |
+    # failed | not_secure (refused because it could not be secured)
+    reason: str
+    code: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CallFailedLocally:
+    """We could not even place the call (no route, bad number, TLS verification failed...)."""
+
+    title: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Securing:
+    """ZRTP started: keys are being agreed. Nothing is shown as secure yet."""
+
+
+@dataclass(frozen=True)
+class Secured:
+    """ZRTP finished: SRTP keys in place. `verified` = the SAS was confirmed in an earlier call."""
+
+    sas: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class NotSecure:
+    reason: str
+
+
+@dataclass(frozen=True)
+class CacheMismatch:
+    """Retained secrets did not match (RFC 6189 §4.3.2): possible man in the middle."""
+
+    sas: str | None
+
+
+@dataclass(frozen=True)
+class DtmfReceived:
+    key: str
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """Idle-screen status line: 'LAN', 'registered', 'no server', 'reg failed'..."""
+
+    status: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed (the app calls handle_timer; this event exists for symmetry in tests)."""
+
+
+# -- commands out ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShowScreen:
+    screen: Any  # one of deskphone.phone.screens
+
+
+@dataclass(frozen=True)
+class PlayTone:
+    tone: str | None  # dial | ringback | busy | reorder | error | not_secure | mitm | None (stop)
+
+
+@dataclass(frozen=True)
+class Ring:
+    on: bool
+
+
+@dataclass(frozen=True)
+class PlaceCall:
+    target: str
+
+
+@dataclass(frozen=True)
+class AnswerCall:
+    call_id: str
+
+
+@dataclass(frozen=True)
+class RejectCall:
+    call_id: str
+    code: int  # 486 Busy Here, 603 Decline
+
+
+@dataclass(frozen=True)
+class HangUp:
+    """End the current call: CANCEL before it is answered, BYE after."""
+
+
+@dataclass(frozen=True)
+class SendDtmf:
+    key: str
+
+
+@dataclass(frozen=True)
+class ConfirmSas:
+    """Tell ZRTP the SAS was verified (sets the cache flag, RFC 6189 §4.9)."""
+
+
+@dataclass(frozen=True)
+class RejectSas:
+    """Tell ZRTP the SAS did not match (clears the cache flag)."""
+
+
+@dataclass(frozen=True)
+class SetHold:
+    on: bool
+
+
+Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejected | HoldToggled
+         | IncomingCall | CallRinging | CallAnswered | CallEnded | CallFailedLocally | Securing
+         | Secured | NotSecure | CacheMismatch | DtmfReceived | StatusChanged | Tick)
+Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
+           | ConfirmSas | RejectSas | SetHold)

@@ -1,0 +1,467 @@
+"""The phone itself, as one state machine: events in, commands out (sans-IO).
+
+Theory of operation
+-------------------
+The phone has two pieces of state that a person can see:
+
+* the **call state** — idle, offhook (dial tone), dialing (digits on screen), calling (waiting for
+  the far end, ringback once it alerts), ringing (an incoming call), in_call, ended (a reason on
+  screen until the handset goes down);
+* the **security state** of the current call — none, securing (ZRTP running), secure (keys agreed,
+  SAS not yet compared), verified (SAS compared now or in an earlier call), not_secure, mismatch
+  (possible man in the middle). "Secure" is shown only when it is true; a mismatch overrides
+  everything else until the person compares the SAS again.
+
+Every event-triggered transition of the call state is a row of `TRANSITIONS` below: `{state:
+{event type: handler}}`. An event that has no row in the current state is ignored and counted in
+`ignored` (a key pressed while ringing does nothing, as on a real desk phone). Handlers return the
+commands for the app (screens, tones, ringer, SIP actions); the app never decides what the phone
+does, it only carries it out. Time comes in as `now`; the machine reads no clock. Its only timers
+are the inter-digit timeout, the end-of-call screen, and the once-a-second in-call refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from deskphone.phone import events as ev
+from deskphone.phone.screens import (
+    CallingScreen,
+    DialingScreen,
+    EndedScreen,
+    ErrorScreen,
+    IdleScreen,
+    InCallScreen,
+    MitmScreen,
+    NotSecureScreen,
+    OffHookScreen,
+    RingingScreen,
+    SasScreen,
+)
+
+
+class CallState(StrEnum):
+    IDLE = "idle"
+    OFFHOOK = "offhook"
+    DIALING = "dialing"
+    CALLING = "calling"
+    RINGING = "ringing"
+    IN_CALL = "in_call"
+    ENDED = "ended"
+
+
+class Security(StrEnum):
+    NONE = "none"
+    SECURING = "securing"
+    SECURE = "secure"
+    VERIFIED = "verified"
+    NOT_SECURE = "not_secure"
+    MISMATCH = "mismatch"
+
+
+DIAL_KEYS = frozenset("0123456789")
+MAX_DIGITS = 32  # E.164 is 15 digits; leave room for prefixes and PINs, never grow unbounded
+
+# How each end-of-call reason is put to a person: (screen title, tone).
+END_REASONS: dict[str, tuple[str, str | None]] = {
+    "busy": ("Busy", "busy"),
+    "declined": ("Declined", "busy"),
+    "unreachable": ("Unreachable", "reorder"),
+    "timeout": ("No answer", "reorder"),
+    "cancelled": ("Call ended", None),
+    "remote_hangup": ("Call ended", "busy"),
+    "local_hangup": ("Call ended", None),
+    "failed": ("Call failed", "reorder"),
+    "not_secure": ("Not secure", "not_secure"),
+}
+
+
+@dataclass(frozen=True)
+class MachineSettings:
+    extension: str
+    display_name: str
+    status: str = "LAN"
+    interdigit_timeout: float = 4.0
+    ended_screen_seconds: float = 3.0
+    # True when a dialled string is complete by the dial plan (fixed-length extensions), so the
+    # call goes out without waiting for '#' or the timeout.
+    is_complete: Callable[[str], bool] | None = None
+
+
+Commands = list[ev.Command]
+
+
+class PhoneMachine:
+    def __init__(self, settings: MachineSettings) -> None:
+        self.settings = settings
+        self.state = CallState.IDLE
+        self.security = Security.NONE
+        self.status = settings.status
+        self.off_hook = False
+        self.digits = ""
+        self.peer: str | None = None
+        self.sas: str | None = None
+        self.not_secure_reason = ""
+        self.incoming_call_id: str | None = None
+        self.held = False
+        self.last_dtmf = ""
+        self.answered_at: float | None = None
+        self.screen: object = self._idle_screen()
+        self.ignored = 0
+        self._timer: float | None = None
+        self._timer_kind: str | None = None
+        self._now = 0.0
+
+    # -- public API ------------------------------------------------------------------------
+
+    def start(self, now: float) -> Commands:
+        self._now = now
+        return [self._show(self._idle_screen())]
+
+    def handle(self, event: ev.Event, now: float) -> Commands:
+        self._now = now
+        if isinstance(event, ev.HookOff):
+            self.off_hook = True
+        elif isinstance(event, ev.HookOn):
+            self.off_hook = False
+        handler = TRANSITIONS[self.state].get(type(event))
+        if handler is None:
+            self.ignored += 1
+            return []
+        return handler(self, event)
+
+    def get_timer(self) -> float | None:
+        return self._timer
+
+    def handle_timer(self, now: float) -> Commands:
+        self._now = now
+        if self._timer is None or now < self._timer:
+            return []
+        kind, self._timer, self._timer_kind = self._timer_kind, None, None
+        if kind == "interdigit" and self.state is CallState.DIALING:
+            return self._place(self.digits)
+        if kind == "ended" and self.state is CallState.ENDED and not self.off_hook:
+            return self._go_idle()
+        if kind == "refresh" and self.state is CallState.IN_CALL:
+            self._set_timer("refresh", now + 1.0)
+            return self._refresh_call_screen(only_if_changed=True)
+        return []
+
+    def snapshot(self) -> dict[str, object]:
+        """What the control socket's `state` reports."""
+        lines = getattr(self.screen, "lines", lambda: [])()
+        return {
+            "call": self.state.value,
+            "security": self.security.value,
+            "sas": self.sas,
+            "peer": self.peer,
+            "off_hook": self.off_hook,
+            "digits": self.digits,
+            "held": self.held,
+            "screen": "\n".join(lines),
+        }
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _set_timer(self, kind: str, at: float) -> None:
+        self._timer, self._timer_kind = at, kind
+
+    def _clear_timer(self) -> None:
+        self._timer, self._timer_kind = None, None
+
+    def _show(self, screen: object) -> ev.ShowScreen:
+        self.screen = screen
+        return ev.ShowScreen(screen)
+
+    def _idle_screen(self) -> IdleScreen:
+        return IdleScreen(extension=self.settings.extension,
+                          display_name=self.settings.display_name, status=self.status)
+
+    def _reset_call(self) -> None:
+        self.digits = ""
+        self.peer = None
+        self.sas = None
+        self.security = Security.NONE
+        self.not_secure_reason = ""
+        self.incoming_call_id = None
+        self.held = False
+        self.last_dtmf = ""
+        self.answered_at = None
+        self._clear_timer()
+
+    def _go_idle(self) -> Commands:
+        self._reset_call()
+        self.state = CallState.IDLE
+        return [ev.PlayTone(None), ev.Ring(False), self._show(self._idle_screen())]
+
+    def _call_screen(self) -> object:
+        peer = self.peer or ""
+        if self.security is Security.MISMATCH:
+            return MitmScreen(peer=peer, sas=self.sas)
+        if self.security is Security.NOT_SECURE:
+            return NotSecureScreen(peer=peer, reason=self.not_secure_reason)
+        if self.security is Security.SECURE and self.sas is not None:
+            return SasScreen(peer=peer, sas=self.sas)
+        duration = 0 if self.answered_at is None else int(self._now - self.answered_at)
+        return InCallScreen(peer=peer, duration_s=max(0, duration), security=self.security.value,
+                            sas=self.sas, verified=self.security is Security.VERIFIED,
+                            held=self.held, dtmf=self.last_dtmf)
+
+    def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
+        screen = self._call_screen()
+        if only_if_changed and screen == self.screen:
+            return []
+        return [self._show(screen)]
+
+    def _place(self, target: str) -> Commands:
+        self._clear_timer()
+        self.peer = target
+        self.state = CallState.CALLING
+        return [ev.PlayTone(None), ev.PlaceCall(target),
+                self._show(CallingScreen(peer=target, progress="Calling…"))]
+
+    def _end(self, title: str, detail: str, tone: str | None, error: bool = False) -> Commands:
+        peer = self.peer
+        self._reset_call()
+        self.peer = peer
+        self.state = CallState.ENDED
+        screen = ErrorScreen(title=title, detail=detail) if error else EndedScreen(title=title,
+                                                                                   detail=detail)
+        commands: Commands = [ev.Ring(False), ev.PlayTone(tone if self.off_hook else None),
+                              self._show(screen)]
+        if not self.off_hook:
+            self._set_timer("ended", self._now + self.settings.ended_screen_seconds)
+        return commands
+
+    # -- handlers (each is one row or more of TRANSITIONS) ----------------------------------
+
+    def _lift(self, _: ev.Event) -> Commands:
+        self._reset_call()
+        self.state = CallState.OFFHOOK
+        return [ev.PlayTone("dial"), self._show(OffHookScreen())]
+
+    def _put_down(self, _: ev.Event) -> Commands:
+        return self._go_idle()
+
+    def _status(self, event: ev.StatusChanged) -> Commands:
+        self.status = event.status
+        if self.state is CallState.IDLE:
+            return [self._show(self._idle_screen())]
+        return []
+
+    def _dial_now(self, event: ev.DialRequested) -> Commands:
+        self._reset_call()
+        return self._place(event.target)
+
+    def _first_key(self, event: ev.KeyPressed) -> Commands:
+        if event.key not in DIAL_KEYS:
+            return []  # '*' or '#' with nothing dialled yet: nothing to erase or send
+        self.state = CallState.DIALING
+        return [ev.PlayTone(None)] + self._add_digit(event.key)
+
+    def _add_digit(self, key: str) -> Commands:
+        if len(self.digits) >= MAX_DIGITS:
+            return [ev.PlayTone("error")]
+        self.digits += key
+        complete = self.settings.is_complete
+        if complete is not None and complete(self.digits):
+            return self._place(self.digits)
+        self._set_timer("interdigit", self._now + self.settings.interdigit_timeout)
+        return [self._show(DialingScreen(digits=self.digits))]
+
+    def _dial_key(self, event: ev.KeyPressed) -> Commands:
+        key = event.key
+        if key in DIAL_KEYS:
+            return self._add_digit(key)
+        if key == "#":
+            return self._place(self.digits)
+        if key == "*":
+            self.digits = self.digits[:-1]
+            if not self.digits:
+                self._clear_timer()
+                self.state = CallState.OFFHOOK
+                return [ev.PlayTone("dial"), self._show(OffHookScreen())]
+            self._set_timer("interdigit", self._now + self.settings.interdigit_timeout)
+            return [self._show(DialingScreen(digits=self.digits))]
+        return []  # A-D have no meaning while dialling
+
+    def _busy_reject(self, event: ev.IncomingCall) -> Commands:
+        # One call at a time: a second caller hears busy (RFC 3261 §21.4.7, 486 Busy Here).
+        return [ev.RejectCall(event.call_id, 486)]
+
+    def _incoming(self, event: ev.IncomingCall) -> Commands:
+        if self.off_hook:
+            return self._busy_reject(event)
+        self._reset_call()
+        self.state = CallState.RINGING
+        self.incoming_call_id = event.call_id
+        self.peer = event.display_name or event.caller
+        return [ev.PlayTone(None), ev.Ring(True),
+                self._show(RingingScreen(caller=event.caller, display_name=event.display_name))]
+
+    def _answer(self, _: ev.HookOff) -> Commands:
+        call_id = self.incoming_call_id or ""
+        self.state = CallState.IN_CALL
+        self.answered_at = self._now
+        self._set_timer("refresh", self._now + 1.0)
+        return [ev.Ring(False), ev.AnswerCall(call_id), *self._refresh_call_screen()]
+
+    def _missed(self, event: ev.CallEnded) -> Commands:
+        caller = self.peer
+        commands = self._go_idle()
+        if caller and event.reason in ("cancelled", "remote_hangup", "timeout"):
+            self.status = f"Missed: {caller}"
+            commands.append(self._show(self._idle_screen()))
+        return commands
+
+    def _hang_up(self, _: ev.HookOn) -> Commands:
+        return [ev.HangUp(), *self._go_idle()]
+
+    def _far_ringing(self, _: ev.CallRinging) -> Commands:
+        return [ev.PlayTone("ringback"),
+                self._show(CallingScreen(peer=self.peer or "", progress="Ringing…"))]
+
+    def _connected(self, _: ev.CallAnswered) -> Commands:
+        self.state = CallState.IN_CALL
+        self.answered_at = self._now
+        self._set_timer("refresh", self._now + 1.0)
+        return [ev.PlayTone(None), *self._refresh_call_screen()]
+
+    def _ended(self, event: ev.CallEnded) -> Commands:
+        title, tone = END_REASONS.get(event.reason, ("Call ended", "reorder"))
+        detail = event.detail or self.peer or ""
+        if event.reason == "failed" and event.code:
+            detail = f"{event.code} {event.detail}".strip()
+        return self._end(title, detail, tone)
+
+    def _failed_locally(self, event: ev.CallFailedLocally) -> Commands:
+        return self._end(event.title, event.detail, "reorder", error=True)
+
+    def _in_call_key(self, event: ev.KeyPressed) -> Commands:
+        # On the SAS or POSSIBLE MITM screen, '#' = "it matches", '*' = "it does not".
+        if self.security in (Security.SECURE, Security.MISMATCH) and self.sas is not None:
+            if event.key == "#":
+                return self._confirm(event)
+            if event.key == "*":
+                return self._reject_sas(event)
+        return [ev.SendDtmf(event.key)]
+
+    def _confirm(self, _: ev.Event) -> Commands:
+        if self.sas is None or self.security not in (Security.SECURE, Security.MISMATCH,
+                                                     Security.VERIFIED):
+            return []  # nothing to confirm: never call an unsecured call verified
+        self.security = Security.VERIFIED
+        return [ev.ConfirmSas(), ev.PlayTone(None), *self._refresh_call_screen()]
+
+    def _reject_sas(self, _: ev.Event) -> Commands:
+        if self.sas is None or self.security not in (Security.SECURE, Security.MISMATCH,
+                                                     Security.VERIFIED):
+            return []
+        # The two people read different words: someone is in the middle (RFC 6189 §7).
+        self.security = Security.MISMATCH
+        return [ev.RejectSas(), ev.PlayTone("mitm"), *self._refresh_call_screen()]
+
+    def _securing(self, _: ev.Securing) -> Commands:
+        if self.security is Security.MISMATCH:
+            return []
+        self.security = Security.SECURING
+        return self._refresh_call_screen()
+
+    def _secured(self, event: ev.Secured) -> Commands:
+        self.sas = event.sas
+        if self.security is Security.MISMATCH:
+            return self._refresh_call_screen()  # a mismatch stands until the SAS is compared
+        self.security = Security.VERIFIED if event.verified else Security.SECURE
+        return [ev.PlayTone(None), *self._refresh_call_screen()]
+
+    def _not_secure(self, event: ev.NotSecure) -> Commands:
+        if self.security is Security.MISMATCH:
+            return []
+        self.security = Security.NOT_SECURE
+        self.not_secure_reason = event.reason
+        return [ev.PlayTone("not_secure"), *self._refresh_call_screen()]
+
+    def _mismatch(self, event: ev.CacheMismatch) -> Commands:
+        self.security = Security.MISMATCH
+        if event.sas is not None:
+            self.sas = event.sas
+        return [ev.PlayTone("mitm"), *self._refresh_call_screen()]
+
+    def _dtmf(self, event: ev.DtmfReceived) -> Commands:
+        self.last_dtmf = (self.last_dtmf + event.key)[-12:]
+        return self._refresh_call_screen()
+
+    def _hold(self, _: ev.HoldToggled) -> Commands:
+        self.held = not self.held
+        return [ev.SetHold(self.held), *self._refresh_call_screen()]
+
+    def _ended_lift(self, event: ev.HookOff) -> Commands:
+        return self._lift(event)
+
+    def _ended_incoming(self, event: ev.IncomingCall) -> Commands:
+        return self._incoming(event)
+
+
+H = PhoneMachine
+# The whole call-state machine: {state: {event type: handler}}. Anything else is ignored.
+TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
+    CallState.IDLE: {
+        ev.HookOff: H._lift,
+        ev.DialRequested: H._dial_now,
+        ev.IncomingCall: H._incoming,
+        ev.StatusChanged: H._status,
+    },
+    CallState.OFFHOOK: {
+        ev.HookOn: H._put_down,
+        ev.KeyPressed: H._first_key,
+        ev.DialRequested: H._dial_now,
+        ev.IncomingCall: H._busy_reject,
+        ev.StatusChanged: H._status,
+    },
+    CallState.DIALING: {
+        ev.HookOn: H._put_down,
+        ev.KeyPressed: H._dial_key,
+        ev.DialRequested: H._dial_now,
+        ev.IncomingCall: H._busy_reject,
+        ev.StatusChanged: H._status,
+    },
+    CallState.CALLING: {
+        ev.HookOn: H._hang_up,
+        ev.CallRinging: H._far_ringing,
+        ev.CallAnswered: H._connected,
+        ev.CallEnded: H._ended,
+        ev.CallFailedLocally: H._failed_locally,
+        ev.IncomingCall: H._busy_reject,
+        ev.StatusChanged: H._status,
+    },
+    CallState.RINGING: {
+        ev.HookOff: H._answer,
+        ev.CallEnded: H._missed,
+        ev.IncomingCall: H._busy_reject,
+        ev.StatusChanged: H._status,
+    },
+    CallState.IN_CALL: {
+        ev.HookOn: H._hang_up,
+        ev.CallEnded: H._ended,
+        ev.KeyPressed: H._in_call_key,
+        ev.SasConfirmed: H._confirm,
+        ev.SasRejected: H._reject_sas,
+        ev.Securing: H._securing,
+        ev.Secured: H._secured,
+        ev.NotSecure: H._not_secure,
+        ev.CacheMismatch: H._mismatch,
+        ev.DtmfReceived: H._dtmf,
+        ev.HoldToggled: H._hold,
+        ev.IncomingCall: H._busy_reject,
+        ev.StatusChanged: H._status,
+    },
+    CallState.ENDED: {
+        ev.HookOn: H._put_down,
+        ev.HookOff: H._ended_lift,
+        ev.DialRequested: H._dial_now,
+        ev.IncomingCall: H._ended_incoming,
+        ev.StatusChanged: H._status,
+    },
+}
