@@ -90,3 +90,22 @@ def test_short_glitch_while_on_hook_is_ignored(mock_factory, clock):
 def test_unknown_polarity_is_refused(mock_factory, clock):
     with pytest.raises(ValueError, match="'normally_shut'"):
         HookSwitch(PIN, "normally_shut", 0.04, print, pin_factory=mock_factory)
+
+
+@pytest.mark.parametrize("polarity", ["normally_open", "normally_closed"])
+def test_sim_contact_drives_the_real_hook_path(mock_factory, clock, polarity):
+    from deskphone.devices.hook_sim import SimHookContact
+
+    events: list[bool] = []
+    contact = SimHookContact(mock_factory, PIN, polarity)
+    hook = HookSwitch(PIN, polarity, 0.040, pin_factory=mock_factory, clock=clock)
+    hook.set_emit(events.append)
+    contact.set_off_hook(False)
+    hook.poll(clock.advance(0.1))
+    events.clear()
+    contact.set_off_hook(True)
+    hook.poll(clock.advance(0.040))
+    contact.set_off_hook(False)
+    hook.poll(clock.advance(0.040))
+    assert events == [True, False]
+    hook.close()

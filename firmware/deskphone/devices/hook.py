@@ -34,7 +34,7 @@ class HookSwitch:
         pin: int,
         polarity: str,
         debounce_s: float,
-        emit: Callable[[bool], None],
+        emit: Callable[[bool], None] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         pin_factory: Factory | None = None,
@@ -44,7 +44,7 @@ class HookSwitch:
                 f"hook polarity: got {polarity!r}, expected one of {', '.join(HOOK_POLARITIES)}"
             )
         self.polarity = polarity
-        self._emit = emit
+        self._emit = emit or (lambda off_hook: None)
         self._clock = clock
         self._lock = threading.Lock()
         # pull_up=True: the input is active (value 1) when the contact pulls the pin low.
@@ -52,6 +52,10 @@ class HookSwitch:
         self._debouncer = Debouncer(debounce_s, initial=self._read_off_hook())
         self._input.when_activated = self._on_edge
         self._input.when_deactivated = self._on_edge
+
+    def set_emit(self, emit: Callable[[bool], None]) -> None:
+        """Where settled changes go (the app wires this after construction)."""
+        self._emit = emit
 
     @property
     def off_hook(self) -> bool:

@@ -45,6 +45,8 @@ class Keypad(Protocol):
 
     def scan(self, now: float) -> None: ...
 
+    def set_emit(self, emit: Callable[[str], None]) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -75,7 +77,7 @@ class MatrixKeypad:
         cols: Sequence[int],
         layout: str,
         debounce_s: float,
-        emit: Callable[[str], None],
+        emit: Callable[[str], None] | None = None,
         *,
         emit_release: Callable[[str], None] | None = None,
         pin_factory: Factory | None = None,
@@ -86,7 +88,7 @@ class MatrixKeypad:
                 f"keypad pins: got {len(rows)} rows x {len(cols)} columns, expected "
                 f"{len(self.keys)} x {len(self.keys[0])} for layout {layout!r}"
             )
-        self._emit = emit
+        self._emit = emit or (lambda key: None)
         self._emit_release = emit_release
         self._rows: list[DigitalOutputDevice] = []
         self._cols: list[DigitalInputDevice] = []
@@ -104,6 +106,10 @@ class MatrixKeypad:
             for r in range(len(self.keys)) for c in range(len(self.keys[0]))
         }
         self.ghosts_suppressed = 0  # scans in which a rectangle froze at least one key
+
+    def set_emit(self, emit: Callable[[str], None]) -> None:
+        """Where settled key presses go (the app wires this after construction)."""
+        self._emit = emit
 
     @property
     def pressed(self) -> frozenset[str]:

@@ -116,8 +116,11 @@ class KeypadMatrix:
 class SimKeypad:
     """Keys injected directly (terminal UI, `deskphone ctl key 5`); nothing to scan."""
 
-    def __init__(self, emit: Callable[[str], None], layout: str = "4x4") -> None:
+    def __init__(self, emit: Callable[[str], None] | None = None, layout: str = "4x4") -> None:
         self.keys = layout_keys(layout)
+        self._emit = emit or (lambda key: None)
+
+    def set_emit(self, emit: Callable[[str], None]) -> None:
         self._emit = emit
 
     def press(self, key: str) -> None:
