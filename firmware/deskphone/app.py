@@ -54,10 +54,10 @@ class Devices:
     display: Any
     audio: Any  # AudioPort
     hook: Any | None = None  # HookSwitch (None: hook only from the control socket/terminal)
-    keypad: Any | None = None  # KeypadScanner (None: keys only from the control socket/terminal)
-    ringer: Any | None = None
+    keypad: Any | None = None  # MatrixKeypad (None: keys only from the control socket/terminal)
+    ringer: Any | None = None  # a GPIO buzzer; None rings through the audio output
     sim_hook: Any | None = None  # simulator handles (mock pins) when mode = "sim"
-    sim_keypad: Any | None = None
+    sim_keypad: Any | None = None  # the KeypadMatrix simulator: press(key) / release(key)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -91,6 +91,7 @@ class PhoneApp:
         self._machine_timer: asyncio.TimerHandle | None = None
         self._tone: Any = None
         self._tone_name: str | None = None
+        self._ring_tone: Any = None
         self._ticks: list[asyncio.Task[None]] = []
         self._waiters: list[tuple[dict[str, str], asyncio.Future[dict[str, Any]]]] = []
         self.counters = {"events": 0, "commands": 0, "bad_control": 0}
@@ -228,8 +229,13 @@ class PhoneApp:
 
     def _ring(self, on: bool) -> None:
         ringer = self.devices.ringer
-        if ringer is not None:
+        if ringer is not None:  # a GPIO buzzer
             ringer.start() if on else ringer.stop()
+            return
+        from deskphone.phone.tones import ToneGenerator
+
+        # No buzzer: ring through the audio output, as a handset-only phone must.
+        self._ring_tone = ToneGenerator("ring", self.devices.audio.rate) if on else None
 
     def tone_frame(self) -> bytes | None:
         """The next 20 ms of the current call-progress tone, or None when silent."""
@@ -245,10 +251,9 @@ class PhoneApp:
             if self.calls is None or not self.calls.media_active():
                 audio.capture_frame()
                 frame = self.tone_frame()
-                ringer = self.devices.ringer
-                ring = ringer.audio_frame() if ringer is not None and hasattr(
-                    ringer, "audio_frame") else None
-                audio.play_frame(frame or ring or silence)
+                if frame is None and self._ring_tone is not None:
+                    frame = self._ring_tone.next_frame()
+                audio.play_frame(frame or silence)
             next_at += FRAME_SECONDS
             delay = next_at - self.clock()
             if delay < -0.2:  # we fell far behind (suspended laptop): resynchronise

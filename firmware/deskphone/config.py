@@ -134,8 +134,8 @@ def _table(raw: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:
     return value
 
 
-def _str(t: dict[str, Any], key: str, where: str, default: str | None, *, pattern: str | None = None,
-         what: str = "a string") -> str | None:
+def _str(t: dict[str, Any], key: str, where: str, default: str | None, *,
+         pattern: str | None = None, what: str = "a string") -> str | None:
     value = t.get(key, default)
     if value is None:
         return None
@@ -198,7 +198,8 @@ def parse_listen(value: Any, key: str = "sip.listen") -> Listen:
     return Listen(m.group(1), m.group(2).strip("[]"), port)
 
 
-_HOSTPORT = r"(sips?:)?([A-Za-z0-9_.\-]+@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:\d{1,5})?(;[^\s]*)?"
+_HOSTPORT = (r"(sips?:)?([A-Za-z0-9_.\-]+@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)"
+             r"(:\d{1,5})?(;[^\s]*)?")
 
 
 def _account(raw: Any, index: int) -> AccountConfig:
@@ -329,6 +330,12 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
                                   interface=_str(disc_t, "interface", "discovery", None))
 
     pins = _table(raw, "pins")
+    from deskphone.devices.pinmap import PinMapError, load_pinmap
+
+    try:
+        load_pinmap(pins)
+    except PinMapError as exc:
+        raise ConfigError("pins", pins, f"a valid pin map ({exc})") from None
     dialplan = _table(raw, "dialplan")
     return Config(identity=identity, sip=sip, accounts=accounts, devices_mode=mode, audio=audio,
                   media=media, zrtp=zrtp, phone=phone, discovery=discovery, pins=pins,

@@ -57,7 +57,8 @@ class ControlServer:
         check_socket_dir(directory)
         if self.path.exists() or self.path.is_symlink():
             if not stat.S_ISSOCK(self.path.lstat().st_mode):
-                raise ControlError(f"{self.path} exists and is not a socket; refusing to replace it")
+                raise ControlError(
+                    f"{self.path} exists and is not a socket; refusing to replace it")
             self.path.unlink()
         old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
         try:

@@ -14,7 +14,7 @@ import termios
 import tty
 from typing import TYPE_CHECKING, Any
 
-from deskphone.devices.display import image_to_halfblocks
+from deskphone.devices.display import render_half_blocks as image_to_halfblocks
 from deskphone.phone import events as ev
 
 if TYPE_CHECKING:

@@ -1,0 +1,95 @@
+"""Build the phone's devices from the configuration: real ones on a Pi, simulated ones elsewhere.
+
+The choice is made here, once, by `[devices] mode` — never by `if testing:` inside the logic. In
+`sim` mode the *same* hook and keypad classes run on gpiozero's MockFactory (the keypad through a
+matrix simulator), the display is luma's `dummy` device, audio goes to files or nowhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from deskphone.app import Devices
+from deskphone.config import Config
+from deskphone.devices.pinmap import PinMap, load_pinmap
+
+log = logging.getLogger(__name__)
+
+
+def _unwired(*_args: object) -> None:
+    """Until the app calls set_emit, device events go nowhere."""
+
+
+def build_devices(config: Config, data_dir: Path) -> Devices:
+    pins = load_pinmap(config.pins)
+    if config.devices_mode == "sim":
+        return _build_sim(config, pins)
+    return _build_pi(config, pins)
+
+
+def _audio(config: Config) -> Any:
+    from deskphone.devices import audio
+
+    a = config.audio
+    if config.devices_mode == "sim":
+        if a.capture_file or a.playback_file:
+            return audio.FileAudio(capture_file=a.capture_file, playback_file=a.playback_file,
+                                   rate=a.rate)
+        return audio.NullAudio(rate=a.rate)
+    return audio.AlsaAudio(capture=a.capture, playback=a.playback, rate=a.rate)
+
+
+def _build_sim(config: Config, pins: PinMap) -> Devices:
+    from gpiozero.pins.mock import MockFactory
+
+    from deskphone.devices.display import SimDisplay
+    from deskphone.devices.hook import HookSwitch
+    from deskphone.devices.hook_sim import SimHookContact
+    from deskphone.devices.keypad import MatrixKeypad
+    from deskphone.devices.keypad_sim import KeypadMatrix
+
+    factory = MockFactory()
+    matrix = KeypadMatrix(factory, pins.keypad.rows, pins.keypad.cols, pins.keypad.layout)
+    keypad = MatrixKeypad(pins.keypad.rows, pins.keypad.cols, pins.keypad.layout,
+                          pins.keypad.debounce_ms / 1000, _unwired, pin_factory=factory)
+    sim_hook = SimHookContact(factory, pins.hook.pin, pins.hook.polarity)
+    sim_hook.set_off_hook(False)  # the handset starts in its cradle
+    hook = HookSwitch(pins.hook.pin, pins.hook.polarity, pins.hook.debounce_ms / 1000,
+                      _unwired, pin_factory=factory)
+    display = SimDisplay()
+    audio = _audio(config)
+    devices = Devices(display=display, audio=audio, hook=hook, keypad=keypad, ringer=None,
+                      sim_hook=sim_hook, sim_keypad=matrix)
+    devices.closers += [factory.close, display.close, hook.close, keypad.close, audio.close]
+    return devices
+
+
+def _build_pi(config: Config, pins: PinMap) -> Devices:
+    from deskphone.devices.display import open_oled
+    from deskphone.devices.hook import HookSwitch
+    from deskphone.devices.keypad import MatrixKeypad
+
+    devices = Devices(display=None, audio=None)
+    try:
+        devices.hook = HookSwitch(pins.hook.pin, pins.hook.polarity,
+                                  pins.hook.debounce_ms / 1000, _unwired)
+        devices.closers.append(devices.hook.close)
+        devices.keypad = MatrixKeypad(pins.keypad.rows, pins.keypad.cols, pins.keypad.layout,
+                                      pins.keypad.debounce_ms / 1000, _unwired)
+        devices.closers.append(devices.keypad.close)
+        d = pins.display
+        devices.display = open_oled(d.driver, d.i2c_bus, d.i2c_address, d.rotate)
+        devices.closers.append(devices.display.close)
+        devices.audio = _audio(config)
+        devices.closers.append(devices.audio.close)
+        if pins.buzzer.enabled:
+            from deskphone.devices.ringer import BuzzerRinger
+
+            devices.ringer = BuzzerRinger(pins.buzzer.pin)
+            devices.closers.append(devices.ringer.close)
+    except Exception:
+        devices.close()
+        raise
+    return devices

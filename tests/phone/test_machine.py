@@ -1,0 +1,273 @@
+"""The phone state machine, walked row by row with synthetic events and a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskphone.phone import events as ev
+from deskphone.phone.machine import TRANSITIONS, CallState, MachineSettings, PhoneMachine, Security
+from deskphone.phone.screens import (
+    CallingScreen,
+    DialingScreen,
+    EndedScreen,
+    IdleScreen,
+    InCallScreen,
+    MitmScreen,
+    NotSecureScreen,
+    OffHookScreen,
+    RingingScreen,
+    SasScreen,
+)
+
+
+def make(**kw: object) -> PhoneMachine:
+    m = PhoneMachine(MachineSettings(extension="201", display_name="Alice", **kw))  # type: ignore[arg-type]
+    m.start(0.0)
+    return m
+
+
+def of(commands: list[ev.Command], kind: type) -> list:
+    return [c for c in commands if isinstance(c, kind)]
+
+
+def tones(commands: list[ev.Command]) -> list[str | None]:
+    return [c.tone for c in of(commands, ev.PlayTone)]
+
+
+def test_idle_screen_at_start() -> None:
+    m = make()
+    assert m.state is CallState.IDLE
+    assert isinstance(m.screen, IdleScreen)
+    assert "201" in "\n".join(m.screen.lines())
+
+
+def test_lift_gives_dial_tone_and_putting_down_returns_to_idle() -> None:
+    m = make()
+    out = m.handle(ev.HookOff(), 1.0)
+    assert m.state is CallState.OFFHOOK and tones(out) == ["dial"]
+    assert isinstance(m.screen, OffHookScreen)
+    out = m.handle(ev.HookOn(), 2.0)
+    assert m.state is CallState.IDLE and None in tones(out)
+
+
+def test_digits_then_hash_dials_and_star_erases() -> None:
+    m = make()
+    m.handle(ev.HookOff(), 0.0)
+    out = m.handle(ev.KeyPressed("2"), 0.1)
+    assert m.state is CallState.DIALING and tones(out) == [None]  # dial tone stops at first digit
+    m.handle(ev.KeyPressed("0"), 0.2)
+    m.handle(ev.KeyPressed("9"), 0.3)
+    m.handle(ev.KeyPressed("*"), 0.4)  # erase the 9
+    assert m.digits == "20"
+    assert isinstance(m.screen, DialingScreen) and m.screen.digits == "20"
+    m.handle(ev.KeyPressed("2"), 0.5)
+    out = m.handle(ev.KeyPressed("#"), 0.6)
+    assert of(out, ev.PlaceCall) == [ev.PlaceCall("202")]
+    assert m.state is CallState.CALLING and isinstance(m.screen, CallingScreen)
+
+
+def test_star_erasing_every_digit_goes_back_to_dial_tone() -> None:
+    m = make()
+    m.handle(ev.HookOff(), 0.0)
+    m.handle(ev.KeyPressed("5"), 0.1)
+    out = m.handle(ev.KeyPressed("*"), 0.2)
+    assert m.state is CallState.OFFHOOK and tones(out) == ["dial"]
+    assert m.get_timer() is None
+
+
+def test_interdigit_timeout_dials() -> None:
+    m = make(interdigit_timeout=3.0)
+    m.handle(ev.HookOff(), 0.0)
+    m.handle(ev.KeyPressed("2"), 1.0)
+    m.handle(ev.KeyPressed("0"), 2.0)
+    assert m.get_timer() == pytest.approx(5.0)
+    assert m.handle_timer(4.9) == []
+    out = m.handle_timer(5.0)
+    assert of(out, ev.PlaceCall) == [ev.PlaceCall("20")]
+
+
+def test_dial_plan_completion_dials_without_waiting() -> None:
+    m = make(is_complete=lambda d: len(d) == 3)
+    m.handle(ev.HookOff(), 0.0)
+    m.handle(ev.KeyPressed("2"), 0.1)
+    m.handle(ev.KeyPressed("0"), 0.2)
+    out = m.handle(ev.KeyPressed("2"), 0.3)
+    assert of(out, ev.PlaceCall) == [ev.PlaceCall("202")]
+
+
+def test_digit_limit_is_enforced() -> None:
+    m = make()
+    m.handle(ev.HookOff(), 0.0)
+    for i in range(40):
+        m.handle(ev.KeyPressed("1"), i * 0.1)
+    assert len(m.digits) == 32
+
+
+def outgoing_answered(m: PhoneMachine) -> None:
+    m.handle(ev.HookOff(), 0.0)
+    m.handle(ev.DialRequested("202"), 0.1)
+    m.handle(ev.CallRinging(), 0.2)
+    m.handle(ev.CallAnswered(), 1.0)
+
+
+def test_outgoing_call_ringback_then_in_call_then_remote_hangup() -> None:
+    m = make()
+    m.handle(ev.HookOff(), 0.0)
+    m.handle(ev.DialRequested("202"), 0.1)
+    out = m.handle(ev.CallRinging(), 0.2)
+    assert tones(out) == ["ringback"] and m.screen.progress == "Ringing…"
+    out = m.handle(ev.CallAnswered(), 1.0)
+    assert m.state is CallState.IN_CALL and tones(out) == [None]
+    assert isinstance(m.screen, InCallScreen)
+    assert m.screen.security == "none"  # not secure until ZRTP says so
+    out = m.handle_timer(3.0)  # the duration refreshes
+    assert m.screen.duration_s == 2
+    out = m.handle(ev.CallEnded("remote_hangup"), 5.0)
+    assert m.state is CallState.ENDED and tones(out) == ["busy"]
+    assert isinstance(m.screen, EndedScreen)
+    m.handle(ev.HookOn(), 6.0)
+    assert m.state is CallState.IDLE
+
+
+@pytest.mark.parametrize(("reason", "title", "tone"), [
+    ("busy", "Busy", "busy"), ("declined", "Declined", "busy"),
+    ("unreachable", "Unreachable", "reorder"), ("timeout", "No answer", "reorder"),
+    ("failed", "Call failed", "reorder"),
+])
+def test_failed_calls_show_the_reason(reason: str, title: str, tone: str) -> None:
+    m = make()
+    m.handle(ev.HookOff(), 0.0)
+    m.handle(ev.DialRequested("202"), 0.1)
+    out = m.handle(ev.CallEnded(reason, 500 if reason == "failed" else None, "Server Error"), 0.5)
+    assert isinstance(m.screen, EndedScreen) and m.screen.title == title
+    assert tones(out) == [tone]
+
+
+def test_call_placed_on_hook_returns_to_idle_after_the_ended_screen() -> None:
+    m = make(ended_screen_seconds=3.0)
+    m.handle(ev.DialRequested("202"), 0.0)
+    out = m.handle(ev.CallEnded("busy"), 1.0)
+    assert tones(out) == [None]  # nobody is listening: no busy tone in an empty handset
+    assert m.get_timer() == pytest.approx(4.0)
+    m.handle_timer(4.0)
+    assert m.state is CallState.IDLE
+
+
+def test_incoming_rings_and_lifting_answers() -> None:
+    m = make()
+    out = m.handle(ev.IncomingCall("c1", "sip:bob@h", "Bob"), 0.0)
+    assert m.state is CallState.RINGING and of(out, ev.Ring) == [ev.Ring(True)]
+    assert isinstance(m.screen, RingingScreen)
+    out = m.handle(ev.HookOff(), 1.0)
+    assert of(out, ev.AnswerCall) == [ev.AnswerCall("c1")]
+    assert of(out, ev.Ring) == [ev.Ring(False)]
+    assert m.state is CallState.IN_CALL and m.peer == "Bob"
+
+
+def test_caller_gives_up_while_ringing_shows_missed_call() -> None:
+    m = make()
+    m.handle(ev.IncomingCall("c1", "sip:bob@h", "Bob"), 0.0)
+    out = m.handle(ev.CallEnded("cancelled"), 1.0)
+    assert m.state is CallState.IDLE and ev.Ring(False) in out
+    assert "Bob" in "\n".join(m.screen.lines())
+
+
+def test_second_caller_gets_busy() -> None:
+    m = make()
+    outgoing_answered(m)
+    out = m.handle(ev.IncomingCall("c2", "sip:eve@h"), 2.0)
+    assert of(out, ev.RejectCall) == [ev.RejectCall("c2", 486)]
+    assert m.state is CallState.IN_CALL
+
+
+def test_caller_hangs_up_while_calling() -> None:
+    m = make()
+    m.handle(ev.HookOff(), 0.0)
+    m.handle(ev.DialRequested("202"), 0.1)
+    out = m.handle(ev.HookOn(), 0.5)
+    assert ev.HangUp() in out and m.state is CallState.IDLE
+
+
+def test_security_securing_then_sas_then_confirmed() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Securing(), 1.1)
+    assert m.security is Security.SECURING and m.screen.security == "securing"
+    m.handle(ev.Secured("7ep3", verified=False), 1.2)
+    assert m.security is Security.SECURE and isinstance(m.screen, SasScreen)
+    assert m.screen.sas == "7ep3"
+    assert "7EP3" in "\n".join(m.screen.lines()).upper()
+    out = m.handle(ev.KeyPressed("#"), 2.0)  # "it matches"
+    assert ev.ConfirmSas() in out and m.security is Security.VERIFIED
+    assert isinstance(m.screen, InCallScreen) and m.screen.verified
+    out = m.handle(ev.KeyPressed("#"), 3.0)  # now it is DTMF
+    assert of(out, ev.SendDtmf) == [ev.SendDtmf("#")]
+
+
+def test_already_verified_peer_comes_up_verified() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Securing(), 1.1)
+    m.handle(ev.Secured("7ep3", verified=True), 1.2)
+    assert m.security is Security.VERIFIED and isinstance(m.screen, InCallScreen)
+
+
+def test_rejecting_the_sas_raises_possible_mitm() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Secured("7ep3", verified=False), 1.2)
+    out = m.handle(ev.KeyPressed("*"), 2.0)
+    assert ev.RejectSas() in out and tones(out) == ["mitm"]
+    assert m.security is Security.MISMATCH and isinstance(m.screen, MitmScreen)
+
+
+def test_not_secure_plays_a_warning_and_never_shows_secure() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Securing(), 1.1)
+    out = m.handle(ev.NotSecure("peer does not support ZRTP"), 5.0)
+    assert tones(out) == ["not_secure"] and isinstance(m.screen, NotSecureScreen)
+    assert m.snapshot()["security"] == "not_secure"
+    # no way to call it verified: there is no SAS
+    assert m.handle(ev.SasConfirmed(), 6.0) == []
+    assert m.security is Security.NOT_SECURE
+
+
+def test_cache_mismatch_overrides_everything_until_the_sas_is_compared() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Securing(), 1.1)
+    out = m.handle(ev.CacheMismatch("dog:cat"), 1.2)
+    assert tones(out) == ["mitm"] and isinstance(m.screen, MitmScreen)
+    m.handle(ev.Secured("dog:cat", verified=True), 1.3)  # must not hide the warning
+    assert m.security is Security.MISMATCH and isinstance(m.screen, MitmScreen)
+    m.handle(ev.NotSecure("x"), 1.4)
+    assert m.security is Security.MISMATCH
+    m.handle(ev.SasConfirmed(), 2.0)  # compared aloud, and it matched
+    assert m.security is Security.VERIFIED
+
+
+def test_received_dtmf_is_shown_and_hold_toggles() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Secured("7ep3", verified=True), 1.2)
+    m.handle(ev.DtmfReceived("5"), 2.0)
+    assert m.screen.dtmf == "5"
+    out = m.handle(ev.HoldToggled(), 3.0)
+    assert ev.SetHold(True) in out and m.screen.held
+    out = m.handle(ev.HoldToggled(), 4.0)
+    assert ev.SetHold(False) in out
+
+
+def test_unhandled_events_are_ignored_and_counted() -> None:
+    m = make()
+    assert m.handle(ev.KeyPressed("5"), 0.0) == []
+    assert m.handle(ev.CallAnswered(), 0.0) == []
+    assert m.ignored == 2 and m.state is CallState.IDLE
+
+
+def test_every_table_row_names_a_real_handler() -> None:
+    for state, rows in TRANSITIONS.items():
+        assert isinstance(state, CallState)
+        for event_type, handler in rows.items():
+            assert callable(handler), (state, event_type)
