@@ -1,0 +1,59 @@
+"""Crash-safe file writes for the config, the call log and other small state files.
+
+A phone loses power whenever someone pulls the plug, so every file the firmware rewrites is
+replaced atomically: the new content goes to a temporary file in the same directory (same
+filesystem, so rename(2) is atomic), is fsync'ed, renamed over the old name, and then the
+directory itself is fsync'ed so the rename survives a power cut. A reader sees either the old or
+the new file, never a truncated mix (POSIX rename(2); ext4's data=ordered does not make a plain
+open(..., "w") safe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_directory"]
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or unlink inside `directory` durable (fsync(2) on the directory)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int = 0o600) -> None:
+    """Replace `path` with `data` atomically and durably; `mode` is applied before the rename.
+
+    The temporary file is removed if anything fails, and the old file is then left untouched.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"atomic write of {target}: directory {directory} does not exist "
+            "(expected an existing directory on the same filesystem)")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fchmod(tmp.fileno(), mode)
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    fsync_directory(directory)
+
+
+def atomic_write_text(path: Path | str, text: str, *, mode: int = 0o600,
+                      encoding: str = "utf-8") -> None:
+    """`atomic_write_bytes` for text (UTF-8 by default)."""
+    atomic_write_bytes(path, text.encode(encoding), mode=mode)
