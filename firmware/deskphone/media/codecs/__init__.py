@@ -1,0 +1,65 @@
+"""Audio codecs behind one small interface (baresip's `aucodec` idea).
+
+`create_codec(spec)` returns a `Codec`: it turns one 20 ms frame of S16LE mono PCM at
+`codec.sample_rate` into one RTP payload and back, and conceals a lost frame. G.711 is pure
+Python; G.722 and Opus use PyAV (`av`), imported only when such a call starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+FRAME_MS = 20
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """One negotiated codec (RFC 4566 a=rtpmap/a=fmtp). clock_rate is the RTP clock."""
+
+    name: str  # "PCMU", "PCMA", "G722", "opus"
+    payload_type: int
+    clock_rate: int
+    channels: int = 1
+    fmtp: dict[str, str] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.payload_type, self.clock_rate, self.channels))
+
+
+class Codec(Protocol):
+    name: str
+    sample_rate: int  # PCM rate the codec consumes/produces
+    frame_samples: int  # PCM samples per 20 ms frame
+    timestamp_increment: int  # RTP timestamp units per 20 ms frame
+
+    def encode(self, pcm: bytes) -> bytes: ...
+    def decode(self, payload: bytes) -> bytes: ...
+    def conceal(self) -> bytes: ...  # one 20 ms frame standing in for a lost packet
+
+
+class CodecError(ValueError):
+    """A codec that cannot be created as specified."""
+
+
+def create_codec(spec: CodecSpec, *, secure: bool = True) -> Codec:
+    """Build the codec for `spec`. `secure` makes Opus constant-bitrate unless the fmtp says
+    otherwise (variable bitrate leaks speech content through packet sizes, RFC 6562)."""
+    name = spec.name.upper()
+    if spec.channels != 1 and name != "OPUS":
+        raise CodecError(f"codec {spec.name} with {spec.channels} channels, expected mono")
+    if name in ("PCMU", "PCMA"):
+        from deskphone.media.codecs.g711 import G711Codec
+
+        return G711Codec(alaw=name == "PCMA")
+    if name == "G722":
+        from deskphone.media.codecs.g722 import G722Codec
+
+        return G722Codec()
+    if name == "OPUS":
+        from deskphone.media.codecs.opus import OpusCodec
+
+        cbr = spec.fmtp.get("cbr", "1" if secure else "0") == "1"
+        bitrate = int(spec.fmtp.get("maxaveragebitrate", "24000"))
+        return OpusCodec(bitrate=min(max(bitrate, 6000), 510000), cbr=cbr)
+    raise CodecError(f"codec {spec.name!r} unsupported, expected PCMU, PCMA, G722 or opus")
