@@ -1,0 +1,26 @@
+"""Idle: who this phone is, whether it can call, and the time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deskphone.phone.screens.canvas import LARGE, MEDIUM, SMALL, WIDTH, Layout, Screen
+
+
+@dataclass(frozen=True)
+class IdleScreen(Screen):
+    extension: str
+    display_name: str
+    status: str  # "Registered", "LAN only", "No network"...
+    clock: str | None = None  # "14:05"
+
+    def layout(self) -> Layout:
+        layout = Layout()
+        clock_width = 34 if self.clock else 0
+        layout.text(self.status, 9, SMALL, width=WIDTH - clock_width - 2)
+        if self.clock:
+            layout.text(self.clock, 9, SMALL, align="right")
+        layout.box(0, 12, WIDTH - 1, 12)
+        layout.text(self.display_name, 35, LARGE, align="center")
+        layout.text(f"Ext {self.extension}", 55, MEDIUM, align="center")
+        return layout

@@ -1,0 +1,87 @@
+"""In a call: peer, duration, and the security state -- "Secure" only when it is true.
+
+Security states (the phone state machine's): none (no ZRTP: plain RTP), securing (ZRTP
+handshake running), secure (SRTP keyed, SAS not yet confirmed by the people), verified (SAS
+confirmed now or earlier, RFC 6189 §7.1 cached), not_secure (ZRTP failed or the peer refused),
+mismatch (the people said the SAS differs). The two bad states are an inverted banner, so they
+cannot be mistaken at a glance for the good ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deskphone.phone.screens.canvas import (
+    MEDIUM,
+    PAPER,
+    SMALL,
+    WIDTH,
+    Layout,
+    Screen,
+    check_mark,
+    format_duration,
+    padlock,
+    warning_sign,
+)
+from deskphone.phone.screens.sas_text import add_sas
+
+SECURITY_STATES = ("none", "securing", "secure", "verified", "not_secure", "mismatch")
+
+
+@dataclass(frozen=True)
+class InCallScreen(Screen):
+    peer: str
+    duration_s: int
+    security: str  # one of SECURITY_STATES
+    sas: str | None
+    verified: bool
+    held: bool = False
+    dtmf: str = ""  # digits sent in this call (the tail is shown)
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITY_STATES:
+            raise ValueError(
+                f"InCallScreen.security: got {self.security!r}, expected one of "
+                + ", ".join(SECURITY_STATES)
+            )
+
+    def layout(self) -> Layout:
+        layout = Layout()
+        duration = format_duration(self.duration_s)
+        layout.text(self.peer, 9, SMALL, width=WIDTH - 40)
+        layout.text(duration, 9, SMALL, align="right")
+        layout.box(0, 12, WIDTH - 1, 12)
+        self._security(layout)
+        if self.held:
+            layout.text("On hold", 62, SMALL)
+        if self.dtmf:
+            left = 44 if self.held else 0
+            layout.text(f"Sent {self.dtmf}", 62, SMALL, x=left, width=WIDTH - left,
+                        align="right" if self.held else "left", keep="end")
+        return layout
+
+    def _security(self, layout: Layout) -> None:
+        state = "verified" if self.security == "secure" and self.verified else self.security
+        if state in ("not_secure", "mismatch"):
+            layout.box(0, 15, WIDTH - 1, 36)
+            layout.shape(warning_sign(3, 21, ink=PAPER))
+            title = "NOT SECURE" if state == "not_secure" else "SAS MISMATCH"
+            layout.text(title, 31, MEDIUM, x=16, width=WIDTH - 18, ink=PAPER, bold=True)
+            detail = "Call is not encrypted" if state == "not_secure" else "Possible eavesdropper"
+            layout.text(detail, 49, SMALL, align="center")
+            return
+        if state in ("none", "securing"):
+            layout.shape(padlock(2, 17, closed=False))
+            layout.text("Unencrypted" if state == "none" else "Securing…", 27, MEDIUM, x=16,
+                        width=WIDTH - 16)
+            return
+        layout.shape(padlock(2, 17, closed=True))
+        if state == "verified":
+            layout.shape(check_mark(14, 19))
+            layout.text("Verified", 27, MEDIUM, x=27, width=WIDTH - 27)
+            if self.sas:
+                layout.text(f"SAS {self.sas}", 45, SMALL, align="center")
+            return
+        layout.text("Secure: compare", 27, MEDIUM, x=16, width=WIDTH - 16)
+        if self.sas:
+            add_sas(layout, self.sas, 30, 51)

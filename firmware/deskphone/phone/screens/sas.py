@@ -1,0 +1,26 @@
+"""The SAS, large, to be read aloud; the person answers with # (matches) or * (differs).
+
+RFC 6189 §7: both people read the short authentication string to each other; if it differs a
+man in the middle is likely. The key press is turned into confirm/reject by the state machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deskphone.phone.screens.canvas import SMALL, WIDTH, Layout, Screen
+from deskphone.phone.screens.sas_text import add_sas
+
+
+@dataclass(frozen=True)
+class SasScreen(Screen):
+    peer: str
+    sas: str
+
+    def layout(self) -> Layout:
+        layout = Layout()
+        layout.text(f"Read aloud with {self.peer}", 9, SMALL)
+        layout.box(0, 12, WIDTH - 1, 12)
+        add_sas(layout, self.sas, 14, 50)
+        layout.text("# if it matches, * if not", 62, SMALL, align="center")
+        return layout
