@@ -33,30 +33,111 @@ MAX_EXPIRES = 2**32 - 1  # RFC 3261 §20.19 / §25.1 delta-seconds
 
 # RFC 3261 §7.3.3 and later RFCs: compact header names.
 COMPACT_NAMES = {
-    "i": "Call-ID", "m": "Contact", "e": "Content-Encoding", "l": "Content-Length",
-    "c": "Content-Type", "f": "From", "s": "Subject", "k": "Supported", "t": "To", "v": "Via",
-    "o": "Event", "r": "Refer-To", "b": "Referred-By", "u": "Allow-Events", "x": "Session-Expires",
+    "i": "Call-ID",
+    "m": "Contact",
+    "e": "Content-Encoding",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "f": "From",
+    "s": "Subject",
+    "k": "Supported",
+    "t": "To",
+    "v": "Via",
+    "o": "Event",
+    "r": "Refer-To",
+    "b": "Referred-By",
+    "u": "Allow-Events",
+    "x": "Session-Expires",
 }
 _KNOWN = [
-    "Accept", "Accept-Encoding", "Accept-Language", "Alert-Info", "Allow", "Allow-Events",
-    "Authentication-Info", "Authorization", "Call-ID", "Call-Info", "Contact", "Content-Disposition",
-    "Content-Encoding", "Content-Language", "Content-Length", "Content-Type", "CSeq", "Date",
-    "Error-Info", "Event", "Expires", "From", "In-Reply-To", "Max-Forwards", "Min-Expires",
-    "MIME-Version", "Organization", "Priority", "Privacy", "Proxy-Authenticate",
-    "Proxy-Authorization", "Proxy-Require", "Record-Route", "Refer-To", "Referred-By", "Reply-To",
-    "Require", "Retry-After", "Route", "Server", "Subject", "Subscription-State", "Supported",
-    "Timestamp", "To", "Unsupported", "User-Agent", "Via", "Warning", "WWW-Authenticate",
+    "Accept",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Alert-Info",
+    "Allow",
+    "Allow-Events",
+    "Authentication-Info",
+    "Authorization",
+    "Call-ID",
+    "Call-Info",
+    "Contact",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Type",
+    "CSeq",
+    "Date",
+    "Error-Info",
+    "Event",
+    "Expires",
+    "From",
+    "In-Reply-To",
+    "Max-Forwards",
+    "Min-Expires",
+    "MIME-Version",
+    "Organization",
+    "Priority",
+    "Privacy",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Proxy-Require",
+    "Record-Route",
+    "Refer-To",
+    "Referred-By",
+    "Reply-To",
+    "Require",
+    "Retry-After",
+    "Route",
+    "Server",
+    "Subject",
+    "Subscription-State",
+    "Supported",
+    "Timestamp",
+    "To",
+    "Unsupported",
+    "User-Agent",
+    "Via",
+    "Warning",
+    "WWW-Authenticate",
 ]
 _CANONICAL = {name.lower(): name for name in _KNOWN}
 # Headers whose value is a comma-separated list that may equally be split over several lines
 # (RFC 3261 §7.3.1). Authorization-style headers contain commas and are never split.
 LIST_HEADERS = frozenset(
-    ["Accept", "Accept-Encoding", "Accept-Language", "Allow", "Allow-Events", "Contact",
-     "Proxy-Require", "Record-Route", "Require", "Route", "Supported", "Unsupported", "Via"]
+    [
+        "Accept",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Allow",
+        "Allow-Events",
+        "Contact",
+        "Proxy-Require",
+        "Record-Route",
+        "Require",
+        "Route",
+        "Supported",
+        "Unsupported",
+        "Via",
+    ]
 )
 KNOWN_METHODS = frozenset(
-    ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
-     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"]
+    [
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "OPTIONS",
+        "REGISTER",
+        "PRACK",
+        "SUBSCRIBE",
+        "NOTIFY",
+        "PUBLISH",
+        "INFO",
+        "REFER",
+        "MESSAGE",
+        "UPDATE",
+    ]
 )
 SINGLETON_HEADERS = ("Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length")
 
@@ -86,8 +167,14 @@ DEFAULT_LIMITS = ParseLimits()
 class SipParseError(ValueError):
     """A message was rejected. `status` is what a server should answer (0: drop silently)."""
 
-    def __init__(self, reason: str, status: int = 400, *, start_line: str = "",
-                 headers: Headers | None = None):
+    def __init__(
+        self,
+        reason: str,
+        status: int = 400,
+        *,
+        start_line: str = "",
+        headers: Headers | None = None,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -129,7 +216,9 @@ class Headers:
         out: list[str] = []
         for value in self.raw(canonical):
             if canonical in LIST_HEADERS:
-                out.extend(part.strip() for part in split_outside_quotes(value, ",") if part.strip())
+                out.extend(
+                    part.strip() for part in split_outside_quotes(value, ",") if part.strip()
+                )
             else:
                 out.append(value)
         return out
@@ -142,7 +231,9 @@ class Headers:
 
     def set(self, name: str, value: str) -> None:
         canonical = canonical_name(name)
-        index = next((i for i, (n, _) in enumerate(self._fields) if n.lower() == canonical.lower()), None)
+        index = next(
+            (i for i, (n, _) in enumerate(self._fields) if n.lower() == canonical.lower()), None
+        )
         self.remove(canonical)
         if index is None:
             self._fields.append((canonical, value))
@@ -192,7 +283,11 @@ def parse_via(value: str) -> Via:
     host, port = split_hostport(match.group(2), "Via sent-by")
     params = parse_generic_params(match.group(3) or "", "Via")
     for name, val in params:
-        if name.lower() == "rport" and val is not None and not (val.isdigit() and int(val) <= 65535):
+        if (
+            name.lower() == "rport"
+            and val is not None
+            and not (val.isdigit() and int(val) <= 65535)
+        ):
             raise SipSyntaxError(f"Via rport {val!r} is not a port number")
     return Via(match.group(1).upper(), host, port, params)
 
@@ -321,11 +416,15 @@ def _unfold(head: str, limits: ParseLimits) -> list[str]:
         else:
             lines.append(raw)
     if len(lines) - 1 > limits.max_header_count:
-        raise SipParseError(f"{len(lines) - 1} header fields exceed the limit of {limits.max_header_count}")
+        raise SipParseError(
+            f"{len(lines) - 1} header fields exceed the limit of {limits.max_header_count}"
+        )
     return lines
 
 
-def parse_message(data: bytes, limits: ParseLimits = DEFAULT_LIMITS, *, datagram: bool = True) -> SipMessage:
+def parse_message(
+    data: bytes, limits: ParseLimits = DEFAULT_LIMITS, *, datagram: bool = True
+) -> SipMessage:
     """Parse one whole message. For datagrams, octets beyond Content-Length are dropped (§18.3)."""
     if len(data) > limits.max_message_bytes:
         raise SipParseError(f"message of {len(data)} bytes exceeds {limits.max_message_bytes}", 0)
@@ -341,7 +440,9 @@ def parse_message(data: bytes, limits: ParseLimits = DEFAULT_LIMITS, *, datagram
         name, colon, value = line.partition(":")
         name = name.rstrip(" \t")
         if not colon or not is_token(name):
-            raise SipParseError(f"header line {line[:40]!r} has no 'name:'", start_line=start, headers=headers)
+            raise SipParseError(
+                f"header line {line[:40]!r} has no 'name:'", start_line=start, headers=headers
+            )
         headers.add(name, value.strip(" \t"))
     body = _frame_body(rest, headers, start, datagram, limits)
     return _build(start, headers, body)
@@ -355,24 +456,38 @@ def _content_length(headers: Headers, start: str) -> int | None:
         raise SipParseError("more than one Content-Length", start_line=start, headers=headers)
     text = values[0].strip()
     if not text.isdigit() or len(text) > 10:  # RFC 4475 §3.1.2.3 ncl
-        raise SipParseError(f"Content-Length {text[:20]!r} is not a non-negative integer",
-                            start_line=start, headers=headers)
+        raise SipParseError(
+            f"Content-Length {text[:20]!r} is not a non-negative integer",
+            start_line=start,
+            headers=headers,
+        )
     return int(text)
 
 
-def _frame_body(rest: bytes, headers: Headers, start: str, datagram: bool, limits: ParseLimits) -> bytes:
+def _frame_body(
+    rest: bytes, headers: Headers, start: str, datagram: bool, limits: ParseLimits
+) -> bytes:
     length = _content_length(headers, start)
     if length is None:
         if not datagram:
-            raise SipParseError("Content-Length is mandatory on stream transports (§20.14)",
-                                start_line=start, headers=headers)
+            raise SipParseError(
+                "Content-Length is mandatory on stream transports (§20.14)",
+                start_line=start,
+                headers=headers,
+            )
         return rest
     if length > limits.max_body_bytes:
-        raise SipParseError(f"body of {length} bytes exceeds {limits.max_body_bytes}", start_line=start,
-                            headers=headers)
+        raise SipParseError(
+            f"body of {length} bytes exceeds {limits.max_body_bytes}",
+            start_line=start,
+            headers=headers,
+        )
     if length > len(rest):  # RFC 4475 §3.1.2.2 clerr
-        raise SipParseError(f"Content-Length {length} exceeds the {len(rest)} body bytes received",
-                            start_line=start, headers=headers)
+        raise SipParseError(
+            f"Content-Length {length} exceeds the {len(rest)} body bytes received",
+            start_line=start,
+            headers=headers,
+        )
     return rest[:length]
 
 
@@ -381,39 +496,60 @@ def _build(start: str, headers: Headers, body: bytes) -> SipMessage:
         return _build_response(start, headers, body)
     match = _REQUEST_LINE.match(start)
     if not match:  # RFC 4475 ltgtruri, lwsruri, lwsstart, trws
-        raise SipParseError(f"request line {start[:80]!r} is not 'Method SP Request-URI SP SIP/2.0'",
-                            start_line=start, headers=headers)
+        raise SipParseError(
+            f"request line {start[:80]!r} is not 'Method SP Request-URI SP SIP/2.0'",
+            start_line=start,
+            headers=headers,
+        )
     method, uri_text, version = match.groups()
     if version != SIP_VERSION:  # RFC 4475 §3.1.2.16 badvers
-        raise SipParseError(f"version {version} is not supported", 505, start_line=start, headers=headers)
+        raise SipParseError(
+            f"version {version} is not supported", 505, start_line=start, headers=headers
+        )
     try:
         uri = parse_uri(uri_text)
     except SipSyntaxError as exc:
         raise SipParseError(f"Request-URI: {exc}", start_line=start, headers=headers) from None
     if isinstance(uri, SipUri) and uri.headers:  # RFC 4475 §3.1.2.11 escruri
-        raise SipParseError("Request-URI carries escaped headers", start_line=start, headers=headers)
+        raise SipParseError(
+            "Request-URI carries escaped headers", start_line=start, headers=headers
+        )
     request = SipRequest(headers=headers, body=body, method=method, uri=uri)
     _validate_common(request, start)
     cseq = request.cseq
     if cseq.method != method:  # RFC 4475 §3.1.2.17/18 mismatch01/02
         # An unknown method is better answered 501 than 400 (RFC 4475 §3.1.2.18).
-        raise SipParseError(f"CSeq method {cseq.method} does not match request method {method}",
-                            400 if method in KNOWN_METHODS else 501, start_line=start, headers=headers)
+        raise SipParseError(
+            f"CSeq method {cseq.method} does not match request method {method}",
+            400 if method in KNOWN_METHODS else 501,
+            start_line=start,
+            headers=headers,
+        )
     max_forwards = headers.get("Max-Forwards")
     if max_forwards is not None and not (max_forwards.isdigit() and int(max_forwards) <= 255):
-        raise SipParseError(f"Max-Forwards {max_forwards[:20]!r} is not 0..255", start_line=start, headers=headers)
+        raise SipParseError(
+            f"Max-Forwards {max_forwards[:20]!r} is not 0..255", start_line=start, headers=headers
+        )
     return request
 
 
 def _build_response(start: str, headers: Headers, body: bytes) -> SipResponse:
     match = _STATUS_LINE.match(start)
     if not match:  # RFC 4475 §3.1.2.19 bigcode
-        raise SipParseError(f"status line {start[:80]!r} is not 'SIP/2.0 SP 3DIGIT SP reason'", 0,
-                            start_line=start, headers=headers)
+        raise SipParseError(
+            f"status line {start[:80]!r} is not 'SIP/2.0 SP 3DIGIT SP reason'",
+            0,
+            start_line=start,
+            headers=headers,
+        )
     version, code, reason = match.groups()
     if version != SIP_VERSION or not 100 <= int(code) <= 699:
-        raise SipParseError(f"status line {start[:80]!r}: version or code out of range", 0,
-                            start_line=start, headers=headers)
+        raise SipParseError(
+            f"status line {start[:80]!r}: version or code out of range",
+            0,
+            start_line=start,
+            headers=headers,
+        )
     response = SipResponse(headers=headers, body=body, status=int(code), reason=reason)
     try:
         _validate_common(response, start)

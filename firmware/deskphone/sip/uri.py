@@ -18,7 +18,9 @@ class SipSyntaxError(ValueError):
 TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*$")
 # RFC 3261 §25.1 hostname / IPv4address / IPv6reference.
-_HOSTNAME = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?$")
+_HOSTNAME = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?$"
+)
 _IPV6_REF = re.compile(r"^\[[0-9A-Fa-f:.]+\]$")
 # user = 1*( unreserved / escaped / user-unreserved ); password likewise (RFC 3261 §25.1).
 _USER = re.compile(r"^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$")
@@ -38,7 +40,9 @@ def unescape(text: str) -> str:
 def _check_host(host: str, where: str) -> str:
     if _IPV6_REF.match(host) or _HOSTNAME.match(host):
         return host
-    raise SipSyntaxError(f"{where}: host {host!r} is not a hostname, IPv4 address or [IPv6] reference")
+    raise SipSyntaxError(
+        f"{where}: host {host!r} is not a hostname, IPv4 address or [IPv6] reference"
+    )
 
 
 def split_hostport(text: str, where: str = "hostport") -> tuple[str, int | None]:
@@ -89,7 +93,9 @@ class SipUri:
 
     def without_params(self, *names: str) -> SipUri:
         lowered = {n.lower() for n in names}
-        return replace(self, params=tuple((k, v) for k, v in self.params if k.lower() not in lowered))
+        return replace(
+            self, params=tuple((k, v) for k, v in self.params if k.lower() not in lowered)
+        )
 
     @property
     def hostport(self) -> str:
@@ -126,7 +132,11 @@ class TelUri:
     scheme: str = "tel"
 
     def __str__(self) -> str:
-        return "tel:" + self.number + "".join(f";{k}" if v is None else f";{k}={v}" for k, v in self.params)
+        return (
+            "tel:"
+            + self.number
+            + "".join(f";{k}" if v is None else f";{k}={v}" for k, v in self.params)
+        )
 
 
 @dataclass(frozen=True)
@@ -160,15 +170,19 @@ def parse_uri(text: str) -> Uri:
     scheme, colon, rest = text.partition(":")
     if not colon or not _SCHEME.match(scheme):
         raise SipSyntaxError(f"URI {text!r} has no valid scheme")
-    if any(c in text for c in " \t\r\n<>\"") or not rest:
-        raise SipSyntaxError(f"URI {text!r} contains whitespace, quotes or angle brackets, or is empty")
+    if any(c in text for c in ' \t\r\n<>"') or not rest:
+        raise SipSyntaxError(
+            f"URI {text!r} contains whitespace, quotes or angle brackets, or is empty"
+        )
     lowered = scheme.lower()
     if lowered in ("sip", "sips"):
         return _parse_sip_uri(lowered, rest, text)
     if lowered == "tel":
         number, _, params = rest.partition(";")
         if not re.match(r"^\+?[0-9A-Fa-f*#().\-]+$", number):
-            raise SipSyntaxError(f"tel URI {text!r}: number {number!r} has characters outside RFC 3966")
+            raise SipSyntaxError(
+                f"tel URI {text!r}: number {number!r} has characters outside RFC 3966"
+            )
         return TelUri(number, _parse_params(params, "tel URI"))
     return AbsoluteUri(lowered, rest)
 
@@ -195,7 +209,9 @@ def _parse_sip_uri(scheme: str, rest: str, whole: str) -> SipUri:
     # Parameters start at the first ';' after the host (IPv6 references contain no ';').
     hostport, _, param_text = hostpart.partition(";")
     host, port = split_hostport(hostport, where)
-    return SipUri(scheme, host.lower(), user, password, port, _parse_params(param_text, where), tuple(headers))
+    return SipUri(
+        scheme, host.lower(), user, password, port, _parse_params(param_text, where), tuple(headers)
+    )
 
 
 # -- quoted strings and name-addr -------------------------------------------------------------
@@ -220,7 +236,7 @@ def read_quoted_string(text: str, start: int) -> tuple[str, int]:
             return "".join(out), i + 1
         out.append(c)
         i += 1
-    raise SipSyntaxError(f"unterminated quoted string starting at {text[start:start + 40]!r}")
+    raise SipSyntaxError(f"unterminated quoted string starting at {text[start : start + 40]!r}")
 
 
 def quote(text: str) -> str:
@@ -318,7 +334,9 @@ def parse_name_addr(text: str) -> NameAddress:
             words = value[:lt].split()
             # RFC 3261 display-name = *(token LWS); RFC 4475 §3.1.1.6 accepts "caller<sip:...>".
             if not all(is_token(w) for w in words):
-                raise SipSyntaxError(f"{where}: unquoted display name {value[:lt]!r} has non-token characters")
+                raise SipSyntaxError(
+                    f"{where}: unquoted display name {value[:lt]!r} has non-token characters"
+                )
             display = " ".join(words) or None
         gt = value.find(">", lt)
         if gt < 0:

@@ -1,0 +1,183 @@
+"""HTTP Digest authentication for SIP (RFC 3261 §22.4, RFC 7616, RFC 8760).
+
+Supports MD5, SHA-256 and SHA-512-256 (and their -sess variants) with qop=auth or no qop
+(RFC 2069 compatibility, which RFC 3261 §22.4 keeps). The client picks the strongest algorithm
+among the challenges it was offered (RFC 8760 §2.4). Passwords never leave this module and are
+never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from deskphone.sip.uri import SipSyntaxError, read_quoted_string
+
+_HASHES = {
+    "MD5": lambda data: hashlib.md5(data).hexdigest(),  # noqa: S324 - mandated by RFC 3261 §22.4
+    "SHA-256": lambda data: hashlib.sha256(data).hexdigest(),
+    "SHA-512-256": lambda data: hashlib.new("sha512_256", data).hexdigest(),
+}
+# Strongest first (RFC 8760 §2.4: use the preferred algorithm the UAC supports).
+PREFERENCE = ("SHA-512-256", "SHA-256", "MD5")
+
+
+def _supported(algorithm: str) -> bool:
+    base = algorithm.upper().removesuffix("-SESS")
+    if base == "SHA-512-256":
+        try:
+            hashlib.new("sha512_256")
+        except ValueError:
+            return False
+    return base in _HASHES
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One WWW-Authenticate / Proxy-Authenticate challenge (RFC 7616 §3.3)."""
+
+    realm: str
+    nonce: str
+    algorithm: str = "MD5"
+    qop: tuple[str, ...] = ()
+    opaque: str | None = None
+    stale: bool = False
+    scheme: str = "Digest"
+
+    @property
+    def supported(self) -> bool:
+        return self.scheme.lower() == "digest" and _supported(self.algorithm)
+
+
+def parse_auth_params(text: str) -> dict[str, str]:
+    """auth-param *( COMMA auth-param ), values token or quoted-string (RFC 7235 §2.1)."""
+    params: dict[str, str] = {}
+    i = 0
+    n = len(text)
+    while i < n:
+        while i < n and text[i] in " \t,":
+            i += 1
+        if i >= n:
+            break
+        eq = text.find("=", i)
+        if eq < 0:
+            raise SipSyntaxError(f"auth-param {text[i : i + 30]!r} has no '='")
+        name = text[i:eq].strip().lower()
+        i = eq + 1
+        while i < n and text[i] in " \t":
+            i += 1
+        if i < n and text[i] == '"':
+            value, i = read_quoted_string(text, i)
+        else:
+            end = text.find(",", i)
+            end = n if end < 0 else end
+            value = text[i:end].strip()
+            i = end
+        params[name] = value
+    return params
+
+
+def parse_challenge(value: str) -> Challenge:
+    scheme, _, rest = value.strip().partition(" ")
+    params = parse_auth_params(rest)
+    if "nonce" not in params or "realm" not in params:
+        raise SipSyntaxError(f"{scheme} challenge lacks realm or nonce: {value[:60]!r}")
+    qop = tuple(q.strip().lower() for q in params.get("qop", "").split(",") if q.strip())
+    return Challenge(
+        realm=params["realm"],
+        nonce=params["nonce"],
+        algorithm=params.get("algorithm", "MD5").upper(),
+        qop=qop,
+        opaque=params.get("opaque"),
+        stale=params.get("stale", "").lower() == "true",
+        scheme=scheme,
+    )
+
+
+def choose_challenge(values: list[str]) -> Challenge | None:
+    """The strongest supported challenge among those offered, or None."""
+    parsed: list[Challenge] = []
+    for value in values:
+        try:
+            challenge = parse_challenge(value)
+        except SipSyntaxError:
+            continue
+        if challenge.supported:
+            parsed.append(challenge)
+    if not parsed:
+        return None
+
+    def rank(challenge: Challenge) -> int:
+        return PREFERENCE.index(challenge.algorithm.removesuffix("-SESS"))
+
+    return min(parsed, key=rank)
+
+
+def digest_response(
+    *,
+    algorithm: str,
+    username: str,
+    realm: str,
+    password: str,
+    method: str,
+    uri: str,
+    nonce: str,
+    qop: str | None = None,
+    nc: str | None = None,
+    cnonce: str | None = None,
+) -> str:
+    """request-digest per RFC 7616 §3.4.1 (qop=auth) or RFC 2617 §3.2.2.1 (no qop)."""
+    upper = algorithm.upper()
+    session = upper.endswith("-SESS")
+    hash_hex = _HASHES[upper.removesuffix("-SESS")]
+
+    def h(text: str) -> str:
+        return hash_hex(text.encode("utf-8"))
+
+    ha1 = h(f"{username}:{realm}:{password}")
+    if session:  # RFC 7616 §3.4.2
+        ha1 = h(f"{ha1}:{nonce}:{cnonce}")
+    ha2 = h(f"{method}:{uri}")  # RFC 7616 §3.4.3 for qop=auth
+    if qop:
+        return h(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+    return h(f"{ha1}:{nonce}:{ha2}")
+
+
+def authorization_value(
+    challenge: Challenge,
+    *,
+    username: str,
+    password: str,
+    method: str,
+    uri: str,
+    nc: int,
+    cnonce: str,
+) -> str:
+    """The Authorization / Proxy-Authorization header value answering `challenge`."""
+    qop = "auth" if "auth" in challenge.qop else None
+    nc_text = f"{nc:08x}"
+    response = digest_response(
+        algorithm=challenge.algorithm,
+        username=username,
+        realm=challenge.realm,
+        password=password,
+        method=method,
+        uri=uri,
+        nonce=challenge.nonce,
+        qop=qop,
+        nc=nc_text,
+        cnonce=cnonce,
+    )
+    parts = [
+        f'username="{username}"',
+        f'realm="{challenge.realm}"',
+        f'nonce="{challenge.nonce}"',
+        f'uri="{uri}"',
+        f'response="{response}"',
+        f"algorithm={challenge.algorithm}",
+    ]
+    if qop:
+        parts += [f"qop={qop}", f"nc={nc_text}", f'cnonce="{cnonce}"']
+    if challenge.opaque is not None:
+        parts.append(f'opaque="{challenge.opaque}"')
+    return "Digest " + ", ".join(parts)

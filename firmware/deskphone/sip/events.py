@@ -1,0 +1,109 @@
+"""Events the SIP user agent core reports (`UserAgent.next_event()`); frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    call_id: str
+    remote_uri: str
+    remote_display: str | None
+    sdp: bytes
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """180/183 (and other provisional responses above 100) to our INVITE."""
+
+    call_id: str
+    code: int
+    reason: str
+    sdp: bytes | None
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    """2xx to our INVITE, or to our re-INVITE (then `sdp` is the answer to the new offer)."""
+
+    call_id: str
+    sdp: bytes
+
+
+@dataclass(frozen=True)
+class CallEstablished:
+    """The ACK for our 2xx arrived (UAS side): media may flow both ways."""
+
+    call_id: str
+
+
+CALL_END_REASONS = frozenset(
+    [
+        "busy",
+        "declined",
+        "unreachable",
+        "timeout",
+        "cancelled",
+        "remote_hangup",
+        "local_hangup",
+        "failed",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    call_id: str
+    reason: str  # one of CALL_END_REASONS
+    code: int | None = None
+
+
+@dataclass(frozen=True)
+class Reoffer:
+    """The peer sent a re-INVITE with a new offer; answer with `UserAgent.answer_reoffer`."""
+
+    call_id: str
+    sdp: bytes
+
+
+@dataclass(frozen=True)
+class ReofferFailed:
+    """Our re-INVITE was refused (not 491, which is retried): the old session stays."""
+
+    call_id: str
+    code: int
+
+
+@dataclass(frozen=True)
+class Redirect:
+    call_id: str
+    contacts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TransferRequested:
+    call_id: str
+    target: str
+
+
+@dataclass(frozen=True)
+class RegistrationState:
+    account: str
+    state: str  # "registered" | "failed" | "unregistered"
+    expires: int
+    reason: str
+
+
+Event = (
+    IncomingCall
+    | CallProgress
+    | CallAnswered
+    | CallEstablished
+    | CallEnded
+    | Reoffer
+    | ReofferFailed
+    | Redirect
+    | TransferRequested
+    | RegistrationState
+)
