@@ -20,7 +20,7 @@ def peaks(samples: np.ndarray, rate: int, count: int) -> list[int]:
     order = np.argsort(spectrum)[::-1]
     found: list[int] = []
     for index in order:
-        f = int(round(freqs[index]))
+        f = round(float(freqs[index]))
         if all(abs(f - other) > 20 for other in found):
             found.append(f)
         if len(found) == count:
