@@ -1,0 +1,126 @@
+"""Algorithm negotiation (RFC 6189 §4.1.2) and retained-secret matching (§4.3).
+
+The RFC's mandatory algorithms (S256, AES1, HS32+HS80, DH3k, B32) are implied in every Hello even
+when the peer does not list them: one real implementation commits to AES3 without listing it, and
+every implementation must accept the mandatory set anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import packets
+from .algorithms import KEY_AGREEMENT_SPEED_ORDER, MANDATORY, SUPPORTED, HashAlgorithm
+from .kdf import secret_id
+
+
+@dataclass(frozen=True)
+class AlgorithmChoice:
+    hash: str
+    cipher: str
+    auth_tag: str
+    key_agreement: str
+    sas_type: str
+
+
+class NegotiationError(Exception):
+    """No acceptable algorithm; `error_code` is the ZRTP Error code to send (§5.9)."""
+
+    def __init__(self, error_code: int, message: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+_ERROR_FOR_KIND = {
+    "hash": packets.ERROR_HASH_UNSUPPORTED,
+    "cipher": packets.ERROR_CIPHER_UNSUPPORTED,
+    "auth_tag": packets.ERROR_AUTH_TAG_UNSUPPORTED,
+    "key_agreement": packets.ERROR_KEY_AGREEMENT_UNSUPPORTED,
+    "sas": packets.ERROR_SAS_UNSUPPORTED,
+}
+
+
+def with_mandatory(kind: str, listed: Sequence[str]) -> tuple[str, ...]:
+    """The algorithms an endpoint accepts: what it listed, then the implied mandatory ones."""
+    return tuple(listed) + tuple(name for name in MANDATORY[kind] if name not in listed)
+
+
+def our_offer(kind: str, configured: Sequence[str]) -> tuple[str, ...]:
+    """What we list in our Hello: configured and supported, in preference order (max 7)."""
+    unknown = [name for name in configured if name not in SUPPORTED[kind]]
+    if unknown:
+        raise ValueError(f"{kind} algorithms {unknown} are not supported; expected from "
+                         f"{SUPPORTED[kind]}")
+    return tuple(dict.fromkeys(configured))[:7]
+
+
+def hello_lists(hello: packets.Hello) -> dict[str, tuple[str, ...]]:
+    return {"hash": hello.hashes, "cipher": hello.ciphers, "auth_tag": hello.auth_tags,
+            "key_agreement": hello.key_agreements, "sas": hello.sas_types}
+
+
+def choose(ours: packets.Hello, theirs: packets.Hello) -> AlgorithmChoice:
+    """The algorithms we commit to as initiator (§4.1.2)."""
+    our_lists, their_lists = hello_lists(ours), hello_lists(theirs)
+    chosen: dict[str, str] = {}
+    for kind in ("hash", "cipher", "auth_tag", "key_agreement", "sas"):
+        mine = [n for n in with_mandatory(kind, our_lists[kind]) if n in SUPPORTED[kind]]
+        peer = with_mandatory(kind, their_lists[kind])
+        common = [name for name in mine if name in peer]
+        if not common:
+            raise NegotiationError(_ERROR_FOR_KIND[kind], f"no common {kind} algorithm")
+        if kind == "key_agreement":
+            # §4.1.2: if the two first choices differ, use the faster of them so that both sides
+            # tend to commit to the same key agreement (cheaper Commit contention).
+            my_first = common[0]
+            peer_first = next(name for name in peer if name in common)
+            speed = KEY_AGREEMENT_SPEED_ORDER
+            chosen[kind] = min(my_first, peer_first, key=speed.index)
+        else:
+            chosen[kind] = common[0]
+    return AlgorithmChoice(chosen["hash"], chosen["cipher"], chosen["auth_tag"],
+                           chosen["key_agreement"], chosen["sas"])
+
+
+def check_commit(commit: packets.Commit, ours: packets.Hello) -> AlgorithmChoice:
+    """Accept the peer's Commit only with algorithms we offered or that are mandatory (§4.1.2)."""
+    our_lists = hello_lists(ours)
+    committed = {"hash": commit.hash, "cipher": commit.cipher, "auth_tag": commit.auth_tag,
+                 "key_agreement": commit.key_agreement, "sas": commit.sas_type}
+    for kind, name in committed.items():
+        if name not in with_mandatory(kind, our_lists[kind]) or name not in SUPPORTED[kind]:
+            raise NegotiationError(_ERROR_FOR_KIND[kind],
+                                   f"peer committed to {kind} {name!r}, which we do not offer")
+    return AlgorithmChoice(commit.hash, commit.cipher, commit.auth_tag, commit.key_agreement,
+                           commit.sas_type)
+
+
+# --- retained secrets (§4.3) -------------------------------------------------------------------
+INITIATOR_LABEL = b"Initiator"
+RESPONDER_LABEL = b"Responder"
+
+
+def our_secret_ids(h: HashAlgorithm, rs1: bytes | None, rs2: bytes | None, is_initiator: bool,
+                   rng) -> tuple[bytes, bytes]:
+    """rs1ID/rs2ID we send in our DHPart; random when we have no such secret (§4.3.1)."""
+    label = INITIATOR_LABEL if is_initiator else RESPONDER_LABEL
+    return tuple(secret_id(h, secret, label) if secret else rng(8)  # type: ignore[return-value]
+                 for secret in (rs1, rs2))
+
+
+def match_retained_secret(h: HashAlgorithm, rs1: bytes | None, rs2: bytes | None,
+                          peer_rs1_id: bytes, peer_rs2_id: bytes,
+                          is_initiator: bool) -> bytes | None:
+    """s1 per §4.3.1: the first matching pair in the fixed order (initiator rs1, responder rs1),
+    (rs1, rs2), (rs2, rs1), (rs2, rs2), which both sides evaluate identically."""
+    peer_label = RESPONDER_LABEL if is_initiator else INITIATOR_LABEL
+    mine = (rs1, rs2)
+    peer_ids = (peer_rs1_id, peer_rs2_id)
+    for initiator_index, responder_index in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        my_index, peer_index = ((initiator_index, responder_index) if is_initiator
+                                else (responder_index, initiator_index))
+        secret = mine[my_index]
+        if secret and secret_id(h, secret, peer_label) == peer_ids[peer_index]:
+            return secret
+    return None

@@ -1,0 +1,110 @@
+"""In-process plumbing for ZRTP tests: two sans-IO sessions, a fake clock, a lossy wire."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from deskphone.zrtp import ZrtpCache, ZrtpConfig, ZrtpSession
+from deskphone.zrtp.events import ZrtpEvent
+
+# A wire filter gets (sender name, datagram) and returns the datagrams to deliver (maybe none).
+WireFilter = Callable[[str, bytes], list[bytes]]
+
+
+def pass_through(sender: str, datagram: bytes) -> list[bytes]:
+    return [datagram]
+
+
+@dataclass
+class Endpoint:
+    name: str
+    session: ZrtpSession
+    cache: ZrtpCache
+    events: list[ZrtpEvent] = field(default_factory=list)
+    sent: list[bytes] = field(default_factory=list)
+
+    def drain_events(self) -> None:
+        while (event := self.session.next_event()) is not None:
+            self.events.append(event)
+
+
+def make_endpoint(name: str, cache: ZrtpCache | None = None, ssrc: int | None = None,
+                  **config) -> Endpoint:
+    cache = cache or ZrtpCache(":memory:")
+    session = ZrtpSession(ZrtpConfig(zid=cache.local_zid(), **config), cache,
+                          ssrc if ssrc is not None else int.from_bytes(os.urandom(4), "big"))
+    return Endpoint(name, session, cache)
+
+
+def run(a: Endpoint, b: Endpoint, *, wire: WireFilter = pass_through, start: float = 100.0,
+        until: Callable[[], bool] | None = None, max_steps: int = 2000,
+        start_b: bool = True) -> float:
+    """Drive both sessions to quiescence (or `until()`), advancing the fake clock to each timer.
+
+    Packets of one step are delivered after both sides have sent theirs, so simultaneous
+    Commits really cross on the wire (Commit contention, §4.2).
+    """
+    now = start
+    a.session.start(now)
+    if start_b:
+        b.session.start(now)
+    done = until or (lambda: a.session.state.value in ("secure", "failed")
+                     and b.session.state.value in ("secure", "failed"))
+    for _ in range(max_steps):
+        progressed = True
+        while progressed:
+            progressed = False
+            out_a = a.session.datagrams_to_send(now)
+            out_b = b.session.datagrams_to_send(now)
+            a.sent += out_a
+            b.sent += out_b
+            for datagram in out_a:
+                for delivered in wire(a.name, datagram):
+                    b.session.receive_datagram(delivered, now)
+                    progressed = True
+            for datagram in out_b:
+                for delivered in wire(b.name, datagram):
+                    a.session.receive_datagram(delivered, now)
+                    progressed = True
+        a.drain_events()
+        b.drain_events()
+        if done():
+            return now
+        timers = [t for t in (a.session.get_timer(), b.session.get_timer()) if t is not None]
+        if not timers:
+            return now
+        now = max(now, min(timers))
+        a.session.handle_timer(now)
+        b.session.handle_timer(now)
+    raise AssertionError("ZRTP sessions did not settle")
+
+
+class LossyWire:
+    """Drops, duplicates and reorders with a seeded RNG; remembers what it did."""
+
+    def __init__(self, seed: int, loss: float = 0.0, duplicate: float = 0.0,
+                 reorder: float = 0.0) -> None:
+        self.random = random.Random(seed)
+        self.loss, self.duplicate, self.reorder = loss, duplicate, reorder
+        self.held: dict[str, bytes | None] = {}
+        self.dropped = self.duplicated = self.reordered = 0
+
+    def __call__(self, sender: str, datagram: bytes) -> list[bytes]:
+        if self.random.random() < self.loss:
+            self.dropped += 1
+            return []
+        out = [datagram]
+        if self.random.random() < self.duplicate:
+            self.duplicated += 1
+            out.append(datagram)
+        held = self.held.pop(sender, None)
+        if held is None and self.random.random() < self.reorder:
+            self.reordered += 1
+            self.held[sender] = datagram  # delivered after the next one from this sender
+            return out[1:]
+        if held is not None:
+            out.append(held)
+        return out
