@@ -111,7 +111,8 @@ def test_this_machines_root_disk_is_refused_by_the_real_lsblk() -> None:
         pytest.skip("util-linux not installed")
     import subprocess
 
-    source = subprocess.run(["findmnt", "-n", "-o", "SOURCE", "/"], capture_output=True,
+    source = subprocess.run(["findmnt", "-n", "-o", "SOURCE", "/"], check=False,
+                            capture_output=True,
                             text=True).stdout.strip()
     doc = flashcheck.read_lsblk()
     disks = [d for d in doc["blockdevices"] for n in flashcheck._walk(d)

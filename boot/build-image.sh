@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Build a flashable SD card image of the deskphone for Raspberry Pi 3/3+/4/400/Zero 2 W from
+# Debian 12 (bookworm) arm64 packages, on an x86_64 (or arm64) Debian host.
+#
+#   sudo boot/build-image.sh [--out DIR] [--mirror URL] [--size-root MiB] [--reuse-rootfs]
+#
+# --reuse-rootfs skips steps 2-3 and re-assembles the image from OUT/work/rootfs of an earlier
+# run (e.g. after changing only the partition layout).
+#
+# What it does, in order (each step prints a line; total ~10-15 min on 2 cores, most of it in
+# the arm64 dpkg configure stage under qemu-user-static):
+#   1. preflight: root, tools, binfmt_misc with qemu-aarch64, free disk space;
+#   2. wheelhouse: arm64 wheels of the firmware's pinned dependencies (firmware/pyproject.toml
+#      plus boot/requirements-pi.txt), the firmware wheel itself; pyalsaaudio has no arm64
+#      wheel and is compiled once inside the image, then cached in OUT/wheelhouse;
+#   3. rootfs: mmdebstrap (bookworm, main + non-free-firmware): systemd, linux-image-arm64,
+#      raspi-firmware, firmware-brcm80211, wpasupplicant, python3-venv; boot/rootfs overlay
+#      (udev rules, sysusers, config.txt additions, fstab); the firmware venv in
+#      /opt/deskphone/venv; deskphone.service and deskphone-firstboot.service enabled;
+#   4. partitions without loop devices or mounts: mkfs.vfat + mcopy (RASPIFIRM),
+#      mke2fs -d (RASPIROOT), genimage assembles the MBR image.
+# Outputs in OUT (default out/image): deskphone.img, plus vmlinuz, initrd.img and rootfs.ext4
+# for boot/image-test.sh. Nothing is written outside OUT except mmdebstrap's temporary files.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+OUT="$REPO/out/image"
+MIRROR="http://deb.debian.org/debian"
+SECURITY_MIRROR="http://deb.debian.org/debian-security"
+SUITE="bookworm"
+BOOT_MIB=256
+ROOT_MIB=""          # default: used space + 40% + 256 MiB headroom
+MIN_FREE_GIB=6
+REUSE_ROOTFS=0
+
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) OUT="$(realpath -m "$2")"; shift 2 ;;
+        --mirror) MIRROR="$2"; shift 2 ;;
+        --security-mirror) SECURITY_MIRROR="$2"; shift 2 ;;
+        --size-root) ROOT_MIB="$2"; shift 2 ;;
+        --reuse-rootfs) REUSE_ROOTFS=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "build-image: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+START=$(date +%s)
+step() { printf '[build-image %4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
+die() { echo "build-image: error: $*" >&2; exit 1; }
+
+# --- 1. preflight -------------------------------------------------------------------------
+step "preflight (this build takes ~10-15 minutes on 2 cores; most of it is dpkg under qemu)"
+[ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap --mode=root creates device nodes \
+and file ownership for the image); try: sudo $0"
+BINFMT_DIR="${DESKPHONE_BINFMT_DIR:-/proc/sys/fs/binfmt_misc}"
+MIN_FREE_GIB="${DESKPHONE_MIN_FREE_GIB:-$MIN_FREE_GIB}"
+if [ "$(uname -m)" != "aarch64" ]; then
+    if [ ! -e "$BINFMT_DIR/status" ]; then
+        die "binfmt_misc is not mounted at $BINFMT_DIR, so arm64 programs cannot run in the \
+chroot; run: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && update-binfmts \
+--enable qemu-aarch64 (package qemu-user-static)"
+    fi
+    if ! grep -qx enabled "$BINFMT_DIR/qemu-aarch64" 2>/dev/null; then
+        die "binfmt_misc has no enabled qemu-aarch64 entry in $BINFMT_DIR; run: apt-get install \
+qemu-user-static binfmt-support && update-binfmts --enable qemu-aarch64"
+    fi
+fi
+mkdir -p "$OUT"
+free_kib=$(df --output=avail -k "$OUT" | tail -1)
+[ "$free_kib" -ge $((MIN_FREE_GIB * 1024 * 1024)) ] \
+    || die "only $((free_kib / 1024)) MiB free in $OUT; the build needs ${MIN_FREE_GIB} GiB"
+
+missing=()
+for tool in mmdebstrap genimage mkfs.vfat mcopy mke2fs python3; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+[ ${#missing[@]} -eq 0 ] || die "missing tools: ${missing[*]}; install them with: apt-get \
+install mmdebstrap genimage dosfstools mtools e2fsprogs python3 qemu-user-static binfmt-support"
+
+WORK="$OUT/work"
+WHEELS="$OUT/wheelhouse"
+ROOTFS="$WORK/rootfs"
+if [ "$REUSE_ROOTFS" -eq 1 ]; then
+    [ -x "$ROOTFS/opt/deskphone/venv/bin/python3" ] \
+        || die "--reuse-rootfs: no finished rootfs with /opt/deskphone/venv in $ROOTFS"
+    step "rootfs: reusing $ROOTFS (steps 2-3 skipped)"
+else
+rm -rf "$WORK"
+mkdir -p "$WORK" "$WHEELS"
+
+# --- 2. wheelhouse --------------------------------------------------------------------------
+step "wheelhouse: arm64 wheels of the pinned dependencies into $WHEELS"
+PIP=(python3 -m pip)
+if [ -x "$REPO/.venv/bin/python" ]; then PIP=("$REPO/.venv/bin/python" -m pip); fi
+python3 - "$REPO/firmware/pyproject.toml" "$HERE/requirements-pi.txt" > "$WORK/requirements.txt" <<'PY'
+import sys, tomllib
+deps = tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]
+extra = [l.split("#")[0].strip() for l in open(sys.argv[2]) if l.split("#")[0].strip()]
+for d in deps + extra:
+    if "==" not in d:
+        sys.exit(f"build-image: dependency {d!r} is not pinned with == (the image must be reproducible)")
+    print(d)
+PY
+grep -v '^pyalsaaudio==' "$WORK/requirements.txt" > "$WORK/requirements-binary.txt"
+ALSA_PIN="$(grep '^pyalsaaudio==' "$WORK/requirements.txt")"
+"${PIP[@]}" download -q --no-deps --only-binary=:all: --python-version 3.11 --implementation cp \
+    --platform manylinux_2_36_aarch64 --platform manylinux_2_28_aarch64 \
+    --platform manylinux_2_27_aarch64 --platform manylinux_2_26_aarch64 \
+    --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
+    -r "$WORK/requirements-binary.txt" -d "$WHEELS" \
+    || die "pip could not fetch arm64 wheels for: $(tr '\n' ' ' < "$WORK/requirements-binary.txt")"
+ALSA_VERSION="${ALSA_PIN#pyalsaaudio==}"
+ALSA_WHEEL="$(ls "$WHEELS"/pyalsaaudio-"$ALSA_VERSION"-*aarch64*.whl 2>/dev/null | head -1 || true)"
+if [ -z "$ALSA_WHEEL" ]; then
+    "${PIP[@]}" download -q --no-deps --no-binary=:all: "$ALSA_PIN" -d "$WHEELS" \
+        || die "pip could not fetch the $ALSA_PIN source"
+    "${PIP[@]}" download -q --no-deps --only-binary=:all: setuptools==80.9.0 wheel==0.45.1 \
+        -d "$WHEELS" || die "pip could not fetch setuptools/wheel for building $ALSA_PIN"
+fi
+rm -f "$WHEELS"/deskphone-*.whl
+"${PIP[@]}" wheel -q --no-deps "$REPO/firmware" -w "$WHEELS" \
+    || die "could not build the firmware wheel from $REPO/firmware"
+step "wheelhouse: $(ls "$WHEELS" | wc -l) files"
+
+# --- 3. rootfs ------------------------------------------------------------------------------
+PACKAGES=(
+    systemd systemd-sysv systemd-timesyncd systemd-resolved udev dbus kmod
+    linux-image-arm64 initramfs-tools raspi-firmware firmware-brcm80211
+    iproute2 wpasupplicant ca-certificates fake-hwclock
+    e2fsprogs dosfstools fdisk
+    python3 python3-venv libasound2 alsa-utils i2c-tools
+)
+BUILD_ONLY=()
+if [ -z "$ALSA_WHEEL" ]; then
+    BUILD_ONLY=(gcc libc6-dev python3-dev libasound2-dev)
+fi
+include="$(IFS=,; echo "${PACKAGES[*]}${BUILD_ONLY:+,}${BUILD_ONLY[*]:-}")"
+step "rootfs: mmdebstrap $SUITE arm64 into $ROOTFS (${#PACKAGES[@]} packages + dependencies)"
+export DESKPHONE_HERE="$HERE" DESKPHONE_WHEELS="$WHEELS" DESKPHONE_ALSA_PIN="$ALSA_PIN"
+export DESKPHONE_BUILD_ONLY="${BUILD_ONLY[*]:-}"
+mmdebstrap --mode=root --architectures=arm64 --variant=minbase \
+    --include="$include" \
+    --aptopt='APT::Install-Recommends "false"' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --setup-hook='mkdir -p "$1/boot/firmware" "$1/etc/default"' \
+    --setup-hook='cp "$DESKPHONE_HERE/rootfs/etc/default/raspi-firmware-custom" "$1/etc/default/"' \
+    --customize-hook='"$DESKPHONE_HERE/image/customize.sh" "$1"' \
+    "$SUITE" "$ROOTFS" \
+    "deb $MIRROR $SUITE main non-free-firmware" \
+    "deb $MIRROR $SUITE-updates main non-free-firmware" \
+    "deb $SECURITY_MIRROR $SUITE-security main non-free-firmware" \
+    || die "mmdebstrap failed (see its output above)"
+fi
+# Keep the pyalsaaudio wheel compiled inside the image for the next build.
+cp -n "$ROOTFS"/tmp/deskphone-wheelhouse/pyalsaaudio-*aarch64*.whl "$WHEELS"/ 2>/dev/null || true
+rm -rf "$ROOTFS/tmp/deskphone-wheelhouse"
+# mmdebstrap leaves the host's hostname and resolv.conf handling to us: set them last.
+echo deskphone > "$ROOTFS/etc/hostname"
+ln -sfn ../run/systemd/resolve/stub-resolv.conf "$ROOTFS/etc/resolv.conf"
+
+# --- 4. partitions and image ----------------------------------------------------------------
+step "partitions: RASPIFIRM (vfat, ${BOOT_MIB} MiB) and RASPIROOT (ext4) without loop devices"
+KVER="$(basename "$(ls -d "$ROOTFS"/lib/modules/* | sort -V | tail -1)")"
+cp "$ROOTFS/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
+cp "$ROOTFS/boot/initrd.img-$KVER" "$OUT/initrd.img"
+BOOTDIR="$WORK/bootfs"
+if [ -n "$(ls -A "$ROOTFS/boot/firmware")" ]; then
+    # The FAT partition's files leave the ext4 (the directory stays as its mount point).
+    rm -rf "$BOOTDIR"; mv "$ROOTFS/boot/firmware" "$BOOTDIR"; mkdir -m 0755 "$ROOTFS/boot/firmware"
+fi
+[ -f "$BOOTDIR/config.txt" ] || die "raspi-firmware left no config.txt for the boot partition"
+rm -f "$WORK/boot.vfat"
+mkfs.vfat -C -n RASPIFIRM -F 32 "$WORK/boot.vfat" $((BOOT_MIB * 1024)) >/dev/null
+MTOOLS_SKIP_CHECK=1 mcopy -s -i "$WORK/boot.vfat" "$BOOTDIR"/* ::/
+used_mib=$(( $(du -sx --block-size=1M "$ROOTFS" | cut -f1) ))
+[ -n "$ROOT_MIB" ] || ROOT_MIB=$(( used_mib * 14 / 10 + 256 ))
+rm -f "$OUT/rootfs.ext4"
+mke2fs -q -t ext4 -L RASPIROOT -E root_owner=0:0 -d "$ROOTFS" "$OUT/rootfs.ext4" "${ROOT_MIB}M" \
+    || die "mke2fs could not populate a ${ROOT_MIB} MiB ext4 from $ROOTFS (used ${used_mib} MiB)"
+cp "$WORK/boot.vfat" "$OUT/boot.vfat"
+cat > "$WORK/genimage.cfg" <<EOF
+image deskphone.img {
+    hdimage {
+        partition-table-type = "mbr"
+    }
+    partition RASPIFIRM {
+        partition-type = 0xC
+        bootable = "true"
+        image = "boot.vfat"
+        offset = 4M
+    }
+    partition RASPIROOT {
+        partition-type = 0x83
+        image = "rootfs.ext4"
+    }
+}
+EOF
+rm -rf "$WORK/genimage-tmp" "$OUT/deskphone.img"
+mkdir -p "$WORK/empty-root"
+genimage --config "$WORK/genimage.cfg" --inputpath "$OUT" --outputpath "$OUT" \
+    --tmppath "$WORK/genimage-tmp" --rootpath "$WORK/empty-root" >/dev/null \
+    || die "genimage failed to assemble $OUT/deskphone.img"
+rm -f "$OUT/boot.vfat"
+step "image: $OUT/deskphone.img ($(du -h --apparent-size "$OUT/deskphone.img" | cut -f1), \
+kernel $KVER, root ${ROOT_MIB} MiB with ${used_mib} MiB used)"
+rm -rf "$WORK"
+step "done in $(( $(date +%s) - START )) s; flash with: make flash DEVICE=/dev/sdX"

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# mmdebstrap --customize-hook of boot/build-image.sh: runs on the build host with the arm64
+# rootfs directory as $1, after every package is installed (chroot commands run under
+# qemu-user-static). Environment from build-image.sh: DESKPHONE_HERE (boot/),
+# DESKPHONE_WHEELS (wheelhouse), DESKPHONE_ALSA_PIN, DESKPHONE_BUILD_ONLY (packages to purge).
+set -euo pipefail
+ROOT="$1"
+HERE="$DESKPHONE_HERE"
+say() { echo "[customize] $*"; }
+in_root() { chroot "$ROOT" "$@"; }
+
+say "overlay: boot/rootfs (udev rules, sysusers, modules, fstab, hostname, networkd)"
+cp -r --no-preserve=ownership "$HERE/rootfs/." "$ROOT/"
+chmod 0644 "$ROOT/etc/udev/rules.d/60-deskphone.rules" "$ROOT/usr/lib/sysusers.d/deskphone.conf"
+
+say "raspi-firmware: root by label, console on the UART, regenerate config.txt/cmdline.txt"
+sed -i -e 's|^#\{0,1\}ROOTPART=.*|ROOTPART=LABEL=RASPIROOT|' "$ROOT/etc/default/raspi-firmware"
+grep -q '^ROOTPART=LABEL=RASPIROOT' "$ROOT/etc/default/raspi-firmware" \
+    || echo 'ROOTPART=LABEL=RASPIROOT' >> "$ROOT/etc/default/raspi-firmware"
+KVER="$(basename "$(ls -d "$ROOT"/lib/modules/* | sort -V | tail -1)")"
+in_root env DEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware "$KVER"
+
+say "users: systemd-sysusers (deskphone in gpio, i2c, audio)"
+in_root systemd-sysusers
+
+say "venv: /opt/deskphone/venv from the wheelhouse (no network)"
+mkdir -p "$ROOT/tmp/deskphone-wheelhouse"
+cp "$DESKPHONE_WHEELS"/* "$ROOT/tmp/deskphone-wheelhouse/"
+in_root python3 -m venv /opt/deskphone/venv
+PIP=(/opt/deskphone/venv/bin/python3 -m pip --disable-pip-version-check --no-cache-dir)
+if ! ls "$ROOT"/tmp/deskphone-wheelhouse/pyalsaaudio-*aarch64*.whl >/dev/null 2>&1; then
+    say "venv: compiling $DESKPHONE_ALSA_PIN for arm64 (no wheel on PyPI)"
+    in_root "${PIP[@]}" wheel -q --no-index --find-links /tmp/deskphone-wheelhouse --no-deps \
+        "$DESKPHONE_ALSA_PIN" -w /tmp/deskphone-wheelhouse
+fi
+firmware_wheel="$(cd "$ROOT/tmp/deskphone-wheelhouse" && ls deskphone-*.whl)"
+cp "$HERE/requirements-pi.txt" "$ROOT/tmp/deskphone-wheelhouse/requirements-pi.txt"
+in_root "${PIP[@]}" install -q --no-index --find-links /tmp/deskphone-wheelhouse \
+    "/tmp/deskphone-wheelhouse/$firmware_wheel" -r /tmp/deskphone-wheelhouse/requirements-pi.txt
+in_root /opt/deskphone/venv/bin/python3 -c 'import deskphone, gpiozero, gpiod, alsaaudio, luma.oled, PIL, cryptography, pylibsrtp, google_crc32c, zeroconf; print("venv imports ok")'
+
+say "services: deskphone, deskphone-firstboot, networkd, resolved, timesyncd"
+install -m 0644 "$HERE/deskphone.service" "$HERE/deskphone-firstboot.service" \
+    "$ROOT/etc/systemd/system/"
+install -m 0755 "$HERE/firstboot.py" "$ROOT/opt/deskphone/firstboot.py"
+install -m 0644 "$HERE/../hw/README.md" "$ROOT/opt/deskphone/README.md" 2>/dev/null || true
+in_root systemctl enable deskphone.service deskphone-firstboot.service \
+    systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
+mkdir -p "$ROOT/var/lib/deskphone"
+
+if [ -n "${DESKPHONE_BUILD_ONLY:-}" ]; then
+    say "cleanup: purging build-only packages ($DESKPHONE_BUILD_ONLY)"
+    # shellcheck disable=SC2086
+    in_root apt-get purge -y -qq --autoremove $DESKPHONE_BUILD_ONLY >/dev/null
+fi
+in_root apt-get clean
+rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/log/*.log
