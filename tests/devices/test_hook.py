@@ -109,3 +109,15 @@ def test_sim_contact_drives_the_real_hook_path(mock_factory, clock, polarity):
     hook.poll(clock.advance(0.040))
     assert events == [True, False]
     hook.close()
+
+
+@pytest.mark.parametrize("polarity", ["normally_open", "normally_closed"])
+@pytest.mark.parametrize("off_hook", [False, True])
+def test_sim_contact_state_survives_the_pull_up(mock_factory, clock, polarity, off_hook):
+    from deskphone.devices.hook_sim import SimHookContact
+
+    contact = SimHookContact(mock_factory, PIN, polarity)
+    contact.set_off_hook(off_hook)  # set before the input device exists, as the builder does
+    hook = HookSwitch(PIN, polarity, 0.040, pin_factory=mock_factory, clock=clock)
+    assert hook.off_hook is off_hook
+    hook.close()
