@@ -1,0 +1,373 @@
+"""The asyncio audio pipeline of one call: one UDP socket, a 20 ms tick, never blocking the loop.
+
+    handset capture -> resample -> encode -> RTP -> SRTP -> socket        (send, every tick)
+    socket -> demux -> SRTP -> RTP -> jitter buffer -> decode/PLC -> resample -> handset (tick)
+
+Symmetric RTP (RFC 4961): we send from the port we receive on, and accept media only from the
+signalled remote address. RTCP is multiplexed on the same port (RFC 5761; the SDP must offer
+a=rtcp-mux) and protected as SRTCP. STUN Binding Requests are answered (stun.py), ZRTP packets
+handed to `on_zrtp` (demux.py, RFC 7983).
+
+Security rule (architecture.md): no audio leaves or is played before SRTP keys are set, unless
+`allow_cleartext()` was called because ZRTP failed and the user/setting allows it.
+
+Clock: with `clock=None` the stream ticks itself from the event loop (`loop.time`); with an
+injected `clock` (a zero-argument callable returning seconds) nothing is scheduled and the owner
+calls `tick()` (tests, benchmarks with a virtual clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from deskphone.devices.audio import AudioPort
+from deskphone.media.codecs import Codec, CodecSpec, create_codec
+from deskphone.media.demux import PacketKind, classify
+from deskphone.media.dtmf import DtmfReceiver, DtmfSender
+from deskphone.media.jitterbuffer import FrameKind, JitterBuffer
+from deskphone.media.resample import Resampler
+from deskphone.media.rtcp import RtcpSession
+from deskphone.media.rtp import RtpError, RtpPacket, parse_rtp
+from deskphone.media.srtp import SrtpContext, SrtpKeysLike
+from deskphone.media.stun import answer_binding_request
+
+log = logging.getLogger(__name__)
+
+TICK = 0.020
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 3264 §5.1 / RFC 4566 §6
+_RESYNC_AFTER = 0.2  # a loop stalled this long restarts the tick schedule instead of bursting
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStats:
+    packets_sent: int
+    packets_received: int
+    lost: int
+    jitter_ms: float
+    rtt_ms: float | None
+    remote_lost: int
+    remote_fraction_lost: float
+    srtp_auth_failures: int
+    srtp_replays: int
+    concealed: int
+    late: int
+    duplicates: int
+    playout_delay_ms: float
+    target_delay_ms: float
+    dropped_cleartext: int
+    dropped_foreign: int
+    malformed: int
+    stun_answered: int
+    zrtp_received: int
+    secure: bool
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, stream: MediaStream) -> None:
+        self.stream = stream
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.stream._datagram_received(data, (addr[0], addr[1]))
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable etc.
+        log.debug("media socket error: %s", exc)
+
+
+class MediaStream:
+    def __init__(self, audio: AudioPort, loop: asyncio.AbstractEventLoop,
+                 clock: Callable[[], float] | None) -> None:
+        self.audio = audio
+        self._loop = loop
+        self._auto_tick = clock is None
+        self._clock = clock or loop.time
+        self._transport: asyncio.DatagramTransport | None = None
+        self.local_port = 0
+        self.remote: tuple[str, int] | None = None
+        self.codec_spec: CodecSpec | None = None
+        self._codec: Codec | None = None
+        self._jitter: JitterBuffer | None = None
+        self._rtcp: RtcpSession | None = None
+        self._to_codec: Resampler | None = None
+        self._to_device: Resampler | None = None
+        self._dtmf_pt: int | None = None
+        self._dtmf_sender: DtmfSender | None = None
+        self._dtmf_receiver = DtmfReceiver()
+        self._srtp: SrtpContext | None = None
+        self._cleartext_allowed = False
+        self._audio_on = False
+        self._direction = "sendrecv"
+        self._ssrc = random.SystemRandom().getrandbits(32)
+        self._sequence = random.SystemRandom().getrandbits(16)  # RFC 3550 §5.1: random start
+        self._timestamp = random.SystemRandom().getrandbits(32)
+        self._marker_pending = True
+        self._timer: asyncio.TimerHandle | None = None
+        self._next_tick = 0.0
+        self._closed = False
+        self._silence = bytes(2 * audio.rate * 20 // 1000)
+        self.on_zrtp: Callable[[bytes], None] = lambda packet: None
+        self.on_dtmf: Callable[[str], None] = lambda key: None
+        self._counters = {"dropped_cleartext": 0, "dropped_foreign": 0, "malformed": 0,
+                          "stun_answered": 0, "zrtp_received": 0, "packets_received": 0}
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    async def open(cls, local_host: str, port: int = 0, *, audio: AudioPort,
+                   loop: asyncio.AbstractEventLoop | None = None,
+                   clock: Callable[[], float] | None = None) -> MediaStream:
+        loop = loop or asyncio.get_running_loop()
+        stream = cls(audio, loop, clock)
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(stream), local_addr=(local_host, port)
+        )
+        stream._transport = transport
+        stream.local_port = transport.get_extra_info("sockname")[1]
+        return stream
+
+    def start(self, remote: tuple[str, int], codec: CodecSpec, *, dtmf_pt: int | None,
+              send_audio: bool = False) -> None:
+        """Begin media towards `remote` with the negotiated codec (may be called again to
+        change either, e.g. after a re-INVITE)."""
+        self.remote = (remote[0], remote[1])
+        if codec != self.codec_spec or self._codec is None:
+            self.codec_spec = codec
+            self._codec = create_codec(codec, secure=not self._cleartext_allowed)
+            self._jitter = JitterBuffer(codec.clock_rate, self._codec.timestamp_increment)
+            self._to_codec = Resampler(self.audio.rate, self._codec.sample_rate)
+            self._to_device = Resampler(self._codec.sample_rate, self.audio.rate)
+        self._dtmf_pt = dtmf_pt
+        if dtmf_pt is not None:
+            self._dtmf_sender = DtmfSender(codec.clock_rate)
+        if self._rtcp is None or self._rtcp.clock_rate != codec.clock_rate:
+            self._rtcp = RtcpSession(self._ssrc, codec.clock_rate, f"deskphone-{os.getpid()}",
+                                     rng=random.Random(self._ssrc))
+            self._rtcp.start(self._clock())
+        self._audio_on = send_audio
+        self._marker_pending = True
+        if self._auto_tick and self._timer is None and not self._closed:
+            self._next_tick = self._clock() + TICK
+            self._timer = self._loop.call_at(self._next_tick, self._on_timer)
+
+    def set_srtp(self, keys: SrtpKeysLike) -> None:
+        self._srtp = SrtpContext(keys)
+
+    def enable_audio(self, on: bool) -> None:
+        self._audio_on = on
+        self._marker_pending = True
+
+    def allow_cleartext(self) -> None:
+        self._cleartext_allowed = True
+
+    def set_direction(self, direction: str) -> None:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"media direction {direction!r} unknown, expected one of {DIRECTIONS}")
+        self._direction = direction
+        self._marker_pending = True
+
+    def send_dtmf(self, key: str) -> None:
+        if self._dtmf_sender is None:
+            raise RuntimeError("DTMF requested but no telephone-event payload type was negotiated")
+        self._dtmf_sender.press(key)
+
+    def send_zrtp(self, packet: bytes) -> None:
+        if self._transport is not None and self.remote is not None:
+            self._transport.sendto(packet, self.remote)
+
+    @property
+    def secure(self) -> bool:
+        return self._srtp is not None
+
+    @property
+    def _media_allowed(self) -> bool:
+        return self._audio_on and (self._srtp is not None or self._cleartext_allowed)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._rtcp is not None and self._media_allowed:
+            self._send_rtcp(self._rtcp.build_bye())  # RFC 3550 §6.6
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        await asyncio.sleep(0)
+
+    # ---- the 20 ms tick ----------------------------------------------------------------------
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._closed:
+            return
+        now = self._clock()
+        try:
+            self.tick(now)
+        except Exception:  # one bad frame must never stop the call's audio
+            log.exception("media tick failed")
+        self._next_tick += TICK
+        if now - self._next_tick > _RESYNC_AFTER:
+            self._next_tick = now + TICK
+        self._timer = self._loop.call_at(self._next_tick, self._on_timer)
+
+    def tick(self, now: float | None = None) -> None:
+        """One 20 ms step: capture+send one frame, play one frame, RTCP if due."""
+        now = self._clock() if now is None else now
+        captured = self.audio.capture_frame()  # always drain the device
+        if self._codec is None or self.remote is None:
+            return
+        self._send_frame(captured, now)
+        self.audio.play_frame(self._playout_frame(now))
+        assert self._rtcp is not None
+        report = self._rtcp.handle_timer(now)
+        if report is not None and self._media_allowed:
+            self._send_rtcp(report)
+
+    def _send_frame(self, captured: bytes, now: float) -> None:
+        codec = self._codec
+        assert codec is not None and self.codec_spec is not None
+        timestamp = self._timestamp
+        self._timestamp = (self._timestamp + codec.timestamp_increment) & 0xFFFFFFFF
+        if not self._media_allowed or self._direction in ("recvonly", "inactive"):
+            self._marker_pending = True
+            return
+        dtmf = None
+        if self._dtmf_sender is not None and self._dtmf_sender.busy:
+            dtmf = self._dtmf_sender.next_packet(timestamp, codec.timestamp_increment)
+        if dtmf is not None and self._dtmf_pt is not None:
+            packet = RtpPacket(self._dtmf_pt, self._sequence, dtmf.timestamp, self._ssrc,
+                               dtmf.payload, marker=dtmf.marker)
+        else:
+            assert self._to_codec is not None
+            payload = codec.encode(self._to_codec.process(captured))
+            # RFC 3551 §4.1: marker on the first packet of a talkspurt
+            packet = RtpPacket(self.codec_spec.payload_type, self._sequence, timestamp,
+                               self._ssrc, payload, marker=self._marker_pending)
+            self._marker_pending = False
+        self._sequence = (self._sequence + 1) & 0xFFFF
+        data = packet.serialize()
+        if self._srtp is not None:
+            data = self._srtp.protect(data)
+        assert self._rtcp is not None
+        self._rtcp.on_rtp_sent(packet.timestamp, len(packet.payload), now)
+        self._sendto(data)
+
+    def _playout_frame(self, now: float) -> bytes:
+        jitter, codec = self._jitter, self._codec
+        assert jitter is not None and codec is not None and self._to_device is not None
+        frame = jitter.pop(now)
+        if (not self._media_allowed or self._direction in ("sendonly", "inactive")
+                or frame.kind is FrameKind.SILENCE):
+            return self._silence
+        pcm = codec.decode(frame.payload) if frame.kind is FrameKind.AUDIO else codec.conceal()
+        expected = 2 * codec.frame_samples
+        if len(pcm) != expected:  # e.g. a 40 ms packet: keep the frame size the device expects
+            pcm = (pcm + bytes(expected))[:expected]
+        return self._to_device.process(pcm)
+
+    def _send_rtcp(self, report: bytes) -> None:
+        if self._srtp is not None:
+            report = self._srtp.protect_rtcp(report)
+        self._sendto(report)
+
+    def _sendto(self, data: bytes) -> None:
+        if self._transport is not None and self.remote is not None:
+            self._transport.sendto(data, self.remote)
+
+    # ---- receive -----------------------------------------------------------------------------
+    def _datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        kind = classify(data)
+        if kind is PacketKind.STUN:
+            answer = answer_binding_request(data, addr)
+            if answer is not None and self._transport is not None:
+                self._counters["stun_answered"] += 1
+                self._transport.sendto(answer, addr)
+            return
+        if self.remote is not None and addr != self.remote:
+            self._counters["dropped_foreign"] += 1  # symmetric RTP: only the signalled peer
+            return
+        if kind is PacketKind.ZRTP:
+            self._counters["zrtp_received"] += 1
+            self.on_zrtp(data)
+        elif kind is PacketKind.RTP:
+            self._receive_rtp(data)
+        elif kind is PacketKind.RTCP:
+            self._receive_rtcp(data)
+        else:
+            self._counters["malformed"] += 1
+
+    def _receive_rtp(self, data: bytes) -> None:
+        if self._codec is None or self._jitter is None or self._rtcp is None:
+            return
+        if self._srtp is not None:
+            plain = self._srtp.unprotect(data)
+            if plain is None:
+                return  # counted in the SRTP stats (auth failure / replay)
+            data = plain
+        elif not self._cleartext_allowed:
+            self._counters["dropped_cleartext"] += 1
+            return
+        try:
+            packet = parse_rtp(data)
+        except RtpError:
+            self._counters["malformed"] += 1
+            return
+        now = self._clock()
+        self._counters["packets_received"] += 1
+        self._rtcp.on_rtp_received(packet.ssrc, packet.sequence, packet.timestamp, now)
+        if self._dtmf_pt is not None and packet.payload_type == self._dtmf_pt:
+            key = self._dtmf_receiver.receive(packet)
+            if key is not None:
+                self.on_dtmf(key)
+        elif self.codec_spec is not None and packet.payload_type == self.codec_spec.payload_type:
+            self._jitter.put(packet, now)
+        else:
+            self._counters["malformed"] += 1  # a payload type we did not negotiate
+
+    def _receive_rtcp(self, data: bytes) -> None:
+        if self._rtcp is None:
+            return
+        if self._srtp is not None:
+            plain = self._srtp.unprotect_rtcp(data)
+            if plain is None:
+                return
+            data = plain
+        elif not self._cleartext_allowed:
+            self._counters["dropped_cleartext"] += 1
+            return
+        self._rtcp.receive_rtcp(data, self._clock())
+
+    # ---- statistics --------------------------------------------------------------------------
+    @property
+    def stats(self) -> MediaStats:
+        snap = self._rtcp.snapshot() if self._rtcp is not None else None
+        jb = self._jitter.stats if self._jitter is not None else None
+        srtp = self._srtp.stats if self._srtp is not None else None
+        c = self._counters
+        return MediaStats(
+            packets_sent=snap.packets_sent if snap else 0,
+            packets_received=c["packets_received"],
+            lost=snap.packets_lost if snap else 0,
+            jitter_ms=round(snap.jitter_ms, 2) if snap else 0.0,
+            rtt_ms=round(snap.rtt_ms, 2) if snap and snap.rtt_ms is not None else None,
+            remote_lost=snap.remote_packets_lost if snap else 0,
+            remote_fraction_lost=snap.remote_fraction_lost if snap else 0.0,
+            srtp_auth_failures=srtp.auth_failures if srtp else 0,
+            srtp_replays=srtp.replays if srtp else 0,
+            concealed=jb.concealed if jb else 0,
+            late=jb.late if jb else 0,
+            duplicates=jb.duplicates if jb else 0,
+            playout_delay_ms=self._jitter.delay_ms if self._jitter is not None else 0.0,
+            target_delay_ms=jb.target_delay_ms if jb else 0.0,
+            dropped_cleartext=c["dropped_cleartext"],
+            dropped_foreign=c["dropped_foreign"],
+            malformed=c["malformed"],
+            stun_answered=c["stun_answered"],
+            zrtp_received=c["zrtp_received"],
+            secure=self.secure,
+        )
+
