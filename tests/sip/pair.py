@@ -17,8 +17,13 @@ class Network:
         self.drop: Callable[[Addr, Addr, bytes], bool] = lambda src, dst, data: False
 
     def agent(self, user: str, port: int, **options: object) -> UserAgent:
-        config = UaConfig(user=user, display_name=user.title(), local_host="127.0.0.1", local_port=port,
-                          **options)  # type: ignore[arg-type]
+        config = UaConfig(
+            user=user,
+            display_name=user.title(),
+            local_host="127.0.0.1",
+            local_port=port,
+            **options,
+        )  # type: ignore[arg-type]
         ua = UserAgent(config)
         self.agents[("127.0.0.1", port)] = ua
         return ua
@@ -43,7 +48,9 @@ class Network:
     def advance(self, seconds: float, step: float = 0.05) -> None:
         end = self.now + seconds
         while True:
-            deadlines = [t for ua in self.agents.values() if (t := ua.get_timer()) is not None]
+            deadlines = [
+                t for ua in self.agents.values() if (t := ua.get_timer()) is not None
+            ]
             upcoming = min(deadlines, default=None)
             if upcoming is None or upcoming > end:
                 self.now = end
@@ -66,4 +73,8 @@ def drain(ua: UserAgent) -> list[object]:
 
 def sent_lines(net: Network, src_port: int) -> list[str]:
     """Start lines sent by the agent on src_port, in order."""
-    return [data.split(b"\r\n", 1)[0].decode() for src, _, data in net.wire if src[1] == src_port]
+    return [
+        data.split(b"\r\n", 1)[0].decode()
+        for src, _, data in net.wire
+        if src[1] == src_port
+    ]

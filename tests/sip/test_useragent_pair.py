@@ -15,7 +15,9 @@ def _connected_call(net: Network):
     call_id = alice.invite("sip:bob@127.0.0.1:5062", OFFER, net.now)
     net.pump()
     incoming = drain(bob)
-    assert incoming == [ev.IncomingCall(call_id, "sip:alice@127.0.0.1:5061", "Alice", OFFER)]
+    assert incoming == [
+        ev.IncomingCall(call_id, "sip:alice@127.0.0.1:5061", "Alice", OFFER)
+    ]
     bob.ringing(call_id, net.now)
     net.pump()
     assert drain(alice) == [ev.CallProgress(call_id, 180, "Ringing", None)]
@@ -34,10 +36,16 @@ def test_call_ring_answer_and_caller_hangs_up():
     assert drain(alice) == [ev.CallEnded(call_id, "local_hangup", None)]
     assert drain(bob) == [ev.CallEnded(call_id, "remote_hangup", None)]
     assert sent_lines(net, 5061) == [
-        "INVITE sip:bob@127.0.0.1:5062 SIP/2.0", "ACK sip:bob@127.0.0.1:5062 SIP/2.0",
+        "INVITE sip:bob@127.0.0.1:5062 SIP/2.0",
+        "ACK sip:bob@127.0.0.1:5062 SIP/2.0",
         "BYE sip:bob@127.0.0.1:5062 SIP/2.0",
     ]
-    assert sent_lines(net, 5062) == ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 OK", "SIP/2.0 200 OK"]
+    assert sent_lines(net, 5062) == [
+        "SIP/2.0 100 Trying",
+        "SIP/2.0 180 Ringing",
+        "SIP/2.0 200 OK",
+        "SIP/2.0 200 OK",
+    ]
 
 
 def test_callee_hangs_up():
@@ -64,7 +72,9 @@ def test_cancel_while_ringing():
     assert drain(bob) == [ev.CallEnded(call_id, "cancelled", 487)]
     assert "CANCEL sip:bob@127.0.0.1:5062 SIP/2.0" in sent_lines(net, 5061)
     assert "SIP/2.0 487 Request Terminated" in sent_lines(net, 5062)
-    assert sent_lines(net, 5061)[-1] == "ACK sip:bob@127.0.0.1:5062 SIP/2.0"  # §17.1.1.3 ACK for 487
+    assert (
+        sent_lines(net, 5061)[-1] == "ACK sip:bob@127.0.0.1:5062 SIP/2.0"
+    )  # §17.1.1.3 ACK for 487
 
 
 def test_hangup_before_any_provisional_waits_for_one_then_cancels():
@@ -84,7 +94,12 @@ def test_hangup_before_any_provisional_waits_for_one_then_cancels():
 
 
 def test_reject_busy_and_decline():
-    for code, reason in ((486, "busy"), (603, "declined"), (480, "unreachable"), (500, "failed")):
+    for code, reason in (
+        (486, "busy"),
+        (603, "declined"),
+        (480, "unreachable"),
+        (500, "failed"),
+    ):
         net = Network()
         alice, bob = net.agent("alice", 5061), net.agent("bob", 5062)
         call_id = alice.invite("sip:bob@127.0.0.1:5062", OFFER, net.now)
@@ -105,7 +120,10 @@ def test_reinvite_hold_and_resume():
     bob.answer_reoffer(call_id, held_answer, net.now)
     net.pump()
     assert drain(alice) == [ev.CallAnswered(call_id, held_answer)]
-    assert sent_lines(net, 5061)[-2:] == ["INVITE sip:bob@127.0.0.1:5062 SIP/2.0", "ACK sip:bob@127.0.0.1:5062 SIP/2.0"]
+    assert sent_lines(net, 5061)[-2:] == [
+        "INVITE sip:bob@127.0.0.1:5062 SIP/2.0",
+        "ACK sip:bob@127.0.0.1:5062 SIP/2.0",
+    ]
     net.advance(40)  # no stray retransmissions of the 2xx once ACKed
     assert sent_lines(net, 5062).count("SIP/2.0 200 OK") == 2
     bob.reinvite(call_id, ANSWER, net.now)  # the callee may re-INVITE too (resume)
@@ -156,7 +174,9 @@ def test_retransmitted_invite_is_absorbed():
     assert sent_lines(net, 5061).count("INVITE sip:bob@127.0.0.1:5062 SIP/2.0") == 3
     assert [type(e) for e in drain(bob)] == [ev.IncomingCall]
     assert bob.stats.retransmissions_absorbed == 2
-    assert sent_lines(net, 5062).count("SIP/2.0 100 Trying") == 3  # each copy re-answered
+    assert (
+        sent_lines(net, 5062).count("SIP/2.0 100 Trying") == 3
+    )  # each copy re-answered
     assert call_id in bob.calls
 
 
@@ -166,18 +186,25 @@ def test_unanswered_invite_times_out_with_timer_b():
     call_id = alice.invite("sip:nobody@127.0.0.1:5999", OFFER, net.now)
     net.advance(33)
     assert drain(alice) == [ev.CallEnded(call_id, "timeout", 408)]
-    assert sent_lines(net, 5061).count("INVITE sip:nobody@127.0.0.1:5999 SIP/2.0") == 7  # 0,.5,1.5,3.5,7.5,15.5,31.5
+    assert (
+        sent_lines(net, 5061).count("INVITE sip:nobody@127.0.0.1:5999 SIP/2.0") == 7
+    )  # 0,.5,1.5,3.5,7.5,15.5,31.5
 
 
 def test_options_answered_with_allow_and_accept():
     net = Network()
     alice, bob = net.agent("alice", 5061), net.agent("bob", 5062)
-    options = (b"OPTIONS sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKopt1;rport\r\n"
-               b"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\n"
-               b"Call-ID: opt1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+    options = (
+        b"OPTIONS sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKopt1;rport\r\n"
+        b"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\n"
+        b"Call-ID: opt1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
     bob.receive_datagram(options, ("127.0.0.1", 5061), 0.0)
     [(data, addr)] = bob.datagrams_to_send(0.0)
     assert addr == ("127.0.0.1", 5061)
     assert data.startswith(b"SIP/2.0 200 OK\r\n")
-    assert b"\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS" in data and b"\r\nAccept: application/sdp\r\n" in data
+    assert (
+        b"\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS" in data
+        and b"\r\nAccept: application/sdp\r\n" in data
+    )
     assert b";rport=5061" in data  # RFC 3581 §4

@@ -344,6 +344,8 @@ class UserAgent:
             self._receive_in_dialog(request, transaction, now)
             return
         method = request.method
+        if method == "OPTIONS" and self._reject_if_unsupported(request, transaction, now):
+            return  # §8.2.1 method first (405/501 below), then §8.2.2 header inspection
         if method == "INVITE":
             self._receive_invite(request, transaction, reply_addr, now)
         elif method == "OPTIONS":

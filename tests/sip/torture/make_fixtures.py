@@ -1,7 +1,10 @@
 """Writes RFC 4475 torture messages as byte fixtures (CRLF line ends)."""
+
 import pathlib, re
+
 OUT = pathlib.Path("/work/main/tests/sip/torture")
-SDP = lambda ip, t="0 0", m0="0 12": f"""v=0
+SDP = lambda ip, t="0 0", m0="0 12": (
+    f"""v=0
 o=mhandley 29739 7272939 IN IP4 {ip}
 s=-
 c=IN IP4 {ip}
@@ -10,8 +13,9 @@ m=audio 49217 RTP/AVP {m0}
 m=video 3227 RTP/AVP 31
 a=rtpmap:31 LPC
 """
+)
 M = {}
-M["wsinv"] = r'''INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0
+M["wsinv"] = r"""INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0
 TO :
  sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n
 from   : "J Rosenberg \\\""       <sip:jdrosen@example.com>
@@ -40,8 +44,10 @@ m:"Quoted string \"\"" <sip:jdrosen@example.com> ; newparam =
       newvalue ;
   secondparam ; q = 0.33
 
-''' + SDP("192.0.2.3").replace("c=IN IP4 192.0.2.3", "c=IN IP4 192.0.2.4")
-M["intmeth"] = r'''!interesting-Method0123456789_*+`.%indeed'~ sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com SIP/2.0
+""" + SDP("192.0.2.3").replace("c=IN IP4 192.0.2.3", "c=IN IP4 192.0.2.4")
+M[
+    "intmeth"
+] = r"""!interesting-Method0123456789_*+`.%indeed'~ sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com SIP/2.0
 Via: SIP/2.0/TCP host1.example.com;branch=z9hG4bK-.!%66*_+`'~
 To: "BEL:\<07> NUL:\<00> DEL:\<7F>" <sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com>
 From: token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%="<D1><80><D0><B0><D0><B1><D0><BE><D1><82><D0><B0><D1><8E><D1><89><D0><B8><D0><B9>";tag=_token~1'+`*%!-.
@@ -51,8 +57,8 @@ Max-Forwards: 255
 extensionHeader-!.%*+_`'~:<EF><BB><BF><E5><A4><A7><E5><81><9C><E9><9B><BB>
 Content-Length: 0
 
-'''
-M["esc01"] = r'''INVITE sip:sips%3Auser%40example.com@example.net SIP/2.0
+"""
+M["esc01"] = r"""INVITE sip:sips%3Auser%40example.com@example.net SIP/2.0
 To: sip:%75se%72@example.com
 From: <sip:I%20have%20spaces@example.net>;tag=938
 Max-Forwards: 87
@@ -64,8 +70,8 @@ Contact:
   <sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31>
 Content-Length: 150
 
-''' + SDP("192.0.2.1")
-M["escnull"] = r'''REGISTER sip:example.com SIP/2.0
+""" + SDP("192.0.2.1")
+M["escnull"] = r"""REGISTER sip:example.com SIP/2.0
 To: sip:null-%00-null@example.com
 From: sip:null-%00-null@example.com;tag=839923423
 Max-Forwards: 70
@@ -76,8 +82,8 @@ Contact: <sip:%00@host5.example.com>
 Contact: <sip:%00%00@host5.example.com>
 L:0
 
-'''
-M["esc02"] = r'''RE%47IST%45R sip:registrar.example.com SIP/2.0
+"""
+M["esc02"] = r"""RE%47IST%45R sip:registrar.example.com SIP/2.0
 To: "%Z%45" <sip:resource@example.com>
 From: "%Z%45" <sip:resource@example.com>;tag=f232jadfj23
 Call-ID: esc02.asdfnqwo34rq23i34jrjasdcnl23nrlknsdf
@@ -89,8 +95,8 @@ C%6Fntact: <sip:alias2@host2.example.com>
 Contact: <sip:alias3@host3.example.com>
 l: 0
 
-'''
-M["lwsdisp"] = r'''OPTIONS sip:user@example.com SIP/2.0
+"""
+M["lwsdisp"] = r"""OPTIONS sip:user@example.com SIP/2.0
 To: sip:user@example.com
 From: caller<sip:caller@example.com>;tag=323
 Max-Forwards: 70
@@ -99,29 +105,73 @@ CSeq: 60 OPTIONS
 Via: SIP/2.0/UDP funky.example.com;branch=z9hG4bKkdjuw
 l: 0
 
-'''
+"""
 L = "long" * 20
 vias = "\n".join(
-    ["Via: SIP/2.0/TCP sip33.example.com", "v: SIP/2.0/TCP sip32.example.com", "V: SIP/2.0/TCP sip31.example.com",
-     "Via: SIP/2.0/TCP sip30.example.com", "ViA: SIP/2.0/TCP sip29.example.com", "VIa: SIP/2.0/TCP sip28.example.com",
-     "VIA: SIP/2.0/TCP sip27.example.com", "via: SIP/2.0/TCP sip26.example.com", "viA: SIP/2.0/TCP sip25.example.com",
-     "vIa: SIP/2.0/TCP sip24.example.com", "vIA: SIP/2.0/TCP sip23.example.com", "V :  SIP/2.0/TCP sip22.example.com",
-     "v :  SIP/2.0/TCP sip21.example.com", "V  : SIP/2.0/TCP sip20.example.com", "v  : SIP/2.0/TCP sip19.example.com",
-     "Via : SIP/2.0/TCP sip18.example.com", "Via  : SIP/2.0/TCP sip17.example.com"]
-    + [f"Via: SIP/2.0/TCP sip{n}.example.com" for n in range(16, 0, -1)])
-M["longreq"] = ('INVITE sip:user@example.com SIP/2.0\n'
- 'To: "I have a user name of ' + "extreme" * 10 + ' proportion"<sip:user@example.com:6000;unknownparam1=very' + "long" * 20 + 'value;longparam' + "name" * 25 + '=shortvalue;very' + "long" * 25 + 'ParameterNameWithNoValue>\n'
- 'F: sip:' + "amazinglylongcallername" * 5 + '@example.net;tag=12982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982424;unknownheaderparam' + "name" * 20 + '=unknowheaderparam' + "value" * 15 + ';unknownValueless' + "paramname" * 10 + '\n'
- 'Call-ID: longreq.one' + "really" * 20 + 'longcallid\n'
- 'CSeq: 3882340 INVITE\n'
- 'Unknown-' + "Long" * 20 + '-Name: unknown-' + "long" * 20 + '-value; unknown-' + "long" * 20 + '-parameter-name = unknown-' + "long" * 20 + '-parameter-value\n'
- + vias + '\n'
- 'Via: SIP/2.0/TCP host.example.com;received=192.0.2.5;branch=very' + "long" * 50 + 'branchvalue\n'
- 'Max-Forwards: 70\n'
- 'Contact: <sip:' + "amazinglylongcallername" * 5 + '@host5.example.net>\n'
- 'Content-Type: application/sdp\n'
- 'l: 150\n\n' + SDP("192.0.2.1"))
-M["dblreq"] = r'''REGISTER sip:example.com SIP/2.0
+    [
+        "Via: SIP/2.0/TCP sip33.example.com",
+        "v: SIP/2.0/TCP sip32.example.com",
+        "V: SIP/2.0/TCP sip31.example.com",
+        "Via: SIP/2.0/TCP sip30.example.com",
+        "ViA: SIP/2.0/TCP sip29.example.com",
+        "VIa: SIP/2.0/TCP sip28.example.com",
+        "VIA: SIP/2.0/TCP sip27.example.com",
+        "via: SIP/2.0/TCP sip26.example.com",
+        "viA: SIP/2.0/TCP sip25.example.com",
+        "vIa: SIP/2.0/TCP sip24.example.com",
+        "vIA: SIP/2.0/TCP sip23.example.com",
+        "V :  SIP/2.0/TCP sip22.example.com",
+        "v :  SIP/2.0/TCP sip21.example.com",
+        "V  : SIP/2.0/TCP sip20.example.com",
+        "v  : SIP/2.0/TCP sip19.example.com",
+        "Via : SIP/2.0/TCP sip18.example.com",
+        "Via  : SIP/2.0/TCP sip17.example.com",
+    ]
+    + [f"Via: SIP/2.0/TCP sip{n}.example.com" for n in range(16, 0, -1)]
+)
+M["longreq"] = (
+    "INVITE sip:user@example.com SIP/2.0\n"
+    'To: "I have a user name of '
+    + "extreme" * 10
+    + ' proportion"<sip:user@example.com:6000;unknownparam1=very'
+    + "long" * 20
+    + "value;longparam"
+    + "name" * 25
+    + "=shortvalue;very"
+    + "long" * 25
+    + "ParameterNameWithNoValue>\n"
+    "F: sip:"
+    + "amazinglylongcallername" * 5
+    + "@example.net;tag=12982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982982424;unknownheaderparam"
+    + "name" * 20
+    + "=unknowheaderparam"
+    + "value" * 15
+    + ";unknownValueless"
+    + "paramname" * 10
+    + "\n"
+    "Call-ID: longreq.one" + "really" * 20 + "longcallid\n"
+    "CSeq: 3882340 INVITE\n"
+    "Unknown-"
+    + "Long" * 20
+    + "-Name: unknown-"
+    + "long" * 20
+    + "-value; unknown-"
+    + "long" * 20
+    + "-parameter-name = unknown-"
+    + "long" * 20
+    + "-parameter-value\n"
+    + vias
+    + "\n"
+    "Via: SIP/2.0/TCP host.example.com;received=192.0.2.5;branch=very"
+    + "long"
+    * 50
+    + "branchvalue\n"
+    "Max-Forwards: 70\n"
+    "Contact: <sip:" + "amazinglylongcallername" * 5 + "@host5.example.net>\n"
+    "Content-Type: application/sdp\n"
+    "l: 150\n\n" + SDP("192.0.2.1")
+)
+M["dblreq"] = r"""REGISTER sip:example.com SIP/2.0
 To: sip:j.user@example.com
 From: sip:j.user@example.com;tag=43251j3j324
 Max-Forwards: 8
@@ -141,8 +191,8 @@ Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bKkdjuw380234
 Content-Type: application/sdp
 Content-Length: 150
 
-''' + SDP("192.0.2.15").replace("m=video", "m =video")
-M["semiuri"] = r'''OPTIONS sip:user;par=u%40example.net@example.com SIP/2.0
+""" + SDP("192.0.2.15").replace("m=video", "m =video")
+M["semiuri"] = r"""OPTIONS sip:user;par=u%40example.net@example.com SIP/2.0
 To: sip:j_user@example.com
 From: sip:caller@example.org;tag=33242
 Max-Forwards: 3
@@ -154,8 +204,8 @@ Accept: application/sdp, application/pkcs7-mime,
 Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKkdjuw
 l: 0
 
-'''
-M["transports"] = r'''OPTIONS sip:user@example.com SIP/2.0
+"""
+M["transports"] = r"""OPTIONS sip:user@example.com SIP/2.0
 To: sip:user@example.com
 From: <sip:caller@example.com>;tag=323
 Max-Forwards: 70
@@ -169,11 +219,14 @@ Via: SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en
 Via: SIP/2.0/TCP t5.example.com;branch=z9hG4bK0a9idfnee
 l: 0
 
-'''
-MPART_BODY = (b"--7a9cbec02ceef655\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\nHello\r\n"
-              b"--7a9cbec02ceef655\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-              + bytes(range(256)) + b"\x00\r\n\x00\x00\r\n\r\n--7a9cbec02ceef655--\r\n")
-M["mpart01"] = r'''MESSAGE sip:kumiko@example.org SIP/2.0
+"""
+MPART_BODY = (
+    b"--7a9cbec02ceef655\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\nHello\r\n"
+    b"--7a9cbec02ceef655\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+    + bytes(range(256))
+    + b"\x00\r\n\x00\x00\r\n\r\n--7a9cbec02ceef655--\r\n"
+)
+M["mpart01"] = r"""MESSAGE sip:kumiko@example.org SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-d87543-4dade06d0bdb11ee-1--d87543-;rport
 Max-Forwards: 70
 Route: <sip:127.0.0.1:5080>
@@ -189,8 +242,10 @@ Date: Sat, 15 Oct 2005 04:44:56 GMT
 User-Agent: SIPimp.org/0.2.5 (curses)
 Content-Length: LEN
 
-'''
-M["unreason"] = r'''SIP/2.0 200 = 2**3 * 5**2 <D0><BD><D0><BE> <D1><81><D1><82><D0><BE> <D0><B4><D0><B5><D0><B2><D1><8F><D0><BD><D0><BE><D1><81><D1><82><D0><BE> <D0><B4><D0><B5><D0><B2><D1><8F><D1><82><D1><8C> - <D0><BF><D1><80><D0><BE><D1><81><D1><82><D0><BE><D0><B5>
+"""
+M[
+    "unreason"
+] = r"""SIP/2.0 200 = 2**3 * 5**2 <D0><BD><D0><BE> <D1><81><D1><82><D0><BE> <D0><B4><D0><B5><D0><B2><D1><8F><D0><BD><D0><BE><D1><81><D1><82><D0><BE> <D0><B4><D0><B5><D0><B2><D1><8F><D1><82><D1><8C> - <D0><BF><D1><80><D0><BE><D1><81><D1><82><D0><BE><D0><B5>
 Via: SIP/2.0/UDP 192.0.2.198;branch=z9hG4bK1324923
 Call-ID: unreason.1234ksdfak3j2erwedfsASdf
 CSeq: 35 INVITE
@@ -200,8 +255,8 @@ Content-Length: 154
 Content-Type: application/sdp
 Contact: <sip:user@host198.example.com>
 
-''' + SDP("192.0.2.198")
-M["noreason"] = '''SIP/2.0 100 \nVia: SIP/2.0/UDP 192.0.2.105;branch=z9hG4bK2398ndaoe
+""" + SDP("192.0.2.198")
+M["noreason"] = """SIP/2.0 100 \nVia: SIP/2.0/UDP 192.0.2.105;branch=z9hG4bK2398ndaoe
 Call-ID: noreason.asndj203insdf99223ndf
 CSeq: 35 INVITE
 From: <sip:user@example.com>;tag=39ansfi3
@@ -209,8 +264,8 @@ To: <sip:user@example.edu>;tag=902jndnke3
 Content-Length: 0
 Contact: <sip:user@host105.example.com>
 
-'''
-M["badinv01"] = r'''INVITE sip:user@example.com SIP/2.0
+"""
+M["badinv01"] = r"""INVITE sip:user@example.com SIP/2.0
 To: sip:j.user@example.com
 From: sip:caller@example.net;tag=134161461246
 Max-Forwards: 7
@@ -221,8 +276,8 @@ Contact: "Joe" <sip:joe@example.org>;;;;
 Content-Length: 152
 Content-Type: application/sdp
 
-''' + SDP("192.0.2.15")
-M["clerr"] = r'''INVITE sip:user@example.com SIP/2.0
+""" + SDP("192.0.2.15")
+M["clerr"] = r"""INVITE sip:user@example.com SIP/2.0
 Max-Forwards: 80
 To: sip:j.user@example.com
 From: sip:caller@example.net;tag=93942939o2
@@ -233,8 +288,8 @@ Via: SIP/2.0/UDP host5.example.com;branch=z9hG4bK-39234-23523
 Content-Type: application/sdp
 Content-Length: 9999
 
-''' + SDP("192.0.2.155")
-M["ncl"] = r'''INVITE sip:user@example.com SIP/2.0
+""" + SDP("192.0.2.155")
+M["ncl"] = r"""INVITE sip:user@example.com SIP/2.0
 Max-Forwards: 254
 To: sip:j.user@example.com
 From: sip:caller@example.net;tag=32394234
@@ -245,21 +300,25 @@ Contact: <sip:caller@example53.example.net>
 Content-Type: application/sdp
 Content-Length: -999
 
-''' + SDP("192.0.2.53")
-M["scalar02"] = r'''REGISTER sip:example.com SIP/2.0
+""" + SDP("192.0.2.53")
+M["scalar02"] = (
+    r"""REGISTER sip:example.com SIP/2.0
 Via: SIP/2.0/TCP host129.example.com;branch=z9hG4bK342sdfoi3
 To: <sip:user@example.com>
 From: <sip:user@example.com>;tag=239232jh3
 CSeq: 36893488147419103232 REGISTER
 Call-ID: scalar02.23o0pd9vanlq3wnrlnewofjas9ui32
 Max-Forwards: 300
-Expires: 1''' + "0" * 100 + r'''
+Expires: 1"""
+    + "0" * 100
+    + r"""
 Contact: <sip:user@host129.example.com>
   ;expires=280297596632815
 Content-Length: 0
 
-'''
-M["scalarlg"] = r'''SIP/2.0 503 Service Unavailable
+"""
+)
+M["scalarlg"] = r"""SIP/2.0 503 Service Unavailable
 Via: SIP/2.0/TCP host129.example.com;branch=z9hG4bKzzxdiwo34sw;received=192.0.2.129
 To: <sip:user@example.com>
 From: <sip:other@example.net>;tag=2easdjfejw
@@ -269,8 +328,8 @@ Retry-After: 949302838503028349304023988
 Warning: 1812 overture "In Progress"
 Content-Length: 0
 
-'''
-M["quotbal"] = r'''INVITE sip:user@example.com SIP/2.0
+"""
+M["quotbal"] = r"""INVITE sip:user@example.com SIP/2.0
 To: "Mr. J. User <sip:j.user@example.com>
 From: sip:caller@example.net;tag=93334
 Max-Forwards: 10
@@ -281,8 +340,8 @@ Via: SIP/2.0/UDP 192.0.2.59:5050;branch=z9hG4bKkdjuw39234
 Content-Type: application/sdp
 Content-Length: 152
 
-''' + SDP("192.0.2.15")
-M["ltgtruri"] = r'''INVITE <sip:user@example.com> SIP/2.0
+""" + SDP("192.0.2.15")
+M["ltgtruri"] = r"""INVITE <sip:user@example.com> SIP/2.0
 To: sip:user@example.com
 From: sip:caller@example.net;tag=39291
 Max-Forwards: 23
@@ -293,8 +352,8 @@ Contact: <sip:caller@host5.example.net>
 Content-Type: application/sdp
 Content-Length: 159
 
-''' + SDP("192.0.2.5", t="3149328700 0")
-M["lwsruri"] = r'''INVITE sip:user@example.com; lr SIP/2.0
+""" + SDP("192.0.2.5", t="3149328700 0")
+M["lwsruri"] = r"""INVITE sip:user@example.com; lr SIP/2.0
 To: sip:user@example.com;tag=3xfe-9921883-z9f
 From: sip:caller@example.net;tag=231413434
 Max-Forwards: 5
@@ -305,8 +364,8 @@ Contact: <sip:caller@host1.example.net>
 Content-Type: application/sdp
 Content-Length: 159
 
-''' + SDP("192.0.2.1", t="3149328700 0")
-M["lwsstart"] = r'''INVITE  sip:user@example.com  SIP/2.0
+""" + SDP("192.0.2.1", t="3149328700 0")
+M["lwsstart"] = r"""INVITE  sip:user@example.com  SIP/2.0
 Max-Forwards: 8
 To: sip:user@example.com
 From: sip:caller@example.net;tag=8814
@@ -317,8 +376,10 @@ Contact: <sip:caller@host1.example.net>
 Content-Type: application/sdp
 Content-Length: 150
 
-''' + SDP("192.0.2.1")
-M["trws"] = '''OPTIONS sip:remote-target@example.com SIP/2.0  \nVia: SIP/2.0/TCP host1.examle.com;branch=z9hG4bK299342093
+""" + SDP("192.0.2.1")
+M[
+    "trws"
+] = """OPTIONS sip:remote-target@example.com SIP/2.0  \nVia: SIP/2.0/TCP host1.examle.com;branch=z9hG4bK299342093
 To: <sip:remote-target@example.com>
 From: <sip:local-resource@example.com>;tag=329429089
 Call-ID: trws.oicu34958239neffasdhr2345r
@@ -327,8 +388,8 @@ CSeq: 238923 OPTIONS
 Max-Forwards: 70
 Content-Length: 0
 
-'''
-M["escruri"] = r'''INVITE sip:user@example.com?Route=%3Csip:example.com%3E SIP/2.0
+"""
+M["escruri"] = r"""INVITE sip:user@example.com?Route=%3Csip:example.com%3E SIP/2.0
 To: sip:user@example.com
 From: sip:caller@example.net;tag=341518
 Max-Forwards: 7
@@ -339,8 +400,8 @@ Via: SIP/2.0/UDP host-of-the-hour.example.com;branch=z9hG4bKkdjuw
 Content-Type: application/sdp
 Content-Length: 150
 
-''' + SDP("192.0.2.1")
-M["baddate"] = r'''INVITE sip:user@example.com SIP/2.0
+""" + SDP("192.0.2.1")
+M["baddate"] = r"""INVITE sip:user@example.com SIP/2.0
 To: sip:user@example.com
 From: sip:caller@example.net;tag=2234923
 Max-Forwards: 70
@@ -352,8 +413,8 @@ Contact: <sip:caller@host5.example.net>
 Content-Type: application/sdp
 Content-Length: 150
 
-''' + SDP("192.0.2.5")
-M["regbadct"] = r'''REGISTER sip:example.com SIP/2.0
+""" + SDP("192.0.2.5")
+M["regbadct"] = r"""REGISTER sip:example.com SIP/2.0
 To: sip:user@example.com
 From: sip:user@example.com;tag=998332
 Max-Forwards: 70
@@ -363,8 +424,8 @@ Via: SIP/2.0/UDP 135.180.130.133:5060;branch=z9hG4bKkdjuw
 Contact: sip:user@example.com?Route=%3Csip:sip.example.com%3E
 l: 0
 
-'''
-M["badaspec"] = r'''OPTIONS sip:user@example.org SIP/2.0
+"""
+M["badaspec"] = r"""OPTIONS sip:user@example.org SIP/2.0
 Via: SIP/2.0/UDP host4.example.com:5060;branch=z9hG4bKkdju43234
 Max-Forwards: 70
 From: "Bell, Alexander" <sip:a.g.bell@example.com>;tag=433423
@@ -374,8 +435,8 @@ Accept: application/sdp
 CSeq: 3923239 OPTIONS
 l: 0
 
-'''
-M["baddn"] = r'''OPTIONS sip:t.watson@example.org SIP/2.0
+"""
+M["baddn"] = r"""OPTIONS sip:t.watson@example.org SIP/2.0
 Via:     SIP/2.0/UDP c.example.com:5060;branch=z9hG4bKkdjuw
 Max-Forwards:      70
 From:    Bell, Alexander <sip:a.g.bell@example.com>;tag=43
@@ -385,8 +446,8 @@ Accept: application/sdp
 CSeq:    3923239 OPTIONS
 l: 0
 
-'''
-M["badvers"] = r'''OPTIONS sip:t.watson@example.org SIP/7.0
+"""
+M["badvers"] = r"""OPTIONS sip:t.watson@example.org SIP/7.0
 Via:     SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw
 Max-Forwards:     70
 From:    A. Bell <sip:a.g.bell@example.com>;tag=qweoiqpe
@@ -395,8 +456,8 @@ Call-ID: badvers.31417@c.example.com
 CSeq:    1 OPTIONS
 l: 0
 
-'''
-M["mismatch01"] = r'''OPTIONS sip:user@example.com SIP/2.0
+"""
+M["mismatch01"] = r"""OPTIONS sip:user@example.com SIP/2.0
 To: sip:j.user@example.com
 From: sip:caller@example.net;tag=34525
 Max-Forwards: 6
@@ -405,8 +466,8 @@ CSeq: 8 INVITE
 Via: SIP/2.0/UDP host.example.com;branch=z9hG4bKkdjuw
 l: 0
 
-'''
-M["mismatch02"] = r'''NEWMETHOD sip:user@example.com SIP/2.0
+"""
+M["mismatch02"] = r"""NEWMETHOD sip:user@example.com SIP/2.0
 To: sip:j.user@example.com
 From: sip:caller@example.net;tag=34525
 Max-Forwards: 6
@@ -423,8 +484,8 @@ c=IN IP4 192.0.2.1
 m=audio 49217 RTP/AVP 0 12
 m=video 3227 RTP/AVP 31
 a=rtpmap:31 LPC
-'''
-M["bigcode"] = r'''SIP/2.0 4294967301 better not break the receiver
+"""
+M["bigcode"] = r"""SIP/2.0 4294967301 better not break the receiver
 Via: SIP/2.0/UDP 192.0.2.105;branch=z9hG4bK2398ndaoe
 Call-ID: bigcode.asdof3uj203asdnf3429uasdhfas3ehjasdfas9i
 CSeq: 353494 INVITE
@@ -433,8 +494,8 @@ To: <sip:user@example.edu>;tag=902jndnke3
 Content-Length: 0
 Contact: <sip:user@host105.example.com>
 
-'''
-M["badbranch"] = r'''OPTIONS sip:user@example.com SIP/2.0
+"""
+M["badbranch"] = r"""OPTIONS sip:user@example.com SIP/2.0
 To: sip:user@example.com
 From: sip:caller@example.org;tag=33242
 Max-Forwards: 3
@@ -444,15 +505,15 @@ Call-ID: badbranch.sadonfo23i420jv0as0derf3j3n
 CSeq: 8 OPTIONS
 l: 0
 
-'''
-M["insuf"] = r'''INVITE sip:user@example.com SIP/2.0
+"""
+M["insuf"] = r"""INVITE sip:user@example.com SIP/2.0
 CSeq: 193942 INVITE
 Via: SIP/2.0/UDP 192.0.2.95;branch=z9hG4bKkdj.insuf
 Content-Type: application/sdp
 l: 152
 
-''' + SDP("192.0.2.95")
-M["unkscm"] = r'''OPTIONS nobodyKnowsThisScheme:totallyopaquecontent SIP/2.0
+""" + SDP("192.0.2.95")
+M["unkscm"] = r"""OPTIONS nobodyKnowsThisScheme:totallyopaquecontent SIP/2.0
 To: sip:user@example.com
 From: sip:caller@example.net;tag=384
 Max-Forwards: 3
@@ -461,8 +522,8 @@ CSeq: 3923423 OPTIONS
 Via: SIP/2.0/TCP host9.example.com;branch=z9hG4bKkdjuw39234
 Content-Length: 0
 
-'''
-M["novelsc"] = r'''OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0
+"""
+M["novelsc"] = r"""OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0
 To: sip:user@example.com
 From: sip:caller@example.net;tag=384
 Max-Forwards: 3
@@ -471,8 +532,8 @@ CSeq: 3923423 OPTIONS
 Via: SIP/2.0/TCP host9.example.com;branch=z9hG4bKkdjuw39234
 Content-Length: 0
 
-'''
-M["unksm2"] = r'''REGISTER sip:example.com SIP/2.0
+"""
+M["unksm2"] = r"""REGISTER sip:example.com SIP/2.0
 To: isbn:2983792873
 From: <http://www.example.com>;tag=3234233
 Call-ID: unksm2.daksdj@hyphenated-host.example.com
@@ -482,8 +543,8 @@ Via: SIP/2.0/UDP 192.0.2.21:5060;branch=z9hG4bKkdjuw
 Contact: <name:John_Smith>
 l: 0
 
-'''
-M["bext01"] = r'''OPTIONS sip:user@example.com SIP/2.0
+"""
+M["bext01"] = r"""OPTIONS sip:user@example.com SIP/2.0
 To: sip:j_user@example.com
 From: sip:caller@example.net;tag=242etr
 Max-Forwards: 6
@@ -494,8 +555,8 @@ CSeq: 8 OPTIONS
 Via: SIP/2.0/TLS fold-and-staple.example.com;branch=z9hG4bKkdjuw
 Content-Length: 0
 
-'''
-M["invut"] = r'''INVITE sip:user@example.com SIP/2.0
+"""
+M["invut"] = r"""INVITE sip:user@example.com SIP/2.0
 Contact: <sip:caller@host5.example.net>
 To: sip:j.user@example.com
 From: sip:caller@example.net;tag=8392034
@@ -509,8 +570,8 @@ Content-Length: 40
 <audio>
  <pcmu port="443"/>
 </audio>
-'''
-M["regaut01"] = r'''REGISTER sip:example.com SIP/2.0
+"""
+M["regaut01"] = r"""REGISTER sip:example.com SIP/2.0
 To: sip:j.user@example.com
 From: sip:j.user@example.com;tag=87321hj23128
 Max-Forwards: 8
@@ -520,8 +581,9 @@ Via: SIP/2.0/TCP 192.0.2.253;branch=z9hG4bKkdjuw
 Authorization: NoOneKnowsThisScheme opaque-data=here
 Content-Length:0
 
-'''
-M["multi01"] = r'''INVITE sip:user@company.com SIP/2.0
+"""
+M["multi01"] = (
+    r"""INVITE sip:user@company.com SIP/2.0
 Contact: <sip:caller@host25.example.net>
 Via: SIP/2.0/UDP 192.0.2.25;branch=z9hG4bKkdjuw
 Max-Forwards: 70
@@ -538,8 +600,11 @@ l: 154
 Contact: <sip:caller@host36.example.net>
 Max-Forwards: 5
 
-''' + SDP("192.0.2.25") + "\n"
-M["mcl01"] = r'''OPTIONS sip:user@example.com SIP/2.0
+"""
+    + SDP("192.0.2.25")
+    + "\n"
+)
+M["mcl01"] = r"""OPTIONS sip:user@example.com SIP/2.0
 Via: SIP/2.0/UDP host5.example.net;branch=z9hG4bK293423
 To: sip:user@example.com
 From: sip:other@example.net;tag=3923942
@@ -551,8 +616,8 @@ Content-Length: 5
 Content-Type: text/plain
 
 There's no way to know how many octets are supposed to be here.
-'''
-M["bcast"] = r'''SIP/2.0 200 OK
+"""
+M["bcast"] = r"""SIP/2.0 200 OK
 Via: SIP/2.0/UDP 192.0.2.198;branch=z9hG4bK1324923
 Via: SIP/2.0/UDP 255.255.255.255;branch=z9hG4bK1saber23
 Call-ID: bcast.0384840201234ksdfak3j2erwedfsASdf
@@ -563,8 +628,8 @@ Content-Length: 154
 Content-Type: application/sdp
 Contact: <sip:user@host28.example.com>
 
-''' + SDP("192.0.2.198")
-M["zeromf"] = r'''OPTIONS sip:user@example.com SIP/2.0
+""" + SDP("192.0.2.198")
+M["zeromf"] = r"""OPTIONS sip:user@example.com SIP/2.0
 To: sip:user@example.com
 From: sip:caller@example.net;tag=3ghsd41
 Call-ID: zeromf.jfasdlfnm2o2l43r5u0asdfas
@@ -573,8 +638,8 @@ Via: SIP/2.0/UDP host1.example.com;branch=z9hG4bKkdjuw2349i
 Max-Forwards: 0
 Content-Length: 0
 
-'''
-M["cparam01"] = r'''REGISTER sip:example.com SIP/2.0
+"""
+M["cparam01"] = r"""REGISTER sip:example.com SIP/2.0
 Via: SIP/2.0/UDP saturn.example.com:5060;branch=z9hG4bKkdjuw
 Max-Forwards: 70
 From: sip:watson@example.com;tag=DkfVgjkrtMwaerKKpe
@@ -584,8 +649,8 @@ CSeq: 2 REGISTER
 Contact: sip:+19725552222@gw1.example.net;unknownparam
 l: 0
 
-'''
-M["cparam02"] = r'''REGISTER sip:example.com SIP/2.0
+"""
+M["cparam02"] = r"""REGISTER sip:example.com SIP/2.0
 Via: SIP/2.0/UDP saturn.example.com:5060;branch=z9hG4bKkdjuw
 Max-Forwards: 70
 From: sip:watson@example.com;tag=838293
@@ -595,8 +660,8 @@ CSeq: 3 REGISTER
 Contact: <sip:+19725552222@gw1.example.net;unknownparam>
 l: 0
 
-'''
-M["regescrt"] = r'''REGISTER sip:example.com SIP/2.0
+"""
+M["regescrt"] = r"""REGISTER sip:example.com SIP/2.0
 To: sip:user@example.com
 From: sip:user@example.com;tag=8
 Max-Forwards: 70
@@ -606,8 +671,8 @@ Via: SIP/2.0/UDP host5.example.com;branch=z9hG4bKkdjuw
 M: <sip:user@example.com?Route=%3Csip:sip.example.com%3E>
 L:0
 
-'''
-M["sdp01"] = r'''INVITE sip:user@example.com SIP/2.0
+"""
+M["sdp01"] = r"""INVITE sip:user@example.com SIP/2.0
 To: sip:j_user@example.com
 Contact: <sip:caller@host15.example.net>
 From: sip:caller@example.net;tag=234
@@ -619,8 +684,8 @@ Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bKkdjuw
 Content-Length: 150
 Content-Type: application/sdp
 
-''' + SDP("192.0.2.5")
-M["inv2543"] = r'''INVITE sip:UserB@example.com SIP/2.0
+""" + SDP("192.0.2.5")
+M["inv2543"] = r"""INVITE sip:UserB@example.com SIP/2.0
 Via: SIP/2.0/UDP iftgw.example.com
 From: <sip:+13035551111@ift.client.example.net;user=phone>
 Record-Route: <sip:UserB@example.com;maddr=ss1.example.com>
@@ -635,13 +700,22 @@ s=-
 c=IN IP4 192.0.2.5
 t=0 0
 m=audio 49217 RTP/AVP 0
-'''
+"""
+
+
 def to_bytes(text):
     raw = text.replace("\n", "\r\n").encode("latin-1")
     return re.sub(rb"<([0-9A-F]{2})>", lambda m: bytes([int(m.group(1), 16)]), raw)
+
+
 for name, text in M.items():
     data = to_bytes(text)
     if name == "mpart01":
-        data = data.replace(b"Content-Length: LEN", b"Content-Length: %d" % len(MPART_BODY)) + MPART_BODY
+        data = (
+            data.replace(
+                b"Content-Length: LEN", b"Content-Length: %d" % len(MPART_BODY)
+            )
+            + MPART_BODY
+        )
     (OUT / f"{name}.sip").write_bytes(data)
 print(len(M))
