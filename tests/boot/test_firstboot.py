@@ -129,13 +129,13 @@ def test_invalid_phone_settings_are_reported_the_check_config_way(tmp_path: Path
 
 
 def test_broken_toml_is_reported(tmp_path: Path) -> None:
-    source, root, rc = provision(tmp_path, "[identity\n")
+    source, _root, rc = provision(tmp_path, "[identity\n")
     assert rc == 1
     assert "valid TOML" in (source.parent / "deskphone.toml.error").read_text()
 
 
 def test_dotted_network_keys_outside_a_table_header_are_rejected(tmp_path: Path) -> None:
-    source, root, rc = provision(tmp_path, 'network.hostname = "x"\n[identity]\nuser = "d"\n')
+    source, _root, rc = provision(tmp_path, 'network.hostname = "x"\n[identity]\nuser = "d"\n')
     assert rc == 1
     assert "table headers" in (source.parent / "deskphone.toml.error").read_text()
 
