@@ -1,0 +1,598 @@
+"""The call layer: SIP signalling, SDP offer/answer, the media stream and ZRTP, for one phone.
+
+The phone state machine asks for calls (place, answer, hang up...) and hears back phone events
+(ringing, answered, secured...). In between, this module drives three sans-IO cores — the SIP user
+agent, one ZRTP session per call, and the SDP offer/answer — with the sockets and timers of the
+one event loop, and opens the call's media stream.
+
+Security rules enforced here (RFC 6189 §4.6, §8.1):
+* no audio leaves the phone until ZRTP has handed SRTP keys to the media stream, unless ZRTP has
+  failed and the settings allow the call to continue NOT SECURE;
+* the peer's `a=zrtp-hash` from its SDP is handed to ZRTP, which checks the Hello against it;
+* media always goes straight to the peer's address from its SDP, never through a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import sys
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deskphone.phone import events as pev
+from deskphone.sdp import LocalMedia, Negotiated, OfferAnswer, SdpError
+from deskphone.sip import events as sev
+
+if TYPE_CHECKING:
+    from deskphone.app import PhoneApp
+
+log = logging.getLogger(__name__)
+
+FRAME_BYTES_PER_KHZ = 40  # 20 ms of S16LE mono is 40 bytes per kHz of sample rate
+
+
+class ToneMixingPort:
+    """The handset as the media stream sees it, with the phone's tones mixed into playback."""
+
+    def __init__(self, app: PhoneApp) -> None:
+        self.app = app
+        self.audio = app.devices.audio
+        self.rate = self.audio.rate
+
+    def capture_frame(self) -> bytes:
+        frame: bytes = self.audio.capture_frame()
+        return frame
+
+    def play_frame(self, pcm: bytes) -> None:
+        tone = self.app.tone_frame()
+        if tone is not None and len(tone) == len(pcm):
+            pcm = mix_s16(pcm, tone)
+        self.audio.play_frame(pcm)
+
+    def close(self) -> None:  # the app owns the device
+        pass
+
+
+def mix_s16(a: bytes, b: bytes) -> bytes:
+    """Sum two S16LE frames with saturation (tones are rare in a call: plain Python is enough)."""
+    x, y = array("h", a), array("h", b)
+    if sys.byteorder != "little":
+        x.byteswap()
+        y.byteswap()
+    out = array("h", (max(-32768, min(32767, p + q)) for p, q in zip(x, y, strict=True)))
+    if sys.byteorder != "little":
+        out.byteswap()
+    return out.tobytes()
+
+
+@dataclass
+class ActiveCall:
+    call_id: str
+    outgoing: bool
+    peer: str
+    offer_answer: OfferAnswer
+    remote_offer: bytes | None = None
+    media: Any = None
+    zrtp: Any = None
+    negotiated: Negotiated | None = None
+    direction: str = "sendrecv"
+    ended: bool = False
+    secured: bool = False
+    zrtp_timer: asyncio.TimerHandle | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+class CallManager:
+    """Implements deskphone.app.CallLayer."""
+
+    @classmethod
+    def factory(cls, data_dir: Path) -> Callable[[PhoneApp], CallManager]:
+        return lambda app: cls(app, data_dir)
+
+    def __init__(self, app: PhoneApp, data_dir: Path) -> None:
+        self.app = app
+        self.config = app.config
+        self.data_dir = data_dir
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.ua: Any = None
+        self.transport: Any = None
+        self.cache: Any = None
+        self.zid = b""
+        self.directory: Any = None
+        self.dialplan: Any = None
+        self.call: ActiveCall | None = None
+        self._ua_timer: asyncio.TimerHandle | None = None
+        self._pending_calls: dict[str, ActiveCall] = {}
+        self.counters = {"sip_in": 0, "sip_out": 0, "rejected_busy": 0, "bad_sdp": 0}
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        from deskphone.sip.transport import SipTransport
+        from deskphone.sip.useragent import Account, UaConfig, UserAgent
+        from deskphone.zrtp.cache import ZrtpCache
+
+        self.loop = asyncio.get_running_loop()
+        self.cache = ZrtpCache.open(self.data_dir / "zrtp-cache.sqlite")
+        self.zid = self.cache.zid
+        listen = self.config.sip.listen
+        self.transport = await SipTransport.open(
+            listen.transport, listen.host, listen.port, self._on_sip_datagram,
+            tls_ca=self.config.sip.tls_ca, tls_cert=self.config.sip.tls_cert,
+            tls_key=self.config.sip.tls_key)
+        host, port = self.transport.local_address
+        accounts = tuple(
+            Account(registrar=a.registrars[0], user=a.user, password=a.password, realm=a.realm,
+                    transport=a.transport, expires=a.expires, name=a.name)
+            for a in self.config.accounts)
+        ident = self.config.identity
+        self.ua = UserAgent(UaConfig(
+            user=ident.user, display_name=ident.display_name, local_host=host, local_port=port,
+            transport=listen.transport,
+            user_agent=None if self.config.sip.privacy else self.config.sip.user_agent,
+            accounts=accounts, privacy=self.config.sip.privacy))
+        self._load_dialplan()
+        if accounts:
+            self.ua.register(self._now())
+            self._pump_ua()
+        if self.config.discovery.enabled:
+            await self._start_discovery(host, port)
+
+    async def close(self) -> None:
+        if self.call is not None:
+            self.hangup()
+        if self.ua is not None and self.config.accounts:
+            # RFC 3261 §10.2.2: take our bindings away on a clean shutdown.
+            self.ua.unregister(self._now())
+            self._pump_ua()
+            with contextlib.suppress(Exception):
+                await asyncio.sleep(0.05)  # let the unREGISTERs leave the socket buffer
+        if self._ua_timer is not None:
+            self._ua_timer.cancel()
+        if self.directory is not None:
+            with contextlib.suppress(Exception):
+                await self.directory.close()
+        if self.transport is not None:
+            self.transport.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    def _now(self) -> float:
+        return self.app.clock()
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def _load_dialplan(self) -> None:
+        try:
+            from deskphone.routing.dialplan import DialPlan
+        except ImportError:
+            return
+        self.dialplan = DialPlan.from_config(self.config.dialplan)
+
+    async def _start_discovery(self, host: str, port: int) -> None:
+        try:
+            from deskphone.routing.discovery import LanDirectory
+        except ImportError:
+            return
+        ident = self.config.identity
+        address = self.config.discovery.interface or (
+            host if host not in ("0.0.0.0", "::") else None)
+        self.directory = LanDirectory(
+            extension=ident.extension, display_name=ident.display_name, user=ident.user,
+            sip_port=port, zid=self.zid.hex(), address=address,
+            on_change=self._directory_changed)
+        await self.directory.start()
+
+    def _directory_changed(self) -> None:
+        if self.directory is None:
+            return
+        own = getattr(self.directory, "own_extension_conflict", False)
+        if own:
+            self.app.post(pev.StatusChanged(f"ext {self.config.identity.extension} taken!"))
+
+    def resolve(self, target: str) -> tuple[str, str | None] | None:
+        """A dialled string → (request URI, account name or None for direct)."""
+        if target.startswith(("sip:", "sips:")):
+            return target, None
+        if self.dialplan is not None:
+            route = self.dialplan.resolve(target)
+            if route is not None and route.target_uri is not None:
+                return route.target_uri, route.via if route.via != "direct" else None
+        if self.directory is not None:
+            peer = self.directory.lookup(target)
+            if peer is not None:
+                host = f"[{peer.host}]" if ":" in peer.host else peer.host
+                return f"sip:{peer.user}@{host}:{peer.port}", None
+        if self.config.accounts:
+            account = self.config.accounts[0]
+            registrar = account.registrars[0].split(":", 1)[-1] if account.registrars[0].startswith(
+                "sip") else account.registrars[0]
+            domain = registrar.split(";")[0]
+            return f"sip:{target}@{domain}", account.name
+        return None
+
+    # -- commands from the phone ---------------------------------------------------------------
+
+    def place(self, target: str) -> None:
+        resolved = self.resolve(target)
+        if resolved is None:
+            self.app.post(pev.CallFailedLocally("Unknown number",
+                                                f"{target} is not on the LAN"))
+            return
+        uri, account = resolved
+        call = ActiveCall(call_id="", outgoing=True, peer=target, offer_answer=OfferAnswer())
+        self.call = call
+        self._spawn(call, self._place(call, uri, account))
+
+    async def _place(self, call: ActiveCall, uri: str, account: str | None) -> None:
+        try:
+            await self._open_media(call)
+        except OSError as exc:
+            self._finish_locally(call, "No media port", str(exc))
+            return
+        if call.ended:
+            await self._teardown(call)
+            return
+        sdp = call.offer_answer.create_offer(self._local_media(call))
+        try:
+            call.call_id = self.ua.invite(uri, sdp, self._now(), account=account)
+        except ValueError as exc:  # a target the UA cannot address
+            self._finish_locally(call, "Cannot call", str(exc))
+            return
+        self._pump_ua()
+
+    def _finish_locally(self, call: ActiveCall, title: str, detail: str) -> None:
+        call.ended = True
+        if self.call is call:
+            self.call = None
+        self._spawn(None, self._teardown(call))
+        self.app.post(pev.CallFailedLocally(title, detail))
+
+    def answer(self, call_id: str) -> None:
+        call = self.call
+        if call is None or call.call_id != call_id or call.outgoing:
+            return
+        self._spawn(call, self._answer(call))
+
+    async def _answer(self, call: ActiveCall) -> None:
+        try:
+            await self._open_media(call)
+        except OSError as exc:
+            self.ua.reject(call.call_id, 500, self._now())
+            self._pump_ua()
+            self._finish(call, pev.CallEnded("failed", 500, f"no media port: {exc}"))
+            return
+        if call.ended:
+            await self._teardown(call)
+            return
+        assert call.remote_offer is not None
+        try:
+            answer, negotiated = call.offer_answer.create_answer(call.remote_offer,
+                                                                 self._local_media(call))
+        except SdpError as exc:
+            log.warning("call %s: unusable offer: %s", call.call_id, exc)
+            self.ua.reject(call.call_id, 488, self._now())
+            self._pump_ua()
+            self._finish(call, pev.CallEnded("failed", 488, "Not Acceptable Here"))
+            return
+        if negotiated.rejected:
+            self.ua.reject(call.call_id, 488, self._now())
+            self._pump_ua()
+            self._finish(call, pev.CallEnded("failed", 488, "no common codec"))
+            return
+        self.ua.answer(call.call_id, answer, self._now())
+        self._pump_ua()
+        self._start_media(call, negotiated)
+
+    def reject(self, call_id: str, code: int) -> None:
+        self.counters["rejected_busy"] += 1
+        self.ua.reject(call_id, code, self._now())
+        self._pump_ua()
+        pending = self._pending_calls.pop(call_id, None)
+        if pending is not None:
+            pending.ended = True
+
+    def hangup(self) -> None:
+        call = self.call
+        if call is None:
+            return
+        call.ended = True
+        if call.call_id:
+            with contextlib.suppress(Exception):
+                self.ua.hangup(call.call_id, self._now())
+            self._pump_ua()
+        self.call = None
+        self._spawn(None, self._teardown(call))
+
+    def send_dtmf(self, key: str) -> None:
+        call = self.call
+        if call is not None and call.media is not None and call.negotiated is not None:
+            call.media.send_dtmf(key)
+
+    def confirm_sas(self) -> None:
+        if self.call is not None and self.call.zrtp is not None:
+            self.call.zrtp.confirm_sas()
+
+    def reject_sas(self) -> None:
+        if self.call is not None and self.call.zrtp is not None:
+            self.call.zrtp.reject_sas()
+
+    def set_hold(self, on: bool) -> None:
+        call = self.call
+        if call is None or call.media is None or call.negotiated is None:
+            return
+        # RFC 3264 §8.4: hold is a re-offer with sendonly (or inactive if they hold us too).
+        call.direction = "sendonly" if on else "sendrecv"
+        sdp = call.offer_answer.create_offer(self._local_media(call))
+        self.ua.reinvite(call.call_id, sdp, self._now())
+        self._pump_ua()
+
+    def media_active(self) -> bool:
+        call = self.call
+        return call is not None and call.media is not None and call.negotiated is not None
+
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"sip": None, "lan_peers": []}
+        if self.transport is not None:
+            host, port = self.transport.local_address
+            info["sip"] = f"{self.config.sip.listen.transport}:{host}:{port}"
+        if self.directory is not None:
+            info["lan_peers"] = sorted(p.extension for p in self.directory.peers())
+        call = self.call
+        if call is not None:
+            info["call_id"] = call.call_id
+            if call.negotiated is not None:
+                info["codec"] = call.negotiated.codec.name
+                info["remote_media"] = (f"{call.negotiated.remote_address}:"
+                                        f"{call.negotiated.remote_port}")
+            if call.media is not None:
+                stats = call.media.stats
+                info["media"] = {k: v for k, v in vars(stats).items()
+                                 if isinstance(v, int | float)} if hasattr(
+                    stats, "__dict__") else {}
+        return info
+
+    # -- media and ZRTP ----------------------------------------------------------------------
+
+    def _local_media(self, call: ActiveCall) -> LocalMedia:
+        assert call.media is not None and call.zrtp is not None
+        return LocalMedia(address=self.config.media.host, port=call.media.local_port,
+                          codecs=self.config.audio.codecs, dtmf=True,
+                          zrtp_hash=call.zrtp.hello_hash(), direction=call.direction)
+
+    async def _open_media(self, call: ActiveCall) -> None:
+        from deskphone.media.stream import MediaStream
+        from deskphone.zrtp.session import ZrtpConfig, ZrtpSession
+
+        call.media = await MediaStream.open(self.config.media.host, 0,
+                                            audio=ToneMixingPort(self.app))
+        z = self.config.zrtp
+        call.zrtp = ZrtpSession(
+            ZrtpConfig(zid=self.zid, key_agreements=z.key_agreements, sas_types=z.sas_types),
+            self.cache, ssrc=secrets.randbits(32))
+        call.media.on_zrtp = lambda packet, c=call: self._zrtp_in(c, packet)
+        call.media.on_dtmf = lambda key, c=call: self._dtmf_in(c, key)
+
+    def _start_media(self, call: ActiveCall, negotiated: Negotiated) -> None:
+        from deskphone.media.stream import CodecSpec
+
+        call.negotiated = negotiated
+        codec = negotiated.codec
+        spec = CodecSpec(name=codec.name, payload_type=codec.payload_type,
+                         clock_rate=codec.clock_rate, channels=codec.channels,
+                         fmtp=dict(codec.fmtp))
+        call.media.start((negotiated.remote_address, negotiated.remote_port), spec,
+                         dtmf_pt=negotiated.dtmf_payload_type)
+        call.media.set_direction(negotiated.direction)
+        if negotiated.remote_zrtp_hash:
+            call.zrtp.set_peer_hello_hash(negotiated.remote_zrtp_hash)
+        call.zrtp.start(self._now())
+        self._pump_zrtp(call)
+
+    def _zrtp_in(self, call: ActiveCall, packet: bytes) -> None:
+        if call.zrtp is None or call.ended:
+            return
+        call.zrtp.receive_datagram(packet, self._now())
+        self._pump_zrtp(call)
+
+    def _dtmf_in(self, call: ActiveCall, key: str) -> None:
+        if call is self.call:
+            self.app.post(pev.DtmfReceived(key))
+
+    def _pump_zrtp(self, call: ActiveCall) -> None:
+        from deskphone.zrtp import events as zev
+
+        zrtp = call.zrtp
+        if zrtp is None or call.ended:
+            return
+        for packet in zrtp.datagrams_to_send(self._now()):
+            call.media.send_zrtp(packet)
+        while (event := zrtp.next_event()) is not None:
+            if call is not self.call:
+                continue
+            if isinstance(event, zev.Securing):
+                self.app.post(pev.Securing())
+            elif isinstance(event, zev.Secure | zev.CacheMismatch):
+                call.media.set_srtp(event.srtp)  # SRTP first: only then may audio flow
+                call.media.enable_audio(True)
+                call.secured = True
+                if isinstance(event, zev.CacheMismatch):
+                    self.app.post(pev.CacheMismatch(event.sas))
+                else:
+                    self.app.post(pev.Secured(event.sas, event.verified))
+            elif isinstance(event, zev.NotSecure):
+                if self.config.zrtp.require_secure:
+                    log.warning("call %s: ZRTP failed and require_secure is set: ending it",
+                                call.call_id)
+                    self.hangup()
+                    self.app.post(pev.CallEnded("not_secure", None, event.reason))
+                    return
+                call.media.allow_cleartext()
+                call.media.enable_audio(True)
+                self.app.post(pev.NotSecure(event.reason))
+        self._arm_zrtp_timer(call)
+
+    def _arm_zrtp_timer(self, call: ActiveCall) -> None:
+        if call.zrtp_timer is not None:
+            call.zrtp_timer.cancel()
+            call.zrtp_timer = None
+        when = call.zrtp.get_timer() if call.zrtp is not None else None
+        if when is not None and self.loop is not None and not call.ended:
+            call.zrtp_timer = self.loop.call_later(max(0.0, when - self._now()),
+                                                   self._zrtp_timer_fired, call)
+
+    def _zrtp_timer_fired(self, call: ActiveCall) -> None:
+        call.zrtp_timer = None
+        if call.zrtp is not None and not call.ended:
+            call.zrtp.handle_timer(self._now())
+            self._pump_zrtp(call)
+
+    # -- SIP ---------------------------------------------------------------------------------
+
+    def _on_sip_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.counters["sip_in"] += 1
+        self.ua.receive_datagram(data, addr, self._now())
+        self._pump_ua()
+
+    def _pump_ua(self) -> None:
+        ua = self.ua
+        for data, addr in ua.datagrams_to_send(self._now()):
+            self.counters["sip_out"] += 1
+            self.transport.send(data, addr)
+        while (event := ua.next_event()) is not None:
+            try:
+                self._on_sip_event(event)
+            except Exception:
+                log.exception("handling %s failed", type(event).__name__)
+        if self._ua_timer is not None:
+            self._ua_timer.cancel()
+            self._ua_timer = None
+        when = ua.get_timer()
+        if when is not None and self.loop is not None:
+            self._ua_timer = self.loop.call_later(max(0.0, when - self._now()),
+                                                  self._ua_timer_fired)
+
+    def _ua_timer_fired(self) -> None:
+        self._ua_timer = None
+        self.ua.handle_timer(self._now())
+        self._pump_ua()
+
+    def _on_sip_event(self, event: sev.Event) -> None:
+        call = self.call
+        match event:
+            case sev.IncomingCall(call_id=call_id, remote_uri=uri, remote_display=display,
+                                  sdp=sdp):
+                self._incoming(call_id, uri, display, sdp)
+            case sev.CallProgress(call_id=call_id, code=code):
+                if call is not None and call.call_id == call_id and code in (180, 183):
+                    self.app.post(pev.CallRinging())
+            case sev.CallAnswered(call_id=call_id, sdp=sdp):
+                if call is not None and call.call_id == call_id:
+                    self._answered(call, sdp)
+            case sev.CallEnded(call_id=call_id, reason=reason, code=code):
+                if call is not None and call.call_id == call_id:
+                    self._finish(call, pev.CallEnded(reason, code))
+            case sev.Reoffer(call_id=call_id, sdp=sdp):
+                if call is not None and call.call_id == call_id:
+                    self._reoffer(call, sdp)
+            case sev.RegistrationState(state=state):
+                text = {"registered": "registered", "failed": "reg failed",
+                        "unregistered": "not registered"}.get(state, state)
+                self.app.post(pev.StatusChanged(text))
+            case _:
+                pass
+
+    def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes) -> None:
+        if self.call is not None:
+            self.counters["rejected_busy"] += 1
+            self.ua.reject(call_id, 486, self._now())  # RFC 3261 §21.4.7 Busy Here
+            self._pump_ua()
+            return
+        try:
+            OfferAnswer().create_answer(sdp, _probe_media(self.config.audio.codecs))
+        except SdpError as exc:
+            self.counters["bad_sdp"] += 1
+            log.warning("incoming call %s: bad SDP offer: %s", call_id, exc)
+            self.ua.reject(call_id, 488, self._now())  # §21.4.26 Not Acceptable Here
+            self._pump_ua()
+            return
+        call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
+                          offer_answer=OfferAnswer(), remote_offer=sdp)
+        self.call = call
+        self.ua.ringing(call_id, self._now())
+        self._pump_ua()
+        self.app.post(pev.IncomingCall(call_id, uri, display))
+
+    def _answered(self, call: ActiveCall, sdp: bytes) -> None:
+        if call.negotiated is not None:  # the answer to our re-INVITE (hold/resume)
+            try:
+                negotiated = call.offer_answer.receive_answer(sdp)
+            except SdpError:
+                return
+            call.negotiated = negotiated
+            call.media.set_direction(negotiated.direction)
+            return
+        try:
+            negotiated = call.offer_answer.receive_answer(sdp)
+        except SdpError as exc:
+            log.warning("call %s: bad SDP answer: %s", call.call_id, exc)
+            self.hangup()
+            self.app.post(pev.CallEnded("failed", 488, "bad SDP answer"))
+            return
+        if negotiated.rejected:
+            self.hangup()
+            self.app.post(pev.CallEnded("failed", 488, "no common codec"))
+            return
+        self._start_media(call, negotiated)
+        self.app.post(pev.CallAnswered())
+
+    def _reoffer(self, call: ActiveCall, sdp: bytes) -> None:
+        try:
+            answer, negotiated = call.offer_answer.create_answer(sdp, self._local_media(call))
+        except SdpError:
+            self.ua.reject_reoffer(call.call_id, 488, self._now())
+            self._pump_ua()
+            return
+        self.ua.answer_reoffer(call.call_id, answer, self._now())
+        self._pump_ua()
+        call.negotiated = negotiated
+        call.media.set_direction(negotiated.direction)
+
+    def _finish(self, call: ActiveCall, event: pev.CallEnded) -> None:
+        call.ended = True
+        if self.call is call:
+            self.call = None
+        self._spawn(None, self._teardown(call))
+        self.app.post(event)
+
+    async def _teardown(self, call: ActiveCall) -> None:
+        call.ended = True
+        if call.zrtp_timer is not None:
+            call.zrtp_timer.cancel()
+            call.zrtp_timer = None
+        if call.media is not None:
+            media, call.media = call.media, None
+            with contextlib.suppress(Exception):
+                await media.close()
+
+    def _spawn(self, call: ActiveCall | None, coro: Any) -> None:
+        assert self.loop is not None
+        task = self.loop.create_task(coro)
+        if call is not None:
+            call.tasks.append(task)
+        task.add_done_callback(_log_task_failure)
+
+
+def _probe_media(codecs: tuple[str, ...]) -> LocalMedia:
+    return LocalMedia(address="127.0.0.1", port=9, codecs=codecs, dtmf=True, zrtp_hash=None)
+
+
+def _log_task_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("call task failed", exc_info=task.exception())

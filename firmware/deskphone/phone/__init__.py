@@ -1,0 +1,1 @@
+"""The phone: state machine, screens and call-progress tones (no I/O)."""
