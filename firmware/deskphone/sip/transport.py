@@ -1,0 +1,286 @@
+"""The one asyncio layer of the SIP stack: UDP, TCP and TLS around a sans-IO `UserAgent`.
+
+`SipEndpoint` owns the sockets and one loop timer. It feeds the core whole messages with the
+loop's monotonic clock as `now`, sends what the core queues, re-arms the timer from
+`get_timer()`, and publishes the core's events on an asyncio queue. Streams (TCP, TLS) are cut
+into messages by Content-Length (RFC 3261 §18.3); a framing error closes the connection.
+TLS verifies the peer against the system CAs or a configured CA file (RFC 5630 §3.1.3).
+Abusive sources are rate limited per IP with a token bucket and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from deskphone.sip import events as ev
+from deskphone.sip.message import SipParseError, StreamFramer
+from deskphone.sip.useragent import UserAgent
+
+log = logging.getLogger(__name__)
+Addr = tuple[str, int]
+MAX_DATAGRAM = 65535
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """Rate limit: 50 messages/s sustained with bursts of 200 per source IP (a phone sees a
+    handful per call; Kamailio's pike module defaults to 30 requests per 2 s)."""
+
+    rate_per_second: float = 50.0
+    burst: float = 200.0
+    ca_file: str | None = None  # None: the system CA store
+    cert_file: str | None = None  # our certificate for a TLS listener
+    key_file: str | None = None
+    verify_peer: bool = True
+    connect_timeout: float = 5.0
+
+
+@dataclass
+class TransportStats:
+    datagrams_in: int = 0
+    datagrams_out: int = 0
+    oversize_dropped: int = 0
+    rate_limited: int = 0
+    framing_errors: int = 0
+    send_failures: int = 0
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+@dataclass
+class _Stream:
+    writer: asyncio.StreamWriter
+    framer: StreamFramer = field(default_factory=StreamFramer)
+
+
+class SipEndpoint:
+    def __init__(self, ua: UserAgent, config: TransportConfig | None = None):
+        self.ua = ua
+        self.config = config or TransportConfig()
+        self.kind = ua.config.transport.lower()
+        if self.kind not in ("udp", "tcp", "tls"):
+            raise ValueError(f"transport {ua.config.transport!r} is not one of udp, tcp, tls")
+        self.stats = TransportStats()
+        self.events: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._streams: dict[Addr, _Stream] = {}
+        self._connecting: dict[Addr, asyncio.Task[None]] = {}
+        self._pending: dict[Addr, list[bytes]] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._resolved: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        host, port = self.ua.config.local_host, self.ua.config.local_port
+        if self.kind == "udp":
+            self._udp, _ = await self._loop.create_datagram_endpoint(
+                lambda: _Datagrams(self), local_addr=(host, port)
+            )
+        else:
+            server_ssl = self._server_ssl() if self.kind == "tls" else None
+            self._server = await asyncio.start_server(self._accept, host, port, ssl=server_ssl)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._connecting.values()) + list(self._tasks):
+            task.cancel()
+        for stream in self._streams.values():
+            stream.writer.close()
+        if self._udp is not None:
+            self._udp.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def command(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a UA command (e.g. `ep.command(ua.invite, target, sdp)`) with `now` and flush."""
+        result = method(*args, now=self.now(), **kwargs)
+        self._flush()
+        return result
+
+    # -- input ---------------------------------------------------------------------------------
+    def _allow(self, ip: str) -> bool:
+        now = self.now()
+        bucket = self._buckets.get(ip)
+        if bucket is None:
+            if len(self._buckets) > 10000:
+                self._buckets.clear()  # bounded memory under a spoofed-source flood
+            bucket = self._buckets[ip] = _Bucket(self.config.burst, now)
+        bucket.tokens = min(
+            self.config.burst, bucket.tokens + (now - bucket.stamp) * self.config.rate_per_second
+        )
+        bucket.stamp = now
+        if bucket.tokens < 1:
+            self.stats.rate_limited += 1
+            return False
+        bucket.tokens -= 1
+        return True
+
+    def deliver(self, data: bytes, addr: Addr) -> None:
+        self.stats.datagrams_in += 1
+        if len(data) > MAX_DATAGRAM:
+            self.stats.oversize_dropped += 1
+            return
+        if not self._allow(addr[0]):
+            return
+        self.ua.receive_datagram(data, (addr[0], addr[1]), self.now())
+        self._flush()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        addr = (peer[0], peer[1])
+        self._streams[addr] = _Stream(writer)
+        await self._read_stream(addr, reader)
+
+    async def _read_stream(self, addr: Addr, reader: asyncio.StreamReader) -> None:
+        stream = self._streams.get(addr)
+        try:
+            while stream is not None:
+                chunk = await reader.read(16384)
+                if not chunk:
+                    break
+                try:
+                    messages = stream.framer.feed(chunk)
+                except SipParseError as error:
+                    self.stats.framing_errors += 1
+                    log.info("closing %s:%d: %s", addr[0], addr[1], error.reason)
+                    break
+                for message in messages:
+                    self.deliver(message, addr)
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as error:
+            log.info("stream %s:%d failed: %s", addr[0], addr[1], error)
+        finally:
+            dropped = self._streams.pop(addr, None)
+            if dropped is not None:
+                dropped.writer.close()
+
+    # -- output --------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        now = self.now()
+        for data, addr in self.ua.datagrams_to_send(now):
+            self._send(data, addr)
+        while (event := self.ua.next_event()) is not None:
+            self.events.put_nowait(event)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.ua.get_timer()
+        if deadline is not None:
+            self._timer = self._loop.call_at(max(deadline, now), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.ua.handle_timer(self.now())
+        self._flush()
+
+    def _send(self, data: bytes, addr: Addr) -> None:
+        host = self._resolved.get(addr[0], addr[0])
+        if not _is_ip(host):
+            task = asyncio.ensure_future(self._resolve_then_send(data, addr))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        target = (host, addr[1])
+        self.stats.datagrams_out += 1
+        if self.kind == "udp":
+            assert self._udp is not None
+            self._udp.sendto(data, target)
+            return
+        stream = self._streams.get(target)
+        if stream is not None:
+            stream.writer.write(data)
+            return
+        self._pending.setdefault(target, []).append(data)
+        if target not in self._connecting:
+            self._connecting[target] = asyncio.ensure_future(self._connect(target))
+
+    async def _resolve_then_send(self, data: bytes, addr: Addr) -> None:
+        try:
+            infos = await self._loop.getaddrinfo(addr[0], addr[1], type=2)  # SOCK_DGRAM
+            self._resolved[addr[0]] = infos[0][4][0]
+        except OSError:
+            self.stats.send_failures += 1
+            self.ua.transport_error(addr, self.now())
+            self._flush()
+            return
+        self._send(data, addr)
+
+    async def _connect(self, addr: Addr) -> None:
+        client_ssl = self._client_ssl() if self.kind == "tls" else None
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    addr[0],
+                    addr[1],
+                    ssl=client_ssl,
+                    server_hostname=addr[0] if client_ssl else None,
+                ),
+                self.config.connect_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError) as error:
+            log.info("cannot connect to %s:%d: %s", addr[0], addr[1], error)
+            self._connecting.pop(addr, None)
+            self._pending.pop(addr, None)
+            self.stats.send_failures += 1
+            self.ua.transport_error(addr, self.now())
+            self._flush()
+            return
+        self._connecting.pop(addr, None)
+        self._streams[addr] = _Stream(writer)
+        for data in self._pending.pop(addr, []):
+            writer.write(data)
+        task = asyncio.ensure_future(self._read_stream(addr, reader))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- TLS contexts --------------------------------------------------------------------------
+    def _client_ssl(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.config.ca_file)
+        if not self.config.verify_peer:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _server_ssl(self) -> ssl.SSLContext:
+        if not self.config.cert_file:
+            raise ValueError("a TLS listener needs TransportConfig.cert_file (and key_file)")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.config.cert_file, self.config.key_file)
+        return context
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, endpoint: SipEndpoint):
+        self.endpoint = endpoint
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.endpoint.deliver(data, (addr[0], addr[1]))
+
+    def error_received(self, exc: Exception) -> None:
+        log.info("UDP error: %s", exc)  # ICMP unreachable: the transaction timers decide
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
