@@ -21,7 +21,7 @@ import secrets
 import sys
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,65 +101,71 @@ class CallManager:
         self.data_dir = data_dir
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ua: Any = None
-        self.transport: Any = None
+        self.endpoint: Any = None
+        self.account_names: dict[str, str] = {}  # config name → the UA's user@domain
+        self._tasks: list[asyncio.Task[Any]] = []
         self.cache: Any = None
         self.zid = b""
         self.directory: Any = None
         self.dialplan: Any = None
         self.call: ActiveCall | None = None
-        self._ua_timer: asyncio.TimerHandle | None = None
         self._pending_calls: dict[str, ActiveCall] = {}
-        self.counters = {"sip_in": 0, "sip_out": 0, "rejected_busy": 0, "bad_sdp": 0}
+        self.counters = {"sip_commands": 0, "rejected_busy": 0, "bad_sdp": 0}
 
     # -- life cycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        from deskphone.sip.transport import SipTransport
-        from deskphone.sip.useragent import Account, UaConfig, UserAgent
+        from deskphone.sip.registration import Account
+        from deskphone.sip.transport import SipEndpoint, TransportConfig
+        from deskphone.sip.useragent import UaConfig, UserAgent
         from deskphone.zrtp.cache import ZrtpCache
 
         self.loop = asyncio.get_running_loop()
-        self.cache = ZrtpCache.open(self.data_dir / "zrtp-cache.sqlite")
-        self.zid = self.cache.zid
+        self.cache = ZrtpCache(self.data_dir / "zrtp-cache.sqlite")
+        self.zid = self.cache.local_zid()
         listen = self.config.sip.listen
-        self.transport = await SipTransport.open(
-            listen.transport, listen.host, listen.port, self._on_sip_datagram,
-            tls_ca=self.config.sip.tls_ca, tls_cert=self.config.sip.tls_cert,
-            tls_key=self.config.sip.tls_key)
-        host, port = self.transport.local_address
-        accounts = tuple(
-            Account(registrar=a.registrars[0], user=a.user, password=a.password, realm=a.realm,
-                    transport=a.transport, expires=a.expires, name=a.name)
-            for a in self.config.accounts)
+        accounts = []
+        for a in self.config.accounts:
+            account = Account(registrar=a.registrars[0], user=a.user, password=a.password,
+                              realm=a.realm, transport=a.transport, expires=a.expires)
+            self.account_names[a.name] = account.name
+            accounts.append(account)
         ident = self.config.identity
         self.ua = UserAgent(UaConfig(
-            user=ident.user, display_name=ident.display_name, local_host=host, local_port=port,
-            transport=listen.transport,
+            user=ident.user, display_name=ident.display_name, local_host=listen.host,
+            local_port=listen.port, transport=listen.transport,
             user_agent=None if self.config.sip.privacy else self.config.sip.user_agent,
-            accounts=accounts, privacy=self.config.sip.privacy))
-        self._load_dialplan()
-        if accounts:
-            self.ua.register(self._now())
-            self._pump_ua()
+            accounts=tuple(accounts), privacy=self.config.sip.privacy))
+        self.endpoint = SipEndpoint(self.ua, TransportConfig(
+            ca_file=self.config.sip.tls_ca, cert_file=self.config.sip.tls_cert,
+            key_file=self.config.sip.tls_key))
+        await self.endpoint.start()
+        host, port = self.endpoint.local_address
+        if port != listen.port:  # "port 0": the kernel chose; Via and Contact must say which
+            self.ua.config = replace(self.ua.config, local_port=port)
+        self._tasks.append(self.loop.create_task(self._sip_events(), name="sip-events"))
         if self.config.discovery.enabled:
             await self._start_discovery(host, port)
+        self._load_dialplan()
+        if accounts:
+            self.endpoint.command(self.ua.register)
 
     async def close(self) -> None:
         if self.call is not None:
             self.hangup()
-        if self.ua is not None and self.config.accounts:
-            # RFC 3261 §10.2.2: take our bindings away on a clean shutdown.
-            self.ua.unregister(self._now())
-            self._pump_ua()
-            with contextlib.suppress(Exception):
-                await asyncio.sleep(0.05)  # let the unREGISTERs leave the socket buffer
-        if self._ua_timer is not None:
-            self._ua_timer.cancel()
+        if self.endpoint is not None:
+            if self.config.accounts:
+                # RFC 3261 §10.2.2: take our bindings away on a clean shutdown.
+                self.endpoint.command(self.ua.unregister)
+                with contextlib.suppress(Exception):
+                    await asyncio.sleep(0.05)  # let the unREGISTERs leave the socket buffer
+        for task in self._tasks:
+            task.cancel()
         if self.directory is not None:
             with contextlib.suppress(Exception):
                 await self.directory.close()
-        if self.transport is not None:
-            self.transport.close()
+        if self.endpoint is not None:
+            await self.endpoint.close()
         if self.cache is not None:
             self.cache.close()
 
@@ -169,61 +175,52 @@ class CallManager:
     # -- routing -------------------------------------------------------------------------------
 
     def _load_dialplan(self) -> None:
-        try:
-            from deskphone.routing.dialplan import DialPlan
-        except ImportError:
-            return
-        self.dialplan = DialPlan.from_config(self.config.dialplan)
+        from deskphone.routing.dialplan import DialPlan
+
+        directory = self.directory
+        self.dialplan = DialPlan.from_config(
+            self.config.dialplan, accounts=[a.name for a in self.config.accounts],
+            peers=directory.lookup if directory is not None else None)
 
     async def _start_discovery(self, host: str, port: int) -> None:
-        try:
-            from deskphone.routing.discovery import LanDirectory
-        except ImportError:
-            return
+        from deskphone.routing.discovery import LanDirectory
+
         ident = self.config.identity
-        address = self.config.discovery.interface or (
-            host if host not in ("0.0.0.0", "::") else None)
-        self.directory = LanDirectory(
-            extension=ident.extension, display_name=ident.display_name, user=ident.user,
-            sip_port=port, zid=self.zid.hex(), address=address,
-            on_change=self._directory_changed)
+        address = self.config.discovery.interface or host
+        if address in ("0.0.0.0", "::"):
+            address = _primary_address()
+        self.directory = LanDirectory(address, ident.extension, port, self.zid.hex(),
+                                      ident.display_name, on_change=self._directory_changed)
         await self.directory.start()
 
-    def _directory_changed(self) -> None:
-        if self.directory is None:
-            return
-        own = getattr(self.directory, "own_extension_conflict", False)
-        if own:
+    def _directory_changed(self, directory: Any) -> None:
+        if directory.own_extension_taken:
             self.app.post(pev.StatusChanged(f"ext {self.config.identity.extension} taken!"))
 
-    def resolve(self, target: str) -> tuple[str, str | None] | None:
-        """A dialled string → (request URI, account name or None for direct)."""
-        if target.startswith(("sip:", "sips:")):
-            return target, None
-        if self.dialplan is not None:
-            route = self.dialplan.resolve(target)
-            if route is not None and route.target_uri is not None:
-                return route.target_uri, route.via if route.via != "direct" else None
-        if self.directory is not None:
-            peer = self.directory.lookup(target)
-            if peer is not None:
-                host = f"[{peer.host}]" if ":" in peer.host else peer.host
-                return f"sip:{peer.user}@{host}:{peer.port}", None
-        if self.config.accounts:
-            account = self.config.accounts[0]
-            registrar = account.registrars[0].split(":", 1)[-1] if account.registrars[0].startswith(
-                "sip") else account.registrars[0]
-            domain = registrar.split(";")[0]
-            return f"sip:{target}@{domain}", account.name
-        return None
+    def resolve(self, target: str) -> tuple[str, str | None] | str:
+        """A dialled string → (request URI, UA account name or None for a direct call), or the
+        reason it cannot be called."""
+        from deskphone.routing.dialplan import DIRECT, DialPlanError
+
+        try:
+            route = self.dialplan.route(target)
+        except DialPlanError as exc:
+            if self.config.accounts and target.isdigit():
+                # Not on the LAN and no rule: the registrar is the phone book.
+                return target, None
+            return str(exc)
+        if route.via == DIRECT:
+            return route.target_uri, DIRECT
+        if route.via is None:
+            return route.target_uri, None
+        return route.target_uri, self.account_names.get(route.via, route.via)
 
     # -- commands from the phone ---------------------------------------------------------------
 
     def place(self, target: str) -> None:
         resolved = self.resolve(target)
-        if resolved is None:
-            self.app.post(pev.CallFailedLocally("Unknown number",
-                                                f"{target} is not on the LAN"))
+        if isinstance(resolved, str):
+            self.app.post(pev.CallFailedLocally("Unknown number", resolved))
             return
         uri, account = resolved
         call = ActiveCall(call_id="", outgoing=True, peer=target, offer_answer=OfferAnswer())
@@ -241,11 +238,10 @@ class CallManager:
             return
         sdp = call.offer_answer.create_offer(self._local_media(call))
         try:
-            call.call_id = self.ua.invite(uri, sdp, self._now(), account=account)
-        except ValueError as exc:  # a target the UA cannot address
+            call.call_id = self._sip(self.ua.invite, uri, sdp, account=account)
+        except (ValueError, KeyError) as exc:  # a target the UA cannot address
             self._finish_locally(call, "Cannot call", str(exc))
             return
-        self._pump_ua()
 
     def _finish_locally(self, call: ActiveCall, title: str, detail: str) -> None:
         call.ended = True
@@ -264,8 +260,7 @@ class CallManager:
         try:
             await self._open_media(call)
         except OSError as exc:
-            self.ua.reject(call.call_id, 500, self._now())
-            self._pump_ua()
+            self._sip(self.ua.reject, call.call_id, 500)
             self._finish(call, pev.CallEnded("failed", 500, f"no media port: {exc}"))
             return
         if call.ended:
@@ -277,23 +272,19 @@ class CallManager:
                                                                  self._local_media(call))
         except SdpError as exc:
             log.warning("call %s: unusable offer: %s", call.call_id, exc)
-            self.ua.reject(call.call_id, 488, self._now())
-            self._pump_ua()
+            self._sip(self.ua.reject, call.call_id, 488)
             self._finish(call, pev.CallEnded("failed", 488, "Not Acceptable Here"))
             return
         if negotiated.rejected:
-            self.ua.reject(call.call_id, 488, self._now())
-            self._pump_ua()
+            self._sip(self.ua.reject, call.call_id, 488)
             self._finish(call, pev.CallEnded("failed", 488, "no common codec"))
             return
-        self.ua.answer(call.call_id, answer, self._now())
-        self._pump_ua()
+        self._sip(self.ua.answer, call.call_id, answer)
         self._start_media(call, negotiated)
 
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
-        self.ua.reject(call_id, code, self._now())
-        self._pump_ua()
+        self._sip(self.ua.reject, call_id, code)
         pending = self._pending_calls.pop(call_id, None)
         if pending is not None:
             pending.ended = True
@@ -305,8 +296,7 @@ class CallManager:
         call.ended = True
         if call.call_id:
             with contextlib.suppress(Exception):
-                self.ua.hangup(call.call_id, self._now())
-            self._pump_ua()
+                self._sip(self.ua.hangup, call.call_id)
         self.call = None
         self._spawn(None, self._teardown(call))
 
@@ -330,8 +320,7 @@ class CallManager:
         # RFC 3264 §8.4: hold is a re-offer with sendonly (or inactive if they hold us too).
         call.direction = "sendonly" if on else "sendrecv"
         sdp = call.offer_answer.create_offer(self._local_media(call))
-        self.ua.reinvite(call.call_id, sdp, self._now())
-        self._pump_ua()
+        self._sip(self.ua.reinvite, call.call_id, sdp)
 
     def media_active(self) -> bool:
         call = self.call
@@ -339,8 +328,8 @@ class CallManager:
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"sip": None, "lan_peers": []}
-        if self.transport is not None:
-            host, port = self.transport.local_address
+        if self.endpoint is not None:
+            host, port = self.endpoint.local_address
             info["sip"] = f"{self.config.sip.listen.transport}:{host}:{port}"
         if self.directory is not None:
             info["lan_peers"] = sorted(p.extension for p in self.directory.peers())
@@ -455,33 +444,18 @@ class CallManager:
 
     # -- SIP ---------------------------------------------------------------------------------
 
-    def _on_sip_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.counters["sip_in"] += 1
-        self.ua.receive_datagram(data, addr, self._now())
-        self._pump_ua()
+    def _sip(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one UA command; the endpoint flushes what it queues and re-arms its timer."""
+        self.counters["sip_commands"] += 1
+        return self.endpoint.command(method, *args, **kwargs)
 
-    def _pump_ua(self) -> None:
-        ua = self.ua
-        for data, addr in ua.datagrams_to_send(self._now()):
-            self.counters["sip_out"] += 1
-            self.transport.send(data, addr)
-        while (event := ua.next_event()) is not None:
+    async def _sip_events(self) -> None:
+        while True:
+            event = await self.endpoint.events.get()
             try:
                 self._on_sip_event(event)
-            except Exception:
+            except Exception:  # one bad event must not stop signalling
                 log.exception("handling %s failed", type(event).__name__)
-        if self._ua_timer is not None:
-            self._ua_timer.cancel()
-            self._ua_timer = None
-        when = ua.get_timer()
-        if when is not None and self.loop is not None:
-            self._ua_timer = self.loop.call_later(max(0.0, when - self._now()),
-                                                  self._ua_timer_fired)
-
-    def _ua_timer_fired(self) -> None:
-        self._ua_timer = None
-        self.ua.handle_timer(self._now())
-        self._pump_ua()
 
     def _on_sip_event(self, event: sev.Event) -> None:
         call = self.call
@@ -511,22 +485,19 @@ class CallManager:
     def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes) -> None:
         if self.call is not None:
             self.counters["rejected_busy"] += 1
-            self.ua.reject(call_id, 486, self._now())  # RFC 3261 §21.4.7 Busy Here
-            self._pump_ua()
+            self._sip(self.ua.reject, call_id, 486)  # RFC 3261 §21.4.7 Busy Here
             return
         try:
             OfferAnswer().create_answer(sdp, _probe_media(self.config.audio.codecs))
         except SdpError as exc:
             self.counters["bad_sdp"] += 1
             log.warning("incoming call %s: bad SDP offer: %s", call_id, exc)
-            self.ua.reject(call_id, 488, self._now())  # §21.4.26 Not Acceptable Here
-            self._pump_ua()
+            self._sip(self.ua.reject, call_id, 488)  # §21.4.26 Not Acceptable Here
             return
         call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
                           offer_answer=OfferAnswer(), remote_offer=sdp)
         self.call = call
-        self.ua.ringing(call_id, self._now())
-        self._pump_ua()
+        self._sip(self.ua.ringing, call_id)
         self.app.post(pev.IncomingCall(call_id, uri, display))
 
     def _answered(self, call: ActiveCall, sdp: bytes) -> None:
@@ -556,11 +527,9 @@ class CallManager:
         try:
             answer, negotiated = call.offer_answer.create_answer(sdp, self._local_media(call))
         except SdpError:
-            self.ua.reject_reoffer(call.call_id, 488, self._now())
-            self._pump_ua()
+            self._sip(self.ua.reject_reoffer, call.call_id, 488)
             return
-        self.ua.answer_reoffer(call.call_id, answer, self._now())
-        self._pump_ua()
+        self._sip(self.ua.answer_reoffer, call.call_id, answer)
         call.negotiated = negotiated
         call.media.set_direction(negotiated.direction)
 
@@ -587,6 +556,18 @@ class CallManager:
         if call is not None:
             call.tasks.append(task)
         task.add_done_callback(_log_task_failure)
+
+
+def _primary_address() -> str:
+    """The address the LAN reaches us on (no packet is sent: connect() on UDP only routes)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere real
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
 
 
 def _probe_media(codecs: tuple[str, ...]) -> LocalMedia:

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from deskphone.config import ConfigError, default_data_dir, load_config
+from deskphone.config import Config, ConfigError, default_data_dir, load_config
 
 
 def default_control_path(data_dir: Path) -> Path:
@@ -101,6 +101,30 @@ def _ctl(args: argparse.Namespace) -> int:
     return 0
 
 
+_held_locks: list[object] = []  # slot locks live as long as the process
+
+
+def claim_sim_slot(base: Path, config: Config) -> tuple[Path, Config]:
+    import fcntl
+    from dataclasses import replace
+
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for slot in range(1, 100):
+        slot_dir = base / f"sim{slot}"
+        slot_dir.mkdir(exist_ok=True, mode=0o700)
+        lock = open(slot_dir / "lock", "w")  # noqa: SIM115 — held until exit
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _held_locks.append(lock)
+        identity = replace(config.identity, extension=str(200 + slot))
+        listen = replace(config.sip.listen, port=5070 + slot)
+        return slot_dir, replace(config, identity=identity, sip=replace(config.sip, listen=listen))
+    raise OSError(f"no free simulator slot under {base} (99 phones already running?)")
+
+
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -110,6 +134,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"deskphone: {exc}", file=sys.stderr)
         return 2
     data_dir = args.data_dir or default_data_dir()
+    if args.data_dir is None and args.config is None and config.devices_mode == "sim":
+        # `make run` in two terminals gives two phones: each takes the first free slot, with
+        # its own state, extension (201, 202...) and SIP port (5071, 5072...).
+        try:
+            data_dir, config = claim_sim_slot(data_dir, config)
+        except OSError as exc:
+            print(f"deskphone: {exc}", file=sys.stderr)
+            return 2
     try:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
