@@ -18,7 +18,7 @@ def pass_through(sender: str, datagram: bytes) -> list[bytes]:
     return [datagram]
 
 
-@dataclass
+@dataclass(eq=False)
 class Endpoint:
     name: str
     session: ZrtpSession
@@ -40,45 +40,56 @@ def make_endpoint(name: str, cache: ZrtpCache | None = None, ssrc: int | None = 
 
 
 def run(a: Endpoint, b: Endpoint, *, wire: WireFilter = pass_through, start: float = 100.0,
-        until: Callable[[], bool] | None = None, max_steps: int = 2000,
-        start_b: bool = True) -> float:
-    """Drive both sessions to quiescence (or `until()`), advancing the fake clock to each timer.
+        until: Callable[[], bool] | None = None, max_steps: int = 2000) -> float:
+    """Drive two sessions until both are secure or failed; returns the fake time reached."""
+    return run_links([(a, b, wire)], start=start, until=until, max_steps=max_steps)
 
-    Packets of one step are delivered after both sides have sent theirs, so simultaneous
-    Commits really cross on the wire (Commit contention, §4.2).
+
+def finished(*endpoints: Endpoint) -> bool:
+    return all(e.session.state.value in ("secure", "failed") for e in endpoints)
+
+
+def run_links(links: list[tuple[Endpoint, Endpoint, WireFilter]], *, start: float = 100.0,
+              until: Callable[[], bool] | None = None, max_steps: int = 2000) -> float:
+    """Drive sessions joined by wires, advancing a fake clock from timer to timer.
+
+    Everything sent in one round is delivered after every side has sent, so simultaneous Commits
+    really cross on the wire (Commit contention, RFC 6189 §4.2).
     """
+    endpoints = list(dict.fromkeys(e for a, b, _ in links for e in (a, b)))
+    peers = {}
+    for a, b, wire in links:
+        peers[id(a)] = (b, wire)
+        peers[id(b)] = (a, wire)
+    done = until or (lambda: finished(*endpoints))
     now = start
-    a.session.start(now)
-    if start_b:
-        b.session.start(now)
-    done = until or (lambda: a.session.state.value in ("secure", "failed")
-                     and b.session.state.value in ("secure", "failed"))
+    for endpoint in endpoints:
+        endpoint.session.start(now)
     for _ in range(max_steps):
         progressed = True
         while progressed:
             progressed = False
-            out_a = a.session.datagrams_to_send(now)
-            out_b = b.session.datagrams_to_send(now)
-            a.sent += out_a
-            b.sent += out_b
-            for datagram in out_a:
-                for delivered in wire(a.name, datagram):
-                    b.session.receive_datagram(delivered, now)
-                    progressed = True
-            for datagram in out_b:
-                for delivered in wire(b.name, datagram):
-                    a.session.receive_datagram(delivered, now)
-                    progressed = True
-        a.drain_events()
-        b.drain_events()
+            outgoing = []
+            for endpoint in endpoints:
+                datagrams = endpoint.session.datagrams_to_send(now)
+                endpoint.sent += datagrams
+                outgoing.append((endpoint, datagrams))
+            for endpoint, datagrams in outgoing:
+                peer, wire = peers[id(endpoint)]
+                for datagram in datagrams:
+                    for delivered in wire(endpoint.name, datagram):
+                        peer.session.receive_datagram(delivered, now)
+                        progressed = True
+        for endpoint in endpoints:
+            endpoint.drain_events()
         if done():
             return now
-        timers = [t for t in (a.session.get_timer(), b.session.get_timer()) if t is not None]
+        timers = [t for t in (e.session.get_timer() for e in endpoints) if t is not None]
         if not timers:
             return now
         now = max(now, min(timers))
-        a.session.handle_timer(now)
-        b.session.handle_timer(now)
+        for endpoint in endpoints:
+            endpoint.session.handle_timer(now)
     raise AssertionError("ZRTP sessions did not settle")
 
 
