@@ -36,10 +36,10 @@ def assert_same_call(a: Endpoint, b: Endpoint) -> tuple[Secure, Secure]:
 @pytest.mark.parametrize("key_agreement, sas_type",
                          list(itertools.product(KEY_AGREEMENTS, ("B32", "B256"))))
 def test_every_key_agreement_and_sas_type(key_agreement, sas_type):
-    config = dict(key_agreements=(key_agreement,), sas_types=(sas_type,))
+    config = {"key_agreements": (key_agreement,), "sas_types": (sas_type,)}
     a, b = make_endpoint("a", **config), make_endpoint("b", **config)
     run(a, b)
-    ea, eb = assert_same_call(a, b)
+    ea, _eb = assert_same_call(a, b)
     assert isinstance(a.events[0], Securing) and isinstance(b.events[0], Securing)
     assert ea.key_agreement == key_agreement and ea.sas_type == sas_type
     assert not ea.verified  # first call: nothing verified yet, and it is not a mismatch either
@@ -56,8 +56,8 @@ def test_every_key_agreement_and_sas_type(key_agreement, sas_type):
     ("S384", "AES3", "HS32", "AES_256_CM_HMAC_SHA1_32"),
 ])
 def test_hash_cipher_and_auth_tag_give_the_srtp_profile(hash_name, cipher, auth_tag, profile):
-    config = dict(hashes=(hash_name,), ciphers=(cipher,), auth_tags=(auth_tag,),
-                  key_agreements=("X255",))
+    config = {"hashes": (hash_name,), "ciphers": (cipher,), "auth_tags": (auth_tag,),
+                  "key_agreements": ("X255",)}
     a, b = make_endpoint("a", **config), make_endpoint("b", **config)
     run(a, b)
     ea, _ = assert_same_call(a, b)
