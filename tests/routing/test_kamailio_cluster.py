@@ -65,13 +65,12 @@ class Node:
         return self.runtime / f"{self.name}.cfg"
 
     def start(self) -> None:
-        log = open(self.runtime / "kamailio.log", "ab")   # the child keeps its own copy
-        self.process = subprocess.Popen(
-            ["runuser", "-u", "nobody", "--", self.kamailio, "-DD", "-E", "-f",
-             str(self.runtime / f"{self.name}.cfg"), "-Y", str(self.runtime), "-m", "32",
-             "-M", "8"],
-            stdout=log, stderr=log, start_new_session=True, cwd=self.runtime)
-        log.close()
+        with open(self.runtime / "kamailio.log", "ab") as log:   # the child keeps its own fd
+            self.process = subprocess.Popen(
+                ["runuser", "-u", "nobody", "--", self.kamailio, "-DD", "-E", "-f",
+                 str(self.runtime / f"{self.name}.cfg"), "-Y", str(self.runtime), "-m", "32",
+                 "-M", "8"],
+                stdout=log, stderr=log, start_new_session=True, cwd=self.runtime)
         wait_for(lambda: self.rpc("core.version") is not None or self._died(), 15,
                  f"{self.name} control socket")
         assert not self._died(), self.log_tail()
