@@ -1,0 +1,62 @@
+"""Benchmark: one full in-process ZRTP handshake (Hello .. Conf2ACK) per key agreement.
+
+Both sessions run in this process with throwaway in-memory caches; the figure is CPU time for the
+whole exchange on both sides (DH keygen and agreement, hashing, KDF, CFB, CRC), i.e. roughly twice
+what one phone spends. `make bench` imports `measure_handshakes`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterable
+
+from .cache import ZrtpCache
+from .session import ZrtpConfig, ZrtpSession
+
+KEY_AGREEMENTS = ("DH3k", "DH2k", "EC25", "EC38", "X255")
+
+
+def one_handshake(key_agreement: str) -> None:
+    sessions = []
+    for ssrc in (1, 2):
+        cache = ZrtpCache(":memory:")
+        config = ZrtpConfig(zid=cache.local_zid(), key_agreements=(key_agreement,))
+        sessions.append(ZrtpSession(config, cache, ssrc))
+    a, b = sessions
+    now = 0.0
+    a.start(now)
+    b.start(now)
+    for _ in range(100):
+        moved = False
+        for sender, receiver in ((a, b), (b, a)):
+            for datagram in sender.datagrams_to_send(now):
+                receiver.receive_datagram(datagram, now)
+                moved = True
+        if a.is_secure and b.is_secure:
+            return
+        if not moved:
+            raise RuntimeError(f"{key_agreement} handshake stalled in states {a.state}, {b.state}")
+    raise RuntimeError(f"{key_agreement} handshake did not finish")
+
+
+def measure_handshakes(rounds: int = 10,
+                       key_agreements: Iterable[str] = KEY_AGREEMENTS) -> dict[str, dict]:
+    """{key agreement: {"median_ms", "min_ms", "max_ms", "rounds"}} for full handshakes."""
+    results: dict[str, dict] = {}
+    for name in key_agreements:
+        one_handshake(name)  # warm-up (imports, DH parameter objects)
+        samples = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            one_handshake(name)
+            samples.append((time.perf_counter() - started) * 1000.0)
+        results[name] = {"median_ms": round(statistics.median(samples), 3),
+                         "min_ms": round(min(samples), 3), "max_ms": round(max(samples), 3),
+                         "rounds": rounds}
+    return results
+
+
+if __name__ == "__main__":  # python -m deskphone.zrtp.bench
+    for algorithm, figures in measure_handshakes().items():
+        print(f"{algorithm}: {figures}")
