@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pathlib
 
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from deskphone.sip.message import SipParseError, StreamFramer, parse_message
 from deskphone.sip.useragent import UaConfig, UserAgent
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 SEEDS = [
     p.read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from deskphone.sip import events as ev
+
 from tests.sip.pair import Network, drain, sent_lines
 
 OFFER = b"v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
@@ -193,7 +194,7 @@ def test_unanswered_invite_times_out_with_timer_b():
 
 def test_options_answered_with_allow_and_accept():
     net = Network()
-    alice, bob = net.agent("alice", 5061), net.agent("bob", 5062)
+    bob = net.agent("bob", 5062)
     options = (
         b"OPTIONS sip:bob@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKopt1;rport\r\n"
         b"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\n"

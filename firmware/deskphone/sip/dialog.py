@@ -103,7 +103,7 @@ class Dialog:
         return True
 
     def update_target(self, message: SipRequest | SipResponse) -> None:
-        """§12.2.1.2 / §12.2.2: a target refresh (re-INVITE and its 2xx) replaces the remote target."""
+        """§12.2.1.2 / §12.2.2: a target refresh (re-INVITE, its 2xx) replaces the remote target."""
         contacts = message.contacts
         if contacts:
             self.remote_target = contacts[0].uri

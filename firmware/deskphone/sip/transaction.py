@@ -250,7 +250,7 @@ class ServerTransaction(Transaction):
         kind = "tu_" + response_class(response.status)
         if not self._fire(kind):
             raise TransactionStateError(
-                f"{self.machine} transaction in state {self.state!r} cannot send a {response.status} response"
+                f"{self.machine} transaction in {self.state!r} cannot send {response.status}"
             )
         self.last_response = response.serialize()
         self._send(self.last_response)
@@ -285,7 +285,8 @@ class TransactionStateError(RuntimeError):
 
 
 def build_non2xx_ack(invite: SipRequest, response: SipResponse) -> SipRequest:
-    """RFC 3261 §17.1.1.3: same Request-URI, top Via, From, Call-ID, CSeq number; To from the response."""
+    """RFC 3261 §17.1.1.3: Request-URI, top Via, From, Call-ID, CSeq number of the INVITE;
+    To from the response."""
     ack = SipRequest(method="ACK", uri=invite.uri)
     ack.headers.add("Via", invite.headers.get_all("Via")[0])
     for route in invite.headers.raw("Route"):
@@ -301,7 +302,9 @@ def build_non2xx_ack(invite: SipRequest, response: SipResponse) -> SipRequest:
 def transaction_key(
     message: SipRequest | SipResponse, method: str | None = None
 ) -> tuple[str, str, str]:
-    """RFC 3261 §17.1.3 / §17.2.3: branch, sent-by and method (ACK matches its INVITE; CANCEL is separate)."""
+    """RFC 3261 §17.1.3 / §17.2.3: branch, sent-by and method.
+
+    ACK matches its INVITE; CANCEL has a transaction of its own."""
     via = message.top_via
     if method is None:
         method = message.cseq.method

@@ -90,9 +90,10 @@ class SipEndpoint:
             self._udp, _ = await self._loop.create_datagram_endpoint(
                 lambda: _Datagrams(self), local_addr=(host, port)
             )
-        else:
+        elif self.kind == "tcp" or self.config.cert_file:
             server_ssl = self._server_ssl() if self.kind == "tls" else None
             self._server = await asyncio.start_server(self._accept, host, port, ssl=server_ssl)
+        # TLS without a certificate is client-only: requests come back on our own connections.
 
     async def close(self) -> None:
         if self._timer is not None:
@@ -109,6 +110,17 @@ class SipEndpoint:
 
     def now(self) -> float:
         return self._loop.time()
+
+    @property
+    def local_address(self) -> Addr:
+        """Where we listen, as bound (a configured port 0 becomes the kernel's choice)."""
+        if self._udp is not None:
+            sockname = self._udp.get_extra_info("sockname")
+        elif self._server is not None and getattr(self._server, "sockets", None):
+            sockname = self._server.sockets[0].getsockname()  # type: ignore[attr-defined]
+        else:
+            return (self.ua.config.local_host, self.ua.config.local_port)
+        return (sockname[0], sockname[1])
 
     def command(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a UA command (e.g. `ep.command(ua.invite, target, sdp)`) with `now` and flush."""
@@ -215,7 +227,7 @@ class SipEndpoint:
     async def _resolve_then_send(self, data: bytes, addr: Addr) -> None:
         try:
             infos = await self._loop.getaddrinfo(addr[0], addr[1], type=2)  # SOCK_DGRAM
-            self._resolved[addr[0]] = infos[0][4][0]
+            self._resolved[addr[0]] = str(infos[0][4][0])
         except OSError:
             self.stats.send_failures += 1
             self.ua.transport_error(addr, self.now())

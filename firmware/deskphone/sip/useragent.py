@@ -80,6 +80,9 @@ REASON_PHRASES = {
 }
 
 
+DIRECT = "direct"  # `invite(..., account=DIRECT)`: no account, the request goes to the target
+
+
 @dataclass(frozen=True)
 class UaConfig:
     user: str
@@ -204,7 +207,7 @@ class UserAgent:
         try:
             if isinstance(message, SipRequest):
                 self._receive_request(message, addr, now)
-            else:
+            elif isinstance(message, SipResponse):
                 self._receive_response(message, now)
         except (SipSyntaxError, ValueError, IndexError):
             # A header we only parse lazily was bad: the message is dropped and counted.
@@ -719,7 +722,7 @@ class UserAgent:
         self._start_client(request, self._dialog_addr(call), now)
 
     def _build_2xx_ack(self, call: Call) -> SipRequest:
-        """§13.2.2.4: a new transaction, CSeq number of the INVITE, through the dialog's route set."""
+        """§13.2.2.4: a new transaction, the INVITE's CSeq number, via the dialog's route set."""
         assert call.dialog is not None
         ack = call.dialog.build_request("ACK", cseq=call.invite.cseq.number)
         self._add_via(ack)
@@ -865,7 +868,8 @@ class UserAgent:
         branch = MAGIC_COOKIE + secrets.token_hex(8)
         request.headers.add_first(
             "Via",
-            f"SIP/2.0/{transport} {self.config.local_host}:{self.config.local_port};branch={branch};rport",
+            f"SIP/2.0/{transport} {self.config.local_host}:{self.config.local_port}"
+            f";branch={branch};rport",
         )
 
     def _add_contact(self, message: SipMessage) -> None:
@@ -917,7 +921,7 @@ class UserAgent:
         return (top.param("received") or top.host, top.port or 5060)
 
     def _dialog_addr(self, call: Call) -> Addr:
-        """Next hop for in-dialog requests: first route, else the account's proxy, else the target."""
+        """In-dialog next hop: first route, else the account's proxy, else the remote target."""
         if call.dialog is None:
             return call.addr
         if call.dialog.route_set:
@@ -928,6 +932,8 @@ class UserAgent:
 
     # -- helpers -------------------------------------------------------------------------------
     def _account(self, name: str | None) -> Account | None:
+        if name == DIRECT:  # straight to the target (LAN peer, IP address): no proxy, no auth
+            return None
         if name is None:
             return self.config.accounts[0] if self.config.accounts else None
         for account in self.config.accounts:

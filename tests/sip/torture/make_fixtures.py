@@ -1,6 +1,7 @@
 """Writes RFC 4475 torture messages as byte fixtures (CRLF line ends)."""
 
-import pathlib, re
+import pathlib
+import re
 
 OUT = pathlib.Path("/work/main/tests/sip/torture")
 SDP = lambda ip, t="0 0", m0="0 12": (
