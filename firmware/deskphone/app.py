@@ -30,6 +30,13 @@ SCAN_SECONDS = 0.010  # keypad/hook scan tick: well under a human key press (~50
 VALID_KEYS = frozenset("0123456789*#ABCD")
 
 
+TIMELINE_EVENTS: dict[type, str] = {
+    ev.IncomingCall: "incoming", ev.CallRinging: "ringing", ev.CallAnswered: "answered",
+    ev.Securing: "securing", ev.Secured: "secured", ev.CacheMismatch: "secured",
+    ev.NotSecure: "not_secure", ev.CallEnded: "ended",
+}
+
+
 class CallLayer(Protocol):
     """What the app needs from SIP + SDP + media + ZRTP (see deskphone.call)."""
 
@@ -95,6 +102,8 @@ class PhoneApp:
         self._ticks: list[asyncio.Task[None]] = []
         self._waiters: list[tuple[dict[str, str], asyncio.Future[dict[str, Any]]]] = []
         self.counters = {"events": 0, "commands": 0, "bad_control": 0}
+        # When the current call's milestones happened (monotonic seconds, for benchmarks).
+        self.timeline: dict[str, float] = {}
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -139,7 +148,13 @@ class PhoneApp:
     def post(self, event: ev.Event) -> None:
         """Feed one event to the phone (on the loop thread)."""
         self.counters["events"] += 1
-        self._apply(self.machine.handle(event, self.clock()))
+        now = self.clock()
+        name = TIMELINE_EVENTS.get(type(event))
+        if name == "incoming":
+            self.timeline = {"incoming": now}
+        elif name is not None:
+            self.timeline[name] = now
+        self._apply(self.machine.handle(event, now))
 
     def post_threadsafe(self, event: ev.Event) -> None:
         assert self.loop is not None
@@ -189,11 +204,13 @@ class PhoneApp:
             case ev.Ring(on=on):
                 self._ring(on)
             case ev.PlaceCall(target=target):
+                self.timeline = {"dialled": self.clock()}
                 if calls is None:
                     self.post(ev.CallFailedLocally("No network", "calls are not available"))
                 else:
                     calls.place(target)
             case ev.AnswerCall(call_id=call_id):
+                self.timeline["answered"] = self.clock()
                 if calls is not None:
                     calls.answer(call_id)
             case ev.RejectCall(call_id=call_id, code=code):
@@ -285,6 +302,7 @@ class PhoneApp:
         snapshot["extension"] = self.config.identity.extension
         snapshot["status"] = self.machine.status
         snapshot["tone"] = self._tone_name
+        snapshot["timeline"] = dict(self.timeline)
         if self.calls is not None:
             snapshot.update(self.calls.info())
         return snapshot
@@ -303,6 +321,10 @@ class PhoneApp:
                 still.append((conditions, fut))
         self._waiters = still
 
+    def state_changed(self) -> None:
+        """Something outside the state machine changed (LAN peers, registration, media)."""
+        self._check_waiters()
+
     async def wait_for(self, conditions: dict[str, str], timeout: float) -> dict[str, Any]:
         state = self.state()
         if _matches(state, conditions):
@@ -310,12 +332,21 @@ class PhoneApp:
         assert self.loop is not None
         fut: asyncio.Future[dict[str, Any]] = self.loop.create_future()
         self._waiters.append((conditions, fut))
+        recheck = self.loop.create_task(self._recheck_waiters(fut))
         try:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
             raise ControlError(f"timed out after {timeout:g} s waiting for "
                                f"{' '.join(f'{k}={v}' for k, v in conditions.items())}; now "
                                f"call={state_now(self)}") from None
+        finally:
+            recheck.cancel()
+
+    async def _recheck_waiters(self, fut: asyncio.Future[dict[str, Any]]) -> None:
+        # Media counters and the like change without an event: look again every 100 ms.
+        while not fut.done():
+            await asyncio.sleep(0.1)
+            self._check_waiters()
 
     async def handle_control(self, name: str, args: list[str]) -> Any:
         handler = CONTROL_COMMANDS.get(name)

@@ -194,6 +194,7 @@ class CallManager:
         await self.directory.start()
 
     def _directory_changed(self, directory: Any) -> None:
+        self.app.state_changed()
         if directory.own_extension_taken:
             self.app.post(pev.StatusChanged(f"ext {self.config.identity.extension} taken!"))
 
@@ -380,7 +381,11 @@ class CallManager:
                          dtmf_pt=negotiated.dtmf_payload_type)
         call.media.set_direction(negotiated.direction)
         if negotiated.remote_zrtp_hash:
-            call.zrtp.set_peer_hello_hash(negotiated.remote_zrtp_hash)
+            version = negotiated.remote_zrtp_version or "1.10"
+            try:  # RFC 6189 §8.1: the peer's Hello must hash to what its SDP promised
+                call.zrtp.set_peer_hello_hash(f"{version} {negotiated.remote_zrtp_hash}")
+            except ValueError as exc:
+                log.warning("call %s: ignoring unusable a=zrtp-hash: %s", call.call_id, exc)
         call.zrtp.start(self._now())
         self._pump_zrtp(call)
 
