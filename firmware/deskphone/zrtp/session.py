@@ -227,8 +227,9 @@ class ZrtpSession:
         return out
 
     def get_timer(self) -> float | None:
-        deadlines = [d for d in (self._retransmission and self._retransmission.deadline,
-                                 self._guard_deadline) if d is not None]
+        deadlines = [self._guard_deadline] if self._guard_deadline is not None else []
+        if self._retransmission is not None:
+            deadlines.append(self._retransmission.deadline)
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
@@ -654,16 +655,19 @@ class ZrtpSession:
         srtp = SrtpKeys(srtp_profile(choice.cipher, choice.auth_tag), local[0], local[1],
                         remote[0], remote[1])
         sas = keys.render_sas(choice.sas_type)
-        common = dict(sas=sas, sas_type=choice.sas_type, srtp=srtp, cipher=choice.cipher,
-                      hash=choice.hash, auth_tag=choice.auth_tag,
-                      key_agreement=choice.key_agreement, peer_zid=self.peer_zid)
         if self._cache_mismatch:
             log.warning("ZRTP retained secret mismatch with peer %s: SAS must be verified",
                         self.peer_zid.hex())
-            self._events.append(CacheMismatch(**common))
+            self._events.append(CacheMismatch(
+                sas=sas, sas_type=choice.sas_type, srtp=srtp, cipher=choice.cipher,
+                hash=choice.hash, auth_tag=choice.auth_tag, key_agreement=choice.key_agreement,
+                peer_zid=self.peer_zid))
         else:
-            verified = self._local_verified and self._peer_verified
-            self._events.append(Secure(verified=verified, **common))
+            self._events.append(Secure(
+                sas=sas, sas_type=choice.sas_type,
+                verified=self._local_verified and self._peer_verified, srtp=srtp,
+                cipher=choice.cipher, hash=choice.hash, auth_tag=choice.auth_tag,
+                key_agreement=choice.key_agreement, peer_zid=self.peer_zid))
         self._finished_event = self._events[-1]
 
     # --- in any state: Error, Ping, GoClear, SASrelay --------------------------------------------
