@@ -132,15 +132,14 @@ def _expect_length(name: str, message: bytes, expected: int) -> None:
         raise MalformedPacket(f"{name} message is {len(message)} bytes, expected {expected}")
 
 
+# Text fields are decoded as Latin-1 so that any received bytes survive a parse/encode round trip;
+# unknown algorithm names then simply match nothing we support.
 def _algorithm_name(raw: bytes) -> str:
-    try:
-        return raw.decode("ascii").rstrip(" ")
-    except UnicodeDecodeError:
-        return raw.hex()
+    return raw.decode("latin-1").rstrip(" ")
 
 
 def _algorithm_block(name: str) -> bytes:
-    return name.encode("ascii").ljust(4, b" ")[:4]
+    return name.encode("latin-1").ljust(4, b" ")[:4]
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -173,8 +172,8 @@ class Hello:
         for values in lists:
             counts = (counts << 4) | len(values)
         body = (
-            self.version.encode("ascii")[:4].ljust(4, b" ")
-            + self.client_id.encode("ascii", "replace")[:16].ljust(16, b" ")
+            self.version.encode("latin-1")[:4].ljust(4, b" ")
+            + self.client_id.encode("latin-1", "replace")[:16].ljust(16, b" ")
             + self.h3 + self.zid
             + struct.pack("!B", flags) + counts.to_bytes(3, "big")
             + b"".join(_algorithm_block(name) for values in lists for name in values)
@@ -205,7 +204,7 @@ class Hello:
             raise MalformedPacket(f"Hello version {message[12:16].hex()} is not ASCII") from None
         return cls(
             version=version,
-            client_id=message[16:32].decode("ascii", "replace").rstrip(" "),
+            client_id=message[16:32].decode("latin-1").rstrip(" "),
             h3=message[32:64], zid=message[64:76],
             hashes=lists[0], ciphers=lists[1], auth_tags=lists[2], key_agreements=lists[3],
             sas_types=lists[4], mac=message[-8:],
@@ -429,7 +428,7 @@ class Ping:
     TYPE = b"Ping    "
 
     def encode(self) -> bytes:
-        return _frame(self.TYPE, self.version.encode("ascii")[:4].ljust(4) + self.endpoint_hash)
+        return _frame(self.TYPE, self.version.encode("latin-1")[:4].ljust(4) + self.endpoint_hash)
 
 
 @dataclass(frozen=True)
@@ -443,7 +442,7 @@ class PingAck:
     TYPE = b"PingACK "
 
     def encode(self) -> bytes:
-        return _frame(self.TYPE, self.version.encode("ascii")[:4].ljust(4)
+        return _frame(self.TYPE, self.version.encode("latin-1")[:4].ljust(4)
                       + self.sender_endpoint_hash + self.received_endpoint_hash
                       + struct.pack("!I", self.received_ssrc))
 
@@ -486,9 +485,9 @@ def parse_message(message: bytes) -> Message:
         return GoClear(message[12:20])
     if kind == Ping.TYPE:
         _expect_length("Ping", message, 24)
-        return Ping(message[12:16].decode("ascii", "replace"), message[16:24])
+        return Ping(message[12:16].decode("latin-1"), message[16:24])
     if kind == PingAck.TYPE:
         _expect_length("PingACK", message, 36)
-        return PingAck(message[12:16].decode("ascii", "replace"), message[16:24],
+        return PingAck(message[12:16].decode("latin-1"), message[16:24],
                        message[24:32], struct.unpack("!I", message[32:36])[0])
     raise MalformedPacket(f"unknown ZRTP message type {kind!r}")
