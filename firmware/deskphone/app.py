@@ -363,18 +363,34 @@ def state_now(app: PhoneApp) -> str:
 
 
 def _matches(state: dict[str, Any], conditions: dict[str, str]) -> bool:
-    for key, want in conditions.items():
-        have = state.get(key)
-        if want == "null":
-            if have is not None:
-                return False
-        elif want.startswith("~"):  # substring, e.g. screen=~Ringing
-            if have is None or want[1:] not in str(have):
-                return False
-        elif str(have).lower() != want.lower() and not (
-                isinstance(have, bool) and want.lower() == str(have).lower()):
+    """KEY=VALUE: equal (case-insensitive); VALUE may be `a|b` (any of), `~text` (contains),
+    `>N` (a number above N) or `null`. KEY may reach into a table: `media.packets_received`."""
+    return all(any(_matches_one(_lookup(state, key), alt) for alt in want.split("|"))
+               for key, want in conditions.items())
+
+
+def _lookup(state: dict[str, Any], key: str) -> Any:
+    value: Any = state
+    for part in key.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _matches_one(have: Any, want: str) -> bool:
+    if want == "null":
+        return have is None
+    if want.startswith(">"):
+        try:
+            return isinstance(have, int | float) and have > float(want[1:])
+        except ValueError:
             return False
-    return True
+    if want.startswith("~"):
+        return have is not None and want[1:].lower() in str(have).lower()
+    if isinstance(have, bool):
+        return want.lower() == str(have).lower()
+    return str(have).lower() == want.lower()
 
 
 # -- control commands: one small function each -------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import sys
@@ -338,14 +339,16 @@ class CallManager:
         if call is not None:
             info["call_id"] = call.call_id
             if call.negotiated is not None:
-                info["codec"] = call.negotiated.codec.name
+                info["codec"] = call.negotiated.codec.name if call.negotiated.codec else None
+                info["direction"] = call.negotiated.direction
                 info["remote_media"] = (f"{call.negotiated.remote_address}:"
                                         f"{call.negotiated.remote_port}")
             if call.media is not None:
-                stats = call.media.stats
-                info["media"] = {k: v for k, v in vars(stats).items()
-                                 if isinstance(v, int | float)} if hasattr(
-                    stats, "__dict__") else {}
+                info["media"] = dataclasses.asdict(call.media.stats)
+            if call.zrtp is not None:
+                info["zrtp"] = {"state": call.zrtp.state.name.lower(),
+                                "role": call.zrtp.role,
+                                **dataclasses.asdict(call.zrtp.stats)}
         return info
 
     # -- media and ZRTP ----------------------------------------------------------------------
@@ -463,6 +466,8 @@ class CallManager:
                 log.exception("handling %s failed", type(event).__name__)
 
     def _on_sip_event(self, event: sev.Event) -> None:
+        # Only the event's kind and status: no SDP, no URIs (they are personal data).
+        log.info("sip event %s %s", type(event).__name__, getattr(event, "code", "") or "")
         call = self.call
         match event:
             case sev.IncomingCall(call_id=call_id, remote_uri=uri, remote_display=display,

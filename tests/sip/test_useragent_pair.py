@@ -132,6 +132,23 @@ def test_reinvite_hold_and_resume():
     assert drain(alice) == [ev.Reoffer(call_id, ANSWER)]
 
 
+def test_resume_right_after_hold_is_not_glare():
+    """§14.2: an ACKed re-INVITE is no longer pending; resuming at once must not get 491."""
+    net = Network()
+    alice, bob, call_id = _connected_call(net)
+    alice.reinvite(call_id, HOLD, net.now)
+    net.pump()
+    assert drain(bob) == [ev.Reoffer(call_id, HOLD)]
+    bob.answer_reoffer(call_id, ANSWER, net.now)
+    net.pump()
+    assert drain(alice) == [ev.CallAnswered(call_id, ANSWER)]
+    net.advance(1)  # well inside Timer L (32 s): the server transaction still exists
+    alice.reinvite(call_id, OFFER, net.now)
+    net.pump()
+    assert drain(bob) == [ev.Reoffer(call_id, OFFER)]
+    assert "SIP/2.0 491 Request Pending" not in sent_lines(net, 5062)
+
+
 def test_reinvite_glare_gets_491_and_retries_after_backoff():
     net = Network()
     alice, bob, call_id = _connected_call(net)

@@ -76,7 +76,8 @@ class FileAudio:
         if capture_file is not None and Path(capture_file).exists():
             self._capture = open(capture_file, "rb")  # noqa: SIM115 - closed in close()
         if playback_file is not None:
-            self._playback = open(playback_file, "wb")  # noqa: SIM115
+            # Unbuffered: whoever reads the file (a test, a person with `aplay`) hears it live.
+            self._playback = open(playback_file, "wb", buffering=0)  # noqa: SIM115
         self.frames_captured = 0
         self.frames_played = 0
 

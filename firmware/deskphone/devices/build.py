@@ -38,7 +38,7 @@ def _audio(config: Config) -> Any:
             return audio.FileAudio(capture_file=a.capture_file, playback_file=a.playback_file,
                                    rate=a.rate)
         return audio.NullAudio(rate=a.rate)
-    return audio.AlsaAudio(capture=a.capture, playback=a.playback, rate=a.rate)
+    return audio.AlsaAudio(rate=a.rate, capture_device=a.capture, playback_device=a.playback)
 
 
 def _build_sim(config: Config, pins: PinMap) -> Devices:

@@ -160,6 +160,7 @@ class PhoneMachine:
             "off_hook": self.off_hook,
             "digits": self.digits,
             "held": self.held,
+            "dtmf": self.last_dtmf,
             "screen": "\n".join(lines),
         }
 

@@ -446,6 +446,10 @@ class UserAgent:
             ):
                 first = transaction.state == "accepted" and "timer_G2xx" in transaction.timers
                 transaction.receive_request(ack, now)
+                if transaction is call.reoffer_tx:
+                    # §14.2: once ACKed the re-INVITE is no longer pending, so a new one (resume
+                    # after hold) is not glare; the transaction itself lives on to absorb copies.
+                    call.reoffer_tx = None
                 if transaction is call.invite_tx and call.state == "answered" and first:
                     call.state = "confirmed"
                     self._events.append(ev.CallEstablished(call.call_id))

@@ -1,0 +1,148 @@
+"""Two simulated phones on loopback, the LAN default (no server), driven like a person would.
+
+Each phone is a real `deskphone run --sim` process; the tests use only the control socket (which
+drives the mock hook contact) and the phones' audio files.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from pathlib import Path
+
+import pytest
+
+from deskphone.harness import PhonePair, PhoneProcess
+
+RATE = 8000
+
+
+def tone(freq: float, seconds: float, amplitude: int = 8000) -> bytes:
+    n = int(RATE * seconds)
+    return struct.pack(f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * freq * i / RATE))
+                                   for i in range(n)))
+
+
+def dominant_frequency(pcm: bytes) -> tuple[float, float]:
+    """(frequency of the strongest bin, its share of the total energy)."""
+    import numpy as np
+
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
+    spectrum[:3] = 0  # DC
+    peak = int(np.argmax(spectrum))
+    share = float(spectrum[max(0, peak - 3):peak + 4].sum() / spectrum.sum())
+    return peak * RATE / len(samples), share
+
+
+@pytest.fixture
+def pair(tmp_path: Path):  # noqa: ANN201
+    capture = tmp_path / "a-capture.raw"
+    capture.write_bytes(tone(1000, 30))
+    audio_a = f'[audio]\ncapture_file = "{capture}"\nplayback_file = "{tmp_path / "a-play.raw"}"\n'
+    audio_b = f'[audio]\nplayback_file = "{tmp_path / "b-play.raw"}"\n'
+    with PhonePair(tmp_path / "phones", extra_a=audio_a, extra_b=audio_b) as phones:
+        phones.a.wait(lan_peers="~202")
+        phones.b.wait(lan_peers="~201")
+        yield phones
+
+
+def call_and_answer(a: PhoneProcess, b: PhoneProcess) -> tuple[dict, dict]:
+    a.ctl("hook", "off")
+    assert a.state()["tone"] == "dial"
+    a.ctl("press", "202#")
+    ringing = b.wait(call="ringing")
+    assert "Alice" in ringing["screen"]
+    a.wait(call="calling", screen="~Ringing")
+    b.ctl("hook", "off")
+    sa = a.wait(security="secure|verified", call="in_call")
+    sb = b.wait(security="secure|verified", call="in_call")
+    return sa, sb
+
+
+def test_lan_call_same_sas_confirm_and_hang_up(pair: PhonePair) -> None:
+    a, b = pair.a, pair.b
+    sa, sb = call_and_answer(a, b)
+    assert sa["security"] == sb["security"] == "secure"  # first call: SAS not yet compared
+    assert sa["sas"] and sa["sas"] == sb["sas"]
+    assert sa["sas"].upper() in sa["screen"].upper() and "# if it matches" in sa["screen"]
+    a.ctl("press", "#")  # A hears B read the same words
+    assert a.wait(security="verified")["sas"] == sa["sas"]
+    b.ctl("confirm-sas")
+    b.wait(security="verified")
+    a.ctl("hook", "on")
+    ended = b.wait(call="ended")
+    assert "Call ended" in ended["screen"]
+    b.ctl("hook", "on")
+    b.wait(call="idle")
+    a.wait(call="idle")
+
+    # Key continuity (RFC 6189 §4.9): the next call comes up verified without asking again.
+    sa2, sb2 = call_and_answer(a, b)
+    assert sa2["security"] == sb2["security"] == "verified"
+    assert sa2["sas"] == sb2["sas"] and sa2["sas"] != sa["sas"]
+    b.ctl("hook", "on")
+    a.wait(call="ended")
+
+
+def test_audio_arrives_decrypted_and_dtmf_is_shown(pair: PhonePair, tmp_path: Path) -> None:
+    a, b = pair.a, pair.b
+    call_and_answer(a, b)
+    # a second of call audio (50 packets of 20 ms) has reached B
+    b.wait(**{"media.packets_received": ">50"})
+    a.ctl("press", "5")  # in a call, keys are RFC 4733 telephone-events
+    assert b.wait(dtmf="5")["call"] == "in_call"
+    b.ctl("confirm-sas")
+    assert "5" in b.wait(security="verified")["screen"]  # the in-call screen shows it
+    a.ctl("hook", "on")
+    b.wait(call="ended")
+    played = (tmp_path / "b-play.raw").read_bytes()
+    assert len(played) > RATE  # more than half a second of call audio
+    # the last seconds of B's earpiece carry A's 1 kHz tone, decrypted
+    freq, share = dominant_frequency(played[-RATE * 2:][: RATE])
+    assert abs(freq - 1000) < 20 and share > 0.5, (freq, share)
+
+
+def test_busy_callee(pair: PhonePair) -> None:
+    a, b = pair.a, pair.b
+    b.ctl("hook", "off")  # B is dialling: one call at a time
+    b.wait(call="offhook")
+    a.ctl("hook", "off")
+    a.ctl("press", "202#")
+    ended = a.wait(call="ended")
+    assert "Busy" in ended["screen"] and ended["tone"] == "busy"
+
+
+def test_caller_hangs_up_while_ringing(pair: PhonePair) -> None:
+    a, b = pair.a, pair.b
+    a.ctl("hook", "off")
+    a.ctl("press", "202#")
+    b.wait(call="ringing")
+    a.ctl("hook", "on")
+    idle = b.wait(call="idle")
+    assert "Missed" in idle["screen"] or "Alice" in idle["screen"]
+
+
+def test_unknown_extension_is_a_clear_error(pair: PhonePair) -> None:
+    a = pair.a
+    a.ctl("hook", "off")
+    a.ctl("press", "299#")
+    ended = a.wait(call="ended")
+    assert "Unknown number" in ended["screen"]
+
+
+def test_hold_and_resume(pair: PhonePair) -> None:
+    a, b = pair.a, pair.b
+    call_and_answer(a, b)
+    a.ctl("confirm-sas")
+    held = a.ctl("hold")
+    assert held["held"] is True
+    assert a.wait(screen="~hold")["call"] == "in_call"
+    # RFC 3264 §8.4: A re-offers sendonly, B answers recvonly
+    assert a.wait(direction="sendonly")["call"] == "in_call"
+    assert b.wait(direction="recvonly")["call"] == "in_call"
+    a.ctl("hold")
+    assert a.wait(held="false", direction="sendrecv")["call"] == "in_call"
+    assert b.wait(direction="sendrecv")["call"] == "in_call"
+    a.ctl("hook", "on")
+    b.wait(call="ended")
