@@ -1,10 +1,11 @@
 """Adaptive jitter buffer with a fake clock: reorder, duplicates, loss, jitter, SSRC change,
-timestamp jump, idle/DTX."""
+timestamp jump, idle/DTX, packets of 10/30/40/60 ms, a clean path with sub-frame delay."""
 
 from __future__ import annotations
 
 import random
 
+import pytest
 from deskphone.media.jitterbuffer import FrameKind, JitterBuffer, JitterBufferConfig
 from deskphone.media.rtp import RtpPacket
 
@@ -16,24 +17,35 @@ def pkt(i: int, *, ssrc: int = 1, seq0: int = 100, ts0: int = 1000) -> RtpPacket
                      payload=i.to_bytes(4, "big"))
 
 
+def token(piece) -> int | str:
+    if piece.kind is FrameKind.AUDIO:
+        return int.from_bytes(piece.payload, "big")
+    return {FrameKind.LOST: "L", FrameKind.HOLD: "H", FrameKind.SILENCE: "."}[piece.kind]
+
+
 def run(arrivals: list[tuple[float, RtpPacket]], duration: float, jb: JitterBuffer | None = None,
-        start: float = 0.0):
-    """Feed arrivals, tick every 20 ms from `start` (offset 1 ms so ticks and arrivals never tie);
-    return the played frames as ints (payload index), 'L' (lost) or '.' (silence)."""
+        start: float = 0.0, phase: float = 0.001, durations: dict[int, int] | None = None):
+    """Feed arrivals, tick every 20 ms from `start` + `phase` (default 1 ms so ticks and arrivals
+    never tie); return one entry per tick: the played frame as an int (payload index), 'L'
+    (concealed gap), 'H' (hold: underrun or waiting), '.' (silence); a tick fed by several
+    pieces gives a tuple, a tick covered by an earlier long packet gives '+'."""
     jb = jb or JitterBuffer(8000, 160)
     pending = sorted(arrivals, key=lambda a: a[0])
     out: list = []
-    now = start + 0.001
+    now = start + phase
     k = 0
     while now < start + duration:
         while k < len(pending) and pending[k][0] <= now:
-            jb.put(pending[k][1], pending[k][0])
+            packet = pending[k][1]
+            jb.put(packet, pending[k][0], (durations or {}).get(packet.timestamp))
             k += 1
-        frame = jb.pop(now)
-        if frame.kind is FrameKind.AUDIO:
-            out.append(int.from_bytes(frame.payload, "big"))
+        pieces = jb.pop(now)
+        if not pieces:
+            out.append("+")
+        elif len(pieces) == 1:
+            out.append(token(pieces[0]))
         else:
-            out.append("L" if frame.kind is FrameKind.LOST else ".")
+            out.append(tuple(token(p) for p in pieces))
         now += FRAME
     return out, jb
 
@@ -43,16 +55,35 @@ def audio(out):
 
 
 def concealed_within(out) -> int:
-    """'L' frames up to the last played frame (the fade-out after a talkspurt ends is fine)."""
+    """'L'/'H' frames up to the last played frame (the fade-out after a talkspurt ends is fine)."""
     last = max(i for i, x in enumerate(out) if isinstance(x, int))
-    return out[:last].count("L")
+    return out[:last].count("L") + out[:last].count("H")
 
 
 def test_in_order_stream_plays_everything_after_prefetch():
     out, jb = run([(i * FRAME, pkt(i)) for i in range(50)], 1.2)
     assert audio(out) == list(range(50))
-    assert out[:2] == [".", "."]  # 40 ms initial prefetch
+    # the tick 1 ms after the first arrival is under the 3 ms margin; the next one plays it
+    assert out[:2] == [".", 0]
     assert concealed_within(out) == 0 and jb.stats.late == 0
+
+
+@pytest.mark.parametrize("phase", [0.004, 0.010, 0.019])
+def test_clean_path_plays_at_the_first_tick_after_arrival(phase):
+    """No jitter: the buffer adds no whole frame, the tick phase is the only delay."""
+    out, jb = run([(i * FRAME, pkt(i)) for i in range(50)], 1.0, phase=phase)
+    assert out[0] == 0 and audio(out) == list(range(50))
+    assert jb.stats.playout_delay_ms == pytest.approx(phase * 1000)
+    assert jb.target_delay == pytest.approx(0.003)
+
+
+def test_timer_noise_below_a_millisecond_keeps_the_target_small():
+    rng = random.Random(5)
+    arrivals = [(i * FRAME + rng.uniform(0, 0.0008), pkt(i)) for i in range(100)]
+    out, jb = run(arrivals, 2.0, phase=0.006)
+    assert jb.target_delay < 0.004
+    assert audio(out) == list(range(100)) and concealed_within(out) == 0
+    assert jb.stats.playout_delay_ms < 6.0
 
 
 def test_reordered_pairs_play_in_order():
@@ -93,8 +124,10 @@ def test_adapts_to_jitter_then_shrinks_again():
     out, jb = run(jittery + calm, 15.5)
     # within the jittery 5 s the target grew to cover the 100 ms spread: after the first
     # second (learning) almost nothing is concealed
-    assert out[60:250].count("L") <= 3
-    assert jb.target_delay <= 0.040 + 1e-9  # calm again: the target came back down
+    assert out[60:250].count("L") + out[60:250].count("H") <= 3
+    assert jb.target_delay <= 0.004  # calm again: the target came back down
+    # and so did the delay: ticks tie with the calm arrivals, so one frame is the least
+    assert jb.stats.playout_delay_ms <= FRAME * 1000 + 3
     assert jb.stats.dropped_for_delay >= 2  # and the queue was actually shortened
     assert audio(out) == sorted(set(audio(out)))
     assert len(audio(out)) >= 740
@@ -103,9 +136,12 @@ def test_adapts_to_jitter_then_shrinks_again():
 def test_jitter_target_follows_spread():
     jb = JitterBuffer(8000, 160)
     rng = random.Random(3)
+    extra = [rng.uniform(0, 0.080) for _ in range(100)]
     for i in range(100):
-        jb.put(pkt(i), i * FRAME + rng.uniform(0, 0.080))
-    assert 0.080 <= jb.target_delay <= 0.120
+        jb.put(pkt(i), i * FRAME + extra[i])
+    # spread of the relative transit time over the window, plus the 3 ms margin
+    assert jb.target_delay == pytest.approx(max(extra) - min(extra) + 0.003)
+    assert 0.075 <= jb.target_delay <= 0.085
 
 
 def test_ssrc_change_restarts_and_plays_the_new_source():
@@ -149,3 +185,73 @@ def test_capacity_bounds_memory():
     for i in range(45):
         jb.put(pkt(i), 0.0)
     assert jb.stats.overflow == 25
+
+
+def test_jitter_grows_the_delay_by_holding_instead_of_losing():
+    """Every 4th packet 45 ms late: once seen, the buffer waits for such packets (HOLD), so
+    after learning nothing is concealed and nothing arrives late."""
+    arrivals = [(i * FRAME + (0.045 if i % 4 == 3 else 0.0), pkt(i)) for i in range(150)]
+    out, jb = run(arrivals, 3.5, phase=0.005)
+    assert jb.target_delay == pytest.approx(0.048)
+    assert concealed_within(out[40:]) == 0
+    assert audio(out)[-100:] == list(range(50, 150))
+    assert 0.045 <= jb.stats.playout_delay_ms / 1000 <= 0.045 + 0.003 + FRAME
+
+
+def test_late_packets_count_as_jitter_evidence():
+    arrivals = [(i * FRAME, pkt(i)) for i in range(30) if i != 10] + [(10 * FRAME + 0.2, pkt(10))]
+    _out, jb = run(arrivals, 0.9)
+    assert jb.stats.late == 1
+    assert jb.target_delay == pytest.approx(0.2 + 0.003)
+
+
+def long_packets(ms: int, count: int) -> tuple[list, dict[int, int]]:
+    span = 8 * ms  # timestamp units at 8 kHz
+    arrivals = [(i * ms / 1000, RtpPacket(0, 100 + i, 1000 + span * i, 1, i.to_bytes(4, "big")))
+                for i in range(count)]
+    return arrivals, {1000 + span * i: span for i in range(count)}
+
+
+def test_40_ms_packets_feed_two_ticks_each():
+    arrivals, durations = long_packets(40, 20)
+    out, jb = run(arrivals, 1.0, durations=durations)
+    played = out[out.index(0):]
+    assert played[:40] == [x for i in range(20) for x in (i, "+")]
+    assert concealed_within(out) == 0 and jb.stats.late == 0
+
+
+def test_10_ms_packets_give_two_pieces_per_tick():
+    arrivals, durations = long_packets(10, 40)
+    out, jb = run(arrivals, 0.42, durations=durations, phase=0.005)
+    # the first tick needs both halves: 5 ms after packet 0 arrived, packet 1 is 5 ms away
+    assert out[:2] == [".", (0, 1)]
+    assert out[1:21] == [(2 * k, 2 * k + 1) for k in range(20)]
+    assert jb.stats.concealed == 0 and jb.stats.dropped_for_delay == 0
+
+
+@pytest.mark.parametrize("ms", [30, 60])
+def test_packets_of_any_multiple_of_10_ms_play_without_gaps(ms):
+    arrivals, durations = long_packets(ms, 30)
+    out, jb = run(arrivals, 30 * ms / 1000 + 0.3, durations=durations)
+    pieces = [x for t in out for x in (t if isinstance(t, tuple) else (t,))]
+    assert audio(pieces) == list(range(30))
+    assert concealed_within(pieces) == 0 and jb.stats.late == 0
+    # 20 ms ticks consume exactly the audio handed out: 30 packets of `ms` = 30*ms/20 ticks
+    first = out.index(0) if 0 in out else next(i for i, t in enumerate(out) if t == (0,))
+    assert all(t != "." for t in out[first:first + 30 * ms // 20])
+
+
+def test_a_lost_long_packet_is_concealed_for_its_whole_duration():
+    arrivals, durations = long_packets(40, 10)
+    del arrivals[4]
+    out, _jb = run(arrivals, 0.6, durations=durations)
+    played = [x for x in out[out.index(0):] if x != "."]
+    assert played[6:12] == [3, "+", "L", "L", 5, "+"]
+    assert concealed_within(out) == 2
+
+
+def test_impossible_duration_is_dropped_and_counted():
+    jb = JitterBuffer(8000, 160)
+    jb.put(pkt(0), 0.0, duration=0)
+    jb.put(pkt(1), 0.0, duration=8000)  # 1 s in one packet
+    assert jb.stats.malformed == 2 and jb.queued_frames() == 0

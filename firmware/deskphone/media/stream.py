@@ -4,9 +4,17 @@
     socket -> demux -> SRTP -> RTP -> jitter buffer -> decode/PLC -> resample -> handset (tick)
 
 Symmetric RTP (RFC 4961): we send from the port we receive on, and accept media only from the
-signalled remote address. RTCP is multiplexed on the same port (RFC 5761; the SDP must offer
-a=rtcp-mux) and protected as SRTCP. STUN Binding Requests are answered (stun.py), ZRTP packets
+signalled remote address. `open` binds an even RTP port and the odd RTCP port above it (RFC 3550
+§11). RTCP is multiplexed on the RTP port when the offer/answer agreed a=rtcp-mux (RFC 5761;
+`start(..., rtcp_mux=True)`); otherwise it goes to the peer's port + 1 from ours. RTCP arriving on
+either port is accepted (RFC 5761 §5.1.1: an offerer must take RTCP on port + 1 until it knows
+the answer) and protected as SRTCP. STUN Binding Requests are answered (stun.py), ZRTP packets
 handed to `on_zrtp` (demux.py, RFC 7983).
+
+Latency: a captured frame is encoded and sent in the tick that captured it; a received packet is
+played at the first tick where the jitter buffer judges it due (a fraction of a frame on a clean
+path). Packets of any duration the codec allows (a=ptime 10..120 ms) are decoded whole and
+played 20 ms per tick from a residue (jitterbuffer.py).
 
 Security rule (architecture.md): no audio leaves or is played before SRTP keys are set, unless
 `allow_cleartext()` was called because ZRTP failed and the user/setting allows it.
@@ -22,6 +30,8 @@ import asyncio
 import logging
 import os
 import random
+import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,7 +42,7 @@ from deskphone.media.dtmf import DtmfReceiver, DtmfSender
 from deskphone.media.jitterbuffer import FrameKind, JitterBuffer
 from deskphone.media.resample import Resampler
 from deskphone.media.rtcp import RtcpSession
-from deskphone.media.rtp import RtpError, RtpPacket, parse_rtp
+from deskphone.media.rtp import RtpError, parse_rtp
 from deskphone.media.srtp import SrtpContext, SrtpKeysLike
 from deskphone.media.stun import answer_binding_request
 
@@ -41,6 +51,41 @@ log = logging.getLogger(__name__)
 TICK = 0.020
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 3264 §5.1 / RFC 4566 §6
 _RESYNC_AFTER = 0.2  # a loop stalled this long restarts the tick schedule instead of bursting
+_RTP_HEADER = struct.Struct("!BBHII")  # RFC 3550 §5.1 fixed header, V=2, no CSRC/extension
+_RTP_V2 = 0x80
+_PAIR_ATTEMPTS = 64
+
+
+def _bind_udp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def bind_rtp_rtcp_pair(host: str, port: int = 0) -> tuple[socket.socket, socket.socket | None]:
+    """RTP socket on an even port and RTCP on the next (RFC 3550 §11). With `port` given, RTCP is
+    best effort: None when port + 1 is taken (the stream then multiplexes, RFC 5761)."""
+    if port:
+        rtp = _bind_udp(host, port)
+        try:
+            return rtp, _bind_udp(host, port + 1)
+        except OSError:
+            return rtp, None
+    for _ in range(_PAIR_ATTEMPTS):
+        rtp = _bind_udp(host, 0)
+        even = rtp.getsockname()[1]
+        if even % 2 == 0 and even < 65535:
+            try:
+                return rtp, _bind_udp(host, even + 1)
+            except OSError:
+                pass
+        rtp.close()
+    return _bind_udp(host, 0), None  # a crowded host: RTP alone, RTCP multiplexed
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +123,19 @@ class _Protocol(asyncio.DatagramProtocol):
         log.debug("media socket error: %s", exc)
 
 
+class _RtcpProtocol(asyncio.DatagramProtocol):
+    """The RTCP port (RFC 3550 §11) when RTCP is not multiplexed."""
+
+    def __init__(self, stream: MediaStream) -> None:
+        self.stream = stream
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.stream._rtcp_port_received(data, (addr[0], addr[1]))
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable etc.
+        log.debug("media socket error: %s", exc)
+
+
 class MediaStream:
     def __init__(self, audio: AudioPort, loop: asyncio.AbstractEventLoop,
                  clock: Callable[[], float] | None) -> None:
@@ -86,13 +144,17 @@ class MediaStream:
         self._auto_tick = clock is None
         self._clock = clock or loop.time
         self._transport: asyncio.DatagramTransport | None = None
+        self._rtcp_transport: asyncio.DatagramTransport | None = None
         self.local_port = 0
+        self.local_rtcp_port: int | None = None
         self.remote: tuple[str, int] | None = None
+        self.remote_rtcp: tuple[str, int] | None = None  # where RTCP goes: RTP port or port + 1
+        self.rtcp_mux = True
         self.codec_spec: CodecSpec | None = None
         self._codec: Codec | None = None
         self._jitter: JitterBuffer | None = None
         self._rtcp: RtcpSession | None = None
-        self._to_codec: Resampler | None = None
+        self._to_codec: Resampler | None = None  # None: device and codec share the rate
         self._to_device: Resampler | None = None
         self._dtmf_pt: int | None = None
         self._dtmf_sender: DtmfSender | None = None
@@ -109,6 +171,10 @@ class MediaStream:
         self._next_tick = 0.0
         self._closed = False
         self._silence = bytes(2 * audio.rate * 20 // 1000)
+        # decoded audio (codec rate) of [play_ts, covered_until) of the jitter buffer
+        self._residue = b""
+        self._frame_bytes = 0  # one 20 ms frame of PCM at the codec rate
+        self._bytes_per_unit = 2  # PCM octets per RTP timestamp unit
         self.on_zrtp: Callable[[bytes], None] = lambda packet: None
         self.on_dtmf: Callable[[str], None] = lambda key: None
         self._counters = {"dropped_cleartext": 0, "dropped_foreign": 0, "malformed": 0,
@@ -119,26 +185,41 @@ class MediaStream:
     async def open(cls, local_host: str, port: int = 0, *, audio: AudioPort,
                    loop: asyncio.AbstractEventLoop | None = None,
                    clock: Callable[[], float] | None = None) -> MediaStream:
+        """Bind the RTP port (even, `port` or any) and the RTCP port above it."""
         loop = loop or asyncio.get_running_loop()
         stream = cls(audio, loop, clock)
+        rtp_sock, rtcp_sock = bind_rtp_rtcp_pair(local_host, port)
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(stream), local_addr=(local_host, port)
+            lambda: _Protocol(stream), sock=rtp_sock
         )
         stream._transport = transport
         stream.local_port = transport.get_extra_info("sockname")[1]
+        if rtcp_sock is not None:
+            rtcp_transport, _ = await loop.create_datagram_endpoint(
+                lambda: _RtcpProtocol(stream), sock=rtcp_sock
+            )
+            stream._rtcp_transport = rtcp_transport
+            stream.local_rtcp_port = rtcp_transport.get_extra_info("sockname")[1]
         return stream
 
     def start(self, remote: tuple[str, int], codec: CodecSpec, *, dtmf_pt: int | None,
-              send_audio: bool = False) -> None:
+              send_audio: bool = False, rtcp_mux: bool = True) -> None:
         """Begin media towards `remote` with the negotiated codec (may be called again to
-        change either, e.g. after a re-INVITE)."""
+        change either, e.g. after a re-INVITE). `rtcp_mux`: the offer/answer agreed a=rtcp-mux
+        (RFC 5761); when False RTCP goes to the peer's RTP port + 1 (RFC 3550 §11)."""
         self.remote = (remote[0], remote[1])
+        self.rtcp_mux = rtcp_mux
+        self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
         if codec != self.codec_spec or self._codec is None:
             self.codec_spec = codec
             self._codec = create_codec(codec, secure=not self._cleartext_allowed)
             self._jitter = JitterBuffer(codec.clock_rate, self._codec.timestamp_increment)
-            self._to_codec = Resampler(self.audio.rate, self._codec.sample_rate)
-            self._to_device = Resampler(self._codec.sample_rate, self.audio.rate)
+            rate, device_rate = self._codec.sample_rate, self.audio.rate
+            self._to_codec = Resampler(device_rate, rate) if device_rate != rate else None
+            self._to_device = Resampler(rate, device_rate) if device_rate != rate else None
+            self._frame_bytes = 2 * self._codec.frame_samples
+            self._bytes_per_unit = 2 * rate // codec.clock_rate
+            self._residue = b""
         self._dtmf_pt = dtmf_pt
         if dtmf_pt is not None:
             self._dtmf_sender = DtmfSender(codec.clock_rate)
@@ -194,9 +275,10 @@ class MediaStream:
             self._timer = None
         if self._rtcp is not None and self._media_allowed:
             self._send_rtcp(self._rtcp.build_bye())  # RFC 3550 §6.6
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        for transport in (self._transport, self._rtcp_transport):
+            if transport is not None:
+                transport.close()
+        self._transport = self._rtcp_transport = None
         await asyncio.sleep(0)
 
     # ---- the 20 ms tick ----------------------------------------------------------------------
@@ -204,12 +286,15 @@ class MediaStream:
         self._timer = None
         if self._closed:
             return
-        now = self._clock()
+        scheduled = self._next_tick
         try:
-            self.tick(now)
+            # The scheduled time, not when the loop got here: wake-up noise of this timer is not
+            # network jitter, so it must not reach the jitter buffer's playout clock.
+            self.tick(scheduled)
         except Exception:  # one bad frame must never stop the call's audio
             log.exception("media tick failed")
-        self._next_tick += TICK
+        self._next_tick = scheduled + TICK
+        now = self._clock()
         if now - self._next_tick > _RESYNC_AFTER:
             self._next_tick = now + TICK
         self._timer = self._loop.call_at(self._next_tick, self._on_timer)
@@ -231,48 +316,93 @@ class MediaStream:
         codec = self._codec
         assert codec is not None and self.codec_spec is not None
         timestamp = self._timestamp
-        self._timestamp = (self._timestamp + codec.timestamp_increment) & 0xFFFFFFFF
+        self._timestamp = (timestamp + codec.timestamp_increment) & 0xFFFFFFFF
         if not self._media_allowed or self._direction in ("recvonly", "inactive"):
             self._marker_pending = True
             return
+        sender = self._dtmf_sender
         dtmf = None
-        if self._dtmf_sender is not None and self._dtmf_sender.busy:
-            dtmf = self._dtmf_sender.next_packet(timestamp, codec.timestamp_increment)
+        if sender is not None and sender.busy:
+            dtmf = sender.next_packet(timestamp, codec.timestamp_increment)
         if dtmf is not None and self._dtmf_pt is not None:
-            packet = RtpPacket(self._dtmf_pt, self._sequence, dtmf.timestamp, self._ssrc,
-                               dtmf.payload, marker=dtmf.marker)
+            second = (0x80 if dtmf.marker else 0) | self._dtmf_pt
+            timestamp, payload = dtmf.timestamp, dtmf.payload
         else:
-            assert self._to_codec is not None
-            payload = codec.encode(self._to_codec.process(captured))
+            if self._to_codec is not None:
+                captured = self._to_codec.process(captured)
+            payload = codec.encode(captured)
             # RFC 3551 §4.1: marker on the first packet of a talkspurt
-            packet = RtpPacket(self.codec_spec.payload_type, self._sequence, timestamp,
-                               self._ssrc, payload, marker=self._marker_pending)
+            second = (0x80 if self._marker_pending else 0) | self.codec_spec.payload_type
             self._marker_pending = False
+        data = _RTP_HEADER.pack(_RTP_V2, second, self._sequence, timestamp, self._ssrc) + payload
         self._sequence = (self._sequence + 1) & 0xFFFF
-        data = packet.serialize()
         if self._srtp is not None:
             data = self._srtp.protect(data)
         assert self._rtcp is not None
-        self._rtcp.on_rtp_sent(packet.timestamp, len(packet.payload), now)
+        self._rtcp.on_rtp_sent(timestamp, len(payload), now)
         self._sendto(data)
 
     def _playout_frame(self, now: float) -> bytes:
         jitter, codec = self._jitter, self._codec
-        assert jitter is not None and codec is not None and self._to_device is not None
-        frame = jitter.pop(now)
-        if (not self._media_allowed or self._direction in ("sendonly", "inactive")
-                or frame.kind is FrameKind.SILENCE):
+        assert jitter is not None and codec is not None
+        pieces = jitter.pop(now)
+        muted = not self._media_allowed or self._direction in ("sendonly", "inactive")
+        frame = self._frame_bytes
+        if len(pieces) == 1 and not self._residue and not muted:
+            piece = pieces[0]  # the common case: one 20 ms packet, nothing left over
+            if piece.kind is FrameKind.AUDIO:
+                pcm = codec.decode(piece.payload)
+                if len(pcm) == frame:
+                    return self._to_device.process(pcm) if self._to_device else pcm
+                self._residue = self._fit(pcm, piece.duration * self._bytes_per_unit)
+                pieces = []
+        hold = False
+        for piece in pieces:
+            if piece.kind is FrameKind.AUDIO:
+                self._residue += self._fit(codec.decode(piece.payload),
+                                           piece.duration * self._bytes_per_unit)
+            elif piece.kind is FrameKind.LOST:
+                self._residue += self._concealed(piece.duration * self._bytes_per_unit)
+            elif piece.kind is FrameKind.HOLD:
+                hold = True
+            else:  # SILENCE: playout stopped or restarted, what was left over is stale
+                self._residue = b""
+                return self._silence
+        if hold:
+            pcm = self._concealed(frame)  # played outside the timeline: the residue waits
+        else:
+            pcm, self._residue = self._fit(self._residue[:frame], frame), self._residue[frame:]
+        if muted:
             return self._silence
-        pcm = codec.decode(frame.payload) if frame.kind is FrameKind.AUDIO else codec.conceal()
-        expected = 2 * codec.frame_samples
-        if len(pcm) != expected:  # e.g. a 40 ms packet: keep the frame size the device expects
-            pcm = (pcm + bytes(expected))[:expected]
-        return self._to_device.process(pcm)
+        return self._to_device.process(pcm) if self._to_device else pcm
+
+    @staticmethod
+    def _fit(pcm: bytes, size: int) -> bytes:
+        """Exactly `size` octets: a decoder that returned more or less must not shift the
+        timeline of everything after it."""
+        if len(pcm) == size:
+            return pcm
+        return pcm[:size] if len(pcm) > size else pcm + bytes(size - len(pcm))
+
+    def _concealed(self, size: int) -> bytes:
+        assert self._codec is not None
+        pcm = self._codec.conceal()
+        while len(pcm) < size:
+            more = self._codec.conceal()
+            if not more:
+                break
+            pcm += more
+        return self._fit(pcm, size)
 
     def _send_rtcp(self, report: bytes) -> None:
         if self._srtp is not None:
             report = self._srtp.protect_rtcp(report)
-        self._sendto(report)
+        if self.remote_rtcp is None:
+            return
+        # symmetric: RTCP leaves from the port the peer sends its RTCP to (RFC 4961)
+        transport = self._transport if self.rtcp_mux else self._rtcp_transport or self._transport
+        if transport is not None:
+            transport.sendto(report, self.remote_rtcp)
 
     def _sendto(self, data: bytes) -> None:
         if self._transport is not None and self.remote is not None:
@@ -287,9 +417,13 @@ class MediaStream:
                 self._counters["stun_answered"] += 1
                 self._transport.sendto(answer, addr)
             return
-        if self.remote is not None and addr != self.remote:
-            self._counters["dropped_foreign"] += 1  # symmetric RTP: only the signalled peer
-            return
+        if addr != self.remote:
+            if kind is PacketKind.RTCP and addr == self.remote_rtcp:
+                self._receive_rtcp(data)
+                return
+            if self.remote is not None:
+                self._counters["dropped_foreign"] += 1  # symmetric RTP: only the signalled peer
+                return
         if kind is PacketKind.ZRTP:
             self._counters["zrtp_received"] += 1
             self.on_zrtp(data)
@@ -324,7 +458,8 @@ class MediaStream:
             if key is not None:
                 self.on_dtmf(key)
         elif self.codec_spec is not None and packet.payload_type == self.codec_spec.payload_type:
-            self._jitter.put(packet, now)
+            assert self._codec is not None
+            self._jitter.put(packet, now, self._codec.payload_duration(packet.payload))
         else:
             self._counters["malformed"] += 1  # a payload type we did not negotiate
 
@@ -340,6 +475,15 @@ class MediaStream:
             self._counters["dropped_cleartext"] += 1
             return
         self._rtcp.receive_rtcp(data, self._clock())
+
+    def _rtcp_port_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        """RFC 3550 §11: the peer's RTCP from its port + 1 (or, symmetric, any port of its host
+        while we multiplex: RFC 5761 §5.1.1 lets a peer fall back to port + 1)."""
+        if self.remote is None or addr[0] != self.remote[0] or classify(data) is not \
+                PacketKind.RTCP:
+            self._counters["dropped_foreign"] += 1
+            return
+        self._receive_rtcp(data)
 
     # ---- statistics --------------------------------------------------------------------------
     @property

@@ -1,8 +1,10 @@
 """Audio codecs behind one small interface (baresip's `aucodec` idea).
 
 `create_codec(spec)` returns a `Codec`: it turns one 20 ms frame of S16LE mono PCM at
-`codec.sample_rate` into one RTP payload and back, and conceals a lost frame. G.711 is pure
-Python; G.722 and Opus use PyAV (`av`), imported only when such a call starts.
+`codec.sample_rate` into one RTP payload and back, and conceals a lost frame. Peers may send
+longer or shorter packets (a=ptime 10..120 ms, RFC 3551 §4.2): `payload_duration` says how many
+RTP timestamp units a received payload covers (None: cannot tell) and `decode` returns all of
+it. G.711 is pure Python; G.722 and Opus use PyAV (`av`), imported only when such a call starts.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ class Codec(Protocol):
     timestamp_increment: int  # RTP timestamp units per 20 ms frame
 
     def encode(self, pcm: bytes) -> bytes: ...
-    def decode(self, payload: bytes) -> bytes: ...
-    def conceal(self) -> bytes: ...  # one 20 ms frame standing in for a lost packet
+    def decode(self, payload: bytes) -> bytes: ...  # a packet of any duration the codec allows
+    def conceal(self) -> bytes: ...  # at least one 20 ms frame standing in for a lost packet
+    def payload_duration(self, payload: bytes) -> int | None: ...  # RTP timestamp units
 
 
 class CodecError(ValueError):

@@ -1,8 +1,8 @@
 """G.711 µ-law (PCMU, RTP PT 0) and A-law (PCMA, PT 8), ITU-T G.711, in pure Python.
 
-Encoding is one lookup in a 65536-entry table indexed by the 16-bit sample, decoding one lookup
-in a 256-entry table: 160 samples per 20 ms frame cost a few microseconds even on a small ARM
-core (see bench.py).
+Encoding is one lookup in a 65536-entry table indexed by the 16-bit sample, decoding two
+`bytes.translate` passes (low and high octet of each sample): 160 samples per 20 ms frame cost a
+few microseconds even on a small ARM core (see bench.py).
 """
 
 from __future__ import annotations
@@ -53,15 +53,38 @@ def _alaw_decode_sample(code: int) -> int:
     return magnitude if code & 0x80 else -magnitude
 
 
-def _tables(encode, decode) -> tuple[bytes, list[bytes]]:
-    # index by the unsigned 16-bit view of the sample: 0..32767 then -32768..-1
-    enc = bytes(encode(i if i < 0x8000 else i - 0x10000) for i in range(0x10000))
-    dec = [decode(c).to_bytes(2, "little", signed=True) for c in range(256)]
-    return enc, dec
+def _encode_table(encode) -> bytes:
+    """The code of every 16-bit sample, indexed by its unsigned 16-bit view (0..32767, then
+    -32768..-1). G.711 is a monotonic quantiser, so each half is a run of ~128 constant codes:
+    find each run's end by bisection instead of calling `encode` 65536 times (this runs when
+    the first G.711 call starts; on a small ARM core the brute-force loop took seconds)."""
+    table = bytearray()
+    for low, high in ((0, 0x7FFF), (-0x8000, -1)):
+        start = low
+        while start <= high:
+            code = encode(start)
+            lo, hi = start, high  # last sample with this code lies in [lo, hi]
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if encode(mid) == code:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            table += bytes((code,)) * (lo - start + 1)
+            start = lo + 1
+    return bytes(table)
 
 
-ULAW_ENCODE, ULAW_DECODE = _tables(_ulaw_encode_sample, _ulaw_decode_sample)
-ALAW_ENCODE, ALAW_DECODE = _tables(_alaw_encode_sample, _alaw_decode_sample)
+def _decode_tables(decode) -> tuple[bytes, bytes]:
+    """Low and high octets of each code's S16LE sample, for two `bytes.translate` passes."""
+    samples = [decode(c) & 0xFFFF for c in range(256)]
+    return bytes(v & 0xFF for v in samples), bytes(v >> 8 for v in samples)
+
+
+ULAW_ENCODE = _encode_table(_ulaw_encode_sample)
+ALAW_ENCODE = _encode_table(_alaw_encode_sample)
+ULAW_DECODE = _decode_tables(_ulaw_decode_sample)
+ALAW_DECODE = _decode_tables(_alaw_decode_sample)
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
@@ -73,7 +96,7 @@ class G711Codec:
     def __init__(self, *, alaw: bool) -> None:
         self.name = "PCMA" if alaw else "PCMU"
         self._encode = (ALAW_ENCODE if alaw else ULAW_ENCODE).__getitem__
-        self._decode = (ALAW_DECODE if alaw else ULAW_DECODE).__getitem__
+        self._decode_low, self._decode_high = ALAW_DECODE if alaw else ULAW_DECODE
         self._plc = RepeatFadeConcealer(self.frame_samples)
 
     def encode(self, pcm: bytes) -> bytes:
@@ -83,9 +106,16 @@ class G711Codec:
         return bytes(map(self._encode, samples))
 
     def decode(self, payload: bytes) -> bytes:
-        pcm = b"".join(map(self._decode, payload))
-        self._plc.remember(pcm)
-        return pcm
+        pcm = bytearray(2 * len(payload))  # S16LE: interleave low and high octets
+        pcm[0::2] = payload.translate(self._decode_low)
+        pcm[1::2] = payload.translate(self._decode_high)
+        decoded = bytes(pcm)
+        self._plc.remember(decoded)
+        return decoded
 
     def conceal(self) -> bytes:
         return self._plc.conceal()
+
+    @staticmethod
+    def payload_duration(payload: bytes) -> int | None:
+        return len(payload) or None  # one octet per sample, RTP clock = sample rate (RFC 3551)

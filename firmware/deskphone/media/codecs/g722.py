@@ -27,10 +27,15 @@ class G722Codec:
 
     def decode(self, payload: bytes) -> bytes:
         pcm = self._av.decode_packet(payload)
-        if len(pcm) != 2 * self.frame_samples:
+        if not payload or len(pcm) != 4 * len(payload):  # one octet = two 16 kHz samples
             return self.conceal()
         self._plc.remember(pcm)
         return pcm
 
     def conceal(self) -> bytes:
         return self._plc.conceal()
+
+    @staticmethod
+    def payload_duration(payload: bytes) -> int | None:
+        # 64 kbit/s = 8000 octets/s on the 8000 Hz RTP clock (RFC 3551 §4.5.2)
+        return len(payload) or None

@@ -11,6 +11,33 @@ from __future__ import annotations
 
 from deskphone.media.codecs._av import AvFrameCodec, open_decoder, open_encoder
 
+# RFC 6716 §3.1 Table 2: frame size in 48 kHz samples by TOC config 0..31.
+_SILK = (480, 960, 1920, 2880)  # 10, 20, 40, 60 ms (configs 0-11)
+_HYBRID = (480, 960)  # 10, 20 ms (configs 12-15)
+_CELT = (120, 240, 480, 960)  # 2.5, 5, 10, 20 ms (configs 16-31)
+_FRAME_SAMPLES = tuple(
+    _SILK[c % 4] if c < 12 else _HYBRID[c % 2] if c < 16 else _CELT[c % 4] for c in range(32)
+)
+MAX_PACKET_SAMPLES = 5760  # RFC 6716 §3.2.5: at most 120 ms of audio per packet
+
+
+def packet_samples(payload: bytes) -> int | None:
+    """48 kHz samples in an Opus packet from its TOC (RFC 6716 §3.1, §3.2), None if malformed."""
+    if not payload:
+        return None
+    toc = payload[0]
+    code = toc & 0x03
+    if code == 0:
+        count = 1
+    elif code in (1, 2):
+        count = 2
+    else:  # code 3: the frame count byte follows (RFC 6716 §3.2.5)
+        if len(payload) < 2 or not payload[1] & 0x3F:
+            return None
+        count = payload[1] & 0x3F
+    samples = count * _FRAME_SAMPLES[toc >> 3]
+    return samples if samples <= MAX_PACKET_SAMPLES else None
+
 
 class OpusCodec:
     name = "opus"
@@ -37,6 +64,10 @@ class OpusCodec:
             return self.conceal()
         self._last_toc = payload[0] & 0xFC  # keep config and stereo bit, code 0 (one frame)
         return pcm
+
+    @staticmethod
+    def payload_duration(payload: bytes) -> int | None:
+        return packet_samples(payload)  # RFC 7587 §4.1: the RTP clock is 48 kHz
 
     def conceal(self) -> bytes:
         if self._last_toc is None:
