@@ -37,6 +37,9 @@ def test_default_zrtp_call_shows_the_same_b32_sas_on_both_sides(
         await alice.call(bob.sip_uri)
         caller = await bob.wait_for_incoming(timeout=10)
         await bob.answer()
+        await asyncio.gather(
+            alice.wait_media_established(), bob.wait_media_established()
+        )
         sas = await asyncio.gather(alice.wait_for_sas(), bob.wait_for_sas())
         await alice.terminate()
         reason = await bob.wait_call_end(timeout=10)
@@ -117,6 +120,40 @@ def test_tone_played_by_one_is_recorded_decrypted_by_the_other_over_pcmu(
     )
 
 
+def test_recording_started_mid_call_gets_the_opus_call_at_48khz(
+    peers: PeerPool,
+) -> None:
+    tone_hz = 700.0
+    tone = write_tone_wav(peers.root / "tone.wav", tone_hz, seconds=1.0)
+    recording = peers.root / "received.wav"
+    alice = peers.new("alice")  # default codecs: opus first
+    bob = peers.new("bob", auto_answer=True)
+
+    async def scenario() -> None:
+        await asyncio.gather(alice.start(), bob.start())
+        await alice.call(bob.sip_uri)
+        await asyncio.gather(alice.wait_for_sas(), bob.wait_for_sas())
+        await bob.record(recording)
+        await _wait_file_size(recording, min_bytes=1, timeout=5)
+        recorded_before = recording.stat().st_size
+        await alice.play(tone)
+        await _wait_file_size(recording, min_bytes=recorded_before + 96000, timeout=10)
+        await alice.terminate()
+        await bob.wait_call_end(timeout=10)
+
+    peers.run(scenario)
+    rate, samples = read_wav(recording)
+    assert rate == 48000, f"recorded at {rate} Hz, expected opus's 48000"
+    tone_part = loud_part(samples, rate)
+    assert len(tone_part) >= rate // 2, (
+        f"only {len(tone_part) / rate:.2f} s of audio arrived"
+    )
+    heard = dominant_frequency(tone_part, rate)
+    assert abs(heard - tone_hz) < 15, (
+        f"recorded tone at {heard:.1f} Hz, played {tone_hz} Hz"
+    )
+
+
 async def _wait_file_size(path, *, min_bytes: int, timeout: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -157,7 +194,7 @@ def test_start_reports_a_taken_sip_port_and_leaves_nothing_running(
 
         async def scenario() -> str:
             with pytest.raises(LinphoneError) as failure:
-                await alice.start(timeout=3)
+                await alice.start(timeout=1.5)
             return str(failure.value)
 
         message = peers.run(scenario)

@@ -181,6 +181,7 @@ class LinphonePeer:
         self.trace_level = trace_level
         self.program = program
         self.timed_lines: list[OutputLine] = []
+        self.dropped_long_lines = 0
         self._cursor = 0
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -341,8 +342,9 @@ class LinphonePeer:
             while True:
                 try:
                     raw = await stdout.readline()
-                except ValueError:  # a line longer than the stream limit: keep what fits
-                    raw = await stdout.read(65536)
+                except ValueError:  # a line over the stream limit (64 KiB): dropped, counted
+                    self.dropped_long_lines += 1
+                    continue
                 if not raw:
                     break
                 at = time.monotonic()
@@ -412,6 +414,11 @@ class LinphonePeer:
 
     async def wait_connected(self, timeout: float = 15, *, since: int | None = None) -> str:
         found = await self.wait_for_line(CALL_CONNECTED, timeout, since=since, fail=CALL_OVER)
+        return found.match.group("remote")
+
+    async def wait_media_established(self, timeout: float = 15, *, since: int | None = None) -> str:
+        """Waits for "Media streams established with <remote> ..." (RTP flowing, ZRTP starting)."""
+        found = await self.wait_for_line(MEDIA_ESTABLISHED, timeout, since=since, fail=CALL_OVER)
         return found.match.group("remote")
 
     async def wait_for_sas(self, timeout: float = 15, *, since: int | None = None) -> str:
