@@ -8,12 +8,16 @@ body changes (RFC 3264 §8: a re-offer that changes nothing keeps the version; o
 anything increments it).
 
 - `create_offer(local)` writes an offer with our codecs in preference order, telephone-event
-  (RFC 4733) when DTMF is on, `a=ptime`, an explicit direction and `a=zrtp-hash` (RFC 6189 §8.1).
+  (RFC 4733) when DTMF is on, `a=ptime`, an explicit direction, `a=rtcp-mux` (RFC 5761 §5.1.1)
+  and `a=zrtp-hash` (RFC 6189 §8.1).
   `receive_answer(answer)` then checks the answer against that offer and returns `Negotiated`.
 - `create_answer(offer, local)` answers a peer's offer: the first usable audio stream is accepted
   with our most preferred codec the peer also offered, using the peer's payload type numbers
   (RFC 3264 §6.1); every other m= line is answered with port 0 (§6), so the answer always has as
   many m= lines as the offer.
+- RTCP multiplexing (RFC 5761 §5.1.1): we always offer `a=rtcp-mux` and answer it only when the
+  offer carried it; `Negotiated.rtcp_mux` says whether both sides agreed. When False, RTCP uses
+  the RTP port + 1 (RFC 3550 §11), which many phones (Linphone among them) still expect.
 
 "No common codec" is not an exception: `Negotiated.rejected` is True and the caller answers 488
 (RFC 3261 §21.4.26). A body that is not valid SDP, or an answer that breaks RFC 3264 §6 (wrong
@@ -69,6 +73,7 @@ class LocalMedia:
     zrtp_hash: str | None = None      # 64 hex digits, or "1.10 <64 hex digits>"
     direction: str = "sendrecv"
     ptime: int = 20
+    rtcp_mux: bool = True             # offer / accept a=rtcp-mux (RFC 5761)
 
     def __post_init__(self) -> None:
         try:
@@ -110,6 +115,7 @@ class Negotiated:
     remote_zrtp_version: str | None = None
     remote_ptime: int | None = None
     fmtp: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    rtcp_mux: bool = False                    # RFC 5761: RTCP on the RTP port (else port + 1)
 
     @property
     def may_send(self) -> bool:
@@ -182,6 +188,11 @@ def _remote_ptime(media: MediaDescription) -> int | None:
     return None
 
 
+def _has_rtcp_mux(media: MediaDescription) -> bool:
+    """RFC 5761 §5.1.1: a=rtcp-mux is a media-level property attribute (no value)."""
+    return bool(media.attribute_values("rtcp-mux"))
+
+
 def _format_key(encoding: str, clock_rate: int, channels: int = 1) -> str:
     return f"{encoding.lower()}/{clock_rate}/{channels}"
 
@@ -246,7 +257,8 @@ class OfferAnswer:
                 attributes.append(Attribute("fmtp", f"{number} {TELEPHONE_EVENT_FMTP}"))
         media = MediaDescription(
             media="audio", port=local.port, proto="RTP/AVP", formats=tuple(formats),
-            attributes=tuple(attributes + self._common_attributes(local, local.direction)),
+            attributes=tuple(attributes + self._common_attributes(local, local.direction,
+                                                                  rtcp_mux=local.rtcp_mux)),
         )
         offer = self._description(local, media)
         self._pending_offer = offer
@@ -276,7 +288,9 @@ class OfferAnswer:
                 continue
             codec = CodecChoice(spec.name, number, spec.clock_rate, spec.channels,
                                 media.fmtp(number))
-            return self._remember(self._negotiated(remote, media, codec, local))
+            # RFC 5761 §5.1.1: multiplexed only when we offered it and the answer echoes it
+            mux = local.rtcp_mux and _has_rtcp_mux(media)
+            return self._remember(self._negotiated(remote, media, codec, local, rtcp_mux=mux))
         return self._remember(_rejected())
 
     # --- they offer -----------------------------------------------------------------------
@@ -340,10 +354,13 @@ class OfferAnswer:
             formats.append(str(dtmf.payload_type))
             attributes.append(Attribute("rtpmap", dtmf.to_value()))
             attributes.append(Attribute("fmtp", f"{dtmf.payload_type} {TELEPHONE_EVENT_FMTP}"))
-        negotiated = self._negotiated(remote, media, codec, local)
+        # RFC 5761 §5.1.1: a=rtcp-mux goes in the answer only when the offer had it
+        mux = local.rtcp_mux and _has_rtcp_mux(media)
+        negotiated = self._negotiated(remote, media, codec, local, rtcp_mux=mux)
         answered = MediaDescription(
             media=media.media, port=local.port, proto=media.proto, formats=tuple(formats),
-            attributes=tuple(attributes + self._common_attributes(local, negotiated.direction)),
+            attributes=tuple(attributes + self._common_attributes(local, negotiated.direction,
+                                                                  rtcp_mux=mux)),
         )
         return answered, negotiated
 
@@ -363,7 +380,7 @@ class OfferAnswer:
         return events[0] if events else None
 
     def _negotiated(self, remote: SessionDescription, media: MediaDescription,
-                    codec: CodecChoice, local: LocalMedia) -> Negotiated:
+                    codec: CodecChoice, local: LocalMedia, *, rtcp_mux: bool) -> Negotiated:
         for number in media.payload_types():
             if (rtpmap := media.rtpmap(number)) is not None:
                 self._peer_numbers[number] = _format_key(
@@ -386,6 +403,7 @@ class OfferAnswer:
             remote_zrtp_version=zrtp[0] if zrtp else None,
             remote_ptime=_remote_ptime(media),
             fmtp=codec.fmtp,
+            rtcp_mux=rtcp_mux,
         )
 
     def _remember(self, negotiated: Negotiated) -> Negotiated:
@@ -402,8 +420,11 @@ class OfferAnswer:
         raise SdpError("no free dynamic payload type left (RFC 3551 §3: 96-127)")
 
     @staticmethod
-    def _common_attributes(local: LocalMedia, direction: str) -> list[Attribute]:
+    def _common_attributes(local: LocalMedia, direction: str, *,
+                           rtcp_mux: bool) -> list[Attribute]:
         attributes = [Attribute("ptime", str(local.ptime)), Attribute(direction)]
+        if rtcp_mux:
+            attributes.append(Attribute("rtcp-mux"))
         split = _split_zrtp_hash(local.zrtp_hash)
         if split is not None:
             attributes.append(Attribute("zrtp-hash", f"{split[0]} {split[1]}"))
