@@ -60,8 +60,34 @@ def hello_lists(hello: packets.Hello) -> dict[str, tuple[str, ...]]:
             "key_agreement": hello.key_agreements, "sas": hello.sas_types}
 
 
+# §4.1.2 leaves hash, cipher, auth tag and SAS type to "whatever the initiator selects" from the
+# common algorithms, and which side becomes initiator is decided by a coin toss (the larger hvi
+# wins Commit contention, §4.2). Picking our own first choice would make the outcome of a call
+# depend on that toss whenever the two Hellos order things differently (linphone set to S384/AES3/
+# B256 lists them first, we list S256/AES1/B32 first). So, as §4.1.2 does for key agreements, we
+# compare the two first choices and take the one ranked earlier below: the stronger hash, cipher
+# and tag, and for the SAS the non-default rendering (B32 is the mandatory default, so a peer that
+# puts B256 first has been configured for it). An endpoint following its own first choice (bzrtp
+# does) then lands on the same algorithms whichever side wins the contention.
+TIE_BREAK_ORDER: dict[str, tuple[str, ...]] = {
+    "hash": ("S384", "S256"),
+    "cipher": ("AES3", "AES1"),
+    "auth_tag": ("HS80", "HS32"),
+    "sas": ("B256", "B32"),
+}
+
+
+def tie_break(kind: str, my_first: str, peer_first: str) -> str:
+    """Between the two sides' first common choices, the one both sides would pick (see above)."""
+    if my_first == peer_first:
+        return my_first
+    order = TIE_BREAK_ORDER[kind]
+    rank = {name: index for index, name in enumerate(order)}
+    return min(my_first, peer_first, key=lambda name: rank.get(name, len(order)))
+
+
 def choose(ours: packets.Hello, theirs: packets.Hello) -> AlgorithmChoice:
-    """The algorithms we commit to as initiator (§4.1.2)."""
+    """The algorithms we commit to as initiator (§4.1.2, with the tie-break above)."""
     our_lists, their_lists = hello_lists(ours), hello_lists(theirs)
     chosen: dict[str, str] = {}
     for kind in ("hash", "cipher", "auth_tag", "key_agreement", "sas"):
@@ -70,15 +96,14 @@ def choose(ours: packets.Hello, theirs: packets.Hello) -> AlgorithmChoice:
         common = [name for name in mine if name in peer]
         if not common:
             raise NegotiationError(_ERROR_FOR_KIND[kind], f"no common {kind} algorithm")
+        my_first = common[0]
+        peer_first = next(name for name in peer if name in common)
         if kind == "key_agreement":
             # §4.1.2: if the two first choices differ, use the faster of them so that both sides
             # tend to commit to the same key agreement (cheaper Commit contention).
-            my_first = common[0]
-            peer_first = next(name for name in peer if name in common)
-            speed = KEY_AGREEMENT_SPEED_ORDER
-            chosen[kind] = min(my_first, peer_first, key=speed.index)
+            chosen[kind] = min(my_first, peer_first, key=KEY_AGREEMENT_SPEED_ORDER.index)
         else:
-            chosen[kind] = common[0]
+            chosen[kind] = tie_break(kind, my_first, peer_first)
     return AlgorithmChoice(chosen["hash"], chosen["cipher"], chosen["auth_tag"],
                            chosen["key_agreement"], chosen["sas"])
 

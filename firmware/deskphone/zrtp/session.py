@@ -277,6 +277,17 @@ class ZrtpSession:
     def is_secure(self) -> bool:
         return self.state is State.SECURE
 
+    @property
+    def algorithms(self) -> AlgorithmChoice | None:
+        """What the winning Commit chose (§4.1.2), once secure; None before (a candidate
+        initiator's own choice may still lose the Commit contention, §4.2). Not secret."""
+        return self._choice if self.state is State.SECURE else None
+
+    @property
+    def peer_client_id(self) -> str | None:
+        """The peer's Hello client identifier (§5.2, e.g. "BZRTPv1.1"), once its Hello arrived."""
+        return self._peer_hello.client_id.strip() if self._peer_hello is not None else None
+
     # --- sending ---------------------------------------------------------------------------------
     def _send(self, message: bytes) -> None:
         self._sequence = (self._sequence + 1) & 0xFFFF
