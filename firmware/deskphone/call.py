@@ -86,6 +86,7 @@ class ActiveCall:
     ended: bool = False
     secured: bool = False
     zrtp_timer: asyncio.TimerHandle | None = None
+    prepared: asyncio.Task[None] | None = None  # incoming: media opened while ringing
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -116,6 +117,10 @@ class CallManager:
     # -- life cycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        # Loaded now rather than at the first call: a phone must answer at once (PyAV, for Opus
+        # and G.722, stays lazy: it is heavy and only needed when those codecs are chosen).
+        import deskphone.media.stream  # noqa: F401
+        import deskphone.zrtp.session  # noqa: F401
         from deskphone.sip.registration import Account
         from deskphone.sip.transport import SipEndpoint, TransportConfig
         from deskphone.sip.useragent import UaConfig, UserAgent
@@ -260,7 +265,10 @@ class CallManager:
 
     async def _answer(self, call: ActiveCall) -> None:
         try:
-            await self._open_media(call)
+            if call.prepared is not None:
+                await call.prepared  # media and ZRTP were set up while the phone rang
+            else:
+                await self._open_media(call)
         except OSError as exc:
             self._sip(self.ua.reject, call.call_id, 500)
             self._finish(call, pev.CallEnded("failed", 500, f"no media port: {exc}"))
@@ -348,6 +356,7 @@ class CallManager:
             if call.zrtp is not None:
                 info["zrtp"] = {"state": call.zrtp.state.name.lower(),
                                 "role": call.zrtp.role,
+                                **zrtp_algorithms(call.zrtp),
                                 **dataclasses.asdict(call.zrtp.stats)}
         return info
 
@@ -360,17 +369,38 @@ class CallManager:
                           zrtp_hash=call.zrtp.hello_hash(), direction=call.direction)
 
     async def _open_media(self, call: ActiveCall) -> None:
+        if call.media is not None:
+            return
         from deskphone.media.stream import MediaStream
         from deskphone.zrtp.session import ZrtpConfig, ZrtpSession
 
-        call.media = await MediaStream.open(self.config.media.host, 0,
-                                            audio=ToneMixingPort(self.app))
+        media = await self._bind_media(MediaStream)
+        if call.ended:  # the caller gave up while the port was being opened
+            await media.close()
+            return
+        call.media = media
         z = self.config.zrtp
+        # RFC 6189 §5: a ZRTP packet carries the SSRC of its sender's RTP stream.
+        ssrc = getattr(media, "ssrc", None) or getattr(media, "_ssrc", secrets.randbits(32))
         call.zrtp = ZrtpSession(
             ZrtpConfig(zid=self.zid, key_agreements=z.key_agreements, sas_types=z.sas_types),
-            self.cache, ssrc=secrets.randbits(32))
+            self.cache, ssrc=ssrc)
         call.media.on_zrtp = lambda packet, c=call: self._zrtp_in(c, packet)
         call.media.on_dtmf = lambda key, c=call: self._dtmf_in(c, key)
+
+    async def _bind_media(self, stream_class: Any) -> Any:
+        """An even port from [media] port_min..port_max (RFC 3550 §11), tried at random, so a
+        firewall can be opened for exactly that range."""
+        m = self.config.media
+        ports = list(range(m.port_min + (m.port_min % 2), m.port_max + 1, 2))
+        rng = secrets.SystemRandom()
+        last: OSError | None = None
+        for port in rng.sample(ports, min(len(ports), 16)):
+            try:
+                return await stream_class.open(m.host, port, audio=ToneMixingPort(self.app))
+            except OSError as exc:
+                last = exc
+        raise OSError(f"no free media port in {m.port_min}-{m.port_max} on {m.host}: {last}")
 
     def _start_media(self, call: ActiveCall, negotiated: Negotiated) -> None:
         from deskphone.media.stream import CodecSpec
@@ -566,6 +596,14 @@ class CallManager:
         if call is not None:
             call.tasks.append(task)
         task.add_done_callback(_log_task_failure)
+
+
+def zrtp_algorithms(session: Any) -> dict[str, str | None]:
+    """What the ZRTP session negotiated (RFC 6189 §4.1.2), for `state`: names only, no keys."""
+    chosen = session.algorithms
+    names = ("hash", "cipher", "auth_tag", "key_agreement", "sas_type")
+    return {"peer_client_id": session.peer_client_id,
+            **{name: getattr(chosen, name, None) if chosen else None for name in names}}
 
 
 def _primary_address() -> str:
