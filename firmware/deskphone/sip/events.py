@@ -93,6 +93,18 @@ class RegistrationState:
     state: str  # "registered" | "failed" | "unregistered"
     expires: int
     reason: str
+    code: int | None = None  # the final response's status; None: no answer (timeout, transport)
+    registrar: str = ""  # the registrar that answered (or did not): Account.proxy or .registrar
+    retry_after: float | None = None  # RFC 3261 §20.33 Retry-After of a failure response, seconds
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The answer to `UserAgent.probe` (an OPTIONS, RFC 3261 §11): any response means alive."""
+
+    probe_id: str
+    target: str
+    code: int | None  # None: no answer before the timeout
 
 
 Event = (
@@ -106,4 +118,5 @@ Event = (
     | Redirect
     | TransferRequested
     | RegistrationState
+    | ProbeResult
 )

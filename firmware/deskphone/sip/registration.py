@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 RETRY_AFTER_FAILURE = 60.0  # seconds before trying a failed registration again
 MAX_AUTH_ATTEMPTS = 2
+# CSeq numbers set aside on each change of registrar for removing the binding left behind (see
+# `Registration.remove_binding_at`): one request plus one per digest challenge.
+LEAVE_CSEQ_RESERVE = 1 + MAX_AUTH_ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -32,18 +35,23 @@ class Account:
     realm: str | None = None
     transport: str = "udp"
     expires: int = 3600
+    # The registrar we register with *now* when it is not `registrar` (a fail-over registrar,
+    # host[:port] or sip: URI). It is also the outbound proxy for calls (RFC 3261 §8.1.2). The
+    # identity (address of record, `name`) keeps `registrar`'s domain wherever we register.
+    proxy: str | None = None
+    # Give up on a REGISTER still unanswered after this many seconds (None: the transaction's
+    # own Timer F, 64*T1 = 32 s, RFC 3261 §17.1.2.2), so a phone fails over to its next
+    # registrar quickly instead of sitting unreachable.
+    register_timeout: float | None = None
 
     @property
     def registrar_uri(self) -> SipUri:
-        text = (
-            self.registrar
-            if self.registrar.lower().startswith(("sip:", "sips:"))
-            else f"sip:{self.registrar}"
-        )
-        uri = parse_uri(text)
-        if not isinstance(uri, SipUri):
-            raise SipSyntaxError(f"registrar {self.registrar!r} is not a SIP URI")
-        return uri
+        return _sip_uri(self.registrar, "registrar")
+
+    @property
+    def next_hop_uri(self) -> SipUri:
+        """Where REGISTERs and out-of-dialog requests go: the current registrar."""
+        return _sip_uri(self.proxy, "proxy") if self.proxy else self.registrar_uri
 
     @property
     def domain(self) -> str:
@@ -59,8 +67,18 @@ class Account:
 
     @property
     def registrar_addr(self) -> tuple[str, int]:
-        host, port = split_hostport(self.registrar_uri.hostport)
+        """The current registrar's address (`proxy` when set, else `registrar`)."""
+        host, port = split_hostport(self.next_hop_uri.hostport)
         return host.strip("[]"), port or (5061 if self.transport.lower() == "tls" else 5060)
+
+
+def _sip_uri(text: str, what: str) -> SipUri:
+    if not text.lower().startswith(("sip:", "sips:")):
+        text = f"sip:{text}"
+    uri = parse_uri(text)
+    if not isinstance(uri, SipUri):
+        raise SipSyntaxError(f"{what} {text!r} is not a SIP URI")
+    return uri
 
 
 class Registration:
@@ -76,9 +94,20 @@ class Registration:
         self.refresh_at: float | None = None
         self.auth_attempts = 0
         self.granted = 0
+        self.requested = self.expires
+        # None: a failed registration waits for the owner (a fail-over policy) to restart it.
+        self.retry_after_failure: float | None = RETRY_AFTER_FAILURE
+        self.give_up_at: float | None = None  # Account.register_timeout for the open REGISTER
+        self.leave_cseq: int | None = None  # first CSeq set aside for remove_binding_at
+        self.leaving: dict[int, tuple[Transaction, str, int]] = {}  # id → (tx, registrar, tries)
+
+    @property
+    def current_registrar(self) -> str:
+        return self.account.proxy or self.account.registrar
 
     def next_deadline(self) -> float | None:
-        return self.refresh_at
+        present = [t for t in (self.refresh_at, self.give_up_at) if t is not None]
+        return min(present) if present else None
 
     def start(self, now: float) -> None:
         self.state = "registering"
@@ -90,7 +119,46 @@ class Registration:
             self.state = "unregistering"
             self._send(now, 0)
 
+    def switch_registrar(self, account: Account, now: float) -> None:
+        """Register with `account.proxy` from now on (same Call-ID: RFC 3261 §10.2 asks one
+        Call-ID per boot cycle). Numbers are set aside so that the binding left at the previous
+        registrar can be removed with a CSeq *older* than the REGISTER that just succeeded: a
+        registrar sharing one location table (a DMQ cluster) then refuses the removal as out of
+        order (RFC 3261 §10.3 step 7) instead of deleting the fresh binding, while an independent
+        registrar, which last saw an older CSeq, removes it."""
+        if self.transaction is not None:
+            self.ua.abandon_transaction(self.transaction)
+            self.transaction = None
+        self.account = account
+        self.leave_cseq = self.cseq + 1
+        self.cseq += LEAVE_CSEQ_RESERVE
+        self.refresh_at = None
+        self.give_up_at = None
+        self.auth_attempts = 0
+        self.start(now)
+
+    def remove_binding_at(self, registrar: str, now: float) -> None:
+        """REGISTER Expires: 0 for our Contact at a registrar we left (RFC 3261 §10.2.2)."""
+        if self.leave_cseq is None:
+            return
+        self._send_leave(registrar, self.leave_cseq, None, now)
+
+    def _send_leave(self, registrar: str, cseq: int, authorization: tuple[str, str] | None,
+                    now: float) -> None:
+        target = Account(registrar=self.account.registrar, user=self.account.user,
+                         password=self.account.password, realm=self.account.realm,
+                         transport=self.account.transport, proxy=registrar)
+        request = self._build(target, cseq, 0, authorization)
+        transaction = self.ua._start_client(request, target.registrar_addr, now)
+        self.leaving[id(transaction)] = (transaction, registrar, cseq)
+
     def handle_timer(self, now: float) -> None:
+        if self.give_up_at is not None and self.give_up_at <= now:
+            self.give_up_at = None
+            if self.transaction is not None:
+                self.ua.abandon_transaction(self.transaction)
+                self.transaction = None
+                self._fail(now, "timeout", None)
         if self.refresh_at is not None and self.refresh_at <= now:
             self.refresh_at = None
             if self.state in ("registered", "failed", "registering"):
@@ -99,45 +167,85 @@ class Registration:
 
     def transport_error(self, addr: tuple[str, int], now: float) -> None:
         if addr == self.account.registrar_addr and self.state in ("registering", "unregistering"):
-            self._fail(now, "unreachable")
+            if self.transaction is not None:
+                self.ua.abandon_transaction(self.transaction)
+                self.transaction = None
+            self._fail(now, "unreachable", None)
 
-    def _send(self, now: float, expires: int, authorization: tuple[str, str] | None = None) -> None:
-        ua = self.ua
-        self.cseq += 1
-        uri = self.account.registrar_uri
-        aor = f"<sip:{self.account.user}@{self.account.domain}>"
+    def _build(self, account: Account, cseq: int, expires: int,
+               authorization: tuple[str, str] | None) -> SipRequest:
+        # §10.2: the Request-URI names the registrar we register with; To/From carry the address
+        # of record, whose domain stays the account's own whichever registrar serves it.
+        uri = account.next_hop_uri
+        aor = f"<sip:{account.user}@{account.domain}>"
         request = SipRequest(method="REGISTER", uri=SipUri(uri.scheme, uri.host, port=uri.port))
-        ua._add_via(request)
+        self.ua._add_via(request)
         request.headers.add("Max-Forwards", "70")
         request.headers.add("From", f"{aor};tag={self.local_tag}")
         request.headers.add("To", aor)
         request.headers.add("Call-ID", self.call_id)
-        request.headers.add("CSeq", f"{self.cseq} REGISTER")
-        ua._add_contact(request)
+        request.headers.add("CSeq", f"{cseq} REGISTER")
+        self.ua._add_contact(request)
         request.headers.add("Expires", str(expires))
         if authorization is not None:
             request.headers.add(*authorization)
+        return request
+
+    def _send(self, now: float, expires: int, authorization: tuple[str, str] | None = None) -> None:
+        self.cseq += 1
+        request = self._build(self.account, self.cseq, expires, authorization)
         self.requested = expires
-        self.transaction = ua._start_client(request, self.account.registrar_addr, now)
+        self.transaction = self.ua._start_client(request, self.account.registrar_addr, now)
+        timeout = self.account.register_timeout
+        self.give_up_at = None if timeout is None else now + timeout
+
+    def _leave_event(self, transaction: Transaction, kind: str, payload: object,
+                     now: float) -> None:
+        """The removal at a left registrar: answer one challenge, otherwise let it go."""
+        _, registrar, cseq = self.leaving[id(transaction)]
+        if not isinstance(payload, SipResponse) or payload.status < 200:
+            if kind == "timeout":
+                self.leaving.pop(id(transaction), None)
+            return
+        self.leaving.pop(id(transaction), None)
+        status = payload.status
+        assert self.leave_cseq is not None
+        if status in (401, 407) and cseq + 1 < self.leave_cseq + LEAVE_CSEQ_RESERVE:
+            header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+            challenge = choose_challenge(payload.headers.raw(header))
+            if challenge is None:
+                return
+            value = authorization_value(
+                challenge, username=self.account.auth_user, password=self.account.password,
+                method="REGISTER", uri=str(transaction.request.uri), nc=1,
+                cnonce=secrets.token_hex(8))
+            answer = "Authorization" if status == 401 else "Proxy-Authorization"
+            self._send_leave(registrar, cseq + 1, (answer, value), now)
 
     def on_transaction_event(
         self, transaction: Transaction, kind: str, payload: object, now: float
     ) -> None:
+        if id(transaction) in self.leaving and self.leaving[id(transaction)][0] is transaction:
+            self._leave_event(transaction, kind, payload, now)
+            return
         if transaction is not self.transaction:
             return
         if kind == "timeout":
-            self._fail(now, "timeout")
+            self.give_up_at = None
+            self._fail(now, "timeout", None)
             return
         if not isinstance(payload, SipResponse) or payload.status < 200:
             return
         response = payload
         status = response.status
+        self.give_up_at = None
         if status < 300:
             self.auth_attempts = 0
             if self.requested == 0:
                 self.state = "unregistered"
                 self.ua._events.append(
-                    ev.RegistrationState(self.account.name, "unregistered", 0, "OK")
+                    ev.RegistrationState(self.account.name, "unregistered", 0, "OK", status,
+                                         self.current_registrar)
                 )
                 return
             granted = self._granted_expires(response)
@@ -146,13 +254,14 @@ class Registration:
             # Refresh early: half-way for short bindings, 30 s before expiry for long ones.
             self.refresh_at = now + max(1.0, granted - min(30.0, granted / 2))
             self.ua._events.append(
-                ev.RegistrationState(self.account.name, "registered", granted, response.reason)
+                ev.RegistrationState(self.account.name, "registered", granted, response.reason,
+                                     status, self.current_registrar)
             )
         elif status in (401, 407) and self.auth_attempts < MAX_AUTH_ATTEMPTS:
             header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
             challenge = choose_challenge(response.headers.raw(header))
             if challenge is None or (self.account.realm and challenge.realm != self.account.realm):
-                self._fail(now, f"{status} {response.reason} (no usable challenge)")
+                self._fail(now, f"{status} {response.reason} (no usable challenge)", status)
                 return
             self.auth_attempts += 1
             self.ua.stats.auth_retries += 1
@@ -177,15 +286,16 @@ class Registration:
                     response.headers.get("Min-Expires") or "", "Min-Expires"
                 )
             except SipSyntaxError:
-                self._fail(now, "423 without a usable Min-Expires")
+                self._fail(now, "423 without a usable Min-Expires", status)
                 return
             if minimum <= self.requested:
-                self._fail(now, f"423 with Min-Expires {minimum} not above {self.requested}")
+                self._fail(now, f"423 with Min-Expires {minimum} not above {self.requested}",
+                           status)
                 return
             self.expires = minimum
             self._send(now, minimum)
         else:
-            self._fail(now, f"{status} {response.reason}")
+            self._fail(now, f"{status} {response.reason}", status, _retry_after(response))
 
     def _granted_expires(self, response: SipResponse) -> int:
         """§10.2.4: our Contact's expires parameter, else Expires, else what we asked for."""
@@ -203,14 +313,31 @@ class Registration:
             pass
         return self.requested
 
-    def _fail(self, now: float, reason: str) -> None:
+    def _fail(self, now: float, reason: str, code: int | None,
+              retry_after: float | None = None) -> None:
+        self.give_up_at = None
         if self.state == "unregistering":
             self.state = "unregistered"
             self.ua._events.append(
-                ev.RegistrationState(self.account.name, "unregistered", 0, reason)
+                ev.RegistrationState(self.account.name, "unregistered", 0, reason, code,
+                                     self.current_registrar)
             )
             return
         self.state = "failed"
         self.auth_attempts = 0
-        self.refresh_at = now + RETRY_AFTER_FAILURE
-        self.ua._events.append(ev.RegistrationState(self.account.name, "failed", 0, reason))
+        retry = self.retry_after_failure
+        self.refresh_at = None if retry is None else now + retry
+        self.ua._events.append(ev.RegistrationState(
+            self.account.name, "failed", 0, reason, code, self.current_registrar, retry_after))
+
+
+def _retry_after(response: SipResponse) -> float | None:
+    """RFC 3261 §20.33 Retry-After: delta-seconds, optionally followed by a comment."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return float(parse_delta_seconds(value.split("(")[0].split(";")[0].strip(),
+                                         "Retry-After"))
+    except SipSyntaxError:
+        return None

@@ -15,6 +15,7 @@ import random
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 
 from deskphone.sip import events as ev
 from deskphone.sip.dialog import Dialog
@@ -160,6 +161,8 @@ class UserAgent:
         self.registrations = {
             account.name: Registration(self, account) for account in config.accounts
         }
+        # RFC 3261 §11 OPTIONS probes (`probe`): Call-ID → (target, give-up time or None).
+        self.probes: dict[str, tuple[str, float | None]] = {}
         self._outbox: list[tuple[bytes, Addr]] = []
         self._events: deque[ev.Event] = deque()
         self._rng = random.Random(config.seed if config.seed is not None else secrets.randbits(64))
@@ -178,6 +181,7 @@ class UserAgent:
     def get_timer(self) -> float | None:
         deadlines = [t.next_deadline() for t in self.transactions.values()]
         deadlines += [r.next_deadline() for r in self.registrations.values()]
+        deadlines += [deadline for _, deadline in self.probes.values()]
         deadlines += [c.reinvite_retry_at for c in self.calls.values()]
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
@@ -188,6 +192,9 @@ class UserAgent:
         self._collect(now)
         for registration in self.registrations.values():
             registration.handle_timer(now)
+        for call_id, (_target, deadline) in list(self.probes.items()):
+            if deadline is not None and deadline <= now:
+                self._probe_done(call_id, None)
         for call in list(self.calls.values()):
             if call.reinvite_retry_at is not None and call.reinvite_retry_at <= now:
                 call.reinvite_retry_at = None
@@ -232,6 +239,66 @@ class UserAgent:
         for registration in self.registrations.values():
             registration.stop(now)
         self._collect(now)
+
+    def use_registrar(self, account_name: str, registrar: str, now: float) -> None:
+        """Register `account_name` with `registrar` (host[:port] or sip: URI) from now on; it
+        is also the outbound proxy of new calls. The address of record does not change."""
+        registration = self.registrations.get(account_name)
+        if registration is None:
+            raise KeyError(f"no account named {account_name!r} (have {list(self.registrations)})")
+        account = registration.account
+        proxy = None if registrar == account.registrar else registrar
+        moved = dataclass_replace(account, proxy=proxy)
+        moved.registrar_addr  # noqa: B018 — a bad registrar fails here, before anything changes
+        self.config = dataclass_replace(self.config, accounts=tuple(
+            moved if a.name == account_name else a for a in self.config.accounts))
+        registration.switch_registrar(moved, now)
+        self._collect(now)
+
+    def remove_binding_at(self, account_name: str, registrar: str, now: float) -> None:
+        """Take our binding off a registrar this account has left (see
+        `Registration.switch_registrar` for why a shared location table keeps it)."""
+        self.registrations[account_name].remove_binding_at(registrar, now)
+        self._collect(now)
+
+    def probe(self, target: str, now: float, timeout: float | None = None) -> str:
+        """Send OPTIONS to `target` (host[:port] or sip: URI) to learn whether it is alive
+        (RFC 3261 §11); `ProbeResult` follows with the status, or None after `timeout` seconds
+        (default: the transaction's Timer F)."""
+        text = target if target.lower().startswith(("sip:", "sips:")) else f"sip:{target}"
+        uri = parse_uri(text)
+        if not isinstance(uri, SipUri):
+            raise ValueError(f"probe target {target!r} is not a SIP URI")
+        call_id = secrets.token_hex(12)
+        request = SipRequest(method="OPTIONS", uri=SipUri(uri.scheme, uri.host, port=uri.port))
+        self._add_via(request)
+        request.headers.add("Max-Forwards", "70")
+        request.headers.add("From", f"<sip:{self.config.user}@{self.config.local_host}>"
+                                    f";tag={secrets.token_hex(6)}")
+        request.headers.add("To", f"<{request.uri}>")
+        request.headers.add("Call-ID", call_id)
+        request.headers.add("CSeq", "1 OPTIONS")
+        request.headers.add("Accept", "application/sdp")
+        self.probes[call_id] = (target, None if timeout is None else now + timeout)
+        self._start_client(request, _uri_addr(request.uri), now)
+        self._collect(now)
+        return call_id
+
+    def _probe_done(self, call_id: str, code: int | None) -> None:
+        probe = self.probes.pop(call_id, None)
+        if probe is None:
+            return
+        for key, transaction in list(self.transactions.items()):
+            if transaction.request.call_id == call_id:
+                self.transactions.pop(key, None)  # no more retransmissions: we stopped asking
+        self._events.append(ev.ProbeResult(call_id, probe[0], code))
+
+    def abandon_transaction(self, transaction: Transaction) -> None:
+        """Forget a client transaction its owner gave up on: no more retransmissions, and a
+        late response is counted as unmatched."""
+        for key, known in list(self.transactions.items()):
+            if known is transaction:
+                self.transactions.pop(key, None)
 
     # -- call commands -------------------------------------------------------------------------
     def invite(self, target: str, sdp: bytes, now: float, account: str | None = None) -> str:
@@ -549,6 +616,12 @@ class UserAgent:
 
     def _dispatch(self, transaction: Transaction, kind: str, payload: object, now: float) -> None:
         request = transaction.request
+        if request.method == "OPTIONS" and request.call_id in self.probes:
+            if kind == "timeout":
+                self._probe_done(request.call_id, None)
+            elif isinstance(payload, SipResponse) and payload.status >= 200:
+                self._probe_done(request.call_id, payload.status)
+            return
         if request.method == "REGISTER":
             for registration in self.registrations.values():
                 registration.on_transaction_event(transaction, kind, payload, now)
