@@ -1,0 +1,15 @@
+"""Hostile networks for tests and benchmarks: lossy links and an active ZRTP man in the middle.
+
+Everything binds to 127.0.0.1 only and picks free ports; nothing here is used by the phone itself.
+"""
+
+from .impairment import CLEAN, ImpairedPath, Impairment
+from .lossy import ForwardingMedia, LossyRelay, LossyUdpRelay
+from .mitm import MitmMedia, MitmRelay, ZrtpLeg
+from .runner import RelayThread
+from .sip_relay import Side, SipRelay, redirect_audio
+
+__all__ = [
+    "CLEAN", "ForwardingMedia", "ImpairedPath", "Impairment", "LossyRelay", "LossyUdpRelay",
+    "MitmMedia", "MitmRelay", "RelayThread", "Side", "SipRelay", "ZrtpLeg", "redirect_audio",
+]
