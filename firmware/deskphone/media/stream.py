@@ -412,10 +412,7 @@ class MediaStream:
     def _datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         kind = classify(data)
         if kind is PacketKind.STUN:
-            answer = answer_binding_request(data, addr)
-            if answer is not None and self._transport is not None:
-                self._counters["stun_answered"] += 1
-                self._transport.sendto(answer, addr)
+            self._answer_stun(data, addr, self._transport)
             return
         if addr != self.remote:
             if kind is PacketKind.RTCP and addr == self.remote_rtcp:
@@ -476,11 +473,24 @@ class MediaStream:
             return
         self._rtcp.receive_rtcp(data, self._clock())
 
+    def _answer_stun(self, data: bytes, addr: tuple[str, int],
+                     transport: asyncio.DatagramTransport | None) -> None:
+        """A STUN Binding Request is answered from the port it reached (RFC 5389 §7.3.1)."""
+        answer = answer_binding_request(data, addr)
+        if answer is not None and transport is not None:
+            self._counters["stun_answered"] += 1
+            transport.sendto(answer, addr)
+
     def _rtcp_port_received(self, data: bytes, addr: tuple[str, int]) -> None:
         """RFC 3550 §11: the peer's RTCP from its port + 1 (or, symmetric, any port of its host
         while we multiplex: RFC 5761 §5.1.1 lets a peer fall back to port + 1)."""
-        if self.remote is None or addr[0] != self.remote[0] or classify(data) is not \
-                PacketKind.RTCP:
+        kind = classify(data)
+        if kind is PacketKind.STUN:
+            # linphone (mediastreamer2) sends keep-alive Binding Requests every ~500 ms to our
+            # RTCP port as well as the RTP port (RFC 7983 demultiplexing applies on both).
+            self._answer_stun(data, addr, self._rtcp_transport)
+            return
+        if self.remote is None or addr[0] != self.remote[0] or kind is not PacketKind.RTCP:
             self._counters["dropped_foreign"] += 1
             return
         self._receive_rtcp(data)

@@ -286,7 +286,9 @@ class ZrtpSession:
     @property
     def peer_client_id(self) -> str | None:
         """The peer's Hello client identifier (§5.2, e.g. "BZRTPv1.1"), once its Hello arrived."""
-        return self._peer_hello.client_id.strip() if self._peer_hello is not None else None
+        if self._peer_hello is None:
+            return None
+        return self._peer_hello.client_id.rstrip(" \x00")  # bzrtp pads with NULs, §5.2 spaces
 
     # --- sending ---------------------------------------------------------------------------------
     def _send(self, message: bytes) -> None:
