@@ -411,7 +411,7 @@ class CallManager:
                          clock_rate=codec.clock_rate, channels=codec.channels,
                          fmtp=dict(codec.fmtp))
         call.media.start((negotiated.remote_address, negotiated.remote_port), spec,
-                         dtmf_pt=negotiated.dtmf_payload_type)
+                         dtmf_pt=negotiated.dtmf_payload_type, rtcp_mux=negotiated.rtcp_mux)
         call.media.set_direction(negotiated.direction)
         if negotiated.remote_zrtp_hash:
             version = negotiated.remote_zrtp_version or "1.10"
