@@ -105,6 +105,7 @@ class CallManager:
         self.ua: Any = None
         self.endpoint: Any = None
         self.account_names: dict[str, str] = {}  # config name → the UA's user@domain
+        self.accounts: Any = None  # deskphone.accounts.AccountManager when there are accounts
         self._tasks: list[asyncio.Task[Any]] = []
         self.cache: Any = None
         self.zid = b""
@@ -133,7 +134,8 @@ class CallManager:
         accounts = []
         for a in self.config.accounts:
             account = Account(registrar=a.registrars[0], user=a.user, password=a.password,
-                              realm=a.realm, transport=a.transport, expires=a.expires)
+                              realm=a.realm, transport=a.transport, expires=a.expires,
+                              register_timeout=a.failover_timeout_seconds)
             self.account_names[a.name] = account.name
             accounts.append(account)
         ident = self.config.identity
@@ -153,12 +155,21 @@ class CallManager:
         if self.config.discovery.enabled:
             await self._start_discovery(host, port)
         self._load_dialplan()
-        if accounts:
-            self.endpoint.command(self.ua.register)
+        if accounts:  # registration with fail-over between each account's registrars
+            from deskphone.accounts import AccountManager
+
+            self.accounts = AccountManager(
+                self.config.accounts, self.account_names, self.ua, self.endpoint.command,
+                self._now, lambda when, callback: self.loop.call_later(  # type: ignore[union-attr]
+                    max(0.0, when - self._now()), callback),
+                lambda text: self.app.post(pev.StatusChanged(text)))
+            self.accounts.start()
 
     async def close(self) -> None:
         if self.call is not None:
             self.hangup()
+        if self.accounts is not None:
+            self.accounts.close()
         if self.endpoint is not None:
             if self.config.accounts:
                 # RFC 3261 §10.2.2: take our bindings away on a clean shutdown.
@@ -341,6 +352,8 @@ class CallManager:
         if self.endpoint is not None:
             host, port = self.endpoint.local_address
             info["sip"] = f"{self.config.sip.listen.transport}:{host}:{port}"
+        if self.accounts is not None:
+            info["accounts"] = self.accounts.info()
         if self.directory is not None:
             info["lan_peers"] = sorted(p.extension for p in self.directory.peers())
         call = self.call
@@ -515,10 +528,13 @@ class CallManager:
             case sev.Reoffer(call_id=call_id, sdp=sdp):
                 if call is not None and call.call_id == call_id:
                     self._reoffer(call, sdp)
-            case sev.RegistrationState(state=state):
-                text = {"registered": "registered", "failed": "reg failed",
-                        "unregistered": "not registered"}.get(state, state)
-                self.app.post(pev.StatusChanged(text))
+            case sev.RegistrationState():
+                if self.accounts is not None:
+                    self.accounts.on_registration(event)
+                self.app.state_changed()
+            case sev.ProbeResult():
+                if self.accounts is not None:
+                    self.accounts.on_probe_result(event)
             case _:
                 pass
 

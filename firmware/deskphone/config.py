@@ -52,6 +52,12 @@ class AccountConfig:
     realm: str | None = None
     transport: str = "udp"
     expires: int = 3600
+    # While registered on a fail-over registrar, ask the primary whether it is back this often
+    # (OPTIONS, RFC 3261 §11). Deskphone.routing.failover's default; phones commonly use 1-5 min.
+    failover_probe_seconds: float = 120.0
+    # An unanswered REGISTER fails over after this long instead of after the full Timer F
+    # (64*T1 = 32 s, RFC 3261 §17.1.2.2): a desk phone should not sit unreachable for 32 s.
+    failover_timeout_seconds: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,8 @@ def _account(raw: Any, index: int) -> AccountConfig:
     if not isinstance(raw, dict):
         raise ConfigError(where, raw, "a table [[accounts]]")
     _unknown_keys(raw, where, {"name", "registrar", "registrars", "user", "password", "realm",
-                               "transport", "expires"})
+                               "transport", "expires", "failover_probe_seconds",
+                               "failover_timeout_seconds"})
     if "registrars" in raw:
         regs = raw["registrars"]
         if not isinstance(regs, list) or not regs or not all(isinstance(r, str) for r in regs):
@@ -219,6 +226,8 @@ def _account(raw: Any, index: int) -> AccountConfig:
     for reg in regs:
         if not isinstance(reg, str) or not re.fullmatch(_HOSTPORT, reg):
             raise ConfigError(f"{where}.registrar", reg, "host[:port] or a sip:/sips: URI")
+    if len(set(regs)) != len(regs):
+        raise ConfigError(f"{where}.registrars", regs, "registrars listed once each")
     user = _str(raw, "user", where, None, pattern=r"[A-Za-z0-9_.!~*'()&=+$,;?/%\-]{1,64}",
                 what="a SIP user name (1-64 URI user characters)")
     if user is None:
@@ -233,7 +242,10 @@ def _account(raw: Any, index: int) -> AccountConfig:
         password=password,
         realm=_str(raw, "realm", where, None),
         transport=transport or "udp",
-        expires=_int(raw, "expires", where, 3600, 60, 86400),
+        # RFC 3261 sets no floor; the registrar may raise it (Kamailio's min_expires: 60 s).
+        expires=_int(raw, "expires", where, 3600, 10, 86400),
+        failover_probe_seconds=_float(raw, "failover_probe_seconds", where, 120.0, 1.0, 86400.0),
+        failover_timeout_seconds=_float(raw, "failover_timeout_seconds", where, 8.0, 0.5, 32.0),
     )
 
 
