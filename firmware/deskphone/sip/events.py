@@ -83,8 +83,37 @@ class Redirect:
 
 @dataclass(frozen=True)
 class TransferRequested:
+    """The peer REFERred us (RFC 3515): we accepted (202) and sent NOTIFY 100; place a call to
+    `target` and report its outcome with `UserAgent.notify_transfer`."""
+
     call_id: str
     target: str
+
+
+@dataclass(frozen=True)
+class TransferAccepted:
+    """Our REFER was accepted (2xx); NOTIFYs with the new call's progress follow."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class TransferNotify:
+    """A NOTIFY for our REFER: the status line of the transferee's new call (RFC 3515 §2.4.5).
+    `final` when the subscription ended (a final status, or Subscription-State terminated)."""
+
+    call_id: str
+    code: int
+    reason: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class TransferFailed:
+    """Our REFER was refused, never answered (408), or its subscription lapsed without news."""
+
+    call_id: str
+    code: int
 
 
 @dataclass(frozen=True)
@@ -117,6 +146,9 @@ Event = (
     | ReofferFailed
     | Redirect
     | TransferRequested
+    | TransferAccepted
+    | TransferNotify
+    | TransferFailed
     | RegistrationState
     | ProbeResult
 )

@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 
+from deskphone.routing.privacy import PrivacyPolicy
 from deskphone.sip import events as ev
 from deskphone.sip.dialog import Dialog
 from deskphone.sip.digest import authorization_value, choose_challenge
@@ -27,6 +28,15 @@ from deskphone.sip.message import (
     SipRequest,
     SipResponse,
     parse_message,
+)
+from deskphone.sip.refer import (
+    SIPFRAG,
+    SUBSCRIPTION_SECONDS,
+    ReferError,
+    parse_refer_notify,
+    refer_target,
+    sipfrag,
+    subscription_state,
 )
 from deskphone.sip.registration import Account, Registration
 from deskphone.sip.transaction import (
@@ -41,7 +51,6 @@ from deskphone.sip.uri import (
     SipSyntaxError,
     SipUri,
     Uri,
-    parse_name_addr,
     parse_uri,
     quote,
 )
@@ -93,7 +102,9 @@ class UaConfig:
     transport: str = "udp"
     user_agent: str | None = "deskphone/0.1"
     accounts: tuple[Account, ...] = ()
-    privacy: bool = False  # RFC 3323: anonymous From, Privacy: id
+    # docs/privacy.md: no User-Agent/Server, no display name, no host in Call-ID, no optional
+    # headers (deskphone.routing.privacy.PrivacyPolicy decides each item).
+    privacy: bool = False
     t1: float = 0.5
     t2: float = 4.0
     t4: float = 5.0
@@ -133,6 +144,13 @@ class Call:
     reoffer_tx: ServerTransaction | None = None
     ended: bool = False
     acks: dict[int, bytes] = field(default_factory=dict)  # CSeq -> ACK for its 2xx
+    tried_targets: list[str] = field(default_factory=list)  # Request-URIs sent (3xx loops)
+    alternates: list[Uri] = field(default_factory=list)  # §8.1.3.4: contacts still to try
+    # RFC 3515 transferee: the CSeq of the REFER we accepted (its subscription's id), until the
+    # final NOTIFY; transferor: the REFER we sent, and when its subscription lapses.
+    refer_received: int | None = None
+    refer_sent: bool = False
+    refer_deadline: float | None = None
 
 
 def end_reason(code: int) -> str:
@@ -166,6 +184,11 @@ class UserAgent:
         self._outbox: list[tuple[bytes, Addr]] = []
         self._events: deque[ev.Event] = deque()
         self._rng = random.Random(config.seed if config.seed is not None else secrets.randbits(64))
+        self.privacy = PrivacyPolicy(enabled=config.privacy, user_agent=config.user_agent or "")
+        for registration in self.registrations.values():
+            # RFC 3261 §10.2: one Call-ID per registrar binding, from the privacy policy.
+            registration.call_id = self.privacy.new_call_id(config.local_host)
+            registration.local_tag = self.privacy.new_tag()
 
     # -- the sans-IO surface -------------------------------------------------------------------
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr]]:
@@ -183,6 +206,7 @@ class UserAgent:
         deadlines += [r.next_deadline() for r in self.registrations.values()]
         deadlines += [deadline for _, deadline in self.probes.values()]
         deadlines += [c.reinvite_retry_at for c in self.calls.values()]
+        deadlines += [c.refer_deadline for c in self.calls.values()]
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
 
@@ -200,6 +224,12 @@ class UserAgent:
                 call.reinvite_retry_at = None
                 if call.reinvite_sdp is not None and not call.ended:
                     self._send_reinvite(call, call.reinvite_sdp, now)
+            if call.refer_deadline is not None and call.refer_deadline <= now:
+                # RFC 6665 §4.1.2.4: no NOTIFY before the subscription expired: it is over.
+                call.refer_deadline = None
+                if call.refer_sent:
+                    call.refer_sent = False
+                    self._events.append(ev.TransferFailed(call.call_id, 408))
         self._collect(now)
 
     def receive_datagram(self, data: bytes, addr: Addr, now: float) -> None:
@@ -304,18 +334,17 @@ class UserAgent:
     def invite(self, target: str, sdp: bytes, now: float, account: str | None = None) -> str:
         chosen = self._account(account)
         uri = self._target_uri(target, chosen)
-        call_id = secrets.token_hex(12) + "@" + self.config.local_host
-        local_tag = secrets.token_hex(6)
+        call_id = self.privacy.new_call_id(self.config.local_host)
+        local_tag = self.privacy.new_tag()
         request = SipRequest(method="INVITE", uri=uri)
         request.headers.add("From", f"{self._local_identity(chosen)};tag={local_tag}")
         request.headers.add("To", f"<{uri}>")
         request.headers.add("Call-ID", call_id)
         request.headers.add("CSeq", "1 INVITE")
-        if self.config.privacy:
-            request.headers.add("Privacy", "id")  # RFC 3323 §4.2
         self._add_body(request, sdp)
         addr = self._destination(uri, chosen)
         call = Call(call_id, "uac", request, addr, chosen, local_tag=local_tag)
+        call.tried_targets.append(str(uri))
         self.calls[call_id] = call
         self._send_invite(call, now)
         self._collect(now)
@@ -419,27 +448,27 @@ class UserAgent:
         if method == "INVITE":
             self._receive_invite(request, transaction, reply_addr, now)
         elif method == "OPTIONS":
-            response = self._response(request, 200, to_tag=secrets.token_hex(6))
+            response = self._response(request, 200, to_tag=self.privacy.new_tag())
             response.headers.add("Accept", "application/sdp")
             transaction.send_response(response, now)
         elif method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE"):
             transaction.send_response(
-                self._response(request, 405, to_tag=secrets.token_hex(6)), now
+                self._response(request, 405, to_tag=self.privacy.new_tag()), now
             )
         elif method in ("BYE", "REFER", "NOTIFY", "INFO", "PRACK", "UPDATE"):
             transaction.send_response(
-                self._response(request, 481, to_tag=secrets.token_hex(6)), now
+                self._response(request, 481, to_tag=self.privacy.new_tag()), now
             )
         else:
             transaction.send_response(
-                self._response(request, 501, to_tag=secrets.token_hex(6)), now
+                self._response(request, 501, to_tag=self.privacy.new_tag()), now
             )
 
     def _reject_if_unsupported(
         self, request: SipRequest, transaction: ServerTransaction, now: float
     ) -> bool:
         """§8.2.2: URI scheme (416), Require (420), Content-Type (415), Accept (406)."""
-        tag = secrets.token_hex(6)
+        tag = self.privacy.new_tag()
         if not isinstance(request.uri, SipUri):
             transaction.send_response(self._response(request, 416, to_tag=tag), now)
             return True
@@ -474,11 +503,11 @@ class UserAgent:
             return
         if request.call_id in self.calls:  # a forked or looped copy of a call we know (§8.2.2.2)
             transaction.send_response(
-                self._response(request, 482, to_tag=secrets.token_hex(6)), now
+                self._response(request, 482, to_tag=self.privacy.new_tag()), now
             )
             return
         transaction.send_response(self._response(request, 100), now)  # §17.2.1
-        call = Call(request.call_id, "uas", request, addr, local_tag=secrets.token_hex(6))
+        call = Call(request.call_id, "uas", request, addr, local_tag=self.privacy.new_tag())
         call.invite_tx = transaction
         self.calls[call.call_id] = call
         remote = request.from_
@@ -556,20 +585,114 @@ class UserAgent:
             call.reoffer_tx = transaction
             self._events.append(ev.Reoffer(call.call_id, request.body))
         elif method == "REFER":
-            refer_to = request.headers.get("Refer-To")
-            if refer_to is None:
-                transaction.send_response(
-                    self._response(request, 400, reason="Missing Refer-To"), now
-                )
-                return
-            transaction.send_response(self._response(request, 202), now)
-            self._events.append(
-                ev.TransferRequested(call.call_id, str(parse_name_addr(refer_to).uri))
-            )
-        elif method in ("OPTIONS", "INFO", "NOTIFY"):
+            self._receive_refer(call, request, transaction, now)
+        elif method == "NOTIFY":
+            self._receive_notify(call, request, transaction, now)
+        elif method in ("OPTIONS", "INFO"):
             transaction.send_response(self._response(request, 200), now)
         else:
             transaction.send_response(self._response(request, 501), now)
+
+    def _receive_refer(
+        self, call: Call, request: SipRequest, transaction: ServerTransaction, now: float
+    ) -> None:
+        """RFC 3515 §2.4.2-§2.4.5: 202, then at once the first NOTIFY (100 Trying)."""
+        try:
+            target = refer_target(request.headers.get_all("Refer-To"))
+        except ReferError as error:
+            transaction.send_response(
+                self._response(request, error.status, reason=_safe_reason(error.status,
+                                                                          error.reason)), now
+            )
+            return
+        if call.ended or call.state != "confirmed":
+            transaction.send_response(self._response(request, 481), now)
+            return
+        if call.refer_received is not None:
+            # One transfer at a time: the first one's outcome is still being reported.
+            response = self._response(request, 491)
+            response.headers.add("Retry-After", "5")
+            transaction.send_response(response, now)
+            return
+        transaction.send_response(self._response(request, 202), now)
+        call.refer_received = request.cseq.number
+        self._send_refer_notify(call, 100, "Trying", now)
+        self._events.append(ev.TransferRequested(call.call_id, str(target)))
+
+    def _receive_notify(
+        self, call: Call, request: SipRequest, transaction: ServerTransaction, now: float
+    ) -> None:
+        """RFC 3515 §2.4.5: the transferee reports the new call's progress as a sipfrag."""
+        try:
+            notify = parse_refer_notify(
+                request.headers.get("Event"),
+                request.headers.get("Content-Type"),
+                request.headers.get("Subscription-State"),
+                request.body,
+            )
+        except ReferError as error:
+            transaction.send_response(
+                self._response(request, error.status, reason=_safe_reason(error.status,
+                                                                          error.reason)), now
+            )
+            return
+        if not call.refer_sent:  # RFC 6665 §4.1.3: no such subscription
+            transaction.send_response(self._response(request, 481), now)
+            return
+        transaction.send_response(self._response(request, 200), now)
+        final = notify.status >= 200 or notify.terminated
+        if final:
+            call.refer_sent = False
+            call.refer_deadline = None
+        else:
+            call.refer_deadline = now + (notify.expires or SUBSCRIPTION_SECONDS)
+        self._events.append(ev.TransferNotify(call.call_id, notify.status, notify.reason, final))
+
+    # -- transfer commands (RFC 3515) ----------------------------------------------------------
+    def refer(self, call_id: str, target: str, now: float) -> None:
+        """Ask the peer to call `target` (blind transfer): REFER with Refer-To (§2.4.1)."""
+        call = self._call(call_id)
+        if call.dialog is None or call.state != "confirmed" or call.ended:
+            raise CallStateError(f"call {call_id} is {call.state}, REFER needs a confirmed dialog")
+        if call.refer_sent:
+            raise CallStateError(f"call {call_id} already has a transfer in progress")
+        uri = refer_target([f"<{target.strip('<>')}>"])
+        request = call.dialog.build_request("REFER")
+        self._add_via(request)
+        request.headers.add("Max-Forwards", "70")
+        self._add_contact(request)
+        request.headers.add("Refer-To", f"<{uri}>")
+        if not self.privacy.enabled:  # RFC 3892: who asked; left out with privacy
+            request.headers.add("Referred-By", call.dialog.local_uri)
+        call.refer_sent = True
+        call.refer_deadline = now + 64 * self.timers.t1  # until the first NOTIFY (Timer F)
+        self._start_client(request, self._dialog_addr(call), now)
+        self._collect(now)
+
+    def notify_transfer(self, call_id: str, status: int, reason: str, now: float) -> None:
+        """Report the new call's progress to the transferor (RFC 3515 §2.4.5); a final status
+        (>= 200) ends the subscription."""
+        call = self._call(call_id)
+        if call.refer_received is None:
+            raise CallStateError(f"call {call_id} has no REFER waiting for a NOTIFY")
+        self._send_refer_notify(call, status, reason, now)
+        self._collect(now)
+
+    def _send_refer_notify(self, call: Call, status: int, reason: str, now: float) -> None:
+        if call.dialog is None or call.refer_received is None:
+            return
+        request = call.dialog.build_request("NOTIFY")
+        self._add_via(request)
+        request.headers.add("Max-Forwards", "70")
+        self._add_contact(request)  # RFC 6665 §4.2.2: a NOTIFY carries Contact
+        # RFC 3515 §2.4.6: id= is the REFER's CSeq, so several REFERs in a dialog stay apart.
+        request.headers.add("Event", f"refer;id={call.refer_received}")
+        request.headers.add("Subscription-State", subscription_state(status))
+        request.body = sipfrag(status, reason)
+        request.headers.add("Content-Type", SIPFRAG)
+        if status >= 200:
+            call.refer_received = None
+        self._start_client(request, self._dialog_addr(call), now)
 
     # -- receiving responses -------------------------------------------------------------------
     def _receive_response(self, response: SipResponse, now: float) -> None:
@@ -659,10 +782,23 @@ class UserAgent:
             response is not None
             and response.status in (401, 407)
             and request.method in ("BYE", "REFER")
+            and (retry := self._with_credentials(call, request, response)) is not None
         ):
-            retry = self._with_credentials(call, request, response)
-            if retry is not None:
-                self._start_client(retry, transaction.addr, now)
+            self._start_client(retry, transaction.addr, now)
+        elif request.method == "REFER" and (response is None or response.status >= 200):
+            self._refer_result(call, response)
+
+    def _refer_result(self, call: Call, response: SipResponse | None) -> None:
+        """RFC 3515 §2.4.2: 2xx accepts (NOTIFYs follow); anything else, or no answer, fails."""
+        if not call.refer_sent:
+            return  # the final NOTIFY overtook the 202
+        if response is not None and response.status < 300:
+            self._events.append(ev.TransferAccepted(call.call_id))
+            return
+        call.refer_sent = False
+        call.refer_deadline = None
+        self._events.append(ev.TransferFailed(call.call_id, 408 if response is None
+                                              else response.status))
 
     def _invite_result(self, call: Call, response: SipResponse | None, now: float) -> None:
         if response is None:  # Timer B
@@ -702,23 +838,40 @@ class UserAgent:
                 self._send_invite(call, now)
         elif 300 <= status < 400 and not call.ended:
             self._follow_redirect(call, response, now)
+        elif not call.ended and call.alternates and call.redirects < self.config.max_redirects:
+            self._try_next_target(call, now)  # §8.1.3.4: the next contact of the redirect
         elif not call.ended:
             self._end_call(call, end_reason(status), status)
         elif call.ended and status >= 300:
             self.calls.pop(call.call_id, None)
 
     def _follow_redirect(self, call: Call, response: SipResponse, now: float) -> None:
-        contacts = [c for c in response.contacts if isinstance(c.uri, SipUri)]
-        self._events.append(ev.Redirect(call.call_id, tuple(str(c.uri) for c in response.contacts)))
-        if not contacts or call.redirects >= self.config.max_redirects:
+        """§8.1.3.4: try the Contacts of a 3xx, highest q first, at most max_redirects new
+        INVITEs per call; a Contact already tried (a redirect loop) is skipped."""
+        try:
+            contacts = response.contacts
+        except SipSyntaxError:
+            contacts = []
+        self._events.append(ev.Redirect(call.call_id, tuple(str(c.uri) for c in contacts)))
+        usable = [c for c in contacts if isinstance(c.uri, SipUri)]
+        usable.sort(key=lambda c: -_q_value(c))  # stable: equal q keeps the server's order
+        fresh = [c.uri for c in usable if str(c.uri) not in call.tried_targets]
+        call.alternates = fresh + [u for u in call.alternates if u not in fresh]
+        if not call.alternates or call.redirects >= self.config.max_redirects:
+            call.alternates = []
             self._end_call(call, "failed", response.status)
             return
+        self._try_next_target(call, now)
+
+    def _try_next_target(self, call: Call, now: float) -> None:
+        target = call.alternates.pop(0)
         call.redirects += 1
-        target = contacts[0].uri
+        call.tried_targets.append(str(target))
         retry = self._next_invite(call.invite)
-        retry.uri = target
+        retry.uri = target  # §8.1.3.4: only the Request-URI changes; To, From, Call-ID stay
         call.invite = retry
-        call.addr = self._destination(target, None if call.account is None else call.account)
+        call.got_provisional = False
+        call.addr = self._destination(target, call.account)
         self._send_invite(call, now)
 
     def _reinvite_result(self, call: Call, response: SipResponse | None, now: float) -> None:
@@ -810,8 +963,12 @@ class UserAgent:
         return ack
 
     def _start_client(self, request: SipRequest, addr: Addr, now: float) -> ClientTransaction:
-        if self.config.user_agent and "User-Agent" not in request.headers:
-            request.headers.add("User-Agent", self.config.user_agent)
+        user_agent = self.privacy.user_agent_header()
+        if user_agent and "User-Agent" not in request.headers:
+            request.headers.add("User-Agent", user_agent)  # §20.41
+        for name in {name for name, _ in request.headers}:
+            if not self.privacy.allows_header(name):
+                request.headers.remove(name)
         transaction = ClientTransaction(request, addr, self.reliable, self.timers, now)
         self.transactions[transaction_key(request)] = transaction
         return transaction
@@ -912,8 +1069,9 @@ class UserAgent:
         response.headers.add("CSeq", request.headers.get("CSeq") or "")
         if status in (200, 405, 501) or (status == 200 and request.method == "OPTIONS"):
             response.headers.add("Allow", ALLOW)
-        if self.config.user_agent:
-            response.headers.add("Server", self.config.user_agent)
+        server = self.privacy.server_header()
+        if server:
+            response.headers.add("Server", server)  # §20.35
         return response
 
     def _answer_malformed(self, error: SipParseError, addr: Addr) -> None:
@@ -942,7 +1100,8 @@ class UserAgent:
         if replace:
             request.headers.remove("Via")
         transport = self.config.transport.upper()
-        branch = MAGIC_COOKIE + secrets.token_hex(8)
+        branch = self.privacy.new_branch()  # §8.1.1.7: MAGIC_COOKIE + randomness only
+        assert branch.startswith(MAGIC_COOKIE)
         request.headers.add_first(
             "Via",
             f"SIP/2.0/{transport} {self.config.local_host}:{self.config.local_port}"
@@ -1031,11 +1190,12 @@ class UserAgent:
         return _uri_addr(uri)
 
     def _local_identity(self, account: Account | None) -> str:
-        if self.config.privacy:  # RFC 3323 §4.1.1.3
-            return '"Anonymous" <sip:anonymous@anonymous.invalid>'
+        # The user part stays even with privacy: registrars match it against the account's
+        # authentication user (docs/privacy.md); the display name is left out (§20.20).
         user = account.user if account else self.config.user
         host = account.domain if account else f"{self.config.local_host}:{self.config.local_port}"
-        name = f"{quote(self.config.display_name)} " if self.config.display_name else ""
+        display = self.privacy.display_name(self.config.display_name)
+        name = f"{quote(display)} " if display else ""
         return f"{name}<sip:{user}@{host}>"
 
     def _call(self, call_id: str, role: str | None = None) -> Call:
@@ -1064,6 +1224,18 @@ def _uri_addr(uri: Uri) -> Addr:
         raise ValueError(f"cannot send to non-SIP URI {uri}")
     maddr = uri.param("maddr")
     return ((maddr or uri.host).strip("[]"), uri.port or (5061 if uri.scheme == "sips" else 5060))
+
+
+def _q_value(contact: NameAddress) -> float:
+    """RFC 3261 §20.10: q is 0-1, default 1; a malformed q sorts last."""
+    text = contact.param("q")
+    if text is None or text == "":
+        return 1.0
+    try:
+        value = float(text)
+    except ValueError:
+        return -1.0
+    return value if 0.0 <= value <= 1.0 else -1.0
 
 
 def _safe_reason(status: int, detail: str) -> str:
