@@ -1,44 +1,53 @@
 """Media benchmarks (not tests): latency, CPU and memory of two real pipelines on loopback.
 
-`run() -> dict` (called by the lead's `make bench`) runs two self-ticking MediaStreams with SRTP
-through an in-process UDP relay that injects loss and jitter, for G.711 and Opus:
+`run() -> dict` (called by the lead's `make bench`) runs a call between two self-ticking
+MediaStreams with SRTP, *each phone in its own process*, through a UDP relay in this process that
+injects loss and jitter, for G.711 and Opus:
 
-* pipeline latency: a tone burst is put into A's capture; we time from the tick that captured
-  it to the tick that hands it to B's playback. Mouth-to-ear adds the 20 ms the capture frame
-  takes to fill (reported as `mouth_to_ear_ms`); device driver buffers are not included.
-* CPU seconds per minute of call per side (process CPU time / 2 sides, scaled to 60 s) and
-  peak RSS of the process.
+* mouth-to-ear: a tone burst is put into A's capture; we time from the tick that captured it to
+  the tick that hands it to B's playback (both processes read the same CLOCK_MONOTONIC) and add
+  the 20 ms the capture frame takes to fill. Device driver buffers are not included.
+  Two phones tick at unrelated phases, and on a clean path the phase *is* the receive delay
+  (a frame waits for B's next tick), so B's ticks are offset from A's by `phase_ms` — 10 ms, the
+  mean of a uniform phase, unless a row says otherwise (the sweep rows show the range).
+* CPU: each phone process measures its own CPU time over the call's steady state (after a
+  warm-up that includes codec set-up), as % of one core and CPU seconds per call minute; the
+  relay's work is in neither figure.
+* RSS: the peak resident set of a phone process (Python, PyAV and libsrtp loaded).
 
 Targets (issue 4): mouth-to-ear <= 35 ms with 20 ms frames and no impairment; a G.711 SRTP call
-<= 1 % of a core (0.6 CPU s per minute).
+<= 1 % of a core (0.6 CPU s per minute) per side.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import random
 import resource
 import statistics
 import time
 from array import array
+from typing import Any
 
 from deskphone.media.codecs import CodecSpec
-from deskphone.media.srtp import SrtpKeys
-from deskphone.media.stream import MediaStream
 
 _KEY_A, _SALT_A = bytes(range(16)), bytes(range(100, 114))
 _KEY_B, _SALT_B = bytes(range(40, 56)), bytes(range(200, 214))
+_WARMUP = 0.5  # seconds after start not counted in the CPU figure
+_BURST_EVERY = 25  # ticks (0.5 s)
 
 
 class _BurstSource:
     """Capture: silence, with a 20 ms burst of tone every `period` ticks; records when."""
 
-    def __init__(self, rate: int, clock, period: int = 25) -> None:
+    def __init__(self, rate: int, clock, period: int = _BURST_EVERY) -> None:
         self.rate = rate
         self._clock = clock
         self._n = rate // 50
         self._ticks = 0
         self._period = period
+        self._silence = bytes(2 * self._n)
         self.burst_times: list[float] = []
         self._burst = array("h", [12000 if (i // 8) % 2 else -12000 for i in range(self._n)])
 
@@ -47,7 +56,7 @@ class _BurstSource:
         if self._ticks % self._period == 0:
             self.burst_times.append(self._clock())
             return self._burst.tobytes()
-        return bytes(2 * self._n)
+        return self._silence
 
     def play_frame(self, pcm: bytes) -> None:
         pass
@@ -62,15 +71,15 @@ class _EnergySink:
     def __init__(self, rate: int, clock) -> None:
         self.rate = rate
         self._clock = clock
+        self._silence = bytes(2 * (rate // 50))
         self.arrivals: list[float] = []
         self._loud = False
 
     def capture_frame(self) -> bytes:
-        return bytes(2 * (self.rate // 50))
+        return self._silence
 
     def play_frame(self, pcm: bytes) -> None:
-        samples = array("h", pcm)
-        loud = max(samples, default=0) > 3000
+        loud = max(array("h", pcm), default=0) > 3000
         if loud and not self._loud:
             self.arrivals.append(self._clock())
         self._loud = loud
@@ -79,62 +88,128 @@ class _EnergySink:
         pass
 
 
+# ---- one phone, in its own process ---------------------------------------------------------------
+
+def _phone_process(role: str, codec: tuple, relay_port: int, conn: Any) -> None:
+    asyncio.run(_phone(role, CodecSpec(*codec), relay_port, conn))
+
+
+async def _phone(role: str, codec: CodecSpec, relay_port: int, conn: Any) -> None:
+    from deskphone.media.codecs import create_codec
+    from deskphone.media.srtp import SrtpKeys
+    from deskphone.media.stream import MediaStream
+
+    loop = asyncio.get_running_loop()
+    rate = create_codec(codec).sample_rate  # device at the codec rate: no resampling
+    audio = _BurstSource(rate, loop.time) if role == "A" else _EnergySink(rate, loop.time)
+    stream = await MediaStream.open("127.0.0.1", audio=audio)
+    conn.send(stream.local_port)
+    start_at, seconds = await loop.run_in_executor(None, conn.recv)
+    await asyncio.sleep(max(0.0, start_at - loop.time() - 0.020))  # first tick at start_at
+    stream.start(("127.0.0.1", relay_port), codec, dtmf_pt=None, send_audio=True)
+    ours, theirs = ((_KEY_A, _SALT_A), (_KEY_B, _SALT_B))[:: 1 if role == "A" else -1]
+    stream.set_srtp(SrtpKeys("AES_CM_128_HMAC_SHA1_80", *ours, *theirs))
+    await asyncio.sleep(_WARMUP)
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    await asyncio.sleep(seconds - _WARMUP)
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    stats = stream.stats
+    await stream.close()
+    conn.send({
+        "cpu_share": cpu / wall,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "times": audio.burst_times if role == "A" else audio.arrivals,
+        "concealed": stats.concealed,
+        "target_delay_ms": stats.target_delay_ms,
+        "playout_delay_ms": stats.playout_delay_ms,
+    })
+
+
+# ---- the impairing relay, in this process --------------------------------------------------------
+
 class _Relay(asyncio.DatagramProtocol):
+    """Forwards what one phone sends to the other, dropping `loss` and delaying up to `jitter`.
+    Delayed sends are tracked so `close()` cancels them (none may fire on a closed loop)."""
+
     def __init__(self, loss: float, jitter: float, rng: random.Random) -> None:
         self.loss, self.jitter, self.rng = loss, jitter, rng
         self.peer_socket: asyncio.DatagramTransport | None = None
         self.target: tuple[str, int] | None = None
         self.transport: asyncio.DatagramTransport | None = None
-        self.last_source: tuple[str, int] | None = None
+        self._pending: set[asyncio.TimerHandle] = set()
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
-        self.last_source = addr
         if self.rng.random() < self.loss or self.peer_socket is None or self.target is None:
             return
         delay = self.rng.uniform(0, self.jitter) if self.jitter else 0.0
-        out, target = self.peer_socket, self.target
-        if delay:
-            asyncio.get_running_loop().call_later(delay, out.sendto, data, target)
-        else:
-            out.sendto(data, target)
+        if not delay:
+            self._forward(data, None)
+            return
+        handle: asyncio.TimerHandle | None = None
+
+        def fire() -> None:
+            self._forward(data, handle)
+
+        handle = asyncio.get_running_loop().call_later(delay, fire)
+        self._pending.add(handle)
+
+    def _forward(self, data: bytes, handle: asyncio.TimerHandle | None) -> None:
+        self._pending.discard(handle)  # type: ignore[arg-type]
+        out = self.peer_socket
+        if out is not None and not out.is_closing() and self.target is not None:
+            out.sendto(data, self.target)
+
+    def close(self) -> None:
+        for handle in self._pending:
+            handle.cancel()
+        self._pending.clear()
+        self.peer_socket = None
+        if self.transport is not None:
+            self.transport.close()
 
 
-async def _call(codec: CodecSpec, loss: float, jitter: float, seconds: float) -> dict:
+async def _call(codec: CodecSpec, loss: float, jitter: float, seconds: float,
+                phase: float = 0.010) -> dict:
     loop = asyncio.get_running_loop()
     rng = random.Random(1)
-    rate = {"PCMU": 8000, "PCMA": 8000, "G722": 16000}.get(codec.name, 48000)
-    source = _BurstSource(rate, loop.time)
-    sink = _EnergySink(rate, loop.time)
-    a = await MediaStream.open("127.0.0.1", audio=source)
-    b = await MediaStream.open("127.0.0.1", audio=sink)
     side_a, relay_a = await loop.create_datagram_endpoint(
         lambda: _Relay(loss, jitter, rng), local_addr=("127.0.0.1", 0))
     side_b, relay_b = await loop.create_datagram_endpoint(
         lambda: _Relay(loss, jitter, rng), local_addr=("127.0.0.1", 0))
-    relay_a.peer_socket, relay_a.target = side_b, ("127.0.0.1", b.local_port)
-    relay_b.peer_socket, relay_b.target = side_a, ("127.0.0.1", a.local_port)
-    a.start(("127.0.0.1", side_a.get_extra_info("sockname")[1]), codec, dtmf_pt=None,
-            send_audio=True)
-    b.start(("127.0.0.1", side_b.get_extra_info("sockname")[1]), codec, dtmf_pt=None,
-            send_audio=True)
-    profile = "AES_CM_128_HMAC_SHA1_80"
-    a.set_srtp(SrtpKeys(profile, _KEY_A, _SALT_A, _KEY_B, _SALT_B))
-    b.set_srtp(SrtpKeys(profile, _KEY_B, _SALT_B, _KEY_A, _SALT_A))
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    await asyncio.sleep(seconds)
-    cpu = time.process_time() - cpu0
-    wall = time.monotonic() - wall0
-    stats = b.stats
-    await a.close()
-    await b.close()
-    side_a.close()
-    side_b.close()
+    context = multiprocessing.get_context("spawn")
+    spec = (codec.name, codec.payload_type, codec.clock_rate, codec.channels)
+    phones = {}
+    for role, side in (("A", side_a), ("B", side_b)):
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_phone_process, daemon=True,
+                                  args=(role, spec, side.get_extra_info("sockname")[1], theirs))
+        process.start()
+        phones[role] = (process, ours)
+    try:
+        ports = {role: await loop.run_in_executor(None, conn.recv)
+                 for role, (_p, conn) in phones.items()}
+        relay_a.peer_socket, relay_a.target = side_b, ("127.0.0.1", ports["B"])
+        relay_b.peer_socket, relay_b.target = side_a, ("127.0.0.1", ports["A"])
+        start_at = loop.time() + 0.3
+        phones["A"][1].send((start_at, seconds))
+        phones["B"][1].send((start_at + phase, seconds))
+        results = {role: await loop.run_in_executor(None, conn.recv)
+                   for role, (_p, conn) in phones.items()}
+    finally:
+        relay_a.close()
+        relay_b.close()
+        for process, conn in phones.values():
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+            conn.close()
+    a, b = results["A"], results["B"]
     latencies = []
-    for sent in source.burst_times:
-        later = [t for t in sink.arrivals if 0 <= t - sent < 0.5]
+    for sent in a["times"]:
+        later = [t for t in b["times"] if 0 <= t - sent < 0.5]
         if later:
             latencies.append((later[0] - sent) * 1000)
     pipeline = statistics.median(latencies) if latencies else None
@@ -142,34 +217,41 @@ async def _call(codec: CodecSpec, loss: float, jitter: float, seconds: float) ->
         "codec": codec.name,
         "loss_pct": round(loss * 100),
         "jitter_ms": round(jitter * 1000),
+        "phase_ms": round(phase * 1000),
         "pipeline_latency_ms": round(pipeline, 1) if pipeline is not None else None,
         "mouth_to_ear_ms": round(pipeline + 20, 1) if pipeline is not None else None,
-        "bursts_heard": f"{len(latencies)}/{len(source.burst_times)}",
-        "cpu_s_per_min_per_side": round(cpu / 2 / wall * 60, 3),
-        "core_pct_per_side": round(cpu / 2 / wall * 100, 2),
-        "concealed": stats.concealed,
-        "target_delay_ms": stats.target_delay_ms,
+        "bursts_heard": f"{len(latencies)}/{len(a['times'])}",
+        "core_pct_per_side": round(max(a["cpu_share"], b["cpu_share"]) * 100, 2),
+        "cpu_s_per_min_per_side": round(max(a["cpu_share"], b["cpu_share"]) * 60, 3),
+        "core_pct_a_b": f"{a['cpu_share'] * 100:.2f}/{b['cpu_share'] * 100:.2f}",
+        "rss_mib": round(max(a["rss_mib"], b["rss_mib"]), 1),
+        "concealed": b["concealed"],
+        "target_delay_ms": b["target_delay_ms"],
     }
 
 
 async def _all(seconds: float) -> list[dict]:
     rows = []
-    for codec in (CodecSpec("PCMU", 0, 8000), CodecSpec("opus", 111, 48000, 2)):
+    pcmu = CodecSpec("PCMU", 0, 8000)
+    for codec in (pcmu, CodecSpec("opus", 111, 48000, 2)):
         for loss in (0.0, 0.05, 0.20):
             for jitter in (0.0, 0.030):
                 rows.append(await _call(codec, loss, jitter, seconds))
+    for phase in (0.002, 0.018):  # the range of a random tick phase, clean path
+        rows.append(await _call(pcmu, 0.0, 0.0, seconds, phase))
     return rows
 
 
 def run(seconds: float = 4.0) -> dict:
     rows = asyncio.run(_all(seconds))
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    header = ("codec", "loss_pct", "jitter_ms", "mouth_to_ear_ms", "bursts_heard",
-              "core_pct_per_side", "cpu_s_per_min_per_side", "concealed", "target_delay_ms")
+    rss_mib = max(row["rss_mib"] for row in rows)
+    header = ("codec", "loss_pct", "jitter_ms", "phase_ms", "mouth_to_ear_ms", "bursts_heard",
+              "core_pct_per_side", "core_pct_a_b", "cpu_s_per_min_per_side", "rss_mib",
+              "concealed", "target_delay_ms")
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(row[h]) for h in header))
-    print(f"peak RSS {rss_mib:.1f} MiB")
+    print(f"peak RSS of a phone process {rss_mib:.1f} MiB")
     return {"media": rows, "peak_rss_mib": round(rss_mib, 1)}
 
 

@@ -2,7 +2,8 @@
 
 Theory of operation
 -------------------
-Packets go in with `put(packet, now, duration)`; the audio tick asks for the next 20 ms with
+Packets go in with `put(packet, now, duration)` (or `put_payload`, the same without an RtpPacket
+object, for the per-packet path of the stream); the audio tick asks for the next 20 ms with
 `pop(now)` exactly once per tick, passing the tick's *scheduled* time (not the time the event loop
 got round to it: that scheduling noise is not network jitter and must not inflate the delay).
 
@@ -62,11 +63,12 @@ class FrameKind(Enum):
 class PlayoutFrame:
     kind: FrameKind
     payload: bytes = b""
-    packet: RtpPacket | None = None
     duration: int = 0  # RTP timestamp units this piece covers (0 for HOLD and SILENCE)
+    timestamp: int = 0  # RTP timestamp where the piece starts
 
 
 SILENCE = PlayoutFrame(FrameKind.SILENCE)
+_NOTICEABLE = 0.0005  # a new transit extreme beyond this updates the target before the next tick
 HOLD = PlayoutFrame(FrameKind.HOLD)
 
 
@@ -113,11 +115,13 @@ class JitterBuffer:
         self.increment = timestamp_increment
         self.stats = JitterBufferStats()
         self._max_duration = round(self.config.max_packet * clock_rate)
-        self._frames: dict[int, tuple[RtpPacket, int]] = {}  # timestamp -> (packet, duration)
+        self._frames: dict[int, tuple[bytes, int]] = {}  # timestamp -> (payload, duration)
         self._played: deque[int] = deque(maxlen=64)
         self._transits: deque[float] = deque(maxlen=self.config.window)
         self._transits_changed = False
+        self._transits_seen = 0
         self._base_transit = 0.0
+        self._high_transit = 0.0
         self._origin: int | None = None  # timestamp that `_relative` counts from
         self._newest_ts: int | None = None  # highest timestamp seen on this timeline
         self._ssrc: int | None = None
@@ -133,17 +137,20 @@ class JitterBuffer:
     def put(self, packet: RtpPacket, now: float, duration: int | None = None) -> None:
         """Queue one packet that arrived at `now`; `duration` in RTP timestamp units (default:
         one frame)."""
+        self.put_payload(packet.ssrc, packet.timestamp, packet.payload, now, duration)
+
+    def put_payload(self, ssrc: int, ts: int, payload: bytes, now: float,
+                    duration: int | None = None) -> None:
         self.stats.received += 1
         if duration is None:
             duration = self.increment
         elif not 0 < duration <= self._max_duration:
             self.stats.malformed += 1
             return
-        if self._ssrc != packet.ssrc:
+        if self._ssrc != ssrc:
             if self._ssrc is not None:
                 self._restart()
-            self._ssrc = packet.ssrc
-        ts = packet.timestamp
+            self._ssrc = ssrc
         newest = self._newest_ts
         if newest is not None:
             step = ts_delta(ts, newest)
@@ -170,7 +177,7 @@ class JitterBuffer:
         if len(self._frames) >= self.config.capacity:
             self.stats.overflow += 1
             return
-        self._frames[ts] = (packet, duration)
+        self._frames[ts] = (payload, duration)
         if self.covered_until is None:
             self.play_ts = self.covered_until = ts
 
@@ -186,21 +193,30 @@ class JitterBuffer:
             self._transits = deque((t + shift / self.clock_rate for t in self._transits),
                                    maxlen=self.config.window)
             self._base_transit += shift / self.clock_rate
+            self._high_transit += shift / self.clock_rate
             delta = 0
         return delta
 
     def _observe_transit(self, ts: int, now: float) -> None:
-        self._transits.append(now - self._relative(ts) / self.clock_rate)
-        self._transits_changed = True
+        transit = now - self._relative(ts) / self.clock_rate
+        self._transits.append(transit)
+        self._transits_seen += 1
+        # A new extreme widens the spread at once; a full min/max over the window (so that old
+        # extremes can leave it and the target shrink) runs every quarter window, not per packet.
+        if (len(self._transits) <= 2 or transit < self._base_transit - _NOTICEABLE
+                or transit > self._high_transit + _NOTICEABLE
+                or self._transits_seen % (self.config.window // 4 or 1) == 0):
+            self._transits_changed = True
 
     def _update_target(self) -> None:
         self._transits_changed = False
         transits = self._transits
         self._base_transit = low = min(transits)
+        self._high_transit = high = max(transits)
         if len(transits) < 2:
             return  # one arrival says nothing about jitter: keep the learned target
         config = self.config
-        wanted = max(transits) - low + config.margin
+        wanted = high - low + config.margin
         self._target = min(max(wanted, config.min_delay), config.max_delay)
         self.stats.target_delay_ms = round(self._target * 1000, 3)
 
@@ -238,7 +254,7 @@ class JitterBuffer:
             reference = self.covered_until if self.covered_until is not None else 0
             oldest = min(self._frames, key=lambda t: ts_delta(t, reference))
             delay = self.playout_delay(now, oldest)
-            self.stats.playout_delay_ms = round(delay * 1000, 3)
+            self.stats.playout_delay_ms = delay * 1000
             # the whole first tick must be due: a 10 ms packet needs its successor too
             short = max(0, self.increment - self._frames[oldest][1]) / self.clock_rate
             if delay - short < target:
@@ -252,7 +268,7 @@ class JitterBuffer:
         if covered == play_ts:
             delay = self._shrink_if_too_deep(delay, target, frame_seconds)
             covered = play_ts = self.play_ts  # type: ignore[assignment]
-        self.stats.playout_delay_ms = round(delay * 1000, 3)
+        self.stats.playout_delay_ms = delay * 1000
         end = (play_ts + self.increment) & 0xFFFFFFFF
         pieces: list[PlayoutFrame] = []
         frames = self._frames
@@ -260,8 +276,8 @@ class JitterBuffer:
         while (remaining := ts_delta(end, covered)) > 0:
             entry = frames.pop(covered, None)
             if entry is not None:
-                packet, duration = entry
-                pieces.append(PlayoutFrame(FrameKind.AUDIO, packet.payload, packet, duration))
+                payload, duration = entry
+                pieces.append(PlayoutFrame(FrameKind.AUDIO, payload, duration, covered))
                 self._played.append(covered)
                 self.stats.played += 1
                 covered = (covered + duration) & 0xFFFFFFFF
@@ -276,7 +292,7 @@ class JitterBuffer:
             ahead = [d for t in frames if (d := ts_delta(t, covered)) > 0]
             underrun = underrun or not ahead
             gap = min(min(ahead), remaining) if ahead else remaining
-            pieces.append(PlayoutFrame(FrameKind.LOST, duration=gap))
+            pieces.append(PlayoutFrame(FrameKind.LOST, b"", gap, covered))
             covered = (covered + gap) & 0xFFFFFFFF
         self.covered_until = covered
         self.play_ts = end

@@ -151,6 +151,7 @@ class MediaStream:
         self.remote_rtcp: tuple[str, int] | None = None  # where RTCP goes: RTP port or port + 1
         self.rtcp_mux = True
         self.codec_spec: CodecSpec | None = None
+        self._payload_type: int | None = None
         self._codec: Codec | None = None
         self._jitter: JitterBuffer | None = None
         self._rtcp: RtcpSession | None = None
@@ -212,6 +213,7 @@ class MediaStream:
         self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
         if codec != self.codec_spec or self._codec is None:
             self.codec_spec = codec
+            self._payload_type = codec.payload_type
             self._codec = create_codec(codec, secure=not self._cleartext_allowed)
             self._jitter = JitterBuffer(codec.clock_rate, self._codec.timestamp_increment)
             rate, device_rate = self._codec.sample_rate, self.audio.rate
@@ -442,21 +444,31 @@ class MediaStream:
         elif not self._cleartext_allowed:
             self._counters["dropped_cleartext"] += 1
             return
-        try:
-            packet = parse_rtp(data)
-        except RtpError:
-            self._counters["malformed"] += 1
-            return
+        if len(data) > _RTP_HEADER.size and data[0] == _RTP_V2:
+            # the usual packet (RFC 3550 §5.1: V=2, no padding, extension or CSRC): read the
+            # fixed header in place instead of building an RtpPacket
+            _first, second, sequence, timestamp, ssrc = _RTP_HEADER.unpack_from(data)
+            payload_type = second & 0x7F
+            payload = data[_RTP_HEADER.size:]
+        else:
+            try:
+                packet = parse_rtp(data)
+            except RtpError:
+                self._counters["malformed"] += 1
+                return
+            payload_type, sequence, timestamp, ssrc = (
+                packet.payload_type, packet.sequence, packet.timestamp, packet.ssrc)
+            payload = packet.payload
         now = self._clock()
         self._counters["packets_received"] += 1
-        self._rtcp.on_rtp_received(packet.ssrc, packet.sequence, packet.timestamp, now)
-        if self._dtmf_pt is not None and packet.payload_type == self._dtmf_pt:
-            key = self._dtmf_receiver.receive(packet)
+        self._rtcp.on_rtp_received(ssrc, sequence, timestamp, now)
+        if payload_type == self._dtmf_pt:
+            key = self._dtmf_receiver.receive(parse_rtp(data))
             if key is not None:
                 self.on_dtmf(key)
-        elif self.codec_spec is not None and packet.payload_type == self.codec_spec.payload_type:
-            assert self._codec is not None
-            self._jitter.put(packet, now, self._codec.payload_duration(packet.payload))
+        elif self._codec is not None and payload_type == self._payload_type:
+            self._jitter.put_payload(ssrc, timestamp, payload, now,
+                                     self._codec.payload_duration(payload))
         else:
             self._counters["malformed"] += 1  # a payload type we did not negotiate
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from operator import itemgetter
 
 from deskphone.media.codecs.conceal import RepeatFadeConcealer
 
@@ -95,7 +96,8 @@ class G711Codec:
 
     def __init__(self, *, alaw: bool) -> None:
         self.name = "PCMA" if alaw else "PCMU"
-        self._encode = (ALAW_ENCODE if alaw else ULAW_ENCODE).__getitem__
+        self._table = ALAW_ENCODE if alaw else ULAW_ENCODE
+        self._encode = self._table.__getitem__
         self._decode_low, self._decode_high = ALAW_DECODE if alaw else ULAW_DECODE
         self._plc = RepeatFadeConcealer(self.frame_samples)
 
@@ -103,7 +105,10 @@ class G711Codec:
         samples = array("H", pcm)
         if _BIG_ENDIAN:
             samples.byteswap()
-        return bytes(map(self._encode, samples))
+        if len(samples) < 2:  # itemgetter of one index returns a bare value, not a tuple
+            return bytes(map(self._encode, samples))
+        # one C-level gather of all 160 codes: about twice as fast as map() over __getitem__
+        return bytes(itemgetter(*samples)(self._table))
 
     def decode(self, payload: bytes) -> bytes:
         pcm = bytearray(2 * len(payload))  # S16LE: interleave low and high octets
