@@ -22,6 +22,9 @@ Two attacker strategies (`impersonate_zids`):
   know: its rs1 check fails and it raises the cache mismatch alarm (§4.3.2, §4.6.1) — the
   "POSSIBLE MITM" screen.
 
+`zrtp_hash="keep"` plays a clumsier attacker who leaves the SDP alone: a phone that checks the
+peer's Hello against the `a=zrtp-hash` of its SDP (§8.1.1) then refuses the handshake.
+
 The SAS each leg computed is kept in memory for the test to compare (never logged).
 """
 
@@ -52,6 +55,7 @@ log = logging.getLogger(__name__)
 
 PENDING_ZRTP = 16  # ZRTP packets kept from a phone while its leg waits for a ZID to copy
 OVERHEARD_PACKETS = 3000  # decrypted RTP kept per direction: 60 s of 20 ms frames
+ZRTP_HASH_STRATEGIES = ("rewrite", "strip", "keep")
 
 
 class ZrtpLeg:
@@ -135,9 +139,10 @@ class MitmMedia(MediaRelay):
     """Both ZRTP legs of one call and the SRTP re-encryption between them."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, call_id: str, *,
-                 impersonate_zids: bool) -> None:
+                 impersonate_zids: bool, zrtp_hash: str | None = None) -> None:
         super().__init__(loop, call_id)
         self.impersonate_zids = impersonate_zids
+        self.zrtp_hash = zrtp_hash_strategy(impersonate_zids, zrtp_hash)
         self.legs: dict[Side, ZrtpLeg | None] = {Side.CALLER: None, Side.CALLEE: None}
         self.hello_zid: dict[Side, bytes | None] = {Side.CALLER: None, Side.CALLEE: None}
         self.pending: dict[Side, deque[bytes]] = {s: deque(maxlen=PENDING_ZRTP) for s in Side}
@@ -150,8 +155,10 @@ class MitmMedia(MediaRelay):
     # -- signalling -----------------------------------------------------------------------------
 
     def filter_sdp(self, sender: Side, sdp: SessionDescription) -> SessionDescription:
+        if self.zrtp_hash == "keep":
+            return sdp
         receiver = sender.other
-        leg = self.legs[receiver]
+        leg = self.legs[receiver] if self.zrtp_hash == "rewrite" else None
         media = []
         for m in sdp.media:
             attributes = tuple(a for a in m.attributes if a.name.lower() != "zrtp-hash")
@@ -249,7 +256,19 @@ class MitmMedia(MediaRelay):
                            for side, zid in self.hello_zid.items()},
             "counters": dict(self.counters),
             "remote": {side.value: addr for side, addr in self.remote.items()},
+            "ports": {side.value: port.port for side, port in self.ports.items()},
         }
+
+
+def zrtp_hash_strategy(impersonate_zids: bool, zrtp_hash: str | None) -> str:
+    """The a=zrtp-hash strategy, checked: default "strip" when stealing ZIDs, else "rewrite"."""
+    strategy = zrtp_hash or ("strip" if impersonate_zids else "rewrite")
+    if strategy not in ZRTP_HASH_STRATEGIES:
+        raise ValueError(f"mitm zrtp_hash {zrtp_hash!r}: expected one of {ZRTP_HASH_STRATEGIES}")
+    if strategy == "rewrite" and impersonate_zids:
+        raise ValueError("mitm zrtp_hash 'rewrite' needs impersonate_zids=False: a leg that "
+                         "copies a ZID is only created after the SDP has passed")
+    return strategy
 
 
 def _rtp_payload(packet: bytes) -> bytes:
@@ -269,14 +288,17 @@ class MitmRelay:
     calling `uri_for(user)`."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, target: Addr, *,
-                 impersonate_zids: bool = True, port: int = 0) -> None:
+                 impersonate_zids: bool = True, zrtp_hash: str | None = None,
+                 port: int = 0) -> None:
         self.loop = loop
         self.impersonate_zids = impersonate_zids
+        self.zrtp_hash = zrtp_hash_strategy(impersonate_zids, zrtp_hash)
         self.media: dict[str, MitmMedia] = {}
         self.sip = SipRelay(loop, target, self._new_media, port=port)
 
     def _new_media(self, call_id: str) -> CallMedia:
-        media = MitmMedia(self.loop, call_id, impersonate_zids=self.impersonate_zids)
+        media = MitmMedia(self.loop, call_id, impersonate_zids=self.impersonate_zids,
+                          zrtp_hash=self.zrtp_hash)
         self.media[call_id] = media
         return media
 
