@@ -122,6 +122,50 @@ class StatusChanged:
 
 
 @dataclass(frozen=True)
+class TransferDialed:
+    """Transfer the current call to this target now (control socket `transfer TARGET`)."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class TransferStarted:
+    """The far end asked us to call `target` instead (we are the transferee, RFC 3515): our
+    call to it is being placed; the current call waits until it is answered or fails."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class TransferSucceeded:
+    """Transferor: the far end's new call was answered (NOTIFY 200); our leg is ending."""
+
+
+@dataclass(frozen=True)
+class TransferFailed:
+    """The transfer did not happen; the original call goes on. `detail`: e.g. "486 Busy Here"."""
+
+    detail: str
+
+
+@dataclass(frozen=True)
+class PeerWarning:
+    """Who answers may not be who the LAN said: "new_zid" (the extension is announced under a
+    different ZRTP ZID than before) or "zid_mismatch" (ZRTP's peer ZID is not the announced one).
+    """
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class LanWarning:
+    """Idle-screen warning about the LAN (e.g. another phone announces our extension); "" clears
+    it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed (the app calls handle_timer; this event exists for symmetry in tests)."""
 
@@ -185,8 +229,17 @@ class SetHold:
     on: bool
 
 
+@dataclass(frozen=True)
+class TransferCall:
+    """Ask the far end to call `target` (blind transfer: REFER, RFC 3515)."""
+
+    target: str
+
+
 Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejected | HoldToggled
          | IncomingCall | CallRinging | CallAnswered | CallEnded | CallFailedLocally | Securing
-         | Secured | NotSecure | CacheMismatch | DtmfReceived | StatusChanged | Tick)
+         | Secured | NotSecure | CacheMismatch | DtmfReceived | StatusChanged | Tick
+         | TransferDialed | TransferStarted | TransferSucceeded | TransferFailed | PeerWarning
+         | LanWarning)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
-           | ConfirmSas | RejectSas | SetHold)
+           | ConfirmSas | RejectSas | SetHold | TransferCall)

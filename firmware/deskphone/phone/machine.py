@@ -5,8 +5,9 @@ Theory of operation
 The phone has two pieces of state that a person can see:
 
 * the **call state** — idle, offhook (dial tone), dialing (digits on screen), calling (waiting for
-  the far end, ringback once it alerts), ringing (an incoming call), in_call, ended (a reason on
-  screen until the handset goes down);
+  the far end, ringback once it alerts), ringing (an incoming call), in_call, transfer_dialing
+  (the transfer key was pressed: keying the target), transferring (REFER sent, waiting for the
+  far end's new call), ended (a reason on screen until the handset goes down);
 * the **security state** of the current call — none, securing (ZRTP running), secure (keys agreed,
   SAS not yet compared), verified (SAS compared now or in an earlier call), not_secure, mismatch
   (possible man in the middle). "Secure" is shown only when it is true; a mismatch overrides
@@ -18,6 +19,14 @@ Every event-triggered transition of the call state is a row of `TRANSITIONS` bel
 commands for the app (screens, tones, ringer, SIP actions); the app never decides what the phone
 does, it only carries it out. Time comes in as `now`; the machine reads no clock. Its only timers
 are the inter-digit timeout, the end-of-call screen, and the once-a-second in-call refresh.
+
+Blind transfer (RFC 3515), like a desk phone's XFER key: in a call, `A` (the transfer key of the
+4x4 keypad) opens the transfer screen; digits key the target, `#` sends it (or the inter-digit
+timeout does), `*` erases and, when nothing is left, goes back to the call; `A` again also goes
+back. The control socket's `transfer TARGET` does the same at once. The far end then calls the
+target: on success our leg ends ("Transferred"), on failure the call goes on. As the transferee,
+`TransferStarted` puts the current call aside while the new one is placed (state calling); if that
+call fails the original call comes back (RFC 5589 §6.2), if it is answered it replaces it.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from deskphone.phone.screens import (
     OffHookScreen,
     RingingScreen,
     SasScreen,
+    TransferScreen,
 )
 
 
@@ -49,6 +59,8 @@ class CallState(StrEnum):
     CALLING = "calling"
     RINGING = "ringing"
     IN_CALL = "in_call"
+    TRANSFER_DIALING = "transfer_dialing"
+    TRANSFERRING = "transferring"
     ENDED = "ended"
 
 
@@ -62,6 +74,10 @@ class Security(StrEnum):
 
 
 DIAL_KEYS = frozenset("0123456789")
+TRANSFER_KEY = "A"  # the top key of the 4x4 keypad's letter column, labelled XFER
+IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
+# How a PeerWarning is put on the call screens.
+PEER_WARNINGS = {"new_zid": "NEW PHONE ID", "zid_mismatch": "WRONG PHONE ID"}
 MAX_DIGITS = 32  # E.164 is 15 digits; leave room for prefixes and PINs, never grow unbounded
 
 # How each end-of-call reason is put to a person: (screen title, tone).
@@ -75,6 +91,7 @@ END_REASONS: dict[str, tuple[str, str | None]] = {
     "local_hangup": ("Call ended", None),
     "failed": ("Call failed", "reorder"),
     "not_secure": ("Not secure", "not_secure"),
+    "transferred": ("Transferred", None),
 }
 
 
@@ -108,6 +125,11 @@ class PhoneMachine:
         self.held = False
         self.last_dtmf = ""
         self.answered_at: float | None = None
+        self.peer_warning: str | None = None  # a PEER_WARNINGS key for the current call
+        self.lan_warning = ""
+        self.transfer_target: str | None = None  # keyed/sent transfer target (transferor)
+        self.transferred_from: dict[str, object] | None = None  # transferee: the call set aside
+        self.transfer_failed = ""  # why the last transfer of this call did not happen
         self.screen: object = self._idle_screen()
         self.ignored = 0
         self._timer: float | None = None
@@ -142,9 +164,11 @@ class PhoneMachine:
         kind, self._timer, self._timer_kind = self._timer_kind, None, None
         if kind == "interdigit" and self.state is CallState.DIALING:
             return self._place(self.digits)
+        if kind == "interdigit" and self.state is CallState.TRANSFER_DIALING:
+            return self._send_transfer(self.transfer_target or "")
         if kind == "ended" and self.state is CallState.ENDED and not self.off_hook:
             return self._go_idle()
-        if kind == "refresh" and self.state is CallState.IN_CALL:
+        if kind == "refresh" and self.state in IN_CALL_STATES:
             self._set_timer("refresh", now + 1.0)
             return self._refresh_call_screen(only_if_changed=True)
         return []
@@ -162,6 +186,10 @@ class PhoneMachine:
             "held": self.held,
             "dtmf": self.last_dtmf,
             "screen": "\n".join(lines),
+            "peer_warning": self.peer_warning,
+            "lan_warning": self.lan_warning or None,
+            "transfer": self.transfer_target,
+            "transfer_failed": self.transfer_failed or None,
         }
 
     # -- helpers -----------------------------------------------------------------------------
@@ -178,7 +206,8 @@ class PhoneMachine:
 
     def _idle_screen(self) -> IdleScreen:
         return IdleScreen(extension=self.settings.extension,
-                          display_name=self.settings.display_name, status=self.status)
+                          display_name=self.settings.display_name, status=self.status,
+                          warning=self.lan_warning)
 
     def _reset_call(self) -> None:
         self.digits = ""
@@ -190,6 +219,10 @@ class PhoneMachine:
         self.held = False
         self.last_dtmf = ""
         self.answered_at = None
+        self.peer_warning = None
+        self.transfer_target = None
+        self.transferred_from = None
+        self.transfer_failed = ""
         self._clear_timer()
 
     def _go_idle(self) -> Commands:
@@ -199,16 +232,22 @@ class PhoneMachine:
 
     def _call_screen(self) -> object:
         peer = self.peer or ""
+        warning = PEER_WARNINGS.get(self.peer_warning or "", "")
         if self.security is Security.MISMATCH:
-            return MitmScreen(peer=peer, sas=self.sas)
+            return MitmScreen(peer=f"{warning} {peer}".strip(), sas=self.sas)
+        if self.state is CallState.TRANSFER_DIALING:
+            return TransferScreen(peer=peer, digits=self.transfer_target or "")
+        if self.state is CallState.TRANSFERRING:
+            return TransferScreen(peer=peer, digits=self.transfer_target or "",
+                                  progress="Transferring…")
         if self.security is Security.NOT_SECURE:
             return NotSecureScreen(peer=peer, reason=self.not_secure_reason)
         if self.security is Security.SECURE and self.sas is not None:
-            return SasScreen(peer=peer, sas=self.sas)
+            return SasScreen(peer=peer, sas=self.sas, warning=warning)
         duration = 0 if self.answered_at is None else int(self._now - self.answered_at)
         return InCallScreen(peer=peer, duration_s=max(0, duration), security=self.security.value,
                             sas=self.sas, verified=self.security is Security.VERIFIED,
-                            held=self.held, dtmf=self.last_dtmf)
+                            held=self.held, dtmf=self.last_dtmf, warning=warning)
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -325,6 +364,7 @@ class PhoneMachine:
                 self._show(CallingScreen(peer=self.peer or "", progress="Ringing…"))]
 
     def _connected(self, _: ev.CallAnswered) -> Commands:
+        self.transferred_from = None  # a transfer's new call replaces the old one
         self.state = CallState.IN_CALL
         self.answered_at = self._now
         self._set_timer("refresh", self._now + 1.0)
@@ -347,7 +387,105 @@ class PhoneMachine:
                 return self._confirm(event)
             if event.key == "*":
                 return self._reject_sas(event)
+        if event.key == TRANSFER_KEY:
+            self.state = CallState.TRANSFER_DIALING
+            self.transfer_target = ""
+            return self._refresh_call_screen()
         return [ev.SendDtmf(event.key)]
+
+    # -- blind transfer (RFC 3515) ------------------------------------------------------------
+
+    def _transfer_key(self, event: ev.KeyPressed) -> Commands:
+        key, target = event.key, self.transfer_target or ""
+        if key in DIAL_KEYS:
+            if len(target) >= MAX_DIGITS:
+                return [ev.PlayTone("error")]
+            self.transfer_target = target + key
+            self._set_timer("interdigit", self._now + self.settings.interdigit_timeout)
+            return self._refresh_call_screen()
+        if key == "#" and target:
+            return self._send_transfer(target)
+        if (key == "*" and not target) or key == TRANSFER_KEY:
+            return self._back_to_call()
+        if key == "*":
+            self.transfer_target = target[:-1]
+            return self._refresh_call_screen()
+        return []
+
+    def _transfer_now(self, event: ev.TransferDialed) -> Commands:
+        return self._send_transfer(event.target)
+
+    def _send_transfer(self, target: str) -> Commands:
+        if not target:
+            return self._back_to_call()
+        self.state = CallState.TRANSFERRING
+        self.transfer_target = target
+        self._set_timer("refresh", self._now + 1.0)
+        return [ev.TransferCall(target), *self._refresh_call_screen()]
+
+    def _back_to_call(self) -> Commands:
+        self.state = CallState.IN_CALL
+        self.transfer_target = None
+        self._set_timer("refresh", self._now + 1.0)
+        return self._refresh_call_screen()
+
+    def _transfer_done(self, _: ev.TransferSucceeded) -> Commands:
+        return [ev.HangUp(), *self._end("Transferred", self.transfer_target or "", None)]
+
+    def _transfer_refused(self, event: ev.TransferFailed) -> Commands:
+        self.transfer_failed = event.detail
+        commands = self._back_to_call()
+        return [ev.PlayTone("error"), *commands]
+
+    def _transferred_away(self, event: ev.TransferStarted) -> Commands:
+        # We are the transferee: keep what the person saw of the call set aside.
+        saved = {"peer": self.peer, "sas": self.sas, "security": self.security,
+                 "answered_at": self.answered_at, "not_secure_reason": self.not_secure_reason,
+                 "held": self.held, "peer_warning": self.peer_warning}
+        self._reset_call()
+        self.transferred_from = saved
+        self.peer = event.target
+        self.state = CallState.CALLING
+        return [ev.PlayTone(None),
+                self._show(CallingScreen(peer=event.target, progress="Transferring…"))]
+
+    def _transfer_fell_through(self, event: ev.TransferFailed) -> Commands:
+        saved = self.transferred_from
+        if saved is None:
+            self.ignored += 1
+            return []
+        self._reset_call()
+        self.transfer_failed = event.detail
+        self.peer = saved["peer"]  # type: ignore[assignment]
+        self.sas = saved["sas"]  # type: ignore[assignment]
+        self.security = saved["security"]  # type: ignore[assignment]
+        self.answered_at = saved["answered_at"]  # type: ignore[assignment]
+        self.not_secure_reason = saved["not_secure_reason"]  # type: ignore[assignment]
+        self.held = saved["held"]  # type: ignore[assignment]
+        self.peer_warning = saved["peer_warning"]  # type: ignore[assignment]
+        self.state = CallState.IN_CALL
+        self._set_timer("refresh", self._now + 1.0)
+        return [ev.PlayTone("error"), *self._refresh_call_screen()]
+
+    def _peer_warning(self, event: ev.PeerWarning) -> Commands:
+        if event.kind not in PEER_WARNINGS:
+            self.ignored += 1
+            return []
+        if event.kind == "zid_mismatch" or self.peer_warning is None:
+            self.peer_warning = event.kind
+        if event.kind == "zid_mismatch" and self.security is not Security.MISMATCH:
+            # The ZRTP endpoint is not the phone the LAN announced: treat as a possible MITM.
+            self.security = Security.MISMATCH
+            return [ev.PlayTone("mitm"), *self._refresh_call_screen()]
+        if self.state in IN_CALL_STATES:
+            return self._refresh_call_screen()
+        return []
+
+    def _lan_warning(self, event: ev.LanWarning) -> Commands:
+        self.lan_warning = event.text
+        if self.state is CallState.IDLE:
+            return [self._show(self._idle_screen())]
+        return []
 
     def _confirm(self, _: ev.Event) -> Commands:
         if self.sas is None or self.security not in (Security.SECURE, Security.MISMATCH,
@@ -413,6 +551,7 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
         ev.DialRequested: H._dial_now,
         ev.IncomingCall: H._incoming,
         ev.StatusChanged: H._status,
+        ev.LanWarning: H._lan_warning,
     },
     CallState.OFFHOOK: {
         ev.HookOn: H._put_down,
@@ -430,6 +569,8 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
     },
     CallState.CALLING: {
         ev.HookOn: H._hang_up,
+        ev.TransferFailed: H._transfer_fell_through,
+        ev.PeerWarning: H._peer_warning,
         ev.CallRinging: H._far_ringing,
         ev.CallAnswered: H._connected,
         ev.CallEnded: H._ended,
@@ -457,6 +598,42 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
         ev.HoldToggled: H._hold,
         ev.IncomingCall: H._busy_reject,
         ev.StatusChanged: H._status,
+        ev.TransferDialed: H._transfer_now,
+        ev.TransferStarted: H._transferred_away,
+        ev.PeerWarning: H._peer_warning,
+    },
+    CallState.TRANSFER_DIALING: {
+        ev.HookOn: H._hang_up,
+        ev.CallEnded: H._ended,
+        ev.KeyPressed: H._transfer_key,
+        ev.TransferDialed: H._transfer_now,
+        ev.TransferStarted: H._transferred_away,
+        ev.SasConfirmed: H._confirm,
+        ev.SasRejected: H._reject_sas,
+        ev.Securing: H._securing,
+        ev.Secured: H._secured,
+        ev.NotSecure: H._not_secure,
+        ev.CacheMismatch: H._mismatch,
+        ev.DtmfReceived: H._dtmf,
+        ev.PeerWarning: H._peer_warning,
+        ev.IncomingCall: H._busy_reject,
+        ev.StatusChanged: H._status,
+    },
+    CallState.TRANSFERRING: {
+        ev.HookOn: H._hang_up,
+        ev.CallEnded: H._ended,
+        ev.TransferSucceeded: H._transfer_done,
+        ev.TransferFailed: H._transfer_refused,
+        ev.SasConfirmed: H._confirm,
+        ev.SasRejected: H._reject_sas,
+        ev.Securing: H._securing,
+        ev.Secured: H._secured,
+        ev.NotSecure: H._not_secure,
+        ev.CacheMismatch: H._mismatch,
+        ev.DtmfReceived: H._dtmf,
+        ev.PeerWarning: H._peer_warning,
+        ev.IncomingCall: H._busy_reject,
+        ev.StatusChanged: H._status,
     },
     CallState.ENDED: {
         ev.HookOn: H._put_down,
@@ -466,3 +643,6 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
         ev.StatusChanged: H._status,
     },
 }
+# A LAN warning is remembered in every state (the idle screen shows it when the phone is idle).
+for _rows in TRANSITIONS.values():
+    _rows.setdefault(ev.LanWarning, H._lan_warning)

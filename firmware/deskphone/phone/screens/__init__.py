@@ -13,6 +13,7 @@ from deskphone.phone.screens.offhook import OffHookScreen
 from deskphone.phone.screens.ringing import RingingScreen
 from deskphone.phone.screens.sas import SasScreen
 from deskphone.phone.screens.stats import StatsScreen
+from deskphone.phone.screens.transfer import TransferScreen
 
 __all__ = [
     "SECURITY_STATES",
@@ -28,4 +29,5 @@ __all__ = [
     "RingingScreen",
     "SasScreen",
     "StatsScreen",
+    "TransferScreen",
 ]

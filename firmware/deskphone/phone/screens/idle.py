@@ -13,11 +13,13 @@ class IdleScreen(Screen):
     display_name: str
     status: str  # "Registered", "LAN only", "No network"...
     clock: str | None = None  # "14:05"
+    warning: str = ""  # a LAN problem (our extension announced by another phone): wins the line
 
     def layout(self) -> Layout:
         layout = Layout()
         clock_width = 34 if self.clock else 0
-        layout.text(self.status, 9, SMALL, width=WIDTH - clock_width - 2)
+        layout.text(f"! {self.warning}" if self.warning else self.status, 9, SMALL,
+                    width=WIDTH - clock_width - 2)
         if self.clock:
             layout.text(self.clock, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)

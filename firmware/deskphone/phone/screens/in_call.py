@@ -37,6 +37,7 @@ class InCallScreen(Screen):
     verified: bool
     held: bool = False
     dtmf: str = ""  # digits sent in this call (the tail is shown)
+    warning: str = ""  # who answers may not be who the LAN announced: shown before the peer
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_STATES:
@@ -48,7 +49,8 @@ class InCallScreen(Screen):
     def layout(self) -> Layout:
         layout = Layout()
         duration = format_duration(self.duration_s)
-        layout.text(self.peer, 9, SMALL, width=WIDTH - 40)
+        top = f"! {self.warning} {self.peer}" if self.warning else self.peer
+        layout.text(top, 9, SMALL, width=WIDTH - 40)
         layout.text(duration, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         self._security(layout)

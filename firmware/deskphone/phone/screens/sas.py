@@ -16,10 +16,14 @@ from deskphone.phone.screens.sas_text import add_sas
 class SasScreen(Screen):
     peer: str
     sas: str
+    warning: str = ""  # e.g. "NEW PHONE ID": replaces the header, the SAS matters even more
 
     def layout(self) -> Layout:
         layout = Layout()
-        layout.text(f"Read aloud with {self.peer}", 9, SMALL)
+        header = f"Read aloud with {self.peer}"
+        if self.warning:
+            header = f"! {self.warning}: {self.peer}"
+        layout.text(header, 9, SMALL)
         layout.box(0, 12, WIDTH - 1, 12)
         add_sas(layout, self.sas, 14, 50)
         layout.text("# if it matches, * if not", 62, SMALL, align="center")
