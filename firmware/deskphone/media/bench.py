@@ -13,6 +13,11 @@ injects loss and jitter, for G.711 and Opus:
 * CPU: each phone process measures its own CPU time over the call's steady state (after a
   warm-up that includes codec set-up), as % of one core and CPU seconds per call minute; the
   relay's work is in neither figure.
+  `core_pct_user_sys` splits it: on loopback most of it is the kernel (UDP send/receive and two
+  wake-ups per tick) and the asyncio loop itself, not the media code.
+* media code per tick: the pipeline alone (capture, encode, SRTP, RTP, send call; receive call,
+  SRTP, jitter buffer, decode, play) driven in-process without sockets or an event loop, in µs of
+  CPU per 20 ms tick per side: what the code under deskphone/media costs.
 * RSS: the peak resident set of a phone process (Python, PyAV and libsrtp loaded).
 
 Targets (issue 4): mouth-to-ear <= 35 ms with 20 ms frames and no impairment; a G.711 SRTP call
@@ -110,13 +115,17 @@ async def _phone(role: str, codec: CodecSpec, relay_port: int, conn: Any) -> Non
     ours, theirs = ((_KEY_A, _SALT_A), (_KEY_B, _SALT_B))[:: 1 if role == "A" else -1]
     stream.set_srtp(SrtpKeys("AES_CM_128_HMAC_SHA1_80", *ours, *theirs))
     await asyncio.sleep(_WARMUP)
-    cpu0, wall0 = time.process_time(), time.monotonic()
+    usage0, cpu0, wall0 = (resource.getrusage(resource.RUSAGE_SELF), time.process_time(),
+                           time.monotonic())
     await asyncio.sleep(seconds - _WARMUP)
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     stats = stream.stats
     await stream.close()
     conn.send({
         "cpu_share": cpu / wall,
+        "user_share": (usage.ru_utime - usage0.ru_utime) / wall,
+        "sys_share": (usage.ru_stime - usage0.ru_stime) / wall,
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "times": audio.burst_times if role == "A" else audio.arrivals,
         "concealed": stats.concealed,
@@ -224,10 +233,49 @@ async def _call(codec: CodecSpec, loss: float, jitter: float, seconds: float,
         "core_pct_per_side": round(max(a["cpu_share"], b["cpu_share"]) * 100, 2),
         "cpu_s_per_min_per_side": round(max(a["cpu_share"], b["cpu_share"]) * 60, 3),
         "core_pct_a_b": f"{a['cpu_share'] * 100:.2f}/{b['cpu_share'] * 100:.2f}",
+        "core_pct_user_sys": f"{b['user_share'] * 100:.2f}/{b['sys_share'] * 100:.2f}",
         "rss_mib": round(max(a["rss_mib"], b["rss_mib"]), 1),
         "concealed": b["concealed"],
         "target_delay_ms": b["target_delay_ms"],
     }
+
+
+def _pipeline_cost(codec: CodecSpec, ticks: int = 1500) -> float:
+    """CPU µs per tick per side of the media code alone (see the module docstring): A captures,
+    encodes, protects and "sends" into a list; B receives it, unprotects, buffers, decodes and
+    plays; both with a virtual clock, no sockets, no event loop."""
+    from deskphone.devices.audio import NullAudio
+    from deskphone.media.codecs import create_codec
+    from deskphone.media.srtp import SrtpKeys
+    from deskphone.media.stream import MediaStream
+
+    async def measure() -> float:
+        now = [1000.0]
+        rate = create_codec(codec).sample_rate
+        a = await MediaStream.open("127.0.0.1", audio=NullAudio(rate), clock=lambda: now[0])
+        b = await MediaStream.open("127.0.0.1", audio=NullAudio(rate), clock=lambda: now[0])
+        try:
+            a.start(("127.0.0.1", b.local_port), codec, dtmf_pt=None, send_audio=True)
+            b.start(("127.0.0.1", a.local_port), codec, dtmf_pt=None, send_audio=True)
+            a.set_srtp(SrtpKeys("AES_CM_128_HMAC_SHA1_80", _KEY_A, _SALT_A, _KEY_B, _SALT_B))
+            b.set_srtp(SrtpKeys("AES_CM_128_HMAC_SHA1_80", _KEY_B, _SALT_B, _KEY_A, _SALT_A))
+            wire: list[bytes] = []
+            a._sendto = wire.append  # type: ignore[method-assign]
+            b._sendto = lambda data: None  # type: ignore[method-assign]
+            source = ("127.0.0.1", a.local_port)
+            cpu0 = time.process_time()
+            for _ in range(ticks):
+                now[0] += 0.020
+                a.tick()
+                b._datagram_received(wire.pop(), source)
+                now[0] += 0.005
+                b.audio.play_frame(b._playout_frame(now[0]))
+            return (time.process_time() - cpu0) / ticks * 1e6
+        finally:
+            await a.close()
+            await b.close()
+
+    return asyncio.run(measure())
 
 
 async def _all(seconds: float) -> list[dict]:
@@ -244,15 +292,20 @@ async def _all(seconds: float) -> list[dict]:
 
 def run(seconds: float = 4.0) -> dict:
     rows = asyncio.run(_all(seconds))
+    code_us = {name: round(_pipeline_cost(spec), 1) for name, spec in (
+        ("PCMU", CodecSpec("PCMU", 0, 8000)), ("opus", CodecSpec("opus", 111, 48000, 2)))}
     rss_mib = max(row["rss_mib"] for row in rows)
     header = ("codec", "loss_pct", "jitter_ms", "phase_ms", "mouth_to_ear_ms", "bursts_heard",
-              "core_pct_per_side", "core_pct_a_b", "cpu_s_per_min_per_side", "rss_mib",
-              "concealed", "target_delay_ms")
+              "core_pct_per_side", "core_pct_a_b", "core_pct_user_sys", "cpu_s_per_min_per_side",
+              "rss_mib", "concealed", "target_delay_ms")
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(row[h]) for h in header))
     print(f"peak RSS of a phone process {rss_mib:.1f} MiB")
-    return {"media": rows, "peak_rss_mib": round(rss_mib, 1)}
+    for name, micros in code_us.items():
+        print(f"media code per tick per side, {name} SRTP: {micros} µs CPU"
+              f" = {micros / 200:.2f} % of a core")
+    return {"media": rows, "peak_rss_mib": round(rss_mib, 1), "code_us_per_tick": code_us}
 
 
 if __name__ == "__main__":
