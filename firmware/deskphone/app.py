@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 FRAME_SECONDS = 0.020  # audio frames are 20 ms everywhere
 SCAN_SECONDS = 0.010  # keypad/hook scan tick: well under a human key press (~50 ms)
+REST_POLL_SECONDS = 0.25  # at rest, edges wake the scan; this poll is only a safety net
 VALID_KEYS = frozenset("0123456789*#ABCD")
 
 
@@ -50,6 +51,7 @@ class CallLayer(Protocol):
     def confirm_sas(self) -> None: ...
     def reject_sas(self) -> None: ...
     def set_hold(self, on: bool) -> None: ...
+    def transfer(self, target: str) -> None: ...
     def media_active(self) -> bool: ...
     def info(self) -> dict[str, Any]: ...
 
@@ -99,6 +101,8 @@ class PhoneApp:
         self._tone: Any = None
         self._tone_name: str | None = None
         self._ring_tone: Any = None
+        self._audio_wake = asyncio.Event()
+        self._scan_wake = asyncio.Event()
         self._ticks: list[asyncio.Task[None]] = []
         self._waiters: list[tuple[dict[str, str], asyncio.Future[dict[str, Any]]]] = []
         self.counters = {"events": 0, "commands": 0, "bad_control": 0}
@@ -173,14 +177,33 @@ class PhoneApp:
             self.devices.keypad.set_emit(key_pressed)
 
     async def _scan_tick(self) -> None:
-        # Hook and keypad are sampled here; gpiozero edge callbacks only speed things up.
+        # Hook and keypad are scanned every 10 ms while anything is happening. At rest the keypad
+        # has every row driven low and the hook has settled: pin edges wake this tick, and a slow
+        # safety poll covers an edge that a driver might miss.
+        keypad, hook = self.devices.keypad, self.devices.hook
+        assert self.loop is not None
+        loop = self.loop
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._scan_wake.set)
+
+        for device in (keypad, hook):
+            if device is not None and hasattr(device, "on_activity"):
+                device.on_activity = wake
         while True:
             now = self.clock()
-            if self.devices.keypad is not None:
-                self.devices.keypad.scan(now)
-            if self.devices.hook is not None:
-                self.devices.hook.poll(now)
-            await asyncio.sleep(SCAN_SECONDS)
+            if keypad is not None:
+                keypad.scan(now)
+            if hook is not None and hook.get_timer() is not None:
+                hook.poll(now)  # an edge started a debounce; polling settles it
+            resting = (keypad is None or getattr(keypad, "resting", False)) and (
+                hook is None or hook.get_timer() is None)
+            if not resting:
+                await asyncio.sleep(SCAN_SECONDS)
+                continue
+            self._scan_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._scan_wake.wait(), REST_POLL_SECONDS)
 
     # -- commands out --------------------------------------------------------------------------
 
@@ -231,6 +254,9 @@ class PhoneApp:
             case ev.SetHold(on=on):
                 if calls is not None:
                     calls.set_hold(on)
+            case ev.TransferCall(target=target):
+                if calls is not None:
+                    calls.transfer(target)
 
     def _show(self, screen: Any) -> None:
         image = screen.render()
@@ -243,6 +269,7 @@ class PhoneApp:
 
         self._tone_name = tone
         self._tone = None if tone is None else ToneGenerator(tone, self.devices.audio.rate)
+        self._audio_wake.set()
 
     def _ring(self, on: bool) -> None:
         ringer = self.devices.ringer
@@ -253,24 +280,31 @@ class PhoneApp:
 
         # No buzzer: ring through the audio output, as a handset-only phone must.
         self._ring_tone = ToneGenerator("ring", self.devices.audio.rate) if on else None
+        self._audio_wake.set()
 
     def tone_frame(self) -> bytes | None:
         """The next 20 ms of the current call-progress tone, or None when silent."""
         return None if self._tone is None else self._tone.next_frame()
 
     async def _audio_tick(self) -> None:
-        # Outside a call, this tick owns the handset: it plays tones and drains the capture side.
-        # In a call the media stream owns the handset and mixes tones in (deskphone.call).
+        # Outside a call this tick plays tones and rings on the handset; in a call the media
+        # stream owns the handset and mixes tones in (deskphone.call). When there is nothing to
+        # play it sleeps until woken: an idle phone should cost nothing.
         audio = self.devices.audio
         silence = bytes(2 * int(audio.rate * FRAME_SECONDS))
         next_at = self.clock()
         while True:
-            if self.calls is None or not self.calls.media_active():
-                audio.capture_frame()
-                frame = self.tone_frame()
-                if frame is None and self._ring_tone is not None:
-                    frame = self._ring_tone.next_frame()
-                audio.play_frame(frame or silence)
+            media = self.calls is not None and self.calls.media_active()
+            if media or (self._tone is None and self._ring_tone is None):
+                self._audio_wake.clear()
+                await self._audio_wake.wait()
+                next_at = self.clock()
+                continue
+            audio.capture_frame()  # keep the capture side drained
+            frame = self.tone_frame()
+            if frame is None and self._ring_tone is not None:
+                frame = self._ring_tone.next_frame()
+            audio.play_frame(frame or silence)
             next_at += FRAME_SECONDS
             delay = next_at - self.clock()
             if delay < -0.2:  # we fell far behind (suspended laptop): resynchronise
@@ -436,6 +470,17 @@ async def _cmd_dial(app: PhoneApp, args: list[str]) -> Any:
     return app.state()
 
 
+async def _cmd_transfer(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 1, "transfer TARGET   (blind transfer of the current call: a number or sip: URI)")
+    target = args[0]
+    if not (target.isdigit() or target.startswith(("sip:", "sips:", "tel:"))) or len(target) > 256:
+        raise ControlError(f"transfer: got {target!r}, expected digits or a sip:/sips:/tel: URI")
+    if app.machine.state.value not in ("in_call", "transfer_dialing"):
+        raise ControlError(f"transfer: the phone is {app.machine.state.value}, expected in_call")
+    app.post(ev.TransferDialed(target))
+    return app.state()
+
+
 async def _cmd_hangup(app: PhoneApp, args: list[str]) -> Any:
     _expect(args, 0, "hangup")
     app.post(ev.HookOn())
@@ -505,7 +550,8 @@ async def _cmd_wait(app: PhoneApp, args: list[str]) -> Any:
 
 
 async def _cmd_help(app: PhoneApp, args: list[str]) -> Any:
-    return ("commands: hook off|on · press KEYS · dial TARGET · hangup · hold · confirm-sas · "
+    return ("commands: hook off|on · press KEYS · dial TARGET · transfer TARGET · hangup · hold · "
+            "confirm-sas · "
             "reject-sas · screenshot FILE.png · state · wait KEY=VALUE... [timeout=S] · "
             "shutdown · help")
 
@@ -521,6 +567,7 @@ CONTROL_COMMANDS = {
     "press": _cmd_press,
     "dial": _cmd_dial,
     "hangup": _cmd_hangup,
+    "transfer": _cmd_transfer,
     "hold": _cmd_hold,
     "confirm-sas": _cmd_confirm,
     "reject-sas": _cmd_reject,

@@ -190,3 +190,17 @@ def test_sim_keypad_injects_keys():
         sim.press("E")
     with pytest.raises(ValueError, match="'A'"):
         SimKeypad(keys.append, "4x3").press("A")
+
+
+def test_at_rest_a_scan_reads_only_the_columns(rig):
+    """All rows low at once while nothing is held: no full pass until a key closes."""
+    rig.run(1.0)
+    assert rig.keypad.full_scans == 0
+    rig.tap("5")
+    assert rig.pressed == ["5"]
+    busy = rig.keypad.full_scans
+    assert busy > 0  # the press and its debounce were scanned row by row
+    rig.run(1.0)
+    assert rig.keypad.full_scans == busy  # and back to resting scans
+    rig.tap("#")
+    assert rig.pressed == ["5", "#"]

@@ -45,6 +45,7 @@ class HookSwitch:
             )
         self.polarity = polarity
         self._emit = emit or (lambda off_hook: None)
+        self.on_activity: Callable[[], None] | None = None
         self._clock = clock
         self._lock = threading.Lock()
         # pull_up=True: the input is active (value 1) when the contact pulls the pin low.
@@ -73,6 +74,9 @@ class HookSwitch:
 
     def _on_edge(self) -> None:
         self._feed(self._clock())
+        callback = self.on_activity
+        if callback is not None:
+            callback()  # wake the app's scan tick: the new level must be polled until settled
 
     def poll(self, now: float) -> None:
         """Sample the pin and report a settled change; call from the app's scan tick."""

@@ -106,6 +106,15 @@ class MatrixKeypad:
             for r in range(len(self.keys)) for c in range(len(self.keys[0]))
         }
         self.ghosts_suppressed = 0  # scans in which a rectangle froze at least one key
+        self.full_scans = 0
+        # Called (from gpiozero's thread on a Pi) when a column falls while the keypad rests, so
+        # the app can sleep between key presses instead of polling: the interrupt-driven scheme
+        # of Linux's matrix_keypad driver.
+        self.on_activity: Callable[[], None] | None = None
+        for col in self._cols:
+            col.when_activated = self._column_edge
+        self._busy = False  # a key is held or settling: scan row by row
+        self._rows_all_low = False
 
     def set_emit(self, emit: Callable[[str], None]) -> None:
         """Where settled key presses go (the app wires this after construction)."""
@@ -129,8 +138,40 @@ class MatrixKeypad:
             row.off()
         return closed
 
+    def _column_edge(self) -> None:
+        callback = self.on_activity
+        if callback is not None:
+            callback()
+
+    @property
+    def resting(self) -> bool:
+        """Nothing held or settling, every row driven low: a key press will raise an edge."""
+        return self._rows_all_low and not self._busy
+
+    def _idle_and_untouched(self) -> bool:
+        """While nothing is held, drive every row low at once: one read per column then tells
+        whether any key closed (it joins its column to a low row). A scan tick at rest costs
+        three pin reads instead of a full pass -- it runs 100 times a second on a small core."""
+        if not self._rows_all_low:
+            for row in self._rows:
+                row.on()
+            self._rows_all_low = True
+        if not any(col.value for col in self._cols):
+            return True
+        for row in self._rows:
+            row.off()
+        self._rows_all_low = False
+        return False
+
     def scan(self, now: float) -> None:
         """One scan tick: read the matrix, drop ambiguous keys, debounce, emit presses."""
+        if not self._busy and self._idle_and_untouched():
+            return
+        if self._rows_all_low:
+            for row in self._rows:
+                row.off()
+            self._rows_all_low = False
+        self.full_scans += 1
         closed = self.read_matrix()
         frozen = ambiguous_cells(closed)
         if frozen:
@@ -144,6 +185,8 @@ class MatrixKeypad:
                 self._emit(self.keys[cell[0]][cell[1]])
             elif changed is False and self._emit_release is not None:
                 self._emit_release(self.keys[cell[0]][cell[1]])
+        self._busy = bool(closed) or any(
+            d.level or d.get_timer() is not None for d in self._debouncers.values())
 
     def close(self) -> None:
         for device in (*self._rows, *self._cols):
