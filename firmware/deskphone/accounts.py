@@ -124,12 +124,15 @@ class AccountManager:
         registrar = event.registrar or state.registrar
         if event.state == "registered":
             state.registrations += 1
+            log.info("account %s: registered with %s for %d s", state.config.name, registrar,
+                     event.expires)
             state.expires = event.expires
             state.last_failure = None
             if not state.policy.registered or registrar != state.policy.current:
                 # Refreshes are not news to the policy (they would push its next probe of the
                 # primary back every time).
                 state.policy.registration_succeeded(registrar, now)
+                self._run_policy(state)  # after a fallback: remove the binding left behind
             on_primary = registrar == state.policy.primary
             self._set_status(state, REGISTERED if on_primary else ON_BACKUP)
         elif event.state == "failed":
