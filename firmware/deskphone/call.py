@@ -87,6 +87,7 @@ class ActiveCall:
     secured: bool = False
     zrtp_timer: asyncio.TimerHandle | None = None
     prepared: asyncio.Task[None] | None = None  # incoming: media opened while ringing
+    lan: Any = None  # deskphone.peer_identity.LanExpectation: what the LAN said of the callee
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -114,6 +115,9 @@ class CallManager:
         self.call: ActiveCall | None = None
         self._pending_calls: dict[str, ActiveCall] = {}
         self.counters = {"sip_commands": 0, "rejected_busy": 0, "bad_sdp": 0}
+        from deskphone.transfer import CallTransfers
+
+        self.transfers = CallTransfers(self)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -211,9 +215,12 @@ class CallManager:
         await self.directory.start()
 
     def _directory_changed(self, directory: Any) -> None:
+        from deskphone.peer_identity import lan_warning
+
         self.app.state_changed()
-        if directory.own_extension_taken:
-            self.app.post(pev.StatusChanged(f"ext {self.config.identity.extension} taken!"))
+        warning = lan_warning(directory, self.config.identity.extension)
+        if warning != self.app.machine.lan_warning:
+            self.app.post(pev.LanWarning(warning))
 
     def resolve(self, target: str) -> tuple[str, str | None] | str:
         """A dialled string → (request URI, UA account name or None for a direct call), or the
@@ -240,10 +247,25 @@ class CallManager:
         if isinstance(resolved, str):
             self.app.post(pev.CallFailedLocally("Unknown number", resolved))
             return
+        from deskphone.peer_identity import expectation_for, warnings_before_call
+
         uri, account = resolved
-        call = ActiveCall(call_id="", outgoing=True, peer=target, offer_answer=OfferAnswer())
+        call = ActiveCall(call_id="", outgoing=True, peer=target,
+                          offer_answer=self._new_offer_answer())
+        call.lan = expectation_for(self.dialplan, self.directory, target)
         self.call = call
+        for warning in warnings_before_call(call.lan):
+            self.app.post(pev.PeerWarning(warning))
         self._spawn(call, self._place(call, uri, account))
+
+    def _new_offer_answer(self) -> OfferAnswer:
+        from deskphone.routing.privacy import PrivacyPolicy
+
+        policy = PrivacyPolicy(enabled=self.config.sip.privacy)
+        return OfferAnswer(username=policy.sdp_username(self.config.identity.user))
+
+    def transfer(self, target: str) -> None:
+        self.transfers.transfer(target)
 
     async def _place(self, call: ActiveCall, uri: str, account: str | None) -> None:
         try:
@@ -262,6 +284,8 @@ class CallManager:
             return
 
     def _finish_locally(self, call: ActiveCall, title: str, detail: str) -> None:
+        if self.transfers.failed_locally(call, f"{title}: {detail}"):
+            return
         call.ended = True
         if self.call is call:
             self.call = None
@@ -311,6 +335,7 @@ class CallManager:
             pending.ended = True
 
     def hangup(self) -> None:
+        self.transfers.hangup()
         call = self.call
         if call is None:
             return
@@ -466,6 +491,10 @@ class CallManager:
                     self.app.post(pev.CacheMismatch(event.sas))
                 else:
                     self.app.post(pev.Secured(event.sas, event.verified))
+                from deskphone.peer_identity import warning_after_zrtp
+
+                if (warning := warning_after_zrtp(call.lan, event.peer_zid)) is not None:
+                    self.app.post(pev.PeerWarning(warning))
             elif isinstance(event, zev.NotSecure):
                 if self.config.zrtp.require_secure:
                     log.warning("call %s: ZRTP failed and require_secure is set: ending it",
@@ -511,6 +540,8 @@ class CallManager:
     def _on_sip_event(self, event: sev.Event) -> None:
         # Only the event's kind and status: no SDP, no URIs (they are personal data).
         log.info("sip event %s %s", type(event).__name__, getattr(event, "code", "") or "")
+        if self.transfers.on_sip_event(event):
+            return
         call = self.call
         match event:
             case sev.IncomingCall(call_id=call_id, remote_uri=uri, remote_display=display,
@@ -551,7 +582,7 @@ class CallManager:
             self._sip(self.ua.reject, call_id, 488)  # §21.4.26 Not Acceptable Here
             return
         call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
-                          offer_answer=OfferAnswer(), remote_offer=sdp)
+                          offer_answer=self._new_offer_answer(), remote_offer=sdp)
         self.call = call
         self._sip(self.ua.ringing, call_id)
         self.app.post(pev.IncomingCall(call_id, uri, display))

@@ -1,0 +1,224 @@
+"""Blind call transfer (RFC 3515 REFER, flows of RFC 5589 §6) for the call layer.
+
+Transferor (we hand our peer on): the phone asks `transfer(target)`; the target is resolved by
+the dial plan like a dialled number, and REFER carries its URI. The peer's NOTIFYs report its
+new call: a final 2xx means it was answered, so our leg ends (`TransferSucceeded`: the phone
+hangs up); anything else, a refusal of the REFER or silence, is `TransferFailed` and the call
+goes on.
+
+Transferee (our peer hands us on): on `TransferRequested` the current call is set aside — its
+media stream stops touching the handset but stays open — and a new call to the Refer-To URI is
+placed, ZRTP and all, as if dialled. Its progress goes back as NOTIFY sipfrags. When it is
+answered, NOTIFY 200 goes out and the old call is hung up; when it fails, the failure is
+reported and the old call comes back to the handset (RFC 5589 §6.2), unless the transferor hung
+up meanwhile, in which case the failure simply ends the call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from deskphone.devices.audio import NullAudio
+from deskphone.phone import events as pev
+from deskphone.sip import events as sev
+
+if TYPE_CHECKING:
+    from deskphone.call import ActiveCall, CallManager
+
+log = logging.getLogger(__name__)
+
+# RFC 3261 §21 reason phrases for the sipfrag when the new call ended without a status.
+FALLBACK_STATUS = {"timeout": 408, "cancelled": 487, "unreachable": 480, "busy": 486,
+                   "declined": 603, "local_hangup": 487}
+
+
+@dataclass
+class PendingTransfer:
+    """Transferee side: the call set aside and the new call replacing it."""
+
+    original: ActiveCall
+    replacement: ActiveCall
+    original_audio: Any  # the AudioPort the original stream used, given back on failure
+
+
+class CallTransfers:
+    def __init__(self, calls: CallManager) -> None:
+        self.calls = calls
+        self.pending: PendingTransfer | None = None
+        self.counters = {"refers_sent": 0, "refers_received": 0, "succeeded": 0, "failed": 0}
+
+    # -- transferor ---------------------------------------------------------------------------
+
+    def transfer(self, target: str) -> None:
+        """Send our peer to `target` (a number the dial plan resolves, or a sip: URI)."""
+        from deskphone.sip.useragent import CallStateError
+
+        call = self.calls.call
+        if call is None or not call.call_id or call.negotiated is None:
+            self.calls.app.post(pev.TransferFailed("no call to transfer"))
+            return
+        resolved = self.calls.resolve(target)
+        if isinstance(resolved, str):
+            self.calls.app.post(pev.TransferFailed(f"unknown number: {resolved}"))
+            return
+        uri, _account = resolved
+        if not uri.startswith(("sip:", "sips:", "tel:")):
+            uri = self._account_uri(uri)
+        try:
+            self.calls._sip(self.calls.ua.refer, call.call_id, uri)
+        except (CallStateError, ValueError) as exc:
+            self.calls.app.post(pev.TransferFailed(str(exc)))
+            return
+        self.counters["refers_sent"] += 1
+
+    def _account_uri(self, number: str) -> str:
+        """A bare number routed by the registrar: the peer reaches it in our account's domain."""
+        accounts = self.calls.ua.config.accounts
+        return f"sip:{number}@{accounts[0].domain}" if accounts else f"sip:{number}"
+
+    # -- SIP events -------------------------------------------------------------------------
+
+    def on_sip_event(self, event: sev.Event) -> bool:
+        """Handle what concerns a transfer; True when the call layer must not handle it too."""
+        calls = self.calls
+        current = calls.call
+        match event:
+            case sev.TransferNotify(call_id=call_id, code=code, reason=reason, final=final):
+                if final and current is not None and current.call_id == call_id:
+                    if 200 <= code < 300:
+                        self.counters["succeeded"] += 1
+                        calls.app.post(pev.TransferSucceeded())
+                    else:
+                        self.counters["failed"] += 1
+                        calls.app.post(pev.TransferFailed(f"{code} {reason}".strip()))
+                return True
+            case sev.TransferFailed(call_id=call_id, code=code):
+                if current is not None and current.call_id == call_id:
+                    self.counters["failed"] += 1
+                    calls.app.post(pev.TransferFailed(f"{code} refused"))
+                return True
+            case sev.TransferAccepted():
+                return True
+            case sev.TransferRequested(call_id=call_id, target=target):
+                self._requested(call_id, target)
+                return True
+        pending = self.pending
+        if pending is None:
+            return False
+        return self._pending_event(pending, event)
+
+    # -- transferee ---------------------------------------------------------------------------
+
+    def _requested(self, call_id: str, target: str) -> None:
+        calls = self.calls
+        original = calls.call
+        self.counters["refers_received"] += 1
+        if (original is None or original.call_id != call_id or original.negotiated is None
+                or self.pending is not None):
+            self._notify(call_id, 503, "Service Unavailable")  # not in a call we can leave
+            return
+        resolved = calls.resolve(target)
+        if isinstance(resolved, str):
+            self._notify(call_id, 404, "Not Found")
+            return
+        # The old call keeps its media stream (the transferor may hold us) but lets go of the
+        # handset: the new call's stream owns it from now on.
+        audio = None
+        if original.media is not None:
+            audio = original.media.audio
+            original.media.audio = NullAudio(audio.rate)
+        calls.call = None
+        calls.app.post(pev.TransferStarted(target))
+        calls.place(target)
+        replacement = calls.call
+        if replacement is None or replacement is original:  # placing failed at once
+            self._restore(original, audio, "could not place the call")
+            self._notify(call_id, 500, "Server Internal Error")
+            return
+        self.pending = PendingTransfer(original, replacement, audio)
+
+    def failed_locally(self, call: ActiveCall, detail: str) -> bool:
+        """The new call could not even be placed (no media port...): True when handled."""
+        pending = self.pending
+        if pending is None or call is not pending.replacement:
+            return False
+        self._fall_back(pending, 500, "Server Internal Error", detail)
+        return True
+
+    def hangup(self) -> None:
+        """The person hung up during the transfer: the call set aside ends too."""
+        pending, self.pending = self.pending, None
+        if pending is not None and not pending.original.ended:
+            self._end_original(pending.original)
+
+    def _pending_event(self, pending: PendingTransfer, event: sev.Event) -> bool:
+        original, replacement = pending.original, pending.replacement
+        match event:
+            case sev.CallEnded(call_id=call_id) if call_id == original.call_id:
+                # The transferor hung up while we place the new call: it goes on alone.
+                original.ended = True
+                self.calls._spawn(None, self.calls._teardown(original))
+                return True
+            case sev.CallProgress(call_id=call_id, code=code, reason=reason) if (
+                    call_id == replacement.call_id and code in (180, 183)):
+                self._notify(original.call_id, code, reason)
+                return False  # the phone shows ringback as for any call
+            case sev.CallAnswered(call_id=call_id) if (
+                    call_id == replacement.call_id and replacement.negotiated is None):
+                self.pending = None
+                self.counters["succeeded"] += 1
+                self._notify(original.call_id, 200, "OK")
+                self._end_original(original)
+                return False  # the call layer starts the new call's media as usual
+            case sev.CallEnded(call_id=call_id, reason=reason, code=code) if (
+                    call_id == replacement.call_id):
+                status = code if code is not None and code >= 300 else FALLBACK_STATUS.get(
+                    reason, 500)
+                self._fall_back(pending, status, reason.replace("_", " ").title(),
+                                f"{status} {reason}")
+                return True
+        return False
+
+    def _fall_back(self, pending: PendingTransfer, status: int, reason: str,
+                   detail: str) -> None:
+        self.pending = None
+        self.counters["failed"] += 1
+        calls = self.calls
+        replacement = pending.replacement
+        replacement.ended = True
+        if calls.call is replacement:
+            calls.call = None
+        calls._spawn(None, calls._teardown(replacement))
+        original = pending.original
+        self._notify(original.call_id, status, reason)
+        if original.ended:  # nobody to go back to
+            calls.app.post(pev.CallEnded("failed", status, detail))
+            return
+        self._restore(original, pending.original_audio, detail)
+
+    def _restore(self, original: ActiveCall, audio: Any, detail: str) -> None:
+        if original.media is not None and audio is not None:
+            original.media.audio = audio
+        self.calls.call = original
+        self.calls.app.post(pev.TransferFailed(detail))
+
+    def _end_original(self, original: ActiveCall) -> None:
+        calls = self.calls
+        original.ended = True
+        with contextlib.suppress(Exception):
+            calls._sip(calls.ua.hangup, original.call_id)
+        calls._spawn(None, calls._teardown(original))
+
+    def _notify(self, call_id: str, status: int, reason: str) -> None:
+        from deskphone.sip.useragent import CallStateError
+
+        try:
+            self.calls._sip(self.calls.ua.notify_transfer, call_id, status, reason)
+        except CallStateError as exc:  # the subscription is already over
+            log.info("transfer NOTIFY %s not sent: %s", status, exc)
+
+    def info(self) -> dict[str, Any]:
+        return {"transferring": self.pending is not None, **self.counters}
