@@ -73,10 +73,10 @@ def bench_call_setup(runs: int = 5) -> dict[str, Any]:
     dial_to_sas: list[float] = []
     with PhonePair() as pair:
         a, b = pair.a, pair.b
-        a.wait(lan_peers="~202")
+        a.wait(lan_peers=f"~{b.extension}")
         for _ in range(runs):
             a.ctl("hook", "off")
-            a.ctl("press", "202#")
+            a.ctl("press", f"{b.extension}#")
             b.wait(call="ringing")
             b.ctl("hook", "off")
             sa = a.wait(security="secure|verified")
@@ -135,11 +135,11 @@ def bench_process(call_seconds: float = 10.0) -> dict[str, Any]:
             phone.stop()
     with PhonePair() as pair:
         a, b = pair.a, pair.b
-        a.wait(lan_peers="~202")
+        a.wait(lan_peers=f"~{b.extension}")
         assert a.proc is not None and b.proc is not None
         rss_idle = _rss_mib(a.proc.pid)
         a.ctl("hook", "off")
-        a.ctl("press", "202#")
+        a.ctl("press", f"{b.extension}#")
         b.wait(call="ringing")
         b.ctl("hook", "off")
         a.wait(security="secure|verified")

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="two simulated phones make a secure call")
     demo.add_argument("--png", type=Path, default=None, help="save each screen into this folder")
+    demo.add_argument("--extensions", nargs=2, default=["201", "202"], metavar=("A", "B"),
+                      help="the two phones' extensions (default 201 202)")
     return parser
 
 
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from deskphone.demo import run_demo
 
-        return run_demo(png_dir=args.png)
+        return run_demo(png_dir=args.png, extensions=tuple(args.extensions))
     return 2
 
 

@@ -37,7 +37,7 @@ def show_side_by_side(a: PhoneProcess, b: PhoneProcess, caption: str,
     left, right = _panel(a), _panel(b)
     width = max(len(line) for line in left)
     print(f"\n── {step}. {caption}", file=out)
-    print(f"  {'A (201) Alice':<{width + 2}}   B (202) Bob", file=out)
+    print(f"  {f'A ({a.extension}) Alice':<{width + 2}}   B ({b.extension}) Bob", file=out)
     top = "─" * width
     print(f"  ┌{top}┐   ┌{top}┐", file=out)
     for la, lb in zip(left, right, strict=True):
@@ -50,11 +50,12 @@ def show_side_by_side(a: PhoneProcess, b: PhoneProcess, caption: str,
         b.ctl("screenshot", str(png_dir / f"{step:02d}-B-{slug}.png"))
 
 
-def run_demo(png_dir: Path | None = None, out: Any = sys.stdout) -> int:
+def run_demo(png_dir: Path | None = None, out: Any = sys.stdout,
+             extensions: tuple[str, str] = ("201", "202")) -> int:
     started = time.monotonic()
     png_dir = png_dir.resolve() if png_dir is not None else None
     try:
-        with PhonePair() as pair:
+        with PhonePair(extensions=extensions) as pair:
             a, b = pair.a, pair.b
             step = 0
 
@@ -63,12 +64,12 @@ def run_demo(png_dir: Path | None = None, out: Any = sys.stdout) -> int:
                 step += 1
                 show_side_by_side(a, b, caption, png_dir, step, out)
 
-            a.wait(lan_peers="~202")
-            b.wait(lan_peers="~201")
+            a.wait(lan_peers=f"~{b.extension}")
+            b.wait(lan_peers=f"~{a.extension}")
             show("Two phones on the LAN, no server: they found each other")
             a.ctl("hook", "off")
-            a.ctl("press", "202")
-            show("A lifts the handset and keys 202")
+            a.ctl("press", b.extension)
+            show(f"A lifts the handset and keys {b.extension}")
             a.ctl("press", "#")
             b.wait(call="ringing")
             a.wait(screen="~Ringing")

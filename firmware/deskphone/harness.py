@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shlex
 import signal
 import subprocess
@@ -128,16 +129,30 @@ mode = "sim"
 """
 
 
-class PhonePair(contextlib.AbstractContextManager["PhonePair"]):
-    """Two LAN phones, A (201) and B (202), started and stopped together."""
+def unique_extensions(count: int) -> list[str]:
+    """Extensions no other phone on this machine is likely to announce.
 
-    def __init__(self, root: Path | None = None, extra_a: str = "", extra_b: str = "") -> None:
+    Every simulated phone announces itself over mDNS on loopback, and two phones claiming one
+    extension make it ambiguous (deliberately: the directory then refuses to guess). Tests and
+    benchmarks that run beside each other, or after a phone that was killed before it could say
+    goodbye, must therefore not all use 201 and 202.
+    """
+    rng = random.Random(os.getpid() * 7919 + time.monotonic_ns())
+    return [str(n) for n in rng.sample(range(30000, 99999), count)]
+
+
+class PhonePair(contextlib.AbstractContextManager["PhonePair"]):
+    """Two LAN phones, A (Alice) and B (Bob), started and stopped together."""
+
+    def __init__(self, root: Path | None = None, extra_a: str = "", extra_b: str = "",
+                 extensions: tuple[str, str] | None = None) -> None:
         self._tmp = None
         if root is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="deskphone-")
             root = Path(self._tmp.name)
-        self.a = PhoneProcess("A", "201", root / "a", lan_config("201", "Alice", extra=extra_a))
-        self.b = PhoneProcess("B", "202", root / "b", lan_config("202", "Bob", extra=extra_b))
+        ext_a, ext_b = extensions or unique_extensions(2)
+        self.a = PhoneProcess("A", ext_a, root / "a", lan_config(ext_a, "Alice", extra=extra_a))
+        self.b = PhoneProcess("B", ext_b, root / "b", lan_config(ext_b, "Bob", extra=extra_b))
 
     def __enter__(self) -> PhonePair:
         self.a.start()

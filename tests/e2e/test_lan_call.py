@@ -11,7 +11,6 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from deskphone.harness import PhonePair, PhoneProcess
 
 RATE = 8000
@@ -36,21 +35,21 @@ def dominant_frequency(pcm: bytes) -> tuple[float, float]:
 
 
 @pytest.fixture
-def pair(tmp_path: Path):  # noqa: ANN201
+def pair(tmp_path: Path):
     capture = tmp_path / "a-capture.raw"
     capture.write_bytes(tone(1000, 30))
     audio_a = f'[audio]\ncapture_file = "{capture}"\nplayback_file = "{tmp_path / "a-play.raw"}"\n'
     audio_b = f'[audio]\nplayback_file = "{tmp_path / "b-play.raw"}"\n'
     with PhonePair(tmp_path / "phones", extra_a=audio_a, extra_b=audio_b) as phones:
-        phones.a.wait(lan_peers="~202")
-        phones.b.wait(lan_peers="~201")
+        phones.a.wait(lan_peers=f"~{phones.b.extension}")
+        phones.b.wait(lan_peers=f"~{phones.a.extension}")
         yield phones
 
 
 def call_and_answer(a: PhoneProcess, b: PhoneProcess) -> tuple[dict, dict]:
     a.ctl("hook", "off")
     assert a.state()["tone"] == "dial"
-    a.ctl("press", "202#")
+    a.ctl("press", f"{b.extension}#")
     ringing = b.wait(call="ringing")
     assert "Alice" in ringing["screen"]
     a.wait(call="calling", screen="~Ringing")
@@ -108,7 +107,7 @@ def test_busy_callee(pair: PhonePair) -> None:
     b.ctl("hook", "off")  # B is dialling: one call at a time
     b.wait(call="offhook")
     a.ctl("hook", "off")
-    a.ctl("press", "202#")
+    a.ctl("press", f"{b.extension}#")
     ended = a.wait(call="ended")
     assert "Busy" in ended["screen"] and ended["tone"] == "busy"
 
@@ -116,7 +115,7 @@ def test_busy_callee(pair: PhonePair) -> None:
 def test_caller_hangs_up_while_ringing(pair: PhonePair) -> None:
     a, b = pair.a, pair.b
     a.ctl("hook", "off")
-    a.ctl("press", "202#")
+    a.ctl("press", f"{b.extension}#")
     b.wait(call="ringing")
     a.ctl("hook", "on")
     idle = b.wait(call="idle")
@@ -126,7 +125,7 @@ def test_caller_hangs_up_while_ringing(pair: PhonePair) -> None:
 def test_unknown_extension_is_a_clear_error(pair: PhonePair) -> None:
     a = pair.a
     a.ctl("hook", "off")
-    a.ctl("press", "299#")
+    a.ctl("press", "1#")  # nobody on the LAN has extension 1
     ended = a.wait(call="ended")
     assert "Unknown number" in ended["screen"]
 
