@@ -20,7 +20,7 @@ from deskphone.media.demux import classify
 from .impairment import ImpairedPath, Impairment
 from .media_relay import MediaRelay
 from .sip_relay import CallMedia, Side, SipRelay
-from .udp import LOOPBACK, Addr, UdpPort
+from .udp import LOOPBACK, Addr, PortStats, UdpPort
 
 
 class ForwardingMedia(MediaRelay):
@@ -95,6 +95,10 @@ class LossyUdpRelay:
         self.to_client = impairment.path("to client")
         self._port = UdpPort(loop, self._datagram, LOOPBACK, port)
         self.address: Addr = self._port.address
+
+    @property
+    def port_stats(self) -> PortStats:
+        return self._port.stats
 
     def _datagram(self, data: bytes, addr: Addr) -> None:
         if addr == self.target:
