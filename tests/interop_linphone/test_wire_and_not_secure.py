@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from pathlib import Path
 
 import pytest
 from deskphone.peers.bench import can_capture
@@ -138,9 +139,12 @@ def test_require_secure_ends_a_call_that_cannot_be_secured(interop: Interop) -> 
             f"first bytes of what we sent to the peer's media port: {sent}")
 
 
+SCENARIO = Path(__file__).parent / "uas_plain_rtp.xml"
+
+
 class SippUas:
-    """SIPp's built-in UAS (`-sn uas`): answers one INVITE with plain RTP/AVP SDP and never speaks
-    ZRTP (the NOT SECURE peer: linphonec cannot be made one, see above); expects our BYE."""
+    """SIPp answering one INVITE with plain RTP/AVP SDP (uas_plain_rtp.xml): it never speaks ZRTP
+    (the NOT SECURE peer: linphonec cannot be made one, see above); expects our BYE."""
 
     def __init__(self, workdir) -> None:
         self.workdir = workdir
@@ -156,7 +160,7 @@ class SippUas:
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = await asyncio.create_subprocess_exec(
-            require_tool("sipp"), "-sn", "uas", "-i", "127.0.0.1", "-p", str(self.sip_port),
+            require_tool("sipp"), "-sf", str(SCENARIO), "-i", "127.0.0.1", "-p", str(self.sip_port),
             "-mi", "127.0.0.1", "-mp", str(self.media_port), "-m", "1", "-timeout", "30s",
             "-timeout_error", "-nostdin", "-nd", cwd=str(self.workdir),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
