@@ -166,3 +166,28 @@ def test_sas_algorithms_and_audio_both_ways(interop: Interop, we_call: bool, sui
     assert media["dropped_foreign"] == 0 and media["stun_answered"] > 0, media
     assert linphone_end == "No error"
     check_tones(phone, audio, call.ours["codec"])
+
+
+@pytest.mark.parametrize("codec", ["opus", "G722"])
+def test_each_codec_linphone_offers_alone_decodes_both_ways(interop: Interop, codec: str) -> None:
+    # With its defaults linphonec offers opus, speex, PCMU, PCMA, G729 and we answer PCMU (our
+    # preference; RFC 3264 §6.1 lets the answerer choose). Offering one codec at a time makes us
+    # use the wideband ones we share with it (PCMA is PCMU's sibling, left to the unit tests).
+    phone = interop.phone()
+    linphone = interop.linphone(codecs=[codec])
+    audio = AudioCheck(write_tone_wav(interop.root / "tone.wav", LINPHONE_TONE_HZ, seconds=2.5),
+                       interop.root / "linphone-heard.wav")
+
+    async def scenario() -> SecuredCall:
+        await linphone.start()
+        await linphone.record(audio.recorded_by_linphone)
+        call = await establish(phone, linphone, we_call=False)
+        call.ours = await exchange_tones(phone, linphone, audio, codec)
+        await hang_up(phone, linphone)
+        return call
+
+    call = interop.run(scenario)
+    assert call.ours["codec"] == codec and call.ours["sas"] == call.linphone_sas, call.ours
+    media = call.ours["media"]
+    assert media["srtp_auth_failures"] == 0 and media["malformed"] == 0, media
+    check_tones(phone, audio, codec)
