@@ -132,7 +132,7 @@ def test_register_with_digest_and_unregister(kamailio):
         alice.command(alice.ua.register)
         state = await expect(alice, ev.RegistrationState)
         assert state == ev.RegistrationState(
-            f"alice@127.0.0.1:{kamailio}", "registered", 60, "OK"
+            f"alice@127.0.0.1:{kamailio}", "registered", 60, "OK", 200, f"127.0.0.1:{kamailio}"
         )
         assert alice.ua.stats.auth_retries == 1  # 401 then 200
         await _close(alice)
