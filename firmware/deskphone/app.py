@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -583,7 +584,21 @@ CONTROL_COMMANDS = {
 
 
 def run_phone(config: Config, *, data_dir: Path, control_path: Path, terminal: bool) -> int:
-    return asyncio.run(_main(config, data_dir, control_path, terminal))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(_main(config, data_dir, control_path, terminal))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed: the audio path wakes the loop 100 times a second, and uvloop's
+    wake-ups cost a fraction of the pure-Python loop's on a small ARM core."""
+    if os.environ.get("DESKPHONE_LOOP", "uvloop") != "uvloop":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 async def _main(config: Config, data_dir: Path, control_path: Path, terminal: bool) -> int:
