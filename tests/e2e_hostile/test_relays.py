@@ -238,7 +238,7 @@ def test_mitm_relay_rewrites_or_removes_the_zrtp_hash(peers, impersonate: bool,
 
 def test_mitm_relay_rejects_an_impossible_strategy() -> None:
     with pytest.raises(ValueError, match="impersonate_zids=False"):
-        MitmRelay(None, ("127.0.0.1", 9), impersonate_zids=True, zrtp_hash="rewrite")  # type: ignore[arg-type]
+        MitmRelay(None, ("127.0.0.1", 9), impersonate_zids=True, zrtp_hash="rewrite")
 
 
 def test_lossy_udp_relay_forwards_both_ways_through_its_paths(peers) -> None:

@@ -13,6 +13,7 @@ in `foreign` and dropped, as a phone would.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 
@@ -33,8 +34,7 @@ class MediaRelay:
         self.ports: dict[Side, UdpPort] = {}
         try:
             for side in Side:
-                self.ports[side] = UdpPort(
-                    loop, lambda data, addr, s=side: self._from(s, data, addr), LOOPBACK, 0)
+                self.ports[side] = UdpPort(loop, functools.partial(self._from, side), LOOPBACK, 0)
         except OSError:
             self.close()
             raise

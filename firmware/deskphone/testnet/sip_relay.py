@@ -295,11 +295,12 @@ class SipRelay:
         for value in request.headers.raw("Via"):
             response.headers.add("Via", value)
         for name in ("From", "To", "Call-ID", "CSeq"):
-            value = request.headers.get(name)
-            if value is not None:
-                if name == "To" and ";tag=" not in value:
-                    value += ";tag=" + hashlib.sha256(request.call_id.encode()).hexdigest()[:10]
-                response.headers.add(name, value)
+            field_value = request.headers.get(name)
+            if field_value is not None:
+                if name == "To" and ";tag=" not in field_value:
+                    tag = hashlib.sha256(request.call_id.encode()).hexdigest()[:10]
+                    field_value += ";tag=" + tag  # §8.2.6.2: a final response carries a To tag
+                response.headers.add(name, field_value)
         self.stats.answered_locally += 1
         self._port.send(response.serialize(), _reply_address(request.top_via))
 
