@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+EARLY_ZRTP_PACKETS = 8  # ZRTP packets kept while the answer is on its way
 FRAME_BYTES_PER_KHZ = 40  # 20 ms of S16LE mono is 40 bytes per kHz of sample rate
 
 
@@ -87,6 +88,8 @@ class ActiveCall:
     secured: bool = False
     zrtp_timer: asyncio.TimerHandle | None = None
     prepared: asyncio.Task[None] | None = None  # incoming: media opened while ringing
+    zrtp_started: bool = False
+    zrtp_early: list[bytes] = field(default_factory=list)
     lan: Any = None  # deskphone.peer_identity.LanExpectation: what the LAN said of the callee
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -458,10 +461,21 @@ class CallManager:
             except ValueError as exc:
                 log.warning("call %s: ignoring unusable a=zrtp-hash: %s", call.call_id, exc)
         call.zrtp.start(self._now())
+        call.zrtp_started = True
+        early, call.zrtp_early = call.zrtp_early, []
+        for packet in early:  # the callee's Hello often overtakes its own 200 OK
+            call.zrtp.receive_datagram(packet, self._now())
         self._pump_zrtp(call)
 
     def _zrtp_in(self, call: ActiveCall, packet: bytes) -> None:
         if call.zrtp is None or call.ended:
+            return
+        if not call.zrtp_started:
+            # The peer started ZRTP as soon as it sent its answer, which can reach us after its
+            # Hello: keep a few packets rather than wait for a retransmission (RFC 6189 §6:
+            # T1 = 50 ms). The Hello is checked against the answer's a=zrtp-hash all the same.
+            if len(call.zrtp_early) < EARLY_ZRTP_PACKETS:
+                call.zrtp_early.append(packet)
             return
         call.zrtp.receive_datagram(packet, self._now())
         self._pump_zrtp(call)
@@ -650,6 +664,7 @@ def zrtp_algorithms(session: Any) -> dict[str, str | None]:
     chosen = session.algorithms
     names = ("hash", "cipher", "auth_tag", "key_agreement", "sas_type")
     return {"peer_client_id": session.peer_client_id,
+            "peer_hello_hash_verified": session.peer_hello_hash_verified,
             **{name: getattr(chosen, name, None) if chosen else None for name in names}}
 
 

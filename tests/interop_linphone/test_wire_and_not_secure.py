@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 from pathlib import Path
 
 import pytest
 from deskphone.peers.bench import can_capture
 from deskphone.peers.tshark import LoopbackCapture, decode_zrtp
+from deskphone.zrtp.session import T1_MAX_RETRANSMISSIONS
 
 from tests.interop_linphone.conftest import Interop, phone_ctl, wait_phone
 from tests.interop_linphone.test_zrtp_linphone import establish, hang_up
@@ -137,6 +139,14 @@ def test_require_secure_ends_a_call_that_cannot_be_secured(interop: Interop) -> 
         sent = _first_bytes_to(capture.pcap_path, peer.media_port)
         assert sent and all(16 <= b <= 19 for b in sent), (  # RFC 7983: 16-19 is ZRTP
             f"first bytes of what we sent to the peer's media port: {sent}")
+        # RFC 6189 §6: Hello resent on T1, 50 ms doubling to a 200 ms cap, then given up. Gaps
+        # are checked from below only (a loaded machine may fire late, never early).
+        hellos = [p.time for p in decode_zrtp(capture.pcap_path, [peer.media_port])
+                  if p.message_type == "Hello"]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(hellos)]
+        nominal = [min(0.05 * 2 ** i, 0.2) for i in range(len(gaps))]
+        assert len(hellos) == 1 + T1_MAX_RETRANSMISSIONS, hellos
+        assert all(gap >= 0.9 * want for gap, want in zip(gaps, nominal, strict=True)), gaps
 
 
 SCENARIO = Path(__file__).parent / "uas_plain_rtp.xml"

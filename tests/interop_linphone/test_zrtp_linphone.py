@@ -87,6 +87,8 @@ def check_secured(call: SecuredCall, suites: str, phone: PhoneProcess) -> None:
     zrtp = ours["zrtp"]
     assert {key: zrtp.get(key) for key in expected} == expected, context
     assert zrtp["peer_client_id"] == "BZRTPv1.1", context
+    # RFC 6189 §8.1.1: linphonec's Hello hashes to the a=zrtp-hash of its SDP, checked by us
+    assert zrtp["peer_hello_hash_verified"] is True, context
     sas_format = B32_SAS if expected["sas_type"] == "B32" else B256_SAS
     assert sas_format.match(ours["sas"]), context
     for word in ours["sas"].split(":"):  # B256: one PGP word per line on the OLED

@@ -73,3 +73,14 @@ def test_a_full_handshake_exposes_the_same_algorithms_on_both_sides_only_once_se
     assert ours.session.algorithms == strong.session.algorithms == expected
     assert ours.session.peer_client_id == "BZRTPv1.1"
     assert strong.session.peer_client_id == "deskphone 0.1"
+
+
+def test_peer_hello_hash_verified_only_when_the_sdp_gave_one_and_the_hello_matched() -> None:
+    from .harness import make_endpoint, run
+
+    a, b = make_endpoint("a"), make_endpoint("b")
+    a.session.set_peer_hello_hash(b.session.hello_hash())  # §8.1.1: b's SDP a=zrtp-hash
+    assert not a.session.peer_hello_hash_verified  # no Hello yet
+    run(a, b)
+    assert a.session.is_secure and a.session.peer_hello_hash_verified
+    assert not b.session.peer_hello_hash_verified  # b's SDP peer sent no a=zrtp-hash

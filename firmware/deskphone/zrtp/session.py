@@ -284,6 +284,12 @@ class ZrtpSession:
         return self._choice if self.state is State.SECURE else None
 
     @property
+    def peer_hello_hash_verified(self) -> bool:
+        """True once the peer's Hello was accepted against the a=zrtp-hash its SDP carried
+        (§8.1.1); False without one (the SDP had none, or no Hello yet)."""
+        return self._expected_peer_hello_hash is not None and self._peer_hello is not None
+
+    @property
     def peer_client_id(self) -> str | None:
         """The peer's Hello client identifier (§5.2, e.g. "BZRTPv1.1"), once its Hello arrived."""
         if self._peer_hello is None:
