@@ -439,7 +439,7 @@ class PhoneMachine:
 
     def _transferred_away(self, event: ev.TransferStarted) -> Commands:
         # We are the transferee: keep what the person saw of the call set aside.
-        saved = {"peer": self.peer, "sas": self.sas, "security": self.security,
+        saved: dict[str, object] = {"peer": self.peer, "sas": self.sas, "security": self.security,
                  "answered_at": self.answered_at, "not_secure_reason": self.not_secure_reason,
                  "held": self.held, "peer_warning": self.peer_warning}
         self._reset_call()
