@@ -12,16 +12,24 @@ No dependency: the protocol is one sendto().
     interval = notifier.watchdog_ping_interval()   # seconds, or None
     ... every `interval` s from the event loop: notifier.watchdog()
     notifier.stopping()
+
+Module-level shortcuts use one notifier built from the environment: `notify_ready(status)` also
+arms the event-loop watchdog when called inside a running asyncio loop and $WATCHDOG_USEC is set:
+the loop itself sends WATCHDOG=1 every WatchdogSec/2, so a blocked loop stops the pings and
+systemd restarts the phone (Restart=on-failure).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["SystemdNotifier", "NotifyStats", "watchdog_interval", "notify_socket_address"]
+__all__ = ["SystemdNotifier", "NotifyStats", "watchdog_interval", "notify_socket_address",
+           "notify_ready", "notify_status", "notify_stopping", "notify_watchdog",
+           "start_loop_watchdog"]
 
 
 def notify_socket_address(value: str) -> str | bytes:
@@ -120,3 +128,59 @@ class SystemdNotifier:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+def start_loop_watchdog(notifier: SystemdNotifier,
+                        loop: asyncio.AbstractEventLoop) -> asyncio.TimerHandle | None:
+    """Send WATCHDOG=1 from `loop` every WatchdogSec/2; None when the watchdog is not armed.
+
+    The ping runs as a loop callback, so it proves the event loop still turns. Returns the
+    first timer handle (cancel it, or just stop the loop, to end the pings).
+    """
+    interval = notifier.watchdog_ping_interval()
+    if interval is None or not notifier.enabled:
+        return None
+    handle: list[asyncio.TimerHandle] = []
+
+    def ping() -> None:
+        notifier.watchdog()
+        handle[0] = loop.call_later(interval, ping)
+
+    notifier.watchdog()
+    handle.append(loop.call_later(interval, ping))
+    return handle[0]
+
+
+_default: SystemdNotifier | None = None
+
+
+def _notifier() -> SystemdNotifier:
+    global _default
+    if _default is None:
+        _default = SystemdNotifier.from_environment()
+    return _default
+
+
+def notify_ready(status: str | None = None) -> bool:
+    """READY=1 (and STATUS=); inside a running loop, also arms the event-loop watchdog."""
+    notifier = _notifier()
+    sent = notifier.ready(status)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return sent
+    if getattr(notifier, "_loop_watchdog", None) is None:
+        notifier._loop_watchdog = start_loop_watchdog(notifier, loop)  # type: ignore[attr-defined]
+    return sent
+
+
+def notify_status(text: str) -> bool:
+    return _notifier().status(text)
+
+
+def notify_watchdog() -> bool:
+    return _notifier().watchdog()
+
+
+def notify_stopping() -> bool:
+    return _notifier().stopping()

@@ -89,3 +89,42 @@ def test_ping_interval_is_half_of_watchdogsec(tmp_path: Path) -> None:
     notifier = SystemdNotifier.from_environment(
         {"NOTIFY_SOCKET": str(tmp_path / "n"), "WATCHDOG_USEC": "30000000"})
     assert notifier.watchdog_ping_interval() == 15.0
+
+
+def test_module_level_ready_arms_the_event_loop_watchdog(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from deskphone import systemd
+
+    path = str(tmp_path / "notify")
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "20000")  # 20 ms: pings every 10 ms of loop time
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    monkeypatch.setattr(systemd, "_default", None)
+    with _receiver(path) as rx:
+        rx.setblocking(False)
+
+        async def phone() -> list[bytes]:
+            assert systemd.notify_ready("extension 201")
+            got: list[bytes] = []
+            while sum(m == b"WATCHDOG=1" for m in got) < 3:
+                await asyncio.sleep(0.005)   # yields to the loop; waits on pings, not a clock
+                try:
+                    got.append(rx.recv(4096))
+                except BlockingIOError:
+                    pass
+            return got
+
+        got = asyncio.run(asyncio.wait_for(phone(), timeout=10))
+    assert got[0] == b"READY=1\nSTATUS=extension 201"
+    assert got[1:4] == [b"WATCHDOG=1"] * 3
+
+
+def test_module_level_calls_outside_systemd_do_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deskphone import systemd
+
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.setattr(systemd, "_default", None)
+    assert systemd.notify_ready() is False
+    assert systemd.notify_status("x") is False and systemd.notify_stopping() is False
