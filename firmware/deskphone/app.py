@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class PhoneApp:
             status="registering" if config.accounts else "LAN",
             interdigit_timeout=config.phone.interdigit_timeout,
             ended_screen_seconds=config.phone.ended_screen_seconds,
+            no_answer_seconds=config.phone.no_answer_seconds,
+            ring_seconds=config.phone.ring_seconds,
         )
         self.machine = PhoneMachine(settings)
         self.control = ControlServer(control_path, self.handle_control) if control_path else None
@@ -607,8 +610,8 @@ async def _main(config: Config, data_dir: Path, control_path: Path, terminal: bo
     try:
         devices = build_devices(config, data_dir)
     except Exception as exc:
-        log.error("devices: %s", exc)
-        print(f"deskphone: devices: {exc}")
+        log.debug("devices failed", exc_info=True)
+        print(f"deskphone: devices: {exc}", file=sys.stderr)
         return 2
     factory = None
     try:
@@ -626,9 +629,11 @@ async def _main(config: Config, data_dir: Path, control_path: Path, terminal: bo
     ui = None
     try:
         await app.start()
-    except (ControlError, OSError) as exc:
-        print(f"deskphone: {exc}")
-        await app.stop()
+    except Exception as exc:  # a port in use, a device missing: say what, exit, no traceback
+        log.debug("start failed", exc_info=True)
+        print(f"deskphone: cannot start: {exc}", file=sys.stderr)
+        with contextlib.suppress(Exception):
+            await app.stop()
         return 2
     if terminal:
         from deskphone.sim.terminal import TerminalUI

@@ -106,6 +106,8 @@ class ZrtpSettings:
 class PhoneSettings:
     interdigit_timeout: float = 4.0  # seconds of no key before the number is dialled
     ended_screen_seconds: float = 3.0
+    no_answer_seconds: float = 90.0  # a call nobody answers is given up
+    ring_seconds: float = 120.0  # a phone nobody picks up stops ringing (480)
 
 
 @dataclass(frozen=True)
@@ -330,16 +332,27 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     )
 
     phone_t = _table(raw, "phone")
-    _unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds"})
+    _unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds",
+                                     "no_answer_seconds", "ring_seconds"})
     phone = PhoneSettings(
         interdigit_timeout=_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
         ended_screen_seconds=_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
+        no_answer_seconds=_float(phone_t, "no_answer_seconds", "phone", 90.0, 1.0, 3600.0),
+        ring_seconds=_float(phone_t, "ring_seconds", "phone", 120.0, 1.0, 3600.0),
     )
 
     disc_t = _table(raw, "discovery")
     _unknown_keys(disc_t, "discovery", {"enabled", "interface"})
     discovery = DiscoverySettings(enabled=_bool(disc_t, "enabled", "discovery", True),
                                   interface=_str(disc_t, "interface", "discovery", None))
+
+    dialplan_t = _table(raw, "dialplan")
+    from deskphone.routing.dialplan import DialPlan, DialPlanError
+
+    try:  # a bad rule is a startup error that names the rule, not a surprise at dialling time
+        DialPlan.from_config(dialplan_t, accounts=[a.name for a in accounts])
+    except DialPlanError as exc:
+        raise ConfigError("dialplan", dialplan_t, f"a valid dial plan ({exc})") from None
 
     pins = _table(raw, "pins")
     from deskphone.devices.pinmap import PinMapError, load_pinmap
@@ -348,7 +361,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         load_pinmap(pins)
     except PinMapError as exc:
         raise ConfigError("pins", pins, f"a valid pin map ({exc})") from None
-    dialplan = _table(raw, "dialplan")
+    dialplan = dialplan_t
     return Config(identity=identity, sip=sip, accounts=accounts, devices_mode=mode, audio=audio,
                   media=media, zrtp=zrtp, phone=phone, discovery=discovery, pins=pins,
                   dialplan=dialplan, source=source)

@@ -122,3 +122,27 @@ def test_check_config_command(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "deskphone.cli", "check-config", str(bad)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "sip.listen" in proc.stderr
+
+
+def test_bad_dial_plan_rule_is_a_config_error_naming_the_rule() -> None:
+    raw = {"dialplan": {"rules": [{"name": "office", "match": "9X.", "via": "nowhere",
+                                   "to": "sip:{number}@pbx"}]}}
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw)
+    assert info.value.key == "dialplan" and "office" in str(info.value)
+
+
+def test_sip_port_in_use_exits_with_a_message(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        path = tmp_path / "c.toml"
+        path.write_text(f"[sip]\nlisten = \"udp:127.0.0.1:{port}\"\n[discovery]\nenabled = false\n")
+        proc = subprocess.run([sys.executable, "-m", "deskphone.cli", "run", "--sim",
+                               "--no-terminal", "--config", str(path), "--data-dir",
+                               str(tmp_path / "d"), "--control", str(tmp_path / "c" / "s.sock")],
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "cannot start" in proc.stderr and "Traceback" not in proc.stderr

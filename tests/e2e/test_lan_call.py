@@ -145,3 +145,17 @@ def test_hold_and_resume(pair: PhonePair) -> None:
     assert b.wait(direction="sendrecv")["call"] == "in_call"
     a.ctl("hook", "on")
     b.wait(call="ended")
+
+
+def test_no_answer(tmp_path: Path) -> None:
+    """Nobody lifts B's handset: A gives up after its no-answer time and B stops ringing."""
+    with PhonePair(tmp_path / "phones", extra_a="[phone]\nno_answer_seconds = 2\n") as phones:
+        a, b = phones.a, phones.b
+        a.wait(lan_peers=f"~{b.extension}")
+        a.ctl("hook", "off")
+        a.ctl("press", f"{b.extension}#")
+        b.wait(call="ringing")
+        ended = a.wait(call="ended")
+        assert "No answer" in ended["screen"] and ended["tone"] == "reorder"
+        idle = b.wait(call="idle")  # the CANCEL reached B
+        assert "Missed" in idle["screen"]

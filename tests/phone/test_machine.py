@@ -271,3 +271,23 @@ def test_every_table_row_names_a_real_handler() -> None:
         assert isinstance(state, CallState)
         for event_type, handler in rows.items():
             assert callable(handler), (state, event_type)
+
+
+def test_nobody_answers_the_caller_gives_up() -> None:
+    m = make(no_answer_seconds=30.0)
+    m.handle(ev.HookOff(), 0.0)
+    m.handle(ev.DialRequested("202"), 1.0)
+    m.handle(ev.CallRinging(), 1.1)  # ringback does not restart the clock
+    assert m.get_timer() == pytest.approx(31.0)
+    out = m.handle_timer(31.0)
+    assert ev.HangUp() in out and tones(out) == ["reorder"]
+    assert m.state is CallState.ENDED and m.screen.title == "No answer"
+
+
+def test_a_phone_nobody_picks_up_stops_ringing_with_480() -> None:
+    m = make(ring_seconds=60.0)
+    m.handle(ev.IncomingCall("c9", "sip:bob@h", "Bob"), 5.0)
+    out = m.handle_timer(65.0)
+    assert of(out, ev.RejectCall) == [ev.RejectCall("c9", 480)]
+    assert ev.Ring(False) in out and m.state is CallState.IDLE
+    assert "Bob" in "\n".join(m.screen.lines())

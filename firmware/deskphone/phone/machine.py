@@ -102,6 +102,10 @@ class MachineSettings:
     status: str = "LAN"
     interdigit_timeout: float = 4.0
     ended_screen_seconds: float = 3.0
+    # Nobody answers: the caller gives up (CANCEL) after no_answer_seconds, and a ringing phone
+    # stops after ring_seconds with 480 (RFC 3261 §21.4.18) so a call never rings forever.
+    no_answer_seconds: float = 90.0
+    ring_seconds: float = 120.0
     # True when a dialled string is complete by the dial plan (fixed-length extensions), so the
     # call goes out without waiting for '#' or the timeout.
     is_complete: Callable[[str], bool] | None = None
@@ -168,6 +172,15 @@ class PhoneMachine:
             return self._send_transfer(self.transfer_target or "")
         if kind == "ended" and self.state is CallState.ENDED and not self.off_hook:
             return self._go_idle()
+        if kind == "no_answer" and self.state is CallState.CALLING:
+            return [ev.HangUp(), *self._end("No answer", self.peer or "", "reorder")]
+        if kind == "ring_timeout" and self.state is CallState.RINGING:
+            call_id, caller = self.incoming_call_id or "", self.peer
+            commands = [ev.RejectCall(call_id, 480), *self._go_idle()]
+            if caller:
+                self.status = f"Missed: {caller}"
+                commands.append(self._show(self._idle_screen()))
+            return commands
         if kind == "refresh" and self.state in IN_CALL_STATES:
             self._set_timer("refresh", now + 1.0)
             return self._refresh_call_screen(only_if_changed=True)
@@ -259,6 +272,7 @@ class PhoneMachine:
         self._clear_timer()
         self.peer = target
         self.state = CallState.CALLING
+        self._set_timer("no_answer", self._now + self.settings.no_answer_seconds)
         return [ev.PlayTone(None), ev.PlaceCall(target),
                 self._show(CallingScreen(peer=target, progress="Calling…"))]
 
@@ -338,6 +352,7 @@ class PhoneMachine:
         self.state = CallState.RINGING
         self.incoming_call_id = event.call_id
         self.peer = event.display_name or event.caller
+        self._set_timer("ring_timeout", self._now + self.settings.ring_seconds)
         return [ev.PlayTone(None), ev.Ring(True),
                 self._show(RingingScreen(caller=event.caller, display_name=event.display_name))]
 
