@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check firmware/deskphone tests
+	$(VENV)/bin/ruff check firmware/deskphone tests hw boot
 	$(VENV)/bin/mypy firmware/deskphone
 
 bench: $(STAMP)
