@@ -124,6 +124,7 @@ class PhoneApp:
         if self.calls is not None:
             await self.calls.start()
         self._ticks.append(asyncio.create_task(self._audio_tick(), name="audio-tick"))
+        self._ticks.append(asyncio.create_task(self._stats_tick(), name="stats-tick"))
         if self.devices.hook is not None or self.devices.keypad is not None:
             self._ticks.append(asyncio.create_task(self._scan_tick(), name="scan-tick"))
 
@@ -316,6 +317,22 @@ class PhoneApp:
                 delay = 0
             await asyncio.sleep(max(0.0, delay))
 
+    async def _stats_tick(self) -> None:
+        # Once a second in a call, the RTCP figures go to the phone (shown on the stats screen).
+        while True:
+            await asyncio.sleep(1.0)
+            if self.calls is None or not self.calls.media_active():
+                continue
+            info = self.calls.info()
+            media = info.get("media") or {}
+            received, lost = media.get("packets_received", 0), max(0, media.get("lost", 0))
+            expected = received + lost
+            self.post(ev.CallStats(
+                codec=str(info.get("codec") or "-"),
+                loss_pct=100.0 * lost / expected if expected else 0.0,
+                jitter_ms=float(media.get("jitter_ms") or 0.0),
+                rtt_ms=media.get("rtt_ms")))
+
     # -- timers ------------------------------------------------------------------------------
 
     def _arm_machine_timer(self) -> None:
@@ -507,6 +524,12 @@ async def _cmd_reject(app: PhoneApp, args: list[str]) -> Any:
     return app.state()
 
 
+async def _cmd_stats(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 0, "stats   (toggles the call-quality screen)")
+    app.post(ev.StatsToggled())
+    return app.state()
+
+
 async def _cmd_hold(app: PhoneApp, args: list[str]) -> Any:
     _expect(args, 0, "hold   (toggles hold/resume)")
     app.post(ev.HoldToggled())
@@ -555,9 +578,8 @@ async def _cmd_wait(app: PhoneApp, args: list[str]) -> Any:
 
 async def _cmd_help(app: PhoneApp, args: list[str]) -> Any:
     return ("commands: hook off|on · press KEYS · dial TARGET · transfer TARGET · hangup · hold · "
-            "confirm-sas · "
-            "reject-sas · screenshot FILE.png · state · wait KEY=VALUE... [timeout=S] · "
-            "shutdown · help")
+            "stats · confirm-sas · reject-sas · screenshot FILE.png · state · "
+            "wait KEY=VALUE... [timeout=S] · shutdown · help")
 
 
 async def _cmd_shutdown(app: PhoneApp, args: list[str]) -> Any:
@@ -573,6 +595,7 @@ CONTROL_COMMANDS = {
     "hangup": _cmd_hangup,
     "transfer": _cmd_transfer,
     "hold": _cmd_hold,
+    "stats": _cmd_stats,
     "confirm-sas": _cmd_confirm,
     "reject-sas": _cmd_reject,
     "screenshot": _cmd_screenshot,

@@ -93,6 +93,9 @@ def test_audio_arrives_decrypted_and_dtmf_is_shown(pair: PhonePair, tmp_path: Pa
     assert b.wait(dtmf="5")["call"] == "in_call"
     b.ctl("confirm-sas")
     assert "5" in b.wait(security="verified")["screen"]  # the in-call screen shows it
+    b.ctl("stats")  # RTCP figures on the call-quality screen, refreshed every second
+    quality = b.wait(screen="~Call quality")
+    assert "PCMU" in quality["screen"] and "Loss" in quality["screen"]
     a.ctl("hook", "on")
     b.wait(call="ended")
     played = (tmp_path / "b-play.raw").read_bytes()

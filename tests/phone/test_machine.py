@@ -291,3 +291,20 @@ def test_a_phone_nobody_picks_up_stops_ringing_with_480() -> None:
     assert of(out, ev.RejectCall) == [ev.RejectCall("c9", 480)]
     assert ev.Ring(False) in out and m.state is CallState.IDLE
     assert "Bob" in "\n".join(m.screen.lines())
+
+
+def test_call_quality_screen_toggles_with_the_info_key() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Secured("7ep3", verified=True), 1.2)
+    assert m.handle(ev.CallStats("PCMU", 1.5, 3.2, 0.4), 2.0) == []  # hidden: no redraw
+    m.handle(ev.KeyPressed("B"), 2.5)
+    assert m.screen.codec == "PCMU" and m.screen.loss_pct == 1.5
+    assert "Loss" in "\n".join(m.screen.lines())
+    out = m.handle(ev.CallStats("PCMU", 2.0, 3.2, 0.4), 3.0)
+    assert m.screen.loss_pct == 2.0 and out
+    m.handle(ev.CacheMismatch("dog:cat"), 3.5)  # a possible MITM still overrides it
+    assert isinstance(m.screen, MitmScreen)
+    m.handle(ev.SasConfirmed(), 4.0)
+    m.handle(ev.StatsToggled(), 4.5)
+    assert isinstance(m.screen, InCallScreen) and not m.snapshot()["stats_shown"]

@@ -115,6 +115,21 @@ class DtmfReceived:
 
 
 @dataclass(frozen=True)
+class StatsToggled:
+    """Show or hide the call-quality screen (the B key on a 4x4 keypad, `ctl stats`)."""
+
+
+@dataclass(frozen=True)
+class CallStats:
+    """Call quality from RTCP (RFC 3550 §6.4): posted once a second during a call."""
+
+    codec: str
+    loss_pct: float
+    jitter_ms: float
+    rtt_ms: float | None
+
+
+@dataclass(frozen=True)
 class StatusChanged:
     """Idle-screen status line: 'LAN', 'registered', 'no server', 'reg failed'..."""
 
@@ -239,6 +254,7 @@ class TransferCall:
 Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejected | HoldToggled
          | IncomingCall | CallRinging | CallAnswered | CallEnded | CallFailedLocally | Securing
          | Secured | NotSecure | CacheMismatch | DtmfReceived | StatusChanged | Tick
+         | StatsToggled | CallStats
          | TransferDialed | TransferStarted | TransferSucceeded | TransferFailed | PeerWarning
          | LanWarning)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf

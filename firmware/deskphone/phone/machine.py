@@ -48,6 +48,7 @@ from deskphone.phone.screens import (
     OffHookScreen,
     RingingScreen,
     SasScreen,
+    StatsScreen,
     TransferScreen,
 )
 
@@ -75,6 +76,7 @@ class Security(StrEnum):
 
 DIAL_KEYS = frozenset("0123456789")
 TRANSFER_KEY = "A"  # the top key of the 4x4 keypad's letter column, labelled XFER
+STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quality on/off
 IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
 # How a PeerWarning is put on the call screens.
 PEER_WARNINGS = {"new_zid": "NEW PHONE ID", "zid_mismatch": "WRONG PHONE ID"}
@@ -134,6 +136,8 @@ class PhoneMachine:
         self.transfer_target: str | None = None  # keyed/sent transfer target (transferor)
         self.transferred_from: dict[str, object] | None = None  # transferee: the call set aside
         self.transfer_failed = ""  # why the last transfer of this call did not happen
+        self.show_stats = False  # the call-quality screen instead of the call screen
+        self.stats: ev.CallStats | None = None
         self.screen: object = self._idle_screen()
         self.ignored = 0
         self._timer: float | None = None
@@ -198,6 +202,7 @@ class PhoneMachine:
             "digits": self.digits,
             "held": self.held,
             "dtmf": self.last_dtmf,
+            "stats_shown": self.show_stats,
             "screen": "\n".join(lines),
             "peer_warning": self.peer_warning,
             "lan_warning": self.lan_warning or None,
@@ -236,6 +241,8 @@ class PhoneMachine:
         self.transfer_target = None
         self.transferred_from = None
         self.transfer_failed = ""
+        self.show_stats = False
+        self.stats = None
         self._clear_timer()
 
     def _go_idle(self) -> Commands:
@@ -253,6 +260,10 @@ class PhoneMachine:
         if self.state is CallState.TRANSFERRING:
             return TransferScreen(peer=peer, digits=self.transfer_target or "",
                                   progress="Transferring…")
+        if self.show_stats:
+            stats = self.stats or ev.CallStats("-", 0.0, 0.0, None)
+            return StatsScreen(codec=stats.codec, loss_pct=stats.loss_pct,
+                               jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms)
         if self.security is Security.NOT_SECURE:
             return NotSecureScreen(peer=peer, reason=self.not_secure_reason)
         if self.security is Security.SECURE and self.sas is not None:
@@ -402,11 +413,21 @@ class PhoneMachine:
                 return self._confirm(event)
             if event.key == "*":
                 return self._reject_sas(event)
+        if event.key == STATS_KEY:
+            return self._toggle_stats(event)
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
             self.transfer_target = ""
             return self._refresh_call_screen()
         return [ev.SendDtmf(event.key)]
+
+    def _toggle_stats(self, _: ev.Event) -> Commands:
+        self.show_stats = not self.show_stats
+        return self._refresh_call_screen()
+
+    def _call_stats(self, event: ev.CallStats) -> Commands:
+        self.stats = event
+        return self._refresh_call_screen(only_if_changed=True) if self.show_stats else []
 
     # -- blind transfer (RFC 3515) ------------------------------------------------------------
 
@@ -616,6 +637,8 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
         ev.TransferDialed: H._transfer_now,
         ev.TransferStarted: H._transferred_away,
         ev.PeerWarning: H._peer_warning,
+        ev.StatsToggled: H._toggle_stats,
+        ev.CallStats: H._call_stats,
     },
     CallState.TRANSFER_DIALING: {
         ev.HookOn: H._hang_up,
