@@ -4,8 +4,9 @@ The callee (B, ext 202) starts first so the relay knows where to send calls; the
 201) starts with a speed dial "1" that points at the relay, the way a person's config (or a
 poisoned directory) would place it, and a speed dial "2" straight to B (the good direct path).
 LAN discovery is off: other phones on this machine's loopback (parallel test runs) announce the
-same extensions, and the hostile tests must not depend on them or disturb them. Both phones are real `deskphone run --sim` processes driven
-through their control sockets; the relay runs in this process on its own loop (RelayThread).
+same extensions, and the hostile tests must not depend on them or disturb them. Both phones are
+real `deskphone run --sim` processes driven through their control sockets; the relay runs in this
+process on its own loop (RelayThread).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from deskphone.testnet import Impairment, LossyRelay
 
 from .hostile import (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from deskphone.media.codecs.g711 import G711Codec
 from deskphone.testnet import MitmRelay, Side
 

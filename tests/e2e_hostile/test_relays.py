@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from deskphone.sdp import SessionDescription
 from deskphone.sip.message import SipRequest, SipResponse, parse_message
 from deskphone.testnet import (
@@ -33,7 +34,8 @@ def test_impairment_is_reproducible_per_path_and_drops_the_configured_share() ->
         path = impairment.path(name)
         return [path.decide() for _ in range(2000)]
 
-    first, again, other = draws("sip from caller"), draws("sip from caller"), draws("sip from callee")
+    first, again = draws("sip from caller"), draws("sip from caller")
+    other = draws("sip from callee")
     assert first == again  # same seed, same path name: same fate for every datagram
     assert first != other  # paths draw from independent streams
     dropped = first.count(None)
