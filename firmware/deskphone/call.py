@@ -328,7 +328,7 @@ class CallManager:
             self._finish(call, pev.CallEnded("failed", 488, "no common codec"))
             return
         self._sip(self.ua.answer, call.call_id, answer)
-        self._start_media(call, negotiated)
+        self._start_media(call, negotiated, start_zrtp=False)  # on the ACK: see _start_zrtp
 
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
@@ -443,7 +443,8 @@ class CallManager:
                 last = exc
         raise OSError(f"no free media port in {m.port_min}-{m.port_max} on {m.host}: {last}")
 
-    def _start_media(self, call: ActiveCall, negotiated: Negotiated) -> None:
+    def _start_media(self, call: ActiveCall, negotiated: Negotiated, *,
+                     start_zrtp: bool = True) -> None:
         from deskphone.media.stream import CodecSpec
 
         call.negotiated = negotiated
@@ -460,15 +461,31 @@ class CallManager:
                 call.zrtp.set_peer_hello_hash(f"{version} {negotiated.remote_zrtp_hash}")
             except ValueError as exc:
                 log.warning("call %s: ignoring unusable a=zrtp-hash: %s", call.call_id, exc)
+        if start_zrtp:
+            self._start_zrtp(call)
+
+    def _start_zrtp(self, call: ActiveCall) -> None:
+        """Begin ZRTP (RFC 6189 §4.1) once the peer is known to have our SDP.
+
+        The caller starts on the 200 OK. The callee waits for the ACK, or for the caller's first
+        ZRTP packet if that comes first: until then its 200 OK may have been lost, and Hellos
+        sent into the void would exhaust their retransmissions (§6) before the caller listens."""
+        if call.zrtp_started or call.zrtp is None or call.ended:
+            return
         call.zrtp.start(self._now())
         call.zrtp_started = True
         early, call.zrtp_early = call.zrtp_early, []
-        for packet in early:  # the callee's Hello often overtakes its own 200 OK
+        for packet in early:  # a Hello that overtook the answer or the ACK
             call.zrtp.receive_datagram(packet, self._now())
         self._pump_zrtp(call)
 
     def _zrtp_in(self, call: ActiveCall, packet: bytes) -> None:
         if call.zrtp is None or call.ended:
+            return
+        if not call.zrtp_started and call.negotiated is not None and not call.outgoing:
+            # We answered and the caller is already speaking ZRTP: it has our answer.
+            call.zrtp_early.append(packet)
+            self._start_zrtp(call)
             return
         if not call.zrtp_started:
             # The peer started ZRTP as soon as it sent its answer, which can reach us after its
@@ -564,6 +581,9 @@ class CallManager:
             case sev.CallProgress(call_id=call_id, code=code):
                 if call is not None and call.call_id == call_id and code in (180, 183):
                     self.app.post(pev.CallRinging())
+            case sev.CallEstablished(call_id=call_id):
+                if call is not None and call.call_id == call_id:
+                    self._start_zrtp(call)  # the ACK: the caller has our answer
             case sev.CallAnswered(call_id=call_id, sdp=sdp):
                 if call is not None and call.call_id == call_id:
                     self._answered(call, sdp)

@@ -30,8 +30,8 @@ LOSS = 0.3
 
 
 def test_call_survives_30_percent_loss_on_signalling_and_media(tmp_path: Path) -> None:
-    media = Impairment(loss=LOSS, jitter=0.02, seed=8)
-    signalling = Impairment(loss=LOSS, seed=8)
+    media = Impairment(loss=LOSS, jitter=0.02, seed=8, drop_first=1)
+    signalling = Impairment(loss=LOSS, seed=8, drop_first=1)
     with phones_behind(tmp_path, lambda loop, target: LossyRelay(
             loop, target, media=media, signalling=signalling)) as net:
         a, b = net.a, net.b

@@ -273,3 +273,12 @@ def test_lossy_udp_relay_forwards_both_ways_through_its_paths(peers) -> None:
         else:
             pytest.fail("nothing came back through a 50 % lossy path in 20 tries")
 
+
+
+def test_drop_first_always_loses_the_first_datagrams_of_each_path():
+    impairment = Impairment(drop_first=2, seed=5)
+    for name in ("sip a->b", "zrtp b->a"):
+        path = impairment.path(name)
+        assert [path.decide() for _ in range(4)][:2] == [None, None]
+        assert path.stats.dropped >= 2
+    assert not impairment.is_clean

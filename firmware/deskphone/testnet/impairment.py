@@ -24,16 +24,22 @@ class Impairment:
     loss: float = 0.0    # fraction of datagrams dropped, 0.0 .. 1.0
     jitter: float = 0.0  # seconds: each datagram is delayed uniformly in [0, jitter]
     seed: int = 0
+    # The first datagrams of every path are always lost (then `loss` applies): the first
+    # INVITE, the first Hello each way... so every retransmission rule is exercised whatever the
+    # seed, and a test of "it survives loss" cannot pass on a lucky draw.
+    drop_first: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.loss <= 1.0:
             raise ValueError(f"impairment loss {self.loss!r}: expected a fraction 0.0 .. 1.0")
         if not 0.0 <= self.jitter <= 10.0:
             raise ValueError(f"impairment jitter {self.jitter!r}: expected 0 .. 10 seconds")
+        if not 0 <= self.drop_first <= 100:
+            raise ValueError(f"impairment drop_first {self.drop_first!r}: expected 0 .. 100")
 
     @property
     def is_clean(self) -> bool:
-        return self.loss == 0.0 and self.jitter == 0.0
+        return self.loss == 0.0 and self.jitter == 0.0 and self.drop_first == 0
 
     def path(self, name: str) -> ImpairedPath:
         return ImpairedPath(self, name)
@@ -66,7 +72,8 @@ class ImpairedPath:
             self.stats.passed += 1
             return 0.0
         # Always draw both numbers so the loss pattern does not depend on the jitter setting.
-        lost = self._random.random() < self.impairment.loss
+        seen = self.stats.passed + self.stats.dropped
+        lost = self._random.random() < self.impairment.loss or seen < self.impairment.drop_first
         delay = self._random.random() * self.impairment.jitter
         if lost:
             self.stats.dropped += 1
