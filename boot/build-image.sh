@@ -179,6 +179,8 @@ mmdebstrap --mode=root --architectures=arm64 --variant=minbase \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --setup-hook='mkdir -p "$1/boot/firmware" "$1/etc/default"' \
     --setup-hook='cp "$DESKPHONE_HERE/rootfs/etc/default/raspi-firmware-custom" "$1/etc/default/"' \
+    --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
+    --essential-hook='ln -s /bin/true "$1/usr/sbin/update-initramfs"' \
     --customize-hook='"$DESKPHONE_HERE/image/customize.sh" "$1"' \
     "$SUITE" "$ROOTFS" \
     "deb $MIRROR $SUITE main non-free-firmware" \

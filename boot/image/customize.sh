@@ -18,6 +18,15 @@ sed -i -e 's|^#\{0,1\}ROOTPART=.*|ROOTPART=LABEL=RASPIROOT|' "$ROOT/etc/default/
 grep -q '^ROOTPART=LABEL=RASPIROOT' "$ROOT/etc/default/raspi-firmware" \
     || echo 'ROOTPART=LABEL=RASPIROOT' >> "$ROOT/etc/default/raspi-firmware"
 KVER="$(basename "$(ls -d "$ROOT"/lib/modules/* | sort -V | tail -1)")"
+if [ -e "$ROOT/usr/sbin/update-initramfs.distrib" ]; then
+    # build-image.sh diverted update-initramfs while packages were installed: each kernel,
+    # firmware and udev trigger would otherwise rebuild the initrd (MODULES=most, ~20 min a
+    # run under qemu-user). Build it once, now that everything is in place.
+    say "initramfs: one update-initramfs -c -k $KVER (MODULES=most; the slowest step under qemu)"
+    rm -f "$ROOT/usr/sbin/update-initramfs"
+    in_root dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
+    in_root update-initramfs -c -k "$KVER"
+fi
 in_root env DEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware "$KVER"
 
 say "users: systemd-sysusers (deskphone in gpio, i2c, audio)"
