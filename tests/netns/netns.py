@@ -1,0 +1,223 @@
+"""Two network namespaces joined by one veth pair, phones run inside them, and a capture on the link.
+
+Each namespace has only `lo` and its end of the veth, one 10.77.N.x/24 address, no default route
+and IPv6 off: a process inside can reach the other namespace and nothing else. Namespace and link
+names are unique per use (several test runs may share the machine) and always deleted on exit.
+The phones' control sockets are UNIX sockets in the test's tmp dir, which every namespace sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deskphone.harness import PhoneError, PhoneProcess
+
+
+def ip(*args: str) -> str:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
+    if result.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)} failed ({result.returncode}): "
+                           f"{result.stderr.strip()}")
+    return result.stdout
+
+
+@dataclass
+class Namespace:
+    name: str
+    device: str
+    address: str  # 10.77.N.x
+
+    def run(self, *command: str, timeout: float = 10) -> str:
+        result = subprocess.run(["ip", "netns", "exec", self.name, *command],
+                                capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} in {self.name} failed: {result.stderr}")
+        return result.stdout
+
+    def links(self) -> list[str]:
+        """Names of the network interfaces in the namespace."""
+        return sorted(line.split(":")[1].strip().split("@")[0]
+                      for line in ip("-n", self.name, "-o", "link", "show").splitlines())
+
+    def routes(self) -> list[str]:
+        return [line.strip() for line in ip("-n", self.name, "-4", "route", "show").splitlines()
+                if line.strip()]
+
+
+@dataclass
+class VethLink(contextlib.AbstractContextManager["VethLink"]):
+    """Namespaces A and B, their veth ends, 10.77.N.1 and 10.77.N.2 (N random per link)."""
+
+    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:7])
+    subnet: int = field(default_factory=lambda: random.randint(1, 254))
+    a: Namespace = field(init=False)
+    b: Namespace = field(init=False)
+
+    def __post_init__(self) -> None:
+        # interface names are at most 15 characters (IFNAMSIZ - 1)
+        self.a = Namespace(f"dpnsA{self.suffix}", f"vpa{self.suffix}", f"10.77.{self.subnet}.1")
+        self.b = Namespace(f"dpnsB{self.suffix}", f"vpb{self.suffix}", f"10.77.{self.subnet}.2")
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(f"10.77.{self.subnet}.0/24")
+
+    def __enter__(self) -> VethLink:
+        try:
+            for ns in (self.a, self.b):
+                ip("netns", "add", ns.name)
+            ip("link", "add", self.a.device, "type", "veth", "peer", "name", self.b.device)
+            for ns in (self.a, self.b):
+                ip("link", "set", ns.device, "netns", ns.name)
+                # IPv6 off: no router solicitations, no MLD; the link carries our IPv4 only
+                ns.run("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
+                ns.run("sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1")
+                ip("-n", ns.name, "addr", "add", f"{ns.address}/24", "dev", ns.device)
+                ip("-n", ns.name, "link", "set", "lo", "up")
+                ip("-n", ns.name, "link", "set", ns.device, "up")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        # Deleting a namespace destroys its veth end, and with it the pair.
+        for ns in (self.a, self.b):
+            subprocess.run(["ip", "netns", "del", ns.name], capture_output=True, timeout=10,
+                           check=False)
+
+    def left_behind(self) -> list[str]:
+        names = ip("netns", "list")
+        return [ns.name for ns in (self.a, self.b) if ns.name in names]
+
+
+class NetnsPhone(PhoneProcess):
+    """A `deskphone run --sim` process started under `ip netns exec NAMESPACE`."""
+
+    namespace: str = ""
+
+    def start(self, timeout: float = 20.0, extra_env: dict[str, str] | None = None) -> None:
+        if not self.namespace:
+            raise PhoneError(f"phone {self.name}: no namespace set")
+        self.config_path.write_text(self.config_text)
+        env = {**os.environ, "DESKPHONE_LOG": os.environ.get("DESKPHONE_LOG", "INFO"),
+               **(extra_env or {})}
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.namespace, sys.executable, "-m", "deskphone.cli",
+                 "run", "--sim", "--no-terminal", "--config", str(self.config_path),
+                 "--data-dir", str(self.workdir / "data"), "--control", str(self.control)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+        deadline = time.monotonic() + timeout
+        while True:  # until the phone answers on its control socket (a bound, not a timing)
+            if self.proc.poll() is not None:
+                raise PhoneError(f"phone {self.name} exited with {self.proc.returncode}:\n"
+                                 + self.log_tail())
+            if self.control.exists():
+                with contextlib.suppress(OSError, PhoneError):
+                    self.ctl("state")
+                    return
+            if time.monotonic() > deadline:
+                raise PhoneError(f"phone {self.name} did not open its control socket in "
+                                 f"{timeout:g} s:\n" + self.log_tail())
+            time.sleep(0.05)
+
+
+def phone_config(extension: str, name: str, address: str, *, audio: str = "") -> str:
+    """A LAN phone bound to its namespace address: SIP, media and DNS-SD all on it."""
+    return f"""
+[identity]
+user = "ext{extension}"
+extension = "{extension}"
+display_name = "{name}"
+
+[sip]
+listen = "udp:{address}:5071"
+
+[media]
+host = "{address}"
+
+[discovery]
+interface = "{address}"
+
+[devices]
+mode = "sim"
+
+{audio}
+"""
+
+
+class LinkCapture:
+    """dumpcap on one namespace's veth end for the whole test: every frame the link carried."""
+
+    def __init__(self, ns: Namespace, pcap: Path) -> None:
+        self.ns = ns
+        self.pcap = pcap
+        self.proc: subprocess.Popen[str] | None = None
+        self.stderr: list[str] = []
+        self._started = threading.Event()
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns.name, "dumpcap", "-i", self.ns.device, "-q",
+             "-w", str(self.pcap)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._started.wait(timeout):
+            self.stop()
+            raise RuntimeError(f"dumpcap on {self.ns.device} did not start: {self.stderr}")
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line.rstrip())
+            if line.startswith("Capturing on"):
+                self._started.set()
+        self._started.set()  # exited: let start() report it
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)  # dumpcap flushes and closes the file
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@dataclass(frozen=True)
+class Frame:
+    protocols: str  # tshark's frame.protocols, e.g. "eth:ethertype:ip:udp:sip"
+    src: str
+    dst: str
+    dst_port: str
+
+
+def read_frames(pcap: Path) -> list[Frame]:
+    """Every frame of a capture: protocols, and the outer IPv4 header and UDP port (first
+    occurrence: an ICMP error carries the offending header inside it)."""
+    result = subprocess.run(
+        ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=;",
+         "-E", "occurrence=f",
+         "-e", "frame.protocols", "-e", "ip.src", "-e", "ip.dst", "-e", "udp.dstport"],
+        capture_output=True, text=True, timeout=60, check=True)
+    frames = []
+    for line in result.stdout.splitlines():
+        protocols, src, dst, port = (line.split(";") + ["", "", "", ""])[:4]
+        frames.append(Frame(protocols, src, dst, port))
+    return frames
