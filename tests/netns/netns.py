@@ -1,4 +1,4 @@
-"""Two network namespaces joined by one veth pair, phones run inside them, and a capture on the link.
+"""Two network namespaces joined by a veth pair, phones run inside them, a capture on the link.
 
 Each namespace has only `lo` and its end of the veth, one 10.77.N.x/24 address, no default route
 and IPv6 off: a process inside can reach the other namespace and nothing else. Namespace and link
