@@ -12,6 +12,8 @@ import pytest
 from tests.interop_sipp.conftest import SippBench
 from tests.interop_sipp.sipp import CORE_SCENARIOS, OWN_SCENARIOS
 from tests.interop_sipp.test_sipp_calls_phone import assert_never_secure
+from tests.netns.capture import Capture, read_frames
+from tests.support import require_root, require_tool
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -40,6 +42,41 @@ def test_phone_calls_sipp_answered_not_secure_then_phone_hangs_up(bench: SippBen
         "INVITE"))
     assert invite.start_line == f"INVITE {sipp.uri} SIP/2.0", context
     assert "a=zrtp-hash:1.10 " in invite.text, context  # RFC 6189 §8.1: we offered ZRTP
+
+
+def test_not_secure_call_sends_no_audio_until_zrtp_gave_up(bench: SippBench) -> None:
+    """What left the phone for SIPp's media port, in order: only ZRTP (our Hello and its
+    retransmissions) until ZRTP gave up and the screen said NOT SECURE, then cleartext RTP, the
+    unencrypted call the person was warned about (docs/architecture.md: no audio in the clear
+    before ZRTP concluded)."""
+    require_root()
+    require_tool("dumpcap")
+    require_tool("tshark")
+    phone = bench.phone
+    sipp = bench.sipp(CORE_SCENARIOS / "uas_answer.xml")
+    capture = Capture(bench.root / "media.pcap", "lo",
+                      capture_filter=f"udp and dst port {sipp.media_port}")
+    capture.start()
+    try:
+        phone.ctl("hook", "off")
+        phone.ctl("dial", sipp.uri)
+        warned = phone.wait(20, security="not_secure", call="in_call")
+        # a second of audio after the warning (50 packets of 20 ms; RTCP counts too)
+        after = phone.wait(**{"media.packets_sent": ">50"})
+        phone.ctl("hook", "on")
+        result = sipp.finish()
+    finally:
+        capture.stop()
+    frames = read_frames(capture.pcap)
+    zrtp = [i for i, f in enumerate(frames) if f.is_zrtp]
+    rtp = [i for i, f in enumerate(frames) if f.is_rtp]
+    context = bench.context(warned["zrtp"], after["media"], result.summary(),
+                            [(f.first_byte, f.dst_port) for f in frames[:40]])
+    assert result.returncode == 0, context
+    assert zrtp and len(zrtp) == warned["zrtp"]["sent"], context
+    assert len(rtp) >= 25, context
+    assert max(zrtp) < min(rtp), context  # not one RTP packet before ZRTP gave up
+    assert after["media"]["secure"] is False, context
 
 
 @pytest.mark.parametrize(("scenario", "code", "title"), [

@@ -1,4 +1,4 @@
-"""Two network namespaces joined by a veth pair, phones run inside them, a capture on the link.
+"""Two network namespaces joined by a veth pair, and phones run inside them.
 
 Each namespace has only `lo` and its end of the veth, one 10.77.N.x/24 address, no default route
 and IPv6 off: a process inside can reach the other namespace and nothing else. Namespace and link
@@ -12,14 +12,11 @@ import contextlib
 import ipaddress
 import os
 import random
-import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from deskphone.harness import PhoneError, PhoneProcess
 
@@ -159,65 +156,3 @@ mode = "sim"
 
 {audio}
 """
-
-
-class LinkCapture:
-    """dumpcap on one namespace's veth end for the whole test: every frame the link carried."""
-
-    def __init__(self, ns: Namespace, pcap: Path) -> None:
-        self.ns = ns
-        self.pcap = pcap
-        self.proc: subprocess.Popen[str] | None = None
-        self.stderr: list[str] = []
-        self._started = threading.Event()
-
-    def start(self, timeout: float = 10.0) -> None:
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns.name, "dumpcap", "-i", self.ns.device, "-q",
-             "-w", str(self.pcap)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._started.wait(timeout):
-            self.stop()
-            raise RuntimeError(f"dumpcap on {self.ns.device} did not start: {self.stderr}")
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.stderr.append(line.rstrip())
-            if line.startswith("Capturing on"):
-                self._started.set()
-        self._started.set()  # exited: let start() report it
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)  # dumpcap flushes and closes the file
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-
-@dataclass(frozen=True)
-class Frame:
-    protocols: str  # tshark's frame.protocols, e.g. "eth:ethertype:ip:udp:sip"
-    src: str
-    dst: str
-    dst_port: str
-
-
-def read_frames(pcap: Path) -> list[Frame]:
-    """Every frame of a capture: protocols, and the outer IPv4 header and UDP port (first
-    occurrence: an ICMP error carries the offending header inside it)."""
-    result = subprocess.run(
-        ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=;",
-         "-E", "occurrence=f",
-         "-e", "frame.protocols", "-e", "ip.src", "-e", "ip.dst", "-e", "udp.dstport"],
-        capture_output=True, text=True, timeout=60, check=True)
-    frames = []
-    for line in result.stdout.splitlines():
-        protocols, src, dst, port = (line.split(";") + ["", "", "", ""])[:4]
-        frames.append(Frame(protocols, src, dst, port))
-    return frames

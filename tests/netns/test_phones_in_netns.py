@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from deskphone.harness import unique_extensions
-from tests.netns.netns import LinkCapture, NetnsPhone, VethLink, phone_config, read_frames
+from tests.netns.capture import Capture, read_frames
+from tests.netns.netns import NetnsPhone, VethLink, phone_config
 from tests.support import require_root, require_tool
 
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(90)]
@@ -53,7 +54,7 @@ class NetnsCall:
     link: VethLink
     a: NetnsPhone
     b: NetnsPhone
-    capture: LinkCapture
+    capture: Capture
     earpiece_b: Path
 
     def context(self, *parts: object) -> str:
@@ -76,7 +77,7 @@ def netns_call(tmp_path: Path) -> Iterator[NetnsCall]:
         b = NetnsPhone("B", ext_b, tmp_path / "b", phone_config(
             ext_b, "Bob", link.b.address, audio=f'[audio]\nplayback_file = "{earpiece_b}"\n'))
         a.namespace, b.namespace = link.a.name, link.b.name
-        capture = LinkCapture(link.a, tmp_path / "veth.pcap")
+        capture = Capture(tmp_path / "veth.pcap", link.a.device, namespace=link.a.name)
         try:
             capture.start()  # before the phones: every frame they ever send is in the file
             a.start()
