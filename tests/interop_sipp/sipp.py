@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime
 import errno
 import re
 import socket
@@ -58,6 +59,7 @@ class WireMessage:
     cseq: str  # e.g. "1 INVITE"
     to_tag: str | None
     text: str
+    at: float | None = None  # when SIPp logged it (seconds, its wall clock)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,12 @@ class SippResult:
         return sum(1 for m in self.wire if m.way == way and m.start_line.startswith(start)
                    and (method is None or m.cseq.endswith(" " + method)))
 
+    def times(self, way: str, start: str, method: str | None = None) -> list[float]:
+        """When SIPp logged each matching datagram (see count())."""
+        return [m.at for m in self.wire if m.at is not None and m.way == way
+                and m.start_line.startswith(start)
+                and (method is None or m.cseq.endswith(" " + method))]
+
     def summary(self) -> str:
         lines = [f"sipp exit {self.returncode}; success {self.successful_calls}, failed "
                  f"{self.failed_calls}"]
@@ -118,14 +126,18 @@ def parse_screen(text: str) -> list[ScenarioStep]:
 
 
 def parse_messages(text: str) -> list[WireMessage]:
-    """SIPp's -trace_msg log: blocks separated by a dashed line with a timestamp."""
+    """SIPp's -trace_msg log: each datagram after a dashed line ending in its local time
+    ("----- 2026-11-26 19:49:20.700496")."""
     messages: list[WireMessage] = []
-    for block in re.split(r"^-{10,}.*$", text, flags=re.MULTILINE):
+    # re.split with a group: [before, time1, block1, time2, block2, ...]
+    parts = re.split(r"^-{10,}\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)?\s*$", text,
+                     flags=re.MULTILINE)
+    for stamp, block in zip(parts[1::2], parts[2::2], strict=False):
         lines = block.strip("\r\n").splitlines()
-        if not lines or not _MESSAGE_HEAD.match(lines[0]):
+        head = _MESSAGE_HEAD.match(lines[0]) if lines else None
+        if head is None:
             continue
-        way = _MESSAGE_HEAD.match(lines[0])["way"]  # type: ignore[index]
-        body = [line for line in lines[1:]]
+        body = lines[1:]
         while body and not body[0].strip():
             body.pop(0)
         if not body:
@@ -134,8 +146,10 @@ def parse_messages(text: str) -> list[WireMessage]:
                      if line.lower().startswith("cseq:")), "")
         to_line = next((line for line in body if re.match(r"(?i)(to|t):", line)), "")
         tag = re.search(r";\s*tag=([^;>\s]+)", to_line)
-        messages.append(WireMessage(way, body[0].strip(), cseq, tag[1] if tag else None,
-                                    "\n".join(body)))
+        at = (datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+              if stamp else None)
+        messages.append(WireMessage(head["way"], body[0].strip(), cseq,
+                                    tag[1] if tag else None, "\n".join(body), at))
     return messages
 
 

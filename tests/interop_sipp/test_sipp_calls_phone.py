@@ -8,12 +8,16 @@ never shown secure and becomes NOT SECURE once ZRTP gives up (RFC 6189 §6 Hello
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests.interop_sipp.conftest import SippBench
 from tests.interop_sipp.sipp import CORE_SCENARIOS
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
+
+T1 = 0.5  # RFC 3261 §17.1.1.1: the round-trip estimate, 500 ms
 
 
 def assert_never_secure(state: dict, context: str) -> None:
@@ -123,6 +127,11 @@ def test_lost_ack_phone_retransmits_200_and_call_ends_normally(bench: SippBench)
     # RFC 3261 §13.3.1.4: the 200 is retransmitted (T1, 2*T1, ...) until the ACK arrives
     assert result.count("received", "SIP/2.0 200", "INVITE") >= 2, context
     assert result.step("200", "received").retransmissions >= 1, context
+    # ... starting at T1 = 500 ms and doubling (checked from below only: a loaded machine may
+    # send late, never early)
+    sent_at = result.times("received", "SIP/2.0 200", "INVITE")
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent_at)]
+    assert all(gap >= 0.9 * T1 * 2 ** i for i, gap in enumerate(gaps)), (gaps, context)
     # and the call was a call: answered, then ended by SIPp's BYE (remote hang-up)
     assert {"answered", "ended"} <= set(ended["timeline"]), context
     assert "Call ended" in ended["screen"] and ended["tone"] == "busy", context
