@@ -119,10 +119,12 @@ class PhoneApp:
         self.loop = asyncio.get_running_loop()
         self._wire_devices()
         self._apply(self.machine.start(self.clock()))
-        if self.control is not None:
-            await self.control.start()
         if self.calls is not None:
             await self.calls.start()
+        # The control socket opens last: a script that can reach it can also place and receive
+        # calls (the SIP socket is bound, its port known).
+        if self.control is not None:
+            await self.control.start()
         self._ticks.append(asyncio.create_task(self._audio_tick(), name="audio-tick"))
         self._ticks.append(asyncio.create_task(self._stats_tick(), name="stats-tick"))
         if self.devices.hook is not None or self.devices.keypad is not None:

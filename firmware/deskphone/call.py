@@ -380,6 +380,9 @@ class CallManager:
         if self.endpoint is not None:
             host, port = self.endpoint.local_address
             info["sip"] = f"{self.config.sip.listen.transport}:{host}:{port}"
+            # Counters only (no addresses, no headers): what was dropped and why.
+            info["sip_stats"] = {**dataclasses.asdict(self.endpoint.stats),
+                                 **dataclasses.asdict(self.ua.stats)}
         if self.accounts is not None:
             info["accounts"] = self.accounts.info()
         if self.directory is not None:

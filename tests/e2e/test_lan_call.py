@@ -11,7 +11,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from deskphone.harness import PhonePair, PhoneProcess
+from deskphone.harness import PhonePair, PhoneProcess, lan_config
 
 RATE = 8000
 
@@ -162,3 +162,14 @@ def test_no_answer(tmp_path: Path) -> None:
         assert "No answer" in ended["screen"] and ended["tone"] == "reorder"
         idle = b.wait(call="idle")  # the CANCEL reached B
         assert "Missed" in idle["screen"]
+
+
+def test_a_phone_whose_control_socket_answers_can_already_take_calls(tmp_path: Path) -> None:
+    """The control socket opens after SIP is bound: a script never sees port 0."""
+    phone = PhoneProcess("C", "299", tmp_path / "c", lan_config("299", "Carol"))
+    phone.start()
+    try:
+        transport, host, port = phone.state()["sip"].rsplit(":", 2)
+        assert (transport, host) == ("udp", "127.0.0.1") and int(port) > 0
+    finally:
+        phone.stop()

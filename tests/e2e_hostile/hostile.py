@@ -80,8 +80,14 @@ class Hostile:
             snapshot = self.relay.call(lambda r: r.snapshot())
         except Exception as exc:  # noqa: BLE001 — only for an assertion message
             snapshot = f"(relay snapshot failed: {exc})"
+        states = []
+        for phone in (self.a, self.b):
+            try:
+                states.append(phone.state().get("sip_stats"))
+            except Exception as exc:  # noqa: BLE001 — only for an assertion message
+                states.append(f"(state failed: {exc})")
         return (f"\n--- A log ---\n{self.a.log_tail()}\n--- B log ---\n{self.b.log_tail()}"
-                f"\n--- relay ---\n{snapshot}")
+                f"\n--- relay ---\n{snapshot}\n--- SIP counters A, B ---\n{states}")
 
 
 @contextlib.contextmanager
