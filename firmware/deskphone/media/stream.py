@@ -22,6 +22,19 @@ Security rule (architecture.md): no audio leaves or is played before SRTP keys a
 Clock: with `clock=None` the stream ticks itself from the event loop (`loop.time`); with an
 injected `clock` (a zero-argument callable returning seconds) nothing is scheduled and the owner
 calls `tick()` (tests, benchmarks with a virtual clock).
+
+Receive modes (CPU: one event-loop wake-up per 20 ms frame instead of two).
+* "reader" — until the call is secure and its audio is on: the loop wakes the stream as soon as a
+  datagram is readable, so ZRTP (RFC 6189 §4: every handshake message answers the previous one),
+  STUN and early packets are handled at once and answer -> SAS stays fast.
+* "drained" — from `set_srtp` + `enable_audio(True)` on: no reader is registered; each tick
+  first reads every queued datagram from both sockets (non-blocking, until EAGAIN) and handles
+  them in arrival order before it sends and plays. ZRTP (Ping, a late Confirm2), STUN checks,
+  RTCP and DTMF wait at most one tick, which none of them minds. The jitter buffer and RTCP still
+  see true arrival times: each datagram carries its kernel receive stamp (udp_socket.py,
+  SO_TIMESTAMPNS), mapped to the stream's clock, so reading at ticks adds no 20 ms quantisation to
+  the jitter estimate. Leaving secure audio (keys dropped, audio off) returns to "reader".
+Cleartext calls (`allow_cleartext`, ZRTP failed) stay in "reader" mode.
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ import os
 import random
 import socket
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +59,7 @@ from deskphone.media.rtcp import RtcpSession
 from deskphone.media.rtp import RtpError, parse_rtp
 from deskphone.media.srtp import SrtpContext, SrtpKeysLike
 from deskphone.media.stun import answer_binding_request
+from deskphone.media.udp_socket import Datagram, MediaUdpSocket, arrival_time
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +69,9 @@ _RESYNC_AFTER = 0.2  # a loop stalled this long restarts the tick schedule inste
 _RTP_HEADER = struct.Struct("!BBHII")  # RFC 3550 §5.1 fixed header, V=2, no CSRC/extension
 _RTP_V2 = 0x80
 _PAIR_ATTEMPTS = 64
+# asyncio's and uvloop's loop.time() both read CLOCK_MONOTONIC (uvloop in whole ms); a loop whose
+# clock is further than this from time.monotonic() gets arrival times from its own clock instead
+_SAME_CLOCK = 0.05
 
 
 def _bind_udp(host: str, port: int) -> socket.socket:
@@ -110,30 +128,8 @@ class MediaStats:
     stun_answered: int
     zrtp_received: int
     secure: bool
-
-
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, stream: MediaStream) -> None:
-        self.stream = stream
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        self.stream._datagram_received(data, (addr[0], addr[1]))
-
-    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable etc.
-        log.debug("media socket error: %s", exc)
-
-
-class _RtcpProtocol(asyncio.DatagramProtocol):
-    """The RTCP port (RFC 3550 §11) when RTCP is not multiplexed."""
-
-    def __init__(self, stream: MediaStream) -> None:
-        self.stream = stream
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        self.stream._rtcp_port_received(data, (addr[0], addr[1]))
-
-    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable etc.
-        log.debug("media socket error: %s", exc)
+    receive_mode: str  # "reader" (woken per datagram) or "drained" (read at each tick)
+    send_failed: int  # socket buffer full or a send error: the packet was dropped
 
 
 class MediaStream:
@@ -143,8 +139,13 @@ class MediaStream:
         self._loop = loop
         self._auto_tick = clock is None
         self._clock = clock or loop.time
-        self._transport: asyncio.DatagramTransport | None = None
-        self._rtcp_transport: asyncio.DatagramTransport | None = None
+        # what kernel arrival stamps are mapped onto: the stream's clock (see _SAME_CLOCK)
+        self._arrival_clock = self._clock
+        if clock is None and abs(loop.time() - time.monotonic()) < _SAME_CLOCK:
+            self._arrival_clock = time.monotonic  # the same clock, read to the nanosecond
+        self._rtp_socket: MediaUdpSocket | None = None
+        self._rtcp_socket: MediaUdpSocket | None = None
+        self._drained = False  # receive mode, see the module docstring
         self.local_port = 0
         self.local_rtcp_port: int | None = None
         self.remote: tuple[str, int] | None = None
@@ -190,17 +191,15 @@ class MediaStream:
         loop = loop or asyncio.get_running_loop()
         stream = cls(audio, loop, clock)
         rtp_sock, rtcp_sock = bind_rtp_rtcp_pair(local_host, port)
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(stream), sock=rtp_sock
-        )
-        stream._transport = transport
-        stream.local_port = transport.get_extra_info("sockname")[1]
+        stream._rtp_socket = MediaUdpSocket(rtp_sock)
+        stream.local_port = stream._rtp_socket.port
+        loop.add_reader(rtp_sock.fileno(), stream._on_readable, stream._rtp_socket,
+                        stream._datagram_received)
         if rtcp_sock is not None:
-            rtcp_transport, _ = await loop.create_datagram_endpoint(
-                lambda: _RtcpProtocol(stream), sock=rtcp_sock
-            )
-            stream._rtcp_transport = rtcp_transport
-            stream.local_rtcp_port = rtcp_transport.get_extra_info("sockname")[1]
+            stream._rtcp_socket = MediaUdpSocket(rtcp_sock)
+            stream.local_rtcp_port = stream._rtcp_socket.port
+            loop.add_reader(rtcp_sock.fileno(), stream._on_readable, stream._rtcp_socket,
+                            stream._rtcp_port_received)
         return stream
 
     def start(self, remote: tuple[str, int], codec: CodecSpec, *, dtmf_pt: int | None,
@@ -234,13 +233,16 @@ class MediaStream:
         if self._auto_tick and self._timer is None and not self._closed:
             self._next_tick = self._clock() + TICK
             self._timer = self._loop.call_at(self._next_tick, self._on_timer)
+        self._update_receive_mode()
 
     def set_srtp(self, keys: SrtpKeysLike) -> None:
         self._srtp = SrtpContext(keys)
+        self._update_receive_mode()
 
     def enable_audio(self, on: bool) -> None:
         self._audio_on = on
         self._marker_pending = True
+        self._update_receive_mode()
 
     def allow_cleartext(self) -> None:
         self._cleartext_allowed = True
@@ -257,8 +259,8 @@ class MediaStream:
         self._dtmf_sender.press(key)
 
     def send_zrtp(self, packet: bytes) -> None:
-        if self._transport is not None and self.remote is not None:
-            self._transport.sendto(packet, self.remote)
+        if self._rtp_socket is not None and self.remote is not None:
+            self._rtp_socket.send(packet, self.remote)
 
     @property
     def secure(self) -> bool:
@@ -277,11 +279,57 @@ class MediaStream:
             self._timer = None
         if self._rtcp is not None and self._media_allowed:
             self._send_rtcp(self._rtcp.build_bye())  # RFC 3550 §6.6
-        for transport in (self._transport, self._rtcp_transport):
-            if transport is not None:
-                transport.close()
-        self._transport = self._rtcp_transport = None
+        for media_socket in self._sockets():
+            if not self._drained:
+                self._loop.remove_reader(media_socket.fileno())
+            media_socket.close()
+        self._rtp_socket = self._rtcp_socket = None
+        self._drained = False
         await asyncio.sleep(0)
+
+    # ---- receive modes -----------------------------------------------------------------------
+    def _sockets(self) -> list[MediaUdpSocket]:
+        return [s for s in (self._rtp_socket, self._rtcp_socket) if s is not None]
+
+    def _update_receive_mode(self) -> None:
+        """"drained" exactly while the call is secure with audio on (module docstring)."""
+        drained = (self._srtp is not None and self._audio_on and self._codec is not None
+                   and not self._closed and self._rtp_socket is not None)
+        if drained == self._drained:
+            return
+        self._drained = drained
+        handlers = {id(self._rtp_socket): self._datagram_received,
+                    id(self._rtcp_socket): self._rtcp_port_received}
+        for media_socket in self._sockets():
+            if drained:
+                self._loop.remove_reader(media_socket.fileno())
+            else:
+                self._loop.add_reader(media_socket.fileno(), self._on_readable, media_socket,
+                                      handlers[id(media_socket)])
+        log.debug("media receive mode: %s", "drained" if drained else "reader")
+
+    def _on_readable(self, media_socket: MediaUdpSocket,
+                     handler: Callable[[bytes, tuple[str, int], float], None]) -> None:
+        """"reader" mode: the loop saw the socket readable; take everything queued."""
+        self._dispatch(media_socket.receive(), handler)
+
+    def _drain(self) -> None:
+        """"drained" mode, at the start of a tick: both sockets until EAGAIN, in arrival order."""
+        if self._rtp_socket is not None:
+            self._dispatch(self._rtp_socket.receive(), self._datagram_received)
+        if self._rtcp_socket is not None and not self._closed:
+            self._dispatch(self._rtcp_socket.receive(), self._rtcp_port_received)
+
+    def _dispatch(self, batch: list[Datagram],
+                  handler: Callable[[bytes, tuple[str, int], float], None]) -> None:
+        if not batch:
+            return
+        # both clocks read together once per batch: the offset follows any CLOCK_REALTIME slew
+        reference_now, realtime_now = self._arrival_clock(), time.time()
+        for data, source, stamp in batch:
+            if self._closed:  # a handler ended the call (e.g. ZRTP failed): drop the rest
+                return
+            handler(data, source, arrival_time(stamp, reference_now, realtime_now))
 
     # ---- the 20 ms tick ----------------------------------------------------------------------
     def _on_timer(self) -> None:
@@ -302,8 +350,11 @@ class MediaStream:
         self._timer = self._loop.call_at(self._next_tick, self._on_timer)
 
     def tick(self, now: float | None = None) -> None:
-        """One 20 ms step: capture+send one frame, play one frame, RTCP if due."""
+        """One 20 ms step: (drained mode) read what arrived, capture+send one frame, play one
+        frame, RTCP if due."""
         now = self._clock() if now is None else now
+        if self._drained:
+            self._drain()
         captured = self.audio.capture_frame()  # always drain the device
         if self._codec is None or self.remote is None:
             return
@@ -402,23 +453,27 @@ class MediaStream:
         if self.remote_rtcp is None:
             return
         # symmetric: RTCP leaves from the port the peer sends its RTCP to (RFC 4961)
-        transport = self._transport if self.rtcp_mux else self._rtcp_transport or self._transport
-        if transport is not None:
-            transport.sendto(report, self.remote_rtcp)
+        media_socket = self._rtp_socket if self.rtcp_mux else self._rtcp_socket or self._rtp_socket
+        if media_socket is not None:
+            media_socket.send(report, self.remote_rtcp)
 
     def _sendto(self, data: bytes) -> None:
-        if self._transport is not None and self.remote is not None:
-            self._transport.sendto(data, self.remote)
+        if self._rtp_socket is not None and self.remote is not None:
+            self._rtp_socket.send(data, self.remote)
 
     # ---- receive -----------------------------------------------------------------------------
-    def _datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def _datagram_received(self, data: bytes, addr: tuple[str, int],
+                           arrival: float | None = None) -> None:
+        """One datagram from the RTP port; `arrival` on the stream's clock (None: now)."""
+        if arrival is None:
+            arrival = self._clock()
         kind = classify(data)
         if kind is PacketKind.STUN:
-            self._answer_stun(data, addr, self._transport)
+            self._answer_stun(data, addr, self._rtp_socket)
             return
         if addr != self.remote:
             if kind is PacketKind.RTCP and addr == self.remote_rtcp:
-                self._receive_rtcp(data)
+                self._receive_rtcp(data, arrival)
                 return
             if self.remote is not None:
                 self._counters["dropped_foreign"] += 1  # symmetric RTP: only the signalled peer
@@ -427,13 +482,14 @@ class MediaStream:
             self._counters["zrtp_received"] += 1
             self.on_zrtp(data)
         elif kind is PacketKind.RTP:
-            self._receive_rtp(data)
+            self._receive_rtp(data, arrival)
         elif kind is PacketKind.RTCP:
-            self._receive_rtcp(data)
+            self._receive_rtcp(data, arrival)
         else:
             self._counters["malformed"] += 1
 
-    def _receive_rtp(self, data: bytes) -> None:
+    def _receive_rtp(self, data: bytes, now: float) -> None:
+        """`now`: the packet's arrival (RFC 3550 §6.4.1 transit; the jitter buffer's too)."""
         if self._codec is None or self._jitter is None or self._rtcp is None:
             return
         if self._srtp is not None:
@@ -459,7 +515,6 @@ class MediaStream:
             payload_type, sequence, timestamp, ssrc = (
                 packet.payload_type, packet.sequence, packet.timestamp, packet.ssrc)
             payload = packet.payload
-        now = self._clock()
         self._counters["packets_received"] += 1
         self._rtcp.on_rtp_received(ssrc, sequence, timestamp, now)
         if payload_type == self._dtmf_pt:
@@ -472,7 +527,7 @@ class MediaStream:
         else:
             self._counters["malformed"] += 1  # a payload type we did not negotiate
 
-    def _receive_rtcp(self, data: bytes) -> None:
+    def _receive_rtcp(self, data: bytes, arrival: float) -> None:
         if self._rtcp is None:
             return
         if self._srtp is not None:
@@ -483,29 +538,30 @@ class MediaStream:
         elif not self._cleartext_allowed:
             self._counters["dropped_cleartext"] += 1
             return
-        self._rtcp.receive_rtcp(data, self._clock())
+        self._rtcp.receive_rtcp(data, arrival)  # RFC 3550 §6.4.1: A, the SR's arrival
 
     def _answer_stun(self, data: bytes, addr: tuple[str, int],
-                     transport: asyncio.DatagramTransport | None) -> None:
+                     media_socket: MediaUdpSocket | None) -> None:
         """A STUN Binding Request is answered from the port it reached (RFC 5389 §7.3.1)."""
         answer = answer_binding_request(data, addr)
-        if answer is not None and transport is not None:
+        if answer is not None and media_socket is not None:
             self._counters["stun_answered"] += 1
-            transport.sendto(answer, addr)
+            media_socket.send(answer, addr)
 
-    def _rtcp_port_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def _rtcp_port_received(self, data: bytes, addr: tuple[str, int],
+                            arrival: float | None = None) -> None:
         """RFC 3550 §11: the peer's RTCP from its port + 1 (or, symmetric, any port of its host
         while we multiplex: RFC 5761 §5.1.1 lets a peer fall back to port + 1)."""
         kind = classify(data)
         if kind is PacketKind.STUN:
             # linphone (mediastreamer2) sends keep-alive Binding Requests every ~500 ms to our
             # RTCP port as well as the RTP port (RFC 7983 demultiplexing applies on both).
-            self._answer_stun(data, addr, self._rtcp_transport)
+            self._answer_stun(data, addr, self._rtcp_socket)
             return
         if self.remote is None or addr[0] != self.remote[0] or kind is not PacketKind.RTCP:
             self._counters["dropped_foreign"] += 1
             return
-        self._receive_rtcp(data)
+        self._receive_rtcp(data, self._clock() if arrival is None else arrival)
 
     # ---- statistics --------------------------------------------------------------------------
     @property
@@ -514,6 +570,7 @@ class MediaStream:
         jb = self._jitter.stats if self._jitter is not None else None
         srtp = self._srtp.stats if self._srtp is not None else None
         c = self._counters
+        sockets = [s.stats for s in self._sockets()]
         return MediaStats(
             packets_sent=snap.packets_sent if snap else 0,
             packets_received=c["packets_received"],
@@ -531,9 +588,11 @@ class MediaStream:
             target_delay_ms=jb.target_delay_ms if jb else 0.0,
             dropped_cleartext=c["dropped_cleartext"],
             dropped_foreign=c["dropped_foreign"],
-            malformed=c["malformed"],
+            malformed=c["malformed"] + sum(s.truncated for s in sockets),
             stun_answered=c["stun_answered"],
             zrtp_received=c["zrtp_received"],
             secure=self.secure,
+            receive_mode="drained" if self._drained else "reader",
+            send_failed=sum(s.send_dropped + s.send_errors for s in sockets),
         )
 
