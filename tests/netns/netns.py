@@ -77,9 +77,10 @@ class VethLink(contextlib.AbstractContextManager["VethLink"]):
             ip("link", "add", self.a.device, "type", "veth", "peer", "name", self.b.device)
             for ns in (self.a, self.b):
                 ip("link", "set", ns.device, "netns", ns.name)
-                # IPv6 off: no router solicitations, no MLD; the link carries our IPv4 only
-                ns.run("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1")
-                ns.run("sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1")
+                # IPv6 off (no router solicitations, no MLD): the link carries our IPv4 only.
+                # /proc/sys/net is per namespace; written with sh, no procps needed.
+                ns.run("sh", "-c", "c=/proc/sys/net/ipv6/conf; [ -d $c ] || exit 0; "
+                       "echo 1 > $c/all/disable_ipv6 && echo 1 > $c/default/disable_ipv6")
                 ip("-n", ns.name, "addr", "add", f"{ns.address}/24", "dev", ns.device)
                 ip("-n", ns.name, "link", "set", "lo", "up")
                 ip("-n", ns.name, "link", "set", ns.device, "up")

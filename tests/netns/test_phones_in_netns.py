@@ -154,8 +154,9 @@ def test_two_phones_in_namespaces_find_each_other_call_secure_with_audio(
     assert len(media_frames) > 50, summary
     addresses = {link.a.address, link.b.address}
     for frame in frames:
-        if ":ip" not in frame.protocols:
-            assert frame.protocols.endswith(":arp"), f"non-IPv4 frame {frame}\n{summary}"
+        layers = frame.protocols.split(":")
+        if "ip" not in layers:
+            assert layers[-1] == "arp", f"neither IPv4 nor ARP: {frame}\n{summary}"
             continue
         assert frame.src in addresses, f"{frame} not from a namespace\n{summary}"
         assert (frame.dst in addresses
