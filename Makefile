@@ -24,7 +24,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check firmware/deskphone tests hw boot
-	$(VENV)/bin/mypy firmware/deskphone
+	$(VENV)/bin/mypy --config-file firmware/pyproject.toml firmware/deskphone
 
 bench: $(STAMP)
 	$(PY) -m deskphone.bench --out bench-results.json

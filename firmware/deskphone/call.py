@@ -425,7 +425,7 @@ class CallManager:
         call.media = media
         z = self.config.zrtp
         # RFC 6189 §5: a ZRTP packet carries the SSRC of its sender's RTP stream.
-        ssrc = getattr(media, "ssrc", None) or getattr(media, "_ssrc", secrets.randbits(32))
+        ssrc = int(getattr(media, "ssrc", None) or getattr(media, "_ssrc", secrets.randbits(32)))
         call.zrtp = ZrtpSession(
             ZrtpConfig(zid=self.zid, key_agreements=z.key_agreements, sas_types=z.sas_types),
             self.cache, ssrc=ssrc)
@@ -452,6 +452,7 @@ class CallManager:
 
         call.negotiated = negotiated
         codec = negotiated.codec
+        assert codec is not None, "a rejected stream never reaches the media layer"
         spec = CodecSpec(name=codec.name, payload_type=codec.payload_type,
                          clock_rate=codec.clock_rate, channels=codec.channels,
                          fmtp=dict(codec.fmtp))

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from deskphone.devices.debounce import Debouncer
 from hypothesis import given
 from hypothesis import strategies as st
+
+from deskphone.devices.debounce import Debouncer
 
 
 def test_clean_change_settles_after_the_settle_time():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from deskphone.devices.display import SimDisplay, open_oled, render_half_blocks
 from PIL import Image, ImageDraw
+
+from deskphone.devices.display import SimDisplay, open_oled, render_half_blocks
 
 
 class RecordingSerial:

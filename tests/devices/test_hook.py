@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from deskphone.devices.hook import HookSwitch
 
 PIN = 17

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from deskphone.devices.keypad import SCAN_INTERVAL_S, MatrixKeypad, ambiguous_cells
 from deskphone.devices.keypad_sim import KeypadMatrix, SimKeypad
 

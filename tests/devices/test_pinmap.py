@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from deskphone.devices.pinmap import PinMapError, default_pinmap_table, load_pinmap
 
 

@@ -11,6 +11,7 @@ import struct
 from pathlib import Path
 
 import pytest
+
 from deskphone.harness import PhonePair, PhoneProcess, lan_config
 
 RATE = 8000

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 from deskphone.harness import PhoneProcess, lan_config
-
 from tests.e2e_routing.phones import phones, see_each_other, unique_extensions
 
 

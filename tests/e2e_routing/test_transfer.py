@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from deskphone.harness import PhoneProcess
-
 from tests.e2e_routing.phones import phones, see_each_other, unique_extensions
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+
 from deskphone.accounts import AccountManager
 from deskphone.config import AccountConfig, ConfigError, config_from_dict
 from deskphone.sip import events as sev

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from deskphone.harness import PhoneProcess
 
+from deskphone.harness import PhoneProcess
 from tests.interop.capture import ThreadedCapture
 from tests.interop.kamailio import Kamailio, running_kamailio
 from tests.interop.phones import account_phone

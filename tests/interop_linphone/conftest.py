@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
 from deskphone.harness import PhoneProcess
 from deskphone.peers.linphone import LinphonePeer
-
 from tests.peers.conftest import PeerPool, process_alive
 from tests.support import free_udp_port, require_tool
 

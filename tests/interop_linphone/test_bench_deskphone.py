@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from deskphone.peers.bench_deskphone import deskphone_to_linphone
 
+from deskphone.peers.bench_deskphone import deskphone_to_linphone
 from tests.peers.conftest import processes_with_file_in_cmdline
 from tests.support import require_tool
 

@@ -4,6 +4,7 @@ built by bisection agreeing with the per-sample encoder everywhere."""
 from __future__ import annotations
 
 import pytest
+
 from deskphone.media.codecs import CodecSpec, create_codec
 from deskphone.media.codecs.g711 import (
     ALAW_ENCODE,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from deskphone.media.codecs import CodecError, CodecSpec, create_codec
 from deskphone.media.codecs._av import AvFrameCodec, open_decoder, open_encoder
 from deskphone.media.codecs.g711 import G711Codec
 from deskphone.media.resample import Resampler
-
 from tests.media.audio_math import dominant_frequency, tone, tone_snr_db
 
 SPECS = {

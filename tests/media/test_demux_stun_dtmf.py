@@ -9,6 +9,7 @@ import struct
 import zlib
 
 import pytest
+
 from deskphone.media.demux import PacketKind, classify
 from deskphone.media.dtmf import DtmfReceiver, DtmfSender
 from deskphone.media.rtcp import ReceiverReport, build_receiver_report

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from deskphone.media.jitterbuffer import FrameKind, JitterBuffer, JitterBufferConfig
 from deskphone.media.rtp import RtpPacket
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from deskphone.media.rtcp import (
     Goodbye,
     ReceiverReport,
@@ -24,8 +27,6 @@ from deskphone.media.rtp import (
     parse_rtp,
     seq_delta,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def test_minimal_packet_bytes():

@@ -8,6 +8,7 @@ import struct
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
 from deskphone.media.rtcp import ReceiverReport, build_receiver_report
 from deskphone.media.rtp import RtpPacket, parse_rtp
 from deskphone.media.srtp import PROFILES, SrtpContext, SrtpError, SrtpKeys

@@ -8,6 +8,7 @@ import struct
 
 import numpy as np
 import pytest
+
 from deskphone.devices.audio import FileAudio
 from deskphone.media.codecs import CodecSpec, create_codec
 from deskphone.media.demux import PacketKind, classify
@@ -20,7 +21,6 @@ from deskphone.media.rtcp import (
     parse_rtcp,
 )
 from deskphone.media.stream import MediaStream, bind_rtp_rtcp_pair
-
 from tests.media.audio_math import dominant_frequency, tone, tone_snr_db
 from tests.media.test_stream import ManualClock, run_async
 

@@ -12,7 +12,6 @@ from deskphone.media.codecs import CodecSpec
 from deskphone.media.rtcp import ReceiverReport, ReportBlock, build_receiver_report
 from deskphone.media.stream import MediaStream
 from deskphone.media.stun import MAGIC_COOKIE
-
 from tests.media.test_stream import ManualClock, run_async
 
 PCMU = CodecSpec("PCMU", 0, 8000)

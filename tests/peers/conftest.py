@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from deskphone.peers.linphone import LinphonePeer
 
+from deskphone.peers.linphone import LinphonePeer
 from tests.support import free_udp_port, require_tool
 
 T = TypeVar("T")

@@ -6,6 +6,7 @@ import configparser
 import re
 
 import pytest
+
 from deskphone.peers.linphone import (
     CALL_OVER,
     INCOMING_CALL,

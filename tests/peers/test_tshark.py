@@ -7,13 +7,13 @@ import socket
 import struct
 
 import pytest
+
 from deskphone.peers.tshark import (
     LoopbackCapture,
     decode_zrtp,
     parse_zrtp_fields,
     udp_port_filter,
 )
-
 from tests.peers.conftest import PeerPool
 from tests.support import free_udp_port, require_root, require_tool
 

@@ -12,7 +12,6 @@ from deskphone.phone.screens import (
     SasScreen,
     TransferScreen,
 )
-
 from tests.phone.test_machine import make, of, tones
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+
 from deskphone.routing.dialplan import Completion, DialPlan, DialPlanError, Route
 
 PLAN_TOML = r'''

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from deskphone.routing.discovery import LanDirectory
 
+from deskphone.routing.discovery import LanDirectory
 from tests.support import free_udp_port, require_root, require_tool
 
 REPO = Path(__file__).resolve().parents[2]

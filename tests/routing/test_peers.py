@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from deskphone.routing.peers import SERVICE_TYPE, PeerTable
 
 OWN_ZID = "aa" * 12

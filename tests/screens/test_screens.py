@@ -3,6 +3,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from PIL import Image, ImageChops
+
 from deskphone.phone.screens import (
     SECURITY_STATES,
     DialingScreen,
@@ -13,8 +15,6 @@ from deskphone.phone.screens import (
     SasScreen,
 )
 from deskphone.phone.screens.canvas import ELLIPSIS, Text, fit, text_width
-from PIL import Image, ImageChops
-
 from tests.screens.cases import CASES, LONG_NAME
 from tests.screens.regenerate_goldens import GOLDEN
 

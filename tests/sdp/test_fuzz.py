@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from deskphone.sdp import LocalMedia, OfferAnswer, SdpError, SessionDescription
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deskphone.sdp import LocalMedia, OfferAnswer, SdpError, SessionDescription
 from tests.sdp import samples
 
 LINE_TYPES = st.sampled_from(list("vosiuepcbtrzkam") + ["x", "V", " "])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from deskphone.sdp import LocalMedia, OfferAnswer, SdpError, SessionDescription
 
+from deskphone.sdp import LocalMedia, OfferAnswer, SdpError, SessionDescription
 from tests.sdp import samples
 
 OUR_HASH = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"

@@ -4,7 +4,6 @@ and `Negotiated.rtcp_mux` tells the media stream where RTCP goes."""
 from __future__ import annotations
 
 from deskphone.sdp import LocalMedia, OfferAnswer, SessionDescription
-
 from tests.sdp import samples
 
 LOCAL = LocalMedia(address="192.0.2.10", port=40000)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from deskphone.sdp import Attribute, SdpError, SessionDescription
 
+from deskphone.sdp import Attribute, SdpError, SessionDescription
 from tests.sdp import samples
 
 

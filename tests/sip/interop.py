@@ -14,7 +14,6 @@ from deskphone.sip import events as ev
 from deskphone.sip.registration import Account
 from deskphone.sip.transport import SipEndpoint
 from deskphone.sip.useragent import UaConfig, UserAgent
-
 from tests.support import free_udp_port
 
 SDP = (

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pathlib
 
-from deskphone.sip.message import SipParseError, StreamFramer, parse_message
-from deskphone.sip.useragent import UaConfig, UserAgent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from deskphone.sip.message import SipParseError, StreamFramer, parse_message
+from deskphone.sip.useragent import UaConfig, UserAgent
 
 SEEDS = [
     p.read_bytes()

@@ -11,9 +11,9 @@ import subprocess
 import time
 
 import pytest
+
 from deskphone.sip import events as ev
 from deskphone.sip.registration import Account
-
 from tests.sip.interop import SDP, endpoint, expect, process, workdir
 from tests.support import free_udp_port, require_root, require_tool
 

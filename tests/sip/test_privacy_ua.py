@@ -7,7 +7,6 @@ import re
 
 from deskphone.sip.message import SipRequest, SipResponse, parse_message
 from deskphone.sip.registration import Account
-
 from tests.sip.pair import Network, drain
 from tests.sip.test_useragent_pair import ANSWER, OFFER
 

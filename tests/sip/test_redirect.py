@@ -5,7 +5,6 @@ from __future__ import annotations
 from deskphone.sip import events as ev
 from deskphone.sip.message import SipRequest, SipResponse, parse_message
 from deskphone.sip.useragent import UaConfig, UserAgent
-
 from tests.sip.test_useragent_pair import OFFER
 
 PEER = ("127.0.0.1", 5070)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
 from deskphone.sip import events as ev
 from deskphone.sip.message import parse_message
 from deskphone.sip.refer import ReferError, parse_refer_notify, refer_target, sipfrag
 from deskphone.sip.useragent import CallStateError
-
 from tests.sip.pair import Network, drain, sent_lines
 from tests.sip.test_useragent_pair import _connected_call
 

@@ -7,8 +7,8 @@ import asyncio
 import pathlib
 
 import pytest
-from deskphone.sip import events as ev
 
+from deskphone.sip import events as ev
 from tests.sip.interop import SDP, endpoint, expect
 from tests.support import free_udp_port, require_tool
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+
 from deskphone.sip.message import SipParseError, SipRequest, SipResponse, parse_message
 from deskphone.sip.uri import AbsoluteUri, SipUri, TelUri
 from deskphone.sip.useragent import UaConfig, UserAgent

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from deskphone.sip.message import SipRequest, SipResponse, parse_message
 from deskphone.sip.transaction import (
     INITIAL_STATE,
@@ -12,8 +15,6 @@ from deskphone.sip.transaction import (
     TimerConfig,
     TransactionStateError,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 DEST = ("192.0.2.2", 5060)
 

@@ -7,10 +7,10 @@ import asyncio
 import socket
 
 import pytest
+
 from deskphone.sip import events as ev
 from deskphone.sip.transport import SipEndpoint, TransportConfig
 from deskphone.sip.useragent import UaConfig, UserAgent
-
 from tests.sip.interop import SDP, endpoint, expect
 from tests.support import free_udp_port
 

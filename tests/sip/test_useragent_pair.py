@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from deskphone.sip import events as ev
-
 from tests.sip.pair import Network, drain, sent_lines
 
 OFFER = b"v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from deskphone.zrtp import CacheMismatch, Secure, packets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from deskphone.zrtp import CacheMismatch, Secure, packets
 
 from .harness import make_endpoint, run
 

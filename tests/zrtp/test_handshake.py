@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from deskphone.zrtp import CacheMismatch, NotSecure, Secure, Securing, ZrtpCache
 from deskphone.zrtp.session import State
 
@@ -237,7 +238,7 @@ def test_no_answer_ends_not_secure_after_hello_retransmissions():
         a.session.handle_timer(deadline)
         if a.session.state is State.FAILED:
             break
-    intervals = [round(y - x, 6) for x, y in zip([0.0] + deadlines, deadlines)]
+    intervals = [round(y - x, 6) for x, y in zip([0.0] + deadlines, deadlines, strict=False)]
     assert intervals[:4] == [0.05, 0.1, 0.2, 0.2]  # T1 doubles up to 200 ms (§6)
     hellos = [d for d in a.session.datagrams_to_send(0) if d[16:24] == b"Hello   "]
     assert len(hellos) == 21  # first Hello + 20 retransmissions

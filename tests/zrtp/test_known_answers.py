@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 import pytest
+
 from deskphone.zrtp import packets
 from deskphone.zrtp.algorithms import CIPHERS, HASHES, render_sas
 from deskphone.zrtp.hashchain import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+
 from deskphone.zrtp import NotSecure, Secure, packets
 from deskphone.zrtp.algorithms import CIPHERS, HASHES
 from deskphone.zrtp.session import State

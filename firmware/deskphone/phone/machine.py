@@ -192,7 +192,7 @@ class PhoneMachine:
 
     def snapshot(self) -> dict[str, object]:
         """What the control socket's `state` reports."""
-        lines = getattr(self.screen, "lines", lambda: [])()
+        lines: list[str] = getattr(self.screen, "lines", lambda: [])()
         return {
             "call": self.state.value,
             "security": self.security.value,

@@ -76,7 +76,7 @@ def _level(root: Path, loss: float, calls: int, seed: int) -> dict[str, Any]:
                         with contextlib.suppress(PhoneError):
                             phone.ctl("hook", "on")
                             phone.wait(40, call="idle")
-            snapshot = relay.call(lambda r: r.snapshot())
+            snapshot: dict[str, Any] = relay.call(lambda r: r.snapshot())
     finally:
         if a is not None:
             a.stop()
