@@ -425,7 +425,9 @@ class CallManager:
         call.media = media
         z = self.config.zrtp
         # RFC 6189 §5: a ZRTP packet carries the SSRC of its sender's RTP stream.
-        ssrc = int(getattr(media, "ssrc", None) or getattr(media, "_ssrc", secrets.randbits(32)))
+        ssrc = getattr(media, "ssrc", None) or getattr(media, "_ssrc", None)
+        if not isinstance(ssrc, int):
+            ssrc = secrets.randbits(32)
         call.zrtp = ZrtpSession(
             ZrtpConfig(zid=self.zid, key_agreements=z.key_agreements, sas_types=z.sas_types),
             self.cache, ssrc=ssrc)
