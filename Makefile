@@ -32,5 +32,16 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/deskphone demo $(ARGS)
 
+# The Raspberry Pi image (see boot/README.md). image needs root, binfmt_misc and ~4 GB free.
+image:
+	boot/build-image.sh $(ARGS)
+
+image-test:
+	boot/image-test.sh $(ARGS)
+
+flash:
+	@test -n "$(DEVICE)" || { echo "usage: make flash DEVICE=/dev/sdX"; exit 2; }
+	boot/flash.sh $(DEVICE)
+
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
