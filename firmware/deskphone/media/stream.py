@@ -19,22 +19,25 @@ played 20 ms per tick from a residue (jitterbuffer.py).
 Security rule (architecture.md): no audio leaves or is played before SRTP keys are set, unless
 `allow_cleartext()` was called because ZRTP failed and the user/setting allows it.
 
-Clock: with `clock=None` the stream ticks itself from the event loop (`loop.time`); with an
-injected `clock` (a zero-argument callable returning seconds) nothing is scheduled and the owner
-calls `tick()` (tests, benchmarks with a virtual clock).
+Clock: with `clock=None` the stream ticks itself every 20 ms from a kernel timer read by the
+event loop (ticker.py) and keeps time on `time.monotonic()`; with an injected `clock` (a
+zero-argument callable returning seconds) nothing is scheduled and the owner calls `tick()`
+(tests, benchmarks with a virtual clock).
 
-Receive modes (CPU: one event-loop wake-up per 20 ms frame instead of two).
+Receive modes of the RTP socket (CPU: one event-loop wake-up per 20 ms frame instead of two).
 * "reader" — until the call is secure and its audio is on: the loop wakes the stream as soon as a
   datagram is readable, so ZRTP (RFC 6189 §4: every handshake message answers the previous one),
   STUN and early packets are handled at once and answer -> SAS stays fast.
-* "drained" — from `set_srtp` + `enable_audio(True)` on: no reader is registered; each tick
-  first reads every queued datagram from both sockets (non-blocking, until EAGAIN) and handles
-  them in arrival order before it sends and plays. ZRTP (Ping, a late Confirm2), STUN checks,
-  RTCP and DTMF wait at most one tick, which none of them minds. The jitter buffer and RTCP still
-  see true arrival times: each datagram carries its kernel receive stamp (udp_socket.py,
-  SO_TIMESTAMPNS), mapped to the stream's clock, so reading at ticks adds no 20 ms quantisation to
-  the jitter estimate. Leaving secure audio (keys dropped, audio off) returns to "reader".
-Cleartext calls (`allow_cleartext`, ZRTP failed) stay in "reader" mode.
+* "drained" — from `set_srtp` + `enable_audio(True)` on: the RTP socket has no reader; each tick
+  first reads every datagram queued on it (non-blocking, until EAGAIN) and handles them in
+  arrival order before it sends and plays. ZRTP (Ping, a retransmitted Confirm2), STUN checks,
+  multiplexed RTCP and DTMF wait at most one tick, which none of them minds. The jitter buffer
+  and RTCP still see true arrival times: each datagram carries its kernel receive stamp
+  (udp_socket.py, SO_TIMESTAMPNS), mapped to the stream's clock, so reading at ticks adds no
+  20 ms quantisation to the jitter estimate. Leaving secure audio (audio off) returns to "reader".
+The RTCP port (port + 1) always keeps its reader: it carries a report every few seconds and, from
+some peers, a STUN check every 500 ms; reading it at every tick would cost more than those few
+wake-ups. Cleartext calls (`allow_cleartext`, ZRTP failed) stay in "reader" mode.
 """
 
 from __future__ import annotations
@@ -59,19 +62,17 @@ from deskphone.media.rtcp import RtcpSession
 from deskphone.media.rtp import RtpError, parse_rtp
 from deskphone.media.srtp import SrtpContext, SrtpKeysLike
 from deskphone.media.stun import answer_binding_request
+from deskphone.media.ticker import PeriodicTicker
 from deskphone.media.udp_socket import Datagram, MediaUdpSocket, arrival_time
 
 log = logging.getLogger(__name__)
 
 TICK = 0.020
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 3264 §5.1 / RFC 4566 §6
-_RESYNC_AFTER = 0.2  # a loop stalled this long restarts the tick schedule instead of bursting
+_CATCH_UP = 0.2  # missed ticks up to this are run back to back; after a longer stall, the latest
 _RTP_HEADER = struct.Struct("!BBHII")  # RFC 3550 §5.1 fixed header, V=2, no CSRC/extension
 _RTP_V2 = 0x80
 _PAIR_ATTEMPTS = 64
-# asyncio's and uvloop's loop.time() both read CLOCK_MONOTONIC (uvloop in whole ms); a loop whose
-# clock is further than this from time.monotonic() gets arrival times from its own clock instead
-_SAME_CLOCK = 0.05
 
 
 def _bind_udp(host: str, port: int) -> socket.socket:
@@ -138,11 +139,10 @@ class MediaStream:
         self.audio = audio
         self._loop = loop
         self._auto_tick = clock is None
-        self._clock = clock or loop.time
-        # what kernel arrival stamps are mapped onto: the stream's clock (see _SAME_CLOCK)
-        self._arrival_clock = self._clock
-        if clock is None and abs(loop.time() - time.monotonic()) < _SAME_CLOCK:
-            self._arrival_clock = time.monotonic  # the same clock, read to the nanosecond
+        # time.monotonic(): the ticker's CLOCK_MONOTONIC, read to the nanosecond (uvloop's
+        # loop.time() is the same clock in whole milliseconds)
+        self._clock = clock or time.monotonic
+        self._realtime = time.time  # what kernel receive stamps are (udp_socket.py)
         self._rtp_socket: MediaUdpSocket | None = None
         self._rtcp_socket: MediaUdpSocket | None = None
         self._drained = False  # receive mode, see the module docstring
@@ -169,8 +169,7 @@ class MediaStream:
         self._sequence = random.SystemRandom().getrandbits(16)  # RFC 3550 §5.1: random start
         self._timestamp = random.SystemRandom().getrandbits(32)
         self._marker_pending = True
-        self._timer: asyncio.TimerHandle | None = None
-        self._next_tick = 0.0
+        self._ticker: PeriodicTicker | None = None
         self._closed = False
         self._silence = bytes(2 * audio.rate * 20 // 1000)
         # decoded audio (codec rate) of [play_ts, covered_until) of the jitter buffer
@@ -230,9 +229,9 @@ class MediaStream:
             self._rtcp.start(self._clock())
         self._audio_on = send_audio
         self._marker_pending = True
-        if self._auto_tick and self._timer is None and not self._closed:
-            self._next_tick = self._clock() + TICK
-            self._timer = self._loop.call_at(self._next_tick, self._on_timer)
+        if self._auto_tick and self._ticker is None and not self._closed:
+            self._ticker = PeriodicTicker(self._loop, TICK, self._on_tick, catch_up=_CATCH_UP)
+            self._ticker.start(self._clock() + TICK)
         self._update_receive_mode()
 
     def set_srtp(self, keys: SrtpKeysLike) -> None:
@@ -274,13 +273,13 @@ class MediaStream:
         if self._closed:
             return
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
         if self._rtcp is not None and self._media_allowed:
             self._send_rtcp(self._rtcp.build_bye())  # RFC 3550 §6.6
         for media_socket in self._sockets():
-            if not self._drained:
+            if media_socket is not self._rtp_socket or not self._drained:
                 self._loop.remove_reader(media_socket.fileno())
             media_socket.close()
         self._rtp_socket = self._rtcp_socket = None
@@ -293,19 +292,16 @@ class MediaStream:
 
     def _update_receive_mode(self) -> None:
         """"drained" exactly while the call is secure with audio on (module docstring)."""
+        rtp = self._rtp_socket
         drained = (self._srtp is not None and self._audio_on and self._codec is not None
-                   and not self._closed and self._rtp_socket is not None)
-        if drained == self._drained:
+                   and not self._closed and rtp is not None)
+        if drained == self._drained or rtp is None:
             return
         self._drained = drained
-        handlers = {id(self._rtp_socket): self._datagram_received,
-                    id(self._rtcp_socket): self._rtcp_port_received}
-        for media_socket in self._sockets():
-            if drained:
-                self._loop.remove_reader(media_socket.fileno())
-            else:
-                self._loop.add_reader(media_socket.fileno(), self._on_readable, media_socket,
-                                      handlers[id(media_socket)])
+        if drained:
+            self._loop.remove_reader(rtp.fileno())
+        else:
+            self._loop.add_reader(rtp.fileno(), self._on_readable, rtp, self._datagram_received)
         log.debug("media receive mode: %s", "drained" if drained else "reader")
 
     def _on_readable(self, media_socket: MediaUdpSocket,
@@ -314,40 +310,27 @@ class MediaStream:
         self._dispatch(media_socket.receive(), handler)
 
     def _drain(self) -> None:
-        """"drained" mode, at the start of a tick: both sockets until EAGAIN, in arrival order."""
+        """"drained" mode, at the start of a tick: the RTP socket until EAGAIN, in order."""
         if self._rtp_socket is not None:
             self._dispatch(self._rtp_socket.receive(), self._datagram_received)
-        if self._rtcp_socket is not None and not self._closed:
-            self._dispatch(self._rtcp_socket.receive(), self._rtcp_port_received)
 
     def _dispatch(self, batch: list[Datagram],
                   handler: Callable[[bytes, tuple[str, int], float], None]) -> None:
         if not batch:
             return
         # both clocks read together once per batch: the offset follows any CLOCK_REALTIME slew
-        reference_now, realtime_now = self._arrival_clock(), time.time()
+        reference_now, realtime_now = self._clock(), self._realtime()
         for data, source, stamp in batch:
             if self._closed:  # a handler ended the call (e.g. ZRTP failed): drop the rest
                 return
             handler(data, source, arrival_time(stamp, reference_now, realtime_now))
 
     # ---- the 20 ms tick ----------------------------------------------------------------------
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self._closed:
-            return
-        scheduled = self._next_tick
-        try:
+    def _on_tick(self, scheduled: float) -> None:
+        if not self._closed:
             # The scheduled time, not when the loop got here: wake-up noise of this timer is not
             # network jitter, so it must not reach the jitter buffer's playout clock.
             self.tick(scheduled)
-        except Exception:  # one bad frame must never stop the call's audio
-            log.exception("media tick failed")
-        self._next_tick = scheduled + TICK
-        now = self._clock()
-        if now - self._next_tick > _RESYNC_AFTER:
-            self._next_tick = now + TICK
-        self._timer = self._loop.call_at(self._next_tick, self._on_timer)
 
     def tick(self, now: float | None = None) -> None:
         """One 20 ms step: (drained mode) read what arrived, capture+send one frame, play one
