@@ -255,9 +255,9 @@ class PhoneApp:
             case ev.ConfirmSas():
                 if calls is not None:
                     calls.confirm_sas()
-            case ev.RejectSas():
+            case ev.RejectSas() | ev.ClearVerified():
                 if calls is not None:
-                    calls.reject_sas()
+                    calls.reject_sas()  # clears the peer's verified flag in the ZRTP cache
             case ev.SetHold(on=on):
                 if calls is not None:
                     calls.set_hold(on)
@@ -526,6 +526,14 @@ async def _cmd_reject(app: PhoneApp, args: list[str]) -> Any:
     return app.state()
 
 
+async def _cmd_reverify(app: PhoneApp, args: list[str]) -> Any:
+    _expect(args, 0, "reverify   (forget this peer's SAS verification; compare again)")
+    if app.machine.security.value != "verified":
+        raise ControlError("reverify: the call is not verified")
+    app.post(ev.ReverifyRequested())
+    return app.state()
+
+
 async def _cmd_stats(app: PhoneApp, args: list[str]) -> Any:
     _expect(args, 0, "stats   (toggles the call-quality screen)")
     app.post(ev.StatsToggled())
@@ -580,7 +588,7 @@ async def _cmd_wait(app: PhoneApp, args: list[str]) -> Any:
 
 async def _cmd_help(app: PhoneApp, args: list[str]) -> Any:
     return ("commands: hook off|on · press KEYS · dial TARGET · transfer TARGET · hangup · hold · "
-            "stats · confirm-sas · reject-sas · screenshot FILE.png · state · "
+            "stats · confirm-sas · reject-sas · reverify · screenshot FILE.png · state · "
             "wait KEY=VALUE... [timeout=S] · shutdown · help")
 
 
@@ -598,6 +606,7 @@ CONTROL_COMMANDS = {
     "transfer": _cmd_transfer,
     "hold": _cmd_hold,
     "stats": _cmd_stats,
+    "reverify": _cmd_reverify,
     "confirm-sas": _cmd_confirm,
     "reject-sas": _cmd_reject,
     "screenshot": _cmd_screenshot,

@@ -81,8 +81,19 @@ def test_lan_call_same_sas_confirm_and_hang_up(pair: PhonePair) -> None:
     sa2, sb2 = call_and_answer(a, b)
     assert sa2["security"] == sb2["security"] == "verified"
     assert sa2["sas"] == sb2["sas"] and sa2["sas"] != sa["sas"]
+    # A withdraws the verification (C key / ctl reverify): the SAS screen is back at once...
+    again = a.ctl("reverify")
+    assert again["security"] == "secure" and "# if it matches" in again["screen"]
     b.ctl("hook", "on")
     a.wait(call="ended")
+    a.ctl("hook", "on")
+    a.wait(call="idle")
+    b.wait(call="idle")
+    # ...and the next call asks both people to compare again (§4.6.1: both flags are needed).
+    sa3, sb3 = call_and_answer(a, b)
+    assert sa3["security"] == sb3["security"] == "secure"
+    a.ctl("hook", "on")
+    b.wait(call="ended")
 
 
 def test_audio_arrives_decrypted_and_dtmf_is_shown(pair: PhonePair, tmp_path: Path) -> None:

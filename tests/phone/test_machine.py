@@ -308,3 +308,14 @@ def test_call_quality_screen_toggles_with_the_info_key() -> None:
     m.handle(ev.SasConfirmed(), 4.0)
     m.handle(ev.StatsToggled(), 4.5)
     assert isinstance(m.screen, InCallScreen) and not m.snapshot()["stats_shown"]
+
+
+def test_reverify_forgets_the_verification_and_shows_the_sas_again() -> None:
+    m = make()
+    outgoing_answered(m)
+    assert m.handle(ev.KeyPressed("C"), 1.1) == []  # a function key, and nothing verified yet
+    m.handle(ev.Secured("7ep3", verified=True), 1.2)
+    out = m.handle(ev.KeyPressed("C"), 2.0)
+    assert ev.ClearVerified() in out
+    assert m.security is Security.SECURE and isinstance(m.screen, SasScreen)
+    assert m.handle(ev.ReverifyRequested(), 3.0) == []  # nothing left to forget

@@ -115,6 +115,12 @@ class DtmfReceived:
 
 
 @dataclass(frozen=True)
+class ReverifyRequested:
+    """The person wants to compare the SAS again (C key, `ctl reverify`): the peer's verified
+    flag is cleared (RFC 6189 §4.9) and the SAS screen comes back."""
+
+
+@dataclass(frozen=True)
 class StatsToggled:
     """Show or hide the call-quality screen (the B key on a 4x4 keypad, `ctl stats`)."""
 
@@ -240,6 +246,11 @@ class RejectSas:
 
 
 @dataclass(frozen=True)
+class ClearVerified:
+    """Forget that this peer's SAS was verified: the next call asks again."""
+
+
+@dataclass(frozen=True)
 class SetHold:
     on: bool
 
@@ -254,8 +265,8 @@ class TransferCall:
 Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejected | HoldToggled
          | IncomingCall | CallRinging | CallAnswered | CallEnded | CallFailedLocally | Securing
          | Secured | NotSecure | CacheMismatch | DtmfReceived | StatusChanged | Tick
-         | StatsToggled | CallStats
+         | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferFailed | PeerWarning
          | LanWarning)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
-           | ConfirmSas | RejectSas | SetHold | TransferCall)
+           | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified)

@@ -77,6 +77,7 @@ class Security(StrEnum):
 DIAL_KEYS = frozenset("0123456789")
 TRANSFER_KEY = "A"  # the top key of the 4x4 keypad's letter column, labelled XFER
 STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quality on/off
+REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
 IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
 # How a PeerWarning is put on the call screens.
 PEER_WARNINGS = {"new_zid": "NEW PHONE ID", "zid_mismatch": "WRONG PHONE ID"}
@@ -415,11 +416,20 @@ class PhoneMachine:
                 return self._reject_sas(event)
         if event.key == STATS_KEY:
             return self._toggle_stats(event)
+        if event.key == REVERIFY_KEY:
+            return self._reverify(event)
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
             self.transfer_target = ""
             return self._refresh_call_screen()
         return [ev.SendDtmf(event.key)]
+
+    def _reverify(self, _: ev.Event) -> Commands:
+        if self.security is not Security.VERIFIED or self.sas is None:
+            return []  # only a verified call can be un-verified
+        self.security = Security.SECURE
+        self.show_stats = False
+        return [ev.ClearVerified(), *self._refresh_call_screen()]
 
     def _toggle_stats(self, _: ev.Event) -> Commands:
         self.show_stats = not self.show_stats
@@ -639,6 +649,7 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
         ev.PeerWarning: H._peer_warning,
         ev.StatsToggled: H._toggle_stats,
         ev.CallStats: H._call_stats,
+        ev.ReverifyRequested: H._reverify,
     },
     CallState.TRANSFER_DIALING: {
         ev.HookOn: H._hang_up,
