@@ -100,6 +100,8 @@ class ZrtpSettings:
     require_secure: bool = False
     key_agreements: tuple[str, ...] = ("X255", "DH3k", "EC25", "DH2k", "EC38")
     sas_types: tuple[str, ...] = ("B32", "B256")
+    # ZIDs of PBXes the user enrolled (RFC 6189 §7.3): only their SASrelay is trusted.
+    enrolled_pbx_zids: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -323,12 +325,19 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
                         port_min=port_min, port_max=port_max)
 
     zrtp_t = _table(raw, "zrtp")
-    _unknown_keys(zrtp_t, "zrtp", {"require_secure", "key_agreements", "sas_types"})
+    _unknown_keys(zrtp_t, "zrtp", {"require_secure", "key_agreements", "sas_types",
+                                   "enrolled_pbx_zids"})
+    pbx = zrtp_t.get("enrolled_pbx_zids", [])
+    if not isinstance(pbx, list) or not all(
+            isinstance(z, str) and re.fullmatch(r"[0-9a-fA-F]{24}", z) for z in pbx):
+        raise ConfigError("zrtp.enrolled_pbx_zids", pbx,
+                          "a list of ZIDs, each 24 hex digits (96 bits, RFC 6189 §4.9)")
     zrtp = ZrtpSettings(
         require_secure=_bool(zrtp_t, "require_secure", "zrtp", False),
         key_agreements=_choices(zrtp_t, "key_agreements", "zrtp", ZrtpSettings.key_agreements,
                                 ("X255", "DH3k", "EC25", "DH2k", "EC38")),
         sas_types=_choices(zrtp_t, "sas_types", "zrtp", ZrtpSettings.sas_types, ("B32", "B256")),
+        enrolled_pbx_zids=tuple(bytes.fromhex(z) for z in pbx),
     )
 
     phone_t = _table(raw, "phone")

@@ -146,3 +146,11 @@ def test_sip_port_in_use_exits_with_a_message(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert "cannot start" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_enrolled_pbx_zids() -> None:
+    zid = "0123456789abcdef01234567"
+    config = config_from_dict({"zrtp": {"enrolled_pbx_zids": [zid]}})
+    assert config.zrtp.enrolled_pbx_zids == (bytes.fromhex(zid),)
+    with pytest.raises(ConfigError, match="24 hex digits"):
+        config_from_dict({"zrtp": {"enrolled_pbx_zids": ["xyz"]}})
