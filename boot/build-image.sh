@@ -110,7 +110,8 @@ for d in deps + extra:
 PY
 grep -v '^pyalsaaudio==' "$WORK/requirements.txt" > "$WORK/requirements-binary.txt"
 ALSA_PIN="$(grep '^pyalsaaudio==' "$WORK/requirements.txt")"
-"${PIP[@]}" download -q --no-deps --only-binary=:all: --python-version 3.11 --implementation cp \
+"${PIP[@]}" download -q --only-binary=:all: --python-version 3.11 --implementation cp \
+    -c "$HERE/constraints-arm64.txt" \
     --platform manylinux_2_36_aarch64 --platform manylinux_2_28_aarch64 \
     --platform manylinux_2_27_aarch64 --platform manylinux_2_26_aarch64 \
     --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
@@ -121,8 +122,9 @@ ALSA_WHEEL="$(ls "$WHEELS"/pyalsaaudio-"$ALSA_VERSION"-*aarch64*.whl 2>/dev/null
 if [ -z "$ALSA_WHEEL" ]; then
     "${PIP[@]}" download -q --no-deps --no-binary=:all: "$ALSA_PIN" -d "$WHEELS" \
         || die "pip could not fetch the $ALSA_PIN source"
-    "${PIP[@]}" download -q --no-deps --only-binary=:all: setuptools==80.9.0 wheel==0.45.1 \
-        -d "$WHEELS" || die "pip could not fetch setuptools/wheel for building $ALSA_PIN"
+    "${PIP[@]}" download -q --no-deps --only-binary=:all: -c "$HERE/constraints-arm64.txt" \
+        setuptools wheel -d "$WHEELS" \
+        || die "pip could not fetch setuptools/wheel for building $ALSA_PIN"
 fi
 rm -f "$WHEELS"/deskphone-*.whl
 FIRMWARE_SRC="$REPO/firmware"
@@ -140,13 +142,15 @@ step "wheelhouse: $(ls "$WHEELS" | wc -l) files"
 if [ "$REUSE_ROOTFS" -eq 1 ]; then
     step "rootfs: reusing $ROOTFS; refreshing the firmware in /opt/deskphone/venv"
     mkdir -p "$ROOTFS/tmp/deskphone-wheelhouse"
-    cp "$WHEELS"/* "$HERE/requirements-pi.txt" "$ROOTFS/tmp/deskphone-wheelhouse/"
+    cp "$WHEELS"/* "$HERE/requirements-pi.txt" "$HERE/constraints-arm64.txt" \
+        "$ROOTFS/tmp/deskphone-wheelhouse/"
     firmware_wheel="$(cd "$WHEELS" && ls deskphone-*.whl)"
-    VPIP=(chroot "$ROOTFS" /opt/deskphone/venv/bin/python3 -m pip --disable-pip-version-check
-          --no-cache-dir)
+    VPIP=(chroot "$ROOTFS" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+          /opt/deskphone/venv/bin/python3 -m pip --disable-pip-version-check --no-cache-dir)
     "${VPIP[@]}" install -q --no-index --find-links /tmp/deskphone-wheelhouse \
         "/tmp/deskphone-wheelhouse/$firmware_wheel" \
         -r /tmp/deskphone-wheelhouse/requirements-pi.txt \
+        -c /tmp/deskphone-wheelhouse/constraints-arm64.txt \
         || die "could not install the firmware's dependencies into the reused rootfs"
     "${VPIP[@]}" install -q --no-index --no-deps --force-reinstall \
         "/tmp/deskphone-wheelhouse/$firmware_wheel" \
@@ -240,5 +244,6 @@ genimage --config "$WORK/genimage.cfg" --inputpath "$OUT" --outputpath "$OUT" \
 rm -f "$OUT/boot.vfat"
 step "image: $OUT/deskphone.img ($(du -h --apparent-size "$OUT/deskphone.img" | cut -f1), \
 kernel $KVER, root ${ROOT_MIB} MiB with ${used_mib} MiB used)"
-rm -rf "$WORK"
+# The rootfs stays in OUT/work for --reuse-rootfs; the temporary pieces go.
+rm -rf "$WORK/genimage-tmp" "$WORK/empty-root" "$WORK/boot.vfat" "$WORK/src"
 step "done in $(( $(date +%s) - START )) s; flash with: make flash DEVICE=/dev/sdX"

@@ -7,11 +7,13 @@ set -euo pipefail
 ROOT="$1"
 HERE="$DESKPHONE_HERE"
 say() { echo "[customize] $*"; }
-in_root() { chroot "$ROOT" "$@"; }
+# A clean environment: the build host's PIP_*, PYTHON* and locale settings stay outside.
+in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    DEBIAN_FRONTEND=noninteractive "$@"; }
 
 say "overlay: boot/rootfs (udev rules, sysusers, modules, fstab, hostname, networkd)"
 cp -r --no-preserve=ownership "$HERE/rootfs/." "$ROOT/"
-chmod 0644 "$ROOT/etc/udev/rules.d/60-deskphone.rules" "$ROOT/usr/lib/sysusers.d/deskphone.conf"
+(cd "$HERE/rootfs" && find . -type f) | while read -r f; do chmod 0644 "$ROOT/$f"; done
 
 say "raspi-firmware: root by label, console on the UART, regenerate config.txt/cmdline.txt"
 sed -i -e 's|^#\{0,1\}ROOTPART=.*|ROOTPART=LABEL=RASPIROOT|' "$ROOT/etc/default/raspi-firmware"
@@ -39,13 +41,16 @@ in_root python3 -m venv /opt/deskphone/venv
 PIP=(/opt/deskphone/venv/bin/python3 -m pip --disable-pip-version-check --no-cache-dir)
 if ! ls "$ROOT"/tmp/deskphone-wheelhouse/pyalsaaudio-*aarch64*.whl >/dev/null 2>&1; then
     say "venv: compiling $DESKPHONE_ALSA_PIN for arm64 (no wheel on PyPI)"
-    in_root "${PIP[@]}" wheel -q --no-index --find-links /tmp/deskphone-wheelhouse --no-deps \
-        "$DESKPHONE_ALSA_PIN" -w /tmp/deskphone-wheelhouse
+    # --use-pep517: bookworm's pip 23.0 would otherwise run setup.py bdist_wheel with the
+    # venv's own setuptools, which cannot build wheels without the `wheel` package.
+    in_root "${PIP[@]}" wheel -q --use-pep517 --no-index --find-links /tmp/deskphone-wheelhouse \
+        --no-deps "$DESKPHONE_ALSA_PIN" -w /tmp/deskphone-wheelhouse
 fi
 firmware_wheel="$(cd "$ROOT/tmp/deskphone-wheelhouse" && ls deskphone-*.whl)"
-cp "$HERE/requirements-pi.txt" "$ROOT/tmp/deskphone-wheelhouse/requirements-pi.txt"
+cp "$HERE/requirements-pi.txt" "$HERE/constraints-arm64.txt" "$ROOT/tmp/deskphone-wheelhouse/"
 in_root "${PIP[@]}" install -q --no-index --find-links /tmp/deskphone-wheelhouse \
-    "/tmp/deskphone-wheelhouse/$firmware_wheel" -r /tmp/deskphone-wheelhouse/requirements-pi.txt
+    "/tmp/deskphone-wheelhouse/$firmware_wheel" -r /tmp/deskphone-wheelhouse/requirements-pi.txt \
+    -c /tmp/deskphone-wheelhouse/constraints-arm64.txt
 in_root /opt/deskphone/venv/bin/python3 -c 'import deskphone, gpiozero, gpiod, alsaaudio, luma.oled, PIL, cryptography, pylibsrtp, google_crc32c, zeroconf; print("venv imports ok")'
 
 say "services: deskphone, deskphone-firstboot, networkd, resolved, timesyncd"
