@@ -25,6 +25,7 @@ when the socket buffer is full (real-time media is better late-never than late) 
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import struct
 from dataclasses import dataclass
@@ -35,9 +36,12 @@ SO_TIMESTAMPNS_OLD = 35  # asm-generic/socket.h; SCM_TIMESTAMPNS_OLD has the sam
 SO_TIMESTAMPNS_NEW = 64  # Linux >= 5.1
 _TIMESPEC_NEW = struct.Struct("=qq")  # struct __kernel_timespec {s64 tv_sec; s64 tv_nsec}
 _TIMESPEC_OLD = struct.Struct("@ll")  # struct timespec {long tv_sec; long tv_nsec} (native)
-# A datagram longer than this is not media we negotiated: Opus carries at most 120 ms in one packet
-# (RFC 6716 §3.2.5: ~7.7 kB at 510 kb/s); an RTP packet on a 1500-byte path is far smaller.
-RECEIVE_BUFFER = 8192
+# The largest datagram taken. An RTP packet on a 1500-byte path is far smaller, and the largest
+# Opus frame is 1275 octets (RFC 6716 §3.4, R2), so 60 ms of Opus at its top rate (3 frames) fits
+# with SRTP and header room. Only 120 ms of Opus near 510 kb/s would not (and would need IP
+# fragmentation first): it is dropped and counted. Not larger, because recvmsg allocates the whole
+# buffer for every datagram and shrinks it after: 8 KiB costs ~2 µs more per packet than 4 KiB.
+RECEIVE_BUFFER = 4096
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC_NEW.size)
 MAX_BATCH = 256  # datagrams read per drain at most; the rest wait for the next one
 # plain ints: socket.MSG_TRUNC is an IntFlag, and `flags & IntFlag` runs enum code per datagram
@@ -64,6 +68,10 @@ class MediaUdpSocket:
         self.sock = sock
         self.stats = UdpSocketStats()
         self.timestamps = self._enable_timestamps(sock)
+        # "anything more queued?" after a datagram: poll(0) costs a third of a recvmsg that ends
+        # in EAGAIN (no receive buffer to allocate, no exception to raise)
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN)
         if not self.timestamps:
             log.warning("media socket %s: no kernel receive timestamps (SO_TIMESTAMPNS): "
                         "arrival times are those of the read", sock.getsockname())
@@ -90,8 +98,11 @@ class MediaUdpSocket:
         CLOCK_REALTIME arrival stamp in seconds (None when the kernel gave none)."""
         batch: list[Datagram] = []
         recvmsg = self.sock.recvmsg
+        poll = self._poll.poll
         stats = self.stats
         while len(batch) < limit:
+            if batch and not poll(0):
+                break
             try:
                 data, ancillary, flags, source = recvmsg(RECEIVE_BUFFER, _ANCILLARY)
             except BlockingIOError:
