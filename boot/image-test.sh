@@ -4,7 +4,10 @@
 #
 #   boot/image-test.sh [--out DIR] [--timeout SECONDS] [--smoke]
 #
-# A copy of OUT/rootfs.ext4 gets, through debugfs (no mount, no loop device):
+# A copy of the whole OUT/deskphone.img (partition table, RASPIFIRM, RASPIROOT) is booted:
+#   - its FAT partition gets a deskphone.toml (extension 4242, a static address, a hostname),
+#     so the first-boot service must validate and apply it before the phone starts;
+# and its ext4 partition gets, through debugfs (no mount, no loop device):
 #   - a drop-in for deskphone.service: GPIOZERO_PIN_FACTORY=mock and `run --sim` (qemu's
 #     virt machine has no GPIO, I2C or sound card), same user, sandbox and watchdog;
 #   - deskphone-image-test.service, ordered after deskphone.service: systemd starts it only
@@ -15,7 +18,9 @@
 #     that sends READY=1 and then idles on WATCHDOG=1: it checks the image, the unit's
 #     sandboxing and the venv while `deskphone run` is not finished.
 # Then: qemu-system-aarch64 -M virt -cpu cortex-a72 -m 1024 -nic none with the image's kernel
-# and initrd; the serial console is OUT/image-test.log. Typically 2-4 minutes (TCG emulation).
+# and initrd, root=LABEL=RASPIROOT; the serial console is OUT/image-test.log. It passes when
+# READY=1 arrived with the provisioned extension in STATUS= and the card holds
+# deskphone.toml.result instead of deskphone.toml. Typically 1-3 minutes (TCG emulation).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="$HERE/../out/image"
@@ -31,18 +36,37 @@ while [ $# -gt 0 ]; do
     esac
 done
 die() { echo "image-test: error: $*" >&2; exit 1; }
-for f in vmlinuz initrd.img rootfs.ext4; do
+for f in vmlinuz initrd.img deskphone.img; do
     [ -f "$OUT/$f" ] || die "$OUT/$f is missing; build the image first (make image)"
 done
-for tool in qemu-system-aarch64 debugfs timeout; do
+for tool in qemu-system-aarch64 debugfs timeout sfdisk mcopy mtype mdir; do
     command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install \
-qemu-system-arm e2fsprogs coreutils)"
+qemu-system-arm e2fsprogs coreutils fdisk mtools)"
 done
 
 START=$(date +%s)
 TEST="$OUT/image-test"
 rm -rf "$TEST"; mkdir -p "$TEST/files"
-cp --sparse=always "$OUT/rootfs.ext4" "$TEST/rootfs.ext4"
+cp --sparse=always "$OUT/deskphone.img" "$TEST/disk.img"
+# partition start sectors from the MBR: p1 RASPIFIRM, p2 RASPIROOT
+read -r FAT_START ROOT_START < <(sfdisk -d "$TEST/disk.img" \
+    | sed -n 's/.*start= *\([0-9]*\),.*/\1/p' | head -2 | tr '\n' ' ')
+[ -n "${ROOT_START:-}" ] || die "no partition table in $OUT/deskphone.img"
+FAT="$TEST/disk.img@@$((FAT_START * 512))"
+EXT4="$TEST/disk.img?offset=$((ROOT_START * 512))"
+export MTOOLS_SKIP_CHECK=1
+cat > "$TEST/files/deskphone.toml" <<'EOF'
+# written by boot/image-test.sh: applied by deskphone-firstboot.service at boot
+[identity]
+user = "imagetest"
+extension = "4242"
+
+[network]
+hostname = "deskphone-imagetest"
+address = "192.0.2.42/24"
+gateway = "192.0.2.1"
+EOF
+mcopy -o -i "$FAT" "$TEST/files/deskphone.toml" ::deskphone.toml
 
 cat > "$TEST/files/10-image-test.conf" <<'EOF'
 [Unit]
@@ -95,24 +119,39 @@ EOF
     echo "write $TEST/files/deskphone-image-test-failed.service /etc/systemd/system/deskphone-image-test-failed.service"
     echo "symlink /etc/systemd/system/multi-user.target.wants/deskphone-image-test.service /etc/systemd/system/deskphone-image-test.service"
 } > "$TEST/debugfs.cmds"
-debugfs -w -f "$TEST/debugfs.cmds" "$TEST/rootfs.ext4" >"$TEST/debugfs.log" 2>&1 \
-    || die "debugfs could not edit $TEST/rootfs.ext4 (see $TEST/debugfs.log)"
+debugfs -w -f "$TEST/debugfs.cmds" "$EXT4" >"$TEST/debugfs.log" 2>&1 \
+    || die "debugfs could not edit the RASPIROOT partition of $TEST/disk.img (see $TEST/debugfs.log)"
 # debugfs writes files as uid/gid 0, mode 0644 from the source: what systemd expects.
 
 LOG="$OUT/image-test.log"
-echo "image-test: booting $OUT/rootfs.ext4 (copy) under qemu-system-aarch64, timeout ${TIMEOUT}s;" \
+echo "image-test: booting a copy of $OUT/deskphone.img under qemu-system-aarch64, timeout ${TIMEOUT}s;" \
      "console in $LOG"
 set +e
 timeout --foreground "$TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
     -nographic -nic none -no-reboot \
     -kernel "$OUT/vmlinuz" -initrd "$OUT/initrd.img" \
-    -append "root=/dev/vda rw console=ttyAMA0 systemd.show_status=1 systemd.log_target=console" \
-    -drive "file=$TEST/rootfs.ext4,if=virtio,format=raw" </dev/null >"$LOG" 2>&1
+    -append "root=LABEL=RASPIROOT rw console=ttyAMA0 systemd.show_status=1" \
+    -drive "file=$TEST/disk.img,if=virtio,format=raw" </dev/null >"$LOG" 2>&1
 status=$?
 set -e
 elapsed=$(( $(date +%s) - START ))
 if grep -q "DESKPHONE-IMAGE-TEST: READY" "$LOG"; then
-    echo "image-test: PASS in ${elapsed} s: $(grep -a 'DESKPHONE-IMAGE-TEST: READY' "$LOG" | head -1 | tr -d '\r')"
+    ready="$(grep -a 'DESKPHONE-IMAGE-TEST: READY' "$LOG" | head -1 | tr -d '\r' \
+        | sed 's/.*DESKPHONE-IMAGE-TEST/DESKPHONE-IMAGE-TEST/')"
+    echo "image-test: $ready"
+    if [ "$SMOKE" -eq 0 ] && ! echo "$ready" | grep -q "extension 4242"; then
+        echo "image-test: FAIL in ${elapsed} s: the phone did not run with the provisioned" \
+             "deskphone.toml (expected extension 4242 in its status)" >&2
+        exit 1
+    fi
+    result="$(mtype -i "$FAT" ::deskphone.toml.result 2>/dev/null || true)"
+    if [ -z "$result" ] || mdir -i "$FAT" ::deskphone.toml >/dev/null 2>&1; then
+        echo "image-test: FAIL in ${elapsed} s: first boot did not apply deskphone.toml:" >&2
+        mtype -i "$FAT" ::deskphone.toml.error >&2 2>/dev/null || true
+        exit 1
+    fi
+    echo "image-test: first boot left on the card: $(echo "$result" | tr '\n' ' ')"
+    echo "image-test: PASS in ${elapsed} s"
     rm -rf "$TEST"
     exit 0
 fi

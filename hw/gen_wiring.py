@@ -168,7 +168,8 @@ def render_svg(pinmap: dict) -> str:
         colour = COLOURS[wire.device]
         bx, by, bw, bh = BOXES[wire.device]
         left = px == LEFT_X
-        lx = px - LABEL_GAP - LANE * lane_of[wire] if left else px + LABEL_GAP + LANE * lane_of[wire]
+        reach = LABEL_GAP + LANE * lane_of[wire]
+        lx = px - reach if left else px + reach
         start_x = px - LABEL_GAP + 8 if left else px + LABEL_GAP - 8
         if wire.device in ("display", "keypad"):
             ey = by + bh if wire.device == "display" else by

@@ -15,9 +15,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from deskphone.devices.gpiod_factory import GpiodFactory, default_pi_factory
 from gpiozero import Button, Device, DigitalInputDevice, DigitalOutputDevice
 from gpiozero.exc import PinInvalidPull, PinSetInput
+
+from deskphone.devices.gpiod_factory import GpiodFactory, default_pi_factory
 
 
 class Direction(enum.Enum):

@@ -116,6 +116,13 @@ def test_sysusers_creates_the_user_in_exactly_its_groups() -> None:
     assert sorted(f[2] for f in lines if f[:2] == ["m", "deskphone"]) == ["audio", "gpio", "i2c"]
 
 
+def test_boot_partition_cannot_hold_up_the_boot() -> None:
+    # A missing or broken FAT partition must not keep the phone from starting.
+    line = next(x for x in (ROOTFS / "etc/fstab").read_text().splitlines()
+                if x.startswith("LABEL=RASPIFIRM"))
+    assert "nofail" in line and "x-systemd.device-timeout=" in line
+
+
 def test_fstab_labels_match_the_partitions_the_build_creates() -> None:
     fstab = (ROOTFS / "etc/fstab").read_text()
     build = (BOOT / "build-image.sh").read_text()
@@ -129,7 +136,9 @@ def test_image_dependencies_are_all_pinned() -> None:
     project = tomllib.loads((REPO / "firmware/pyproject.toml").read_text())["project"]
     extra = [line.split("#")[0].strip() for line in
              (BOOT / "requirements-pi.txt").read_text().splitlines()]
-    for requirement in project["dependencies"] + [e for e in extra if e]:
+    constraints = [line.split("#")[0].strip() for line in
+                   (BOOT / "constraints-arm64.txt").read_text().splitlines()]
+    for requirement in project["dependencies"] + [e for e in extra + constraints if e]:
         assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.\-+]*", requirement.split(";")[0]
                             .strip()), requirement
 

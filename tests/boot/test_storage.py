@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from deskphone import storage
 from deskphone.storage import atomic_write_bytes, atomic_write_text
 

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from deskphone.systemd import SystemdNotifier, notify_socket_address, watchdog_interval
 
 
