@@ -50,7 +50,7 @@ rm -rf "$TEST"; mkdir -p "$TEST/files"
 cp --sparse=always "$OUT/deskphone.img" "$TEST/disk.img"
 # partition start sectors from the MBR: p1 RASPIFIRM, p2 RASPIROOT
 read -r FAT_START ROOT_START < <(sfdisk -d "$TEST/disk.img" \
-    | sed -n 's/.*start= *\([0-9]*\),.*/\1/p' | head -2 | tr '\n' ' ')
+    | sed -n 's/.*start= *\([0-9]*\),.*/\1/p' | head -2 | tr '\n' ' '; echo)
 [ -n "${ROOT_START:-}" ] || die "no partition table in $OUT/deskphone.img"
 FAT="$TEST/disk.img@@$((FAT_START * 512))"
 EXT4="$TEST/disk.img?offset=$((ROOT_START * 512))"
