@@ -164,7 +164,7 @@ else
 PACKAGES=(
     systemd systemd-sysv systemd-timesyncd systemd-resolved udev dbus kmod
     linux-image-arm64 initramfs-tools raspi-firmware firmware-brcm80211
-    iproute2 wpasupplicant ca-certificates fake-hwclock
+    iproute2 wpasupplicant wireless-regdb ca-certificates fake-hwclock
     e2fsprogs dosfstools fdisk
     python3 python3-venv libasound2 alsa-utils i2c-tools
 )
