@@ -127,7 +127,7 @@ async def _phone(role: str, codec: CodecSpec, relay_port: int, conn: Any) -> Non
         "user_share": (usage.ru_utime - usage0.ru_utime) / wall,
         "sys_share": (usage.ru_stime - usage0.ru_stime) / wall,
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "times": audio.burst_times if role == "A" else audio.arrivals,
+        "times": (audio.burst_times if isinstance(audio, _BurstSource) else audio.arrivals),
         "concealed": stats.concealed,
         "target_delay_ms": stats.target_delay_ms,
         "playout_delay_ms": stats.playout_delay_ms,
@@ -166,7 +166,8 @@ class _Relay(asyncio.DatagramProtocol):
         self._pending.add(handle)
 
     def _forward(self, data: bytes, handle: asyncio.TimerHandle | None) -> None:
-        self._pending.discard(handle)  # type: ignore[arg-type]
+        if handle is not None:
+            self._pending.discard(handle)
         out = self.peer_socket
         if out is not None and not out.is_closing() and self.target is not None:
             out.sendto(data, self.target)
@@ -260,7 +261,7 @@ def _pipeline_cost(codec: CodecSpec, ticks: int = 1500) -> float:
             a.set_srtp(SrtpKeys("AES_CM_128_HMAC_SHA1_80", _KEY_A, _SALT_A, _KEY_B, _SALT_B))
             b.set_srtp(SrtpKeys("AES_CM_128_HMAC_SHA1_80", _KEY_B, _SALT_B, _KEY_A, _SALT_A))
             wire: list[bytes] = []
-            a._sendto = wire.append  # type: ignore[method-assign]
+            a._sendto = wire.append  # type: ignore[method-assign,assignment]
             b._sendto = lambda data: None  # type: ignore[method-assign]
             source = ("127.0.0.1", a.local_port)
             cpu0 = time.process_time()

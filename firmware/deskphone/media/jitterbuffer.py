@@ -267,7 +267,8 @@ class JitterBuffer:
         delay = self.playout_delay(now, play_ts)
         if covered == play_ts:
             delay = self._shrink_if_too_deep(delay, target, frame_seconds)
-            covered = play_ts = self.play_ts  # type: ignore[assignment]
+            assert self.play_ts is not None
+            covered = play_ts = self.play_ts
         self.stats.playout_delay_ms = delay * 1000
         end = (play_ts + self.increment) & 0xFFFFFFFF
         pieces: list[PlayoutFrame] = []

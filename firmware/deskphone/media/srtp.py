@@ -58,13 +58,19 @@ PROFILES: dict[str, SrtpProfile] = {
 
 
 class SrtpKeysLike(Protocol):
-    """Anything shaped like deskphone.zrtp.events.SrtpKeys."""
+    """Anything shaped like deskphone.zrtp.events.SrtpKeys (read-only: keys are never changed
+    in place, and ZRTP's SrtpKeys is frozen)."""
 
-    profile: str
-    local_key: bytes
-    local_salt: bytes
-    remote_key: bytes
-    remote_salt: bytes
+    @property
+    def profile(self) -> str: ...
+    @property
+    def local_key(self) -> bytes: ...
+    @property
+    def local_salt(self) -> bytes: ...
+    @property
+    def remote_key(self) -> bytes: ...
+    @property
+    def remote_salt(self) -> bytes: ...
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ import logging
 import os
 import secrets
 from collections import deque
-from typing import Any, cast
+from typing import Any
 
 from deskphone.media.demux import PacketKind, classify
-from deskphone.media.srtp import SrtpContext, SrtpKeysLike
+from deskphone.media.srtp import SrtpContext
 from deskphone.sdp import Attribute, SessionDescription
 from deskphone.zrtp import events as zev
 from deskphone.zrtp import packets
@@ -92,9 +92,8 @@ class ZrtpLeg:
             self.media.send_to(self.side, packet)
         while (event := self.session.next_event()) is not None:
             if isinstance(event, zev.Secure | zev.CacheMismatch):
-                # "local" protects what this leg sends to its phone (architecture.md). The cast:
-                # SrtpKeysLike declares plain attributes, the frozen SrtpKeys has read-only ones.
-                self.srtp = SrtpContext(cast(SrtpKeysLike, event.srtp))
+                # "local" protects what this leg sends to its phone (architecture.md).
+                self.srtp = SrtpContext(event.srtp)
                 self.sas = event.sas
                 self.peer_zid = event.peer_zid
                 self.outcome = "mismatch" if isinstance(event, zev.CacheMismatch) else "secure"
