@@ -6,33 +6,14 @@ drives the mock hook contact) and the phones' audio files.
 
 from __future__ import annotations
 
-import math
-import struct
 from pathlib import Path
 
 import pytest
 
 from deskphone.harness import PhonePair, PhoneProcess, lan_config
+from tests.call_audio import dominant_frequency, tone
 
 RATE = 8000
-
-
-def tone(freq: float, seconds: float, amplitude: int = 8000) -> bytes:
-    n = int(RATE * seconds)
-    return struct.pack(f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * freq * i / RATE))
-                                   for i in range(n)))
-
-
-def dominant_frequency(pcm: bytes) -> tuple[float, float]:
-    """(frequency of the strongest bin, its share of the total energy)."""
-    import numpy as np
-
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
-    spectrum[:3] = 0  # DC
-    peak = int(np.argmax(spectrum))
-    share = float(spectrum[max(0, peak - 3):peak + 4].sum() / spectrum.sum())
-    return peak * RATE / len(samples), share
 
 
 @pytest.fixture

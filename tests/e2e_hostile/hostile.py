@@ -12,8 +12,6 @@ process on its own loop (RelayThread).
 from __future__ import annotations
 
 import contextlib
-import math
-import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,31 +19,11 @@ from typing import Any
 
 from deskphone.harness import PhoneError, PhoneProcess, lan_config
 from deskphone.testnet import RelayThread
+from tests.call_audio import tone
 
 RATE = 8000
 TONE_HZ = 1000
 SECURED = "secure|verified|mismatch|not_secure"
-
-
-def tone(freq: float, seconds: float, amplitude: int = 8000) -> bytes:
-    n = int(RATE * seconds)
-    return struct.pack(f"<{n}h", *(int(amplitude * math.sin(2 * math.pi * freq * i / RATE))
-                                   for i in range(n)))
-
-
-def dominant_frequency(pcm: bytes) -> tuple[float, float]:
-    """(frequency of the strongest bin, its share of the total energy)."""
-    import numpy as np
-
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
-    spectrum[:3] = 0  # DC
-    total = spectrum.sum()
-    if total == 0:
-        return 0.0, 0.0
-    peak = int(np.argmax(spectrum))
-    share = float(spectrum[max(0, peak - 3):peak + 4].sum() / total)
-    return peak * RATE / len(samples), share
 
 
 def sip_address(phone: PhoneProcess) -> tuple[str, int]:

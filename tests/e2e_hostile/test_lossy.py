@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from deskphone.testnet import Impairment, LossyRelay
+from tests.call_audio import dominant_frequency
 
 from .hostile import (
     RATE,
     TONE_HZ,
     call_through_relay,
-    dominant_frequency,
     phones_behind,
 )
 

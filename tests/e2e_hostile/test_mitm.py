@@ -15,13 +15,13 @@ import pytest
 
 from deskphone.media.codecs.g711 import G711Codec
 from deskphone.testnet import MitmRelay, Side
+from tests.call_audio import dominant_frequency
 
 from .hostile import (
     RATE,
     TONE_HZ,
     Hostile,
     call_through_relay,
-    dominant_frequency,
     phones_behind,
 )
 

@@ -10,8 +10,6 @@ link. Namespaces are deleted and processes killed whatever happens.
 from __future__ import annotations
 
 import ipaddress
-import math
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from deskphone.harness import unique_extensions
+from tests.call_audio import dominant_frequency, tone
 from tests.netns.capture import Capture, read_frames
 from tests.netns.netns import NetnsPhone, VethLink, phone_config
 from tests.support import require_root, require_tool
@@ -29,24 +28,6 @@ RATE = 8000
 TONE_HZ = 1000.0
 # RFC 5771 §4: 224.0.0.0/24 is link-local (never forwarded): mDNS 224.0.0.251, IGMPv3 224.0.0.22
 LINK_LOCAL_MULTICAST = ipaddress.IPv4Network("224.0.0.0/24")
-
-
-def tone(frequency: float, seconds: float, amplitude: int = 8000) -> bytes:
-    count = int(RATE * seconds)
-    return struct.pack(f"<{count}h", *(int(amplitude * math.sin(2 * math.pi * frequency * i / RATE))
-                                       for i in range(count)))
-
-
-def dominant_frequency(pcm: bytes) -> tuple[float, float]:
-    """(frequency of the strongest FFT bin, its share of the energy) of S16LE mono at RATE."""
-    import numpy as np
-
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
-    spectrum[:3] = 0
-    peak = int(np.argmax(spectrum))
-    share = float(spectrum[max(0, peak - 3):peak + 4].sum() / max(spectrum.sum(), 1e-9))
-    return peak * RATE / len(samples), share
 
 
 @dataclass
