@@ -49,6 +49,10 @@ class PhoneProcess:
     def config_path(self) -> Path:
         return self.workdir / "deskphone.toml"
 
+    def command_prefix(self) -> list[str]:
+        """What the phone's command runs under (e.g. `ip netns exec NAME` in a subclass)."""
+        return []
+
     def start(self, timeout: float = 20.0, extra_env: dict[str, str] | None = None) -> None:
         self.config_path.write_text(self.config_text)
         env = dict(os.environ)
@@ -56,7 +60,8 @@ class PhoneProcess:
         env.update(extra_env or {})
         log = open(self.log_path, "ab")  # noqa: SIM115 — kept open for the child's lifetime
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deskphone.cli", "run", "--sim", "--no-terminal",
+            [*self.command_prefix(), sys.executable, "-m", "deskphone.cli", "run", "--sim",
+             "--no-terminal",
              "--config", str(self.config_path), "--data-dir", str(self.workdir / "data"),
              "--control", str(self.control)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import random
 import subprocess
-import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -108,31 +105,10 @@ class NetnsPhone(PhoneProcess):
 
     namespace: str = ""
 
-    def start(self, timeout: float = 20.0, extra_env: dict[str, str] | None = None) -> None:
+    def command_prefix(self) -> list[str]:
         if not self.namespace:
             raise PhoneError(f"phone {self.name}: no namespace set")
-        self.config_path.write_text(self.config_text)
-        env = {**os.environ, "DESKPHONE_LOG": os.environ.get("DESKPHONE_LOG", "INFO"),
-               **(extra_env or {})}
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.namespace, sys.executable, "-m", "deskphone.cli",
-                 "run", "--sim", "--no-terminal", "--config", str(self.config_path),
-                 "--data-dir", str(self.workdir / "data"), "--control", str(self.control)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
-        deadline = time.monotonic() + timeout
-        while True:  # until the phone answers on its control socket (a bound, not a timing)
-            if self.proc.poll() is not None:
-                raise PhoneError(f"phone {self.name} exited with {self.proc.returncode}:\n"
-                                 + self.log_tail())
-            if self.control.exists():
-                with contextlib.suppress(OSError, PhoneError):
-                    self.ctl("state")
-                    return
-            if time.monotonic() > deadline:
-                raise PhoneError(f"phone {self.name} did not open its control socket in "
-                                 f"{timeout:g} s:\n" + self.log_tail())
-            time.sleep(0.05)
+        return ["ip", "netns", "exec", self.namespace]
 
 
 def phone_config(extension: str, name: str, address: str, *, audio: str = "") -> str:
