@@ -590,6 +590,17 @@ class PhoneMachine:
 
 
 H = PhoneMachine
+# ZRTP's progress and the SAS keys mean the same in every state of an answered call (talking,
+# keying a transfer target, waiting for the transfer's outcome).
+SECURITY_ROWS: dict[type, Callable[..., Commands]] = {
+    ev.SasConfirmed: H._confirm,
+    ev.SasRejected: H._reject_sas,
+    ev.Securing: H._securing,
+    ev.Secured: H._secured,
+    ev.NotSecure: H._not_secure,
+    ev.CacheMismatch: H._mismatch,
+    ev.DtmfReceived: H._dtmf,
+}
 # The whole call-state machine: {state: {event type: handler}}. Anything else is ignored.
 TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
     CallState.IDLE: {
@@ -634,13 +645,7 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
         ev.HookOn: H._hang_up,
         ev.CallEnded: H._ended,
         ev.KeyPressed: H._in_call_key,
-        ev.SasConfirmed: H._confirm,
-        ev.SasRejected: H._reject_sas,
-        ev.Securing: H._securing,
-        ev.Secured: H._secured,
-        ev.NotSecure: H._not_secure,
-        ev.CacheMismatch: H._mismatch,
-        ev.DtmfReceived: H._dtmf,
+        **SECURITY_ROWS,
         ev.HoldToggled: H._hold,
         ev.IncomingCall: H._busy_reject,
         ev.StatusChanged: H._status,
@@ -657,13 +662,7 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
         ev.KeyPressed: H._transfer_key,
         ev.TransferDialed: H._transfer_now,
         ev.TransferStarted: H._transferred_away,
-        ev.SasConfirmed: H._confirm,
-        ev.SasRejected: H._reject_sas,
-        ev.Securing: H._securing,
-        ev.Secured: H._secured,
-        ev.NotSecure: H._not_secure,
-        ev.CacheMismatch: H._mismatch,
-        ev.DtmfReceived: H._dtmf,
+        **SECURITY_ROWS,
         ev.PeerWarning: H._peer_warning,
         ev.IncomingCall: H._busy_reject,
         ev.StatusChanged: H._status,
@@ -673,13 +672,7 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
         ev.CallEnded: H._ended,
         ev.TransferSucceeded: H._transfer_done,
         ev.TransferFailed: H._transfer_refused,
-        ev.SasConfirmed: H._confirm,
-        ev.SasRejected: H._reject_sas,
-        ev.Securing: H._securing,
-        ev.Secured: H._secured,
-        ev.NotSecure: H._not_secure,
-        ev.CacheMismatch: H._mismatch,
-        ev.DtmfReceived: H._dtmf,
+        **SECURITY_ROWS,
         ev.PeerWarning: H._peer_warning,
         ev.IncomingCall: H._busy_reject,
         ev.StatusChanged: H._status,
