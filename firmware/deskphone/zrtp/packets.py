@@ -24,6 +24,7 @@ MAGIC_COOKIE = b"ZRTP"
 PREAMBLE = b"\x50\x5a"
 MAX_PACKET_LENGTH = 1500  # a ZRTP packet fits one UDP datagram; the largest (DHPart DH3k) is 484
 MAC_LENGTH = 8
+ZRTP_VERSION = "1.10"  # §4.1.1, §5.2: the version we speak, written in our Hello and PingAck
 
 
 class MalformedPacket(ValueError):

@@ -1,0 +1,52 @@
+"""ZRTP retransmission timers T1 and T2 (RFC 6189 §6), and the handshake guard.
+
+Hello is retransmitted on T1 until HelloACK (or a Commit, which implies it). Only the initiator
+retransmits Commit, DHPart2 and Confirm2, on T2; the responder answers a retransmission by
+resending its last reply. An Error is retransmitted on T2 until ErrorACK. Each interval doubles
+up to its cap, for a bounded number of retransmissions; the session decides what giving up means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+T1_CAP = 0.2  # §6: Hello retransmission interval doubles up to 200 ms
+T1_MAX_RETRANSMISSIONS = 20
+T2_CAP = 1.2  # §6: Commit/DHPart2/Confirm2 interval doubles up to 1200 ms
+T2_MAX_RETRANSMISSIONS = 10
+HANDSHAKE_TIMEOUT = 30.0  # guard for a peer that acknowledged our Hello and then went silent
+
+
+@dataclass
+class Retransmission:
+    """One message resent until `what` (the reply that acknowledges it) arrives."""
+
+    message: bytes = field(repr=False)
+    deadline: float
+    interval: float
+    cap: float
+    remaining: int
+    what: str
+
+    @classmethod
+    def on_t1(cls, message: bytes, now: float, t1: float, what: str) -> Retransmission:
+        """§6: Hello, first resent after T1 (the configured initial interval)."""
+        return cls(message, now + t1, t1, T1_CAP, T1_MAX_RETRANSMISSIONS, what)
+
+    @classmethod
+    def on_t2(cls, message: bytes, now: float, t2: float, what: str) -> Retransmission:
+        """§6: Commit, DHPart2, Confirm2 (initiator only) and Error, first resent after T2."""
+        return cls(message, now + t2, t2, T2_CAP, T2_MAX_RETRANSMISSIONS, what)
+
+    def is_due(self, now: float) -> bool:
+        return now >= self.deadline
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining <= 0
+
+    def back_off(self, now: float) -> None:
+        """Count one retransmission sent now; the next waits twice as long, up to the cap."""
+        self.remaining -= 1
+        self.interval = min(2 * self.interval, self.cap)
+        self.deadline = now + self.interval
