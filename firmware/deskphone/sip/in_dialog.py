@@ -1,0 +1,291 @@
+"""Requests inside an established dialog (RFC 3261 §12.2, §14, §15; RFC 3515 REFER).
+
+BYE ends the call, re-INVITE changes the session (hold, resume, new media) with §14.1 glare
+handling (491 and the randomised retry), OPTIONS and INFO are answered, and a blind transfer
+runs both ways: `refer` sends REFER and follows the implicit subscription's NOTIFYs (RFC 3515
+§2.4, RFC 6665), a received REFER is accepted with 202 and reported with sipfrag NOTIFYs.
+Parsing the REFER/NOTIFY headers and bodies lives in `refer.py`.
+
+`InDialogRequests` is mixed into `UserAgent`, which supplies the call table, the events queue
+and the routing of transaction events (`_collect`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from typing import TYPE_CHECKING
+
+from deskphone.sip import events as ev
+from deskphone.sip.builder import MessageBuilder, safe_reason
+from deskphone.sip.call import Call, CallStateError
+from deskphone.sip.message import SipRequest, SipResponse
+from deskphone.sip.refer import (
+    SIPFRAG,
+    SUBSCRIPTION_SECONDS,
+    ReferError,
+    parse_refer_notify,
+    refer_target,
+    sipfrag,
+    subscription_state,
+)
+
+if TYPE_CHECKING:
+    from deskphone.sip.transaction import ServerTransaction
+
+
+class InDialogRequests(MessageBuilder):
+    """BYE, re-INVITE, OPTIONS/INFO and REFER/NOTIFY within a call's dialog."""
+
+    calls: dict[str, Call]
+    _events: deque[ev.Event]
+    _rng: random.Random
+
+    if TYPE_CHECKING:  # supplied by UserAgent (useragent.py)
+
+        def _call(self, call_id: str, role: str | None = None) -> Call: ...
+
+        def _end_call(
+            self, call: Call, reason: str, code: int | None, keep: bool = False
+        ) -> None: ...
+
+        def _collect(self, now: float) -> None: ...
+
+    # -- re-INVITE commands (§14) --------------------------------------------------------------
+    def reinvite(self, call_id: str, sdp: bytes, now: float) -> None:
+        call = self._call(call_id)
+        if call.dialog is None or call.state != "confirmed":
+            raise CallStateError(
+                f"call {call_id} is {call.state}, re-INVITE needs a confirmed dialog"
+            )
+        call.reinvite_sdp = sdp
+        if call.reinvite_tx is None and call.reoffer_tx is None:
+            self._send_reinvite(call, sdp, now)
+        self._collect(now)
+
+    def answer_reoffer(self, call_id: str, sdp: bytes, now: float) -> None:
+        call = self._call(call_id)
+        if call.reoffer_tx is None:
+            raise CallStateError(f"call {call_id} has no re-INVITE waiting for an answer")
+        response = self._response(call.reoffer_tx.request, 200, to_tag=call.local_tag)
+        self._add_contact(response)
+        self._add_body(response, sdp)
+        call.reoffer_tx.send_response(response, now)
+        self._collect(now)
+
+    # -- transfer commands (RFC 3515) ----------------------------------------------------------
+    def refer(self, call_id: str, target: str, now: float) -> None:
+        """Ask the peer to call `target` (blind transfer): REFER with Refer-To (§2.4.1)."""
+        call = self._call(call_id)
+        if call.dialog is None or call.state != "confirmed" or call.ended:
+            raise CallStateError(f"call {call_id} is {call.state}, REFER needs a confirmed dialog")
+        if call.refer_sent:
+            raise CallStateError(f"call {call_id} already has a transfer in progress")
+        uri = refer_target([f"<{target.strip('<>')}>"])
+        request = call.dialog.build_request("REFER")
+        self._add_via(request)
+        request.headers.add("Max-Forwards", "70")
+        self._add_contact(request)
+        request.headers.add("Refer-To", f"<{uri}>")
+        if not self.privacy.enabled:  # RFC 3892: who asked; left out with privacy
+            request.headers.add("Referred-By", call.dialog.local_uri)
+        call.refer_sent = True
+        call.refer_deadline = now + 64 * self.timers.t1  # until the first NOTIFY (Timer F)
+        self._start_client(request, self._dialog_addr(call), now)
+        self._collect(now)
+
+    def notify_transfer(self, call_id: str, status: int, reason: str, now: float) -> None:
+        """Report the new call's progress to the transferor (RFC 3515 §2.4.5); a final status
+        (>= 200) ends the subscription."""
+        call = self._call(call_id)
+        if call.refer_received is None:
+            raise CallStateError(f"call {call_id} has no REFER waiting for a NOTIFY")
+        self._send_refer_notify(call, status, reason, now)
+        self._collect(now)
+
+    # -- receiving in-dialog requests ----------------------------------------------------------
+    def _receive_in_dialog(
+        self, request: SipRequest, transaction: ServerTransaction, now: float
+    ) -> None:
+        call = self.calls.get(request.call_id)
+        dialog = call.dialog if call else None
+        if (
+            call is None
+            or dialog is None
+            or request.to.tag != dialog.local_tag
+            or (request.from_.tag != dialog.remote_tag)
+        ):
+            transaction.send_response(self._response(request, 481), now)  # §12.2.2
+            return
+        if not dialog.accept_remote_cseq(request.cseq.number):
+            transaction.send_response(self._response(request, 500), now)
+            return
+        method = request.method
+        if method == "BYE":
+            transaction.send_response(self._response(request, 200), now)
+            if not call.ended:
+                self._end_call(call, "remote_hangup", None)
+        elif method == "INVITE":
+            if call.reinvite_tx is not None or call.reoffer_tx is not None:  # §14.2 glare
+                response = self._response(request, 491)
+                response.headers.add("Retry-After", "1")
+                transaction.send_response(response, now)
+                return
+            if self._reject_if_unsupported(request, transaction, now):
+                return
+            dialog.update_target(request)
+            call.reoffer_tx = transaction
+            self._events.append(ev.Reoffer(call.call_id, request.body))
+        elif method == "REFER":
+            self._receive_refer(call, request, transaction, now)
+        elif method == "NOTIFY":
+            self._receive_notify(call, request, transaction, now)
+        elif method in ("OPTIONS", "INFO"):
+            transaction.send_response(self._response(request, 200), now)
+        else:
+            transaction.send_response(self._response(request, 501), now)
+
+    def _receive_refer(
+        self, call: Call, request: SipRequest, transaction: ServerTransaction, now: float
+    ) -> None:
+        """RFC 3515 §2.4.2-§2.4.5: 202, then at once the first NOTIFY (100 Trying)."""
+        try:
+            target = refer_target(request.headers.get_all("Refer-To"))
+        except ReferError as error:
+            transaction.send_response(
+                self._response(request, error.status, reason=safe_reason(error.status,
+                                                                          error.reason)), now
+            )
+            return
+        if call.ended or call.state != "confirmed":
+            transaction.send_response(self._response(request, 481), now)
+            return
+        if call.refer_received is not None:
+            # One transfer at a time: the first one's outcome is still being reported.
+            response = self._response(request, 491)
+            response.headers.add("Retry-After", "5")
+            transaction.send_response(response, now)
+            return
+        transaction.send_response(self._response(request, 202), now)
+        call.refer_received = request.cseq.number
+        self._send_refer_notify(call, 100, "Trying", now)
+        self._events.append(ev.TransferRequested(call.call_id, str(target)))
+
+    def _receive_notify(
+        self, call: Call, request: SipRequest, transaction: ServerTransaction, now: float
+    ) -> None:
+        """RFC 3515 §2.4.5: the transferee reports the new call's progress as a sipfrag."""
+        try:
+            notify = parse_refer_notify(
+                request.headers.get("Event"),
+                request.headers.get("Content-Type"),
+                request.headers.get("Subscription-State"),
+                request.body,
+            )
+        except ReferError as error:
+            transaction.send_response(
+                self._response(request, error.status, reason=safe_reason(error.status,
+                                                                          error.reason)), now
+            )
+            return
+        if not call.refer_sent:  # RFC 6665 §4.1.3: no such subscription
+            transaction.send_response(self._response(request, 481), now)
+            return
+        transaction.send_response(self._response(request, 200), now)
+        final = notify.status >= 200 or notify.terminated
+        if final:
+            call.refer_sent = False
+            call.refer_deadline = None
+        else:
+            call.refer_deadline = now + (notify.expires or SUBSCRIPTION_SECONDS)
+        self._events.append(ev.TransferNotify(call.call_id, notify.status, notify.reason, final))
+
+    # -- sending in-dialog requests ------------------------------------------------------------
+    def _send_in_dialog(self, call: Call, method: str, now: float) -> None:
+        if call.dialog is None:
+            return
+        request = call.dialog.build_request(method)
+        self._add_via(request)
+        request.headers.add("Max-Forwards", "70")
+        self._start_client(request, self._dialog_addr(call), now)
+
+    def _send_reinvite(self, call: Call, sdp: bytes, now: float) -> None:
+        assert call.dialog is not None
+        request = call.dialog.build_request("INVITE")
+        self._add_via(request)
+        request.headers.add("Max-Forwards", "70")
+        self._add_contact(request)
+        self._add_body(request, sdp)
+        call.reinvite_tx = self._start_client(request, self._dialog_addr(call), now)
+
+    def _send_refer_notify(self, call: Call, status: int, reason: str, now: float) -> None:
+        if call.dialog is None or call.refer_received is None:
+            return
+        request = call.dialog.build_request("NOTIFY")
+        self._add_via(request)
+        request.headers.add("Max-Forwards", "70")
+        self._add_contact(request)  # RFC 6665 §4.2.2: a NOTIFY carries Contact
+        # RFC 3515 §2.4.6: id= is the REFER's CSeq, so several REFERs in a dialog stay apart.
+        request.headers.add("Event", f"refer;id={call.refer_received}")
+        request.headers.add("Subscription-State", subscription_state(status))
+        request.body = sipfrag(status, reason)
+        request.headers.add("Content-Type", SIPFRAG)
+        if status >= 200:
+            call.refer_received = None
+        self._start_client(request, self._dialog_addr(call), now)
+
+    # -- results of our in-dialog requests -----------------------------------------------------
+    def _reinvite_result(self, call: Call, response: SipResponse | None, now: float) -> None:
+        if response is None or response.status in (408, 481):  # §14.1: the dialog is gone
+            call.reinvite_tx = None
+            if not call.ended:
+                self._send_in_dialog(call, "BYE", now)
+                self._end_call(
+                    call,
+                    "timeout" if response is None or response.status == 408 else "failed",
+                    408 if response is None else response.status,
+                )
+            return
+        status = response.status
+        if status < 200:
+            return
+        previous = call.reinvite_tx.request if call.reinvite_tx else None
+        call.reinvite_tx = None
+        if status < 300:
+            if call.dialog is not None:
+                ack = call.dialog.build_request("ACK", cseq=response.cseq.number)
+                call.dialog.update_target(response)
+                self._add_via(ack)
+                ack.headers.add("Max-Forwards", "70")
+                call.acks[response.cseq.number] = ack.serialize()
+                self._outbox.append((call.acks[response.cseq.number], self._dialog_addr(call)))
+            call.reinvite_sdp = None
+            self._events.append(ev.CallAnswered(call.call_id, response.body))
+        elif status == 491:
+            # §14.1: the Call-ID owner waits 2.1-4 s, the other side 0-2 s, then tries again.
+            low, high = (2.1, 4.0) if call.role == "uac" else (0.0, 2.0)
+            call.reinvite_retry_at = now + self._rng.uniform(low, high)
+        elif status in (401, 407):
+            retry = self._with_credentials(call, previous, response)
+            if retry is not None:
+                call.reinvite_tx = self._start_client(retry, self._dialog_addr(call), now)
+            else:
+                self._events.append(ev.ReofferFailed(call.call_id, status))
+        else:
+            call.reinvite_sdp = None
+            self._events.append(ev.ReofferFailed(call.call_id, status))
+
+    def _refer_result(self, call: Call, response: SipResponse | None) -> None:
+        """RFC 3515 §2.4.2: 2xx accepts (NOTIFYs follow); anything else, or no answer, fails."""
+        if not call.refer_sent:
+            return  # the final NOTIFY overtook the 202
+        if response is not None and response.status < 300:
+            self._events.append(ev.TransferAccepted(call.call_id))
+            return
+        call.refer_sent = False
+        call.refer_deadline = None
+        self._events.append(ev.TransferFailed(call.call_id, 408 if response is None
+                                              else response.status))
+
+
+__all__ = ["InDialogRequests"]
