@@ -4,7 +4,7 @@ A REFER asks the peer (the transferee) to send a request — for blind transfer,
 Refer-To URI. Accepting it creates an implicit subscription to the "refer" event package
 (RFC 3515 §2.4.4); its NOTIFYs carry a `message/sipfrag` body (RFC 3420) whose status line tells
 the transferor how the new call went (§2.4.5). These helpers are pure functions; the user agent
-(`useragent.py`) sends and receives the messages.
+(`in_dialog.py`) sends and receives the messages.
 """
 
 from __future__ import annotations
