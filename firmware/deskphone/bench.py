@@ -202,9 +202,15 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     for ka in ("DH3k", "X255", "EC25"):
         add(f"ZRTP handshake in process, {ka}", median("zrtp", ka, "median_ms"), "ms")
     media = results.get("media") or {}
-    for key, value in sorted(media.items()) if isinstance(media, dict) else []:
-        if isinstance(value, dict) and "mouth_to_ear_ms" in value:
-            add(f"own mouth-to-ear, {key}", value["mouth_to_ear_ms"], "ms")
+    rows_media = media.get("media", []) if isinstance(media, dict) else []
+    for row in rows_media:
+        if row.get("phase_ms") == 10 and (row.get("loss_pct"), row.get("jitter_ms")) in (
+                (0, 0), (5, 30), (20, 0)):
+            add(f"own mouth-to-ear, {row['codec']}, {row['loss_pct']} % loss, "
+                f"{row['jitter_ms']} ms jitter", row.get("mouth_to_ear_ms"), "ms")
+    if isinstance(media, dict) and isinstance(media.get("code_us_per_tick"), dict):
+        pcmu = media["code_us_per_tick"].get("PCMU")
+        add("media code per 20 ms tick, PCMU SRTP", pcmu, "µs")
     proc = results.get("process") or {}
     if isinstance(proc, dict) and "cpu_percent_of_one_core" in proc:
         add("CPU of one core in a G.711 SRTP call (per phone, max)",
@@ -264,10 +270,16 @@ def main(argv: list[str] | None = None) -> int:
     png = args.out.with_suffix(".png")
     plot(results, png)
     rows = summary_rows(results)
+    markdown = args.out.with_suffix(".md")
+    with markdown.open("w") as out:
+        m = results["machine"]
+        print(f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['arch']}, "
+              f"Python {m['python']} (`make bench`).\n", file=out)
+        print_table(rows, out)
     print(f"\nmachine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
           f"Python {results['machine']['python']}")
     print_table(rows)
-    print(f"\nwritten: {args.out} and {png}")
+    print(f"\nwritten: {args.out}, {png} and {markdown}")
     return 0
 
 
