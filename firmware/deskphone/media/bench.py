@@ -4,9 +4,14 @@
 MediaStreams with SRTP, *each phone in its own process*, through a UDP relay in this process that
 injects loss and jitter, for G.711 and Opus:
 
-* mouth-to-ear: a tone burst is put into A's capture; we time from the tick that captured it to
-  the tick that hands it to B's playback (both processes read the same CLOCK_MONOTONIC) and add
-  the 20 ms the capture frame takes to fill. Device driver buffers are not included.
+* mouth-to-ear: a tone burst is put into A's capture every `_BURST_EVERY` ticks; we time from
+  the tick that captured it to the tick that hands it to B's playback (both processes read the
+  same CLOCK_MONOTONIC) and add the 20 ms the capture frame takes to fill. Device driver buffers
+  are not included. A row reports the median over its bursts and their min/max (one burst that a
+  scheduler hiccup delayed or a jitter-buffer shrink dropped cannot move the median), and how many
+  bursts were heard. Bursts start only after the warm-up: each phone first runs its codec once
+  (imports, encoder/decoder set-up) before the call starts, and the first `_WARMUP` seconds of the
+  call (jitter buffer start) carry no burst.
   Two phones tick at unrelated phases, and on a clean path the phase *is* the receive delay
   (a frame waits for B's next tick), so B's ticks are offset from A's by `phase_ms` — 10 ms, the
   mean of a uniform phase, unless a row says otherwise (the sweep rows show the range).
@@ -39,26 +44,33 @@ from deskphone.media.codecs import CodecSpec
 
 _KEY_A, _SALT_A = bytes(range(16)), bytes(range(100, 114))
 _KEY_B, _SALT_B = bytes(range(40, 56)), bytes(range(200, 214))
-_WARMUP = 0.5  # seconds after start not counted in the CPU figure
-_BURST_EVERY = 25  # ticks (0.5 s)
+_WARMUP = 0.5  # seconds after start not counted in the CPU figure nor carrying a burst
+_TICK = 0.020
+# 340 ms: longer than any latency the jitter buffer allows (max_delay 300 ms + a tick), so a heard
+# burst cannot be taken for the next one; and coprime with the buffer's `shrink_after` (25 ticks):
+# with a period of 25 a shrink that once discarded a burst's packet discarded the next burst's
+# too, 25 ticks later (Opus rows heard 6-7 of 8 bursts).
+_BURST_EVERY = 17  # ticks
 
 
 class _BurstSource:
     """Capture: silence, with a 20 ms burst of tone every `period` ticks; records when."""
 
-    def __init__(self, rate: int, clock, period: int = _BURST_EVERY) -> None:
+    def __init__(self, rate: int, clock, period: int = _BURST_EVERY,
+                 first_after: int = round(_WARMUP / _TICK)) -> None:
         self.rate = rate
         self._clock = clock
         self._n = rate // 50
         self._ticks = 0
         self._period = period
+        self._first_after = first_after  # ticks of warm-up without a burst
         self._silence = bytes(2 * self._n)
         self.burst_times: list[float] = []
         self._burst = array("h", [12000 if (i // 8) % 2 else -12000 for i in range(self._n)])
 
     def capture_frame(self) -> bytes:
         self._ticks += 1
-        if self._ticks % self._period == 0:
+        if self._ticks > self._first_after and self._ticks % self._period == 0:
             self.burst_times.append(self._clock())
             return self._burst.tobytes()
         return self._silence
@@ -93,6 +105,50 @@ class _EnergySink:
         pass
 
 
+def burst_latencies(sent: list[float], heard: list[float], window: float) -> list[float]:
+    """Seconds from each burst sent to the first rising edge heard within `window` after it (a
+    burst heard nothing in that time is missed, not matched to a later burst's edge); each edge
+    is counted for one burst only."""
+    latencies: list[float] = []
+    heard = sorted(heard)
+    used = 0
+    for start in sorted(sent):
+        while used < len(heard) and heard[used] < start:
+            used += 1  # an edge before this burst: noise or an earlier burst's second edge
+        if used < len(heard) and heard[used] - start < window:
+            latencies.append(heard[used] - start)
+            used += 1
+    return latencies
+
+
+def latency_summary(latencies_ms: list[float], capture_ms: float = 20.0) -> dict:
+    """Mouth-to-ear figures of a row: median, min and max over the bursts (pipeline latency plus
+    the `capture_ms` a capture frame takes to fill); None when no burst was heard."""
+    if not latencies_ms:
+        return {"pipeline_latency_ms": None, "mouth_to_ear_ms": None,
+                "mouth_to_ear_min_ms": None, "mouth_to_ear_max_ms": None}
+    median = statistics.median(latencies_ms)
+    return {
+        "pipeline_latency_ms": round(median, 1),
+        "mouth_to_ear_ms": round(median + capture_ms, 1),
+        "mouth_to_ear_min_ms": round(min(latencies_ms) + capture_ms, 1),
+        "mouth_to_ear_max_ms": round(max(latencies_ms) + capture_ms, 1),
+    }
+
+
+def _warm_up_codec(codec: CodecSpec) -> int:
+    """Everything a codec does the first time (imports, PyAV/libopus set-up, first encode,
+    decode and concealment) done before the call starts, outside the measured ticks. Returns
+    the codec's PCM rate."""
+    from deskphone.media.codecs import create_codec
+
+    warm = create_codec(codec)
+    silence = bytes(2 * warm.frame_samples)
+    warm.decode(warm.encode(silence))
+    warm.conceal()
+    return warm.sample_rate
+
+
 # ---- one phone, in its own process ---------------------------------------------------------------
 
 def _phone_process(role: str, codec: tuple, relay_port: int, conn: Any) -> None:
@@ -100,12 +156,11 @@ def _phone_process(role: str, codec: tuple, relay_port: int, conn: Any) -> None:
 
 
 async def _phone(role: str, codec: CodecSpec, relay_port: int, conn: Any) -> None:
-    from deskphone.media.codecs import create_codec
     from deskphone.media.srtp import SrtpKeys
     from deskphone.media.stream import MediaStream
 
     loop = asyncio.get_running_loop()
-    rate = create_codec(codec).sample_rate  # device at the codec rate: no resampling
+    rate = _warm_up_codec(codec)  # device at the codec rate: no resampling
     audio = _BurstSource(rate, loop.time) if role == "A" else _EnergySink(rate, loop.time)
     stream = await MediaStream.open("127.0.0.1", audio=audio)
     conn.send(stream.local_port)
@@ -217,19 +272,15 @@ async def _call(codec: CodecSpec, loss: float, jitter: float, seconds: float,
                 process.kill()
             conn.close()
     a, b = results["A"], results["B"]
-    latencies = []
-    for sent in a["times"]:
-        later = [t for t in b["times"] if 0 <= t - sent < 0.5]
-        if later:
-            latencies.append((later[0] - sent) * 1000)
-    pipeline = statistics.median(latencies) if latencies else None
+    window = _BURST_EVERY * _TICK
+    latencies = [1000 * t for t in burst_latencies(a["times"], b["times"], window)]
     return {
         "codec": codec.name,
         "loss_pct": round(loss * 100),
         "jitter_ms": round(jitter * 1000),
         "phase_ms": round(phase * 1000),
-        "pipeline_latency_ms": round(pipeline, 1) if pipeline is not None else None,
-        "mouth_to_ear_ms": round(pipeline + 20, 1) if pipeline is not None else None,
+        **latency_summary(latencies),
+        "burst_latencies_ms": [round(ms, 1) for ms in latencies],
         "bursts_heard": f"{len(latencies)}/{len(a['times'])}",
         "core_pct_per_side": round(max(a["cpu_share"], b["cpu_share"]) * 100, 2),
         "cpu_s_per_min_per_side": round(max(a["cpu_share"], b["cpu_share"]) * 60, 3),
@@ -241,10 +292,11 @@ async def _call(codec: CodecSpec, loss: float, jitter: float, seconds: float,
     }
 
 
-def _pipeline_cost(codec: CodecSpec, ticks: int = 1500) -> float:
+def _pipeline_cost(codec: CodecSpec, ticks: int = 1500, warm_up: int = 50) -> float:
     """CPU µs per tick per side of the media code alone (see the module docstring): A captures,
     encodes, protects and "sends" into a list; B receives it, unprotects, buffers, decodes and
-    plays; both with a virtual clock, no sockets, no event loop."""
+    plays; both with a virtual clock, no sockets, no event loop. The first `warm_up` ticks (first
+    encode/decode, jitter buffer start) are not counted."""
     from deskphone.devices.audio import NullAudio
     from deskphone.media.codecs import create_codec
     from deskphone.media.srtp import SrtpKeys
@@ -264,8 +316,10 @@ def _pipeline_cost(codec: CodecSpec, ticks: int = 1500) -> float:
             a._sendto = wire.append  # type: ignore[method-assign,assignment]
             b._sendto = lambda data: None  # type: ignore[method-assign]
             source = ("127.0.0.1", a.local_port)
-            cpu0 = time.process_time()
-            for _ in range(ticks):
+            cpu0 = 0.0
+            for tick in range(warm_up + ticks):
+                if tick == warm_up:
+                    cpu0 = time.process_time()
                 now[0] += 0.020
                 a.tick()
                 b._datagram_received(wire.pop(), source)
@@ -296,7 +350,8 @@ def run(seconds: float = 4.0) -> dict:
     code_us = {name: round(_pipeline_cost(spec), 1) for name, spec in (
         ("PCMU", CodecSpec("PCMU", 0, 8000)), ("opus", CodecSpec("opus", 111, 48000, 2)))}
     rss_mib = max(row["rss_mib"] for row in rows)
-    header = ("codec", "loss_pct", "jitter_ms", "phase_ms", "mouth_to_ear_ms", "bursts_heard",
+    header = ("codec", "loss_pct", "jitter_ms", "phase_ms", "mouth_to_ear_ms",
+              "mouth_to_ear_min_ms", "mouth_to_ear_max_ms", "bursts_heard",
               "core_pct_per_side", "core_pct_a_b", "core_pct_user_sys", "cpu_s_per_min_per_side",
               "rss_mib", "concealed", "target_delay_ms")
     print(" | ".join(header))

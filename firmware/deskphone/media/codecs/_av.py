@@ -63,11 +63,23 @@ class AvFrameCodec:
         except (av.FFmpegError, ValueError):
             self.decode_errors += 1
             return b""
-        return b"".join(f.to_ndarray().tobytes() if f.format.name == "s16"
-                        else _to_s16(f) for f in frames)
+        return b"".join(_s16_bytes(f) if f.format.name == "s16" else _to_s16(f) for f in frames)
+
+
+def _s16_bytes(frame: Any) -> bytes:
+    """The samples of an interleaved S16 frame, read straight from its plane.
+
+    Not `frame.to_ndarray()`: that imports numpy on first use, and the first decode runs inside
+    a 20 ms tick — a ~130 ms stall on a desktop core (far more on a Pi) that holds up the send
+    path too, so the peer's jitter buffer learns a fake 200 ms spread (see media/bench.py). The
+    plane is padded (libopus: 5760 samples), so only `samples * channels` values are taken."""
+    size = 2 * frame.samples * len(frame.layout.channels)
+    return bytes(memoryview(frame.planes[0])[:size])
 
 
 def _to_s16(frame: Any) -> bytes:
+    """Any other sample format, via numpy. FFmpeg's libopus and g722 decoders give s16 mono, so
+    this fallback (and its first-use numpy import) is not on the path of a call."""
     import numpy as np
 
     data = frame.to_ndarray().reshape(-1)
