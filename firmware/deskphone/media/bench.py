@@ -66,7 +66,12 @@ class _BurstSource:
         self._first_after = first_after  # ticks of warm-up without a burst
         self._silence = bytes(2 * self._n)
         self.burst_times: list[float] = []
-        self._burst = array("h", [12000 if (i // 8) % 2 else -12000 for i in range(self._n)])
+        # 5 ms of tone at the start of the frame, then silence: Opus delays its output by its
+        # 6.5 ms look-ahead, so a full-frame burst spilled into the next packet and a lost burst
+        # packet was "heard" a frame late from the spill; a 5 ms burst stays in one packet, and a
+        # lost one is missed for every codec alike.
+        self._burst = array("h", [(12000 if (i // 8) % 2 else -12000) if i < self._n // 4 else 0
+                                  for i in range(self._n)])
 
     def capture_frame(self) -> bytes:
         self._ticks += 1
