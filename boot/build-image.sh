@@ -7,10 +7,10 @@
 #
 # The firmware is built from the last commit (HEAD); --from-worktree uses the work tree as is.
 # --reuse-rootfs skips mmdebstrap: it reinstalls the firmware (and any new pinned dependency)
-# into OUT/work/rootfs of an earlier run and re-assembles the image (~2 min instead of ~30).
+# and boot/rootfs into OUT/work/rootfs of an earlier run and re-assembles the image (~1 min).
 #
-# What it does, in order (each step prints a line; total ~10-15 min on 2 cores, most of it in
-# the arm64 dpkg configure stage under qemu-user-static):
+# What it does, in order (each step prints a line; ~25 min on 2 cores x86_64: ~7 min packages,
+# ~15 min building the initrd under qemu-user-static, ~2 min venv and pyalsaaudio):
 #   1. preflight: root, tools, binfmt_misc with qemu-aarch64, free disk space;
 #   2. wheelhouse: arm64 wheels of the firmware's pinned dependencies (firmware/pyproject.toml
 #      plus boot/requirements-pi.txt), the firmware wheel itself; pyalsaaudio has no arm64
@@ -56,7 +56,7 @@ step() { printf '[build-image %4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 die() { echo "build-image: error: $*" >&2; exit 1; }
 
 # --- 1. preflight -------------------------------------------------------------------------
-step "preflight (this build takes ~10-15 minutes on 2 cores; most of it is dpkg under qemu)"
+step "preflight (a full build takes ~25 minutes on 2 cores; --reuse-rootfs about 1 minute)"
 [ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap --mode=root creates device nodes \
 and file ownership for the image); try: sudo $0"
 BINFMT_DIR="${DESKPHONE_BINFMT_DIR:-/proc/sys/fs/binfmt_misc}"
@@ -158,6 +158,8 @@ if [ "$REUSE_ROOTFS" -eq 1 ]; then
     install -m 0644 "$HERE/deskphone.service" "$HERE/deskphone-firstboot.service" \
         "$ROOTFS/etc/systemd/system/"
     install -m 0755 "$HERE/firstboot.py" "$ROOTFS/opt/deskphone/firstboot.py"
+    cp -r --no-preserve=ownership "$HERE/rootfs/." "$ROOTFS/"
+    (cd "$HERE/rootfs" && find . -type f) | while read -r f; do chmod 0644 "$ROOTFS/$f"; done
 else
 
 # --- 3. rootfs ------------------------------------------------------------------------------
