@@ -676,11 +676,19 @@ async def _main(config: Config, data_dir: Path, control_path: Path, terminal: bo
         ui.start()
     _notify_ready(app)
     await app.stopped.wait()
+    _notify_stopping()
     if ui is not None:
         ui.close()
     app.stopped.clear()
     await app.stop()
     return 0
+
+
+def _notify_stopping() -> None:
+    with contextlib.suppress(Exception):
+        from deskphone import systemd
+
+        systemd.notify_stopping()
 
 
 def _notify_ready(app: PhoneApp) -> None:

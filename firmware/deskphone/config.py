@@ -256,8 +256,10 @@ def _account(raw: Any, index: int) -> AccountConfig:
 def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
                      source: Path | None = None) -> Config:
     """Validate a parsed TOML document. `sim` (the --sim flag) overrides [devices] mode."""
+    # [network] belongs to first boot (boot/firstboot.py turns it into networkd/wpa_supplicant
+    # files and strips it); the phone itself ignores it, so a provisioning file checks clean.
     _unknown_keys(raw, "", {"identity", "sip", "accounts", "devices", "audio", "media", "zrtp",
-                            "phone", "discovery", "pins", "dialplan"})
+                            "phone", "discovery", "pins", "dialplan", "network"})
     devices = _table(raw, "devices")
     _unknown_keys(devices, "devices", {"mode"})
     mode = _str(devices, "mode", "devices", "pi", pattern="pi|sim", what='"pi" or "sim"') or "pi"

@@ -189,3 +189,30 @@ def test_state_is_valid_json_through_the_cli(tmp_path: Path) -> None:
             await app.stop()
 
     run(go())
+
+
+def test_pi_mode_builds_real_devices_on_whatever_pin_factory_is_configured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pi mode wires the same hook/keypad classes to the configured pin factory, the OLED over
+    I2C and ALSA; here the factory is gpiozero's mock and the panel and sound card are stand-ins."""
+    from gpiozero import Device
+
+    from deskphone.devices import audio as audio_mod
+    from deskphone.devices import display as display_mod
+
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    opened: list[tuple] = []
+    monkeypatch.setattr(display_mod, "open_oled",
+                        lambda *args, **kw: opened.append(args) or display_mod.SimDisplay())
+    monkeypatch.setattr(audio_mod, "AlsaAudio",
+                        lambda rate, capture_device, playback_device: audio_mod.NullAudio(rate))
+    config = config_from_dict({"discovery": {"enabled": False}})
+    assert config.devices_mode == "pi"
+    devices = build_devices(config, tmp_path)
+    try:
+        assert opened == [("ssd1306", 1, 0x3C, 0)]
+        assert devices.hook is not None and devices.keypad is not None
+        assert devices.sim_hook is None and devices.ringer is None  # buzzer off by default
+    finally:
+        devices.close()
+        Device.pin_factory = None

@@ -154,3 +154,9 @@ def test_enrolled_pbx_zids() -> None:
     assert config.zrtp.enrolled_pbx_zids == (bytes.fromhex(zid),)
     with pytest.raises(ConfigError, match="24 hex digits"):
         config_from_dict({"zrtp": {"enrolled_pbx_zids": ["xyz"]}})
+
+
+def test_first_boot_network_table_is_accepted_and_ignored() -> None:
+    raw = {"identity": {"extension": "301"},
+           "network": {"wifi": {"ssid": "office", "psk": "not-logged"}}}
+    assert config_from_dict(raw).identity.extension == "301"

@@ -68,16 +68,23 @@ def _build_sim(config: Config, pins: PinMap) -> Devices:
 
 def _build_pi(config: Config, pins: PinMap) -> Devices:
     from deskphone.devices.display import open_oled
+    from deskphone.devices.gpiod_factory import default_pi_factory
     from deskphone.devices.hook import HookSwitch
     from deskphone.devices.keypad import MatrixKeypad
 
     devices = Devices(display=None, audio=None)
     try:
+        # Debian's arm64 kernel exposes GPIO only as /dev/gpiochip*: our libgpiod v2 factory
+        # (hw/README.md explains the choice), unless $GPIOZERO_PIN_FACTORY names another.
+        factory = default_pi_factory()
+        if factory is not None:
+            devices.closers.append(factory.close)
         devices.hook = HookSwitch(pins.hook.pin, pins.hook.polarity,
-                                  pins.hook.debounce_ms / 1000, _unwired)
+                                  pins.hook.debounce_ms / 1000, _unwired, pin_factory=factory)
         devices.closers.append(devices.hook.close)
         devices.keypad = MatrixKeypad(pins.keypad.rows, pins.keypad.cols, pins.keypad.layout,
-                                      pins.keypad.debounce_ms / 1000, _unwired)
+                                      pins.keypad.debounce_ms / 1000, _unwired,
+                                      pin_factory=factory)
         devices.closers.append(devices.keypad.close)
         d = pins.display
         devices.display = open_oled(d.driver, d.i2c_bus, d.i2c_address, d.rotate)
@@ -87,7 +94,7 @@ def _build_pi(config: Config, pins: PinMap) -> Devices:
         if pins.buzzer.enabled:
             from deskphone.devices.ringer import BuzzerRinger
 
-            devices.ringer = BuzzerRinger(pins.buzzer.pin)
+            devices.ringer = BuzzerRinger(pins.buzzer.pin, pin_factory=factory)
             devices.closers.append(devices.ringer.close)
     except Exception:
         devices.close()
