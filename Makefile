@@ -34,14 +34,14 @@ demo: $(STAMP)
 
 # The Raspberry Pi image (see boot/README.md). image needs root, binfmt_misc and ~4 GB free.
 image:
-	boot/build-image.sh $(ARGS)
+	boot/build-image.sh --out out/image $(ARGS)
 
 image-test:
-	boot/image-test.sh $(ARGS)
+	boot/image-test.sh --out out/image $(ARGS)
 
 flash:
 	@test -n "$(DEVICE)" || { echo "usage: make flash DEVICE=/dev/sdX"; exit 2; }
-	boot/flash.sh $(DEVICE)
+	boot/flash.sh $(DEVICE) out/image/deskphone.img
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
