@@ -160,7 +160,11 @@ class CallManager:
             self.ua.config = replace(self.ua.config, local_port=port)
         self._tasks.append(self.loop.create_task(self._sip_events(), name="sip-events"))
         if self.config.discovery.enabled:
-            await self._start_discovery(host, port)
+            # mDNS probing and announcing take about a second (RFC 6762 §8): the phone is ready
+            # for calls by URI and for incoming calls meanwhile; extensions resolve once peers
+            # answer.
+            self._tasks.append(self.loop.create_task(self._start_discovery(host, port),
+                                                     name="lan-discovery"))
         self._load_dialplan()
         if accounts:  # registration with fail-over between each account's registrars
             from deskphone.accounts import AccountManager
@@ -201,10 +205,13 @@ class CallManager:
     def _load_dialplan(self) -> None:
         from deskphone.routing.dialplan import DialPlan
 
-        directory = self.directory
+        def lan_peer(extension: str) -> Any:
+            directory = self.directory  # looked up at dialling time: discovery starts later
+            return directory.lookup(extension) if directory is not None else None
+
         self.dialplan = DialPlan.from_config(
             self.config.dialplan, accounts=[a.name for a in self.config.accounts],
-            peers=directory.lookup if directory is not None else None)
+            peers=lan_peer if self.config.discovery.enabled else None)
 
     async def _start_discovery(self, host: str, port: int) -> None:
         from deskphone.routing.discovery import LanDirectory
@@ -213,9 +220,19 @@ class CallManager:
         address = self.config.discovery.interface or host
         if address in ("0.0.0.0", "::"):
             address = _primary_address()
-        self.directory = LanDirectory(address, ident.extension, port, self.zid.hex(),
-                                      ident.display_name, on_change=self._directory_changed)
-        await self.directory.start()
+        directory = LanDirectory(address, ident.extension, port, self.zid.hex(),
+                                 ident.display_name, on_change=self._directory_changed)
+        try:
+            await directory.start()
+        except asyncio.CancelledError:  # the phone is shutting down while we announce
+            with contextlib.suppress(Exception):
+                await directory.close()
+            raise
+        except Exception:  # no multicast on this interface: calls by URI still work
+            log.exception("LAN discovery could not start on %s", address)
+            self.app.post(pev.StatusChanged("no LAN discovery"))
+            return
+        self.directory = directory
 
     def _directory_changed(self, directory: Any) -> None:
         from deskphone.peer_identity import lan_warning
