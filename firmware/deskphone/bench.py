@@ -233,18 +233,21 @@ def plot(results: dict[str, Any], path: Path) -> None:
     """A bar chart of the call-setup figures (drawn with Pillow: no plotting dependency)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    bars = [(label, float(value.split()[0])) for label, value in summary_rows(results)
-            if value != "—" and value.endswith(" ms") and "→" in label]
+    ascii_only = str.maketrans({"→": "->", "↔": "<->", "—": "-", "µ": "u"})
+    bars = [(label.translate(ascii_only), float(value.split()[0]))
+            for label, value in summary_rows(results)
+            if value != "—" and value.endswith(" ms") and "cold start" not in label]
     width, row = 900, 34
     image = Image.new("RGB", (width, 60 + row * max(1, len(bars))), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=14)
-    draw.text((10, 10), f"deskphone call setup (ms) — {results['machine']['cpu']}", fill="black",
-              font=font)
+    draw.text((10, 10), f"deskphone: call setup and audio latency (ms), "
+              f"{results['machine']['cpu']}, {results['machine']['cores']} cores",
+              fill="black", font=font)
     top = max((v for _, v in bars), default=1.0)
     for i, (label, value) in enumerate(bars):
         y = 45 + i * row
-        draw.text((10, y + 6), label[:52], fill="black", font=font)
+        draw.text((10, y + 6), label[:60], fill="black", font=font)
         length = int((width - 520) * value / top)
         draw.rectangle((430, y + 4, 430 + max(2, length), y + row - 8), fill=(40, 90, 160))
         draw.text((436 + length, y + 6), f"{value:g}", fill="black", font=font)
