@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.boot.bootmods import BOOT, load
+from tests.support import require_tool
 
 flashcheck = load(BOOT / "flashcheck.py", "deskphone_boot_flashcheck")
 GiB = 2**30
@@ -105,10 +106,9 @@ def test_old_lsblk_flags_and_single_mountpoint_column() -> None:
 
 def test_this_machines_root_disk_is_refused_by_the_real_lsblk() -> None:
     import os
-    import shutil
 
-    if shutil.which("lsblk") is None or shutil.which("findmnt") is None:
-        pytest.skip("util-linux not installed")
+    require_tool("lsblk")
+    require_tool("findmnt")
     import subprocess
 
     source = subprocess.run(["findmnt", "-n", "-o", "SOURCE", "/"], check=False,
