@@ -23,7 +23,7 @@ pytestmark = pytest.mark.interop
 B32_SAS = re.compile(
     r"^[ybndrfg8ejkmcpqxot1uwisza345h769]{4}$"
 )  # RFC 6189 §5.1.6 base32 alphabet
-B256_SAS = re.compile(r"^[a-z]+:[a-z]+$")  # RFC 6189 §5.1.6: two PGP words
+B256_SAS = re.compile(r"^[A-Za-z]+:[A-Za-z]+$")  # RFC 6189 §5.1.6: two PGP words
 
 
 def test_default_zrtp_call_shows_the_same_b32_sas_on_both_sides(
