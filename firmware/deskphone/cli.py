@@ -81,6 +81,10 @@ def _ctl(args: argparse.Namespace) -> int:
     from deskphone.control import ControlError, request
 
     path = args.control or default_control_path(args.data_dir or default_data_dir())
+    if args.control is None and args.data_dir is None and not path.exists():
+        # `make run` phones live in slots (sim1, sim2...): the first one answers by default.
+        slot = default_control_path(default_data_dir() / "sim1")
+        path = slot if slot.exists() else path
     if not args.words:
         print("deskphone ctl: no command given; try 'deskphone ctl help'", file=sys.stderr)
         return 2
