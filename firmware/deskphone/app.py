@@ -510,20 +510,19 @@ async def _cmd_hangup(app: PhoneApp, args: list[str]) -> Any:
     return app.state()
 
 
-async def _cmd_confirm(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 0, "confirm-sas")
-    if app.machine.sas is None:
-        raise ControlError("confirm-sas: no SAS to confirm (the call is not secured)")
-    app.post(ev.SasConfirmed())
-    return app.state()
+def _sas_command(name: str, event: ev.Event) -> Callable[[PhoneApp, list[str]], Any]:
+    async def command(app: PhoneApp, args: list[str]) -> Any:
+        _expect(args, 0, name)
+        if app.machine.sas is None:
+            raise ControlError(f"{name}: no SAS to compare (the call is not secured)")
+        app.post(event)
+        return app.state()
+
+    return command
 
 
-async def _cmd_reject(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 0, "reject-sas")
-    if app.machine.sas is None:
-        raise ControlError("reject-sas: no SAS to reject (the call is not secured)")
-    app.post(ev.SasRejected())
-    return app.state()
+_cmd_confirm = _sas_command("confirm-sas", ev.SasConfirmed())
+_cmd_reject = _sas_command("reject-sas", ev.SasRejected())
 
 
 async def _cmd_reverify(app: PhoneApp, args: list[str]) -> Any:
