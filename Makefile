@@ -12,8 +12,8 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # Re-install when the project's dependencies change.
-$(STAMP): firmware/pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e 'firmware[test,dev]'
+$(STAMP): firmware/pyproject.toml tools/pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e firmware -e 'tools[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -23,14 +23,14 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check firmware/deskphone tests hw boot
-	$(VENV)/bin/mypy --config-file firmware/pyproject.toml firmware/deskphone
+	$(VENV)/bin/ruff check firmware/deskphone tools tests hw boot
+	$(VENV)/bin/mypy --config-file firmware/pyproject.toml firmware/deskphone tools/deskphone_tools
 
 bench: $(STAMP)
-	$(PY) -m deskphone.bench --out bench-results.json
+	$(PY) -m deskphone_tools.bench --out bench-results.json
 
 demo: $(STAMP)
-	$(VENV)/bin/deskphone demo $(ARGS)
+	$(PY) -m deskphone_tools.demo $(ARGS)
 
 # The Raspberry Pi image (see boot/README.md). image needs root, binfmt_misc and ~4 GB free.
 image:

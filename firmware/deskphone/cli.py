@@ -49,10 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
 
-    demo = sub.add_parser("demo", help="two simulated phones make a secure call")
-    demo.add_argument("--png", type=Path, default=None, help="save each screen into this folder")
-    demo.add_argument("--extensions", nargs=2, default=["201", "202"], metavar=("A", "B"),
-                      help="the two phones' extensions (default 201 202)")
     return parser
 
 
@@ -70,10 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         return _ctl(args)
     if args.command == "run":
         return _run(args)
-    if args.command == "demo":
-        from deskphone.demo import run_demo
-
-        return run_demo(png_dir=args.png, extensions=tuple(args.extensions))
     return 2
 
 

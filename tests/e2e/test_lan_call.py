@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deskphone.harness import PhonePair, PhoneProcess, lan_config
+from deskphone_tools.harness import PhonePair, PhoneProcess, lan_config
 from tests.call_audio import dominant_frequency, tone
 
 RATE = 8000

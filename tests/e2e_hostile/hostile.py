@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deskphone.harness import PhoneError, PhoneProcess, lan_config
-from deskphone.testnet import RelayThread
+from deskphone_tools.harness import PhoneError, PhoneProcess, lan_config
+from deskphone_tools.testnet import RelayThread
 from tests.call_audio import tone
 
 RATE = 8000

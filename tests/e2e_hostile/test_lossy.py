@@ -1,6 +1,6 @@
 """A call across a network that loses 30 % of all datagrams each way (issue 8).
 
-The relay (deskphone.testnet.lossy) forwards SIP and media between two real phone processes and
+The relay (deskphone_tools.testnet.lossy) forwards SIP and media between two real phone processes and
 drops 30 % of the datagrams in each direction, seeded, with up to 20 ms of jitter on the media
 (so packets also arrive out of order). Nothing in the phones knows: SIP transaction
 retransmissions (RFC 3261 §17) must set the call up and tear it down, ZRTP's own retransmissions
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from deskphone.testnet import Impairment, LossyRelay
+from deskphone_tools.testnet import Impairment, LossyRelay
 from tests.call_audio import dominant_frequency
 
 from .hostile import (

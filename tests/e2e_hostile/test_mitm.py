@@ -1,6 +1,6 @@
 """An active man in the middle between two real phone processes (issue 5).
 
-The relay (deskphone.testnet.mitm) sits in the SIP path, rewrites the SDP so media comes to it,
+The relay (deskphone_tools.testnet.mitm) sits in the SIP path, rewrites the SDP so media comes to it,
 and runs one complete ZRTP endpoint per leg with our own ZrtpSession (own cache, own or stolen
 ZID), re-encrypting SRTP between the legs. The call works and the attacker hears it; what the
 phones must do is make the attack visible: different SAS on the two screens, and, when they had
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from deskphone.media.codecs.g711 import G711Codec
-from deskphone.testnet import MitmRelay, Side
+from deskphone_tools.testnet import MitmRelay, Side
 from tests.call_audio import dominant_frequency
 
 from .hostile import (

@@ -11,7 +11,7 @@ import pytest
 
 from deskphone.sdp import SessionDescription
 from deskphone.sip.message import SipRequest, SipResponse, parse_message
-from deskphone.testnet import (
+from deskphone_tools.testnet import (
     Impairment,
     LossyRelay,
     LossyUdpRelay,

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from deskphone.harness import PhoneProcess, lan_config
+from deskphone_tools.harness import PhoneProcess, lan_config
 
 
 def unique_extensions(count: int) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from deskphone.harness import PhoneProcess, lan_config
+from deskphone_tools.harness import PhoneProcess, lan_config
 from tests.e2e_routing.phones import phones, see_each_other, unique_extensions
 
 

@@ -7,8 +7,8 @@ import socket
 import threading
 from pathlib import Path
 
-from deskphone.harness import PhoneProcess, lan_config
 from deskphone.sip.message import SipRequest, SipResponse, parse_message
+from deskphone_tools.harness import PhoneProcess, lan_config
 from tests.e2e_routing.phones import phones, see_each_other, unique_extensions
 from tests.support import free_udp_port
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deskphone.harness import PhoneProcess
+from deskphone_tools.harness import PhoneProcess
 from tests.e2e_routing.phones import phones, see_each_other, unique_extensions
 
 

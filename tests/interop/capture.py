@@ -1,4 +1,4 @@
-"""Loopback capture for the direct-media proof: dumpcap (deskphone.peers.tshark.LoopbackCapture,
+"""Loopback capture for the direct-media proof: dumpcap (deskphone_tools.peers.tshark.LoopbackCapture,
 run on a loop of its own in a thread so a synchronous test can hold it open across a call) and a
 small reader for the classic pcap file it writes (-P), Ethernet/IPv4/UDP only."""
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deskphone.peers.tshark import LoopbackCapture
+from deskphone_tools.peers.tshark import LoopbackCapture
 
 PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">",  # microsecond timestamps
               b"\x4d\x3c\xb2\xa1": "<", b"\xa1\xb2\x3c\x4d": ">"}  # nanosecond timestamps

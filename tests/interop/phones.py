@@ -1,11 +1,11 @@
 """Simulated phones with a registrar account, as processes driven through their control sockets
-(deskphone.harness.PhoneProcess)."""
+(deskphone_tools.harness.PhoneProcess)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deskphone.harness import PhoneProcess
+from deskphone_tools.harness import PhoneProcess
 
 # Keypad numbers a person dials; the dial plan turns them into user names at the registrar.
 DIALPLAN_USERS = {"201": "alice", "202": "bob", "203": "carol"}  # carol has no account: 404

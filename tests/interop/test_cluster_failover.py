@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deskphone.harness import PhoneProcess
+from deskphone_tools.harness import PhoneProcess
 from tests.interop.kamailio import ADDRESS, wait_until
 from tests.interop.phones import account_phone
 from tests.routing.test_kamailio_cluster import Node, cluster  # noqa: F401 — the fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from deskphone.harness import PhoneProcess
+from deskphone_tools.harness import PhoneProcess
 from tests.interop.capture import ThreadedCapture
 from tests.interop.kamailio import Kamailio, running_kamailio
 from tests.interop.phones import account_phone

@@ -1,6 +1,6 @@
 """A deskphone process and linphonec processes on loopback, always torn down.
 
-The phone is a real `deskphone run --sim` process (deskphone.harness.PhoneProcess) with discovery
+The phone is a real `deskphone run --sim` process (deskphone_tools.harness.PhoneProcess) with discovery
 off and SIP on a free loopback port; linphonec instances come from tests.peers' PeerPool (its own
 HOME, fresh ZRTP cache, file audio). Every scenario runs under one asyncio.wait_for bound, and the
 fixture fails the test if any linphonec or phone outlives it.
@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from deskphone.harness import PhoneProcess
-from deskphone.peers.linphone import LinphonePeer
+from deskphone_tools.harness import PhoneProcess
+from deskphone_tools.peers.linphone import LinphonePeer
 from tests.peers.conftest import PeerPool, process_alive
 from tests.support import free_udp_port, require_tool
 

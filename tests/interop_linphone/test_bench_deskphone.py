@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from deskphone.peers.bench_deskphone import deskphone_to_linphone
+from deskphone_tools.peers.bench_deskphone import deskphone_to_linphone
 from tests.peers.conftest import processes_with_file_in_cmdline
 from tests.support import require_tool
 

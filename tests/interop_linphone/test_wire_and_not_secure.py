@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from deskphone.peers.bench import can_capture
-from deskphone.peers.tshark import LoopbackCapture, decode_zrtp
 from deskphone.zrtp.session import T1_MAX_RETRANSMISSIONS
+from deskphone_tools.peers.bench import can_capture
+from deskphone_tools.peers.tshark import LoopbackCapture, decode_zrtp
 from tests.interop_linphone.conftest import Interop, phone_ctl, wait_phone
 from tests.interop_linphone.test_zrtp_linphone import establish, hang_up
 from tests.support import free_udp_port, require_root, require_tool

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deskphone.harness import PhoneProcess
-from deskphone.peers.linphone import LinphonePeer
+from deskphone_tools.harness import PhoneProcess
+from deskphone_tools.peers.linphone import LinphonePeer
 from tests.interop_linphone.conftest import (
     LINPHONE_TONE_HZ,
     OUR_TONE_HZ,

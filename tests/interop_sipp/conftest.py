@@ -1,6 +1,6 @@
 """A deskphone process on loopback and SIPp peers, all stopped in teardown.
 
-The phone is a real `deskphone run --sim` process (deskphone.harness.PhoneProcess), discovery off
+The phone is a real `deskphone run --sim` process (deskphone_tools.harness.PhoneProcess), discovery off
 (SIPp needs no mDNS), SIP on a free loopback port it reports in `state`. SIPp runs come from
 tests.interop_sipp.sipp.Sipp; both are killed when the test ends, whatever happened.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from deskphone.harness import PhoneProcess
+from deskphone_tools.harness import PhoneProcess
 from tests.interop_sipp.sipp import Sipp, udp_port_bound
 from tests.support import free_udp_port, require_tool
 

@@ -16,17 +16,17 @@ from math import gcd
 
 import pytest
 
-from deskphone.media.bench import (
+from deskphone.media.codecs import CodecSpec
+from deskphone.media.jitterbuffer import JitterBufferConfig
+from deskphone.media.srtp import SrtpKeys
+from deskphone.media.stream import MediaStream
+from deskphone_tools.media_bench import (
     _BURST_EVERY,
     _BurstSource,
     _EnergySink,
     burst_latencies,
     latency_summary,
 )
-from deskphone.media.codecs import CodecSpec
-from deskphone.media.jitterbuffer import JitterBufferConfig
-from deskphone.media.srtp import SrtpKeys
-from deskphone.media.stream import MediaStream
 
 OPUS = CodecSpec("opus", 111, 48000, 2)
 G722 = CodecSpec("G722", 9, 8000)

@@ -15,7 +15,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass, field
 
-from deskphone.harness import PhoneError, PhoneProcess
+from deskphone_tools.harness import PhoneError, PhoneProcess
 
 
 def ip(*args: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from deskphone.harness import unique_extensions
+from deskphone_tools.harness import unique_extensions
 from tests.call_audio import dominant_frequency, tone
 from tests.netns.capture import Capture, read_frames
 from tests.netns.netns import NetnsPhone, VethLink, phone_config

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from deskphone.peers.linphone import LinphonePeer
+from deskphone_tools.peers.linphone import LinphonePeer
 from tests.support import free_udp_port, require_tool
 
 T = TypeVar("T")

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from deskphone.peers.bench import can_capture, linphone_to_linphone, summarize
+from deskphone_tools.peers.bench import can_capture, linphone_to_linphone, summarize
 from tests.peers.conftest import processes_with_file_in_cmdline
 from tests.support import require_tool
 

@@ -14,7 +14,7 @@ import socket
 
 import pytest
 
-from deskphone.peers.linphone import LinphoneError
+from deskphone_tools.peers.linphone import LinphoneError
 from tests.peers.audio import dominant_frequency, loud_part, read_wav, write_tone_wav
 from tests.peers.conftest import PeerPool, process_alive
 

@@ -7,14 +7,14 @@ import re
 
 import pytest
 
-from deskphone.peers.linphone import (
+from deskphone_tools.peers.linphone import (
     CALL_OVER,
     INCOMING_CALL,
     NOT_ENCRYPTED,
     SAS_SHOWN,
     _any_of,
 )
-from deskphone.peers.linphonerc import LINPHONE_AUDIO_CODECS, LinphoneConfig
+from deskphone_tools.peers.linphonerc import LINPHONE_AUDIO_CODECS, LinphoneConfig
 
 
 def parse(config: LinphoneConfig) -> configparser.ConfigParser:

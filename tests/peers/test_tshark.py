@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from deskphone.peers.tshark import (
+from deskphone_tools.peers.tshark import (
     LoopbackCapture,
     decode_zrtp,
     parse_zrtp_fields,

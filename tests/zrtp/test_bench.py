@@ -1,6 +1,6 @@
 """The benchmark entry point runs (figures are for `make bench`, not asserted here)."""
 
-from deskphone.zrtp.bench import measure_handshakes
+from deskphone_tools.zrtp_bench import measure_handshakes
 
 
 def test_measure_handshakes_reports_every_key_agreement():

@@ -67,7 +67,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def bench_call_setup(runs: int = 5) -> dict[str, Any]:
-    from deskphone.harness import PhonePair
+    from deskphone_tools.harness import PhonePair
 
     answer_to_sas: list[float] = []
     dial_to_sas: list[float] = []
@@ -94,11 +94,11 @@ def bench_call_setup(runs: int = 5) -> dict[str, Any]:
 
 
 def bench_linphone(runs: int = 5) -> dict[str, Any]:
-    from deskphone.peers.bench import linphone_to_linphone
+    from deskphone_tools.peers.bench import linphone_to_linphone
 
     result: dict[str, Any] = {"linphonec<->linphonec": asyncio.run(linphone_to_linphone(runs))}
     try:
-        from deskphone.peers.bench_deskphone import deskphone_to_linphone
+        from deskphone_tools.peers.bench_deskphone import deskphone_to_linphone
     except ImportError:
         result["deskphone<->linphonec"] = {"skipped": "interop bench not available"}
     else:
@@ -107,13 +107,13 @@ def bench_linphone(runs: int = 5) -> dict[str, Any]:
 
 
 def bench_zrtp(rounds: int = 10) -> dict[str, Any]:
-    from deskphone.zrtp.bench import measure_handshakes
+    from deskphone_tools.zrtp_bench import measure_handshakes
 
     return measure_handshakes(rounds=rounds)
 
 
 def bench_media() -> dict[str, Any]:
-    from deskphone.media.bench import run
+    from deskphone_tools.media_bench import run
 
     result: dict[str, Any] = run()
     return result
@@ -122,7 +122,7 @@ def bench_media() -> dict[str, Any]:
 def bench_process(call_seconds: float = 10.0) -> dict[str, Any]:
     import tempfile
 
-    from deskphone.harness import PhonePair, PhoneProcess, lan_config
+    from deskphone_tools.harness import PhonePair, PhoneProcess, lan_config
 
     with tempfile.TemporaryDirectory(prefix="deskphone-bench-") as tmp:
         cold: list[float] = []
@@ -255,7 +255,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="deskphone.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="deskphone_tools.bench", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
     parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), default=None)
     args = parser.parse_args(argv)

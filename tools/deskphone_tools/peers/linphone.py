@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from deskphone.peers.linphonerc import LinphoneConfig
+from deskphone_tools.peers.linphonerc import LinphoneConfig
 
 LINPHONEC = "linphonec"
 PROMPT = "linphonec> "

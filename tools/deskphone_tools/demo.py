@@ -1,4 +1,4 @@
-"""`deskphone demo`: two simulated phones make a secure call, as a person would make it.
+"""`make demo`: two simulated phones make a secure call, as a person would make it.
 
 A lifts the handset and keys B's extension; B rings and is answered by lifting its handset; ZRTP
 agrees keys on the two phones alone; both screens show the same SAS; A confirms it with `#`; A
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deskphone.harness import PhoneError, PhonePair, PhoneProcess
+from deskphone_tools.harness import PhoneError, PhonePair, PhoneProcess
 
 
 def _panel(phone: PhoneProcess) -> list[str]:
@@ -100,3 +100,20 @@ def run_demo(png_dir: Path | None = None, out: Any = sys.stdout,
     if png_dir is not None:
         print(f"Screens saved in {png_dir}", file=out)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="deskphone-demo",
+                                     description="two simulated phones make a secure call")
+    parser.add_argument("--png", type=Path, default=None,
+                        help="save each screen into this folder")
+    parser.add_argument("--extensions", nargs=2, default=["201", "202"], metavar=("A", "B"),
+                        help="the two phones' extensions (default 201 202)")
+    args = parser.parse_args(argv)
+    return run_demo(png_dir=args.png, extensions=tuple(args.extensions))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -33,8 +33,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from deskphone.peers.linphone import LinphonePeer
-from deskphone.peers.tshark import LoopbackCapture, decode_zrtp
+from deskphone_tools.peers.linphone import LinphonePeer
+from deskphone_tools.peers.tshark import LoopbackCapture, decode_zrtp
 
 DEFAULT_KEY_AGREEMENT_LABEL = "DH3k (linphonec default)"
 

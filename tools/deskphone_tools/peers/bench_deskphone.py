@@ -25,9 +25,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from deskphone.harness import PhoneProcess
-from deskphone.peers.bench import _free_port, linphonec_version, summarize
-from deskphone.peers.linphone import LinphonePeer
+from deskphone_tools.harness import PhoneProcess
+from deskphone_tools.peers.bench import _free_port, linphonec_version, summarize
+from deskphone_tools.peers.linphone import LinphonePeer
 
 
 def bench_phone_config(sip_port: int) -> str:

@@ -11,8 +11,8 @@ import statistics
 import time
 from collections.abc import Iterable
 
-from .cache import ZrtpCache
-from .session import ZrtpConfig, ZrtpSession
+from deskphone.zrtp.cache import ZrtpCache
+from deskphone.zrtp.session import ZrtpConfig, ZrtpSession
 
 KEY_AGREEMENTS = ("DH3k", "DH2k", "EC25", "EC38", "X255")
 
@@ -57,6 +57,6 @@ def measure_handshakes(rounds: int = 10,
     return results
 
 
-if __name__ == "__main__":  # python -m deskphone.zrtp.bench
+if __name__ == "__main__":  # python -m deskphone_tools.zrtp_bench
     for algorithm, figures in measure_handshakes().items():
         print(f"{algorithm}: {figures}")

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from deskphone.harness import PhoneError, PhoneProcess, lan_config
+from deskphone_tools.harness import PhoneError, PhoneProcess, lan_config
 
 from .impairment import Impairment
 from .lossy import LossyRelay

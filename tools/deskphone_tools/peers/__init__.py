@@ -9,7 +9,7 @@ None of this runs on the phone; it is test and bench tooling shipped with the pa
 `make bench` and the tests share one implementation.
 """
 
-from deskphone.peers.linphone import LinphoneError, LinphonePeer
-from deskphone.peers.linphonerc import LinphoneConfig
+from deskphone_tools.peers.linphone import LinphoneError, LinphonePeer
+from deskphone_tools.peers.linphonerc import LinphoneConfig
 
 __all__ = ["LinphoneConfig", "LinphoneError", "LinphonePeer"]
