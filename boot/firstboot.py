@@ -18,19 +18,31 @@ an optional [network] table that only this script reads:
     hidden = false
     address = "192.0.2.51/24"          # optional, same keys as above; absent means DHCP
 
-On success the phone part goes to /etc/deskphone/deskphone.toml (root:deskphone 0640), the
-network part becomes systemd-networkd and wpa_supplicant files (the Wi-Fi passphrase is stored
-only as its WPA PSK, IEEE 802.11i PBKDF2), the file is deleted from the card (it holds
-passwords) and deskphone.toml.result tells what was applied. On any error nothing is changed,
-deskphone.toml stays, and deskphone.toml.error says what to fix. Secrets are never printed.
+On success the phone part goes to /etc/deskphone/deskphone.toml, the network part becomes
+systemd-networkd and wpa_supplicant files (the Wi-Fi passphrase is stored only as its WPA PSK,
+IEEE 802.11i PBKDF2), the host name becomes [network] hostname or else deskphone-<extension>,
+the file is deleted from the card (it holds passwords) and deskphone.toml.result tells what was
+applied. On any error nothing is changed, deskphone.toml stays, and deskphone.toml.error says
+what to fix. Secrets are never printed.
+
+Owners and modes (the unit runs this with UMask=0077, so every mode is set explicitly):
+  /etc/deskphone/                 root:root      0755  = deskphone.service's
+                                                         ConfigurationDirectoryMode (systemd
+                                                         does not chown a configuration dir)
+  /etc/deskphone/deskphone.toml   root:deskphone 0640  SIP passwords: the phone's group only
+  /etc/systemd/network/*.network  root:root      0644  addresses only; networkd reads them
+  /etc/wpa_supplicant/*.conf      root:root      0600  the Wi-Fi PSK; wpa_supplicant is root
+  /etc/hostname                   root:root      0644
+The group is looked up in ROOT/etc/group (systemd-sysusers made it), so a test can run this
+against a temporary root and then start the phone as that group's user.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -41,7 +53,11 @@ from typing import Any
 
 from deskphone.storage import atomic_write_text
 
-PHONE_CONFIG = Path("etc/deskphone/deskphone.toml")
+CONFIG_DIR = Path("etc/deskphone")
+CONFIG_DIR_MODE = 0o755   # deskphone.service: ConfigurationDirectoryMode=0755
+PHONE_CONFIG = CONFIG_DIR / "deskphone.toml"
+PHONE_CONFIG_MODE = 0o640
+PHONE_GROUP = "deskphone"  # boot/rootfs/usr/lib/sysusers.d/deskphone.conf
 NETWORK_DIR = Path("etc/systemd/network")
 WPA_CONF = Path("etc/wpa_supplicant/wpa_supplicant-wlan0.conf")
 HOSTNAME = Path("etc/hostname")
@@ -236,8 +252,46 @@ def validate_phone(phone: dict[str, Any], source: Path) -> None:
         raise FirstBootError("deskphone.toml", "(phone settings)", str(exc)) from None
 
 
-def apply(source: Path, root: Path) -> list[str]:
-    """Validate `source`, then write every file under `root`; return a summary without secrets."""
+def hostname_for(network: NetworkSettings, phone: dict[str, Any]) -> str | None:
+    """[network] hostname, else deskphone-<extension> (the extension is digits: RFC 1123-safe)."""
+    if network.hostname:
+        return network.hostname
+    identity = phone.get("identity", {})
+    extension = identity.get("extension") if isinstance(identity, dict) else None
+    return f"deskphone-{extension}" if isinstance(extension, str) and extension else None
+
+
+def group_id(root: Path, name: str) -> int:
+    """The gid of `name` in ROOT/etc/group (group(5)); the phone cannot read its config without."""
+    try:
+        lines = (root / "etc/group").read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise FirstBootError(f"/{Path('etc/group')}", "(file)",
+                             f"a readable group file with group {name!r} ({exc})") from None
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[0] == name and fields[2].isdigit():
+            return int(fields[2])
+    raise FirstBootError(f"group {name!r}", "(missing)",
+                         "the group systemd-sysusers creates for the phone's user")
+
+
+def make_dirs(root: Path, relative: Path, mode: int) -> Path:
+    """Create ROOT/relative and any missing parent with `mode` exactly (not masked by umask)."""
+    path = root
+    for part in relative.parts:
+        path = path / part
+        if not path.is_dir():
+            path.mkdir()
+            os.chmod(path, mode)
+    return path
+
+
+def apply(source: Path, root: Path) -> tuple[list[str], str | None]:
+    """Validate `source`, then write every file under `root`.
+
+    Returns a summary without secrets and the host name to set (or None).
+    """
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -245,14 +299,15 @@ def apply(source: Path, root: Path) -> list[str]:
     phone_text, phone, network_t = split_network(text)
     validate_phone(phone, source)
     network = parse_network(network_t)
+    gid = group_id(root, PHONE_GROUP)
 
-    summary = [f"phone settings -> /{PHONE_CONFIG}"]
-    config_path = root / PHONE_CONFIG
-    config_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(config_path, phone_text, mode=0o640)
-    _chown_group(config_path, "deskphone")
+    summary = [f"phone settings -> /{PHONE_CONFIG} (root:{PHONE_GROUP} "
+               f"{PHONE_CONFIG_MODE:04o})"]
+    config_dir = make_dirs(root, CONFIG_DIR, CONFIG_DIR_MODE)
+    os.chmod(config_dir, CONFIG_DIR_MODE)  # an existing dir too: the phone must get through it
+    atomic_write_text(root / PHONE_CONFIG, phone_text, mode=PHONE_CONFIG_MODE, group=gid)
     if network_t:
-        (root / NETWORK_DIR).mkdir(parents=True, exist_ok=True)
+        make_dirs(root, NETWORK_DIR, 0o755)
         atomic_write_text(root / NETWORK_DIR / "10-deskphone-wired.network",
                           render_networkd("en* eth*", network.wired), mode=0o644)
         summary.append("wired: " + (f"static {network.wired.address}"
@@ -260,21 +315,16 @@ def apply(source: Path, root: Path) -> list[str]:
     if network.wifi is not None:
         atomic_write_text(root / NETWORK_DIR / "10-deskphone-wifi.network",
                           render_networkd("wlan*", network.wifi.ip), mode=0o644)
-        (root / WPA_CONF).parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(root, WPA_CONF.parent, 0o755)
         atomic_write_text(root / WPA_CONF, render_wpa_supplicant(network.wifi), mode=0o600)
         summary.append(f"wifi: ssid {network.wifi.ssid!r}, country {network.wifi.country}, "
                        + ("open" if network.wifi.psk_hex is None else "WPA2/WPA3-PSK"))
-    if network.hostname:
-        atomic_write_text(root / HOSTNAME, network.hostname + "\n", mode=0o644)
-        summary.append(f"hostname: {network.hostname}")
-    return summary
-
-
-def _chown_group(path: Path, group: str) -> None:
-    try:
-        shutil.chown(path, user=0, group=group)
-    except (LookupError, PermissionError):
-        pass  # building or testing outside the image: no such group, or not root
+    hostname = hostname_for(network, phone)
+    if hostname:
+        make_dirs(root, HOSTNAME.parent, 0o755)
+        atomic_write_text(root / HOSTNAME, hostname + "\n", mode=0o644)
+        summary.append(f"hostname: {hostname}")
+    return summary, hostname
 
 
 def main(argv: list[str]) -> int:
@@ -285,7 +335,7 @@ def main(argv: list[str]) -> int:
     root = Path(argv[2]) if len(argv) == 3 else Path("/")
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z (device clock)")
     try:
-        summary = apply(source, root)
+        summary, hostname = apply(source, root)
     except FirstBootError as exc:
         message = f"deskphone.toml was NOT applied ({stamp}): {exc}\n"
         print(f"deskphone-firstboot: {message}", file=sys.stderr, end="")
@@ -300,8 +350,8 @@ def main(argv: list[str]) -> int:
         subprocess.run(["systemctl", "enable", "wpa_supplicant@wlan0.service"], check=False)
         subprocess.run(["systemctl", "start", "--no-block", "wpa_supplicant@wlan0.service"],
                        check=False)
-    if root == Path("/") and any(s.startswith("hostname") for s in summary):
-        subprocess.run(["hostname", summary[-1].split(": ", 1)[1]], check=False)
+    if root == Path("/") and hostname:
+        subprocess.run(["hostname", hostname], check=False)
     return 0
 
 

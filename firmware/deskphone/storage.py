@@ -27,8 +27,10 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int = 0o600) -> None:
-    """Replace `path` with `data` atomically and durably; `mode` is applied before the rename.
+def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int = 0o600,
+                       group: int | None = None) -> None:
+    """Replace `path` with `data` atomically and durably; `mode` (and the numeric `group`, when
+    given) are applied before the rename, so the file never appears with other permissions.
 
     The temporary file is removed if anything fails, and the old file is then left untouched.
     """
@@ -43,7 +45,9 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int = 0o600) -> N
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
             tmp.flush()
-            os.fchmod(tmp.fileno(), mode)
+            if group is not None:
+                os.fchown(tmp.fileno(), -1, group)
+            os.fchmod(tmp.fileno(), mode)  # after fchown: changing the group may clear setgid
             os.fsync(tmp.fileno())
         os.replace(tmp_name, target)
     except BaseException:
@@ -54,6 +58,6 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int = 0o600) -> N
 
 
 def atomic_write_text(path: Path | str, text: str, *, mode: int = 0o600,
-                      encoding: str = "utf-8") -> None:
+                      encoding: str = "utf-8", group: int | None = None) -> None:
     """`atomic_write_bytes` for text (UTF-8 by default)."""
-    atomic_write_bytes(path, text.encode(encoding), mode=mode)
+    atomic_write_bytes(path, text.encode(encoding), mode=mode, group=group)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.boot.bootmods import BOOT, load
+from tests.boot.bootmods import BOOT, load, unit_value
 
 firstboot = load(BOOT / "firstboot.py", "deskphone_boot_firstboot")
 
@@ -23,11 +26,17 @@ interdigit_timeout = 3.0
 """
 
 
+def make_root(root: Path, gid: int | None = None) -> Path:
+    """A target root whose etc/group has the phone's group (ours: chown to it needs no root)."""
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/group").write_text(f"root:x:0:\ndeskphone:x:{os.getgid() if gid is None else gid}:\n")
+    return root
+
+
 def provision(tmp_path: Path, text: str) -> tuple[Path, Path, int]:
     boot = tmp_path / "boot"
-    root = tmp_path / "root"
+    root = make_root(tmp_path / "root")
     boot.mkdir()
-    root.mkdir()
     source = boot / "deskphone.toml"
     source.write_text(text)
     return source, root, firstboot.main(["firstboot.py", str(source), str(root)])
@@ -117,7 +126,8 @@ def test_bad_network_settings_leave_everything_untouched(tmp_path: Path, network
     assert "NOT applied" in error
     assert re.search(message, error), error
     assert "short" not in error
-    assert not (root / "etc").exists()
+    assert not (root / "etc/deskphone").exists()
+    assert not (root / "etc/hostname").exists()
 
 
 def test_invalid_phone_settings_are_reported_the_check_config_way(tmp_path: Path) -> None:
@@ -125,7 +135,7 @@ def test_invalid_phone_settings_are_reported_the_check_config_way(tmp_path: Path
     assert rc == 1
     error = (source.parent / "deskphone.toml.error").read_text()
     assert "identity.extension" in error
-    assert not (root / "etc").exists()
+    assert not (root / "etc/deskphone").exists()
 
 
 def test_broken_toml_is_reported(tmp_path: Path) -> None:
@@ -146,5 +156,94 @@ def test_successful_run_clears_an_old_error_file(tmp_path: Path) -> None:
     (boot / "deskphone.toml.error").write_text("old")
     source = boot / "deskphone.toml"
     source.write_text('[identity]\nuser = "erin"\n')
-    assert firstboot.main(["firstboot.py", str(source), str(tmp_path / "root")]) == 0
+    root = make_root(tmp_path / "root")
+    assert firstboot.main(["firstboot.py", str(source), str(root)]) == 0
     assert not (boot / "deskphone.toml.error").exists()
+
+
+FIRSTBOOT_UNIT = BOOT / "deskphone-firstboot.service"
+PHONE_UNIT = BOOT / "deskphone.service"
+
+
+def run_like_the_unit(source: Path, root: Path) -> subprocess.CompletedProcess[str]:
+    """firstboot.py as deskphone-firstboot.service runs it: a process with the unit's UMask."""
+    umask = int(unit_value(FIRSTBOOT_UNIT, "Service.UMask", "0022"), 8)
+    return subprocess.run([sys.executable, str(BOOT / "firstboot.py"), str(source), str(root)],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          preexec_fn=lambda: os.umask(umask))
+
+
+def mode_and_owner(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+
+
+PROVISIONED = PHONE + """
+[[accounts]]
+name = "office"
+registrar = "sip:pbx.example.net"
+user = "201"
+password = "s3cret-sip"
+
+[network]
+address = "192.0.2.50/24"
+
+[network.wifi]
+ssid = "office"
+psk = "correct horse battery"
+country = "DE"
+"""
+
+
+def test_written_files_have_the_owners_and_modes_the_phone_needs(tmp_path: Path) -> None:
+    phone_gid = 4321 if os.geteuid() == 0 else os.getgid()
+    root = make_root(tmp_path / "root", gid=phone_gid)
+    (tmp_path / "boot").mkdir()
+    source = tmp_path / "boot/deskphone.toml"
+    source.write_text(PROVISIONED)
+    result = run_like_the_unit(source, root)
+    assert result.returncode == 0, result.stderr
+    owner = os.geteuid()  # root in the image and in CI
+    config_dir_mode = int(unit_value(PHONE_UNIT, "Service.ConfigurationDirectoryMode"), 8)
+    # systemd does not chown a ConfigurationDirectory and only warns about another mode: the
+    # directory first boot creates must already be what the unit declares.
+    assert mode_and_owner(root / "etc/deskphone") == (config_dir_mode, owner, os.getegid())
+    assert config_dir_mode & 0o005 == 0o005  # the phone's user gets through it
+    # The SIP password: the phone's group reads it, nobody else, and nobody but root writes it.
+    assert mode_and_owner(root / "etc/deskphone/deskphone.toml") == (0o640, owner, phone_gid)
+    assert mode_and_owner(root / "etc/wpa_supplicant/wpa_supplicant-wlan0.conf")[0] == 0o600
+    for name in ("etc/systemd/network", "etc/wpa_supplicant"):
+        assert mode_and_owner(root / name)[0] == 0o755, name  # not the umask's 0700
+    for name in ("10-deskphone-wired.network", "10-deskphone-wifi.network"):
+        assert mode_and_owner(root / "etc/systemd/network" / name)[0] == 0o644
+    assert mode_and_owner(root / "etc/hostname")[0] == 0o644
+    assert "s3cret-sip" not in result.stdout + result.stderr
+
+
+def test_an_existing_config_dir_with_another_mode_is_set_to_the_units(tmp_path: Path) -> None:
+    root = make_root(tmp_path / "root")
+    (root / "etc/deskphone").mkdir(mode=0o700)  # what the first boot of older images left
+    (tmp_path / "boot").mkdir()
+    source = tmp_path / "boot/deskphone.toml"
+    source.write_text(PHONE)
+    assert run_like_the_unit(source, root).returncode == 0
+    assert mode_and_owner(root / "etc/deskphone")[0] == 0o755
+
+
+def test_without_the_phones_group_nothing_is_applied(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/group").write_text("root:x:0:\n")
+    (tmp_path / "boot").mkdir()
+    source = tmp_path / "boot/deskphone.toml"
+    source.write_text(PHONE)
+    assert firstboot.main(["firstboot.py", str(source), str(root)]) == 1
+    assert "group 'deskphone'" in (tmp_path / "boot/deskphone.toml.error").read_text()
+    assert source.exists() and not (root / "etc/deskphone").exists()
+
+
+def test_hostname_comes_from_the_extension_unless_network_names_one(tmp_path: Path) -> None:
+    source, root, rc = provision(tmp_path, PHONE)
+    assert rc == 0
+    assert (root / "etc/hostname").read_text() == "deskphone-201\n"
+    assert "hostname: deskphone-201" in (source.parent / "deskphone.toml.result").read_text()

@@ -12,26 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.boot.bootmods import BOOT, REPO
+from tests.boot.bootmods import BOOT, REPO, unit_entries
 from tests.support import require_root, require_tool
 
 ROOTFS = BOOT / "rootfs"
-
-
-def unit_entries(path: Path) -> dict[str, list[str]]:
-    """'Section.Key' -> values in order (unit files repeat keys; configparser cannot)."""
-    entries: dict[str, list[str]] = {}
-    section = ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        entries.setdefault(f"{section}.{key.strip()}", []).append(value.strip())
-    return entries
 
 
 def test_systemd_analyze_verify_accepts_both_units_without_warnings(tmp_path: Path) -> None:

@@ -53,3 +53,21 @@ def test_directory_is_fsynced_after_the_rename(tmp_path: Path,
 def test_missing_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="directory .*nope does not exist"):
         atomic_write_bytes(tmp_path / "nope" / "x", b"1")
+
+
+def test_group_is_set_before_the_file_appears(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "deskphone.toml"
+    seen: list[tuple[int, int]] = []
+    real_replace = os.replace
+
+    def replace(src: str, dst: Path) -> None:
+        st = os.stat(src)
+        seen.append((stat.S_IMODE(st.st_mode), st.st_gid))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(storage.os, "replace", replace)
+    gid = os.getgid()  # chown to one's own group needs no root
+    atomic_write_text(target, "[identity]\n", mode=0o640, group=gid)
+    assert seen == [(0o640, gid)]
+    assert target.stat().st_gid == gid
