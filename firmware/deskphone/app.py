@@ -639,12 +639,21 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 async def _main(config: Config, data_dir: Path, control_path: Path, terminal: bool) -> int:
     from deskphone.devices.build import build_devices
+    from deskphone.startup import StartupError, explain, show_on_display
 
+    listen = config.sip.listen
+    sip_listen = f"{listen.transport} {listen.host}:{listen.port}"
     try:
         devices = build_devices(config, data_dir)
-    except Exception as exc:
+    except Exception as exc:  # a device missing or busy: say which and what to do, no traceback
         log.debug("devices failed", exc_info=True)
-        print(f"deskphone: devices: {exc}", file=sys.stderr)
+        line = explain(exc)
+        print(f"deskphone: cannot start: {line}", file=sys.stderr)
+        display = exc.display if isinstance(exc, StartupError) else None
+        show_on_display(display, line)
+        if display is not None:
+            with contextlib.suppress(Exception):
+                display.close()
         return 2
     factory = None
     try:
@@ -653,20 +662,26 @@ async def _main(config: Config, data_dir: Path, control_path: Path, terminal: bo
         factory = CallManager.factory(data_dir)
     except ImportError:
         factory = None
-    app = PhoneApp(config, data_dir=data_dir, devices=devices, control_path=control_path,
-                   call_layer_factory=factory)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, app.stopped.set)
     ui = None
+    app: PhoneApp | None = None
     try:
+        app = PhoneApp(config, data_dir=data_dir, devices=devices, control_path=control_path,
+                       call_layer_factory=factory)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, app.stopped.set)
         await app.start()
-    except Exception as exc:  # a port in use, a device missing: say what, exit, no traceback
+    except Exception as exc:  # a port in use, a full disk: say what, exit, no traceback
         log.debug("start failed", exc_info=True)
-        print(f"deskphone: cannot start: {exc}", file=sys.stderr)
-        with contextlib.suppress(Exception):
-            await app.stop()
+        line = explain(exc, data_dir=data_dir, sip_listen=sip_listen)
+        print(f"deskphone: cannot start: {line}", file=sys.stderr)
+        show_on_display(devices.display, line)
+        if app is None:
+            devices.close()
+        else:
+            with contextlib.suppress(Exception):
+                await app.stop()  # closes the devices; the display keeps the line
         return 2
     if terminal:
         from deskphone.sim.terminal import TerminalUI

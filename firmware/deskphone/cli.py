@@ -140,17 +140,29 @@ def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"deskphone: {exc}", file=sys.stderr)
             return 2
+    from deskphone.startup import StartupError, check_data_dir, explain
+
     try:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        print(f"deskphone: --data-dir {data_dir}: cannot create it ({exc})", file=sys.stderr)
+        check_data_dir(data_dir)  # a full or read-only disk now, not mid-call
+    except (OSError, StartupError) as exc:
+        print(f"deskphone: cannot start: {explain(exc, subject=f'--data-dir {data_dir}')}",
+              file=sys.stderr)
         return 2
     control = args.control or default_control_path(data_dir)
-    from deskphone.app import run_phone
-
     terminal = (config.devices_mode == "sim" and not args.no_terminal and sys.stdin.isatty()
                 and sys.stdout.isatty())
-    return run_phone(config, data_dir=data_dir, control_path=control, terminal=terminal)
+    try:
+        from deskphone.app import run_phone
+
+        return run_phone(config, data_dir=data_dir, control_path=control, terminal=terminal)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # whatever startup did not foresee: still one line, no traceback
+        logging.getLogger("deskphone").debug("the phone failed", exc_info=True)
+        print(f"deskphone: failed: {explain(exc, data_dir=data_dir)} (details with "
+              "--log-level DEBUG)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -380,14 +380,17 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
 def load_config(path: Path | None, *, sim: bool | None = None) -> Config:
     """Read and validate the config file. A missing default file means LAN defaults."""
+    default = path is None
     if path is None:
         path = DEFAULT_CONFIG_PATH
-        if not path.exists():
-            return config_from_dict({}, sim=sim)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if default:
+            return config_from_dict({}, sim=sim)
         raise ConfigError("--config", str(path), "an existing TOML file") from None
+    except PermissionError:
+        raise ConfigError("--config", str(path), _readable_by_us(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("--config", str(path), f"a readable UTF-8 file ({exc})") from None
     try:
@@ -395,6 +398,34 @@ def load_config(path: Path | None, *, sim: bool | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("--config", str(path), f"valid TOML ({exc})") from None
     return config_from_dict(raw, sim=sim, source=path)
+
+
+def _readable_by_us(path: Path) -> str:
+    """What to do about a config file (or its folder) this user may not read."""
+    import grp
+    import pwd
+
+    def owner(p: Path) -> str:
+        try:
+            st = p.stat()
+        except OSError:
+            return "not reachable"
+        try:
+            user = pwd.getpwuid(st.st_uid).pw_name
+        except KeyError:
+            user = str(st.st_uid)
+        try:
+            group = grp.getgrgid(st.st_gid).gr_name
+        except KeyError:
+            group = str(st.st_gid)
+        return f"{user}:{group} {st.st_mode & 0o7777:04o}"
+
+    try:
+        me = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        me = f"uid {os.geteuid()}"
+    return (f"a file user {me} can read (permission denied; the file is {owner(path)}, its "
+            f"folder {owner(path.parent)}): make it e.g. root:{me} 0640 in a 0755 folder")
 
 
 def default_data_dir() -> Path:

@@ -67,36 +67,49 @@ def _build_sim(config: Config, pins: PinMap) -> Devices:
 
 
 def _build_pi(config: Config, pins: PinMap) -> Devices:
+    """The real devices. The OLED opens first, so a later failure can be shown on it: the
+    StartupError then carries the still-open display (deskphone.startup)."""
     from deskphone.devices.display import open_oled
-    from deskphone.devices.gpiod_factory import default_pi_factory
+    from deskphone.devices.gpiod_factory import DEFAULT_CHIP, default_pi_factory
     from deskphone.devices.hook import HookSwitch
     from deskphone.devices.keypad import MatrixKeypad
+    from deskphone.startup import StartupError, explain
 
     devices = Devices(display=None, audio=None)
+    d = pins.display
+    subject = f"OLED {d.driver} on /dev/i2c-{d.i2c_bus} at 0x{d.i2c_address:02x}"
     try:
+        devices.display = open_oled(d.driver, d.i2c_bus, d.i2c_address, d.rotate)
         # Debian's arm64 kernel exposes GPIO only as /dev/gpiochip*: our libgpiod v2 factory
         # (hw/README.md explains the choice), unless $GPIOZERO_PIN_FACTORY names another.
+        subject = f"GPIO {DEFAULT_CHIP}"
         factory = default_pi_factory()
         if factory is not None:
             devices.closers.append(factory.close)
+        subject = f"hook switch on GPIO{pins.hook.pin} ({DEFAULT_CHIP})"
         devices.hook = HookSwitch(pins.hook.pin, pins.hook.polarity,
                                   pins.hook.debounce_ms / 1000, _unwired, pin_factory=factory)
         devices.closers.append(devices.hook.close)
+        rows = ",".join(str(p) for p in pins.keypad.rows + pins.keypad.cols)
+        subject = f"keypad on GPIO {rows} ({DEFAULT_CHIP})"
         devices.keypad = MatrixKeypad(pins.keypad.rows, pins.keypad.cols, pins.keypad.layout,
                                       pins.keypad.debounce_ms / 1000, _unwired,
                                       pin_factory=factory)
         devices.closers.append(devices.keypad.close)
-        d = pins.display
-        devices.display = open_oled(d.driver, d.i2c_bus, d.i2c_address, d.rotate)
-        devices.closers.append(devices.display.close)
+        a = config.audio
+        subject = f"handset audio (ALSA {a.capture!r}/{a.playback!r})"
         devices.audio = _audio(config)
         devices.closers.append(devices.audio.close)
         if pins.buzzer.enabled:
             from deskphone.devices.ringer import BuzzerRinger
 
+            subject = f"buzzer on GPIO{pins.buzzer.pin} ({DEFAULT_CHIP})"
             devices.ringer = BuzzerRinger(pins.buzzer.pin, pin_factory=factory)
             devices.closers.append(devices.ringer.close)
-    except Exception:
-        devices.close()
-        raise
+    except Exception as exc:
+        log.debug("%s failed", subject, exc_info=True)
+        display = devices.display
+        devices.close()  # everything but the display, which is not in closers yet
+        raise StartupError(explain(exc, subject=subject), display=display) from exc
+    devices.closers.insert(0, devices.display.close)  # closed last: it shows what happened
     return devices

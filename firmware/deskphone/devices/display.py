@@ -60,8 +60,13 @@ class LumaDisplay:
         """The last frame shown, as drawn (before the panel's rotation)."""
         return None if self._last is None else self._last.copy()
 
+    def keep_on_close(self) -> None:
+        """Leave the last frame lit after close (a startup error must outlive the process)."""
+        self.device.persist = True  # luma: cleanup() then skips hide() and clear()
+
     def close(self) -> None:
-        # luma's cleanup switches the panel off and clears it, then closes the serial interface.
+        # luma's cleanup switches the panel off and clears it (unless persist), then closes the
+        # serial interface.
         self.device.cleanup()
 
 
