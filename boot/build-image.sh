@@ -3,11 +3,18 @@
 # Debian 12 (bookworm) arm64 packages, on an x86_64 (or arm64) Debian host.
 #
 #   sudo boot/build-image.sh [--out DIR] [--mirror URL] [--size-root MiB] [--reuse-rootfs]
-#                            [--from-worktree]
+#                            [--cache DIR] [--from-worktree] [--no-xz]
 #
 # The firmware is built from the last commit (HEAD); --from-worktree uses the work tree as is.
 # --reuse-rootfs skips mmdebstrap: it reinstalls the firmware (and any new pinned dependency)
-# and boot/rootfs into OUT/work/rootfs of an earlier run and re-assembles the image (~1 min).
+# and boot/image/finish.sh (overlay, units, modes) into OUT/work/rootfs of an earlier run and
+# re-assembles the image (~1 min).
+# --cache DIR keeps the Debian part (rootfs + boot files) of a full build in DIR, keyed by a
+# hash of everything that goes into it (package list, customize.sh, boot/rootfs file names,
+# config.txt additions, pinned dependencies, mirror, suite) and the ISO week (security
+# updates come in weekly); a later build with the same key starts from it like --reuse-rootfs.
+# A miss (a clean machine) is a full build. Host packages missing: as root they are installed
+# (boot/host-prereqs.sh, one line says which; DESKPHONE_NO_INSTALL=1 only prints the apt line).
 #
 # What it does, in order (each step prints a line; ~25 min on 2 cores x86_64: ~7 min packages,
 # ~15 min building the initrd under qemu-user-static, ~2 min venv and pyalsaaudio):
@@ -21,8 +28,9 @@
 #      /opt/deskphone/venv; deskphone.service and deskphone-firstboot.service enabled;
 #   4. partitions without loop devices or mounts: mkfs.vfat + mcopy (RASPIFIRM),
 #      mke2fs -d (RASPIROOT), genimage assembles the MBR image.
-# Outputs in OUT (default out/image): deskphone.img, plus vmlinuz, initrd.img and rootfs.ext4
-# for boot/image-test.sh. Nothing is written outside OUT except mmdebstrap's temporary files.
+# Outputs in OUT (default out/image): deskphone.img, deskphone.img.xz and its .sha256 (unless
+# --no-xz), plus vmlinuz, initrd.img and rootfs.ext4 for boot/image-test.sh. Nothing is
+# written outside OUT (and the --cache DIR) except mmdebstrap's temporary files.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,8 +44,10 @@ ROOT_MIB=""          # default: used space + 40% + 256 MiB headroom
 MIN_FREE_GIB=6
 REUSE_ROOTFS=0
 FROM_WORKTREE=0
+CACHE=""
+XZ=1
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT="$(realpath -m "$2")"; shift 2 ;;
@@ -46,19 +56,27 @@ while [ $# -gt 0 ]; do
         --size-root) ROOT_MIB="$2"; shift 2 ;;
         --reuse-rootfs) REUSE_ROOTFS=1; shift ;;
         --from-worktree) FROM_WORKTREE=1; shift ;;
+        --cache) CACHE="$(realpath -m "$2")"; shift 2 ;;
+        --no-xz) XZ=0; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "build-image: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
 
 START=$(date +%s)
-step() { printf '[build-image %4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
+step() {
+    local now=$(( $(date +%s) - START ))
+    printf '[build-image %2d:%02d] %s\n' $((now / 60)) $((now % 60)) "$*"
+}
 die() { echo "build-image: error: $*" >&2; exit 1; }
 
 # --- 1. preflight -------------------------------------------------------------------------
 step "preflight (a full build takes ~25 minutes on 2 cores; --reuse-rootfs about 1 minute)"
 [ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap --mode=root creates device nodes \
 and file ownership for the image); try: sudo $0"
+prereq_args=(build)
+[ -n "${DESKPHONE_NO_INSTALL:-}" ] || prereq_args=(--install build)
+"$HERE/host-prereqs.sh" "${prereq_args[@]}" || die "the build host lacks packages (see above)"
 BINFMT_DIR="${DESKPHONE_BINFMT_DIR:-/proc/sys/fs/binfmt_misc}"
 MIN_FREE_GIB="${DESKPHONE_MIN_FREE_GIB:-$MIN_FREE_GIB}"
 if [ "$(uname -m)" != "aarch64" ]; then
@@ -77,12 +95,6 @@ free_kib=$(df --output=avail -k "$OUT" | tail -1)
 [ "$free_kib" -ge $((MIN_FREE_GIB * 1024 * 1024)) ] \
     || die "only $((free_kib / 1024)) MiB free in $OUT; the build needs ${MIN_FREE_GIB} GiB"
 
-missing=()
-for tool in mmdebstrap genimage mkfs.vfat mcopy mke2fs python3; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
-done
-[ ${#missing[@]} -eq 0 ] || die "missing tools: ${missing[*]}; install them with: apt-get \
-install mmdebstrap genimage dosfstools mtools e2fsprogs python3 qemu-user-static binfmt-support"
 
 WORK="$OUT/work"
 WHEELS="$OUT/wheelhouse"
@@ -97,8 +109,14 @@ mkdir -p "$WORK" "$WHEELS"
 
 # --- 2. wheelhouse --------------------------------------------------------------------------
 step "wheelhouse: arm64 wheels of the pinned dependencies into $WHEELS"
-PIP=(python3 -m pip)
-if [ -x "$REPO/.venv/bin/python" ]; then PIP=("$REPO/.venv/bin/python" -m pip); fi
+if [ -x "$REPO/.venv/bin/python" ]; then
+    PIP=("$REPO/.venv/bin/python" -m pip)
+else
+    # A clean machine without `make test`'s venv: pip from a venv of our own (python3-venv).
+    [ -x "$OUT/pip-venv/bin/python" ] || python3 -m venv "$OUT/pip-venv" \
+        || die "python3 -m venv failed (apt-get install python3-venv)"
+    PIP=("$OUT/pip-venv/bin/python" -m pip)
+fi
 python3 - "$REPO/firmware/pyproject.toml" "$HERE/requirements-pi.txt" > "$WORK/requirements.txt" <<'PY'
 import sys, tomllib
 deps = tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]
@@ -108,6 +126,28 @@ for d in deps + extra:
         sys.exit(f"build-image: dependency {d!r} is not pinned with == (the image must be reproducible)")
     print(d)
 PY
+CACHE_FILE=""
+if [ -n "$CACHE" ] && [ "$REUSE_ROOTFS" -eq 0 ]; then
+    # Everything mmdebstrap and customize.sh put into the rootfs; finish.sh and the firmware
+    # are applied again on every build, so they are not part of the key.
+    key="$( {
+        sed -n '/^PACKAGES=(/,/^fi$/p' "$0"
+        cat "$HERE/image/customize.sh" "$HERE/rootfs/etc/default/raspi-firmware-custom" \
+            "$WORK/requirements.txt" "$HERE/constraints-arm64.txt"
+        (cd "$HERE/rootfs" && find . | LC_ALL=C sort)
+        echo "$MIRROR $SECURITY_MIRROR $SUITE $(date -u +%G-W%V)"
+    } | sha256sum | cut -c1-16 )"
+    CACHE_FILE="$CACHE/rootfs-$SUITE-arm64-$key.tar"
+    if [ -f "$CACHE_FILE" ]; then
+        step "cache: starting from $CACHE_FILE (same package list, hooks and week)"
+        tar --numeric-owner --xattrs --xattrs-include='*' -C "$WORK" -xf "$CACHE_FILE" \
+            || die "could not unpack $CACHE_FILE (remove it to rebuild)"
+        REUSE_ROOTFS=1
+        CACHE_FILE=""  # nothing new to store
+    else
+        step "cache: no $CACHE_FILE yet: a full build, stored there for the next one"
+    fi
+fi
 grep -v '^pyalsaaudio==' "$WORK/requirements.txt" > "$WORK/requirements-binary.txt"
 ALSA_PIN="$(grep '^pyalsaaudio==' "$WORK/requirements.txt")"
 "${PIP[@]}" download -q --only-binary=:all: --python-version 3.11 --implementation cp \
@@ -155,11 +195,7 @@ if [ "$REUSE_ROOTFS" -eq 1 ]; then
     "${VPIP[@]}" install -q --no-index --no-deps --force-reinstall \
         "/tmp/deskphone-wheelhouse/$firmware_wheel" \
         || die "could not reinstall $firmware_wheel into the reused rootfs"
-    install -m 0644 "$HERE/deskphone.service" "$HERE/deskphone-firstboot.service" \
-        "$ROOTFS/etc/systemd/system/"
-    install -m 0755 "$HERE/firstboot.py" "$ROOTFS/opt/deskphone/firstboot.py"
-    cp -r --no-preserve=ownership "$HERE/rootfs/." "$ROOTFS/"
-    (cd "$HERE/rootfs" && find . -type f) | while read -r f; do chmod 0644 "$ROOTFS/$f"; done
+    "$HERE/image/finish.sh" "$ROOTFS" || die "boot/image/finish.sh failed on $ROOTFS"
 else
 
 # --- 3. rootfs ------------------------------------------------------------------------------
@@ -167,7 +203,7 @@ PACKAGES=(
     systemd systemd-sysv systemd-timesyncd systemd-resolved udev dbus kmod
     linux-image-arm64 initramfs-tools raspi-firmware firmware-brcm80211
     iproute2 wpasupplicant wireless-regdb ca-certificates fake-hwclock
-    e2fsprogs dosfstools fdisk
+    e2fsprogs dosfstools fdisk openssh-server
     python3 python3-venv libasound2 alsa-utils i2c-tools
 )
 BUILD_ONLY=()
@@ -175,7 +211,8 @@ if [ -z "$ALSA_WHEEL" ]; then
     BUILD_ONLY=(gcc libc6-dev python3-dev libasound2-dev)
 fi
 include="$(IFS=,; echo "${PACKAGES[*]}${BUILD_ONLY:+,}${BUILD_ONLY[*]:-}")"
-step "rootfs: mmdebstrap $SUITE arm64 into $ROOTFS (${#PACKAGES[@]} packages + dependencies)"
+step "rootfs: mmdebstrap $SUITE arm64 into $ROOTFS (${#PACKAGES[@]} packages + dependencies; \
+~7 min of packages, then ~15 min for the initrd under qemu-user, then ~2 min for the venv)"
 export DESKPHONE_HERE="$HERE" DESKPHONE_WHEELS="$WHEELS" DESKPHONE_ALSA_PIN="$ALSA_PIN"
 export DESKPHONE_BUILD_ONLY="${BUILD_ONLY[*]:-}"
 mmdebstrap --mode=root --architectures=arm64 --variant=minbase \
@@ -212,6 +249,14 @@ if [ -n "$(ls -A "$ROOTFS/boot/firmware")" ]; then
     rm -rf "$BOOTDIR"; mv "$ROOTFS/boot/firmware" "$BOOTDIR"; mkdir -m 0755 "$ROOTFS/boot/firmware"
 fi
 [ -f "$BOOTDIR/config.txt" ] || die "raspi-firmware left no config.txt for the boot partition"
+if [ -n "$CACHE_FILE" ]; then
+    step "cache: storing rootfs and boot files in $CACHE_FILE"
+    mkdir -p "$CACHE"
+    rm -f "$CACHE"/rootfs-"$SUITE"-arm64-*.tar  # one entry: the key changes weekly anyway
+    tar --numeric-owner --xattrs --xattrs-include='*' -C "$WORK" -cf "$CACHE_FILE.tmp" \
+        rootfs bootfs && mv "$CACHE_FILE.tmp" "$CACHE_FILE" \
+        || { rm -f "$CACHE_FILE.tmp"; die "could not store the cache in $CACHE_FILE"; }
+fi
 rm -f "$WORK/boot.vfat"
 mkfs.vfat -C -n RASPIFIRM -F 32 "$WORK/boot.vfat" $((BOOT_MIB * 1024)) >/dev/null
 MTOOLS_SKIP_CHECK=1 mcopy -s -i "$WORK/boot.vfat" "$BOOTDIR"/* ::/
@@ -248,4 +293,16 @@ step "image: $OUT/deskphone.img ($(du -h --apparent-size "$OUT/deskphone.img" | 
 kernel $KVER, root ${ROOT_MIB} MiB with ${used_mib} MiB used)"
 # The rootfs stays in OUT/work for --reuse-rootfs; the temporary pieces go.
 rm -rf "$WORK/genimage-tmp" "$WORK/empty-root" "$WORK/boot.vfat" "$WORK/src"
+step "size: what the ${used_mib} MiB of the root file system are (MiB):"
+du -xm --max-depth=3 "$ROOTFS" 2>/dev/null | sort -rn | sed -n '2,13p' \
+    | sed "s|$ROOTFS||; s|^|    |"
+if [ "$XZ" -eq 1 ]; then
+    step "xz: compressing deskphone.img (xz -3 on all cores)"
+    rm -f "$OUT/deskphone.img.xz" "$OUT/deskphone.img.xz.sha256"
+    xz -3 -T0 -k -c "$OUT/deskphone.img" > "$OUT/deskphone.img.xz.tmp" \
+        && mv "$OUT/deskphone.img.xz.tmp" "$OUT/deskphone.img.xz" || die "xz failed"
+    (cd "$OUT" && sha256sum deskphone.img.xz > deskphone.img.xz.sha256)
+    step "image: $OUT/deskphone.img.xz ($(du -m "$OUT/deskphone.img.xz" | cut -f1) MiB), \
+sha256 $(cut -c1-16 "$OUT/deskphone.img.xz.sha256")... in deskphone.img.xz.sha256"
+fi
 step "done in $(( $(date +%s) - START )) s; flash with: make flash DEVICE=/dev/sdX"

@@ -11,10 +11,6 @@ say() { echo "[customize] $*"; }
 in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive "$@"; }
 
-say "overlay: boot/rootfs (udev rules, sysusers, modules, fstab, hostname, networkd)"
-cp -r --no-preserve=ownership "$HERE/rootfs/." "$ROOT/"
-(cd "$HERE/rootfs" && find . -type f) | while read -r f; do chmod 0644 "$ROOT/$f"; done
-
 say "raspi-firmware: root by label, console on the UART, regenerate config.txt/cmdline.txt"
 sed -i -e 's|^#\{0,1\}ROOTPART=.*|ROOTPART=LABEL=RASPIROOT|' "$ROOT/etc/default/raspi-firmware"
 grep -q '^ROOTPART=LABEL=RASPIROOT' "$ROOT/etc/default/raspi-firmware" \
@@ -27,12 +23,13 @@ if [ -e "$ROOT/usr/sbin/update-initramfs.distrib" ]; then
     say "initramfs: one update-initramfs -c -k $KVER (MODULES=most; the slowest step under qemu)"
     rm -f "$ROOT/usr/sbin/update-initramfs"
     in_root dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
-    in_root update-initramfs -c -k "$KVER"
+    # Silent for ~15 minutes otherwise: a line a minute says it is still going.
+    ( n=0; while sleep 60; do n=$((n + 1)); say "initramfs: still building ($n min; ~15 min on 2 cores)"; done ) &
+    ticker=$!
+    in_root update-initramfs -c -k "$KVER" || { kill "$ticker"; exit 1; }
+    kill "$ticker" 2>/dev/null || true
 fi
 in_root env DEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware "$KVER"
-
-say "users: systemd-sysusers (deskphone in gpio, i2c, audio)"
-in_root systemd-sysusers
 
 say "venv: /opt/deskphone/venv from the wheelhouse (no network)"
 mkdir -p "$ROOT/tmp/deskphone-wheelhouse"
@@ -53,14 +50,7 @@ in_root "${PIP[@]}" install -q --no-index --find-links /tmp/deskphone-wheelhouse
     -c /tmp/deskphone-wheelhouse/constraints-arm64.txt
 in_root /opt/deskphone/venv/bin/python3 -c 'import deskphone, gpiozero, gpiod, alsaaudio, luma.oled, PIL, cryptography, pylibsrtp, google_crc32c, zeroconf; print("venv imports ok")'
 
-say "services: deskphone, deskphone-firstboot, networkd, resolved, timesyncd"
-install -m 0644 "$HERE/deskphone.service" "$HERE/deskphone-firstboot.service" \
-    "$ROOT/etc/systemd/system/"
-install -m 0755 "$HERE/firstboot.py" "$ROOT/opt/deskphone/firstboot.py"
-install -m 0644 "$HERE/../hw/README.md" "$ROOT/opt/deskphone/README.md" 2>/dev/null || true
-in_root systemctl enable deskphone.service deskphone-firstboot.service \
-    systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
-mkdir -p "$ROOT/var/lib/deskphone"
+"$HERE/image/finish.sh" "$ROOT"
 
 if [ -n "${DESKPHONE_BUILD_ONLY:-}" ]; then
     say "cleanup: purging build-only packages ($DESKPHONE_BUILD_ONLY)"

@@ -27,8 +27,10 @@ def test_systemd_analyze_verify_accepts_both_units_without_warnings(tmp_path: Pa
         stub.write_text("#!/bin/sh\n")
         stub.chmod(0o755)
     units = []
-    for name in ("deskphone.service", "deskphone-firstboot.service"):
-        text = (BOOT / name).read_text().replace("/opt/deskphone/venv/bin/", f"{stub_bin}/")
+    for unit in (BOOT / "deskphone.service", BOOT / "deskphone-firstboot.service",
+                 *sorted((ROOTFS / "etc/systemd/system").glob("*.service"))):
+        name = unit.name
+        text = unit.read_text().replace("/opt/deskphone/venv/bin/", f"{stub_bin}/")
         (tmp_path / name).write_text(text)
         units.append(str(tmp_path / name))
     result = subprocess.run([analyze, "verify", *units], capture_output=True, text=True,
@@ -128,7 +130,7 @@ def test_image_dependencies_are_all_pinned() -> None:
 
 
 @pytest.mark.parametrize("script", ["build-image.sh", "image-test.sh", "flash.sh",
-                                    "image/customize.sh"])
+                                    "host-prereqs.sh", "image/customize.sh", "image/finish.sh"])
 def test_scripts_are_executable_and_parse(script: str) -> None:
     path = BOOT / script
     assert path.stat().st_mode & stat.S_IXUSR
@@ -137,8 +139,9 @@ def test_scripts_are_executable_and_parse(script: str) -> None:
 
 def _run_build(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     cmd = ["bash", str(BOOT / "build-image.sh"), "--out", str(tmp_path / "out")]
+    # DESKPHONE_NO_INSTALL: a test must not apt-get install on the machine it runs on.
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
-                          env={**os.environ, **env})
+                          env={**os.environ, "DESKPHONE_NO_INSTALL": "1", **env})
 
 
 def test_build_refuses_to_run_without_root() -> None:
@@ -182,3 +185,83 @@ def test_build_explains_missing_disk_space(tmp_path: Path) -> None:
                                    "DESKPHONE_MIN_FREE_GIB": "999999999"})
     assert result.returncode == 1
     assert re.search(r"only \d+ MiB free in .*the build needs 999999999 GiB", result.stderr)
+
+
+@pytest.mark.parametrize("script", ["opt/deskphone/enable-ssh.sh", "opt/deskphone/growroot.sh"])
+def test_first_boot_shell_scripts_parse_with_sh(script: str) -> None:
+    # Run by ExecStart=/bin/sh: POSIX sh (dash in the image), not bash.
+    shell = require_tool("dash") if shutil.which("dash") else "sh"
+    subprocess.run([shell, "-n", str(ROOTFS / script)], check=True, timeout=30)
+
+
+def test_ssh_is_keys_only() -> None:
+    config = (ROOTFS / "etc/ssh/sshd_config.d/deskphone.conf").read_text()
+    for setting in ("PasswordAuthentication no", "KbdInteractiveAuthentication no",
+                    "PermitRootLogin prohibit-password", "AuthenticationMethods publickey"):
+        assert re.search(rf"^{setting}$", config, re.MULTILINE), setting
+    unit = unit_entries(ROOTFS / "etc/systemd/system/deskphone-ssh.service")
+    assert unit["Unit.ConditionPathExists"] == ["/boot/firmware/authorized_keys"]
+    assert "ssh.service" in unit["Unit.Before"][0].split()
+
+
+def test_enable_ssh_installs_only_key_lines(tmp_path: Path) -> None:
+    script = (ROOTFS / "opt/deskphone/enable-ssh.sh").read_text()
+    home = tmp_path / "root"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for stub in ("ssh-keygen", "systemctl"):
+        (bin_dir / stub).write_text(f"#!/bin/sh\necho {stub} \"$@\" >> {tmp_path}/calls\n")
+        (bin_dir / stub).chmod(0o755)
+    (tmp_path / "enable-ssh.sh").write_text(script.replace("/root/.ssh", f"{home}/.ssh"))
+    card = tmp_path / "authorized_keys"
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvaW4eHxAcBkeamplekeyforthetestonly0 me@laptop"
+    card.write_text(f"# my laptop\n{key}\ncommand=\"/bin/sh\" ssh-rsa AAAA evil\n\n")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    subprocess.run(["sh", str(tmp_path / "enable-ssh.sh"), str(card)], check=True, env=env,
+                   timeout=30, capture_output=True)
+    installed = home / ".ssh/authorized_keys"
+    assert installed.read_text() == key + "\n"
+    assert stat.S_IMODE(installed.stat().st_mode) == 0o600
+    assert stat.S_IMODE((home / ".ssh").stat().st_mode) == 0o700
+    calls = (tmp_path / "calls").read_text()
+    assert "ssh-keygen -A" in calls and "systemctl enable ssh.service" in calls
+
+
+def test_enable_ssh_without_keys_leaves_ssh_off(tmp_path: Path) -> None:
+    script = (ROOTFS / "opt/deskphone/enable-ssh.sh").read_text()
+    (tmp_path / "enable-ssh.sh").write_text(script.replace("/root/.ssh", f"{tmp_path}/.ssh"))
+    card = tmp_path / "authorized_keys"
+    card.write_text("password = hunter2\n")
+    result = subprocess.run(["sh", str(tmp_path / "enable-ssh.sh"), str(card)], timeout=30,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "no public key" in result.stderr
+    assert not (tmp_path / ".ssh/authorized_keys").exists()
+
+
+def test_host_prereqs_name_the_apt_line_for_what_is_missing(tmp_path: Path) -> None:
+    # Only bash and coreutils on PATH: every image package is missing.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "sort", "uname", "id", "grep", "printf"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    result = subprocess.run([str(bin_dir / "bash"), str(BOOT / "host-prereqs.sh"), "all"],
+                            capture_output=True, text=True, timeout=60, check=False,
+                            env={"PATH": str(bin_dir)})
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert "apt-get install -y" in line
+    # (tools in /usr/sbin, such as sfdisk and mkfs.vfat, are found without PATH)
+    for package in ("mmdebstrap", "qemu-user-static", "genimage", "qemu-system-arm", "mtools"):
+        assert package in line
+
+
+def test_readme_lists_every_host_package() -> None:
+    script = (BOOT / "host-prereqs.sh").read_text()
+    packages = set(re.findall(r"^\s+\[([a-z0-9.+-]+)\]=", script, re.MULTILINE))
+    assert {"mmdebstrap", "qemu-system-arm", "fdisk"} <= packages
+    readme = (BOOT / "README.md").read_text()
+    apt_line = next(line for line in readme.splitlines() if "apt-get install" in line)
+    assert packages <= set(apt_line.replace("`", " ").split()), packages - set(apt_line.split())
