@@ -40,7 +40,7 @@ MIRROR="http://deb.debian.org/debian"
 SECURITY_MIRROR="http://deb.debian.org/debian-security"
 SUITE="bookworm"
 BOOT_MIB=256
-ROOT_MIB=""          # default: used space + 40% + 256 MiB headroom
+ROOT_MIB=""          # default: used space + 15% + 128 MiB (first boot grows it to the card)
 MIN_FREE_GIB=6
 REUSE_ROOTFS=0
 FROM_WORKTREE=0
@@ -261,7 +261,9 @@ rm -f "$WORK/boot.vfat"
 mkfs.vfat -C -n RASPIFIRM -F 32 "$WORK/boot.vfat" $((BOOT_MIB * 1024)) >/dev/null
 MTOOLS_SKIP_CHECK=1 mcopy -s -i "$WORK/boot.vfat" "$BOOTDIR"/* ::/
 used_mib=$(( $(du -sx --block-size=1M "$ROOTFS" | cut -f1) ))
-[ -n "$ROOT_MIB" ] || ROOT_MIB=$(( used_mib * 14 / 10 + 256 ))
+# Small: the image is written to every card whole, and deskphone-growroot.service gives the
+# root file system the rest of the card on the first boot.
+[ -n "$ROOT_MIB" ] || ROOT_MIB=$(( used_mib * 115 / 100 + 128 ))
 rm -f "$OUT/rootfs.ext4"
 mke2fs -q -t ext4 -L RASPIROOT -E root_owner=0:0 -d "$ROOTFS" "$OUT/rootfs.ext4" "${ROOT_MIB}M" \
     || die "mke2fs could not populate a ${ROOT_MIB} MiB ext4 from $ROOTFS (used ${used_mib} MiB)"

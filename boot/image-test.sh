@@ -8,7 +8,10 @@
 # Each case boots its own copy of OUT/deskphone.img (partition table, RASPIFIRM, RASPIROOT):
 #   provisioned:   the FAT partition gets a deskphone.toml with an account (SIP password),
 #                  [network] and [network.wifi], which deskphone-firstboot.service must apply;
-#   unprovisioned: no deskphone.toml: the phone starts on LAN defaults (extension 100).
+#   unprovisioned: no deskphone.toml: the phone starts on LAN defaults (extension 100); an
+#                  authorized_keys (a throwaway key) turns SSH on: the VM logs in to itself
+#                  with the key and sees only publickey offered without it.
+# Both copies are 512 MiB bigger than the image: first boot must grow the root partition.
 # Into the ext4 partition go, through debugfs (no mount, no loop device, no root):
 #   - one drop-in for deskphone.service: ExecStart gets --sim --no-terminal (qemu's virt
 #     machine has no GPIO, I2C or sound card), Restart=no and an OnFailure reporter; the user,
@@ -37,7 +40,7 @@ while [ $# -gt 0 ]; do
                    exit 2 ;;
             esac
             shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "image-test: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -97,6 +100,23 @@ say "FACT wifi_network=$(modeowner /etc/systemd/network/10-deskphone-wifi.networ
 say "FACT hostname=$(hostname)"
 say "FACT mode_warnings=$(journalctl -b --no-pager | grep -c "mode is different")"
 say "FACT tracebacks=$(journalctl -b --no-pager -u deskphone.service | grep -c Traceback)"
+rootdev="$(readlink -f "$(findmnt -no SOURCE /)")"
+rootname="$(basename "$rootdev")"
+disk="/dev/$(lsblk -no PKNAME "$rootdev" | head -1)"
+say "FACT growroot=$(systemctl show -p Result --value deskphone-growroot.service) root_fs_mib=$(df -m --output=size / | tail -1 | tr -d " ")"
+say "FACT disk_mib=$(( $(blockdev --getsize64 "$disk") / 1048576 )) root_end_mib=$(( ($(cat /sys/class/block/$rootname/start) + $(cat /sys/class/block/$rootname/size)) / 2048 ))"
+say "FACT ssh_enabled=$(systemctl is-enabled ssh.service 2>/dev/null || true) host_keys=$(ls /etc/ssh/ssh_host_*_key 2>/dev/null | wc -l)"
+if [ -f /root/image-test-key ]; then
+    opts="-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10"
+    key_login=refused
+    for i in $(seq 1 30); do
+        if ssh $opts -i /root/image-test-key root@127.0.0.1 true 2>/dev/null; then key_login=ok; break; fi
+        sleep 2
+    done
+    # the same account without the key: password and keyboard-interactive must not even be offered
+    methods="$(ssh $opts -o PubkeyAuthentication=no root@127.0.0.1 true 2>&1 | sed -n "s/.*Permission denied (\(.*\)).*/\1/p")"
+    say "FACT ssh_key_login=$key_login ssh_other_methods=${methods:-none}"
+fi
 say "FACT secrets_in_journal=$(journalctl -b --no-pager | grep -c -e image-test-sip-secret -e image-test-wifi-secret)"
 say "DONE"
 '
@@ -114,7 +134,7 @@ ExecStart=/opt/deskphone/venv/bin/deskphone run --sim --no-terminal --data-dir /
 REPORTER='[Unit]
 Description=deskphone image test: report what deskphone.service looks like once ready
 Requires=deskphone.service
-After=deskphone.service
+After=deskphone.service deskphone-growroot.service deskphone-ssh.service
 [Service]
 Type=oneshot
 StandardOutput=tty
@@ -154,6 +174,8 @@ run_case() {
     log="$OUT/image-test-$case.log"
     rm -rf "$test"; mkdir -p "$test/files"
     cp --sparse=always "$OUT/deskphone.img" "$test/disk.img"
+    # A card bigger than the image: first boot must grow the root partition to its end.
+    truncate -s +512M "$test/disk.img"
     # partition start sectors from the MBR: p1 RASPIFIRM, p2 RASPIROOT
     local fat_start root_start
     read -r fat_start root_start < <(sfdisk -d "$test/disk.img" \
@@ -161,6 +183,16 @@ run_case() {
     [ -n "${root_start:-}" ] || die "no partition table in $OUT/deskphone.img"
     fat="$test/disk.img@@$((fat_start * 512))"
     ext4="$test/disk.img?offset=$((root_start * 512))"
+    local image_root_mib
+    image_root_mib=$(( $(sfdisk -d "$test/disk.img" | sed -n 's/.*size= *\([0-9]*\),.*/\1/p' \
+        | sed -n 2p) / 2048 ))
+    local ssh=0
+    [ "$case" = unprovisioned ] && ssh=1
+    if [ "$ssh" -eq 1 ]; then
+        # SSH the Raspberry Pi OS way, keys only: a throwaway key; the VM tries it on itself.
+        ssh-keygen -q -t ed25519 -N "" -C image-test -f "$test/files/key"
+        mcopy -o -i "$fat" "$test/files/key.pub" ::authorized_keys
+    fi
     if [ "$case" = provisioned ]; then
         printf '%s' "$PROVISIONED_TOML" > "$test/files/deskphone.toml"
         mcopy -o -i "$fat" "$test/files/deskphone.toml" ::deskphone.toml
@@ -179,6 +211,10 @@ symlink $sd/multi-user.target.wants/deskphone-image-test.service $sd/deskphone-i
 mkdir /usr/local/lib
 write $test/files/facts /usr/local/lib/deskphone-image-test-facts
 EOF
+    if [ "$ssh" -eq 1 ]; then
+        printf '%s\n' "write $test/files/key /root/image-test-key" \
+            "set_inode_field /root/image-test-key mode 0100600" >> "$test/debugfs.cmds"
+    fi
     # debugfs writes into the ext4 image directly (e2fsprogs); files come out root-owned.
     debugfs -w -f "$test/debugfs.cmds" "$ext4" >"$test/debugfs.log" 2>&1 \
         || die "debugfs could not edit RASPIROOT of $test/disk.img (see $test/debugfs.log)"
@@ -230,6 +266,20 @@ EOF
         "$(unit_value ConfigurationDirectoryMode | sed 's/^0//') root:root"
     expect "systemd 'mode is different' warnings" "$(fact mode_warnings)" 0
     expect "tracebacks in the journal" "$(fact tracebacks)" 0
+    expect "deskphone-growroot.service" "$(fact growroot)" success
+    expect "root partition ends at the end of the disk" \
+        "$(( $(fact disk_mib) - $(fact root_end_mib) <= 1 ))" 1
+    expect "root file system grown by the card's extra 512 MiB" \
+        "$(( $(fact root_fs_mib) >= image_root_mib + 400 ))" 1
+    if [ "$ssh" -eq 1 ]; then
+        expect "ssh.service with an authorized_keys on the card" "$(fact ssh_enabled)" enabled
+        expect "host keys made on the phone" "$(( $(fact host_keys) >= 1 ))" 1
+        expect "SSH login with the key" "$(fact ssh_key_login)" ok
+        expect "SSH methods offered without the key" "$(fact ssh_other_methods)" publickey
+    else
+        expect "ssh.service without authorized_keys" "$(fact ssh_enabled)" disabled
+        expect "host keys in the image" "$(fact host_keys)" 0
+    fi
     if [ "$case" = provisioned ]; then
         expect "/etc/deskphone/deskphone.toml" "$(factline config)" "640 root:deskphone"
         expect "wpa_supplicant-wlan0.conf" "$(factline wpa)" "600 root:root"
