@@ -19,13 +19,21 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from deskphone.sdp.codecs import STATIC_AUDIO_PAYLOAD_TYPES
 from deskphone.sdp.errors import SdpError
 
-# A SIP message is at most 65535 bytes over UDP; a larger body is not a phone call.
+# What one offer may carry (issue 21: 15,000 formats once froze the phone). A SIP message is at
+# most 65535 bytes over UDP; a larger body is not a phone call. RTP has 128 payload types
+# (RFC 3551 §3), so an m= line with more formats repeats one. Real offers (Linphone, Asterisk,
+# browsers) carry a few dozen lines; the limits leave a wide margin and bound the work per offer.
+# An offer over a limit raises SdpError, which the call layer answers with 488 (RFC 3261 §21.4.26).
 MAX_SDP_BYTES = 65535
+MAX_SDP_LINES = 2048
 MAX_MEDIA_DESCRIPTIONS = 32
+MAX_FORMATS_PER_MEDIA = 128
+MAX_ATTRIBUTES_PER_SECTION = 512
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")   # RFC 4566 §6 / RFC 3264 §5.1
 
@@ -143,10 +151,9 @@ class MediaDescription:
 
     def rtpmap(self, payload_type: int) -> RtpMap | None:
         """The format's rtpmap, falling back to RFC 3551's static table for 0-34."""
-        for value in self.attribute_values("rtpmap"):
-            parsed = _parse_rtpmap(value)
-            if parsed is not None and parsed.payload_type == payload_type:
-                return parsed
+        parsed = self._rtpmaps.get(payload_type)
+        if parsed is not None:
+            return parsed
         static = STATIC_AUDIO_PAYLOAD_TYPES.get(payload_type)
         if static is not None:
             return RtpMap(payload_type, static[0], static[1], static[2])
@@ -154,20 +161,37 @@ class MediaDescription:
 
     def fmtp(self, payload_type: int) -> dict[str, str]:
         """a=fmtp parameters as a dict; `0-16`-style values with no `=` map to ""."""
+        params = self._fmtps.get(str(payload_type))
+        if params is None:
+            return {}
+        result: dict[str, str] = {}
+        for part in re.split(r"[;\s]+", params.strip()):
+            if not part:
+                continue
+            key, eq, val = part.partition("=")
+            result[key.strip()] = val.strip() if eq else ""
+        return result
+
+    # One pass over the attributes builds each index, so looking up every offered format costs
+    # formats + attributes, not formats x attributes (issue 21 item 1). The first line for a
+    # payload type wins, as before. Not dataclass fields: equality and repr ignore them.
+    @cached_property
+    def _rtpmaps(self) -> dict[int, RtpMap]:
+        index: dict[int, RtpMap] = {}
+        for value in self.attribute_values("rtpmap"):
+            parsed = _parse_rtpmap(value)
+            if parsed is not None:
+                index.setdefault(parsed.payload_type, parsed)
+        return index
+
+    @cached_property
+    def _fmtps(self) -> dict[str, str]:
+        index: dict[str, str] = {}
         for value in self.attribute_values("fmtp"):
-            if value is None:
-                continue
-            head, _, params = value.partition(" ")
-            if head.strip() != str(payload_type):
-                continue
-            result: dict[str, str] = {}
-            for part in re.split(r"[;\s]+", params.strip()):
-                if not part:
-                    continue
-                key, eq, val = part.partition("=")
-                result[key.strip()] = val.strip() if eq else ""
-            return result
-        return {}
+            if value is not None:
+                head, _, params = value.partition(" ")
+                index.setdefault(head.strip(), params)
+        return index
 
     def direction(self, session_default: str | None = None) -> str:
         """RFC 3264 §5.1: media-level beats session-level; sendrecv when neither says."""
@@ -326,6 +350,7 @@ class _Parser:
                         raise self.fail("second c= in one media description")
                     current["connection"] = self.parse_connection(value)
                 elif kind == "a":
+                    self.check_attribute_count(current["attributes"], "media description")
                     current["attributes"].append(self.parse_attribute(value))
                 elif kind in _MEDIA_EXTRA:
                     current["extra"].append((kind, value))
@@ -353,6 +378,7 @@ class _Parser:
                     raise self.fail("r= before any t= (RFC 4566 §5.10)")
                 time_lines.append((kind, value.strip()))
             elif kind == "a":
+                self.check_attribute_count(attributes, "session description")
                 attributes.append(self.parse_attribute(value))
             elif kind in _SESSION_EXTRA:
                 extra.append((kind, value))
@@ -395,6 +421,8 @@ class _Parser:
             if any(ord(ch) < 32 and ch != "\t" for ch in line) or "\x00" in line:
                 raise self.fail("control character in line (RFC 4566 §5)")
             result.append((number, line[0], line[2:]))
+            if len(result) > MAX_SDP_LINES:
+                raise self.fail(f"more than {MAX_SDP_LINES} lines in one SDP body")
         return result
 
     def parse_origin(self, value: str) -> Origin:
@@ -440,6 +468,10 @@ class _Parser:
             count = int(suffixes[0])
         return Connection(addrtype, address, ttl, count, nettype)
 
+    def check_attribute_count(self, attributes: list[Attribute], section: str) -> None:
+        if len(attributes) >= MAX_ATTRIBUTES_PER_SECTION:
+            raise self.fail(f"more than {MAX_ATTRIBUTES_PER_SECTION} a= lines in one {section}")
+
     def parse_attribute(self, value: str) -> Attribute:
         name, colon, attr_value = value.partition(":")
         if not _TOKEN.match(name):
@@ -463,6 +495,10 @@ class _Parser:
                 "expected m=<media> <port>[/<count>] <proto> <fmt> ... (RFC 4566 §5.14)"
             )
         media, port_text, proto, *formats = parts
+        if len(formats) > MAX_FORMATS_PER_MEDIA:
+            raise self.fail(
+                f"m= line has {len(formats)} formats, expected at most {MAX_FORMATS_PER_MEDIA}"
+            )
         port_text, slash, count_text = port_text.partition("/")
         if not port_text.isdigit() or int(port_text) > 65535:
             raise self.fail(f"m= port {port_text!r}: expected 0-65535")
@@ -502,6 +538,11 @@ class _Parser:
 
 __all__ = [
     "DIRECTIONS",
+    "MAX_ATTRIBUTES_PER_SECTION",
+    "MAX_FORMATS_PER_MEDIA",
+    "MAX_MEDIA_DESCRIPTIONS",
+    "MAX_SDP_BYTES",
+    "MAX_SDP_LINES",
     "Attribute",
     "Connection",
     "MediaDescription",
