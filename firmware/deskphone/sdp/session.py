@@ -49,6 +49,17 @@ _HOSTNAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z
 _DIGITS = re.compile(r"[0-9]{1,20}\Z")
 
 
+def _number(text: str, max_digits: int) -> int | None:
+    """`text` as a number when it is 1..max_digits ASCII digits, else None.
+
+    Not `str.isdigit()`: it is true for "²" and other Unicode digits that `int()` refuses, and
+    `int()` refuses more than 4,300 digits (issue 21 item 4); RFC 4566 §9's DIGIT is %x30-39.
+    """
+    if not 1 <= len(text) <= max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Origin:
     """o= (RFC 4566 §5.2). session_id is kept as text: real peers use 64-bit and wider values."""
@@ -265,7 +276,8 @@ def _parse_rtpmap(value: str | None) -> RtpMap | None:
     """a=rtpmap value, or None when it is malformed (checked strictly at parse time)."""
     if value is None:
         return None
-    match = re.fullmatch(r"\s*(\d{1,3})\s+([^/\s]+)/(\d{1,9})(?:/(\d{1,3}))?\s*", value)
+    match = re.fullmatch(r"\s*([0-9]{1,3})\s+([^/\s]+)/([0-9]{1,9})(?:/([0-9]{1,3}))?\s*",
+                         value)
     if match is None:
         return None
     payload_type, clock_rate = int(match.group(1)), int(match.group(3))
@@ -372,7 +384,7 @@ class _Parser:
                     raise self.fail("second session-level c= line")
                 connection = self.parse_connection(value)
             elif kind in "tr":
-                if kind == "t" and not re.fullmatch(r"\d+ \d+", value.strip()):
+                if kind == "t" and not re.fullmatch(r"[0-9]{1,20} [0-9]{1,20}", value.strip()):
                     raise self.fail("expected t=<start> <stop> (RFC 4566 §5.9)")
                 if kind == "r" and not time_lines:
                     raise self.fail("r= before any t= (RFC 4566 §5.10)")
@@ -453,19 +465,22 @@ class _Parser:
         if nettype != "IN":
             raise self.fail(f"c= network type {nettype!r}: expected IN")
         address, *suffixes = address.split("/")
-        if len(suffixes) > 2 or not all(s.isdigit() and len(s) <= 5 for s in suffixes):
+        numbers = [_number(suffix, 5) for suffix in suffixes]
+        if len(suffixes) > 2 or None in numbers:
             raise self.fail(f"c= address suffix {'/'.join(suffixes)!r}: expected /<ttl>[/<count>]")
         problem = _check_address(addrtype, address)
         if problem is not None:
             raise self.fail(f"c= address {address!r} ({addrtype}): expected {problem}")
         ttl = count = None
         if addrtype == "IP4" and suffixes:
-            ttl = int(suffixes[0])
-            count = int(suffixes[1]) if len(suffixes) > 1 else None
+            ttl = numbers[0]
+            count = numbers[1] if len(suffixes) > 1 else None
+            if ttl is not None and ttl > 255:   # RFC 4566 §5.7: the TTL is 0-255
+                raise self.fail(f"c= TTL {ttl}: expected 0-255 (RFC 4566 §5.7)")
         elif addrtype == "IP6" and suffixes:
             if len(suffixes) > 1:
                 raise self.fail("an IP6 c= carries no TTL, only /<count> (RFC 4566 §5.7)")
-            count = int(suffixes[0])
+            count = numbers[0]
         return Connection(addrtype, address, ttl, count, nettype)
 
     def check_attribute_count(self, attributes: list[Attribute], section: str) -> None:
@@ -482,7 +497,8 @@ class _Parser:
             raise self.fail(
                 "expected a=rtpmap:<payload type 0-127> <encoding>/<clock rate>[/<channels>]"
             )
-        if lowered == "ptime" and not re.fullmatch(r"\d{1,5}(\.\d+)?", (attribute.value or "")):
+        ptime = attribute.value or ""
+        if lowered == "ptime" and not re.fullmatch(r"[0-9]{1,5}(\.[0-9]{1,9})?", ptime):
             raise self.fail("expected a=ptime:<milliseconds> (RFC 4566 §6)")
         if lowered in DIRECTIONS and attribute.value is not None:
             raise self.fail(f"a={lowered} takes no value (RFC 4566 §6)")
@@ -500,20 +516,23 @@ class _Parser:
                 f"m= line has {len(formats)} formats, expected at most {MAX_FORMATS_PER_MEDIA}"
             )
         port_text, slash, count_text = port_text.partition("/")
-        if not port_text.isdigit() or int(port_text) > 65535:
+        port = _number(port_text, 5)
+        if port is None or port > 65535:
             raise self.fail(f"m= port {port_text!r}: expected 0-65535")
-        if slash and (not count_text.isdigit() or not 1 <= int(count_text) <= 65535):
-            raise self.fail(f"m= port count {count_text!r}: expected a positive number")
+        port_count = _number(count_text, 5) if slash else None
+        if slash and (port_count is None or not 1 <= port_count <= 65535):
+            raise self.fail(f"m= port count {count_text!r}: expected 1-65535")
         if not _TOKEN.match(media) or not re.fullmatch(r"[A-Za-z0-9/._-]+", proto):
             raise self.fail(f"m= media {media!r} / proto {proto!r}: expected tokens")
         if "RTP/" in proto.upper():
             for fmt in formats:
-                if not fmt.isdigit() or int(fmt) > 127:
+                number = _number(fmt, 3)
+                if number is None or number > 127:
                     raise self.fail(f"m= format {fmt!r}: expected an RTP payload type 0-127")
         return {
             "media": media,
-            "port": int(port_text),
-            "port_count": int(count_text) if slash else None,
+            "port": port,
+            "port_count": port_count,
             "proto": proto,
             "formats": tuple(formats),
             "connection": None,
