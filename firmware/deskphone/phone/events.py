@@ -263,8 +263,9 @@ class TransferCall:
 
 
 Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejected | HoldToggled
-         | CallArrived | CallRinging | CallConnected | CallFinished | CallFailedLocally | SecuringStarted
-         | Secured | CallNotSecure | PossibleMitm | DtmfReceived | StatusChanged | Tick
+         | CallArrived | CallRinging | CallConnected | CallFinished | CallFailedLocally
+         | SecuringStarted | Secured | CallNotSecure | PossibleMitm | DtmfReceived
+         | StatusChanged | Tick
          | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
          | LanWarning)
