@@ -63,7 +63,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         # shellcheck disable=SC2086
-        apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null
+        apt-get install -y -qq ${missing[*]} >/dev/null
     else
         echo "host-prereqs: missing host packages for the image: ${missing[*]}; install them" \
              "with: sudo $line" >&2
