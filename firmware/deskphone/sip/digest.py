@@ -132,7 +132,9 @@ def digest_response(
     hash_hex = _HASHES[upper.removesuffix("-SESS")]
 
     def h(text: str) -> str:
-        return hash_hex(text.encode("utf-8"))
+        # surrogateescape: bytes a peer sent that are not UTF-8 (realm="\xff", decoded so by
+        # the parser) hash as the very bytes received instead of raising.
+        return hash_hex(text.encode("utf-8", "surrogateescape"))
 
     ha1 = h(f"{username}:{realm}:{password}")
     if session:  # RFC 7616 §3.4.2
