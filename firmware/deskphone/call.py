@@ -211,7 +211,8 @@ class CallManager:
 
         self.dialplan = DialPlan.from_config(
             self.config.dialplan, accounts=[a.name for a in self.config.accounts],
-            peers=lan_peer if self.config.discovery.enabled else None)
+            peers=lan_peer if self.config.discovery.enabled else None,
+            account_domains={a.name: a.registrars for a in self.config.accounts})
 
     async def _start_discovery(self, host: str, port: int) -> None:
         from deskphone.routing.discovery import LanDirectory

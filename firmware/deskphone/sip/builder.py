@@ -16,7 +16,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from deskphone.sip.call import Addr, Call
-from deskphone.sip.digest import authorization_value, choose_challenge
+from deskphone.sip.digest import AccountRealms, authorization_value, choose_challenge
 from deskphone.sip.message import (
     MAGIC_COOKIE,
     SipMessage,
@@ -79,6 +79,7 @@ class MessageBuilder:
     reliable: bool
     stats: UaStats
     privacy: PrivacyPolicy
+    realms: AccountRealms
     transactions: dict[tuple[str, str, str], Transaction]
     _outbox: list[tuple[bytes, Addr]]
     _touched: dict[int, Transaction]
@@ -264,8 +265,14 @@ class MessageBuilder:
         if account is None or request is None or call is None or call.auth_attempts >= 2:
             return None
         header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        challenge = choose_challenge(response.headers.raw(header))
+        # RFC 3261 §22.1: only a realm that is the account's own (configured, or where its
+        # registrar accepted these credentials); any other is a callee or proxy fishing for a
+        # crackable hash of the password (issue 13 F8).
+        realms = self.realms.allowed(account.name, account.realm)
+        challenge = choose_challenge(response.headers.raw(header), realms)
         if challenge is None:
+            if choose_challenge(response.headers.raw(header)) is not None:
+                self.stats.auth_foreign_realm += 1
             return None
         call.auth_attempts += 1
         self.stats.auth_retries += 1

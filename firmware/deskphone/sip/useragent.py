@@ -39,6 +39,7 @@ from deskphone.sip.builder import (
     uri_addr,
 )
 from deskphone.sip.call import Addr, Call, CallStateError, end_reason
+from deskphone.sip.digest import AccountRealms
 from deskphone.sip.invite import DIRECT, InviteSessions
 from deskphone.sip.message import SipParseError, SipRequest, SipResponse, parse_message
 from deskphone.sip.registration import Account, Registration
@@ -83,6 +84,7 @@ class UaStats:
     requests_unmatched: int = 0
     retransmissions_absorbed: int = 0
     auth_retries: int = 0
+    auth_foreign_realm: int = 0  # challenges refused: their realm is not the account's
 
 
 class UserAgent(InviteSessions):
@@ -108,6 +110,7 @@ class UserAgent(InviteSessions):
         self._outbox: list[tuple[bytes, Addr]] = []
         self._events: deque[ev.Event] = deque()
         self._rng = random.Random(config.seed if config.seed is not None else secrets.randbits(64))
+        self.realms = AccountRealms()
         self.privacy = PrivacyPolicy(enabled=config.privacy, user_agent=config.user_agent or "")
         for registration in self.registrations.values():
             # RFC 3261 §10.2: one Call-ID per registrar binding, from the privacy policy.
