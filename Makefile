@@ -22,9 +22,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff, mypy, then the import contracts of .importlinter (layers one way, no cycles).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check firmware/deskphone tools tests hw boot
 	$(VENV)/bin/mypy --config-file firmware/pyproject.toml firmware/deskphone tools/deskphone_tools
+	$(VENV)/bin/lint-imports --config .importlinter --no-cache
 
 bench: $(STAMP)
 	$(PY) -m deskphone_tools.bench --out bench-results.json

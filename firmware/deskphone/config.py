@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deskphone.devices.pinmap import PinMapError, load_pinmap
+from deskphone.routing.dialplan import DialPlan, DialPlanError
+
 DEFAULT_CONFIG_PATH = Path("/etc/deskphone/deskphone.toml")
 
 TRANSPORTS = ("udp", "tcp", "tls")
@@ -358,16 +361,12 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
                                   interface=_str(disc_t, "interface", "discovery", None))
 
     dialplan_t = _table(raw, "dialplan")
-    from deskphone.routing.dialplan import DialPlan, DialPlanError
-
     try:  # a bad rule is a startup error that names the rule, not a surprise at dialling time
         DialPlan.from_config(dialplan_t, accounts=[a.name for a in accounts])
     except DialPlanError as exc:
         raise ConfigError("dialplan", dialplan_t, f"a valid dial plan ({exc})") from None
 
     pins = _table(raw, "pins")
-    from deskphone.devices.pinmap import PinMapError, load_pinmap
-
     try:
         load_pinmap(pins)
     except PinMapError as exc:
