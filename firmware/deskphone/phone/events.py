@@ -264,8 +264,9 @@ class TransferCall:
 
 Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejected | HoldToggled
          | CallArrived | CallRinging | CallConnected | CallFinished | CallFailedLocally
-         | SecuringStarted | Secured | CallNotSecure | PossibleMitm | DtmfReceived | StatusChanged
-         | Tick | StatsToggled | CallStats | ReverifyRequested
+         | SecuringStarted | Secured | CallNotSecure | PossibleMitm | DtmfReceived
+         | StatusChanged | Tick
+         | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
          | LanWarning)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf

@@ -60,6 +60,15 @@ class CodecError(ValueError):
     """A codec that cannot be created as specified."""
 
 
+def _opus_bitrate(maxaveragebitrate: str | None) -> int:
+    """RFC 7587 §6.1: values outside 6000-510000 SHOULD be ignored; so is anything not a
+    number (the SDP layer drops those at negotiation, this keeps a hand-built spec safe)."""
+    value = maxaveragebitrate or ""
+    if value.isascii() and value.isdigit() and len(value) <= 7 and 6000 <= int(value) <= 510000:
+        return int(value)
+    return 24000
+
+
 def create_codec(spec: NegotiatedCodec, *, secure: bool = True) -> Codec:
     """Build the codec for `spec`. `secure` makes Opus constant-bitrate unless the fmtp says
     otherwise (variable bitrate leaks speech content through packet sizes, RFC 6562)."""
@@ -72,6 +81,5 @@ def create_codec(spec: NegotiatedCodec, *, secure: bool = True) -> Codec:
         return G722Codec()
     if name == "OPUS":
         cbr = spec.fmtp.get("cbr", "1" if secure else "0") == "1"
-        bitrate = int(spec.fmtp.get("maxaveragebitrate", "24000"))
-        return OpusCodec(bitrate=min(max(bitrate, 6000), 510000), cbr=cbr)
+        return OpusCodec(bitrate=_opus_bitrate(spec.fmtp.get("maxaveragebitrate")), cbr=cbr)
     raise CodecError(f"codec {spec.name!r} unsupported, expected PCMU, PCMA, G722 or opus")
