@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from deskphone.media.codecs import CodecSpec, create_codec
+from deskphone.media.codecs import create_codec
 from deskphone.sdp import LocalMedia, OfferAnswer, SdpError, SessionDescription
+from deskphone.sdp.codecs import CodecChoice
 
 HEAD = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n"
 AUDIO = "c=IN IP4 192.0.2.1\r\nm=audio 5004 RTP/AVP 0\r\n"
@@ -84,11 +85,11 @@ def test_malformed_opus_fmtp_values_are_dropped_at_negotiation(
     assert negotiated.codec.fmtp == kept
     # what the call layer hands the media stream builds a codec (no ValueError at media start)
     codec = negotiated.codec
-    create_codec(CodecSpec(codec.name, codec.payload_type, codec.clock_rate, codec.channels,
+    create_codec(CodecChoice(codec.name, codec.payload_type, codec.clock_rate, codec.channels,
                            codec.fmtp))
 
 
 @pytest.mark.parametrize("bitrate", ["x", "²", HUGE, "-1"])
 def test_create_codec_ignores_a_malformed_opus_bitrate(bitrate: str) -> None:
-    codec = create_codec(CodecSpec("opus", 96, 48000, 2, {"maxaveragebitrate": bitrate}))
+    codec = create_codec(CodecChoice("opus", 96, 48000, 2, {"maxaveragebitrate": bitrate}))
     assert codec.name == "opus"
