@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from deskphone.control import ControlError, ControlServer
-from deskphone.media.codecs import CodecSpec, create_codec
+from deskphone.media.codecs import create_codec
 from deskphone.sdp import LocalMedia, OfferAnswer, SdpError, SessionDescription
 from deskphone.zrtp import CacheMismatch, Secure, ZrtpCache, ZrtpConfig, ZrtpSession, packets
 from deskphone_tools.fuzz.harness import Reader, Target
@@ -40,8 +40,7 @@ def fuzz_sdp(data: bytes) -> None:
     if codec is not None and codec.name != "opus":
         # the media stream builds what was agreed (Opus needs PyAV: too slow per input; its
         # fmtp is checked at negotiation, tests/sdp/test_numbers.py)
-        create_codec(CodecSpec(codec.name, codec.payload_type, codec.clock_rate,
-                               codec.channels, codec.fmtp))
+        create_codec(codec)
 
 
 def fuzz_zrtp_packet(data: bytes) -> None:
