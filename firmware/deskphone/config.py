@@ -51,7 +51,7 @@ class AccountConfig:
     name: str
     registrars: tuple[str, ...]  # primary first, then fail-over registrars
     user: str
-    password: str
+    password: str = field(repr=False)  # never in a repr, a log line or a traceback
     realm: str | None = None
     transport: str = "udp"
     expires: int = 3600

@@ -39,7 +39,8 @@ class Routes:
 
         self.dialplan = DialPlan.from_config(
             config.dialplan, accounts=[a.name for a in config.accounts],
-            peers=lan_peer if config.discovery.enabled else None)
+            peers=lan_peer if config.discovery.enabled else None,
+            account_domains={a.name: a.registrars for a in config.accounts})
 
     async def start_discovery(self, host: str, port: int, zid_hex: str) -> None:
         """Announce ourselves and browse the LAN (calls by URI work meanwhile, and without)."""
