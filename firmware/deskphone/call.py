@@ -448,7 +448,7 @@ class CallManager:
         call.zrtp = ZrtpSession(
             ZrtpConfig(zid=self.zid, key_agreements=z.key_agreements, sas_types=z.sas_types,
                        pbx_enrolled=frozenset(z.enrolled_pbx_zids)),
-            self.cache, ssrc=ssrc)
+            ssrc=ssrc, lookup_secrets=self.cache.lookup, store_secrets=self.cache.store)
         call.media.on_zrtp = lambda packet, c=call: self._zrtp_in(c, packet)
         call.media.on_dtmf = lambda key, c=call: self._dtmf_in(c, key)
 

@@ -1,9 +1,11 @@
 """Retained-secret cache (RFC 6189 §4.9): our ZID; per peer ZID rs1, rs2 and the SAS-verified flag.
 
-SQLite in the data directory. Every update is one statement inside one transaction (WAL journal,
-synchronous=FULL), so a crash or kill -9 at any point leaves either the old or the new row, never a
-half-written one. The file is created 0600: it holds long-term secrets. Nothing here logs a
-secret. The cache does file IO; the wall clock (for expiry) is injectable for tests.
+SQLite in the data directory: the storage behind the `lookup` / `store` callables a ZrtpSession
+is given (`retained.py`); the session itself never touches this file. Every update is one
+statement inside one transaction (WAL journal, synchronous=FULL), so a crash or kill -9 at any
+point leaves either the old or the new row, never a half-written one. The file is created 0600:
+it holds long-term secrets. Nothing here logs a secret. The wall clock (for expiry) is injectable
+for tests.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-NEVER_EXPIRES = 0xFFFFFFFF  # cache expiration interval meaning "forever" (§5.7)
+from .retained import NEVER_EXPIRES, RetainedSecrets, SecretUpdate
+
+__all__ = ["NEVER_EXPIRES", "RetainedSecrets", "ZrtpCache"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS local (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -27,13 +30,6 @@ CREATE TABLE IF NOT EXISTS peers (
     updated_at REAL NOT NULL
 );
 """
-
-
-@dataclass(frozen=True)
-class RetainedSecrets:
-    rs1: bytes | None = field(repr=False)
-    rs2: bytes | None = field(repr=False)
-    verified: bool
 
 
 class ZrtpCache:
@@ -113,6 +109,16 @@ class ZrtpCache:
                 {"zid": bytes(peer_zid), "rs1": new_rs1, "exp": expires_at,
                  "verified": int(verified), "now": now},
             )
+
+    def store(self, update: SecretUpdate) -> None:
+        """The `store_secrets` callable a ZrtpSession is given (retained.py)."""
+        if update.forget:
+            self.forget(update.peer_zid)
+        elif update.new_rs1 is not None:
+            self.store_secret(update.peer_zid, update.new_rs1, verified=bool(update.verified),
+                              expiration_interval=update.expiration_interval)
+        elif update.verified is not None:
+            self.set_verified(update.peer_zid, update.verified)
 
     def set_verified(self, peer_zid: bytes, verified: bool) -> None:
         with self._transaction():

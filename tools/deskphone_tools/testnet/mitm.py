@@ -66,7 +66,9 @@ class ZrtpLeg:
         self.side = side
         self.zid = zid
         self.cache = ZrtpCache(":memory:")
-        self.session = ZrtpSession(ZrtpConfig(zid=zid), self.cache, ssrc=secrets.randbits(32))
+        self.session = ZrtpSession(ZrtpConfig(zid=zid), ssrc=secrets.randbits(32),
+                                   lookup_secrets=self.cache.lookup,
+                                   store_secrets=self.cache.store)
         self.srtp: SrtpContext | None = None
         self.outcome: str | None = None  # "secure", "mismatch" or "not secure: <reason>"
         self.sas: str | None = None
