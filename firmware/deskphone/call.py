@@ -132,11 +132,13 @@ class CallManager:
         from deskphone.sip.registration import Account
         from deskphone.sip.transport import SipEndpoint, TransportConfig
         from deskphone.sip.useragent import UaConfig, UserAgent
-        from deskphone.zrtp.cache import ZrtpCache
+        from deskphone.zrtp.writer import CacheWriter
 
         self.loop = asyncio.get_running_loop()
-        self.cache = ZrtpCache(self.data_dir / "zrtp-cache.sqlite")
-        self.zid = self.cache.local_zid()
+        # Writes go to a worker thread: their fsync never holds this loop (issue 13, item 7).
+        self.cache = CacheWriter(self.data_dir / "zrtp-cache.sqlite",
+                                 self.loop.call_soon_threadsafe)
+        self.zid = self.cache.reader.local_zid()
         listen = self.config.sip.listen
         accounts = []
         for a in self.config.accounts:
@@ -448,7 +450,9 @@ class CallManager:
         call.zrtp = ZrtpSession(
             ZrtpConfig(zid=self.zid, key_agreements=z.key_agreements, sas_types=z.sas_types,
                        pbx_enrolled=frozenset(z.enrolled_pbx_zids)),
-            ssrc=ssrc, lookup_secrets=self.cache.lookup, store_secrets=self.cache.store)
+            ssrc=ssrc, lookup_secrets=self.cache.lookup,
+            store_secrets=self.cache.store_for(
+                lambda reason, c=call: self._zrtp_cache_write_failed(c, reason)))
         call.media.on_zrtp = lambda packet, c=call: self._zrtp_in(c, packet)
         call.media.on_dtmf = lambda key, c=call: self._dtmf_in(c, key)
 
@@ -561,6 +565,11 @@ class CallManager:
                 call.media.enable_audio(True)
                 self.app.post(pev.NotSecure(event.reason))
         self._arm_zrtp_timer(call)
+
+    def _zrtp_cache_write_failed(self, call: ActiveCall, reason: str) -> None:
+        if call.zrtp is not None and not call.ended:
+            call.zrtp.cache_write_failed(reason)
+            self._pump_zrtp(call)
 
     def _arm_zrtp_timer(self, call: ActiveCall) -> None:
         if call.zrtp_timer is not None:

@@ -47,6 +47,7 @@ class Fail:
 
     reason: str
     error_code: int | None = None
+    possible_attack: bool = False  # NotSecure.possible_attack (§8.1.1)
 
 
 @dataclass(frozen=True)
@@ -71,5 +72,5 @@ class Step:
 STAY = None  # Step(STAY): the packet changed nothing (dropped and counted, or a duplicate)
 
 
-def fail(reason: str, error_code: int | None = None) -> Step:
-    return Step(State.FAILED, [Fail(reason, error_code)])
+def fail(reason: str, error_code: int | None = None, *, possible_attack: bool = False) -> Step:
+    return Step(State.FAILED, [Fail(reason, error_code, possible_attack)])

@@ -2,8 +2,13 @@
 
 In every state: Error/ErrorACK (§5.9, §5.10) and Ping/PingACK (§5.15, §5.16). Once secure:
 GoClear (§5.11; we never go clear, so an authentic GoClear is refused with Error 0x100 and SRTP
-continues) and SASrelay/RelayACK (§5.13, §5.14, §7.3; only from a PBX the user enrolled). Handlers
+continues) and SASrelay (§5.13, §7.3; always refused with Error 0x63, see `on_sasrelay`). Handlers
 get the handshake state and return a `Step` (see `actions.py`).
+
+Error is unauthenticated (§5.9): it may end a handshake still under way, but not one whose keys
+were confirmed: not once secure, and not an initiator whose Confirm1 verified (§4.6), which would
+otherwise be pushed to "not secure" (and, without require_secure, cleartext) while the responder
+shows "secure". Such an Error is acknowledged, counted and ignored.
 """
 
 from __future__ import annotations
@@ -11,10 +16,8 @@ from __future__ import annotations
 import hmac
 
 from . import packets
-from .actions import STAY, Emit, Fail, Send, Step, StopTimer
-from .algorithms import CIPHERS, HASHES
-from .algorithms import render_sas as render_sas_value
-from .events import CacheMismatch, Secure
+from .actions import STAY, Fail, Send, Step, StopTimer
+from .algorithms import HASHES
 from .handshake import Handshake
 from .hashchain import implicit_hash
 from .packets import ZRTP_VERSION
@@ -24,8 +27,9 @@ from .states import State
 def on_error(hs: Handshake, packet, error: packets.ErrorMessage, now: float) -> Step:
     hs.stats.errors_received += 1
     ack = Send(packets.ERROR_ACK.encode())
-    if hs.state is State.SECURE:
-        return Step(STAY, [ack])  # an unauthenticated Error cannot tear down confirmed keys
+    if hs.state in (State.SECURE, State.CONFIRM2_SENT):
+        hs.stats.errors_ignored += 1  # cannot tear down confirmed keys (see above)
+        return Step(STAY, [ack])
     if hs.state is State.FAILED:
         return Step(STAY, [ack])
     return Step(State.FAILED, [ack, Fail(f"peer sent ZRTP Error 0x{error.code:x} "
@@ -59,32 +63,20 @@ def on_goclear(hs: Handshake, packet, goclear: packets.GoClear, now: float) -> S
 
 
 def on_sasrelay(hs: Handshake, packet, relay: packets.SasRelay, now: float) -> Step:
-    """§5.13 / §7.3: a PBX relays the SAS of its other leg; only from an enrolled PBX."""
-    assert hs.choice is not None and hs.peer_zid is not None
-    mac_key, zrtp_key = hs.peer_keys()
+    """§5.13 / §7.3: a PBX relays the SAS of its other leg. We refuse every one.
+
+    §7.3 trusts a relayed SAS only from a PBX the user enrolled with, and §7.3.1 proves the
+    enrolment with a pbxsecret (s3 in s0) set up in an enrolment call the person confirms. We have
+    no enrolment, so no SASrelay can be trusted: a Hello's M flag and ZID are the peer's own claims
+    and anyone can make them. Accepting one would let a MiTM replace a cache mismatch alarm or a
+    SAS the people would compare with a SAS of its choosing. An authentic one (the peer's MAC key)
+    gets Error 0x63 "relayed SAS from untrusted MiTM" (§5.9); the SAS on screen stays ours."""
+    assert hs.choice is not None
+    mac_key, _ = hs.peer_keys()
     expected = HASHES[hs.choice.hash].hmac(mac_key, relay.encrypted)[:8]
     if not hmac.compare_digest(expected, relay.mac):
         hs.stats.dropped_mac += 1
         return Step(STAY)
-    peer_is_pbx = bool(hs.peer_hello and hs.peer_hello.mitm)
-    if not peer_is_pbx or hs.peer_zid not in hs.config.pbx_enrolled:
-        hs.stats.sasrelay_refused += 1
-        hs.stats.errors_sent += 1
-        return Step(STAY, [Send(packets.ErrorMessage(packets.ERROR_UNTRUSTED_MITM).encode())])
-    plaintext = CIPHERS[hs.choice.cipher].cfb_decrypt(zrtp_key, relay.iv, relay.encrypted)
-    if len(plaintext) < 40:
-        hs.stats.dropped_malformed += 1
-        return Step(STAY)
-    scheme = packets._algorithm_name(plaintext[4:8])
-    trusted_sas_hash = plaintext[8:40]
-    ack = Send(packets.RELAY_ACK.encode())
-    if scheme not in ("B32", "B256") or not any(trusted_sas_hash):
-        return Step(STAY, [ack])  # an all-zero hash means "no relayed SAS" (§5.13)
-    previous = hs.finished_event
-    if not isinstance(previous, Secure | CacheMismatch):
-        return Step(STAY, [ack])
-    return Step(STAY, [ack, Emit(Secure(
-        sas=render_sas_value(scheme, trusted_sas_hash[:4]), sas_type=scheme,
-        verified=False, srtp=previous.srtp, cipher=previous.cipher, hash=previous.hash,
-        auth_tag=previous.auth_tag, key_agreement=previous.key_agreement,
-        peer_zid=previous.peer_zid))])
+    hs.stats.sasrelay_refused += 1
+    hs.stats.errors_sent += 1
+    return Step(STAY, [Send(packets.ErrorMessage(packets.ERROR_UNTRUSTED_MITM).encode())])

@@ -96,10 +96,12 @@ def on_commit_in_contention(hs: Handshake, packet, commit: packets.Commit, now: 
     """Both sides sent Commit (§4.2): the larger hvi wins; we stay initiator or turn responder."""
     if not _authentic(hs, commit):
         return Step(STAY)
-    if (refused := _refuse_non_dh(commit)) is not None:
-        return refused
     hs.hello_acknowledged = True
     hs.stats.commit_contentions += 1
+    if commit.key_agreement in ("Prsh", "Mult"):
+        # §4.2: a DH Commit against a non-DH (Preshared, Multistream) one: the non-DH Commit is
+        # discarded and the DH Commit (ours) proceeds; the peer, seeing ours, turns responder.
+        return Step(STAY)
     assert hs.our_commit is not None
     # §4.2: both DH mode, the Commit with the larger hvi (as a big unsigned integer) wins.
     if int.from_bytes(hs.our_commit.hvi, "big") >= int.from_bytes(commit.hvi, "big"):

@@ -18,6 +18,9 @@ class ZrtpConfig:
     sas_types: tuple[str, ...] = ("B32", "B256")
     t1: float = 0.05
     t2: float = 0.2
+    # Accepted for the [zrtp] enrolled_pbx_zids setting, but trusts nothing: a relayed SAS
+    # (§7.3) needs a PBX enrolment proven by a pbxsecret (§7.3.1), which is not implemented, so
+    # every SASrelay is refused with Error 0x63 whatever this holds.
     pbx_enrolled: frozenset[bytes] = frozenset()
     # §5.7: what our Confirm asks the peer to keep the new rs1 for (seconds).
     cache_expiration: int = NEVER_EXPIRES
@@ -47,3 +50,7 @@ class ZrtpStats:
     errors_received: int = 0
     goclear_refused: int = 0
     sasrelay_refused: int = 0
+    errors_ignored: int = 0  # unauthenticated Errors after Confirm1 verified (§4.6, §5.9)
+    conf2ack_implicit: int = 0  # initiator: peer's SRTP authenticated before Conf2ACK (§4.6)
+    conf2ack_missing: int = 0  # initiator: Confirm2 retransmissions spent, no Conf2ACK
+    cache_write_failures: int = 0

@@ -17,6 +17,8 @@ from .hashchain import implicit_hash
 from .packets import ZRTP_VERSION
 from .states import State
 
+HELLO_HASH_MISMATCH = "possible attack: the peer's Hello does not match its SDP a=zrtp-hash"
+
 
 def on_hello(hs: Handshake, packet: packets.ZrtpPacket, hello: packets.Hello,
              now: float) -> Step:
@@ -37,8 +39,10 @@ def on_hello(hs: Handshake, packet: packets.ZrtpPacket, hello: packets.Hello,
         return fail("peer uses our own ZID", packets.ERROR_EQUAL_ZID)
     if hs.expected_peer_hello_hash is not None and not hmac.compare_digest(
             implicit_hash(packet.message), hs.expected_peer_hello_hash):
-        hs.stats.dropped_hello_hash += 1  # §8.1.1: not the Hello the signalling announced
-        return Step(STAY)
+        # §8.1.1: not the Hello the signalling announced. That is evidence of an attack (a
+        # MiTM on the media path, or a Hello planted by someone else): say so at once.
+        hs.stats.dropped_hello_hash += 1
+        return fail(HELLO_HASH_MISMATCH, packets.ERROR_HELLO_MISMATCH, possible_attack=True)
     hs.peer_hello = hello
     hs.peer_hello_bytes = packet.message
     hs.accept(packet.message)

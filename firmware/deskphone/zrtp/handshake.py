@@ -57,6 +57,9 @@ class Handshake:
     last_peer_message: bytes = b""
     seen_peer_messages: set[bytes] = field(default_factory=set)
     finished_event: ZrtpEvent | None = None
+    # §4.6.1.1: after a cache mismatch the new rs1 waits here until the SAS is verified.
+    pending_rs1: bytes | None = field(default=None, repr=False)
+    pending_expiration: int = NEVER_EXPIRES
 
     @classmethod
     def new(cls, config: ZrtpConfig, rng: Callable[[int], bytes],

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from . import packets
 from .actions import STAY, Send, Step, fail
+from .confirm import on_conf2ack_missing
 from .handshake import Handshake
 from .states import State
 
@@ -61,6 +62,8 @@ def on_guard_expired(hs: Handshake) -> Step:
     """The whole handshake took longer than HANDSHAKE_TIMEOUT."""
     if hs.state in (State.SECURE, State.FAILED):
         return Step(STAY)
+    if hs.state is State.CONFIRM2_SENT:
+        return on_conf2ack_missing(hs, 0.0)  # Confirm1 verified: §4.6, never back to cleartext
     return fail(f"ZRTP handshake did not finish in {HANDSHAKE_TIMEOUT:g} s",
                 packets.ERROR_PROTOCOL_TIMEOUT)
 
@@ -72,6 +75,8 @@ def on_retransmission_due(hs: Handshake, timer: Retransmission, now: float) -> S
             return fail("no ZRTP answer from the peer (Hello not acknowledged)")
         if hs.state is State.FAILED:
             return Step(STAY)  # our Error was never acknowledged; nothing more to do
+        if hs.state is State.CONFIRM2_SENT:
+            return on_conf2ack_missing(hs, now)  # §4.6: never back to cleartext from here
         return fail(f"timed out waiting for {timer.what}", packets.ERROR_PROTOCOL_TIMEOUT)
     timer.back_off(now)
     hs.stats.retransmitted += 1

@@ -54,14 +54,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import any_state, commit, confirm, dh_exchange, discovery, packets, retransmit
-from .actions import Action, ArmT1, ArmT2, Emit, Fail, Send, Step, StopTimer, StoreSecret
+from .actions import Action, ArmT1, ArmT2, Emit, Fail, Send, Step, StopTimer, StoreSecret, fail
 from .config import ZrtpConfig, ZrtpStats
-from .events import NotSecure, ZrtpEvent
+from .events import CacheMismatch, CacheWriteFailed, NotSecure, Secure, ZrtpEvent
 from .handshake import Handshake
 from .hashchain import implicit_hash
 from .negotiation import AlgorithmChoice
 from .packets import ZRTP_VERSION
-from .retained import SecretLookup, SecretStore, SecretUpdate
+from .retained import CacheWriteError, SecretLookup, SecretStore, SecretUpdate
 from .retransmit import (
     HANDSHAKE_TIMEOUT,
     T1_CAP,
@@ -96,6 +96,7 @@ class ZrtpSession:
         self._outbox: list[bytes] = []
         self._retransmission: Retransmission | None = None
         self._guard_deadline: float | None = None
+        self._keys_emitted = False  # a Secure/CacheMismatch went out: never a second one
 
     # --- read-only views of the handshake ---------------------------------------------------------
     @property
@@ -132,8 +133,9 @@ class ZrtpSession:
         hs.expected_peer_hello_hash = expected
         if hs.peer_hello is not None and not hmac.compare_digest(
                 implicit_hash(hs.peer_hello_bytes), expected):
-            self._apply(Step(State.FAILED, [Fail(
-                "the peer's Hello does not match its SDP a=zrtp-hash (possible MiTM)")]), 0.0)
+            hs.stats.dropped_hello_hash += 1
+            self._apply(fail(discovery.HELLO_HASH_MISMATCH, packets.ERROR_HELLO_MISMATCH,
+                             possible_attack=True), 0.0)
 
     def start(self, now: float) -> None:
         if self.state is not State.IDLE:
@@ -184,18 +186,35 @@ class ZrtpSession:
         return self._events.popleft() if self._events else None
 
     def confirm_sas(self) -> None:
-        """The user compared the SAS and it matched: remember it for key continuity (§4.6.1)."""
+        """The user compared the SAS and it matched: remember it for key continuity (§4.6.1);
+        after a cache mismatch this is when the new rs1 replaces the old (§4.6.1.1)."""
         hs = self._handshake
         if hs.peer_zid is not None and self.state is State.SECURE:
-            self._store_secrets(SecretUpdate(hs.peer_zid, verified=True))
+            self._store(confirm.sas_verified_update(hs, True))
             hs.local_verified = True
 
     def reject_sas(self) -> None:
         """The SAS did not match (or the user withdrew trust): clear the verified flag."""
         hs = self._handshake
         if hs.peer_zid is not None and self.state is State.SECURE:
-            self._store_secrets(SecretUpdate(hs.peer_zid, verified=False))
+            self._store(confirm.sas_verified_update(hs, False))
             hs.local_verified = False
+
+    def peer_srtp_authenticated(self, now: float) -> None:
+        """The media layer authenticated an SRTP packet from the peer with the keys of this
+        session (SrtpReceiveReady / Secure). For an initiator still waiting for Conf2ACK this is
+        an implicit Conf2ACK (§4.6): it turns secure. Anywhere else it changes nothing."""
+        transition = COMMANDS.get(self.state, {}).get("peer_srtp_authenticated")
+        if transition is not None:
+            self._apply(transition.handler(self._handshake, now), now)
+
+    def cache_write_failed(self, reason: str) -> None:
+        """A store callable that writes in the background reports a failed write here; the
+        session emits CacheWriteFailed (the keys stay good: SRTP is not torn down)."""
+        self.stats.cache_write_failures += 1
+        log.warning("ZRTP retained-secret cache write failed: %s", reason)
+        self._events.append(CacheWriteFailed(
+            f"could not save the ZRTP key-continuity secret ({reason})"))
 
     @property
     def is_secure(self) -> bool:
@@ -265,19 +284,31 @@ class ZrtpSession:
                 self._retransmission = Retransmission.on_t2(message, now, self.config.t2, what)
             case StopTimer():
                 self._retransmission = None
-            case Fail(reason, error_code):
-                self._fail(reason, error_code, now)
+            case Fail(reason, error_code, possible_attack):
+                self._fail(reason, error_code, now, possible_attack=possible_attack)
             case Emit(event):
+                if isinstance(event, Secure | CacheMismatch):
+                    if self._keys_emitted:  # F3: SRTP must never be re-keyed with the same keys
+                        log.error("ZRTP: refusing to announce the same keys twice")
+                        return
+                    self._keys_emitted = True
                 self._events.append(event)
             case StoreSecret(update):
-                self._store_secrets(update)
+                self._store(update)
+
+    def _store(self, update: SecretUpdate) -> None:
+        try:
+            self._store_secrets(update)
+        except CacheWriteError as exc:
+            self.cache_write_failed(str(exc))
 
     def _send(self, message: bytes) -> None:
         self._sequence = (self._sequence + 1) & 0xFFFF
         self._outbox.append(packets.encode_packet(self._sequence, self._ssrc, message))
         self.stats.sent += 1
 
-    def _fail(self, reason: str, error_code: int | None, now: float) -> None:
+    def _fail(self, reason: str, error_code: int | None, now: float, *,
+              possible_attack: bool = False) -> None:
         """NotSecure(reason); with an error code, also Error (§5.9), resent on T2 until ErrorACK."""
         if self.state is State.FAILED:
             return
@@ -287,7 +318,7 @@ class ZrtpSession:
         if error_code is not None:
             reason = f"{reason} (sent Error 0x{error_code:x})"
         log.info("ZRTP failed: %s", reason)
-        self._events.append(NotSecure(reason))
+        self._events.append(NotSecure(reason, possible_attack=possible_attack))
         if error_code is not None:
             error = packets.ErrorMessage(error_code).encode()
             self.stats.errors_sent += 1
@@ -381,6 +412,13 @@ for _state, _table in TRANSITIONS.items():
     if _state is not State.IDLE:  # before start() nothing is answered, not even Ping
         for _kind, _transition in _ANY_STATE.items():
             _table.setdefault(_kind, _transition)
+
+# Commands from the layer above that move the state, like messages do.
+COMMANDS: dict[State, dict[str, Triggered]] = {
+    # §4.6: SRTP from the responder, authenticated, is an implicit Conf2ACK.
+    _S.CONFIRM2_SENT: {"peer_srtp_authenticated": Triggered(
+        lambda hs: True, confirm.on_peer_srtp_authenticated, _S.SECURE)},
+}
 
 # §4.1: holding the peer's Hello with ours acknowledged, we become candidate initiator (§4.2).
 TRIGGERED: dict[State, Triggered] = {
