@@ -34,9 +34,9 @@ VALID_KEYS = frozenset("0123456789*#ABCD")
 
 
 TIMELINE_EVENTS: dict[type, str] = {
-    ev.IncomingCall: "incoming", ev.CallRinging: "ringing", ev.CallAnswered: "answered",
-    ev.Securing: "securing", ev.Secured: "secured", ev.CacheMismatch: "secured",
-    ev.NotSecure: "not_secure", ev.CallEnded: "ended",
+    ev.CallArrived: "incoming", ev.CallRinging: "ringing", ev.CallConnected: "answered",
+    ev.SecuringStarted: "securing", ev.Secured: "secured", ev.PossibleMitm: "secured",
+    ev.CallNotSecure: "not_secure", ev.CallFinished: "ended",
 }
 
 

@@ -328,7 +328,7 @@ class CallManager:
                 await self._open_media(call)
         except OSError as exc:
             self._sip(self.ua.reject, call.call_id, 500)
-            self._finish(call, pev.CallEnded("failed", 500, f"no media port: {exc}"))
+            self._finish(call, pev.CallFinished("failed", 500, f"no media port: {exc}"))
             return
         if call.ended:
             await self._teardown(call)
@@ -340,11 +340,11 @@ class CallManager:
         except SdpError as exc:
             log.warning("call %s: unusable offer: %s", call.call_id, exc)
             self._sip(self.ua.reject, call.call_id, 488)
-            self._finish(call, pev.CallEnded("failed", 488, "Not Acceptable Here"))
+            self._finish(call, pev.CallFinished("failed", 488, "Not Acceptable Here"))
             return
         if negotiated.rejected:
             self._sip(self.ua.reject, call.call_id, 488)
-            self._finish(call, pev.CallEnded("failed", 488, "no common codec"))
+            self._finish(call, pev.CallFinished("failed", 488, "no common codec"))
             return
         self._sip(self.ua.answer, call.call_id, answer)
         self._start_media(call, negotiated, start_zrtp=False)  # on the ACK: see _start_zrtp
@@ -472,15 +472,10 @@ class CallManager:
 
     def _start_media(self, call: ActiveCall, negotiated: Negotiated, *,
                      start_zrtp: bool = True) -> None:
-        from deskphone.media.stream import CodecSpec
-
         call.negotiated = negotiated
         codec = negotiated.codec
         assert codec is not None, "a rejected stream never reaches the media layer"
-        spec = CodecSpec(name=codec.name, payload_type=codec.payload_type,
-                         clock_rate=codec.clock_rate, channels=codec.channels,
-                         fmtp=dict(codec.fmtp))
-        call.media.start((negotiated.remote_address, negotiated.remote_port), spec,
+        call.media.start((negotiated.remote_address, negotiated.remote_port), codec,
                          dtmf_pt=negotiated.dtmf_payload_type, rtcp_mux=negotiated.rtcp_mux)
         call.media.set_direction(negotiated.direction)
         if negotiated.remote_zrtp_hash:
@@ -541,13 +536,13 @@ class CallManager:
             if call is not self.call:
                 continue
             if isinstance(event, zev.Securing):
-                self.app.post(pev.Securing())
+                self.app.post(pev.SecuringStarted())
             elif isinstance(event, zev.Secure | zev.CacheMismatch):
                 call.media.set_srtp(event.srtp)  # SRTP first: only then may audio flow
                 call.media.enable_audio(True)
                 call.secured = True
                 if isinstance(event, zev.CacheMismatch):
-                    self.app.post(pev.CacheMismatch(event.sas))
+                    self.app.post(pev.PossibleMitm(event.sas))
                 else:
                     self.app.post(pev.Secured(event.sas, event.verified))
                 from deskphone.peer_identity import warning_after_zrtp
@@ -559,11 +554,11 @@ class CallManager:
                     log.warning("call %s: ZRTP failed and require_secure is set: ending it",
                                 call.call_id)
                     self.hangup()
-                    self.app.post(pev.CallEnded("not_secure", None, event.reason))
+                    self.app.post(pev.CallFinished("not_secure", None, event.reason))
                     return
                 call.media.allow_cleartext()
                 call.media.enable_audio(True)
-                self.app.post(pev.NotSecure(event.reason))
+                self.app.post(pev.CallNotSecure(event.reason))
         self._arm_zrtp_timer(call)
 
     def _zrtp_cache_write_failed(self, call: ActiveCall, reason: str) -> None:
@@ -622,7 +617,7 @@ class CallManager:
                     self._answered(call, sdp)
             case sev.CallEnded(call_id=call_id, reason=reason, code=code):
                 if call is not None and call.call_id == call_id:
-                    self._finish(call, pev.CallEnded(reason, code))
+                    self._finish(call, pev.CallFinished(reason, code))
             case sev.Reoffer(call_id=call_id, sdp=sdp):
                 if call is not None and call.call_id == call_id:
                     self._reoffer(call, sdp)
@@ -652,7 +647,7 @@ class CallManager:
                           offer_answer=self._new_offer_answer(), remote_offer=sdp)
         self.call = call
         self._sip(self.ua.ringing, call_id)
-        self.app.post(pev.IncomingCall(call_id, uri, display))
+        self.app.post(pev.CallArrived(call_id, uri, display))
 
     def _answered(self, call: ActiveCall, sdp: bytes) -> None:
         if call.negotiated is not None:  # the answer to our re-INVITE (hold/resume)
@@ -668,14 +663,14 @@ class CallManager:
         except SdpError as exc:
             log.warning("call %s: bad SDP answer: %s", call.call_id, exc)
             self.hangup()
-            self.app.post(pev.CallEnded("failed", 488, "bad SDP answer"))
+            self.app.post(pev.CallFinished("failed", 488, "bad SDP answer"))
             return
         if negotiated.rejected:
             self.hangup()
-            self.app.post(pev.CallEnded("failed", 488, "no common codec"))
+            self.app.post(pev.CallFinished("failed", 488, "no common codec"))
             return
         self._start_media(call, negotiated)
-        self.app.post(pev.CallAnswered())
+        self.app.post(pev.CallConnected())
 
     def _reoffer(self, call: ActiveCall, sdp: bytes) -> None:
         try:
@@ -687,7 +682,7 @@ class CallManager:
         call.negotiated = negotiated
         call.media.set_direction(negotiated.direction)
 
-    def _finish(self, call: ActiveCall, event: pev.CallEnded) -> None:
+    def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         call.ended = True
         if self.call is call:
             self.call = None

@@ -58,11 +58,11 @@ class CallTransfers:
 
         call = self.calls.call
         if call is None or not call.call_id or call.negotiated is None:
-            self.calls.app.post(pev.TransferFailed("no call to transfer"))
+            self.calls.app.post(pev.TransferAborted("no call to transfer"))
             return
         resolved = self.calls.resolve(target)
         if isinstance(resolved, str):
-            self.calls.app.post(pev.TransferFailed(f"unknown number: {resolved}"))
+            self.calls.app.post(pev.TransferAborted(f"unknown number: {resolved}"))
             return
         uri, _account = resolved
         if not uri.startswith(("sip:", "sips:", "tel:")):
@@ -70,7 +70,7 @@ class CallTransfers:
         try:
             self.calls._sip(self.calls.ua.refer, call.call_id, uri)
         except (CallStateError, ValueError) as exc:
-            self.calls.app.post(pev.TransferFailed(str(exc)))
+            self.calls.app.post(pev.TransferAborted(str(exc)))
             return
         self.counters["refers_sent"] += 1
 
@@ -93,12 +93,12 @@ class CallTransfers:
                         calls.app.post(pev.TransferSucceeded())
                     else:
                         self.counters["failed"] += 1
-                        calls.app.post(pev.TransferFailed(f"{code} {reason}".strip()))
+                        calls.app.post(pev.TransferAborted(f"{code} {reason}".strip()))
                 return True
             case sev.TransferFailed(call_id=call_id, code=code):
                 if current is not None and current.call_id == call_id:
                     self.counters["failed"] += 1
-                    calls.app.post(pev.TransferFailed(f"{code} refused"))
+                    calls.app.post(pev.TransferAborted(f"{code} refused"))
                 return True
             case sev.TransferAccepted():
                 return True
@@ -195,7 +195,7 @@ class CallTransfers:
         original = pending.original
         self._notify(original.call_id, status, reason)
         if original.ended:  # nobody to go back to
-            calls.app.post(pev.CallEnded("failed", status, detail))
+            calls.app.post(pev.CallFinished("failed", status, detail))
             return
         self._restore(original, pending.original_audio, detail)
 
@@ -203,7 +203,7 @@ class CallTransfers:
         if original.media is not None and audio is not None:
             original.media.audio = audio
         self.calls.call = original
-        self.calls.app.post(pev.TransferFailed(detail))
+        self.calls.app.post(pev.TransferAborted(detail))
 
     def _end_original(self, original: ActiveCall) -> None:
         calls = self.calls

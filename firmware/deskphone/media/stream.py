@@ -53,7 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from deskphone.devices.audio import AudioPort
-from deskphone.media.codecs import Codec, CodecSpec, create_codec
+from deskphone.media.codecs import Codec, NegotiatedCodec, codec_key, create_codec
 from deskphone.media.demux import PacketKind, classify
 from deskphone.media.dtmf import DtmfReceiver, DtmfSender
 from deskphone.media.jitterbuffer import FrameKind, JitterBuffer
@@ -151,7 +151,7 @@ class MediaStream:
         self.remote: tuple[str, int] | None = None
         self.remote_rtcp: tuple[str, int] | None = None  # where RTCP goes: RTP port or port + 1
         self.rtcp_mux = True
-        self.codec_spec: CodecSpec | None = None
+        self.codec_spec: NegotiatedCodec | None = None
         self._payload_type: int | None = None
         self._codec: Codec | None = None
         self._jitter: JitterBuffer | None = None
@@ -201,7 +201,7 @@ class MediaStream:
                             stream._rtcp_port_received)
         return stream
 
-    def start(self, remote: tuple[str, int], codec: CodecSpec, *, dtmf_pt: int | None,
+    def start(self, remote: tuple[str, int], codec: NegotiatedCodec, *, dtmf_pt: int | None,
               send_audio: bool = False, rtcp_mux: bool = True) -> None:
         """Begin media towards `remote` with the negotiated codec (may be called again to
         change either, e.g. after a re-INVITE). `rtcp_mux`: the offer/answer agreed a=rtcp-mux
@@ -209,7 +209,8 @@ class MediaStream:
         self.remote = (remote[0], remote[1])
         self.rtcp_mux = rtcp_mux
         self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
-        if codec != self.codec_spec or self._codec is None:
+        if (self.codec_spec is None or codec_key(codec) != codec_key(self.codec_spec)
+                or self._codec is None):
             self.codec_spec = codec
             self._payload_type = codec.payload_type
             self._codec = create_codec(codec, secure=not self._cleartext_allowed)
