@@ -103,7 +103,8 @@ class ZrtpSettings:
     require_secure: bool = False
     key_agreements: tuple[str, ...] = ("X255", "DH3k", "EC25", "DH2k", "EC38")
     sas_types: tuple[str, ...] = ("B32", "B256")
-    # ZIDs of PBXes the user enrolled (RFC 6189 §7.3): only their SASrelay is trusted.
+    # Accepted, but trusts nothing: every SASrelay is refused (RFC 6189 §7.3 needs an enrolment
+    # proven by a pbxsecret, §7.3.1, which is not implemented). Kept so old configs still load.
     enrolled_pbx_zids: tuple[bytes, ...] = ()
 
 

@@ -20,8 +20,8 @@ from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
 from deskphone.routing.privacy import PrivacyPolicy
 from deskphone.sdp import LocalMedia, Negotiated, OfferAnswer
-from deskphone.zrtp.cache import ZrtpCache
 from deskphone.zrtp.session import ZrtpConfig, ZrtpSession
+from deskphone.zrtp.writer import CacheWriter
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def probe_media(codecs: tuple[str, ...]) -> LocalMedia:
 
 
 async def open_call_media(call: ActiveCall, config: Config, *, audio: AudioPort,
-                          tones: ToneSource, zid: bytes, cache: ZrtpCache,
+                          tones: ToneSource, zid: bytes, cache: CacheWriter,
                           clock: Callable[[], float], loop: asyncio.AbstractEventLoop) -> None:
     """Bind the call's media port and plug a ZRTP driver into its stream (left unset when the
     call ended meanwhile)."""
@@ -57,11 +57,16 @@ async def open_call_media(call: ActiveCall, config: Config, *, audio: AudioPort,
         return
     z = config.zrtp
     # RFC 6189 §5: a ZRTP packet carries the SSRC of its sender's RTP stream.
+    driver: list[ZrtpDriver] = []
     session = ZrtpSession(
         ZrtpConfig(zid=zid, key_agreements=z.key_agreements, sas_types=z.sas_types,
                    pbx_enrolled=frozenset(z.enrolled_pbx_zids)),
-        cache, ssrc=media.ssrc)
+        ssrc=media.ssrc, lookup_secrets=cache.lookup,
+        # Writes go to a worker thread: their fsync never holds the loop (issue 13, item 7);
+        # a failed write ends the handshake with a clear outcome instead of a silent call.
+        store_secrets=cache.store_for(lambda reason: driver[0].cache_write_failed(reason)))
     call.zrtp = ZrtpDriver(session, clock, loop, allow_cleartext=not z.require_secure)
+    driver.append(call.zrtp)
     call.media = media
     media.set_encryption(call.zrtp)  # the stream's menc: ZRTP packets go to the driver
 

@@ -57,7 +57,7 @@ from deskphone.sip import events as sev
 from deskphone.sip.transport import SipEndpoint
 from deskphone.sip.useragent import UserAgent
 from deskphone.zrtp import events as zev
-from deskphone.zrtp.cache import ZrtpCache
+from deskphone.zrtp.writer import CacheWriter
 
 log = logging.getLogger(__name__)
 E = TypeVar("E")
@@ -85,7 +85,7 @@ class CallManager:
         # Set by start(); a CallManager is only used after it.
         self.ua: UserAgent
         self.endpoint: SipEndpoint | None = None
-        self.cache: ZrtpCache | None = None
+        self.cache: CacheWriter | None = None
         self.routes: Routes | None = None
         self.accounts: AccountManager | None = None
 
@@ -102,8 +102,9 @@ class CallManager:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.cache = ZrtpCache(self.data_dir / "zrtp-cache.sqlite")
-        self.zid = self.cache.local_zid()
+        self.cache = CacheWriter(self.data_dir / "zrtp-cache.sqlite",
+                                 asyncio.get_running_loop().call_soon_threadsafe)
+        self.zid = self.cache.reader.local_zid()
         listen = self.config.sip.listen
         self.ua, self.account_names = user_agent_for(self.config)
         self.endpoint = endpoint = endpoint_for(self.ua, self.config)
@@ -409,7 +410,7 @@ class CallManager:
         except SdpError:
             # ua.reject_reoffer arrives with the sip/ rework; until then this fails as before
             # (logged by _drain), and the re-INVITE's transaction times out.
-            self.sip(self.ua.reject_reoffer, call.call_id, 488)  # type: ignore[attr-defined]
+            self.sip(self.ua.reject_reoffer, call.call_id, 488)
             return
         self.sip(self.ua.answer_reoffer, call.call_id, answer)
         call.negotiated = negotiated

@@ -105,6 +105,11 @@ class ZrtpDriver:
     def reject_sas(self) -> None:
         self.session.reject_sas()
 
+    def cache_write_failed(self, reason: str) -> None:
+        """The retained-secret store could not write: the session ends its handshake."""
+        self.session.cache_write_failed(reason)
+        self._pump()
+
     def close(self) -> None:
         self._closed = True
         if self._timer is not None:

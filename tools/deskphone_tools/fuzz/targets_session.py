@@ -62,7 +62,8 @@ def fuzz_zrtp_packet(data: bytes) -> None:
 def _session(name: bytes) -> ZrtpSession:
     cache = ZrtpCache(":memory:")
     config = ZrtpConfig(zid=cache.local_zid(), key_agreements=("X255",), t1=0.05, t2=0.2)
-    return ZrtpSession(config, cache, int.from_bytes(name * 4, "big"))
+    return ZrtpSession(config, int.from_bytes(name * 4, "big"),
+                       lookup_secrets=cache.lookup, store_secrets=cache.store)
 
 
 def fuzz_zrtp_session(data: bytes) -> None:
