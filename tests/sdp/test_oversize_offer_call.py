@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from deskphone.app import PhoneApp
-from deskphone.call import CallManager
+from deskphone.run import call_layer_factory
 from deskphone.config import config_from_dict
 from deskphone.devices.build import build_devices
 from deskphone.sip.message import SipResponse, parse_message
@@ -43,7 +43,7 @@ def make_phone(tmp_path: Path, sip_port: int) -> PhoneApp:
                                "discovery": {"enabled": False},
                                "sip": {"listen": f"udp:127.0.0.1:{sip_port}"}}, sim=True)
     return PhoneApp(config, data_dir=tmp_path, devices=build_devices(config, tmp_path),
-                    call_layer_factory=CallManager.factory(tmp_path))
+                    call_layer_factory=call_layer_factory(tmp_path))
 
 
 def test_an_offer_over_the_limits_gets_488_and_the_phone_stays_idle(tmp_path: Path) -> None:
