@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 from deskphone.app import PhoneApp
-from deskphone.run import call_layer_factory
 from deskphone.config import config_from_dict
 from deskphone.devices.build import build_devices
+from deskphone.run import call_layer_factory
 from deskphone.sip.message import SipResponse, parse_message
 from tests.support import free_udp_port
 
