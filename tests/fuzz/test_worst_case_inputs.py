@@ -16,7 +16,7 @@ def test_the_5000_header_sip_message_fits_a_datagram_and_is_refused_by_the_heade
     message = worst_case.sip_message(5000, 60_000)
     assert 50_000 <= len(message) <= 65_535
     assert message.count(b"\r\n") > 5000
-    with pytest.raises(SipParseError, match="header fields exceed"):
+    with pytest.raises(SipParseError, match="header fields"):
         parse_message(message)
 
 
