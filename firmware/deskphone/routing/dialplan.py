@@ -74,9 +74,14 @@ class Completion(enum.Enum):
 
 
 class PeerLike(Protocol):
-    host: str
-    port: int
-    zid: str
+    """A LAN peer as the dial plan reads it (routing.peers.Peer, frozen: read-only here too)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def zid(self) -> str: ...
 
 
 PeerLookup = Callable[[str], PeerLike | None]
