@@ -7,7 +7,7 @@
 # and for build that binfmt_misc runs arm64 programs (qemu-user-static). Without --install it
 # prints the one apt-get line and exits 1 when something is missing; with --install (as root)
 # it runs apt-get update + install with that line and mounts/enables binfmt_misc, saying so.
-# build-image.sh and image-test.sh run it first; .ci/run runs it with --install.
+# build-image.sh and image-test.sh run it first (CI does not build the image yet: issue 11).
 set -euo pipefail
 
 # package: the commands that prove it is installed

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from deskphone.config import Config, ConfigError, default_data_dir, load_config
+from deskphone.control import ControlError, request
 
 
 def default_control_path(data_dir: Path) -> Path:
@@ -70,8 +71,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ctl(args: argparse.Namespace) -> int:
-    from deskphone.control import ControlError, request
-
     path = args.control or default_control_path(args.data_dir or default_data_dir())
     if args.control is None and args.data_dir is None and not path.exists():
         # `make run` phones live in slots (sim1, sim2...): the first one answers by default.
@@ -153,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     terminal = (config.devices_mode == "sim" and not args.no_terminal and sys.stdin.isatty()
                 and sys.stdout.isatty())
     try:
-        from deskphone.app import run_phone
+        from deskphone.run import run_phone  # the whole phone: not loaded for `ctl`
 
         return run_phone(config, data_dir=data_dir, control_path=control, terminal=terminal)
     except KeyboardInterrupt:

@@ -3,21 +3,21 @@
 Whoever sits at the phone has no journal: when the phone cannot start (its config unreadable, a
 device missing or held by another program, the SIP port taken, the disk full) it prints one line
 that names the file, device or port and says what to do, exits non-zero, and leaves the same
-line on the OLED when the display itself works (`show_on_display`).
+line on the OLED when the display itself works (deskphone.run shows it there).
+
+Stdlib only: devices/ raises StartupError, so this module sits below every layer of the package
+(.importlinter).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import pwd
 import sqlite3
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 # Room for a few call-log and ZRTP-cache writes: less than this and the phone would fail later,
 # mid-call, instead of now with a clear line.
@@ -79,14 +79,17 @@ def _with_errno(exc: OSError) -> OSError:
     return exc
 
 
+def _ours(exc: BaseException) -> bool:
+    """An error the phone raises itself (ConfigError, PinMapError...): its message already names
+    the key or file and what is expected. Told by its module, so that this stdlib-only module,
+    below every layer (.importlinter), need not import them."""
+    return type(exc).__module__.startswith("deskphone.") and not isinstance(exc, OSError)
+
+
 def explain(exc: BaseException, *, subject: str | None = None, data_dir: Path | None = None,
             sip_listen: str | None = None) -> str:
     """One line for `exc`: what failed (subject, the file, the port) and what to do."""
-    if isinstance(exc, StartupError):
-        return str(exc)
-    from deskphone.config import ConfigError
-
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, StartupError) or _ours(exc):
         return str(exc)
     name = type(exc).__name__
     if isinstance(exc, OSError):
@@ -139,18 +142,3 @@ def check_data_dir(data_dir: Path) -> None:
         return
     if st.f_bavail * st.f_frsize < MIN_FREE_BYTES:
         raise StartupError(f"--data-dir {data_dir}: {_remedy(errno.ENOSPC, str(data_dir))}")
-
-
-def show_on_display(display: Any, line: str) -> None:
-    """Leave `line` on the OLED: the error screen, kept on the panel after the process exits."""
-    if display is None:
-        return
-    try:
-        from deskphone.phone.screens.error import ErrorScreen
-
-        display.show(ErrorScreen("Cannot start", line).render())
-        keep = getattr(display, "keep_on_close", None)
-        if keep is not None:
-            keep()
-    except Exception:  # the display may be what failed: the printed line is enough then
-        log.debug("could not show the startup error on the display", exc_info=True)

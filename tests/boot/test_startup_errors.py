@@ -219,8 +219,8 @@ def expected_screen(line: str) -> bytes:
 def test_busy_gpio_chip_is_named_printed_and_left_on_the_oled(
         tmp_path: Path, pi_without_hardware: Panel, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from deskphone.app import run_phone
     from deskphone.devices import gpiod_factory
+    from deskphone.run import run_phone
 
     def busy(*_args: Any) -> None:
         raise OSError(errno.EBUSY, "Device or resource busy", "/dev/gpiochip0")
@@ -239,7 +239,7 @@ def test_busy_gpio_chip_is_named_printed_and_left_on_the_oled(
 
 def test_sip_port_in_use_is_left_on_the_oled(tmp_path: Path, pi_without_hardware: Panel,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    from deskphone.app import run_phone
+    from deskphone.run import run_phone
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -274,6 +274,9 @@ def test_sip_port_in_use_is_left_on_the_oled(tmp_path: Path, pi_without_hardware
          "state in /x: the disk is full"),
         (OSError("ALSA capture device 'default' could not be opened: No such file"),
          {"subject": "handset audio"}, "handset audio: ALSA capture device 'default'"),
+        # The phone's own errors are already worded for a person: kept as they are.
+        (ConfigError("sip.listen", "udp:x", "transport:host:port"), {},
+         str(ConfigError("sip.listen", "udp:x", "transport:host:port"))),
     ],
 )
 def test_explain_says_what_and_what_to_do(exc: BaseException, kwargs: dict[str, Any],

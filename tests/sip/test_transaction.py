@@ -10,10 +10,13 @@ from deskphone.sip.message import SipRequest, SipResponse, parse_message
 from deskphone.sip.transaction import (
     INITIAL_STATE,
     TRANSITIONS,
+    AckReceived,
     ClientTransaction,
+    ResponseReceived,
     ServerTransaction,
     TimerConfig,
     TransactionStateError,
+    TransactionTimedOut,
 )
 
 DEST = ("192.0.2.2", 5060)
@@ -57,7 +60,7 @@ def test_invite_client_timer_a_doubles_and_timer_b_times_out():
     tx = ClientTransaction(request(), DEST, False, TimerConfig(), 0.0)
     tx.outbox.clear()
     assert run(tx, 40) == [0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
-    assert tx.state == "terminated" and tx.events == [("timeout", None)]
+    assert tx.state == "terminated" and tx.events == [TransactionTimedOut()]
 
 
 def test_non_invite_client_timer_e_caps_at_t2_and_proceeding_uses_t2():
@@ -74,7 +77,7 @@ def test_reliable_transport_never_retransmits():
     tx = ClientTransaction(request(), DEST, True, TimerConfig(), 0.0)
     tx.outbox.clear()
     assert run(tx, 40) == []
-    assert tx.events == [("timeout", None)]
+    assert tx.events == [TransactionTimedOut()]
 
 
 def test_invite_client_acks_each_non_2xx_and_passes_only_the_first():
@@ -83,7 +86,7 @@ def test_invite_client_acks_each_non_2xx_and_passes_only_the_first():
     busy = response(tx.request, 486)
     tx.receive_response(busy, 0.2)
     tx.receive_response(busy, 0.7)  # retransmission: ACKed again, absorbed
-    assert [e[0] for e in tx.events] == ["response"]
+    assert [type(e) for e in tx.events] == [ResponseReceived]
     acks = [data for data, _ in tx.outbox]
     assert (
         len(acks) == 2
@@ -104,9 +107,9 @@ def test_invite_client_accepted_state_passes_2xx_retransmissions_until_timer_m()
     ok = response(tx.request, 200)
     tx.receive_response(ok, 0.1)
     tx.receive_response(ok, 0.6)
-    assert [e[0] for e in tx.events] == [
-        "response",
-        "response",
+    assert [type(e) for e in tx.events] == [
+        ResponseReceived,
+        ResponseReceived,
     ] and tx.state == "accepted"
     tx.handle_timer(0.1 + 32.0)
     assert tx.state == "terminated"
@@ -131,7 +134,7 @@ def test_invite_server_retransmits_final_on_timer_g_until_ack_then_timer_i():
     assert times == [1.5, 2.5, 4.5]
     ack = request("ACK")
     tx.receive_request(ack, 5.0)
-    assert tx.state == "confirmed" and ("ack", ack) in tx.events
+    assert tx.state == "confirmed" and AckReceived(ack) in tx.events
     tx.handle_timer(10.0)  # Timer I = T4
     assert tx.state == "terminated"
 
@@ -143,7 +146,7 @@ def test_invite_server_timer_h_without_ack():
         if tx.next_deadline() is None:
             break
         tx.handle_timer(tx.next_deadline())
-    assert tx.state == "terminated" and ("timeout", None) in tx.events
+    assert tx.state == "terminated" and TransactionTimedOut() in tx.events
 
 
 def test_non_invite_server_answers_retransmissions_and_timer_j():
@@ -197,8 +200,8 @@ def test_client_transaction_survives_any_order(method, steps, reliable):
             tx.handle_timer(now)
         else:
             tx.receive_response(response(tx.request, status), now)
-    for kind, payload in tx.events:
-        if kind == "response" and payload.status >= 300:
+    for event in tx.events:
+        if isinstance(event, ResponseReceived) and event.response.status >= 300:
             finals += 1
     assert finals <= 1  # a non-2xx final reaches the TU at most once
     assert tx.state in {

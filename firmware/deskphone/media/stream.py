@@ -9,7 +9,7 @@ signalled remote address. `open` binds an even RTP port and the odd RTCP port ab
 `start(..., rtcp_mux=True)`); otherwise it goes to the peer's port + 1 from ours. RTCP arriving on
 either port is accepted (RFC 5761 §5.1.1: an offerer must take RTCP on port + 1 until it knows
 the answer) and protected as SRTCP. STUN Binding Requests are answered (stun.py), ZRTP packets
-handed to `on_zrtp` (demux.py, RFC 7983).
+handed to the stream's media-encryption plug-in (`set_encryption`, demux.py, RFC 7983).
 
 Latency: a captured frame is encoded and sent in the tick that captured it; a received packet is
 played at the first tick where the jitter buffer judges it due (a fraction of a frame on a clean
@@ -51,6 +51,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from deskphone.devices.audio import AudioPort
 from deskphone.media.codecs import Codec, NegotiatedCodec, codec_key, create_codec
@@ -131,6 +132,16 @@ class MediaStats:
     secure: bool
     receive_mode: str  # "reader" (woken per datagram) or "drained" (read at each tick)
     send_failed: int  # socket buffer full or a send error: the packet was dropped
+
+
+class MediaEncryption(Protocol):
+    """The stream's media-encryption plug-in (baresip's `menc`), e.g. the call layer's ZRTP
+    driver. The stream hands it every key-management packet it demultiplexes (ZRTP, RFC 7983);
+    the plug-in keys the stream it is attached to through `set_srtp`, `enable_audio`,
+    `allow_cleartext` and `send_zrtp`, and tells its owner, not the stream, how that went."""
+
+    def attach(self, stream: MediaStream) -> None: ...
+    def receive(self, packet: bytes) -> None: ...
 
 
 class MediaStream:
@@ -234,6 +245,16 @@ class MediaStream:
             self._ticker = PeriodicTicker(self._loop, TICK, self._on_tick, catch_up=_CATCH_UP)
             self._ticker.start(self._clock() + TICK)
         self._update_receive_mode()
+
+    def set_encryption(self, encryption: MediaEncryption) -> None:
+        """Plug in media encryption: ZRTP packets from the peer go to it from now on."""
+        self.on_zrtp = encryption.receive
+        encryption.attach(self)
+
+    @property
+    def ssrc(self) -> int:
+        """Our RTP SSRC (RFC 3550 §8): ZRTP packets carry it too (RFC 6189 §5)."""
+        return self._ssrc
 
     def set_srtp(self, keys: SrtpKeysLike) -> None:
         self._srtp = SrtpContext(keys)

@@ -6,17 +6,19 @@ Server headers and strips what it does not allow before a client transaction sta
 where a request or response goes (§18.2.2, RFC 3581 rport, the dialog's route set), §8.2.2
 inspection of what a request requires of us, and the §22.2 retry with digest credentials.
 
-`MessageBuilder` is the base of `UserAgent`: it reads the agent's configuration, privacy policy
-and transaction table and owns no state of its own.
+`MessageBuilder` is one object of the user agent, given the configuration, the privacy policy,
+the counters and the account realms; it owns no transaction and no call. It never imports the
+`UserAgent`: the owner updates `config` when the agent's configuration changes.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
 
+from deskphone.routing.privacy import PrivacyPolicy
 from deskphone.sip.call import Addr, Call
-from deskphone.sip.digest import authorization_value, choose_challenge
+from deskphone.sip.config import UaConfig, UaStats
+from deskphone.sip.digest import AccountRealms, authorization_value, choose_challenge
 from deskphone.sip.message import (
     MAGIC_COOKIE,
     SipMessage,
@@ -24,18 +26,8 @@ from deskphone.sip.message import (
     SipRequest,
     SipResponse,
 )
-from deskphone.sip.transaction import (
-    ClientTransaction,
-    ServerTransaction,
-    TimerConfig,
-    Transaction,
-    transaction_key,
-)
-from deskphone.sip.uri import SipUri, Uri
-
-if TYPE_CHECKING:
-    from deskphone.routing.privacy import PrivacyPolicy
-    from deskphone.sip.useragent import UaConfig, UaStats
+from deskphone.sip.transaction import ServerTransaction
+from deskphone.sip.uri import SipSyntaxError, SipUri, Uri
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"
 SUPPORTED_EXTENSIONS: frozenset[str] = (
@@ -72,29 +64,31 @@ REASON_PHRASES = {
 
 
 class MessageBuilder:
-    """Message building and addressing for `UserAgent` (its state, declared here for typing)."""
+    """Message building and addressing for the user agent's parts."""
 
-    config: UaConfig
-    timers: TimerConfig
-    reliable: bool
-    stats: UaStats
-    privacy: PrivacyPolicy
-    transactions: dict[tuple[str, str, str], Transaction]
-    _outbox: list[tuple[bytes, Addr]]
+    def __init__(self, config: UaConfig, privacy: PrivacyPolicy, stats: UaStats,
+                 realms: AccountRealms):
+        self.config = config
+        self.privacy = privacy
+        self.stats = stats
+        self.realms = realms
+
+    @property
+    def reliable(self) -> bool:
+        return self.config.transport.lower() != "udp"
 
     # -- requests and responses ----------------------------------------------------------------
-    def _start_client(self, request: SipRequest, addr: Addr, now: float) -> ClientTransaction:
+    def finish_request(self, request: SipRequest) -> None:
+        """The last touch before a client transaction sends it: User-Agent (§20.41) and
+        whatever the privacy policy strips."""
         user_agent = self.privacy.user_agent_header()
         if user_agent and "User-Agent" not in request.headers:
-            request.headers.add("User-Agent", user_agent)  # §20.41
+            request.headers.add("User-Agent", user_agent)
         for name in {name for name, _ in request.headers}:
             if not self.privacy.allows_header(name):
                 request.headers.remove(name)
-        transaction = ClientTransaction(request, addr, self.reliable, self.timers, now)
-        self.transactions[transaction_key(request)] = transaction
-        return transaction
 
-    def _response(
+    def response(
         self,
         request: SipRequest,
         status: int,
@@ -122,8 +116,9 @@ class MessageBuilder:
             response.headers.add("Server", server)  # §20.35
         return response
 
-    def _answer_malformed(self, error: SipParseError, addr: Addr) -> None:
-        """§8.2 / §16.3: answer a broken request with its status and reason when we can."""
+    def malformed_response(self, error: SipParseError) -> bytes | None:
+        """§8.2 / §16.3: the answer to a broken request, with its status and reason, when one
+        can be built (None: drop it)."""
         headers = error.headers
         vias = headers.raw("Via")
         needed = all(headers.raw(n) for n in ("From", "To", "Call-ID", "CSeq"))
@@ -134,17 +129,15 @@ class MessageBuilder:
             or not needed
             or (error.start_line.split(" ", 1)[0] == "ACK")
         ):
-            self.stats.malformed_dropped += 1
-            return
+            return None
         response = SipResponse(status=error.status, reason=safe_reason(error.status, error.reason))
         for value in vias:
             response.headers.add("Via", value)
         for name in ("From", "To", "Call-ID", "CSeq"):
             response.headers.add(name, headers.raw(name)[0])
-        self._outbox.append((response.serialize(), addr))
-        self.stats.malformed_answered += 1
+        return response.serialize()
 
-    def _add_via(self, request: SipRequest, replace: bool = False) -> None:
+    def add_via(self, request: SipRequest, replace: bool = False) -> None:
         if replace:
             request.headers.remove("Via")
         transport = self.config.transport.upper()
@@ -156,7 +149,7 @@ class MessageBuilder:
             f";branch={branch};rport",
         )
 
-    def _add_contact(self, message: SipMessage) -> None:
+    def add_contact(self, message: SipMessage) -> None:
         message.headers.remove("Contact")
         params = (
             ""
@@ -169,32 +162,32 @@ class MessageBuilder:
         )
 
     @staticmethod
-    def _add_body(message: SipMessage, sdp: bytes) -> None:
+    def add_body(message: SipMessage, sdp: bytes) -> None:
         message.body = sdp
         message.headers.remove("Content-Type")
         if sdp:
             message.headers.add("Content-Type", "application/sdp")
 
     # -- inspecting requests (§8.2.2) ----------------------------------------------------------
-    def _reject_if_unsupported(
+    def reject_if_unsupported(
         self, request: SipRequest, transaction: ServerTransaction, now: float
     ) -> bool:
         """§8.2.2: URI scheme (416), Require (420), Content-Type (415), Accept (406)."""
         tag = self.privacy.new_tag()
         if not isinstance(request.uri, SipUri):
-            transaction.send_response(self._response(request, 416, to_tag=tag), now)
+            transaction.send_response(self.response(request, 416, to_tag=tag), now)
             return True
         required = [
             t for t in request.headers.get_all("Require") if t.lower() not in SUPPORTED_EXTENSIONS
         ]
         if required:
-            response = self._response(request, 420, to_tag=tag)
+            response = self.response(request, 420, to_tag=tag)
             response.headers.add("Unsupported", ", ".join(required))
             transaction.send_response(response, now)
             return True
         content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if request.body and content_type != "application/sdp":
-            response = self._response(request, 415, to_tag=tag)
+            response = self.response(request, 415, to_tag=tag)
             response.headers.add("Accept", "application/sdp")
             transaction.send_response(response, now)
             return True
@@ -204,12 +197,12 @@ class MessageBuilder:
             and "Accept" in request.headers
             and not any(a in ("application/sdp", "application/*", "*/*") for a in accepts)
         ):
-            transaction.send_response(self._response(request, 406, to_tag=tag), now)
+            transaction.send_response(self.response(request, 406, to_tag=tag), now)
             return True
         return False
 
     # -- retrying with credentials (§22.2) -----------------------------------------------------
-    def _next_invite(self, previous: SipRequest) -> SipRequest:
+    def next_invite(self, previous: SipRequest) -> SipRequest:
         """The same INVITE with CSeq + 1 and a fresh branch (§8.1.3.5, §22.2)."""
         request = SipRequest(method="INVITE", uri=previous.uri, body=previous.body)
         for name, value in previous.headers:
@@ -224,7 +217,7 @@ class MessageBuilder:
         request.headers.set("CSeq", f"{previous.cseq.number + 1} INVITE")
         return request
 
-    def _with_credentials(
+    def with_credentials(
         self, call: Call | None, request: SipRequest | None, response: SipResponse
     ) -> SipRequest | None:
         """§22.2: resend with Authorization / Proxy-Authorization, at most twice per call."""
@@ -232,13 +225,19 @@ class MessageBuilder:
         if account is None or request is None or call is None or call.auth_attempts >= 2:
             return None
         header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        challenge = choose_challenge(response.headers.raw(header))
+        # RFC 3261 §22.1: only a realm that is the account's own (configured, or where its
+        # registrar accepted these credentials); any other is a callee or proxy fishing for a
+        # crackable hash of the password (issue 13 F8).
+        realms = self.realms.allowed(account.name, account.realm)
+        challenge = choose_challenge(response.headers.raw(header), realms)
         if challenge is None:
+            if choose_challenge(response.headers.raw(header)) is not None:
+                self.stats.auth_foreign_realm += 1
             return None
         call.auth_attempts += 1
         self.stats.auth_retries += 1
         if request.method == "INVITE" and request is call.invite:
-            retry = self._next_invite(request)
+            retry = self.next_invite(request)
         else:
             retry = SipRequest(method=request.method, uri=request.uri, body=request.body)
             for name, value in request.headers:
@@ -252,7 +251,7 @@ class MessageBuilder:
                     retry.headers.add(name, value)
             number = call.dialog.next_cseq() if call.dialog else request.cseq.number + 1
             retry.headers.set("CSeq", f"{number} {request.method}")
-            self._add_via(retry)
+            self.add_via(retry)
         answer_header = "Authorization" if response.status == 401 else "Proxy-Authorization"
         retry.headers.add(
             answer_header,
@@ -269,7 +268,7 @@ class MessageBuilder:
         return retry
 
     # -- where messages go (§18) ---------------------------------------------------------------
-    def _stamp_received(self, request: SipRequest, addr: Addr) -> None:
+    def stamp_received(self, request: SipRequest, addr: Addr) -> None:
         """RFC 3261 §18.2.1 received=, RFC 3581 §4 rport= on the top Via."""
         values = request.headers.raw("Via")
         top = request.top_via
@@ -291,14 +290,14 @@ class MessageBuilder:
             for value in values[1:]:
                 request.headers.add("Via", value)
 
-    def _reply_addr(self, request: SipRequest, addr: Addr) -> Addr:
+    def reply_addr(self, request: SipRequest, addr: Addr) -> Addr:
         """§18.2.2 with RFC 3581 §4: rport (or a stream) means the source address and port."""
         top = request.top_via
         if self.reliable or top.param("rport"):
             return addr
         return (top.param("received") or top.host, top.port or 5060)
 
-    def _dialog_addr(self, call: Call) -> Addr:
+    def dialog_addr(self, call: Call) -> Addr:
         """In-dialog next hop: first route, else the account's proxy, else the remote target."""
         if call.dialog is None:
             return call.addr
@@ -311,7 +310,7 @@ class MessageBuilder:
 
 def uri_addr(uri: Uri) -> Addr:
     if not isinstance(uri, SipUri):
-        raise ValueError(f"cannot send to non-SIP URI {uri}")
+        raise SipSyntaxError(f"cannot send to non-SIP URI {str(uri)[:60]!r}")
     maddr = uri.param("maddr")
     return ((maddr or uri.host).strip("[]"), uri.port or (5061 if uri.scheme == "sips" else 5060))
 

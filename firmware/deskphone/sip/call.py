@@ -1,19 +1,30 @@
 """One call's state in the user agent (RFC 3261 §12-§15): the `Call` record the INVITE,
-in-dialog and transfer handling share, the call command error, and how a failure response
-reads as a `CallEnded` reason.
+in-dialog and transfer handling share, the `CallTable` they all look calls up in and end them
+through, the call command error, and how a failure response reads as a `CallEnded` reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from deskphone.sip import events as ev
+from deskphone.sip.account import Account
 from deskphone.sip.dialog import Dialog
 from deskphone.sip.message import SipRequest
-from deskphone.sip.registration import Account
 from deskphone.sip.transaction import ClientTransaction, ServerTransaction, Transaction
 from deskphone.sip.uri import Uri
 
 Addr = tuple[str, int]
+
+
+class SipCallState(StrEnum):
+    CALLING = "calling"  # INVITE sent / received, nothing more
+    EARLY = "early"  # a provisional response above 100 (§13.2.2.1, §13.3.1.1)
+    ANSWERED = "answered"  # UAS: our 2xx sent, its ACK not yet here
+    CONFIRMED = "confirmed"  # the dialog is confirmed (§12.1)
+    ENDED = "ended"
 
 
 @dataclass
@@ -23,7 +34,7 @@ class Call:
     invite: SipRequest
     addr: Addr
     account: Account | None = None
-    state: str = "calling"  # calling, early, answered, confirmed, ended
+    state: SipCallState = SipCallState.CALLING
     dialog: Dialog | None = None
     local_tag: str = ""
     invite_tx: Transaction | None = None
@@ -51,6 +62,64 @@ class CallStateError(RuntimeError):
     """A call command was given in a state that forbids it."""
 
 
+class CallTable:
+    """The calls by Call-ID; ending one reports `CallEnded` once, and an ended call is freed
+    when no transaction of its Call-ID is left (`free_ended`)."""
+
+    def __init__(self, emit: Callable[[ev.Event], None]):
+        self.calls: dict[str, Call] = {}
+        self._emit = emit
+        self.freeable: set[str] = set()
+
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self.calls
+
+    def find(self, call_id: str) -> Call | None:
+        return self.calls.get(call_id)
+
+    def get(self, call_id: str, role: str | None = None) -> Call:
+        call = self.calls.get(call_id)
+        if call is None or (role is not None and call.role != role):
+            raise CallStateError(
+                f"no {role or ''} call with Call-ID {call_id!r}".replace("  ", " ")
+            )
+        return call
+
+    def add(self, call: Call) -> None:
+        self.calls[call.call_id] = call
+
+    def discard(self, call_id: str) -> None:
+        self.calls.pop(call_id, None)
+
+    def end(self, call: Call, reason: str, code: int | None, keep: bool = False) -> None:
+        """Mark the call ended (keep: its state stays, e.g. a CANCEL still to send) and report
+        it once."""
+        self.freeable.add(call.call_id)
+        if call.ended:
+            return
+        call.ended = True
+        if not keep:
+            call.state = SipCallState.ENDED
+        self._emit(ev.CallEnded(call.call_id, reason, code))
+
+    def mark_ended(self, call: Call) -> None:
+        """Ended without a report (we rejected it: the call layer knows)."""
+        call.state = SipCallState.ENDED
+        call.ended = True
+        self.freeable.add(call.call_id)
+
+    def free_ended(self, live: Callable[[str], bool], candidates: set[str]) -> None:
+        """Drop the ended calls among `candidates` with no live transaction: by then the
+        RFC 3261 timers (H, I, J, K, D, L, M) have absorbed every retransmission."""
+        candidates |= self.freeable
+        self.freeable = set()
+        for call_id in candidates:
+            call = self.calls.get(call_id)
+            if call is not None and call.ended and not live(call_id):
+                del self.calls[call_id]
+        candidates.clear()
+
+
 def end_reason(code: int) -> str:
     """Map a final failure response to a CallEnded reason (see events.CALL_END_REASONS)."""
     if code in (486, 600):
@@ -66,4 +135,4 @@ def end_reason(code: int) -> str:
     return "failed"
 
 
-__all__ = ["Addr", "Call", "CallStateError", "end_reason"]
+__all__ = ["Addr", "Call", "CallStateError", "CallTable", "SipCallState", "end_reason"]

@@ -6,19 +6,20 @@ runs both ways: `refer` sends REFER and follows the implicit subscription's NOTI
 §2.4, RFC 6665), a received REFER is accepted with 202 and reported with sipfrag NOTIFYs.
 Parsing the REFER/NOTIFY headers and bodies lives in `refer.py`.
 
-`InDialogRequests` is mixed into `UserAgent`, which supplies the call table, the events queue
-and the routing of transaction events (`_collect`).
+`InDialogRequests` is one object of the user agent, given the message builder, the
+`TransactionStarter` to send with, the call table, and callables to report events and to send a
+datagram outside any transaction (the ACK for a 2xx, §13.2.2.4). The `UserAgent` routes the
+in-dialog requests and the results of our own in-dialog transactions to it.
 """
 
 from __future__ import annotations
 
 import random
-from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from deskphone.sip import events as ev
 from deskphone.sip.builder import MessageBuilder, safe_reason
-from deskphone.sip.call import Call, CallStateError
+from deskphone.sip.call import Addr, Call, CallStateError, CallTable, SipCallState
 from deskphone.sip.message import SipRequest, SipResponse
 from deskphone.sip.refer import (
     SIPFRAG,
@@ -29,85 +30,90 @@ from deskphone.sip.refer import (
     sipfrag,
     subscription_state,
 )
+from deskphone.sip.table import TransactionStarter
+from deskphone.sip.transaction import ServerTransaction
+from deskphone.sip.uri import SipSyntaxError
 
-if TYPE_CHECKING:
-    from deskphone.sip.transaction import ServerTransaction
 
-
-class InDialogRequests(MessageBuilder):
+class InDialogRequests:
     """BYE, re-INVITE, OPTIONS/INFO and REFER/NOTIFY within a call's dialog."""
 
-    calls: dict[str, Call]
-    _events: deque[ev.Event]
-    _rng: random.Random
-
-    if TYPE_CHECKING:  # supplied by UserAgent (useragent.py)
-
-        def _call(self, call_id: str, role: str | None = None) -> Call: ...
-
-        def _end_call(
-            self, call: Call, reason: str, code: int | None, keep: bool = False
-        ) -> None: ...
-
-        def _collect(self, now: float) -> None: ...
+    def __init__(self, builder: MessageBuilder, transactions: TransactionStarter,
+                 calls: CallTable, emit: Callable[[ev.Event], None],
+                 send: Callable[[bytes, Addr], None], rng: random.Random):
+        self.builder = builder
+        self.transactions = transactions
+        self.calls = calls
+        self._emit = emit
+        self._send = send
+        self._rng = rng
 
     # -- re-INVITE commands (§14) --------------------------------------------------------------
     def reinvite(self, call_id: str, sdp: bytes, now: float) -> None:
-        call = self._call(call_id)
-        if call.dialog is None or call.state != "confirmed":
+        call = self.calls.get(call_id)
+        if call.dialog is None or call.state != SipCallState.CONFIRMED:
             raise CallStateError(
                 f"call {call_id} is {call.state}, re-INVITE needs a confirmed dialog"
             )
         call.reinvite_sdp = sdp
         if call.reinvite_tx is None and call.reoffer_tx is None:
-            self._send_reinvite(call, sdp, now)
-        self._collect(now)
+            self.send_reinvite(call, sdp, now)
 
     def answer_reoffer(self, call_id: str, sdp: bytes, now: float) -> None:
-        call = self._call(call_id)
+        call = self.calls.get(call_id)
         if call.reoffer_tx is None:
             raise CallStateError(f"call {call_id} has no re-INVITE waiting for an answer")
-        response = self._response(call.reoffer_tx.request, 200, to_tag=call.local_tag)
-        self._add_contact(response)
-        self._add_body(response, sdp)
+        response = self.builder.response(call.reoffer_tx.request, 200, to_tag=call.local_tag)
+        self.builder.add_contact(response)
+        self.builder.add_body(response, sdp)
         call.reoffer_tx.send_response(response, now)
-        self._collect(now)
+
+    def reject_reoffer(self, call_id: str, code: int, now: float) -> None:
+        """Refuse the re-INVITE waiting for an answer (RFC 3261 §14.2: an offer we cannot
+        accept gets 488 Not Acceptable Here, and the session stays as it was)."""
+        call = self.calls.get(call_id)
+        if call.reoffer_tx is None:
+            raise CallStateError(f"call {call_id} has no re-INVITE waiting for an answer")
+        if not 400 <= code <= 699:
+            raise ValueError(f"re-INVITE reject code {code} is not a 4xx-6xx final response")
+        transaction, call.reoffer_tx = call.reoffer_tx, None  # not pending: no glare (§14.1)
+        transaction.send_response(
+            self.builder.response(transaction.request, code, to_tag=call.local_tag), now
+        )
 
     # -- transfer commands (RFC 3515) ----------------------------------------------------------
     def refer(self, call_id: str, target: str, now: float) -> None:
         """Ask the peer to call `target` (blind transfer): REFER with Refer-To (§2.4.1)."""
-        call = self._call(call_id)
-        if call.dialog is None or call.state != "confirmed" or call.ended:
+        call = self.calls.get(call_id)
+        if call.dialog is None or call.state != SipCallState.CONFIRMED or call.ended:
             raise CallStateError(f"call {call_id} is {call.state}, REFER needs a confirmed dialog")
         if call.refer_sent:
             raise CallStateError(f"call {call_id} already has a transfer in progress")
         uri = refer_target([f"<{target.strip('<>')}>"])
         request = call.dialog.build_request("REFER")
-        self._add_via(request)
+        self.builder.add_via(request)
         request.headers.add("Max-Forwards", "70")
-        self._add_contact(request)
+        self.builder.add_contact(request)
         request.headers.add("Refer-To", f"<{uri}>")
-        if not self.privacy.enabled:  # RFC 3892: who asked; left out with privacy
+        if not self.builder.privacy.enabled:  # RFC 3892: who asked; left out with privacy
             request.headers.add("Referred-By", call.dialog.local_uri)
         call.refer_sent = True
-        call.refer_deadline = now + 64 * self.timers.t1  # until the first NOTIFY (Timer F)
-        self._start_client(request, self._dialog_addr(call), now)
-        self._collect(now)
+        call.refer_deadline = now + 64 * self.builder.config.t1  # until the first NOTIFY (Timer F)
+        self.transactions.start_client(request, self.builder.dialog_addr(call), now)
 
     def notify_transfer(self, call_id: str, status: int, reason: str, now: float) -> None:
         """Report the new call's progress to the transferor (RFC 3515 §2.4.5); a final status
         (>= 200) ends the subscription."""
-        call = self._call(call_id)
+        call = self.calls.get(call_id)
         if call.refer_received is None:
             raise CallStateError(f"call {call_id} has no REFER waiting for a NOTIFY")
         self._send_refer_notify(call, status, reason, now)
-        self._collect(now)
 
     # -- receiving in-dialog requests ----------------------------------------------------------
-    def _receive_in_dialog(
+    def receive_in_dialog(
         self, request: SipRequest, transaction: ServerTransaction, now: float
     ) -> None:
-        call = self.calls.get(request.call_id)
+        call = self.calls.find(request.call_id)
         dialog = call.dialog if call else None
         if (
             call is None
@@ -115,35 +121,35 @@ class InDialogRequests(MessageBuilder):
             or request.to.tag != dialog.local_tag
             or (request.from_.tag != dialog.remote_tag)
         ):
-            transaction.send_response(self._response(request, 481), now)  # §12.2.2
+            transaction.send_response(self.builder.response(request, 481), now)  # §12.2.2
             return
         if not dialog.accept_remote_cseq(request.cseq.number):
-            transaction.send_response(self._response(request, 500), now)
+            transaction.send_response(self.builder.response(request, 500), now)
             return
         method = request.method
         if method == "BYE":
-            transaction.send_response(self._response(request, 200), now)
+            transaction.send_response(self.builder.response(request, 200), now)
             if not call.ended:
-                self._end_call(call, "remote_hangup", None)
+                self.calls.end(call, "remote_hangup", None)
         elif method == "INVITE":
             if call.reinvite_tx is not None or call.reoffer_tx is not None:  # §14.2 glare
-                response = self._response(request, 491)
+                response = self.builder.response(request, 491)
                 response.headers.add("Retry-After", "1")
                 transaction.send_response(response, now)
                 return
-            if self._reject_if_unsupported(request, transaction, now):
+            if self.builder.reject_if_unsupported(request, transaction, now):
                 return
             dialog.update_target(request)
             call.reoffer_tx = transaction
-            self._events.append(ev.Reoffer(call.call_id, request.body))
+            self._emit(ev.Reoffer(call.call_id, request.body))
         elif method == "REFER":
             self._receive_refer(call, request, transaction, now)
         elif method == "NOTIFY":
             self._receive_notify(call, request, transaction, now)
         elif method in ("OPTIONS", "INFO"):
-            transaction.send_response(self._response(request, 200), now)
+            transaction.send_response(self.builder.response(request, 200), now)
         else:
-            transaction.send_response(self._response(request, 501), now)
+            transaction.send_response(self.builder.response(request, 501), now)
 
     def _receive_refer(
         self, call: Call, request: SipRequest, transaction: ServerTransaction, now: float
@@ -153,23 +159,23 @@ class InDialogRequests(MessageBuilder):
             target = refer_target(request.headers.get_all("Refer-To"))
         except ReferError as error:
             transaction.send_response(
-                self._response(request, error.status, reason=safe_reason(error.status,
+                self.builder.response(request, error.status, reason=safe_reason(error.status,
                                                                           error.reason)), now
             )
             return
-        if call.ended or call.state != "confirmed":
-            transaction.send_response(self._response(request, 481), now)
+        if call.ended or call.state != SipCallState.CONFIRMED:
+            transaction.send_response(self.builder.response(request, 481), now)
             return
         if call.refer_received is not None:
             # One transfer at a time: the first one's outcome is still being reported.
-            response = self._response(request, 491)
+            response = self.builder.response(request, 491)
             response.headers.add("Retry-After", "5")
             transaction.send_response(response, now)
             return
-        transaction.send_response(self._response(request, 202), now)
+        transaction.send_response(self.builder.response(request, 202), now)
         call.refer_received = request.cseq.number
         self._send_refer_notify(call, 100, "Trying", now)
-        self._events.append(ev.TransferRequested(call.call_id, str(target)))
+        self._emit(ev.TransferRequested(call.call_id, str(target)))
 
     def _receive_notify(
         self, call: Call, request: SipRequest, transaction: ServerTransaction, now: float
@@ -184,47 +190,48 @@ class InDialogRequests(MessageBuilder):
             )
         except ReferError as error:
             transaction.send_response(
-                self._response(request, error.status, reason=safe_reason(error.status,
+                self.builder.response(request, error.status, reason=safe_reason(error.status,
                                                                           error.reason)), now
             )
             return
         if not call.refer_sent:  # RFC 6665 §4.1.3: no such subscription
-            transaction.send_response(self._response(request, 481), now)
+            transaction.send_response(self.builder.response(request, 481), now)
             return
-        transaction.send_response(self._response(request, 200), now)
+        transaction.send_response(self.builder.response(request, 200), now)
         final = notify.status >= 200 or notify.terminated
         if final:
             call.refer_sent = False
             call.refer_deadline = None
         else:
             call.refer_deadline = now + (notify.expires or SUBSCRIPTION_SECONDS)
-        self._events.append(ev.TransferNotify(call.call_id, notify.status, notify.reason, final))
+        self._emit(ev.TransferNotify(call.call_id, notify.status, notify.reason, final))
 
     # -- sending in-dialog requests ------------------------------------------------------------
-    def _send_in_dialog(self, call: Call, method: str, now: float) -> None:
+    def send_in_dialog(self, call: Call, method: str, now: float) -> None:
         if call.dialog is None:
             return
         request = call.dialog.build_request(method)
-        self._add_via(request)
+        self.builder.add_via(request)
         request.headers.add("Max-Forwards", "70")
-        self._start_client(request, self._dialog_addr(call), now)
+        self.transactions.start_client(request, self.builder.dialog_addr(call), now)
 
-    def _send_reinvite(self, call: Call, sdp: bytes, now: float) -> None:
+    def send_reinvite(self, call: Call, sdp: bytes, now: float) -> None:
         assert call.dialog is not None
         request = call.dialog.build_request("INVITE")
-        self._add_via(request)
+        self.builder.add_via(request)
         request.headers.add("Max-Forwards", "70")
-        self._add_contact(request)
-        self._add_body(request, sdp)
-        call.reinvite_tx = self._start_client(request, self._dialog_addr(call), now)
+        self.builder.add_contact(request)
+        self.builder.add_body(request, sdp)
+        addr = self.builder.dialog_addr(call)
+        call.reinvite_tx = self.transactions.start_client(request, addr, now)
 
     def _send_refer_notify(self, call: Call, status: int, reason: str, now: float) -> None:
         if call.dialog is None or call.refer_received is None:
             return
         request = call.dialog.build_request("NOTIFY")
-        self._add_via(request)
+        self.builder.add_via(request)
         request.headers.add("Max-Forwards", "70")
-        self._add_contact(request)  # RFC 6665 §4.2.2: a NOTIFY carries Contact
+        self.builder.add_contact(request)  # RFC 6665 §4.2.2: a NOTIFY carries Contact
         # RFC 3515 §2.4.6: id= is the REFER's CSeq, so several REFERs in a dialog stay apart.
         request.headers.add("Event", f"refer;id={call.refer_received}")
         request.headers.add("Subscription-State", subscription_state(status))
@@ -232,15 +239,15 @@ class InDialogRequests(MessageBuilder):
         request.headers.add("Content-Type", SIPFRAG)
         if status >= 200:
             call.refer_received = None
-        self._start_client(request, self._dialog_addr(call), now)
+        self.transactions.start_client(request, self.builder.dialog_addr(call), now)
 
     # -- results of our in-dialog requests -----------------------------------------------------
-    def _reinvite_result(self, call: Call, response: SipResponse | None, now: float) -> None:
+    def reinvite_result(self, call: Call, response: SipResponse | None, now: float) -> None:
         if response is None or response.status in (408, 481):  # §14.1: the dialog is gone
             call.reinvite_tx = None
             if not call.ended:
-                self._send_in_dialog(call, "BYE", now)
-                self._end_call(
+                self.send_in_dialog(call, "BYE", now)
+                self.calls.end(
                     call,
                     "timeout" if response is None or response.status == 408 else "failed",
                     408 if response is None else response.status,
@@ -254,37 +261,42 @@ class InDialogRequests(MessageBuilder):
         if status < 300:
             if call.dialog is not None:
                 ack = call.dialog.build_request("ACK", cseq=response.cseq.number)
-                call.dialog.update_target(response)
-                self._add_via(ack)
+                try:
+                    call.dialog.update_target(response)
+                except SipSyntaxError:
+                    # A non-SIP Contact: keep the old target.
+                    self.builder.stats.malformed_dropped += 1
+                self.builder.add_via(ack)
                 ack.headers.add("Max-Forwards", "70")
                 call.acks[response.cseq.number] = ack.serialize()
-                self._outbox.append((call.acks[response.cseq.number], self._dialog_addr(call)))
+                self._send(call.acks[response.cseq.number], self.builder.dialog_addr(call))
             call.reinvite_sdp = None
-            self._events.append(ev.CallAnswered(call.call_id, response.body))
+            self._emit(ev.CallAnswered(call.call_id, response.body))
         elif status == 491:
             # §14.1: the Call-ID owner waits 2.1-4 s, the other side 0-2 s, then tries again.
             low, high = (2.1, 4.0) if call.role == "uac" else (0.0, 2.0)
             call.reinvite_retry_at = now + self._rng.uniform(low, high)
         elif status in (401, 407):
-            retry = self._with_credentials(call, previous, response)
+            retry = self.builder.with_credentials(call, previous, response)
             if retry is not None:
-                call.reinvite_tx = self._start_client(retry, self._dialog_addr(call), now)
+                addr = self.builder.dialog_addr(call)
+                call.reinvite_tx = self.transactions.start_client(retry, addr, now)
             else:
-                self._events.append(ev.ReofferFailed(call.call_id, status))
+                self._emit(ev.ReofferFailed(call.call_id, status))
         else:
             call.reinvite_sdp = None
-            self._events.append(ev.ReofferFailed(call.call_id, status))
+            self._emit(ev.ReofferFailed(call.call_id, status))
 
-    def _refer_result(self, call: Call, response: SipResponse | None) -> None:
+    def refer_result(self, call: Call, response: SipResponse | None) -> None:
         """RFC 3515 §2.4.2: 2xx accepts (NOTIFYs follow); anything else, or no answer, fails."""
         if not call.refer_sent:
             return  # the final NOTIFY overtook the 202
         if response is not None and response.status < 300:
-            self._events.append(ev.TransferAccepted(call.call_id))
+            self._emit(ev.TransferAccepted(call.call_id))
             return
         call.refer_sent = False
         call.refer_deadline = None
-        self._events.append(ev.TransferFailed(call.call_id, 408 if response is None
+        self._emit(ev.TransferFailed(call.call_id, 408 if response is None
                                               else response.status))
 
 

@@ -2,23 +2,29 @@
 
 Refreshes before expiry, answers 401/407 (§22), follows 423 Interval Too Brief with the
 registrar's Min-Expires (§10.2.8), retries after failures, and removes the binding with
-Expires: 0 on `stop()`. Driven by the `UserAgent` that owns it.
+Expires: 0 on `stop()`. Given the message builder, the `TransactionStarter` to send with and a
+callable to report `RegistrationState` through; the `UserAgent` that owns it routes the events
+of its REGISTER transactions back to `on_transaction_event` and drives its timer.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from deskphone.sip import events as ev
+from deskphone.sip.account import Account
+from deskphone.sip.builder import MessageBuilder
 from deskphone.sip.digest import authorization_value, choose_challenge
 from deskphone.sip.message import SipRequest, SipResponse, parse_delta_seconds
-from deskphone.sip.uri import SipSyntaxError, SipUri, parse_uri, split_hostport
-
-if TYPE_CHECKING:
-    from deskphone.sip.transaction import Transaction
-    from deskphone.sip.useragent import UserAgent
+from deskphone.sip.table import TransactionStarter
+from deskphone.sip.transaction import (
+    ResponseReceived,
+    Transaction,
+    TransactionEvent,
+    TransactionTimedOut,
+)
+from deskphone.sip.uri import SipSyntaxError, SipUri
 
 RETRY_AFTER_FAILURE = 60.0  # seconds before trying a failed registration again
 MAX_AUTH_ATTEMPTS = 2
@@ -27,72 +33,23 @@ MAX_AUTH_ATTEMPTS = 2
 LEAVE_CSEQ_RESERVE = 1 + MAX_AUTH_ATTEMPTS
 
 
-@dataclass(frozen=True)
-class Account:
-    registrar: str  # host[:port] or a sip: URI
-    user: str
-    password: str
-    realm: str | None = None
-    transport: str = "udp"
-    expires: int = 3600
-    # The registrar we register with *now* when it is not `registrar` (a fail-over registrar,
-    # host[:port] or sip: URI). It is also the outbound proxy for calls (RFC 3261 §8.1.2). The
-    # identity (address of record, `name`) keeps `registrar`'s domain wherever we register.
-    proxy: str | None = None
-    # Give up on a REGISTER still unanswered after this many seconds (None: the transaction's
-    # own Timer F, 64*T1 = 32 s, RFC 3261 §17.1.2.2), so a phone fails over to its next
-    # registrar quickly instead of sitting unreachable.
-    register_timeout: float | None = None
-
-    @property
-    def registrar_uri(self) -> SipUri:
-        return _sip_uri(self.registrar, "registrar")
-
-    @property
-    def next_hop_uri(self) -> SipUri:
-        """Where REGISTERs and out-of-dialog requests go: the current registrar."""
-        return _sip_uri(self.proxy, "proxy") if self.proxy else self.registrar_uri
-
-    @property
-    def domain(self) -> str:
-        return self.registrar_uri.hostport
-
-    @property
-    def name(self) -> str:
-        return f"{self.user}@{self.domain}"
-
-    @property
-    def auth_user(self) -> str:
-        return self.user
-
-    @property
-    def registrar_addr(self) -> tuple[str, int]:
-        """The current registrar's address (`proxy` when set, else `registrar`)."""
-        host, port = split_hostport(self.next_hop_uri.hostport)
-        return host.strip("[]"), port or (5061 if self.transport.lower() == "tls" else 5060)
-
-
-def _sip_uri(text: str, what: str) -> SipUri:
-    if not text.lower().startswith(("sip:", "sips:")):
-        text = f"sip:{text}"
-    uri = parse_uri(text)
-    if not isinstance(uri, SipUri):
-        raise SipSyntaxError(f"{what} {text!r} is not a SIP URI")
-    return uri
-
-
 class Registration:
-    def __init__(self, ua: UserAgent, account: Account):
-        self.ua = ua
+    def __init__(self, account: Account, builder: MessageBuilder,
+                 transactions: TransactionStarter, emit: Callable[[ev.Event], None]):
+        self.builder = builder
+        self.transactions = transactions
+        self._emit = emit
         self.account = account
         self.state = "idle"
-        self.call_id = secrets.token_hex(12) + "@" + ua.config.local_host
-        self.local_tag = secrets.token_hex(6)
+        # RFC 3261 §10.2: one Call-ID per registrar binding, from the privacy policy.
+        self.call_id = builder.privacy.new_call_id(builder.config.local_host)
+        self.local_tag = builder.privacy.new_tag()
         self.cseq = 0
         self.expires = account.expires
         self.transaction: Transaction | None = None
         self.refresh_at: float | None = None
         self.auth_attempts = 0
+        self.answered_realm: str | None = None  # the realm of the credentials last sent
         self.granted = 0
         self.requested = self.expires
         # None: a failed registration waits for the owner (a fail-over policy) to restart it.
@@ -105,7 +62,7 @@ class Registration:
     def current_registrar(self) -> str:
         return self.account.proxy or self.account.registrar
 
-    def next_deadline(self) -> float | None:
+    def get_timer(self) -> float | None:
         present = [t for t in (self.refresh_at, self.give_up_at) if t is not None]
         return min(present) if present else None
 
@@ -127,7 +84,7 @@ class Registration:
         order (RFC 3261 §10.3 step 7) instead of deleting the fresh binding, while an independent
         registrar, which last saw an older CSeq, removes it."""
         if self.transaction is not None:
-            self.ua.abandon_transaction(self.transaction)
+            self.transactions.abandon(self.transaction)
             self.transaction = None
         self.account = account
         self.leave_cseq = self.cseq + 1
@@ -149,14 +106,14 @@ class Registration:
                          password=self.account.password, realm=self.account.realm,
                          transport=self.account.transport, proxy=registrar)
         request = self._build(target, cseq, 0, authorization)
-        transaction = self.ua._start_client(request, target.registrar_addr, now)
+        transaction = self.transactions.start_client(request, target.registrar_addr, now)
         self.leaving[id(transaction)] = (transaction, registrar, cseq)
 
     def handle_timer(self, now: float) -> None:
         if self.give_up_at is not None and self.give_up_at <= now:
             self.give_up_at = None
             if self.transaction is not None:
-                self.ua.abandon_transaction(self.transaction)
+                self.transactions.abandon(self.transaction)
                 self.transaction = None
                 self._fail(now, "timeout", None)
         if self.refresh_at is not None and self.refresh_at <= now:
@@ -168,7 +125,7 @@ class Registration:
     def transport_error(self, addr: tuple[str, int], now: float) -> None:
         if addr == self.account.registrar_addr and self.state in ("registering", "unregistering"):
             if self.transaction is not None:
-                self.ua.abandon_transaction(self.transaction)
+                self.transactions.abandon(self.transaction)
                 self.transaction = None
             self._fail(now, "unreachable", None)
 
@@ -179,13 +136,13 @@ class Registration:
         uri = account.next_hop_uri
         aor = f"<sip:{account.user}@{account.domain}>"
         request = SipRequest(method="REGISTER", uri=SipUri(uri.scheme, uri.host, port=uri.port))
-        self.ua._add_via(request)
+        self.builder.add_via(request)
         request.headers.add("Max-Forwards", "70")
         request.headers.add("From", f"{aor};tag={self.local_tag}")
         request.headers.add("To", aor)
         request.headers.add("Call-ID", self.call_id)
         request.headers.add("CSeq", f"{cseq} REGISTER")
-        self.ua._add_contact(request)
+        self.builder.add_contact(request)
         request.headers.add("Expires", str(expires))
         if authorization is not None:
             request.headers.add(*authorization)
@@ -195,24 +152,25 @@ class Registration:
         self.cseq += 1
         request = self._build(self.account, self.cseq, expires, authorization)
         self.requested = expires
-        self.transaction = self.ua._start_client(request, self.account.registrar_addr, now)
+        self.transaction = self.transactions.start_client(request, self.account.registrar_addr, now)
         timeout = self.account.register_timeout
         self.give_up_at = None if timeout is None else now + timeout
 
-    def _leave_event(self, transaction: Transaction, kind: str, payload: object,
+    def _leave_event(self, transaction: Transaction, event: TransactionEvent,
                      now: float) -> None:
         """The removal at a left registrar: answer one challenge, otherwise let it go."""
         _, registrar, cseq = self.leaving[id(transaction)]
-        if not isinstance(payload, SipResponse) or payload.status < 200:
-            if kind == "timeout":
+        if not isinstance(event, ResponseReceived) or event.response.status < 200:
+            if isinstance(event, TransactionTimedOut):
                 self.leaving.pop(id(transaction), None)
             return
+        payload = event.response
         self.leaving.pop(id(transaction), None)
         status = payload.status
         assert self.leave_cseq is not None
         if status in (401, 407) and cseq + 1 < self.leave_cseq + LEAVE_CSEQ_RESERVE:
             header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
-            challenge = choose_challenge(payload.headers.raw(header))
+            challenge = choose_challenge(payload.headers.raw(header), self._realms())
             if challenge is None:
                 return
             value = authorization_value(
@@ -223,27 +181,30 @@ class Registration:
             self._send_leave(registrar, cseq + 1, (answer, value), now)
 
     def on_transaction_event(
-        self, transaction: Transaction, kind: str, payload: object, now: float
+        self, transaction: Transaction, event: TransactionEvent, now: float
     ) -> None:
         if id(transaction) in self.leaving and self.leaving[id(transaction)][0] is transaction:
-            self._leave_event(transaction, kind, payload, now)
+            self._leave_event(transaction, event, now)
             return
         if transaction is not self.transaction:
             return
-        if kind == "timeout":
+        if isinstance(event, TransactionTimedOut):
             self.give_up_at = None
             self._fail(now, "timeout", None)
             return
-        if not isinstance(payload, SipResponse) or payload.status < 200:
+        if not isinstance(event, ResponseReceived) or event.response.status < 200:
             return
-        response = payload
+        response = event.response
         status = response.status
         self.give_up_at = None
         if status < 300:
             self.auth_attempts = 0
+            if self.answered_realm is not None:
+                # Our registrar took these credentials: calls may answer this realm too.
+                self.builder.realms.learn(self.account.name, self.answered_realm)
             if self.requested == 0:
                 self.state = "unregistered"
-                self.ua._events.append(
+                self._emit(
                     ev.RegistrationState(self.account.name, "unregistered", 0, "OK", status,
                                          self.current_registrar)
                 )
@@ -253,18 +214,19 @@ class Registration:
             self.granted = granted
             # Refresh early: half-way for short bindings, 30 s before expiry for long ones.
             self.refresh_at = now + max(1.0, granted - min(30.0, granted / 2))
-            self.ua._events.append(
+            self._emit(
                 ev.RegistrationState(self.account.name, "registered", granted, response.reason,
                                      status, self.current_registrar)
             )
         elif status in (401, 407) and self.auth_attempts < MAX_AUTH_ATTEMPTS:
             header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
-            challenge = choose_challenge(response.headers.raw(header))
-            if challenge is None or (self.account.realm and challenge.realm != self.account.realm):
+            challenge = choose_challenge(response.headers.raw(header), self._realms())
+            if challenge is None:
                 self._fail(now, f"{status} {response.reason} (no usable challenge)", status)
                 return
+            self.answered_realm = challenge.realm
             self.auth_attempts += 1
-            self.ua.stats.auth_retries += 1
+            self.builder.stats.auth_retries += 1
             uri = str(self.transaction.request.uri)
             value = authorization_value(
                 challenge,
@@ -297,9 +259,13 @@ class Registration:
         else:
             self._fail(now, f"{status} {response.reason}", status, _retry_after(response))
 
+    def _realms(self) -> frozenset[str] | None:
+        """A REGISTER answers its registrar: the configured realm only, when there is one."""
+        return frozenset((self.account.realm,)) if self.account.realm else None
+
     def _granted_expires(self, response: SipResponse) -> int:
         """§10.2.4: our Contact's expires parameter, else Expires, else what we asked for."""
-        ours = f"{self.ua.config.local_host}:{self.ua.config.local_port}".lower()
+        ours = f"{self.builder.config.local_host}:{self.builder.config.local_port}".lower()
         try:
             for contact in response.contacts:
                 if isinstance(contact.uri, SipUri) and contact.uri.hostport.lower() == ours:
@@ -318,7 +284,7 @@ class Registration:
         self.give_up_at = None
         if self.state == "unregistering":
             self.state = "unregistered"
-            self.ua._events.append(
+            self._emit(
                 ev.RegistrationState(self.account.name, "unregistered", 0, reason, code,
                                      self.current_registrar)
             )
@@ -327,7 +293,7 @@ class Registration:
         self.auth_attempts = 0
         retry = self.retry_after_failure
         self.refresh_at = None if retry is None else now + retry
-        self.ua._events.append(ev.RegistrationState(
+        self._emit(ev.RegistrationState(
             self.account.name, "failed", 0, reason, code, self.current_registrar, retry_after))
 
 
@@ -341,3 +307,6 @@ def _retry_after(response: SipResponse) -> float | None:
                                          "Retry-After"))
     except SipSyntaxError:
         return None
+
+
+__all__ = ["Account", "Registration"]

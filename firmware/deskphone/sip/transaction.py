@@ -9,10 +9,10 @@ from RFC 3261 figures 5-8 and RFC 6026 figures 3-4. An event with no row is abso
 retransmission or a late message) and counted; it never raises.
 
 Objects never read a clock: each call takes `now`. Outgoing datagrams are queued in `outbox`
-(bytes, addr); what the transaction user must learn is queued in `events` as
-(kind, payload) tuples: ("response", SipResponse), ("timeout", None), ("ack", SipRequest).
-Timers (RFC 3261 Table 4) live in `timers` as name -> deadline; `next_deadline()` and
-`handle_timer(now)` drive them.
+(bytes, addr); what the transaction user must learn is queued in `events` as the dataclasses
+below: `ResponseReceived`, `TransactionTimedOut`, `AckReceived`, `AcceptedWindowClosed`.
+Timers (RFC 3261 Table 4) live in `timers` as name -> deadline; `get_timer()` and
+`handle_timer(now)` drive them. Machines and states are the StrEnums `Machine` and `TxState`.
 
 One deliberate placement: the 2xx retransmissions that RFC 3261 §13.3.1.4 gives to the UAS
 core are run by the INVITE server transaction in its Accepted state (RFC 6026 §7.1 keeps the
@@ -21,69 +21,122 @@ transaction alive exactly that long), so all retransmission logic lives in this 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from deskphone.sip.message import SipRequest, SipResponse
 
 Addr = tuple[str, int]
 
+
+class Machine(StrEnum):
+    ICT = "ict"  # INVITE client, RFC 3261 Figure 5
+    NICT = "nict"  # non-INVITE client, Figure 6
+    IST = "ist"  # INVITE server, Figure 7
+    NIST = "nist"  # non-INVITE server, Figure 8
+
+
+class TxState(StrEnum):
+    CALLING = "calling"
+    TRYING = "trying"
+    PROCEEDING = "proceeding"
+    COMPLETED = "completed"
+    CONFIRMED = "confirmed"
+    ACCEPTED = "accepted"  # RFC 6026
+    TERMINATED = "terminated"
+
+
+# -- what a transaction tells its user ---------------------------------------------------------
+@dataclass(frozen=True)
+class ResponseReceived:
+    """A response the client transaction passes up (§17.1.1.2, RFC 6026 §7.2)."""
+
+    response: SipResponse
+
+
+@dataclass(frozen=True)
+class TransactionTimedOut:
+    """Timer B/F (client: no final response) or Timer H (server: no ACK for our final)."""
+
+
+@dataclass(frozen=True)
+class AckReceived:
+    """The ACK matched by an INVITE server transaction."""
+
+    request: SipRequest
+
+
+@dataclass(frozen=True)
+class AcceptedWindowClosed:
+    """Timer L: the 2xx retransmission window closed (§13.3.1.4: BYE if no ACK came)."""
+
+
+TransactionEvent = ResponseReceived | TransactionTimedOut | AckReceived | AcceptedWindowClosed
+
 # (machine, state, event) -> new state. Events: "1xx", "2xx", "3456xx" (final non-2xx),
 # "request" (retransmission of the request at a server), "ack", "tu_1xx", "tu_2xx", "tu_3456xx",
 # and "timer_X" for each timer.
-TRANSITIONS: dict[tuple[str, str, str], str] = {
+TRANSITIONS: dict[tuple[Machine, TxState, str], TxState] = {
     # INVITE client, RFC 3261 Figure 5 + RFC 6026 Figure 3
-    ("ict", "calling", "timer_A"): "calling",
-    ("ict", "calling", "timer_B"): "terminated",
-    ("ict", "calling", "1xx"): "proceeding",
-    ("ict", "calling", "2xx"): "accepted",
-    ("ict", "calling", "3456xx"): "completed",
-    ("ict", "proceeding", "1xx"): "proceeding",
-    ("ict", "proceeding", "2xx"): "accepted",
-    ("ict", "proceeding", "3456xx"): "completed",
-    ("ict", "proceeding", "timer_B"): "terminated",  # RFC 3261 leaves B running; we honour it
-    ("ict", "completed", "3456xx"): "completed",
-    ("ict", "completed", "timer_D"): "terminated",
-    ("ict", "accepted", "2xx"): "accepted",
-    ("ict", "accepted", "timer_M"): "terminated",
+    (Machine.ICT, TxState.CALLING, "timer_A"): TxState.CALLING,
+    (Machine.ICT, TxState.CALLING, "timer_B"): TxState.TERMINATED,
+    (Machine.ICT, TxState.CALLING, "1xx"): TxState.PROCEEDING,
+    (Machine.ICT, TxState.CALLING, "2xx"): TxState.ACCEPTED,
+    (Machine.ICT, TxState.CALLING, "3456xx"): TxState.COMPLETED,
+    (Machine.ICT, TxState.PROCEEDING, "1xx"): TxState.PROCEEDING,
+    (Machine.ICT, TxState.PROCEEDING, "2xx"): TxState.ACCEPTED,
+    (Machine.ICT, TxState.PROCEEDING, "3456xx"): TxState.COMPLETED,
+    # RFC 3261 leaves Timer B running in Proceeding; we honour it.
+    (Machine.ICT, TxState.PROCEEDING, "timer_B"): TxState.TERMINATED,
+    (Machine.ICT, TxState.COMPLETED, "3456xx"): TxState.COMPLETED,
+    (Machine.ICT, TxState.COMPLETED, "timer_D"): TxState.TERMINATED,
+    (Machine.ICT, TxState.ACCEPTED, "2xx"): TxState.ACCEPTED,
+    (Machine.ICT, TxState.ACCEPTED, "timer_M"): TxState.TERMINATED,
     # non-INVITE client, RFC 3261 Figure 6
-    ("nict", "trying", "timer_E"): "trying",
-    ("nict", "trying", "timer_F"): "terminated",
-    ("nict", "trying", "1xx"): "proceeding",
-    ("nict", "trying", "2xx"): "completed",
-    ("nict", "trying", "3456xx"): "completed",
-    ("nict", "proceeding", "timer_E"): "proceeding",
-    ("nict", "proceeding", "timer_F"): "terminated",
-    ("nict", "proceeding", "1xx"): "proceeding",
-    ("nict", "proceeding", "2xx"): "completed",
-    ("nict", "proceeding", "3456xx"): "completed",
-    ("nict", "completed", "timer_K"): "terminated",
+    (Machine.NICT, TxState.TRYING, "timer_E"): TxState.TRYING,
+    (Machine.NICT, TxState.TRYING, "timer_F"): TxState.TERMINATED,
+    (Machine.NICT, TxState.TRYING, "1xx"): TxState.PROCEEDING,
+    (Machine.NICT, TxState.TRYING, "2xx"): TxState.COMPLETED,
+    (Machine.NICT, TxState.TRYING, "3456xx"): TxState.COMPLETED,
+    (Machine.NICT, TxState.PROCEEDING, "timer_E"): TxState.PROCEEDING,
+    (Machine.NICT, TxState.PROCEEDING, "timer_F"): TxState.TERMINATED,
+    (Machine.NICT, TxState.PROCEEDING, "1xx"): TxState.PROCEEDING,
+    (Machine.NICT, TxState.PROCEEDING, "2xx"): TxState.COMPLETED,
+    (Machine.NICT, TxState.PROCEEDING, "3456xx"): TxState.COMPLETED,
+    (Machine.NICT, TxState.COMPLETED, "timer_K"): TxState.TERMINATED,
     # INVITE server, RFC 3261 Figure 7 + RFC 6026 Figure 4
-    ("ist", "proceeding", "request"): "proceeding",
-    ("ist", "proceeding", "tu_1xx"): "proceeding",
-    ("ist", "proceeding", "tu_2xx"): "accepted",
-    ("ist", "proceeding", "tu_3456xx"): "completed",
-    ("ist", "completed", "request"): "completed",
-    ("ist", "completed", "timer_G"): "completed",
-    ("ist", "completed", "timer_H"): "terminated",
-    ("ist", "completed", "ack"): "confirmed",
-    ("ist", "confirmed", "timer_I"): "terminated",
-    ("ist", "accepted", "request"): "accepted",
-    ("ist", "accepted", "timer_G2xx"): "accepted",
-    ("ist", "accepted", "ack"): "accepted",
-    ("ist", "accepted", "timer_L"): "terminated",
+    (Machine.IST, TxState.PROCEEDING, "request"): TxState.PROCEEDING,
+    (Machine.IST, TxState.PROCEEDING, "tu_1xx"): TxState.PROCEEDING,
+    (Machine.IST, TxState.PROCEEDING, "tu_2xx"): TxState.ACCEPTED,
+    (Machine.IST, TxState.PROCEEDING, "tu_3456xx"): TxState.COMPLETED,
+    (Machine.IST, TxState.COMPLETED, "request"): TxState.COMPLETED,
+    (Machine.IST, TxState.COMPLETED, "timer_G"): TxState.COMPLETED,
+    (Machine.IST, TxState.COMPLETED, "timer_H"): TxState.TERMINATED,
+    (Machine.IST, TxState.COMPLETED, "ack"): TxState.CONFIRMED,
+    (Machine.IST, TxState.CONFIRMED, "timer_I"): TxState.TERMINATED,
+    (Machine.IST, TxState.ACCEPTED, "request"): TxState.ACCEPTED,
+    (Machine.IST, TxState.ACCEPTED, "timer_G2xx"): TxState.ACCEPTED,
+    (Machine.IST, TxState.ACCEPTED, "ack"): TxState.ACCEPTED,
+    (Machine.IST, TxState.ACCEPTED, "timer_L"): TxState.TERMINATED,
     # non-INVITE server, RFC 3261 Figure 8
-    ("nist", "trying", "tu_1xx"): "proceeding",
-    ("nist", "trying", "tu_2xx"): "completed",
-    ("nist", "trying", "tu_3456xx"): "completed",
-    ("nist", "proceeding", "request"): "proceeding",
-    ("nist", "proceeding", "tu_1xx"): "proceeding",
-    ("nist", "proceeding", "tu_2xx"): "completed",
-    ("nist", "proceeding", "tu_3456xx"): "completed",
-    ("nist", "completed", "request"): "completed",
-    ("nist", "completed", "timer_J"): "terminated",
+    (Machine.NIST, TxState.TRYING, "tu_1xx"): TxState.PROCEEDING,
+    (Machine.NIST, TxState.TRYING, "tu_2xx"): TxState.COMPLETED,
+    (Machine.NIST, TxState.TRYING, "tu_3456xx"): TxState.COMPLETED,
+    (Machine.NIST, TxState.PROCEEDING, "request"): TxState.PROCEEDING,
+    (Machine.NIST, TxState.PROCEEDING, "tu_1xx"): TxState.PROCEEDING,
+    (Machine.NIST, TxState.PROCEEDING, "tu_2xx"): TxState.COMPLETED,
+    (Machine.NIST, TxState.PROCEEDING, "tu_3456xx"): TxState.COMPLETED,
+    (Machine.NIST, TxState.COMPLETED, "request"): TxState.COMPLETED,
+    (Machine.NIST, TxState.COMPLETED, "timer_J"): TxState.TERMINATED,
 }
 
-INITIAL_STATE = {"ict": "calling", "nict": "trying", "ist": "proceeding", "nist": "trying"}
+INITIAL_STATE = {
+    Machine.ICT: TxState.CALLING,
+    Machine.NICT: TxState.TRYING,
+    Machine.IST: TxState.PROCEEDING,
+    Machine.NIST: TxState.TRYING,
+}
 
 
 @dataclass(frozen=True)
@@ -102,7 +155,7 @@ def response_class(status: int) -> str:
 
 
 class Transaction:
-    machine = ""
+    machine: Machine
 
     def __init__(self, request: SipRequest, addr: Addr, reliable: bool, timers: TimerConfig):
         self.request = request
@@ -112,13 +165,21 @@ class Transaction:
         self.state = INITIAL_STATE[self.machine]
         self.timers: dict[str, float] = {}
         self.outbox: list[tuple[bytes, Addr]] = []
-        self.events: list[tuple[str, object]] = []
+        self.events: list[TransactionEvent] = []
         self.absorbed = 0
         self.branch = request.top_via.branch or ""
+        # Told each time the transaction is driven (so its owner visits only the transactions
+        # that may have output, events or a new deadline, not the whole table).
+        self.on_activity: Callable[[Transaction], None] | None = None
+        self.key: tuple[str, str, str] | None = None  # its key in the owner's table
+
+    def _touch(self) -> None:
+        if self.on_activity is not None:
+            self.on_activity(self)
 
     @property
     def terminated(self) -> bool:
-        return self.state == "terminated"
+        return self.state is TxState.TERMINATED
 
     def _fire(self, event: str) -> bool:
         new_state = TRANSITIONS.get((self.machine, self.state, event))
@@ -126,17 +187,21 @@ class Transaction:
             self.absorbed += 1
             return False
         self.state = new_state
-        if new_state == "terminated":
+        if new_state is TxState.TERMINATED:
             self.timers.clear()
         return True
 
     def _send(self, data: bytes) -> None:
         self.outbox.append((data, self.addr))
 
-    def next_deadline(self) -> float | None:
+    def get_timer(self) -> float | None:
+        """When the transaction next wants `handle_timer` (None: no timer runs)."""
         return min(self.timers.values(), default=None)
 
+    next_deadline = get_timer  # the name before the aioquic-style surface
+
     def handle_timer(self, now: float) -> None:
+        self._touch()
         for name, deadline in sorted(self.timers.items(), key=lambda item: item[1]):
             if deadline <= now and self.timers.get(name) == deadline and not self.terminated:
                 del self.timers[name]
@@ -152,24 +217,25 @@ class ClientTransaction(Transaction):
     def __init__(
         self, request: SipRequest, addr: Addr, reliable: bool, timers: TimerConfig, now: float
     ):
-        self.machine = "ict" if request.method == "INVITE" else "nict"
+        self.machine = Machine.ICT if request.method == "INVITE" else Machine.NICT
         super().__init__(request, addr, reliable, timers)
         self.interval = timers.t1
         self.last_final: SipResponse | None = None
         self.ack: bytes | None = None
         self._send(request.serialize())
         if not reliable:
-            self.timers["timer_A" if self.machine == "ict" else "timer_E"] = (
+            self.timers["timer_A" if self.machine is Machine.ICT else "timer_E"] = (
                 now + self.interval
             )  # §17.1.1.2
-        self.timers["timer_B" if self.machine == "ict" else "timer_F"] = now + 64 * timers.t1
+        self.timers["timer_B" if self.machine is Machine.ICT else "timer_F"] = now + 64 * timers.t1
 
     def receive_response(self, response: SipResponse, now: float) -> None:
+        self._touch()
         kind = response_class(response.status)
         previous = self.state
         if not self._fire(kind):
             return
-        if self.machine == "ict":
+        if self.machine is Machine.ICT:
             self._ict_response(response, kind, previous, now)
         else:
             self._nict_response(response, kind, previous, now)
@@ -177,25 +243,25 @@ class ClientTransaction(Transaction):
     def _ict_response(self, response: SipResponse, kind: str, previous: str, now: float) -> None:
         if kind == "1xx":
             self.timers.pop("timer_A", None)
-            self.events.append(("response", response))
+            self.events.append(ResponseReceived(response))
         elif kind == "2xx":
             # RFC 6026 §7.2: every 2xx goes to the TU, which ACKs it end to end; Timer M absorbs.
             self.timers.pop("timer_A", None)
             self.timers.pop("timer_B", None)
             self.timers.setdefault("timer_M", now + 64 * self.config.t1)
-            self.events.append(("response", response))
+            self.events.append(ResponseReceived(response))
         else:
             # §17.1.1.3: ACK every non-2xx final; pass only the first one up.
             self.ack = build_non2xx_ack(self.request, response).serialize()
             self._send(self.ack)
-            if previous != "completed":
+            if previous is not TxState.COMPLETED:
                 self.timers.pop("timer_A", None)
                 self.timers.pop("timer_B", None)
                 self.timers["timer_D"] = now + (0 if self.reliable else 32.0)
-                self.events.append(("response", response))
+                self.events.append(ResponseReceived(response))
 
     def _nict_response(self, response: SipResponse, kind: str, previous: str, now: float) -> None:
-        self.events.append(("response", response))
+        self.events.append(ResponseReceived(response))
         if kind == "1xx":
             if "timer_E" in self.timers:
                 self.interval = self.config.t2  # §17.1.2.2: in Proceeding, retransmit every T2
@@ -213,11 +279,11 @@ class ClientTransaction(Transaction):
             self.timers["timer_A"] = now + self.interval
         elif name == "timer_E":  # §17.1.2.2: min(2*interval, T2)
             self._send(self.request.serialize())
-            if self.state == "trying":
+            if self.state is TxState.TRYING:
                 self.interval = min(2 * self.interval, self.config.t2)
             self.timers["timer_E"] = now + self.interval
         elif name in ("timer_B", "timer_F"):
-            self.events.append(("timeout", None))
+            self.events.append(TransactionTimedOut())
 
 
 class ServerTransaction(Transaction):
@@ -226,17 +292,18 @@ class ServerTransaction(Transaction):
     def __init__(
         self, request: SipRequest, addr: Addr, reliable: bool, timers: TimerConfig, now: float
     ):
-        self.machine = "ist" if request.method == "INVITE" else "nist"
+        self.machine = Machine.IST if request.method == "INVITE" else Machine.NIST
         super().__init__(request, addr, reliable, timers)
         self.last_response: bytes | None = None
         self.interval = timers.t1
 
     def receive_request(self, request: SipRequest, now: float) -> None:
         """A retransmission of the request (or, for INVITE, the ACK for a non-2xx final)."""
+        self._touch()
         if request.method == "ACK":
             if self._fire("ack"):
-                self.events.append(("ack", request))
-                if self.state == "confirmed":
+                self.events.append(AckReceived(request))
+                if self.state is TxState.CONFIRMED:
                     self.timers.pop("timer_G", None)
                     self.timers.pop("timer_H", None)
                     self.timers["timer_I"] = now + (0 if self.reliable else self.config.t4)
@@ -247,6 +314,7 @@ class ServerTransaction(Transaction):
             self._send(self.last_response)  # §17.2.1 / §17.2.2: answer retransmissions
 
     def send_response(self, response: SipResponse, now: float) -> None:
+        self._touch()
         kind = "tu_" + response_class(response.status)
         if not self._fire(kind):
             raise TransactionStateError(
@@ -254,7 +322,7 @@ class ServerTransaction(Transaction):
             )
         self.last_response = response.serialize()
         self._send(self.last_response)
-        if self.machine == "ist":
+        if self.machine is Machine.IST:
             if kind == "tu_2xx":  # RFC 6026 §7.1 Timer L; §13.3.1.4 2xx retransmission
                 self.timers["timer_L"] = now + 64 * self.config.t1
                 self.timers["timer_G2xx"] = now + self.interval
@@ -274,10 +342,10 @@ class ServerTransaction(Transaction):
             self.interval = min(2 * self.interval, self.config.t2)
             self.timers[name] = now + self.interval
         elif name == "timer_H":
-            self.events.append(("timeout", None))  # §17.2.1: ACK never came
+            self.events.append(TransactionTimedOut())  # §17.2.1: ACK never came
         elif name == "timer_L":
             # The UAS core learns the 2xx window closed (§13.3.1.4: BYE if no ACK came).
-            self.events.append(("accepted_done", None))
+            self.events.append(AcceptedWindowClosed())
 
 
 class TransactionStateError(RuntimeError):

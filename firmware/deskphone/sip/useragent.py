@@ -6,18 +6,21 @@ reports what happened as events (`next_event`). Commands (`invite`, `answer`, `h
 plain methods. The core never opens a socket, reads a clock or resolves a name: hosts in URIs
 are used as given and resolution belongs to the transport.
 
-This module holds the `UserAgent` itself: its configuration and counters, the sans-IO surface,
-registration and OPTIONS probe commands, and the dispatch of incoming requests, responses and
-transaction events to the parts that handle them, one module per concept:
+`UserAgent` is composed of objects of their own, one module per concept, each given what it
+needs (the builder, the transaction table or its `TransactionStarter` interface, the call
+table, a callable to report events) and none importing this module:
 
-- `call.py`: the per-call state record (`Call`), `CallStateError`, end reasons;
-- `invite.py`: INVITE client and server, CANCEL, ACK, auth retries and redirects (`invite`,
-  `ringing`, `answer`, `reject`, `hangup`);
-- `in_dialog.py`: BYE, re-INVITE (`reinvite`, `answer_reoffer`), OPTIONS/INFO and the REFER/
-  NOTIFY of a transfer (`refer`, `notify_transfer`);
-- `builder.py`: building requests and responses (Via, Contact, privacy), where they go, §8.2.2
-  request inspection, digest retries;
-- `registration.py`: registration with a registrar, one per account.
+- `builder.py`: `MessageBuilder`, building requests and responses (Via, Contact, privacy),
+  where they go, §8.2.2 request inspection, digest retries;
+- `table.py`: `TransactionTable`, the transactions, their deadlines and what they produced;
+- `call.py`: the per-call record (`Call`), its `SipCallState`, the `CallTable`;
+- `invite.py`: `InviteSessions`, INVITE client and server, CANCEL, ACK, auth retries and
+  redirects;
+- `in_dialog.py`: `InDialogRequests`, BYE, re-INVITE, OPTIONS/INFO, REFER/NOTIFY;
+- `registration.py`: `Registration`, one per account; `probe.py`: OPTIONS probes.
+
+This module holds the sans-IO surface, the commands (delegated), and the dispatch of incoming
+requests, responses and transaction events to the part that handles them.
 """
 
 from __future__ import annotations
@@ -25,82 +28,90 @@ from __future__ import annotations
 import random
 import secrets
 from collections import deque
-from dataclasses import dataclass
 from dataclasses import replace as dataclass_replace
 
 from deskphone.routing.privacy import PrivacyPolicy
 from deskphone.sip import events as ev
-from deskphone.sip.builder import ALLOW, REASON_PHRASES, SUPPORTED_EXTENSIONS, uri_addr
-from deskphone.sip.call import Addr, Call, CallStateError, end_reason
+from deskphone.sip.builder import (
+    ALLOW,
+    REASON_PHRASES,
+    SUPPORTED_EXTENSIONS,
+    MessageBuilder,
+    safe_reason,
+)
+from deskphone.sip.call import Addr, Call, CallStateError, CallTable, SipCallState, end_reason
+from deskphone.sip.config import UaConfig, UaStats
+from deskphone.sip.digest import AccountRealms
+from deskphone.sip.in_dialog import InDialogRequests
 from deskphone.sip.invite import DIRECT, InviteSessions
 from deskphone.sip.message import SipParseError, SipRequest, SipResponse, parse_message
+from deskphone.sip.probe import Probes
 from deskphone.sip.registration import Account, Registration
+from deskphone.sip.table import TransactionTable
 from deskphone.sip.transaction import (
+    AcceptedWindowClosed,
     ClientTransaction,
+    ResponseReceived,
     ServerTransaction,
     TimerConfig,
     Transaction,
+    TransactionEvent,
+    TransactionTimedOut,
+    TxState,
     transaction_key,
 )
-from deskphone.sip.uri import NameAddress, SipSyntaxError, SipUri, parse_uri
+from deskphone.sip.uri import NameAddress, SipSyntaxError
+
+# What a peer's bytes can raise from the lazily parsed parts of a message; caught at the
+# sans-IO surface so that bad input is a counted drop or a 400, never an exception.
+_BAD_INPUT = (SipSyntaxError, ValueError, IndexError, UnicodeError)
 
 
-@dataclass(frozen=True)
-class UaConfig:
-    user: str
-    display_name: str
-    local_host: str
-    local_port: int
-    transport: str = "udp"
-    user_agent: str | None = "deskphone/0.1"
-    accounts: tuple[Account, ...] = ()
-    # docs/privacy.md: no User-Agent/Server, no display name, no host in Call-ID, no optional
-    # headers (deskphone.routing.privacy.PrivacyPolicy decides each item).
-    privacy: bool = False
-    t1: float = 0.5
-    t2: float = 4.0
-    t4: float = 5.0
-    max_redirects: int = 3
-    seed: int | None = None  # for the 491 back-off (RFC 3261 §14.1); None: from secrets
-
-
-@dataclass
-class UaStats:
-    malformed_answered: int = 0
-    malformed_dropped: int = 0
-    responses_unmatched: int = 0
-    requests_unmatched: int = 0
-    retransmissions_absorbed: int = 0
-    auth_retries: int = 0
-
-
-class UserAgent(InviteSessions):
+class UserAgent:
     def __init__(self, config: UaConfig):
-        self.config = config
         self.timers = TimerConfig(config.t1, config.t2, config.t4)
         self.reliable = config.transport.lower() != "udp"
         self.stats = UaStats()
-        self.calls: dict[str, Call] = {}
-        self.transactions: dict[tuple[str, str, str], Transaction] = {}
-        self.registrations = {
-            account.name: Registration(self, account) for account in config.accounts
-        }
-        # RFC 3261 §11 OPTIONS probes (`probe`): Call-ID → (target, give-up time or None).
-        self.probes: dict[str, tuple[str, float | None]] = {}
         self._outbox: list[tuple[bytes, Addr]] = []
         self._events: deque[ev.Event] = deque()
         self._rng = random.Random(config.seed if config.seed is not None else secrets.randbits(64))
+        self.realms = AccountRealms()
         self.privacy = PrivacyPolicy(enabled=config.privacy, user_agent=config.user_agent or "")
-        for registration in self.registrations.values():
-            # RFC 3261 §10.2: one Call-ID per registrar binding, from the privacy policy.
-            registration.call_id = self.privacy.new_call_id(config.local_host)
-            registration.local_tag = self.privacy.new_tag()
+        self.builder = MessageBuilder(config, self.privacy, self.stats, self.realms)
+        self.table = TransactionTable(self.reliable, self.timers, self.builder.finish_request)
+        self.call_table = CallTable(self._events.append)
+        self.in_dialog = InDialogRequests(self.builder, self.table, self.call_table,
+                                          self._events.append, self._send, self._rng)
+        self.sessions = InviteSessions(self.builder, self.table, self.call_table,
+                                       self.in_dialog, self._events.append, self._send)
+        self.probes = Probes(self.builder, self.table, self._events.append)
+        self.registrations = {
+            account.name: Registration(account, self.builder, self.table, self._events.append)
+            for account in config.accounts
+        }
+
+    @property
+    def config(self) -> UaConfig:
+        return self.builder.config
+
+    @config.setter
+    def config(self, config: UaConfig) -> None:
+        self.builder.config = config  # every part reads it there (e.g. the bound port)
+
+    @property
+    def calls(self) -> dict[str, Call]:
+        return self.call_table.calls
+
+    @property
+    def transactions(self) -> dict[tuple[str, str, str], Transaction]:
+        return self.table.transactions
+
+    def _send(self, data: bytes, addr: Addr) -> None:
+        self._outbox.append((data, addr))
 
     # -- the sans-IO surface -------------------------------------------------------------------
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr]]:
-        for transaction in self.transactions.values():
-            self._outbox.extend(transaction.outbox)
-            transaction.outbox.clear()
+        self._outbox.extend(self.table.outboxes())
         out, self._outbox = self._outbox, []
         return out
 
@@ -108,62 +119,112 @@ class UserAgent(InviteSessions):
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        deadlines = [t.next_deadline() for t in self.transactions.values()]
-        deadlines += [r.next_deadline() for r in self.registrations.values()]
-        deadlines += [deadline for _, deadline in self.probes.values()]
-        deadlines += [c.reinvite_retry_at for c in self.calls.values()]
-        deadlines += [c.refer_deadline for c in self.calls.values()]
-        present = [d for d in deadlines if d is not None]
-        return min(present) if present else None
+        deadlines = [self.table.get_timer(), self.probes.get_timer()]
+        deadlines += [r.get_timer() for r in self.registrations.values()]
+        for call in self.calls.values():
+            deadlines += [call.reinvite_retry_at, call.refer_deadline]
+        return min((d for d in deadlines if d is not None), default=None)
 
     def handle_timer(self, now: float) -> None:
-        for transaction in list(self.transactions.values()):
-            transaction.handle_timer(now)
+        # Nothing a peer sent may escape as an exception: a header read lazily (a Contact that
+        # is not a SIP URI, a digit that is not ASCII) is a dropped, counted message.
+        self._guarded(self._run_timers, now)
+        self._guarded(self._collect, now)
+
+    def receive_datagram(self, data: bytes, addr: Addr, now: float) -> None:
+        try:
+            message = parse_message(data, datagram=not self.reliable)
+        except SipParseError as error:
+            answer = self.builder.malformed_response(error)
+            if answer is None:
+                self.stats.malformed_dropped += 1
+            else:
+                self._send(answer, addr)
+                self.stats.malformed_answered += 1
+            return
+        except _BAD_INPUT:
+            self.stats.malformed_dropped += 1
+            return
+        if isinstance(message, SipRequest):
+            self._guarded(lambda t: self._receive_request(message, addr, t), now)
+        elif isinstance(message, SipResponse):
+            self._guarded(lambda t: self._receive_response(message, t), now)
+        self._guarded(self._collect, now)
+
+    def _guarded(self, step: object, now: float) -> None:
+        try:
+            step(now)  # type: ignore[operator]
+        except _BAD_INPUT:
+            self.stats.malformed_dropped += 1  # a header we only parse lazily was bad
+
+    def transport_error(self, addr: Addr, now: float) -> None:
+        """The transport could not reach addr (ICMP, refused TCP, TLS failure): §8.1.3.1."""
+        for call in list(self.calls.values()):
+            if (call.state in (SipCallState.CALLING, SipCallState.EARLY) and call.role == "uac"
+                    and call.addr == addr):
+                self.call_table.end(call, "unreachable", 503)
+        for registration in self.registrations.values():
+            registration.transport_error(addr, now)
+
+    def _run_timers(self, now: float) -> None:
+        self.table.handle_timer(now)
         self._collect(now)
         for registration in self.registrations.values():
             registration.handle_timer(now)
-        for call_id, (_target, deadline) in list(self.probes.items()):
-            if deadline is not None and deadline <= now:
-                self._probe_done(call_id, None)
+        self.probes.handle_timer(now)
         for call in list(self.calls.values()):
             if call.reinvite_retry_at is not None and call.reinvite_retry_at <= now:
                 call.reinvite_retry_at = None
                 if call.reinvite_sdp is not None and not call.ended:
-                    self._send_reinvite(call, call.reinvite_sdp, now)
+                    self.in_dialog.send_reinvite(call, call.reinvite_sdp, now)
             if call.refer_deadline is not None and call.refer_deadline <= now:
                 # RFC 6665 §4.1.2.4: no NOTIFY before the subscription expired: it is over.
                 call.refer_deadline = None
                 if call.refer_sent:
                     call.refer_sent = False
                     self._events.append(ev.TransferFailed(call.call_id, 408))
+
+    # -- call commands (delegated; each ends with the routing of what it started) ---------------
+    def invite(self, target: str, sdp: bytes, now: float, account: str | None = None) -> str:
+        call_id = self.sessions.invite(target, sdp, now, account)
+        self._collect(now)
+        return call_id
+
+    def ringing(self, call_id: str, now: float) -> None:
+        self.sessions.ringing(call_id, now)
         self._collect(now)
 
-    def receive_datagram(self, data: bytes, addr: Addr, now: float) -> None:
-        try:
-            message = parse_message(data, datagram=not self.reliable)
-        except SipParseError as error:
-            self._answer_malformed(error, addr)
-            return
-        except (SipSyntaxError, ValueError, IndexError):
-            self.stats.malformed_dropped += 1
-            return
-        try:
-            if isinstance(message, SipRequest):
-                self._receive_request(message, addr, now)
-            elif isinstance(message, SipResponse):
-                self._receive_response(message, now)
-        except (SipSyntaxError, ValueError, IndexError):
-            # A header we only parse lazily was bad: the message is dropped and counted.
-            self.stats.malformed_dropped += 1
+    def answer(self, call_id: str, sdp: bytes, now: float) -> None:
+        self.sessions.answer(call_id, sdp, now)
         self._collect(now)
 
-    def transport_error(self, addr: Addr, now: float) -> None:
-        """The transport could not reach addr (ICMP, refused TCP, TLS failure): §8.1.3.1."""
-        for call in list(self.calls.values()):
-            if call.state in ("calling", "early") and call.role == "uac" and call.addr == addr:
-                self._end_call(call, "unreachable", 503)
-        for registration in self.registrations.values():
-            registration.transport_error(addr, now)
+    def reject(self, call_id: str, code: int, now: float) -> None:
+        self.sessions.reject(call_id, code, now)
+        self._collect(now)
+
+    def hangup(self, call_id: str, now: float) -> None:
+        self.sessions.hangup(call_id, now)
+        self._collect(now)
+
+    def reinvite(self, call_id: str, sdp: bytes, now: float) -> None:
+        self.in_dialog.reinvite(call_id, sdp, now)
+        self._collect(now)
+
+    def answer_reoffer(self, call_id: str, sdp: bytes, now: float) -> None:
+        self.in_dialog.answer_reoffer(call_id, sdp, now)
+        self._collect(now)
+
+    def reject_reoffer(self, call_id: str, code: int, now: float) -> None:
+        self.in_dialog.reject_reoffer(call_id, code, now)
+        self._collect(now)
+
+    def refer(self, call_id: str, target: str, now: float) -> None:
+        self.in_dialog.refer(call_id, target, now)
+        self._collect(now)
+
+    def notify_transfer(self, call_id: str, status: int, reason: str, now: float) -> None:
+        self.in_dialog.notify_transfer(call_id, status, reason, now)
+        self._collect(now)
 
     # -- registration commands (delegated) -----------------------------------------------------
     def register(self, now: float) -> None:
@@ -197,52 +258,30 @@ class UserAgent(InviteSessions):
         self.registrations[account_name].remove_binding_at(registrar, now)
         self._collect(now)
 
-    # -- OPTIONS probes (§11) ------------------------------------------------------------------
     def probe(self, target: str, now: float, timeout: float | None = None) -> str:
         """Send OPTIONS to `target` (host[:port] or sip: URI) to learn whether it is alive
         (RFC 3261 §11); `ProbeResult` follows with the status, or None after `timeout` seconds
         (default: the transaction's Timer F)."""
-        text = target if target.lower().startswith(("sip:", "sips:")) else f"sip:{target}"
-        uri = parse_uri(text)
-        if not isinstance(uri, SipUri):
-            raise ValueError(f"probe target {target!r} is not a SIP URI")
-        call_id = secrets.token_hex(12)
-        request = SipRequest(method="OPTIONS", uri=SipUri(uri.scheme, uri.host, port=uri.port))
-        self._add_via(request)
-        request.headers.add("Max-Forwards", "70")
-        request.headers.add("From", f"<sip:{self.config.user}@{self.config.local_host}>"
-                                    f";tag={secrets.token_hex(6)}")
-        request.headers.add("To", f"<{request.uri}>")
-        request.headers.add("Call-ID", call_id)
-        request.headers.add("CSeq", "1 OPTIONS")
-        request.headers.add("Accept", "application/sdp")
-        self.probes[call_id] = (target, None if timeout is None else now + timeout)
-        self._start_client(request, uri_addr(request.uri), now)
+        call_id = self.probes.probe(target, now, timeout)
         self._collect(now)
         return call_id
 
-    def _probe_done(self, call_id: str, code: int | None) -> None:
-        probe = self.probes.pop(call_id, None)
-        if probe is None:
-            return
-        for key, transaction in list(self.transactions.items()):
-            if transaction.request.call_id == call_id:
-                self.transactions.pop(key, None)  # no more retransmissions: we stopped asking
-        self._events.append(ev.ProbeResult(call_id, probe[0], code))
-
     def abandon_transaction(self, transaction: Transaction) -> None:
-        """Forget a client transaction its owner gave up on: no more retransmissions, and a
-        late response is counted as unmatched."""
-        for key, known in list(self.transactions.items()):
-            if known is transaction:
-                self.transactions.pop(key, None)
+        self.table.abandon(transaction)
+
+    # The names the parts had when they were mixed into this class (tests build requests
+    # with them).
+    def _add_via(self, request: SipRequest, replace: bool = False) -> None:
+        self.builder.add_via(request, replace)
+
+    def _start_client(self, request: SipRequest, addr: Addr, now: float) -> ClientTransaction:
+        return self.table.start_client(request, addr, now)
 
     # -- receiving requests --------------------------------------------------------------------
     def _receive_request(self, request: SipRequest, addr: Addr, now: float) -> None:
-        self._stamp_received(request, addr)
-        reply_addr = self._reply_addr(request, addr)
-        key = transaction_key(request)
-        existing = self.transactions.get(key)
+        self.builder.stamp_received(request, addr)
+        reply_addr = self.builder.reply_addr(request, addr)
+        existing = self.table.get(transaction_key(request))
         if (
             existing is not None
             and isinstance(existing, ServerTransaction)
@@ -252,37 +291,59 @@ class UserAgent(InviteSessions):
             self.stats.retransmissions_absorbed += request.method != "ACK"
             return
         if request.method == "ACK":
-            self._receive_2xx_ack(request, now)
+            self.sessions.receive_2xx_ack(request, now)
             return
         if request.method == "CANCEL":
-            self._receive_cancel(request, reply_addr, now)
+            self.sessions.receive_cancel(request, reply_addr, now)
             return
-        transaction = ServerTransaction(request, reply_addr, self.reliable, self.timers, now)
-        self.transactions[key] = transaction
+        transaction = self.table.start_server(request, reply_addr, now)
+        try:
+            self._receive_new_request(request, transaction, reply_addr, now)
+        except _BAD_INPUT as error:
+            self._refuse_unparsable(request, transaction, error, now)
+
+    def _refuse_unparsable(
+        self, request: SipRequest, transaction: ServerTransaction, error: Exception, now: float
+    ) -> None:
+        """A header read only now (Require: "x, Accept: "x, a Contact that is no SIP URI) broke
+        the grammar after the server transaction was stored: answer 400 (RFC 3261 §21.4.1), so
+        the transaction runs its timers and is freed, instead of waiting forever."""
+        call = self.calls.get(request.call_id)
+        if call is not None and call.invite_tx is transaction:
+            self.call_table.end(call, "failed", 400)
+        if transaction.state not in (TxState.TRYING, TxState.PROCEEDING):
+            self.stats.malformed_dropped += 1  # a final response already went out
+            return
+        reason = safe_reason(400, str(error))
+        response = self.builder.response(request, 400, to_tag=self.privacy.new_tag(),
+                                         reason=reason)
+        transaction.send_response(response, now)
+        self.stats.malformed_answered += 1
+
+    def _receive_new_request(
+        self, request: SipRequest, transaction: ServerTransaction, reply_addr: Addr, now: float
+    ) -> None:
         if request.to.tag:
-            self._receive_in_dialog(request, transaction, now)
+            self.in_dialog.receive_in_dialog(request, transaction, now)
             return
         method = request.method
-        if method == "OPTIONS" and self._reject_if_unsupported(request, transaction, now):
+        if method == "OPTIONS" and self.builder.reject_if_unsupported(request, transaction, now):
             return  # §8.2.1 method first (405/501 below), then §8.2.2 header inspection
         if method == "INVITE":
-            self._receive_invite(request, transaction, reply_addr, now)
-        elif method == "OPTIONS":
-            response = self._response(request, 200, to_tag=self.privacy.new_tag())
-            response.headers.add("Accept", "application/sdp")
-            transaction.send_response(response, now)
+            self.sessions.receive_invite(request, transaction, reply_addr, now)
+            return
+        if method == "OPTIONS":
+            status = 200
         elif method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE"):
-            transaction.send_response(
-                self._response(request, 405, to_tag=self.privacy.new_tag()), now
-            )
+            status = 405
         elif method in ("BYE", "REFER", "NOTIFY", "INFO", "PRACK", "UPDATE"):
-            transaction.send_response(
-                self._response(request, 481, to_tag=self.privacy.new_tag()), now
-            )
+            status = 481
         else:
-            transaction.send_response(
-                self._response(request, 501, to_tag=self.privacy.new_tag()), now
-            )
+            status = 501
+        response = self.builder.response(request, status, to_tag=self.privacy.new_tag())
+        if method == "OPTIONS":
+            response.headers.add("Accept", "application/sdp")
+        transaction.send_response(response, now)
 
     # -- receiving responses -------------------------------------------------------------------
     def _receive_response(self, response: SipResponse, now: float) -> None:
@@ -293,16 +354,16 @@ class UserAgent(InviteSessions):
         ):
             self.stats.responses_unmatched += 1  # §18.1.2: not ours
             return
-        transaction = self.transactions.get(transaction_key(response))
+        transaction = self.table.get(transaction_key(response))
         if not isinstance(transaction, ClientTransaction):
-            self._stray_2xx(response, now)
+            self._stray_2xx(response)
             return
         before = len(transaction.events)
         transaction.receive_response(response, now)
         if len(transaction.events) == before:
             self.stats.retransmissions_absorbed += 1
 
-    def _stray_2xx(self, response: SipResponse, now: float) -> None:
+    def _stray_2xx(self, response: SipResponse) -> None:
         """A 2xx retransmission after our INVITE transaction ended: re-send the ACK (§13.2.2.4)."""
         call = self.calls.get(response.call_id)
         if (
@@ -311,52 +372,36 @@ class UserAgent(InviteSessions):
             and response.cseq.method == "INVITE"
             and response.status < 300
         ):
-            self._outbox.append((call.ack, call.addr))
+            self._send(call.ack, call.addr)
             self.stats.retransmissions_absorbed += 1
         else:
             self.stats.responses_unmatched += 1
 
     # -- routing transaction events ------------------------------------------------------------
     def _collect(self, now: float) -> None:
-        """Route transaction events to the calls and registrations that own them."""
-        for key, transaction in list(self.transactions.items()):
-            while transaction.events:
-                kind, payload = transaction.events.pop(0)
-                self._dispatch(transaction, kind, payload, now)
-            self._outbox.extend(transaction.outbox)
-            transaction.outbox.clear()
-            if transaction.terminated:
-                self.transactions.pop(key, None)
+        """Route transaction events to the calls, registrations and probes that own them,
+        queue what the transactions send, and free the calls that ended and have no
+        transaction left."""
+        for transaction, event in self.table.drain(self._outbox):
+            self._dispatch(transaction, event, now)
+        self.call_table.free_ended(self.table.live, self.table.freed_call_ids)
 
-    def _dispatch(self, transaction: Transaction, kind: str, payload: object, now: float) -> None:
+    def _dispatch(self, transaction: Transaction, event: TransactionEvent, now: float) -> None:
         request = transaction.request
-        if request.method == "OPTIONS" and request.call_id in self.probes:
-            if kind == "timeout":
-                self._probe_done(request.call_id, None)
-            elif isinstance(payload, SipResponse) and payload.status >= 200:
-                self._probe_done(request.call_id, payload.status)
+        if self.probes.owns(request):
+            self.probes.on_transaction_event(request, event)
             return
         if request.method == "REGISTER":
             for registration in self.registrations.values():
-                registration.on_transaction_event(transaction, kind, payload, now)
+                registration.on_transaction_event(transaction, event, now)
             return
         call = self.calls.get(request.call_id)
         if call is None:
             return
         if isinstance(transaction, ServerTransaction):
-            if kind == "timeout" and transaction is call.invite_tx:
-                call.state = "ended"  # §17.2.1 Timer H: our final response was never ACKed
-            elif (
-                kind == "accepted_done"
-                and transaction is call.invite_tx
-                and call.state == "answered"
-            ):
-                self._send_in_dialog(call, "BYE", now)  # §13.3.1.4: no ACK for our 2xx
-                self._end_call(call, "timeout", 408)
-            elif kind == "accepted_done" and transaction is call.reoffer_tx:
-                call.reoffer_tx = None
+            self._server_event(call, transaction, event, now)
             return
-        response = payload if isinstance(payload, SipResponse) else None
+        response = event.response if isinstance(event, ResponseReceived) else None
         if (
             request.method == "INVITE"
             and response is not None
@@ -364,37 +409,32 @@ class UserAgent(InviteSessions):
             and response.cseq.number in call.acks
             and transaction is not call.invite_tx
         ):
-            self._outbox.append((call.acks[response.cseq.number], self._dialog_addr(call)))
+            self._send(call.acks[response.cseq.number], self.builder.dialog_addr(call))
         elif request.method == "INVITE" and transaction is call.invite_tx:
-            self._invite_result(call, response, now)
+            self.sessions.invite_result(call, response, now)
         elif request.method == "INVITE" and transaction is call.reinvite_tx:
-            self._reinvite_result(call, response, now)
+            self.in_dialog.reinvite_result(call, response, now)
         elif (
             response is not None
             and response.status in (401, 407)
             and request.method in ("BYE", "REFER")
-            and (retry := self._with_credentials(call, request, response)) is not None
+            and (retry := self.builder.with_credentials(call, request, response)) is not None
         ):
-            self._start_client(retry, transaction.addr, now)
+            self.table.start_client(retry, transaction.addr, now)
         elif request.method == "REFER" and (response is None or response.status >= 200):
-            self._refer_result(call, response)
+            self.in_dialog.refer_result(call, response)
 
-    # -- the call table ------------------------------------------------------------------------
-    def _call(self, call_id: str, role: str | None = None) -> Call:
-        call = self.calls.get(call_id)
-        if call is None or (role is not None and call.role != role):
-            raise CallStateError(
-                f"no {role or ''} call with Call-ID {call_id!r}".replace("  ", " ")
-            )
-        return call
-
-    def _end_call(self, call: Call, reason: str, code: int | None, keep: bool = False) -> None:
-        if call.ended:
-            return
-        call.ended = True
-        if not keep:
-            call.state = "ended"
-        self._events.append(ev.CallEnded(call.call_id, reason, code))
+    def _server_event(self, call: Call, transaction: ServerTransaction,
+                      event: TransactionEvent, now: float) -> None:
+        if isinstance(event, TransactionTimedOut) and transaction is call.invite_tx:
+            # §17.2.1 Timer H: our final response was never ACKed.
+            self.call_table.end(call, "timeout", 408)
+        elif isinstance(event, AcceptedWindowClosed) and transaction is call.invite_tx:
+            if call.state == SipCallState.ANSWERED:
+                self.in_dialog.send_in_dialog(call, "BYE", now)  # §13.3.1.4: no ACK for our 2xx
+                self.call_table.end(call, "timeout", 408)
+        elif isinstance(event, AcceptedWindowClosed) and transaction is call.reoffer_tx:
+            call.reoffer_tx = None
 
 
 # The public names of this module before it was split by concept stay importable from here.

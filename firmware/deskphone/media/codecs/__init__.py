@@ -4,13 +4,18 @@
 `codec.sample_rate` into one RTP payload and back, and conceals a lost frame. Peers may send
 longer or shorter packets (a=ptime 10..120 ms, RFC 3551 §4.2): `payload_duration` says how many
 RTP timestamp units a received payload covers (None: cannot tell) and `decode` returns all of
-it. G.711 is pure Python; G.722 and Opus use PyAV (`av`), imported only when such a call starts.
+it. G.711 is pure Python; G.722 and Opus use PyAV (`av`), which _av.py imports only when such a call
+starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Protocol
+
+from deskphone.media.codecs.g711 import G711Codec
+from deskphone.media.codecs.g722 import G722Codec
+from deskphone.media.codecs.opus import OpusCodec
 
 FRAME_MS = 20
 
@@ -71,16 +76,10 @@ def create_codec(spec: NegotiatedCodec, *, secure: bool = True) -> Codec:
     if spec.channels != 1 and name != "OPUS":
         raise CodecError(f"codec {spec.name} with {spec.channels} channels, expected mono")
     if name in ("PCMU", "PCMA"):
-        from deskphone.media.codecs.g711 import G711Codec
-
         return G711Codec(alaw=name == "PCMA")
     if name == "G722":
-        from deskphone.media.codecs.g722 import G722Codec
-
         return G722Codec()
     if name == "OPUS":
-        from deskphone.media.codecs.opus import OpusCodec
-
         cbr = spec.fmtp.get("cbr", "1" if secure else "0") == "1"
         return OpusCodec(bitrate=_opus_bitrate(spec.fmtp.get("maxaveragebitrate")), cbr=cbr)
     raise CodecError(f"codec {spec.name!r} unsupported, expected PCMU, PCMA, G722 or opus")

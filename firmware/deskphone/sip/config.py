@@ -1,0 +1,41 @@
+"""The user agent's configuration and counters, shared by its parts (builder, registration,
+INVITE sessions, in-dialog requests), which must not import the `UserAgent` that owns them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deskphone.sip.account import Account
+
+
+@dataclass(frozen=True)
+class UaConfig:
+    user: str
+    display_name: str
+    local_host: str
+    local_port: int
+    transport: str = "udp"
+    user_agent: str | None = "deskphone/0.1"
+    accounts: tuple[Account, ...] = ()
+    # docs/privacy.md: no User-Agent/Server, no display name, no host in Call-ID, no optional
+    # headers (deskphone.routing.privacy.PrivacyPolicy decides each item).
+    privacy: bool = False
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+    max_redirects: int = 3
+    seed: int | None = None  # for the 491 back-off (RFC 3261 §14.1); None: from secrets
+
+
+@dataclass
+class UaStats:
+    malformed_answered: int = 0
+    malformed_dropped: int = 0
+    responses_unmatched: int = 0
+    requests_unmatched: int = 0
+    retransmissions_absorbed: int = 0
+    auth_retries: int = 0
+    auth_foreign_realm: int = 0  # challenges refused: their realm is not the account's
+
+
+__all__ = ["UaConfig", "UaStats"]
