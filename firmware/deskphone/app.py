@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from deskphone.config import Config
-from deskphone.control import ControlError, ControlServer
+from deskphone.control import ControlError, ControlServer, help_text
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
 
@@ -586,9 +586,7 @@ async def _cmd_wait(app: PhoneApp, args: list[str]) -> Any:
 
 
 async def _cmd_help(app: PhoneApp, args: list[str]) -> Any:
-    return ("commands: hook off|on · press KEYS · dial TARGET · transfer TARGET · hangup · hold · "
-            "stats · confirm-sas · reject-sas · reverify · screenshot FILE.png · state · "
-            "wait KEY=VALUE... [timeout=S] · shutdown · help")
+    return help_text()
 
 
 async def _cmd_shutdown(app: PhoneApp, args: list[str]) -> Any:

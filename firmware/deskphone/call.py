@@ -217,7 +217,16 @@ class CallManager:
         from deskphone.routing.discovery import LanDirectory
 
         ident = self.config.identity
-        address = self.config.discovery.interface or host
+        address = host
+        if self.config.discovery.interface:
+            from deskphone.routing.interfaces import InterfaceError, discovery_address
+
+            try:
+                address = discovery_address(self.config.discovery.interface, ipv6=":" in host)
+            except InterfaceError as exc:  # e.g. a typo, or wlan0 without an address yet
+                log.error("LAN discovery is off: %s", exc)
+                self.app.post(pev.StatusChanged("no LAN discovery"))
+                return
         if address in ("0.0.0.0", "::"):
             address = _primary_address()
         directory = LanDirectory(address, ident.extension, port, self.zid.hex(),
