@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from deskphone.config import Config, ConfigError, default_data_dir, load_config
@@ -140,11 +141,23 @@ def _ctl(args: argparse.Namespace) -> int:
     import shlex
 
     line = shlex.join(args.words)
-    try:
-        reply = request(path, line, timeout=args.timeout)
-    except (OSError, ControlError) as exc:
-        print(f"deskphone ctl: cannot reach the phone at {path}: {exc}", file=sys.stderr)
-        return 3
+    # `wait` also waits for a phone that is still starting (its socket not there yet), within
+    # the wait's own timeout: `deskphone run ... &` then `deskphone ctl wait ...` just works.
+    starting = _wait_timeout(args.words) if args.words[0] == "wait" else 0.0
+    deadline = time.monotonic() + starting
+    while True:
+        try:
+            reply = request(path, line, timeout=args.timeout)
+            break
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            print(f"deskphone ctl: cannot reach the phone at {path}: {exc}", file=sys.stderr)
+            return 3
+        except (OSError, ControlError) as exc:
+            print(f"deskphone ctl: cannot reach the phone at {path}: {exc}", file=sys.stderr)
+            return 3
     if not reply.get("ok"):
         print(f"deskphone ctl: {reply.get('error')}", file=sys.stderr)
         return 1
@@ -154,6 +167,17 @@ def _ctl(args: argparse.Namespace) -> int:
     elif result is not None:
         print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+def _wait_timeout(words: list[str]) -> float:
+    for word in words[1:]:
+        key, _, value = word.partition("=")
+        if key == "timeout":
+            try:
+                return min(float(value), 600.0)
+            except ValueError:
+                return 0.0  # the phone's own reply names the bad value
+    return 10.0  # the phone's default for wait
 
 
 _held_locks: list[object] = []  # slot locks live as long as the process

@@ -63,3 +63,32 @@ def test_top_level_help_points_at_each_command() -> None:
     for command in ("run", "ctl", "check-config"):
         assert command in proc.stdout
     assert "deskphone COMMAND --help" in proc.stdout
+
+
+def test_ctl_wait_waits_for_a_phone_that_is_still_starting(tmp_path: Path) -> None:
+    sock_dir = tmp_path / "ctl"
+    sock_dir.mkdir(mode=0o700)
+    socket_path = sock_dir / "control.sock"
+    config = tmp_path / "phone.toml"
+    config.write_text('[sip]\nlisten = "udp:127.0.0.1:0"\n[discovery]\nenabled = false\n')
+    # ctl first, the phone second: wait must not fail with "cannot reach".
+    waiter = subprocess.Popen([sys.executable, "-m", "deskphone.cli", "ctl", "--control",
+                               str(socket_path), "wait", "call=idle", "timeout=60"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    phone = subprocess.Popen([sys.executable, "-m", "deskphone.cli", "run", "--sim", "--config",
+                              str(config), "--data-dir", str(tmp_path / "data"), "--control",
+                              str(socket_path)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = waiter.communicate(timeout=90)
+        assert waiter.returncode == 0, err
+        assert '"call": "idle"' in out
+    finally:
+        subprocess.run([sys.executable, "-m", "deskphone.cli", "ctl", "--control",
+                        str(socket_path), "shutdown"], capture_output=True, timeout=30)
+        phone.wait(timeout=30)
+
+
+def test_ctl_state_without_a_phone_fails_at_once(tmp_path: Path) -> None:
+    proc = deskphone("ctl", "--control", str(tmp_path / "none.sock"), "state")
+    assert proc.returncode == 3 and "cannot reach the phone" in proc.stderr
