@@ -129,11 +129,15 @@ def _note_discovery_interface(config: Config) -> None:
 def _ctl(args: argparse.Namespace) -> int:
     from deskphone.control import ControlError, request
 
-    path = args.control or default_control_path(args.data_dir or default_data_dir())
-    if args.control is None and args.data_dir is None and not path.exists():
-        # `make run` phones live in slots (sim1, sim2...): the first one answers by default.
-        slot = default_control_path(default_data_dir() / "sim1")
-        path = slot if slot.exists() else path
+    def control_path() -> Path:
+        path: Path = args.control or default_control_path(args.data_dir or default_data_dir())
+        if args.control is None and args.data_dir is None and not path.exists():
+            # `make run` phones live in slots (sim1, sim2...): the first one answers by default.
+            slot = default_control_path(default_data_dir() / "sim1")
+            path = slot if slot.exists() else path
+        return path
+
+    path = control_path()
     if not args.words or args.words == ["help"]:
         # The command list is the same table the phone answers `help` with: no phone needed.
         print(help_text(), file=sys.stdout if args.words else sys.stderr)
@@ -152,6 +156,7 @@ def _ctl(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             if time.monotonic() < deadline:
                 time.sleep(0.1)
+                path = control_path()  # a make-run phone's slot appears once it is up
                 continue
             print(f"deskphone ctl: cannot reach the phone at {path}: {exc}", file=sys.stderr)
             return 3
