@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 TEST_PACKAGES ?= kamailio sip-tester linphone-cli tshark wireshark-common iproute2 tmux \
                  systemd util-linux gcc libc6-dev libasound2-dev python3-dev
 
-.PHONY: run test test-packages lint bench demo clean image image-test flash
+.PHONY: run test test-packages lint bench fuzz demo clean image image-test flash
 
 # Debian splits venv/ensurepip out of python3; a python3 that has them (pyenv, other
 # distributions) needs nothing.
@@ -53,12 +53,23 @@ run: $(STAMP)
 test: $(STAMP) test-packages $(ALSA_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff, mypy, then the import contracts of .importlinter (layers one way, no cycles).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check firmware/deskphone tools tests hw boot
 	$(VENV)/bin/mypy --config-file firmware/pyproject.toml firmware/deskphone tools/deskphone_tools
+	$(VENV)/bin/lint-imports --config .importlinter --no-cache
 
 bench: $(STAMP)
 	$(PY) -m deskphone_tools.bench --out bench-results.json
+
+# Coverage-guided fuzzing (atheris) of every parser that takes bytes from outside, one process per
+# target, FUZZ_RUNS inputs each; FUZZ_TARGETS picks some (see `python -m deskphone_tools.fuzz
+# list`). Results and reproducers in fuzz-work/. `make test` runs a short budget of each.
+FUZZ_RUNS ?= 1000000
+FUZZ_TARGETS ?=
+fuzz: $(STAMP)
+	$(PY) -m pip install -q -e 'tools[fuzz]'
+	$(PY) -m deskphone_tools.fuzz all --runs $(FUZZ_RUNS) --workdir fuzz-work $(FUZZ_TARGETS)
 
 demo: $(STAMP)
 	$(PY) -m deskphone_tools.demo $(ARGS)
@@ -75,4 +86,4 @@ flash:
 	boot/flash.sh $(DEVICE) out/image/deskphone.img
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .hypothesis
+	rm -rf $(VENV) build .pytest_cache .hypothesis fuzz-work

@@ -1,9 +1,15 @@
 """The one asyncio event loop: devices, timers, the control socket and the call layer.
 
-This is the thin layer of the sans-IO design: it owns every socket, timer and device, feeds the
-phone state machine with events and carries out the commands it returns. Device callbacks may
-come from a library thread (gpiozero on a real Pi); they hop onto the loop with
+This is the thin layer of the sans-IO design: it owns every timer and device, feeds the phone
+state machine with events and carries out the commands it returns. Device callbacks may come
+from a library thread (gpiozero on a real Pi); they hop onto the loop with
 `call_soon_threadsafe` and nothing else runs off the loop.
+
+Events are handled one at a time, never re-entrantly: `post` queues; the queue is worked through
+by `_handle_events`, which gives each event to the machine and carries out *all* its commands
+before it looks at the next. The call layer is an event source like aioquic's connection: its
+commands only queue events, which the app drains (`next_event`) after each command it carries
+out, and when the call layer says some arrived from the network (`events_waiting`).
 """
 
 from __future__ import annotations
@@ -11,17 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
-import sys
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.config import Config
-from deskphone.control import ControlError, ControlServer, help_text
+from deskphone.control import ControlError, ControlServer
+from deskphone.control_commands import CONTROL_COMMANDS
+from deskphone.devices.build import Devices
+from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
 
@@ -30,22 +37,24 @@ log = logging.getLogger(__name__)
 FRAME_SECONDS = 0.020  # audio frames are 20 ms everywhere
 SCAN_SECONDS = 0.010  # keypad/hook scan tick: well under a human key press (~50 ms)
 REST_POLL_SECONDS = 0.25  # at rest, edges wake the scan; this poll is only a safety net
-VALID_KEYS = frozenset("0123456789*#ABCD")
 
 
 TIMELINE_EVENTS: dict[type, str] = {
-    ev.IncomingCall: "incoming", ev.CallRinging: "ringing", ev.CallAnswered: "answered",
-    ev.Securing: "securing", ev.Secured: "secured", ev.CacheMismatch: "secured",
-    ev.NotSecure: "not_secure", ev.CallEnded: "ended",
+    ev.CallArrived: "incoming", ev.CallRinging: "ringing", ev.CallConnected: "answered",
+    ev.SecuringStarted: "securing", ev.Secured: "secured", ev.PossibleMitm: "secured",
+    ev.CallNotSecure: "not_secure", ev.CallFinished: "ended",
 }
 
 
 class CallLayer(Protocol):
-    """What the app needs from SIP + SDP + media + ZRTP (see deskphone.call)."""
+    """What the app needs from SIP + SDP + media + ZRTP (deskphone.calls.manager.CallManager)."""
 
+    events_waiting: asyncio.Event  # set when events arrived from the network
+
+    def next_event(self) -> CallLayerEvent | None: ...
     async def start(self) -> None: ...
     async def close(self) -> None: ...
-    def place(self, target: str) -> None: ...
+    def place(self, target: str) -> object: ...
     def answer(self, call_id: str) -> None: ...
     def reject(self, call_id: str, code: int) -> None: ...
     def hangup(self) -> None: ...
@@ -56,25 +65,6 @@ class CallLayer(Protocol):
     def transfer(self, target: str) -> None: ...
     def media_active(self) -> bool: ...
     def info(self) -> dict[str, Any]: ...
-
-
-@dataclass
-class Devices:
-    """The phone's hardware, real or simulated (built by deskphone.devices.build)."""
-
-    display: Any
-    audio: Any  # AudioPort
-    hook: Any | None = None  # HookSwitch (None: hook only from the control socket/terminal)
-    keypad: Any | None = None  # MatrixKeypad (None: keys only from the control socket/terminal)
-    ringer: Any | None = None  # a GPIO buzzer; None rings through the audio output
-    sim_hook: Any | None = None  # simulator handles (mock pins) when mode = "sim"
-    sim_keypad: Any | None = None  # the KeypadMatrix simulator: press(key) / release(key)
-    closers: list[Callable[[], None]] = field(default_factory=list)
-
-    def close(self) -> None:
-        for close in reversed(self.closers):
-            with contextlib.suppress(Exception):
-                close()
 
 
 class PhoneApp:
@@ -97,14 +87,17 @@ class PhoneApp:
         )
         self.machine = PhoneMachine(settings)
         self.control = ControlServer(control_path, self.handle_control) if control_path else None
+        # The call-progress tone now playing: the audio tick plays it outside calls, the call's
+        # media stream mixes it in during one (it is the call layer's ToneSource).
+        self.tone = CurrentTone(devices.audio.rate)
+        self._inbox: deque[ev.Event] = deque()
+        self._handling = False
         self.calls: CallLayer | None = call_layer_factory(self) if call_layer_factory else None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopped = asyncio.Event()
         self.screen_listeners: list[Callable[[Any], None]] = []
         self._machine_timer: asyncio.TimerHandle | None = None
-        self._tone: Any = None
-        self._tone_name: str | None = None
-        self._ring_tone: Any = None
+        self._ring_tone: ToneGenerator | None = None
         self._audio_wake = asyncio.Event()
         self._scan_wake = asyncio.Event()
         self._ticks: list[asyncio.Task[None]] = []
@@ -118,7 +111,7 @@ class PhoneApp:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._wire_devices()
-        self._apply(self.machine.start(self.clock()))
+        self._run_commands(self.machine.start(self.clock()))
         if self.calls is not None:
             await self.calls.start()
         # The control socket opens last: a script that can reach it can also place and receive
@@ -127,6 +120,8 @@ class PhoneApp:
             await self.control.start()
         self._ticks.append(asyncio.create_task(self._audio_tick(), name="audio-tick"))
         self._ticks.append(asyncio.create_task(self._stats_tick(), name="stats-tick"))
+        if self.calls is not None:
+            self._ticks.append(asyncio.create_task(self._call_events(), name="call-events"))
         if self.devices.hook is not None or self.devices.keypad is not None:
             self._ticks.append(asyncio.create_task(self._scan_tick(), name="scan-tick"))
 
@@ -157,7 +152,35 @@ class PhoneApp:
     # -- events in ---------------------------------------------------------------------------
 
     def post(self, event: ev.Event) -> None:
-        """Feed one event to the phone (on the loop thread)."""
+        """Feed one event to the phone (on the loop thread). Posted while another event is being
+        handled, it waits until that one's commands are all carried out."""
+        self._inbox.append(event)
+        self._handle_events()
+
+    def _handle_events(self) -> None:
+        if self._handling:
+            return
+        self._handling = True
+        try:
+            while True:
+                self._take_call_events()
+                if not self._inbox:
+                    break
+                self._handle(self._inbox.popleft())
+        finally:
+            self._handling = False
+
+    def _run_commands(self, commands: list[ev.Command]) -> None:
+        """Commands the machine gave outside an event (its start, its timer), then what they
+        caused."""
+        self._handling = True
+        try:
+            self._apply(commands)
+        finally:
+            self._handling = False
+        self._handle_events()
+
+    def _handle(self, event: ev.Event) -> None:
         self.counters["events"] += 1
         now = self.clock()
         name = TIMELINE_EVENTS.get(type(event))
@@ -166,6 +189,26 @@ class PhoneApp:
         elif name is not None:
             self.timeline[name] = now
         self._apply(self.machine.handle(event, now))
+
+    def _take_call_events(self) -> None:
+        """What the call layer queued: phone events join the inbox, in order."""
+        calls = self.calls
+        if calls is None:
+            return
+        while (event := calls.next_event()) is not None:
+            if isinstance(event, CallLayerChanged):
+                self._check_waiters()
+            else:
+                self._inbox.append(event)
+
+    async def _call_events(self) -> None:
+        # Events the call layer queued on its own (SIP, ZRTP, LAN discovery, registration).
+        assert self.calls is not None
+        waiting = self.calls.events_waiting
+        while True:
+            await waiting.wait()
+            waiting.clear()
+            self._handle_events()
 
     def post_threadsafe(self, event: ev.Event) -> None:
         assert self.loop is not None
@@ -272,10 +315,7 @@ class PhoneApp:
             listener(screen)
 
     def _play_tone(self, tone: str | None) -> None:
-        from deskphone.phone.tones import ToneGenerator
-
-        self._tone_name = tone
-        self._tone = None if tone is None else ToneGenerator(tone, self.devices.audio.rate)
+        self.tone.play(tone)
         self._audio_wake.set()
 
     def _ring(self, on: bool) -> None:
@@ -283,26 +323,24 @@ class PhoneApp:
         if ringer is not None:  # a GPIO buzzer
             ringer.start() if on else ringer.stop()
             return
-        from deskphone.phone.tones import ToneGenerator
-
         # No buzzer: ring through the audio output, as a handset-only phone must.
         self._ring_tone = ToneGenerator("ring", self.devices.audio.rate) if on else None
         self._audio_wake.set()
 
     def tone_frame(self) -> bytes | None:
         """The next 20 ms of the current call-progress tone, or None when silent."""
-        return None if self._tone is None else self._tone.next_frame()
+        return self.tone.next_frame()
 
     async def _audio_tick(self) -> None:
         # Outside a call this tick plays tones and rings on the handset; in a call the media
-        # stream owns the handset and mixes tones in (deskphone.call). When there is nothing to
-        # play it sleeps until woken: an idle phone should cost nothing.
+        # stream owns the handset and mixes tones in (deskphone.calls.audio_path). When there is
+        # nothing to play it sleeps until woken: an idle phone should cost nothing.
         audio = self.devices.audio
         silence = bytes(2 * int(audio.rate * FRAME_SECONDS))
         next_at = self.clock()
         while True:
             media = self.calls is not None and self.calls.media_active()
-            if media or (self._tone is None and self._ring_tone is None):
+            if media or (not self.tone.playing and self._ring_tone is None):
                 self._audio_wake.clear()
                 await self._audio_wake.wait()
                 next_at = self.clock()
@@ -350,7 +388,7 @@ class PhoneApp:
 
     def _on_machine_timer(self) -> None:
         self._machine_timer = None
-        self._apply(self.machine.handle_timer(self.clock()))
+        self._run_commands(self.machine.handle_timer(self.clock()))
 
     # -- the control socket --------------------------------------------------------------------
 
@@ -358,7 +396,7 @@ class PhoneApp:
         snapshot = self.machine.snapshot()
         snapshot["extension"] = self.config.identity.extension
         snapshot["status"] = self.machine.status
-        snapshot["tone"] = self._tone_name
+        snapshot["tone"] = self.tone.name
         snapshot["timeline"] = dict(self.timeline)
         if self.calls is not None:
             snapshot.update(self.calls.info())
@@ -377,10 +415,6 @@ class PhoneApp:
             else:
                 still.append((conditions, fut))
         self._waiters = still
-
-    def state_changed(self) -> None:
-        """Something outside the state machine changed (LAN peers, registration, media)."""
-        self._check_waiters()
 
     async def wait_for(self, conditions: dict[str, str], timeout: float) -> dict[str, Any]:
         state = self.state()
@@ -448,250 +482,3 @@ def _matches_one(have: Any, want: str) -> bool:
     if isinstance(have, bool):
         return want.lower() == str(have).lower()
     return str(have).lower() == want.lower()
-
-
-# -- control commands: one small function each -------------------------------------------------
-
-
-def _expect(args: list[str], count: int, usage: str) -> None:
-    if len(args) != count:
-        raise ControlError(f"usage: {usage}")
-
-
-async def _cmd_hook(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 1, "hook off|on")
-    if args[0] not in ("off", "on"):
-        raise ControlError(f"hook: got {args[0]!r}, expected 'off' (lift) or 'on' (put down)")
-    off_hook = args[0] == "off"
-    sim = app.devices.sim_hook
-    if sim is not None and app.devices.hook is not None:
-        # Drive the simulated cradle contact: the real debounced hook path sees the change.
-        sim.set_off_hook(off_hook)
-        await app.wait_for({"off_hook": str(off_hook).lower()}, 2.0)
-    else:
-        app.post(ev.HookOff() if off_hook else ev.HookOn())
-    return app.state()
-
-
-async def _cmd_press(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 1, "press KEYS   (e.g. press 201#)")
-    keys = args[0]
-    bad = [k for k in keys if k not in VALID_KEYS]
-    if bad or not keys:
-        raise ControlError(f"press: got {keys!r}, expected keys from 0-9 * # A-D")
-    for key in keys:
-        app.post(ev.KeyPressed(key))
-    return app.state()
-
-
-async def _cmd_dial(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 1, "dial TARGET   (a number or a sip: URI)")
-    target = args[0]
-    if not (target.isdigit() or target.startswith(("sip:", "sips:", "tel:"))) or len(target) > 256:
-        raise ControlError(f"dial: got {target!r}, expected digits or a sip:/sips:/tel: URI")
-    app.post(ev.DialRequested(target))
-    return app.state()
-
-
-async def _cmd_transfer(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 1, "transfer TARGET   (blind transfer of the current call: a number or sip: URI)")
-    target = args[0]
-    if not (target.isdigit() or target.startswith(("sip:", "sips:", "tel:"))) or len(target) > 256:
-        raise ControlError(f"transfer: got {target!r}, expected digits or a sip:/sips:/tel: URI")
-    if app.machine.state.value not in ("in_call", "transfer_dialing"):
-        raise ControlError(f"transfer: the phone is {app.machine.state.value}, expected in_call")
-    app.post(ev.TransferDialed(target))
-    return app.state()
-
-
-async def _cmd_hangup(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 0, "hangup")
-    app.post(ev.HookOn())
-    return app.state()
-
-
-def _sas_command(name: str, event: ev.Event) -> Callable[[PhoneApp, list[str]], Any]:
-    async def command(app: PhoneApp, args: list[str]) -> Any:
-        _expect(args, 0, name)
-        if app.machine.sas is None:
-            raise ControlError(f"{name}: no SAS to compare (the call is not secured)")
-        app.post(event)
-        return app.state()
-
-    return command
-
-
-_cmd_confirm = _sas_command("confirm-sas", ev.SasConfirmed())
-_cmd_reject = _sas_command("reject-sas", ev.SasRejected())
-
-
-async def _cmd_reverify(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 0, "reverify   (forget this peer's SAS verification; compare again)")
-    if app.machine.security.value != "verified":
-        raise ControlError("reverify: the call is not verified")
-    app.post(ev.ReverifyRequested())
-    return app.state()
-
-
-async def _cmd_stats(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 0, "stats   (toggles the call-quality screen)")
-    app.post(ev.StatsToggled())
-    return app.state()
-
-
-async def _cmd_hold(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 0, "hold   (toggles hold/resume)")
-    app.post(ev.HoldToggled())
-    return app.state()
-
-
-async def _cmd_screenshot(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 1, "screenshot FILE.png")
-    path = Path(args[0])
-    if path.suffix.lower() != ".png":
-        raise ControlError(f"screenshot: got {args[0]!r}, expected a path ending in .png")
-    if not path.parent.is_dir():
-        raise ControlError(f"screenshot: folder {path.parent} does not exist")
-    image = app.machine.screen.render()  # type: ignore[attr-defined]
-    scale = 4  # a 128x64 panel is tiny on a monitor; nearest keeps the pixels crisp
-    image.convert("L").resize((image.width * scale, image.height * scale), 0).save(path)
-    return str(path)
-
-
-async def _cmd_state(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 0, "state")
-    return app.state()
-
-
-async def _cmd_wait(app: PhoneApp, args: list[str]) -> Any:
-    conditions: dict[str, str] = {}
-    timeout = 10.0
-    for arg in args:
-        key, sep, value = arg.partition("=")
-        if not sep or not key:
-            raise ControlError(f"wait: got {arg!r}, expected KEY=VALUE (e.g. call=in_call) or "
-                               "timeout=SECONDS")
-        if key == "timeout":
-            try:
-                timeout = float(value)
-            except ValueError:
-                raise ControlError(f"wait: timeout={value!r}, expected seconds") from None
-            if not 0 < timeout <= 600:
-                raise ControlError(f"wait: timeout={value}, expected 0 < seconds <= 600")
-        else:
-            conditions[key] = value
-    if not conditions:
-        raise ControlError("usage: wait KEY=VALUE... [timeout=SECONDS]")
-    return await app.wait_for(conditions, timeout)
-
-
-async def _cmd_help(app: PhoneApp, args: list[str]) -> Any:
-    return help_text()
-
-
-async def _cmd_shutdown(app: PhoneApp, args: list[str]) -> Any:
-    _expect(args, 0, "shutdown")
-    app.request_stop()
-    return "shutting down"
-
-
-CONTROL_COMMANDS = {
-    "hook": _cmd_hook,
-    "press": _cmd_press,
-    "dial": _cmd_dial,
-    "hangup": _cmd_hangup,
-    "transfer": _cmd_transfer,
-    "hold": _cmd_hold,
-    "stats": _cmd_stats,
-    "reverify": _cmd_reverify,
-    "confirm-sas": _cmd_confirm,
-    "reject-sas": _cmd_reject,
-    "screenshot": _cmd_screenshot,
-    "state": _cmd_state,
-    "wait": _cmd_wait,
-    "help": _cmd_help,
-    "shutdown": _cmd_shutdown,
-}
-
-
-# -- entry point ---------------------------------------------------------------------------------
-
-
-def run_phone(config: Config, *, data_dir: Path, control_path: Path, terminal: bool) -> int:
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        return runner.run(_main(config, data_dir, control_path, terminal))
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed: the audio path wakes the loop 100 times a second, and uvloop's
-    wake-ups cost a fraction of the pure-Python loop's on a small ARM core."""
-    if os.environ.get("DESKPHONE_LOOP", "uvloop") != "uvloop":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
-
-
-async def _main(config: Config, data_dir: Path, control_path: Path, terminal: bool) -> int:
-    from deskphone.devices.build import build_devices
-
-    try:
-        devices = build_devices(config, data_dir)
-    except Exception as exc:
-        log.debug("devices failed", exc_info=True)
-        print(f"deskphone: devices: {exc}", file=sys.stderr)
-        return 2
-    factory = None
-    try:
-        from deskphone.call import CallManager
-
-        factory = CallManager.factory(data_dir)
-    except ImportError:
-        factory = None
-    app = PhoneApp(config, data_dir=data_dir, devices=devices, control_path=control_path,
-                   call_layer_factory=factory)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, app.stopped.set)
-    ui = None
-    try:
-        await app.start()
-    except Exception as exc:  # a port in use, a device missing: say what, exit, no traceback
-        log.debug("start failed", exc_info=True)
-        print(f"deskphone: cannot start: {exc}", file=sys.stderr)
-        with contextlib.suppress(Exception):
-            await app.stop()
-        return 2
-    if terminal:
-        from deskphone.sim.terminal import TerminalUI
-
-        ui = TerminalUI(app)
-        ui.start()
-    _notify_ready(app)
-    await app.stopped.wait()
-    _notify_stopping()
-    if ui is not None:
-        ui.close()
-    app.stopped.clear()
-    await app.stop()
-    return 0
-
-
-def _notify_stopping() -> None:
-    with contextlib.suppress(Exception):
-        from deskphone import systemd
-
-        systemd.notify_stopping()
-
-
-def _notify_ready(app: PhoneApp) -> None:
-    try:
-        from deskphone import systemd
-    except ImportError:
-        return
-    with contextlib.suppress(Exception):
-        systemd.notify_ready(f"extension {app.config.identity.extension}")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from deskphone.config import Config, ConfigError, default_data_dir, load_config
-from deskphone.control import help_text
+from deskphone.control import ControlError, help_text, request
 
 
 def default_control_path(data_dir: Path) -> Path:
@@ -127,8 +127,6 @@ def _note_discovery_interface(config: Config) -> None:
 
 
 def _ctl(args: argparse.Namespace) -> int:
-    from deskphone.control import ControlError, request
-
     def control_path() -> Path:
         path: Path = args.control or default_control_path(args.data_dir or default_data_dir())
         if args.control is None and args.data_dir is None and not path.exists():
@@ -232,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"deskphone: --data-dir {data_dir}: cannot create it ({exc})", file=sys.stderr)
         return 2
     control = args.control or default_control_path(data_dir)
-    from deskphone.app import run_phone
+    from deskphone.run import run_phone  # the whole phone: not loaded for `ctl`
 
     terminal = (config.devices_mode == "sim" and not args.no_terminal and sys.stdin.isatty()
                 and sys.stdout.isatty())

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deskphone.devices.pinmap import PinMapError, load_pinmap
+from deskphone.routing.dialplan import DialPlan, DialPlanError
+
 DEFAULT_CONFIG_PATH = Path("/etc/deskphone/deskphone.toml")
 
 TRANSPORTS = ("udp", "tcp", "tls")
@@ -50,7 +53,7 @@ class AccountConfig:
     name: str
     registrars: tuple[str, ...]  # primary first, then fail-over registrars
     user: str
-    password: str
+    password: str = field(repr=False)  # never in a repr, a log line or a traceback
     realm: str | None = None
     transport: str = "udp"
     expires: int = 3600
@@ -102,7 +105,8 @@ class ZrtpSettings:
     require_secure: bool = False
     key_agreements: tuple[str, ...] = ("X255", "DH3k", "EC25", "DH2k", "EC38")
     sas_types: tuple[str, ...] = ("B32", "B256")
-    # ZIDs of PBXes the user enrolled (RFC 6189 §7.3): only their SASrelay is trusted.
+    # Accepted, but trusts nothing: every SASrelay is refused (RFC 6189 §7.3 needs an enrolment
+    # proven by a pbxsecret, §7.3.1, which is not implemented). Kept so old configs still load.
     enrolled_pbx_zids: tuple[bytes, ...] = ()
 
 
@@ -384,16 +388,12 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
                                   interface=interface)
 
     dialplan_t = _table(raw, "dialplan")
-    from deskphone.routing.dialplan import DialPlan, DialPlanError
-
     try:  # a bad rule is a startup error that names the rule, not a surprise at dialling time
         DialPlan.from_config(dialplan_t, accounts=[a.name for a in accounts])
     except DialPlanError as exc:
         raise ConfigError("dialplan", dialplan_t, f"a valid dial plan ({exc})") from None
 
     pins = _table(raw, "pins")
-    from deskphone.devices.pinmap import PinMapError, load_pinmap
-
     try:
         load_pinmap(pins)
     except PinMapError as exc:

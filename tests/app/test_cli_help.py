@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from deskphone.app import CONTROL_COMMANDS
 from deskphone.control import COMMANDS, help_text
+from deskphone.control_commands import CONTROL_COMMANDS
 
 
 def deskphone(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

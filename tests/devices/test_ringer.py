@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 
 from deskphone.devices.ringer import AudioRinger, BuzzerRinger, ring_cadence_steps
-from deskphone.phone.tones import ToneGenerator
+from deskphone.devices.tones import ToneGenerator
 
 PIN = 18
 

@@ -148,3 +148,68 @@ def test_relay_that_keeps_the_sdp_zrtp_hash_is_caught_by_the_hello_hash(tmp_path
         net.a.ctl("hook", "on")
         net.wait(net.b, 15, call="ended")
 
+
+
+def verified_direct_call(net: Hostile) -> None:
+    """A good direct call (speed dial 2) in which both people confirm the SAS, then hang up."""
+    a, b = net.a, net.b
+    a.ctl("hook", "off")
+    a.ctl("press", "2#")
+    net.wait(b, 15, call="ringing")
+    b.ctl("hook", "off")
+    direct_a = net.wait(a, 15, security="secure", call="in_call")
+    direct_b = net.wait(b, 15, security="secure", call="in_call")
+    assert direct_a["sas"] == direct_b["sas"]
+    a.ctl("confirm-sas")
+    b.ctl("confirm-sas")
+    net.wait(a, 10, security="verified")
+    net.wait(b, 10, security="verified")
+    hang_up_both(net)
+
+
+def hang_up_both(net: Hostile) -> None:
+    net.a.ctl("hook", "on")
+    net.wait(net.b, 15, call="ended")
+    net.b.ctl("hook", "on")
+    net.wait(net.a, 15, call="idle")
+    net.wait(net.b, 15, call="idle")
+
+
+def assert_possible_mitm(net: Hostile, sa: dict, sb: dict) -> None:
+    for state in (sa, sb):
+        assert state["security"] == "mismatch", net.diagnostics()
+        assert "POSSIBLE MITM" in state["screen"]
+        assert state["tone"] == "mitm"
+
+
+def test_second_call_through_a_mitm_that_kept_its_secrets_is_still_possible_mitm(
+        tmp_path: Path) -> None:
+    """Issue 13 F2, RFC 6189 §4.6.1.1: after a mismatch the phones keep the old rs1 until the SAS
+    is verified, so an attacker who completed one call is not the trusted peer of the next."""
+    with phones_behind(tmp_path, lambda loop, target: MitmRelay(
+            loop, target, impersonate_zids=True, remember_secrets=True)) as net:
+        verified_direct_call(net)
+        assert_possible_mitm(net, *call_through_relay(net))
+        hang_up_both(net)
+        # the relay now holds an rs1 with each phone from that call; the phones did not take it
+        assert_possible_mitm(net, *call_through_relay(net))
+        relay = legs(net)
+        assert relay["legs"]["caller"]["zid"] == relay["hello_zids"]["callee"]
+        net.a.ctl("hook", "on")
+        net.wait(net.b, 15, call="ended")
+
+
+def test_a_mitm_asking_the_phones_to_forget_cannot_make_the_next_mitm_a_new_peer(
+        tmp_path: Path) -> None:
+    """Issue 13 F2, §5.7: a Confirm with cache expiration 0 from an unproven peer does not erase
+    the verified peer's entry: the next attack is still POSSIBLE MITM, not a "new phone"."""
+    with phones_behind(tmp_path, lambda loop, target: MitmRelay(
+            loop, target, impersonate_zids=True, cache_expiration=0)) as net:
+        verified_direct_call(net)
+        assert_possible_mitm(net, *call_through_relay(net))
+        hang_up_both(net)
+        # the same box, now asking nothing: does either phone take it for a stranger?
+        net.relay.call(lambda r: setattr(r, "cache_expiration", 0xFFFFFFFF))
+        assert_possible_mitm(net, *call_through_relay(net))
+        net.a.ctl("hook", "on")
+        net.wait(net.b, 15, call="ended")

@@ -1,4 +1,4 @@
-"""deskphone.accounts with a real (sans-IO) user agent, fake registrars and a fake clock: the
+"""deskphone.calls.accounts with a real (sans-IO) user agent, fake registrars and a fake clock: the
 fail-over policy's decisions reach the wire, the statuses a person sees, the retry hand-over;
 and the [[accounts]] fail-over keys in the configuration."""
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from deskphone.accounts import AccountManager
+from deskphone.calls.accounts import AccountManager
 from deskphone.config import AccountConfig, ConfigError, config_from_dict
 from deskphone.sip import events as sev
 from deskphone.sip.message import SipRequest, SipResponse, parse_message

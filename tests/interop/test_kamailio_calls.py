@@ -133,6 +133,22 @@ def test_dial_a_sip_uri_by_name_through_the_account(phones) -> None:
     bob.wait(call="ended")
 
 
+def test_dial_a_sip_uri_at_the_registrars_address_goes_through_the_account(
+        phones, kamailio: Kamailio) -> None:
+    """Issue 13 F8: `sip:bob@<the registrar's host:port>` (an IP literal) used to go out
+    directly, without the account, and end in "Call failed 407"; it is in the account's domain,
+    so it goes through the account and Kamailio's challenge is answered."""
+    alice, bob = phones
+    alice.ctl("hook", "off")
+    alice.ctl("dial", f"sip:bob@{kamailio.address}")
+    bob.wait(call="ringing")
+    bob.ctl("hook", "off")
+    sa = alice.wait(security="secure|verified", call="in_call")
+    assert sa["sas"] == bob.wait(security="secure|verified")["sas"]
+    alice.ctl("hook", "on")
+    bob.wait(call="ended")
+
+
 def test_short_expiry_is_refreshed(phones, kamailio: Kamailio) -> None:
     alice, _ = phones
     first = alice.state()["accounts"]["office"]

@@ -16,10 +16,10 @@ from math import gcd
 
 import pytest
 
-from deskphone.media.codecs import CodecSpec
 from deskphone.media.jitterbuffer import JitterBufferConfig
-from deskphone.media.srtp import SrtpKeys
 from deskphone.media.stream import MediaStream
+from deskphone.sdp.codecs import CodecChoice
+from deskphone.zrtp.events import SrtpKeys
 from deskphone_tools.media_bench import (
     _BURST_EVERY,
     _BurstSource,
@@ -28,14 +28,15 @@ from deskphone_tools.media_bench import (
     latency_summary,
 )
 
-OPUS = CodecSpec("opus", 111, 48000, 2)
-G722 = CodecSpec("G722", 9, 8000)
-PCMU = CodecSpec("PCMU", 0, 8000)
+OPUS = CodecChoice("opus", 111, 48000, 2)
+G722 = CodecChoice("G722", 9, 8000)
+PCMU = CodecChoice("PCMU", 0, 8000)
 
 _FIRST_USE = """
 import json, sys
-from deskphone.media.codecs import CodecSpec, create_codec
-codec = create_codec(CodecSpec(*json.loads(sys.argv[1])))
+from deskphone.media.codecs import create_codec
+from deskphone.sdp.codecs import CodecChoice
+codec = create_codec(CodecChoice(*json.loads(sys.argv[1])))
 before = set(sys.modules)
 pcm = bytes(2 * codec.frame_samples)
 for _ in range(3):
@@ -84,7 +85,7 @@ def test_burst_period_is_not_in_step_with_the_jitter_buffer_shrink():
     assert _BURST_EVERY * 0.020 > JitterBufferConfig().max_delay + 0.020
 
 
-async def _virtual_call(spec: CodecSpec, ticks: int, phase: float) -> tuple[list[float], dict]:
+async def _virtual_call(spec: CodecChoice, ticks: int, phase: float) -> tuple[list[float], dict]:
     """A sends to B through a list, both on one virtual clock; B ticks `phase` after A and each
     packet arrives 0.1 ms after it was sent. Returns the burst latencies and B's stats."""
     now = [100.0]

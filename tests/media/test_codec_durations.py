@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from deskphone.media.codecs import CodecSpec, create_codec
+from deskphone.media.codecs import create_codec
 from deskphone.media.codecs.g711 import (
     ALAW_ENCODE,
     ULAW_ENCODE,
@@ -14,6 +14,7 @@ from deskphone.media.codecs.g711 import (
     _ulaw_encode_sample,
 )
 from deskphone.media.codecs.opus import packet_samples
+from deskphone.sdp.codecs import CodecChoice
 
 
 @pytest.mark.parametrize(("table", "encode"), [(ULAW_ENCODE, _ulaw_encode_sample),
@@ -33,7 +34,7 @@ def test_g711_encode_of_one_sample_and_of_a_frame():
     ("PCMU", 80, 80), ("PCMA", 320, 320), ("G722", 480, 480),  # 10, 40, 60 ms at 8 kHz RTP
 ])
 def test_sample_codecs_count_one_timestamp_unit_per_octet(name, octets, units):
-    codec = create_codec(CodecSpec(name, 0, 8000))
+    codec = create_codec(CodecChoice(name, 0, 8000))
     assert codec.payload_duration(bytes(octets)) == units
     assert codec.payload_duration(b"") is None
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deskphone.media.codecs import CodecError, CodecSpec, create_codec
+from deskphone.media.codecs import CodecError, create_codec
 from deskphone.media.codecs._av import AvFrameCodec, open_decoder, open_encoder
 from deskphone.media.codecs.g711 import G711Codec
 from deskphone.media.resample import Resampler
+from deskphone.sdp.codecs import CodecChoice
 from tests.media.audio_math import dominant_frequency, tone, tone_snr_db
 
 SPECS = {
-    "PCMU": (CodecSpec("PCMU", 0, 8000), 35.0),
-    "PCMA": (CodecSpec("PCMA", 8, 8000), 35.0),
-    "G722": (CodecSpec("G722", 9, 8000), 25.0),
-    "opus": (CodecSpec("opus", 111, 48000, 2), 15.0),
+    "PCMU": (CodecChoice("PCMU", 0, 8000), 35.0),
+    "PCMA": (CodecChoice("PCMA", 8, 8000), 35.0),
+    "G722": (CodecChoice("G722", 9, 8000), 25.0),
+    "opus": (CodecChoice("opus", 111, 48000, 2), 15.0),
 }
 
 
@@ -53,7 +54,7 @@ def test_opus_is_constant_bitrate_when_secure_and_variable_when_asked():
     speechlike[12000:24000] = 0  # a silent stretch, where VBR would shrink packets
     _, cbr_sizes = round_trip(create_codec(SPECS["opus"][0], secure=True), speechlike)
     assert len(set(cbr_sizes)) == 1
-    vbr = create_codec(CodecSpec("opus", 111, 48000, 2, {"cbr": "0"}), secure=True)
+    vbr = create_codec(CodecChoice("opus", 111, 48000, 2, {"cbr": "0"}), secure=True)
     _, vbr_sizes = round_trip(vbr, speechlike)
     assert len(set(vbr_sizes)) > 1
 
@@ -107,7 +108,7 @@ def test_g711_tables_agree_with_ffmpeg(alaw, ffmpeg_name):
 
 def test_unknown_codec_named():
     with pytest.raises(CodecError, match="'G729'"):
-        create_codec(CodecSpec("G729", 18, 8000))
+        create_codec(CodecChoice("G729", 18, 8000))
 
 
 @pytest.mark.parametrize(("src", "dst"), [(8000, 16000), (16000, 8000), (8000, 48000),

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from deskphone.media.rtcp import ReceiverReport, build_receiver_report
 from deskphone.media.rtp import RtpPacket, parse_rtp
-from deskphone.media.srtp import PROFILES, SrtpContext, SrtpError, SrtpKeys
+from deskphone.media.srtp import PROFILES, SrtpContext, SrtpError
+from deskphone.zrtp.events import SrtpKeys
 
 # libsrtp's own test material (test/srtp_driver.c), reproduced by many SRTP implementations.
 KEY128 = bytes.fromhex("e1f97a0d3e018be0d64fa32c06de4139")
@@ -149,8 +151,12 @@ def test_rollover_counter_wrap(profile):
 
 
 def test_bad_profile_and_key_lengths_are_named():
+    # zrtp.events.SrtpKeys refuses an unknown profile itself; SrtpContext takes anything shaped
+    # like it (SrtpKeysLike) and must name the profile too.
+    unknown = SimpleNamespace(profile="AES_CM_999", local_key=KEY128, local_salt=SALT128,
+                              remote_key=KEY128, remote_salt=SALT128)
     with pytest.raises(SrtpError, match="AES_CM_999"):
-        SrtpContext(keys("AES_CM_999", KEY128, SALT128))
+        SrtpContext(unknown)
     with pytest.raises(SrtpError, match="32-octet key"):
         SrtpContext(keys("AES_256_CM_HMAC_SHA1_80", KEY128, SALT128))
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from deskphone.devices.audio import AlsaAudio, FileAudio, NullAudio
-from deskphone.media.codecs import CodecSpec
-from deskphone.media.srtp import SrtpKeys
 from deskphone.media.stream import MediaStream
 from deskphone.media.stun import MAGIC_COOKIE
+from deskphone.sdp.codecs import CodecChoice
+from deskphone.zrtp.events import SrtpKeys
 from tests.media.audio_math import dominant_frequency, tone, tone_snr_db
 from tests.support import require_module
 
@@ -23,7 +23,7 @@ K1, S1 = bytes(range(32)), bytes(range(100, 114))
 K2, S2 = bytes(range(50, 82)), bytes(range(200, 214))
 A_KEYS = SrtpKeys("AES_256_CM_HMAC_SHA1_80", K1, S1, K2, S2)
 B_KEYS = SrtpKeys("AES_256_CM_HMAC_SHA1_80", K2, S2, K1, S1)
-PCMU = CodecSpec("PCMU", 0, 8000)
+PCMU = CodecChoice("PCMU", 0, 8000)
 
 
 def run_async(test):
@@ -44,7 +44,7 @@ class ManualClock:
         return self.now
 
 
-async def _pair(tmp_path: Path, codec: CodecSpec, rate: int, seconds: float, clock):
+async def _pair(tmp_path: Path, codec: CodecChoice, rate: int, seconds: float, clock):
     source = tmp_path / "a_in.raw"
     source.write_bytes(tone(1004.0, rate, int(rate * seconds)).tobytes())
     a_audio = FileAudio(rate, capture_file=source)
@@ -78,8 +78,8 @@ async def tick_until(streams, clock: ManualClock, done, ticks: int = 200) -> Non
 
 @pytest.mark.parametrize(("codec", "rate", "min_snr"), [
     (PCMU, 8000, 30.0),
-    (CodecSpec("G722", 9, 8000), 16000, 20.0),
-    (CodecSpec("opus", 111, 48000, 2), 48000, 12.0),
+    (CodecChoice("G722", 9, 8000), 16000, 20.0),
+    (CodecChoice("opus", 111, 48000, 2), 48000, 12.0),
     (PCMU, 16000, 20.0),  # device at 16 kHz, codec at 8 kHz: resampled both ways
 ])
 @run_async

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from deskphone.devices.audio import FileAudio
-from deskphone.media.codecs import CodecSpec, create_codec
+from deskphone.media.codecs import create_codec
 from deskphone.media.demux import PacketKind, classify
 from deskphone.media.rtcp import (
     RTCP_SR,
@@ -21,12 +21,13 @@ from deskphone.media.rtcp import (
     parse_rtcp,
 )
 from deskphone.media.stream import MediaStream, bind_rtp_rtcp_pair
+from deskphone.sdp.codecs import CodecChoice
 from tests.media.audio_math import dominant_frequency, tone, tone_snr_db
 from tests.media.test_stream import ManualClock, run_async
 
-PCMU = CodecSpec("PCMU", 0, 8000)
-OPUS = CodecSpec("opus", 111, 48000, 2)
-G722 = CodecSpec("G722", 9, 8000)
+PCMU = CodecChoice("PCMU", 0, 8000)
+OPUS = CodecChoice("opus", 111, 48000, 2)
+G722 = CodecChoice("G722", 9, 8000)
 
 
 class Peer(asyncio.DatagramProtocol):
@@ -52,7 +53,7 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-def packets_of(codec_spec: CodecSpec, ms: int, pcm: np.ndarray) -> list[tuple[int, bytes]]:
+def packets_of(codec_spec: CodecChoice, ms: int, pcm: np.ndarray) -> list[tuple[int, bytes]]:
     """Encode `pcm` (at the codec rate) into `ms`-long payloads: (timestamp offset, payload)."""
     codec = create_codec(codec_spec)
     frame = codec.frame_samples

@@ -8,13 +8,13 @@ import asyncio
 import os
 
 from deskphone.devices.audio import FileAudio
-from deskphone.media.codecs import CodecSpec
 from deskphone.media.rtcp import ReceiverReport, ReportBlock, build_receiver_report
 from deskphone.media.stream import MediaStream
 from deskphone.media.stun import MAGIC_COOKIE
+from deskphone.sdp.codecs import CodecChoice
 from tests.media.test_stream import ManualClock, run_async
 
-PCMU = CodecSpec("PCMU", 0, 8000)
+PCMU = CodecChoice("PCMU", 0, 8000)
 
 
 def binding_request() -> bytes:

@@ -107,7 +107,7 @@ def outgoing_answered(m: PhoneMachine) -> None:
     m.handle(ev.HookOff(), 0.0)
     m.handle(ev.DialRequested("202"), 0.1)
     m.handle(ev.CallRinging(), 0.2)
-    m.handle(ev.CallAnswered(), 1.0)
+    m.handle(ev.CallConnected(), 1.0)
 
 
 def test_outgoing_call_ringback_then_in_call_then_remote_hangup() -> None:
@@ -116,13 +116,13 @@ def test_outgoing_call_ringback_then_in_call_then_remote_hangup() -> None:
     m.handle(ev.DialRequested("202"), 0.1)
     out = m.handle(ev.CallRinging(), 0.2)
     assert tones(out) == ["ringback"] and m.screen.progress == "Ringing…"
-    out = m.handle(ev.CallAnswered(), 1.0)
+    out = m.handle(ev.CallConnected(), 1.0)
     assert m.state is CallState.IN_CALL and tones(out) == [None]
     assert isinstance(m.screen, InCallScreen)
     assert m.screen.security == "none"  # not secure until ZRTP says so
     out = m.handle_timer(3.0)  # the duration refreshes
     assert m.screen.duration_s == 2
-    out = m.handle(ev.CallEnded("remote_hangup"), 5.0)
+    out = m.handle(ev.CallFinished("remote_hangup"), 5.0)
     assert m.state is CallState.ENDED and tones(out) == ["busy"]
     assert isinstance(m.screen, EndedScreen)
     m.handle(ev.HookOn(), 6.0)
@@ -138,7 +138,7 @@ def test_failed_calls_show_the_reason(reason: str, title: str, tone: str) -> Non
     m = make()
     m.handle(ev.HookOff(), 0.0)
     m.handle(ev.DialRequested("202"), 0.1)
-    out = m.handle(ev.CallEnded(reason, 500 if reason == "failed" else None, "Server Error"), 0.5)
+    out = m.handle(ev.CallFinished(reason, 500 if reason == "failed" else None, "Server Error"), 0.5)
     assert isinstance(m.screen, EndedScreen) and m.screen.title == title
     assert tones(out) == [tone]
 
@@ -146,7 +146,7 @@ def test_failed_calls_show_the_reason(reason: str, title: str, tone: str) -> Non
 def test_call_placed_on_hook_returns_to_idle_after_the_ended_screen() -> None:
     m = make(ended_screen_seconds=3.0)
     m.handle(ev.DialRequested("202"), 0.0)
-    out = m.handle(ev.CallEnded("busy"), 1.0)
+    out = m.handle(ev.CallFinished("busy"), 1.0)
     assert tones(out) == [None]  # nobody is listening: no busy tone in an empty handset
     assert m.get_timer() == pytest.approx(4.0)
     m.handle_timer(4.0)
@@ -155,7 +155,7 @@ def test_call_placed_on_hook_returns_to_idle_after_the_ended_screen() -> None:
 
 def test_incoming_rings_and_lifting_answers() -> None:
     m = make()
-    out = m.handle(ev.IncomingCall("c1", "sip:bob@h", "Bob"), 0.0)
+    out = m.handle(ev.CallArrived("c1", "sip:bob@h", "Bob"), 0.0)
     assert m.state is CallState.RINGING and of(out, ev.Ring) == [ev.Ring(True)]
     assert isinstance(m.screen, RingingScreen)
     out = m.handle(ev.HookOff(), 1.0)
@@ -166,8 +166,8 @@ def test_incoming_rings_and_lifting_answers() -> None:
 
 def test_caller_gives_up_while_ringing_shows_missed_call() -> None:
     m = make()
-    m.handle(ev.IncomingCall("c1", "sip:bob@h", "Bob"), 0.0)
-    out = m.handle(ev.CallEnded("cancelled"), 1.0)
+    m.handle(ev.CallArrived("c1", "sip:bob@h", "Bob"), 0.0)
+    out = m.handle(ev.CallFinished("cancelled"), 1.0)
     assert m.state is CallState.IDLE and ev.Ring(False) in out
     assert "Bob" in "\n".join(m.screen.lines())
 
@@ -175,7 +175,7 @@ def test_caller_gives_up_while_ringing_shows_missed_call() -> None:
 def test_second_caller_gets_busy() -> None:
     m = make()
     outgoing_answered(m)
-    out = m.handle(ev.IncomingCall("c2", "sip:eve@h"), 2.0)
+    out = m.handle(ev.CallArrived("c2", "sip:eve@h"), 2.0)
     assert of(out, ev.RejectCall) == [ev.RejectCall("c2", 486)]
     assert m.state is CallState.IN_CALL
 
@@ -191,7 +191,7 @@ def test_caller_hangs_up_while_calling() -> None:
 def test_security_securing_then_sas_then_confirmed() -> None:
     m = make()
     outgoing_answered(m)
-    m.handle(ev.Securing(), 1.1)
+    m.handle(ev.SecuringStarted(), 1.1)
     assert m.security is Security.SECURING and m.screen.security == "securing"
     m.handle(ev.Secured("7ep3", verified=False), 1.2)
     assert m.security is Security.SECURE and isinstance(m.screen, SasScreen)
@@ -207,7 +207,7 @@ def test_security_securing_then_sas_then_confirmed() -> None:
 def test_already_verified_peer_comes_up_verified() -> None:
     m = make()
     outgoing_answered(m)
-    m.handle(ev.Securing(), 1.1)
+    m.handle(ev.SecuringStarted(), 1.1)
     m.handle(ev.Secured("7ep3", verified=True), 1.2)
     assert m.security is Security.VERIFIED and isinstance(m.screen, InCallScreen)
 
@@ -224,8 +224,8 @@ def test_rejecting_the_sas_raises_possible_mitm() -> None:
 def test_not_secure_plays_a_warning_and_never_shows_secure() -> None:
     m = make()
     outgoing_answered(m)
-    m.handle(ev.Securing(), 1.1)
-    out = m.handle(ev.NotSecure("peer does not support ZRTP"), 5.0)
+    m.handle(ev.SecuringStarted(), 1.1)
+    out = m.handle(ev.CallNotSecure("peer does not support ZRTP"), 5.0)
     assert tones(out) == ["not_secure"] and isinstance(m.screen, NotSecureScreen)
     assert m.snapshot()["security"] == "not_secure"
     # no way to call it verified: there is no SAS
@@ -236,12 +236,12 @@ def test_not_secure_plays_a_warning_and_never_shows_secure() -> None:
 def test_cache_mismatch_overrides_everything_until_the_sas_is_compared() -> None:
     m = make()
     outgoing_answered(m)
-    m.handle(ev.Securing(), 1.1)
-    out = m.handle(ev.CacheMismatch("dog:cat"), 1.2)
+    m.handle(ev.SecuringStarted(), 1.1)
+    out = m.handle(ev.PossibleMitm("dog:cat"), 1.2)
     assert tones(out) == ["mitm"] and isinstance(m.screen, MitmScreen)
     m.handle(ev.Secured("dog:cat", verified=True), 1.3)  # must not hide the warning
     assert m.security is Security.MISMATCH and isinstance(m.screen, MitmScreen)
-    m.handle(ev.NotSecure("x"), 1.4)
+    m.handle(ev.CallNotSecure("x"), 1.4)
     assert m.security is Security.MISMATCH
     m.handle(ev.SasConfirmed(), 2.0)  # compared aloud, and it matched
     assert m.security is Security.VERIFIED
@@ -262,7 +262,7 @@ def test_received_dtmf_is_shown_and_hold_toggles() -> None:
 def test_unhandled_events_are_ignored_and_counted() -> None:
     m = make()
     assert m.handle(ev.KeyPressed("5"), 0.0) == []
-    assert m.handle(ev.CallAnswered(), 0.0) == []
+    assert m.handle(ev.CallConnected(), 0.0) == []
     assert m.ignored == 2 and m.state is CallState.IDLE
 
 
@@ -286,7 +286,7 @@ def test_nobody_answers_the_caller_gives_up() -> None:
 
 def test_a_phone_nobody_picks_up_stops_ringing_with_480() -> None:
     m = make(ring_seconds=60.0)
-    m.handle(ev.IncomingCall("c9", "sip:bob@h", "Bob"), 5.0)
+    m.handle(ev.CallArrived("c9", "sip:bob@h", "Bob"), 5.0)
     out = m.handle_timer(65.0)
     assert of(out, ev.RejectCall) == [ev.RejectCall("c9", 480)]
     assert ev.Ring(False) in out and m.state is CallState.IDLE
@@ -303,7 +303,7 @@ def test_call_quality_screen_toggles_with_the_info_key() -> None:
     assert "Loss" in "\n".join(m.screen.lines())
     out = m.handle(ev.CallStats("PCMU", 2.0, 3.2, 0.4), 3.0)
     assert m.screen.loss_pct == 2.0 and out
-    m.handle(ev.CacheMismatch("dog:cat"), 3.5)  # a possible MITM still overrides it
+    m.handle(ev.PossibleMitm("dog:cat"), 3.5)  # a possible MITM still overrides it
     assert isinstance(m.screen, MitmScreen)
     m.handle(ev.SasConfirmed(), 4.0)
     m.handle(ev.StatsToggled(), 4.5)

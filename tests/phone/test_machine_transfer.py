@@ -19,7 +19,7 @@ def in_call(secure: bool = True):
     m = make()
     m.handle(ev.HookOff(), 0.0)
     m.handle(ev.DialRequested("202"), 0.1)
-    m.handle(ev.CallAnswered(), 1.0)
+    m.handle(ev.CallConnected(), 1.0)
     if secure:
         m.handle(ev.Secured("abcd", True), 1.5)
     return m
@@ -69,7 +69,7 @@ def test_refused_transfer_keeps_the_call() -> None:
     m = in_call()
     m.handle(ev.TransferDialed("203"), 2.0)
     assert m.state is CallState.TRANSFERRING
-    out = m.handle(ev.TransferFailed("486 Busy Here"), 3.0)
+    out = m.handle(ev.TransferAborted("486 Busy Here"), 3.0)
     assert m.state is CallState.IN_CALL and tones(out) == ["error"]
     assert m.snapshot()["transfer_failed"] == "486 Busy Here"
     assert m.security is Security.VERIFIED  # nothing about the call's security changed
@@ -90,7 +90,7 @@ def test_transferee_places_the_new_call_and_it_replaces_the_old() -> None:
     assert "Transferring…" in m.screen.lines()
     assert not of(out, ev.PlaceCall)  # the call layer already placed it
     m.handle(ev.CallRinging(), 2.5)
-    m.handle(ev.CallAnswered(), 3.0)
+    m.handle(ev.CallConnected(), 3.0)
     assert m.state is CallState.IN_CALL and m.transferred_from is None
     m.handle(ev.Secured("wxyz", False), 3.5)
     assert isinstance(m.screen, SasScreen) and m.sas == "wxyz"
@@ -99,21 +99,21 @@ def test_transferee_places_the_new_call_and_it_replaces_the_old() -> None:
 def test_transferee_gets_the_old_call_back_when_the_new_one_fails() -> None:
     m = in_call()
     m.handle(ev.TransferStarted("sip:203@127.0.0.1:5064"), 2.0)
-    m.handle(ev.TransferFailed("486 Busy Here"), 3.0)
+    m.handle(ev.TransferAborted("486 Busy Here"), 3.0)
     assert m.state is CallState.IN_CALL and m.peer == "202"
     assert m.security is Security.VERIFIED and m.sas == "abcd"
     # TransferFailed outside a transfer is ignored (an ordinary outgoing call)
     m2 = make()
     m2.handle(ev.DialRequested("202"), 0.0)
     before = m2.ignored
-    assert m2.handle(ev.TransferFailed("x"), 0.1) == [] and m2.ignored == before + 1
+    assert m2.handle(ev.TransferAborted("x"), 0.1) == [] and m2.ignored == before + 1
 
 
 def test_new_zid_is_a_warning_on_the_call_screens() -> None:
     m = make()
     m.handle(ev.DialRequested("202"), 0.0)
     m.handle(ev.PeerWarning("new_zid"), 0.1)
-    m.handle(ev.CallAnswered(), 1.0)
+    m.handle(ev.CallConnected(), 1.0)
     m.handle(ev.Secured("abcd", False), 1.5)
     assert isinstance(m.screen, SasScreen) and "NEW PHONE ID" in m.screen.lines()[0]
     assert m.snapshot()["peer_warning"] == "new_zid" and m.security is Security.SECURE

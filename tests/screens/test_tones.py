@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deskphone.phone.tones import TONES, ToneGenerator
+from deskphone.devices.tones import TONES, ToneGenerator
 
 
 def frames(tone: str, rate: int, count: int) -> np.ndarray:

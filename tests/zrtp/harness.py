@@ -34,8 +34,9 @@ class Endpoint:
 def make_endpoint(name: str, cache: ZrtpCache | None = None, ssrc: int | None = None,
                   **config) -> Endpoint:
     cache = cache or ZrtpCache(":memory:")
-    session = ZrtpSession(ZrtpConfig(zid=cache.local_zid(), **config), cache,
-                          ssrc if ssrc is not None else int.from_bytes(os.urandom(4), "big"))
+    session = ZrtpSession(ZrtpConfig(zid=cache.local_zid(), **config),
+                          ssrc if ssrc is not None else int.from_bytes(os.urandom(4), "big"),
+                          lookup_secrets=cache.lookup, store_secrets=cache.store)
     return Endpoint(name, session, cache)
 
 

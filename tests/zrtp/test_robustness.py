@@ -209,7 +209,7 @@ def secure_pair() -> tuple[Endpoint, Endpoint]:
 
 
 def sender_keys(endpoint: Endpoint) -> tuple[bytes, bytes]:
-    keys = endpoint.session._keys
+    keys = endpoint.session._handshake.keys
     if endpoint.session.role == "initiator":
         return keys.mac_key_initiator, keys.zrtp_key_initiator
     return keys.mac_key_responder, keys.zrtp_key_responder

@@ -8,7 +8,9 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
   interop bench exists;
 - zrtp: the in-process handshake per key agreement;
 - media: own mouth-to-ear latency, CPU and RSS of the audio path with impairments;
-- process: cold start to ready, RSS idle and in a call, CPU seconds per minute of a two-way call.
+- process: cold start to ready, RSS idle and in a call, CPU seconds per minute of a two-way call;
+- worst_case: the biggest inputs per size (a 60 KB SIP message of 5,000 headers, an SDP of
+  10,000 lines, issue 21's offer) and how parsing/answering grows from n to 4n.
 Speed and memory claims live here, never in tests.
 """
 
@@ -119,6 +121,12 @@ def bench_media() -> dict[str, Any]:
     return result
 
 
+def bench_worst_case() -> dict[str, Any]:
+    from deskphone_tools.fuzz.worst_case import measure
+
+    return measure()
+
+
 def bench_process(call_seconds: float = 10.0) -> dict[str, Any]:
     import tempfile
 
@@ -171,6 +179,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "process": bench_process,
     "media": bench_media,
     "linphone": bench_linphone,
+    "worst_case": bench_worst_case,
 }
 
 
@@ -218,6 +227,11 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         add("RSS idle", proc.get("rss_idle_mib"), "MiB")
         add("RSS in call", proc.get("rss_in_call_mib"), "MiB")
         add("cold start to ready", median("process", "cold_start_to_ready_ms", "median"), "ms")
+    worst = results.get("worst_case") or {}
+    if isinstance(worst, dict) and "sip" in worst:
+        from deskphone_tools.fuzz.worst_case import summary
+
+        rows += summary(worst)
     return rows
 
 

@@ -40,7 +40,7 @@ import time
 from array import array
 from typing import Any
 
-from deskphone.media.codecs import CodecSpec
+from deskphone.sdp.codecs import CodecChoice
 
 _KEY_A, _SALT_A = bytes(range(16)), bytes(range(100, 114))
 _KEY_B, _SALT_B = bytes(range(40, 56)), bytes(range(200, 214))
@@ -141,7 +141,7 @@ def latency_summary(latencies_ms: list[float], capture_ms: float = 20.0) -> dict
     }
 
 
-def _warm_up_codec(codec: CodecSpec) -> int:
+def _warm_up_codec(codec: CodecChoice) -> int:
     """Everything a codec does the first time (imports, PyAV/libopus set-up, first encode,
     decode and concealment) done before the call starts, outside the measured ticks. Returns
     the codec's PCM rate."""
@@ -157,12 +157,12 @@ def _warm_up_codec(codec: CodecSpec) -> int:
 # ---- one phone, in its own process ---------------------------------------------------------------
 
 def _phone_process(role: str, codec: tuple, relay_port: int, conn: Any) -> None:
-    asyncio.run(_phone(role, CodecSpec(*codec), relay_port, conn))
+    asyncio.run(_phone(role, CodecChoice(*codec), relay_port, conn))
 
 
-async def _phone(role: str, codec: CodecSpec, relay_port: int, conn: Any) -> None:
-    from deskphone.media.srtp import SrtpKeys
+async def _phone(role: str, codec: CodecChoice, relay_port: int, conn: Any) -> None:
     from deskphone.media.stream import MediaStream
+    from deskphone.zrtp.events import SrtpKeys
 
     loop = asyncio.get_running_loop()
     rate = _warm_up_codec(codec)  # device at the codec rate: no resampling
@@ -241,7 +241,7 @@ class _Relay(asyncio.DatagramProtocol):
             self.transport.close()
 
 
-async def _call(codec: CodecSpec, loss: float, jitter: float, seconds: float,
+async def _call(codec: CodecChoice, loss: float, jitter: float, seconds: float,
                 phase: float = 0.010) -> dict:
     loop = asyncio.get_running_loop()
     rng = random.Random(1)
@@ -297,15 +297,15 @@ async def _call(codec: CodecSpec, loss: float, jitter: float, seconds: float,
     }
 
 
-def _pipeline_cost(codec: CodecSpec, ticks: int = 1500, warm_up: int = 50) -> float:
+def _pipeline_cost(codec: CodecChoice, ticks: int = 1500, warm_up: int = 50) -> float:
     """CPU µs per tick per side of the media code alone (see the module docstring): A captures,
     encodes, protects and "sends" into a list; B receives it, unprotects, buffers, decodes and
     plays; both with a virtual clock, no sockets, no event loop. The first `warm_up` ticks (first
     encode/decode, jitter buffer start) are not counted."""
     from deskphone.devices.audio import NullAudio
     from deskphone.media.codecs import create_codec
-    from deskphone.media.srtp import SrtpKeys
     from deskphone.media.stream import MediaStream
+    from deskphone.zrtp.events import SrtpKeys
 
     async def measure() -> float:
         now = [1000.0]
@@ -340,8 +340,8 @@ def _pipeline_cost(codec: CodecSpec, ticks: int = 1500, warm_up: int = 50) -> fl
 
 async def _all(seconds: float) -> list[dict]:
     rows = []
-    pcmu = CodecSpec("PCMU", 0, 8000)
-    for codec in (pcmu, CodecSpec("opus", 111, 48000, 2)):
+    pcmu = CodecChoice("PCMU", 0, 8000)
+    for codec in (pcmu, CodecChoice("opus", 111, 48000, 2)):
         for loss in (0.0, 0.05, 0.20):
             for jitter in (0.0, 0.030):
                 rows.append(await _call(codec, loss, jitter, seconds))
@@ -353,7 +353,7 @@ async def _all(seconds: float) -> list[dict]:
 def run(seconds: float = 4.0) -> dict:
     rows = asyncio.run(_all(seconds))
     code_us = {name: round(_pipeline_cost(spec), 1) for name, spec in (
-        ("PCMU", CodecSpec("PCMU", 0, 8000)), ("opus", CodecSpec("opus", 111, 48000, 2)))}
+        ("PCMU", CodecChoice("PCMU", 0, 8000)), ("opus", CodecChoice("opus", 111, 48000, 2)))}
     rss_mib = max(row["rss_mib"] for row in rows)
     header = ("codec", "loss_pct", "jitter_ms", "phase_ms", "mouth_to_ear_ms",
               "mouth_to_ear_min_ms", "mouth_to_ear_max_ms", "bursts_heard",

@@ -22,7 +22,8 @@ def one_handshake(key_agreement: str) -> None:
     for ssrc in (1, 2):
         cache = ZrtpCache(":memory:")
         config = ZrtpConfig(zid=cache.local_zid(), key_agreements=(key_agreement,))
-        sessions.append(ZrtpSession(config, cache, ssrc))
+        sessions.append(ZrtpSession(config, ssrc, lookup_secrets=cache.lookup,
+                                    store_secrets=cache.store))
     a, b = sessions
     now = 0.0
     a.start(now)

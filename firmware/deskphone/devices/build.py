@@ -3,35 +3,91 @@
 The choice is made here, once, by `[devices] mode` — never by `if testing:` inside the logic. In
 `sim` mode the *same* hook and keypad classes run on gpiozero's MockFactory (the keypad through a
 matrix simulator), the display is luma's `dummy` device, audio goes to files or nowhere.
+
+devices/ is the bottom layer: this module reads the configuration through `DeviceSettings`, the
+three fields it needs (deskphone.config.Config has them), and imports nothing above devices/.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from deskphone.app import Devices
-from deskphone.config import Config
+from gpiozero.pins.mock import MockFactory
+
+from deskphone.devices import audio, display  # looked up per call: tests stand in a panel, ALSA
+from deskphone.devices.gpiod_factory import default_pi_factory
+from deskphone.devices.hook import HookSwitch
+from deskphone.devices.hook_sim import SimHookContact
+from deskphone.devices.keypad import MatrixKeypad
+from deskphone.devices.keypad_sim import KeypadMatrix
 from deskphone.devices.pinmap import PinMap, load_pinmap
+from deskphone.devices.ringer import BuzzerRinger
 
 log = logging.getLogger(__name__)
+
+
+class AudioDeviceSettings(Protocol):
+    """The `[audio]` fields that pick and open the audio device."""
+
+    @property
+    def capture(self) -> str: ...
+    @property
+    def playback(self) -> str: ...
+    @property
+    def capture_file(self) -> str | None: ...
+    @property
+    def playback_file(self) -> str | None: ...
+    @property
+    def rate(self) -> int: ...
+
+
+class DeviceSettings(Protocol):
+    """What building the devices reads from the configuration."""
+
+    @property
+    def devices_mode(self) -> str: ...  # "sim" or "pi"
+    @property
+    def audio(self) -> AudioDeviceSettings: ...
+    @property
+    def pins(self) -> Mapping[str, Any]: ...
+
+
+@dataclass
+class Devices:
+    """The phone's hardware, real or simulated."""
+
+    display: Any
+    audio: Any  # AudioPort
+    hook: Any | None = None  # HookSwitch (None: hook only from the control socket/terminal)
+    keypad: Any | None = None  # MatrixKeypad (None: keys only from the control socket/terminal)
+    ringer: Any | None = None  # a GPIO buzzer; None rings through the audio output
+    sim_hook: Any | None = None  # simulator handles (mock pins) when mode = "sim"
+    sim_keypad: Any | None = None  # the KeypadMatrix simulator: press(key) / release(key)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                close()
 
 
 def _unwired(*_args: object) -> None:
     """Until the app calls set_emit, device events go nowhere."""
 
 
-def build_devices(config: Config, data_dir: Path) -> Devices:
+def build_devices(config: DeviceSettings, data_dir: Path) -> Devices:
     pins = load_pinmap(config.pins)
     if config.devices_mode == "sim":
         return _build_sim(config, pins)
     return _build_pi(config, pins)
 
 
-def _audio(config: Config) -> Any:
-    from deskphone.devices import audio
-
+def _audio(config: DeviceSettings) -> Any:
     a = config.audio
     if config.devices_mode == "sim":
         if a.capture_file or a.playback_file:
@@ -41,15 +97,7 @@ def _audio(config: Config) -> Any:
     return audio.AlsaAudio(rate=a.rate, capture_device=a.capture, playback_device=a.playback)
 
 
-def _build_sim(config: Config, pins: PinMap) -> Devices:
-    from gpiozero.pins.mock import MockFactory
-
-    from deskphone.devices.display import SimDisplay
-    from deskphone.devices.hook import HookSwitch
-    from deskphone.devices.hook_sim import SimHookContact
-    from deskphone.devices.keypad import MatrixKeypad
-    from deskphone.devices.keypad_sim import KeypadMatrix
-
+def _build_sim(config: DeviceSettings, pins: PinMap) -> Devices:
     factory = MockFactory()
     matrix = KeypadMatrix(factory, pins.keypad.rows, pins.keypad.cols, pins.keypad.layout)
     keypad = MatrixKeypad(pins.keypad.rows, pins.keypad.cols, pins.keypad.layout,
@@ -58,19 +106,15 @@ def _build_sim(config: Config, pins: PinMap) -> Devices:
     sim_hook.set_off_hook(False)  # the handset starts in its cradle
     hook = HookSwitch(pins.hook.pin, pins.hook.polarity, pins.hook.debounce_ms / 1000,
                       _unwired, pin_factory=factory)
-    display = SimDisplay()
-    audio = _audio(config)
-    devices = Devices(display=display, audio=audio, hook=hook, keypad=keypad, ringer=None,
+    panel = display.SimDisplay()
+    sound = _audio(config)
+    devices = Devices(display=panel, audio=sound, hook=hook, keypad=keypad, ringer=None,
                       sim_hook=sim_hook, sim_keypad=matrix)
-    devices.closers += [factory.close, display.close, hook.close, keypad.close, audio.close]
+    devices.closers += [factory.close, panel.close, hook.close, keypad.close, sound.close]
     return devices
 
 
-def _build_pi(config: Config, pins: PinMap) -> Devices:
-    from deskphone.devices.display import open_oled
-    from deskphone.devices.gpiod_factory import default_pi_factory
-    from deskphone.devices.hook import HookSwitch
-    from deskphone.devices.keypad import MatrixKeypad
+def _build_pi(config: DeviceSettings, pins: PinMap) -> Devices:
 
     devices = Devices(display=None, audio=None)
     try:
@@ -87,13 +131,11 @@ def _build_pi(config: Config, pins: PinMap) -> Devices:
                                       pin_factory=factory)
         devices.closers.append(devices.keypad.close)
         d = pins.display
-        devices.display = open_oled(d.driver, d.i2c_bus, d.i2c_address, d.rotate)
+        devices.display = display.open_oled(d.driver, d.i2c_bus, d.i2c_address, d.rotate)
         devices.closers.append(devices.display.close)
         devices.audio = _audio(config)
         devices.closers.append(devices.audio.close)
         if pins.buzzer.enabled:
-            from deskphone.devices.ringer import BuzzerRinger
-
             devices.ringer = BuzzerRinger(pins.buzzer.pin, pin_factory=factory)
             devices.closers.append(devices.ringer.close)
     except Exception:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from gpiozero import DigitalOutputDevice
 from gpiozero.pins import Factory
 
-from deskphone.phone.tones import TONES, ToneGenerator
+from deskphone.devices.tones import TONES, ToneGenerator
 
 STEP_S = 0.1  # cadence resolution; every burst of the ring cadence is a multiple of 100 ms
 

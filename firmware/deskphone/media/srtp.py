@@ -58,8 +58,9 @@ PROFILES: dict[str, SrtpProfile] = {
 
 
 class SrtpKeysLike(Protocol):
-    """Anything shaped like deskphone.zrtp.events.SrtpKeys (read-only: keys are never changed
-    in place, and ZRTP's SrtpKeys is frozen)."""
+    """The shape of deskphone.zrtp.events.SrtpKeys, the one SRTP key type of the package (media
+    does not import zrtp: the two are independent layers). Read-only: keys are never changed in
+    place, and ZRTP's SrtpKeys is frozen."""
 
     @property
     def profile(self) -> str: ...
@@ -71,20 +72,6 @@ class SrtpKeysLike(Protocol):
     def remote_key(self) -> bytes: ...
     @property
     def remote_salt(self) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class SrtpKeys:
-    """Local stand-in with the fields of deskphone.zrtp.events.SrtpKeys (architecture.md)."""
-
-    profile: str
-    local_key: bytes
-    local_salt: bytes
-    remote_key: bytes
-    remote_salt: bytes
-
-    def __repr__(self) -> str:  # never print key material
-        return f"SrtpKeys(profile={self.profile!r}, <keys hidden>)"
 
 
 class SrtpError(ValueError):

@@ -9,7 +9,7 @@ signalled remote address. `open` binds an even RTP port and the odd RTCP port ab
 `start(..., rtcp_mux=True)`); otherwise it goes to the peer's port + 1 from ours. RTCP arriving on
 either port is accepted (RFC 5761 §5.1.1: an offerer must take RTCP on port + 1 until it knows
 the answer) and protected as SRTCP. STUN Binding Requests are answered (stun.py), ZRTP packets
-handed to `on_zrtp` (demux.py, RFC 7983).
+handed to the stream's media-encryption plug-in (`set_encryption`, demux.py, RFC 7983).
 
 Latency: a captured frame is encoded and sent in the tick that captured it; a received packet is
 played at the first tick where the jitter buffer judges it due (a fraction of a frame on a clean
@@ -51,9 +51,10 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from deskphone.devices.audio import AudioPort
-from deskphone.media.codecs import Codec, CodecSpec, create_codec
+from deskphone.media.codecs import Codec, NegotiatedCodec, codec_key, create_codec
 from deskphone.media.demux import PacketKind, classify
 from deskphone.media.dtmf import DtmfReceiver, DtmfSender
 from deskphone.media.jitterbuffer import FrameKind, JitterBuffer
@@ -133,6 +134,16 @@ class MediaStats:
     send_failed: int  # socket buffer full or a send error: the packet was dropped
 
 
+class MediaEncryption(Protocol):
+    """The stream's media-encryption plug-in (baresip's `menc`), e.g. the call layer's ZRTP
+    driver. The stream hands it every key-management packet it demultiplexes (ZRTP, RFC 7983);
+    the plug-in keys the stream it is attached to through `set_srtp`, `enable_audio`,
+    `allow_cleartext` and `send_zrtp`, and tells its owner, not the stream, how that went."""
+
+    def attach(self, stream: MediaStream) -> None: ...
+    def receive(self, packet: bytes) -> None: ...
+
+
 class MediaStream:
     def __init__(self, audio: AudioPort, loop: asyncio.AbstractEventLoop,
                  clock: Callable[[], float] | None) -> None:
@@ -151,7 +162,7 @@ class MediaStream:
         self.remote: tuple[str, int] | None = None
         self.remote_rtcp: tuple[str, int] | None = None  # where RTCP goes: RTP port or port + 1
         self.rtcp_mux = True
-        self.codec_spec: CodecSpec | None = None
+        self.codec_spec: NegotiatedCodec | None = None
         self._payload_type: int | None = None
         self._codec: Codec | None = None
         self._jitter: JitterBuffer | None = None
@@ -201,7 +212,7 @@ class MediaStream:
                             stream._rtcp_port_received)
         return stream
 
-    def start(self, remote: tuple[str, int], codec: CodecSpec, *, dtmf_pt: int | None,
+    def start(self, remote: tuple[str, int], codec: NegotiatedCodec, *, dtmf_pt: int | None,
               send_audio: bool = False, rtcp_mux: bool = True) -> None:
         """Begin media towards `remote` with the negotiated codec (may be called again to
         change either, e.g. after a re-INVITE). `rtcp_mux`: the offer/answer agreed a=rtcp-mux
@@ -209,7 +220,8 @@ class MediaStream:
         self.remote = (remote[0], remote[1])
         self.rtcp_mux = rtcp_mux
         self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
-        if codec != self.codec_spec or self._codec is None:
+        if (self.codec_spec is None or codec_key(codec) != codec_key(self.codec_spec)
+                or self._codec is None):
             self.codec_spec = codec
             self._payload_type = codec.payload_type
             self._codec = create_codec(codec, secure=not self._cleartext_allowed)
@@ -233,6 +245,16 @@ class MediaStream:
             self._ticker = PeriodicTicker(self._loop, TICK, self._on_tick, catch_up=_CATCH_UP)
             self._ticker.start(self._clock() + TICK)
         self._update_receive_mode()
+
+    def set_encryption(self, encryption: MediaEncryption) -> None:
+        """Plug in media encryption: ZRTP packets from the peer go to it from now on."""
+        self.on_zrtp = encryption.receive
+        encryption.attach(self)
+
+    @property
+    def ssrc(self) -> int:
+        """Our RTP SSRC (RFC 3550 §8): ZRTP packets carry it too (RFC 6189 §5)."""
+        return self._ssrc
 
     def set_srtp(self, keys: SrtpKeysLike) -> None:
         self._srtp = SrtpContext(keys)

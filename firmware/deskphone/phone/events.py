@@ -51,7 +51,7 @@ class HoldToggled:
 
 
 @dataclass(frozen=True)
-class IncomingCall:
+class CallArrived:
     call_id: str
     caller: str
     display_name: str | None = None
@@ -63,12 +63,12 @@ class CallRinging:
 
 
 @dataclass(frozen=True)
-class CallAnswered:
+class CallConnected:
     """Our outgoing call was answered (200 OK), or our answer was acknowledged."""
 
 
 @dataclass(frozen=True)
-class CallEnded:
+class CallFinished:
     # busy | declined | unreachable | timeout | cancelled | remote_hangup | local_hangup |
     # failed | not_secure (refused because it could not be secured)
     reason: str
@@ -85,7 +85,7 @@ class CallFailedLocally:
 
 
 @dataclass(frozen=True)
-class Securing:
+class SecuringStarted:
     """ZRTP started: keys are being agreed. Nothing is shown as secure yet."""
 
 
@@ -98,12 +98,12 @@ class Secured:
 
 
 @dataclass(frozen=True)
-class NotSecure:
+class CallNotSecure:
     reason: str
 
 
 @dataclass(frozen=True)
-class CacheMismatch:
+class PossibleMitm:
     """Retained secrets did not match (RFC 6189 §4.3.2): possible man in the middle."""
 
     sas: str | None
@@ -163,7 +163,7 @@ class TransferSucceeded:
 
 
 @dataclass(frozen=True)
-class TransferFailed:
+class TransferAborted:
     """The transfer did not happen; the original call goes on. `detail`: e.g. "486 Busy Here"."""
 
     detail: str
@@ -263,10 +263,11 @@ class TransferCall:
 
 
 Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejected | HoldToggled
-         | IncomingCall | CallRinging | CallAnswered | CallEnded | CallFailedLocally | Securing
-         | Secured | NotSecure | CacheMismatch | DtmfReceived | StatusChanged | Tick
+         | CallArrived | CallRinging | CallConnected | CallFinished | CallFailedLocally
+         | SecuringStarted | Secured | CallNotSecure | PossibleMitm | DtmfReceived
+         | StatusChanged | Tick
          | StatsToggled | CallStats | ReverifyRequested
-         | TransferDialed | TransferStarted | TransferSucceeded | TransferFailed | PeerWarning
+         | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
          | LanWarning)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
            | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified)

@@ -353,11 +353,11 @@ class PhoneMachine:
             return [self._show(DialingScreen(digits=self.digits))]
         return []  # A-D have no meaning while dialling
 
-    def _busy_reject(self, event: ev.IncomingCall) -> Commands:
+    def _busy_reject(self, event: ev.CallArrived) -> Commands:
         # One call at a time: a second caller hears busy (RFC 3261 §21.4.7, 486 Busy Here).
         return [ev.RejectCall(event.call_id, 486)]
 
-    def _incoming(self, event: ev.IncomingCall) -> Commands:
+    def _incoming(self, event: ev.CallArrived) -> Commands:
         if self.off_hook:
             return self._busy_reject(event)
         self._reset_call()
@@ -375,7 +375,7 @@ class PhoneMachine:
         self._set_timer("refresh", self._now + 1.0)
         return [ev.Ring(False), ev.AnswerCall(call_id), *self._refresh_call_screen()]
 
-    def _missed(self, event: ev.CallEnded) -> Commands:
+    def _missed(self, event: ev.CallFinished) -> Commands:
         caller = self.peer
         commands = self._go_idle()
         if caller and event.reason in ("cancelled", "remote_hangup", "timeout"):
@@ -390,14 +390,14 @@ class PhoneMachine:
         return [ev.PlayTone("ringback"),
                 self._show(CallingScreen(peer=self.peer or "", progress="Ringing…"))]
 
-    def _connected(self, _: ev.CallAnswered) -> Commands:
+    def _connected(self, _: ev.CallConnected) -> Commands:
         self.transferred_from = None  # a transfer's new call replaces the old one
         self.state = CallState.IN_CALL
         self.answered_at = self._now
         self._set_timer("refresh", self._now + 1.0)
         return [ev.PlayTone(None), *self._refresh_call_screen()]
 
-    def _ended(self, event: ev.CallEnded) -> Commands:
+    def _ended(self, event: ev.CallFinished) -> Commands:
         title, tone = END_REASONS.get(event.reason, ("Call ended", "reorder"))
         detail = event.detail or self.peer or ""
         if event.reason == "failed" and event.code:
@@ -478,7 +478,7 @@ class PhoneMachine:
     def _transfer_done(self, _: ev.TransferSucceeded) -> Commands:
         return [ev.HangUp(), *self._end("Transferred", self.transfer_target or "", None)]
 
-    def _transfer_refused(self, event: ev.TransferFailed) -> Commands:
+    def _transfer_refused(self, event: ev.TransferAborted) -> Commands:
         self.transfer_failed = event.detail
         commands = self._back_to_call()
         return [ev.PlayTone("error"), *commands]
@@ -495,7 +495,7 @@ class PhoneMachine:
         return [ev.PlayTone(None),
                 self._show(CallingScreen(peer=event.target, progress="Transferring…"))]
 
-    def _transfer_fell_through(self, event: ev.TransferFailed) -> Commands:
+    def _transfer_fell_through(self, event: ev.TransferAborted) -> Commands:
         saved = self.transferred_from
         if saved is None:
             self.ignored += 1
@@ -548,7 +548,7 @@ class PhoneMachine:
         self.security = Security.MISMATCH
         return [ev.RejectSas(), ev.PlayTone("mitm"), *self._refresh_call_screen()]
 
-    def _securing(self, _: ev.Securing) -> Commands:
+    def _securing(self, _: ev.SecuringStarted) -> Commands:
         if self.security is Security.MISMATCH:
             return []
         self.security = Security.SECURING
@@ -561,14 +561,14 @@ class PhoneMachine:
         self.security = Security.VERIFIED if event.verified else Security.SECURE
         return [ev.PlayTone(None), *self._refresh_call_screen()]
 
-    def _not_secure(self, event: ev.NotSecure) -> Commands:
+    def _not_secure(self, event: ev.CallNotSecure) -> Commands:
         if self.security is Security.MISMATCH:
             return []
         self.security = Security.NOT_SECURE
         self.not_secure_reason = event.reason
         return [ev.PlayTone("not_secure"), *self._refresh_call_screen()]
 
-    def _mismatch(self, event: ev.CacheMismatch) -> Commands:
+    def _mismatch(self, event: ev.PossibleMitm) -> Commands:
         self.security = Security.MISMATCH
         if event.sas is not None:
             self.sas = event.sas
@@ -585,7 +585,7 @@ class PhoneMachine:
     def _ended_lift(self, event: ev.HookOff) -> Commands:
         return self._lift(event)
 
-    def _ended_incoming(self, event: ev.IncomingCall) -> Commands:
+    def _ended_incoming(self, event: ev.CallArrived) -> Commands:
         return self._incoming(event)
 
 
@@ -595,10 +595,10 @@ H = PhoneMachine
 SECURITY_ROWS: dict[type, Callable[..., Commands]] = {
     ev.SasConfirmed: H._confirm,
     ev.SasRejected: H._reject_sas,
-    ev.Securing: H._securing,
+    ev.SecuringStarted: H._securing,
     ev.Secured: H._secured,
-    ev.NotSecure: H._not_secure,
-    ev.CacheMismatch: H._mismatch,
+    ev.CallNotSecure: H._not_secure,
+    ev.PossibleMitm: H._mismatch,
     ev.DtmfReceived: H._dtmf,
 }
 # The whole call-state machine: {state: {event type: handler}}. Anything else is ignored.
@@ -606,7 +606,7 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
     CallState.IDLE: {
         ev.HookOff: H._lift,
         ev.DialRequested: H._dial_now,
-        ev.IncomingCall: H._incoming,
+        ev.CallArrived: H._incoming,
         ev.StatusChanged: H._status,
         ev.LanWarning: H._lan_warning,
     },
@@ -614,40 +614,40 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
         ev.HookOn: H._put_down,
         ev.KeyPressed: H._first_key,
         ev.DialRequested: H._dial_now,
-        ev.IncomingCall: H._busy_reject,
+        ev.CallArrived: H._busy_reject,
         ev.StatusChanged: H._status,
     },
     CallState.DIALING: {
         ev.HookOn: H._put_down,
         ev.KeyPressed: H._dial_key,
         ev.DialRequested: H._dial_now,
-        ev.IncomingCall: H._busy_reject,
+        ev.CallArrived: H._busy_reject,
         ev.StatusChanged: H._status,
     },
     CallState.CALLING: {
         ev.HookOn: H._hang_up,
-        ev.TransferFailed: H._transfer_fell_through,
+        ev.TransferAborted: H._transfer_fell_through,
         ev.PeerWarning: H._peer_warning,
         ev.CallRinging: H._far_ringing,
-        ev.CallAnswered: H._connected,
-        ev.CallEnded: H._ended,
+        ev.CallConnected: H._connected,
+        ev.CallFinished: H._ended,
         ev.CallFailedLocally: H._failed_locally,
-        ev.IncomingCall: H._busy_reject,
+        ev.CallArrived: H._busy_reject,
         ev.StatusChanged: H._status,
     },
     CallState.RINGING: {
         ev.HookOff: H._answer,
-        ev.CallEnded: H._missed,
-        ev.IncomingCall: H._busy_reject,
+        ev.CallFinished: H._missed,
+        ev.CallArrived: H._busy_reject,
         ev.StatusChanged: H._status,
     },
     CallState.IN_CALL: {
         ev.HookOn: H._hang_up,
-        ev.CallEnded: H._ended,
+        ev.CallFinished: H._ended,
         ev.KeyPressed: H._in_call_key,
         **SECURITY_ROWS,
         ev.HoldToggled: H._hold,
-        ev.IncomingCall: H._busy_reject,
+        ev.CallArrived: H._busy_reject,
         ev.StatusChanged: H._status,
         ev.TransferDialed: H._transfer_now,
         ev.TransferStarted: H._transferred_away,
@@ -658,30 +658,30 @@ TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
     },
     CallState.TRANSFER_DIALING: {
         ev.HookOn: H._hang_up,
-        ev.CallEnded: H._ended,
+        ev.CallFinished: H._ended,
         ev.KeyPressed: H._transfer_key,
         ev.TransferDialed: H._transfer_now,
         ev.TransferStarted: H._transferred_away,
         **SECURITY_ROWS,
         ev.PeerWarning: H._peer_warning,
-        ev.IncomingCall: H._busy_reject,
+        ev.CallArrived: H._busy_reject,
         ev.StatusChanged: H._status,
     },
     CallState.TRANSFERRING: {
         ev.HookOn: H._hang_up,
-        ev.CallEnded: H._ended,
+        ev.CallFinished: H._ended,
         ev.TransferSucceeded: H._transfer_done,
-        ev.TransferFailed: H._transfer_refused,
+        ev.TransferAborted: H._transfer_refused,
         **SECURITY_ROWS,
         ev.PeerWarning: H._peer_warning,
-        ev.IncomingCall: H._busy_reject,
+        ev.CallArrived: H._busy_reject,
         ev.StatusChanged: H._status,
     },
     CallState.ENDED: {
         ev.HookOn: H._put_down,
         ev.HookOff: H._ended_lift,
         ev.DialRequested: H._dial_now,
-        ev.IncomingCall: H._ended_incoming,
+        ev.CallArrived: H._ended_incoming,
         ev.StatusChanged: H._status,
     },
 }

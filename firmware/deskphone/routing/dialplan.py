@@ -21,6 +21,10 @@ further characters, a trailing `!` zero or more. A pattern without `.`/`!` has a
 which lets the phone dial as soon as the number is complete (`completion`). A regular expression
 must match the whole number; its groups are not used, strip/prepend do the rewriting.
 
+A `sip:`/`sips:` URI whose host[:port] is an account's domain (one of its registrars) goes
+through that account, so its registrar's digest challenge is answered (issue 13 F8); another
+URI with an IP literal host is called directly; any other uses the default account.
+
 Lookup order for `route(dialled)`: a raw `sip:`/`sips:` URI; an IPv4 address keyed as
 `10*0*0*5` (`*` for the dot, the usual desk-phone convention) or typed as text; a speed dial;
 the rules in order; finally an extension announced on the LAN (discovery). `via="lan"` rules
@@ -70,9 +74,14 @@ class Completion(enum.Enum):
 
 
 class PeerLike(Protocol):
-    host: str
-    port: int
-    zid: str
+    """A LAN peer as the dial plan reads it (routing.peers.Peer, frozen: read-only here too)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def zid(self) -> str: ...
 
 
 PeerLookup = Callable[[str], PeerLike | None]
@@ -273,14 +282,23 @@ class DialPlan:
     """Ordered rules + speed dials + the LAN directory; built once at startup."""
 
     def __init__(self, rules: Iterable[Rule] = (), speed_dials: Mapping[str, str] | None = None,
-                 peers: PeerLookup | None = None) -> None:
+                 peers: PeerLookup | None = None,
+                 account_domains: Mapping[str, Iterable[str]] | None = None) -> None:
         self.rules = tuple(rules)
         self.speed_dials = dict(speed_dials or {})
         self.peers = peers
+        # (host, port) → account name, from each account's registrars (host[:port] or URI).
+        self.account_hosts: dict[tuple[str, int], str] = {}
+        for name, registrars in (account_domains or {}).items():
+            for registrar in registrars:
+                key = _host_port(registrar)
+                if key is not None:
+                    self.account_hosts.setdefault(key, name)
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any] | None, accounts: Iterable[str] = (),
-                    peers: PeerLookup | None = None) -> DialPlan:
+                    peers: PeerLookup | None = None,
+                    account_domains: Mapping[str, Iterable[str]] | None = None) -> DialPlan:
         """Validate the `[dialplan]` table; raises DialPlanError naming the first bad rule."""
         table = dict(table or {})
         account_names = frozenset(accounts)
@@ -304,7 +322,7 @@ class DialPlan:
                 raise DialPlanError(f"dialplan speed dial {key!r}: expected keypad keys 0-9 * #")
             if not isinstance(uri, str) or not _SIP_URI.match(uri):
                 raise DialPlanError(f"dialplan speed dial {key!r}: {uri!r}: expected a sip: URI")
-        return cls(rules, speed, peers)
+        return cls(rules, speed, peers, account_domains)
 
     @classmethod
     def from_toml(cls, text: str, accounts: Iterable[str] = (),
@@ -323,7 +341,7 @@ class DialPlan:
         """The route for a complete number; raises DialPlanError when nothing matches."""
         dialled = dialled.strip()
         if _SIP_URI.match(dialled):
-            return Route(dialled, _via_for_uri(dialled), rule="sip uri")
+            return Route(dialled, self._via_for_uri(dialled), rule="sip uri")
         if not dialled or len(dialled) > MAX_DIALLED_LENGTH:
             raise DialPlanError(f"dialled {dialled[:20]!r}: expected 1-{MAX_DIALLED_LENGTH} keys")
         address = _ip_from_keypad(dialled)
@@ -334,7 +352,7 @@ class DialPlan:
                                 "sip: URI")
         if dialled in self.speed_dials:
             uri = self.speed_dials[dialled]
-            return Route(uri, _via_for_uri(uri), rule=f"speed dial {dialled}")
+            return Route(uri, self._via_for_uri(uri), rule=f"speed dial {dialled}")
         for rule in self.rules:
             if rule.matches(dialled):
                 number = rule.rewrite(dialled)
@@ -351,6 +369,12 @@ class DialPlan:
             return route
         raise DialPlanError(f"dialled {dialled!r}: no dial plan rule, speed dial or LAN "
                             "extension matches")
+
+    def _via_for_uri(self, uri: str) -> str | None:
+        key = _host_port(uri)
+        if key is not None and key in self.account_hosts:
+            return self.account_hosts[key]
+        return _via_for_uri(uri)
 
     def _lan_route(self, number: str, rule: str) -> Route | None:
         peer = self.peers(number) if self.peers is not None else None
@@ -392,6 +416,27 @@ class DialPlan:
 
     def is_complete(self, digits: str) -> bool:
         return self.completion(digits) is Completion.COMPLETE
+
+
+def _host_port(text: str) -> tuple[str, int] | None:
+    """(lower-case host, port) of a sip:/sips: URI or a host[:port]; None when unparsable."""
+    if not re.match(r"sips?:", text, re.IGNORECASE):
+        text = f"sip:{text}"
+    secure = text[:5].lower() == "sips:"
+    host = text.split(":", 1)[1]
+    host = host.split("@", 1)[1] if "@" in host else host
+    host = re.split(r"[;?>]", host, maxsplit=1)[0]
+    port_text = ""
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            return None
+        host, port_text = host[1:end], host[end + 1 :].removeprefix(":")
+    elif host.count(":") == 1:
+        host, port_text = host.split(":")
+    if port_text and not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5):
+        return None
+    return host.lower(), int(port_text) if port_text else (5061 if secure else 5060)
 
 
 def _via_for_uri(uri: str) -> str | None:

@@ -69,6 +69,46 @@ TELEPHONE_EVENT_PAYLOAD_TYPES = {8000: 101, 48000: 100}
 DYNAMIC_PAYLOAD_TYPES = range(96, 128)   # RFC 3551 §3
 
 
+# RFC 7587 §6.1: the Opus parameters we act on and the values each may take. A parameter we do
+# not list is passed through (it changes nothing); a listed one with any other value is dropped
+# at negotiation, as if absent, so a peer's `maxaveragebitrate=x` gives the default bitrate
+# instead of a codec that cannot be built at media start (issue 21 item 4). §6.1 itself says
+# bitrates outside 6000-510000 "SHOULD be ignored".
+_FLAG = frozenset({"0", "1"})
+_OPUS_FMTP_RANGES: dict[str, tuple[int, int]] = {
+    "maxaveragebitrate": (6000, 510000),
+    "maxplaybackrate": (8000, 48000),
+    "sprop-maxcapturerate": (8000, 48000),
+    "maxptime": (3, 120),
+    "ptime": (3, 120),
+    "minptime": (3, 120),
+}
+_OPUS_FMTP_FLAGS = frozenset({"cbr", "useinbandfec", "usedtx", "stereo", "sprop-stereo"})
+
+
+def _in_range(value: str, low: int, high: int) -> bool:
+    # ASCII digits only, bounded length: `int()` takes "²"-free Unicode digits and refuses
+    # 4,300-digit strings, neither of which belongs in an fmtp value (RFC 4566 §9 DIGIT).
+    return (
+        value.isascii() and value.isdigit() and len(value) <= 7 and low <= int(value) <= high
+    )
+
+
+def negotiable_fmtp(codec_name: str, fmtp: dict[str, str]) -> dict[str, str]:
+    """The peer's a=fmtp parameters for `codec_name` with every malformed known value dropped."""
+    if codec_name != "opus":
+        return dict(fmtp)
+    kept: dict[str, str] = {}
+    for key, value in fmtp.items():
+        name = key.lower()
+        if name in _OPUS_FMTP_FLAGS and value not in _FLAG:
+            continue
+        if name in _OPUS_FMTP_RANGES and not _in_range(value, *_OPUS_FMTP_RANGES[name]):
+            continue
+        kept[name if name in _OPUS_FMTP_FLAGS or name in _OPUS_FMTP_RANGES else key] = value
+    return kept
+
+
 def spec_for_encoding(encoding: str, clock_rate: int, channels: int) -> CodecSpec | None:
     """The codec we support that an rtpmap entry describes, if any."""
     for spec in SUPPORTED_CODECS.values():

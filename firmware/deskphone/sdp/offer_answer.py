@@ -42,6 +42,7 @@ from deskphone.sdp.codecs import (
     TELEPHONE_EVENT_FMTP,
     TELEPHONE_EVENT_PAYLOAD_TYPES,
     CodecChoice,
+    negotiable_fmtp,
     spec_for_encoding,
 )
 from deskphone.sdp.errors import SdpError
@@ -136,7 +137,7 @@ def _split_zrtp_hash(value: str | None) -> tuple[str, str] | None:
     parts = value.split()
     if len(parts) == 1 and _ZRTP_HASH.match(parts[0]):
         return ZRTP_VERSION, parts[0].lower()
-    if len(parts) == 2 and re.fullmatch(r"\d{1,3}\.\d{1,3}", parts[0]) and _ZRTP_HASH.match(
+    if len(parts) == 2 and re.fullmatch(r"[0-9]{1,3}\.[0-9]{1,3}", parts[0]) and _ZRTP_HASH.match(
         parts[1]
     ):
         return parts[0], parts[1].lower()
@@ -287,7 +288,7 @@ class OfferAnswer:
             if spec is None or spec.name not in local.codecs:
                 continue
             codec = CodecChoice(spec.name, number, spec.clock_rate, spec.channels,
-                                media.fmtp(number))
+                                negotiable_fmtp(spec.name, media.fmtp(number)))
             # RFC 5761 §5.1.1: multiplexed only when we offered it and the answer echoes it
             mux = local.rtcp_mux and _has_rtcp_mux(media)
             return self._remember(self._negotiated(remote, media, codec, local, rtcp_mux=mux))
@@ -343,7 +344,8 @@ class OfferAnswer:
             return None
         spec = SUPPORTED_CODECS[chosen]
         number = offered[chosen]
-        codec = CodecChoice(chosen, number, spec.clock_rate, spec.channels, media.fmtp(number))
+        codec = CodecChoice(chosen, number, spec.clock_rate, spec.channels,
+                            negotiable_fmtp(chosen, media.fmtp(number)))
         attributes = [Attribute("rtpmap", RtpMap(number, spec.encoding, spec.clock_rate,
                                                  spec.channels).to_value())]
         if spec.fmtp:

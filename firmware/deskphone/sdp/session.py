@@ -19,13 +19,21 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from deskphone.sdp.codecs import STATIC_AUDIO_PAYLOAD_TYPES
 from deskphone.sdp.errors import SdpError
 
-# A SIP message is at most 65535 bytes over UDP; a larger body is not a phone call.
+# What one offer may carry (issue 21: 15,000 formats once froze the phone). A SIP message is at
+# most 65535 bytes over UDP; a larger body is not a phone call. RTP has 128 payload types
+# (RFC 3551 §3), so an m= line with more formats repeats one. Real offers (Linphone, Asterisk,
+# browsers) carry a few dozen lines; the limits leave a wide margin and bound the work per offer.
+# An offer over a limit raises SdpError, which the call layer answers with 488 (RFC 3261 §21.4.26).
 MAX_SDP_BYTES = 65535
+MAX_SDP_LINES = 2048
 MAX_MEDIA_DESCRIPTIONS = 32
+MAX_FORMATS_PER_MEDIA = 128
+MAX_ATTRIBUTES_PER_SECTION = 512
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")   # RFC 4566 §6 / RFC 3264 §5.1
 
@@ -39,6 +47,17 @@ _MEDIA_EXTRA = set("ibk")
 _TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`{|}~]+\Z")
 _HOSTNAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*\.?\Z")
 _DIGITS = re.compile(r"[0-9]{1,20}\Z")
+
+
+def _number(text: str, max_digits: int) -> int | None:
+    """`text` as a number when it is 1..max_digits ASCII digits, else None.
+
+    Not `str.isdigit()`: it is true for "²" and other Unicode digits that `int()` refuses, and
+    `int()` refuses more than 4,300 digits (issue 21 item 4); RFC 4566 §9's DIGIT is %x30-39.
+    """
+    if not 1 <= len(text) <= max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -143,10 +162,9 @@ class MediaDescription:
 
     def rtpmap(self, payload_type: int) -> RtpMap | None:
         """The format's rtpmap, falling back to RFC 3551's static table for 0-34."""
-        for value in self.attribute_values("rtpmap"):
-            parsed = _parse_rtpmap(value)
-            if parsed is not None and parsed.payload_type == payload_type:
-                return parsed
+        parsed = self._rtpmaps.get(payload_type)
+        if parsed is not None:
+            return parsed
         static = STATIC_AUDIO_PAYLOAD_TYPES.get(payload_type)
         if static is not None:
             return RtpMap(payload_type, static[0], static[1], static[2])
@@ -154,20 +172,37 @@ class MediaDescription:
 
     def fmtp(self, payload_type: int) -> dict[str, str]:
         """a=fmtp parameters as a dict; `0-16`-style values with no `=` map to ""."""
+        params = self._fmtps.get(str(payload_type))
+        if params is None:
+            return {}
+        result: dict[str, str] = {}
+        for part in re.split(r"[;\s]+", params.strip()):
+            if not part:
+                continue
+            key, eq, val = part.partition("=")
+            result[key.strip()] = val.strip() if eq else ""
+        return result
+
+    # One pass over the attributes builds each index, so looking up every offered format costs
+    # formats + attributes, not formats x attributes (issue 21 item 1). The first line for a
+    # payload type wins, as before. Not dataclass fields: equality and repr ignore them.
+    @cached_property
+    def _rtpmaps(self) -> dict[int, RtpMap]:
+        index: dict[int, RtpMap] = {}
+        for value in self.attribute_values("rtpmap"):
+            parsed = _parse_rtpmap(value)
+            if parsed is not None:
+                index.setdefault(parsed.payload_type, parsed)
+        return index
+
+    @cached_property
+    def _fmtps(self) -> dict[str, str]:
+        index: dict[str, str] = {}
         for value in self.attribute_values("fmtp"):
-            if value is None:
-                continue
-            head, _, params = value.partition(" ")
-            if head.strip() != str(payload_type):
-                continue
-            result: dict[str, str] = {}
-            for part in re.split(r"[;\s]+", params.strip()):
-                if not part:
-                    continue
-                key, eq, val = part.partition("=")
-                result[key.strip()] = val.strip() if eq else ""
-            return result
-        return {}
+            if value is not None:
+                head, _, params = value.partition(" ")
+                index.setdefault(head.strip(), params)
+        return index
 
     def direction(self, session_default: str | None = None) -> str:
         """RFC 3264 §5.1: media-level beats session-level; sendrecv when neither says."""
@@ -241,7 +276,8 @@ def _parse_rtpmap(value: str | None) -> RtpMap | None:
     """a=rtpmap value, or None when it is malformed (checked strictly at parse time)."""
     if value is None:
         return None
-    match = re.fullmatch(r"\s*(\d{1,3})\s+([^/\s]+)/(\d{1,9})(?:/(\d{1,3}))?\s*", value)
+    match = re.fullmatch(r"\s*([0-9]{1,3})\s+([^/\s]+)/([0-9]{1,9})(?:/([0-9]{1,3}))?\s*",
+                         value)
     if match is None:
         return None
     payload_type, clock_rate = int(match.group(1)), int(match.group(3))
@@ -326,6 +362,7 @@ class _Parser:
                         raise self.fail("second c= in one media description")
                     current["connection"] = self.parse_connection(value)
                 elif kind == "a":
+                    self.check_attribute_count(current["attributes"], "media description")
                     current["attributes"].append(self.parse_attribute(value))
                 elif kind in _MEDIA_EXTRA:
                     current["extra"].append((kind, value))
@@ -347,12 +384,13 @@ class _Parser:
                     raise self.fail("second session-level c= line")
                 connection = self.parse_connection(value)
             elif kind in "tr":
-                if kind == "t" and not re.fullmatch(r"\d+ \d+", value.strip()):
+                if kind == "t" and not re.fullmatch(r"[0-9]{1,20} [0-9]{1,20}", value.strip()):
                     raise self.fail("expected t=<start> <stop> (RFC 4566 §5.9)")
                 if kind == "r" and not time_lines:
                     raise self.fail("r= before any t= (RFC 4566 §5.10)")
                 time_lines.append((kind, value.strip()))
             elif kind == "a":
+                self.check_attribute_count(attributes, "session description")
                 attributes.append(self.parse_attribute(value))
             elif kind in _SESSION_EXTRA:
                 extra.append((kind, value))
@@ -395,6 +433,8 @@ class _Parser:
             if any(ord(ch) < 32 and ch != "\t" for ch in line) or "\x00" in line:
                 raise self.fail("control character in line (RFC 4566 §5)")
             result.append((number, line[0], line[2:]))
+            if len(result) > MAX_SDP_LINES:
+                raise self.fail(f"more than {MAX_SDP_LINES} lines in one SDP body")
         return result
 
     def parse_origin(self, value: str) -> Origin:
@@ -425,20 +465,27 @@ class _Parser:
         if nettype != "IN":
             raise self.fail(f"c= network type {nettype!r}: expected IN")
         address, *suffixes = address.split("/")
-        if len(suffixes) > 2 or not all(s.isdigit() and len(s) <= 5 for s in suffixes):
+        numbers = [_number(suffix, 5) for suffix in suffixes]
+        if len(suffixes) > 2 or None in numbers:
             raise self.fail(f"c= address suffix {'/'.join(suffixes)!r}: expected /<ttl>[/<count>]")
         problem = _check_address(addrtype, address)
         if problem is not None:
             raise self.fail(f"c= address {address!r} ({addrtype}): expected {problem}")
         ttl = count = None
         if addrtype == "IP4" and suffixes:
-            ttl = int(suffixes[0])
-            count = int(suffixes[1]) if len(suffixes) > 1 else None
+            ttl = numbers[0]
+            count = numbers[1] if len(suffixes) > 1 else None
+            if ttl is not None and ttl > 255:   # RFC 4566 §5.7: the TTL is 0-255
+                raise self.fail(f"c= TTL {ttl}: expected 0-255 (RFC 4566 §5.7)")
         elif addrtype == "IP6" and suffixes:
             if len(suffixes) > 1:
                 raise self.fail("an IP6 c= carries no TTL, only /<count> (RFC 4566 §5.7)")
-            count = int(suffixes[0])
+            count = numbers[0]
         return Connection(addrtype, address, ttl, count, nettype)
+
+    def check_attribute_count(self, attributes: list[Attribute], section: str) -> None:
+        if len(attributes) >= MAX_ATTRIBUTES_PER_SECTION:
+            raise self.fail(f"more than {MAX_ATTRIBUTES_PER_SECTION} a= lines in one {section}")
 
     def parse_attribute(self, value: str) -> Attribute:
         name, colon, attr_value = value.partition(":")
@@ -450,7 +497,8 @@ class _Parser:
             raise self.fail(
                 "expected a=rtpmap:<payload type 0-127> <encoding>/<clock rate>[/<channels>]"
             )
-        if lowered == "ptime" and not re.fullmatch(r"\d{1,5}(\.\d+)?", (attribute.value or "")):
+        ptime = attribute.value or ""
+        if lowered == "ptime" and not re.fullmatch(r"[0-9]{1,5}(\.[0-9]{1,9})?", ptime):
             raise self.fail("expected a=ptime:<milliseconds> (RFC 4566 §6)")
         if lowered in DIRECTIONS and attribute.value is not None:
             raise self.fail(f"a={lowered} takes no value (RFC 4566 §6)")
@@ -463,21 +511,28 @@ class _Parser:
                 "expected m=<media> <port>[/<count>] <proto> <fmt> ... (RFC 4566 §5.14)"
             )
         media, port_text, proto, *formats = parts
+        if len(formats) > MAX_FORMATS_PER_MEDIA:
+            raise self.fail(
+                f"m= line has {len(formats)} formats, expected at most {MAX_FORMATS_PER_MEDIA}"
+            )
         port_text, slash, count_text = port_text.partition("/")
-        if not port_text.isdigit() or int(port_text) > 65535:
+        port = _number(port_text, 5)
+        if port is None or port > 65535:
             raise self.fail(f"m= port {port_text!r}: expected 0-65535")
-        if slash and (not count_text.isdigit() or not 1 <= int(count_text) <= 65535):
-            raise self.fail(f"m= port count {count_text!r}: expected a positive number")
+        port_count = _number(count_text, 5) if slash else None
+        if slash and (port_count is None or not 1 <= port_count <= 65535):
+            raise self.fail(f"m= port count {count_text!r}: expected 1-65535")
         if not _TOKEN.match(media) or not re.fullmatch(r"[A-Za-z0-9/._-]+", proto):
             raise self.fail(f"m= media {media!r} / proto {proto!r}: expected tokens")
         if "RTP/" in proto.upper():
             for fmt in formats:
-                if not fmt.isdigit() or int(fmt) > 127:
+                number = _number(fmt, 3)
+                if number is None or number > 127:
                     raise self.fail(f"m= format {fmt!r}: expected an RTP payload type 0-127")
         return {
             "media": media,
-            "port": int(port_text),
-            "port_count": int(count_text) if slash else None,
+            "port": port,
+            "port_count": port_count,
             "proto": proto,
             "formats": tuple(formats),
             "connection": None,
@@ -502,6 +557,11 @@ class _Parser:
 
 __all__ = [
     "DIRECTIONS",
+    "MAX_ATTRIBUTES_PER_SECTION",
+    "MAX_FORMATS_PER_MEDIA",
+    "MAX_MEDIA_DESCRIPTIONS",
+    "MAX_SDP_BYTES",
+    "MAX_SDP_LINES",
     "Attribute",
     "Connection",
     "MediaDescription",

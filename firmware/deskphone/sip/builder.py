@@ -16,7 +16,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from deskphone.sip.call import Addr, Call
-from deskphone.sip.digest import authorization_value, choose_challenge
+from deskphone.sip.digest import AccountRealms, authorization_value, choose_challenge
 from deskphone.sip.message import (
     MAGIC_COOKIE,
     SipMessage,
@@ -31,7 +31,7 @@ from deskphone.sip.transaction import (
     Transaction,
     transaction_key,
 )
-from deskphone.sip.uri import SipUri, Uri
+from deskphone.sip.uri import SipSyntaxError, SipUri, Uri
 
 if TYPE_CHECKING:
     from deskphone.routing.privacy import PrivacyPolicy
@@ -79,8 +79,41 @@ class MessageBuilder:
     reliable: bool
     stats: UaStats
     privacy: PrivacyPolicy
+    realms: AccountRealms
     transactions: dict[tuple[str, str, str], Transaction]
     _outbox: list[tuple[bytes, Addr]]
+    _touched: dict[int, Transaction]
+    _live: dict[str, int]
+    _freeable: set[str]
+
+    # -- the transaction table -----------------------------------------------------------------
+    def _track(self, key: tuple[str, str, str], transaction: Transaction) -> None:
+        """Store a new transaction; it reports to `_touched` whenever it is driven."""
+        previous = self.transactions.get(key)
+        if previous is not None:
+            self._forget(key)
+        self.transactions[key] = transaction
+        transaction.key = key
+        call_id = transaction.request.call_id
+        self._live[call_id] = self._live.get(call_id, 0) + 1
+        transaction.on_activity = self._on_transaction_activity
+        self._touched[id(transaction)] = transaction
+
+    def _on_transaction_activity(self, transaction: Transaction) -> None:
+        self._touched[id(transaction)] = transaction
+
+    def _forget(self, key: tuple[str, str, str]) -> None:
+        transaction = self.transactions.pop(key, None)
+        if transaction is None:
+            return
+        transaction.on_activity = None
+        call_id = transaction.request.call_id
+        left = self._live.get(call_id, 1) - 1
+        if left > 0:
+            self._live[call_id] = left
+        else:
+            self._live.pop(call_id, None)
+            self._freeable.add(call_id)
 
     # -- requests and responses ----------------------------------------------------------------
     def _start_client(self, request: SipRequest, addr: Addr, now: float) -> ClientTransaction:
@@ -91,7 +124,7 @@ class MessageBuilder:
             if not self.privacy.allows_header(name):
                 request.headers.remove(name)
         transaction = ClientTransaction(request, addr, self.reliable, self.timers, now)
-        self.transactions[transaction_key(request)] = transaction
+        self._track(transaction_key(request), transaction)
         return transaction
 
     def _response(
@@ -232,8 +265,14 @@ class MessageBuilder:
         if account is None or request is None or call is None or call.auth_attempts >= 2:
             return None
         header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        challenge = choose_challenge(response.headers.raw(header))
+        # RFC 3261 §22.1: only a realm that is the account's own (configured, or where its
+        # registrar accepted these credentials); any other is a callee or proxy fishing for a
+        # crackable hash of the password (issue 13 F8).
+        realms = self.realms.allowed(account.name, account.realm)
+        challenge = choose_challenge(response.headers.raw(header), realms)
         if challenge is None:
+            if choose_challenge(response.headers.raw(header)) is not None:
+                self.stats.auth_foreign_realm += 1
             return None
         call.auth_attempts += 1
         self.stats.auth_retries += 1
@@ -311,7 +350,7 @@ class MessageBuilder:
 
 def uri_addr(uri: Uri) -> Addr:
     if not isinstance(uri, SipUri):
-        raise ValueError(f"cannot send to non-SIP URI {uri}")
+        raise SipSyntaxError(f"cannot send to non-SIP URI {str(uri)[:60]!r}")
     maddr = uri.param("maddr")
     return ((maddr or uri.host).strip("[]"), uri.port or (5061 if uri.scheme == "sips" else 5060))
 

@@ -11,7 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from deskphone.sip.message import SipRequest, SipResponse
-from deskphone.sip.uri import NameAddress, SipUri, Uri, parse_name_addr
+from deskphone.sip.uri import NameAddress, SipSyntaxError, SipUri, Uri, parse_name_addr
+
+
+def _sip_target(uri: Uri, what: str) -> SipUri:
+    """A dialog sends to its remote target and route set, so both must be SIP or SIPS URIs
+    (RFC 3261 §8.1.1.8 for Contact, §20.30 / §16.6 for Record-Route): a `<tel:1>` there is a
+    syntax error of the message that carried it, not a request we cannot send later."""
+    if not isinstance(uri, SipUri):
+        raise SipSyntaxError(f"{what} {str(uri)[:60]!r} is not a SIP or SIPS URI")
+    return uri
+
+
+def _checked_routes(values: list[str]) -> list[str]:
+    for value in values:
+        _sip_target(parse_name_addr(value).uri, "Record-Route")
+    return values
 
 
 @dataclass
@@ -32,6 +47,7 @@ class Dialog:
         """§12.1.2: route set is the Record-Route of the response, reversed."""
         to = response.to
         contact = response.contacts[0].uri if response.contacts else invite.uri
+        _sip_target(contact, "Contact")
         return cls(
             call_id=invite.call_id,
             local_tag=invite.from_.tag or "",
@@ -39,7 +55,7 @@ class Dialog:
             local_uri=_without_tag(invite.headers.get("From") or ""),
             remote_uri=_without_tag(response.headers.get("To") or ""),
             remote_target=contact,
-            route_set=list(reversed(response.headers.get_all("Record-Route"))),
+            route_set=_checked_routes(list(reversed(response.headers.get_all("Record-Route")))),
             local_seq=invite.cseq.number,
             secure=isinstance(invite.uri, SipUri) and invite.uri.scheme == "sips",
         )
@@ -48,6 +64,7 @@ class Dialog:
     def from_uas(cls, invite: SipRequest, local_tag: str) -> Dialog:
         """§12.1.1: route set is the Record-Route of the request, in order."""
         contact = invite.contacts[0].uri if invite.contacts else invite.from_.uri
+        _sip_target(contact, "Contact")
         return cls(
             call_id=invite.call_id,
             local_tag=local_tag,
@@ -55,7 +72,7 @@ class Dialog:
             local_uri=_without_tag(invite.headers.get("To") or ""),
             remote_uri=_without_tag(invite.headers.get("From") or ""),
             remote_target=contact,
-            route_set=list(invite.headers.get_all("Record-Route")),
+            route_set=_checked_routes(list(invite.headers.get_all("Record-Route"))),
             local_seq=0,
             remote_seq=invite.cseq.number,
             secure=isinstance(invite.uri, SipUri) and invite.uri.scheme == "sips",
@@ -106,7 +123,7 @@ class Dialog:
         """§12.2.1.2 / §12.2.2: a target refresh (re-INVITE, its 2xx) replaces the remote target."""
         contacts = message.contacts
         if contacts:
-            self.remote_target = contacts[0].uri
+            self.remote_target = _sip_target(contacts[0].uri, "Contact")
 
 
 def _without_tag(value: str) -> str:

@@ -2,16 +2,23 @@
 
 Supports MD5, SHA-256 and SHA-512-256 (and their -sess variants) with qop=auth or no qop
 (RFC 2069 compatibility, which RFC 3261 §22.4 keeps). The client picks the strongest algorithm
-among the challenges it was offered (RFC 8760 §2.4). Passwords never leave this module and are
-never logged.
+among the challenges it was offered (RFC 8760 §2.4, RFC 7616 §3.7) and prefers qop=auth.
+Passwords never leave this module and are never logged.
+
+Which realms a password may answer is the caller's to say (`choose_challenge(realms=...)`,
+`AccountRealms`): a challenge names the realm, nonce and algorithm, so answering any realm would
+hand a hostile callee or proxy an MD5 of the password over a nonce of its choosing to crack
+offline (RFC 3261 §22.1, §26.3.2.3; RFC 7616 §5.2). The UA answers only the account's configured
+realm, or the realms its own registrar accepted its credentials in.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from deskphone.sip.uri import SipSyntaxError, read_quoted_string
+from deskphone.sip.uri import SipSyntaxError, quote, read_quoted_string
 
 _HASHES = {
     "MD5": lambda data: hashlib.md5(data).hexdigest(),  # noqa: S324 - mandated by RFC 3261 §22.4
@@ -94,23 +101,44 @@ def parse_challenge(value: str) -> Challenge:
     )
 
 
-def choose_challenge(values: list[str]) -> Challenge | None:
-    """The strongest supported challenge among those offered, or None."""
+def choose_challenge(
+    values: list[str], realms: Collection[str] | None = None
+) -> Challenge | None:
+    """The strongest supported challenge among those offered whose realm is in `realms`
+    (None: any realm), or None. Strongest: the hash first (RFC 8760 §2.4), then qop=auth over
+    the RFC 2069 form without qop."""
     parsed: list[Challenge] = []
     for value in values:
         try:
             challenge = parse_challenge(value)
         except SipSyntaxError:
             continue
-        if challenge.supported:
+        if challenge.supported and (realms is None or challenge.realm in realms):
             parsed.append(challenge)
     if not parsed:
         return None
 
-    def rank(challenge: Challenge) -> int:
-        return PREFERENCE.index(challenge.algorithm.removesuffix("-SESS"))
+    def rank(challenge: Challenge) -> tuple[int, bool]:
+        return (PREFERENCE.index(challenge.algorithm.removesuffix("-SESS")),
+                "auth" not in challenge.qop)
 
     return min(parsed, key=rank)
+
+
+class AccountRealms:
+    """The realms each account's password may answer: the configured one, else those its
+    registrar accepted credentials in (learned at registration)."""
+
+    def __init__(self) -> None:
+        self._learned: dict[str, set[str]] = {}
+
+    def allowed(self, account: str, configured: str | None) -> frozenset[str]:
+        if configured:
+            return frozenset((configured,))
+        return frozenset(self._learned.get(account, ()))
+
+    def learn(self, account: str, realm: str) -> None:
+        self._learned.setdefault(account, set()).add(realm)
 
 
 def digest_response(
@@ -132,7 +160,9 @@ def digest_response(
     hash_hex = _HASHES[upper.removesuffix("-SESS")]
 
     def h(text: str) -> str:
-        return hash_hex(text.encode("utf-8"))
+        # surrogateescape: bytes a peer sent that are not UTF-8 (realm="\xff", decoded so by
+        # the parser) hash as the very bytes received instead of raising.
+        return hash_hex(text.encode("utf-8", "surrogateescape"))
 
     ha1 = h(f"{username}:{realm}:{password}")
     if session:  # RFC 7616 §3.4.2
@@ -156,6 +186,7 @@ def authorization_value(
     """The Authorization / Proxy-Authorization header value answering `challenge`."""
     qop = "auth" if "auth" in challenge.qop else None
     nc_text = f"{nc:08x}"
+    session = challenge.algorithm.upper().endswith("-SESS")
     response = digest_response(
         algorithm=challenge.algorithm,
         username=username,
@@ -168,16 +199,21 @@ def authorization_value(
         nc=nc_text,
         cnonce=cnonce,
     )
+    # RFC 7616 §3.4: username, realm, nonce, uri, response, cnonce and opaque are
+    # quoted-strings (a '"' or '\\' in a realm or nonce is escaped, never ends the field);
+    # algorithm, qop and nc are tokens.
     parts = [
-        f'username="{username}"',
-        f'realm="{challenge.realm}"',
-        f'nonce="{challenge.nonce}"',
-        f'uri="{uri}"',
-        f'response="{response}"',
+        f"username={quote(username)}",
+        f"realm={quote(challenge.realm)}",
+        f"nonce={quote(challenge.nonce)}",
+        f"uri={quote(uri)}",
+        f"response={quote(response)}",
         f"algorithm={challenge.algorithm}",
     ]
     if qop:
-        parts += [f"qop={qop}", f"nc={nc_text}", f'cnonce="{cnonce}"']
+        parts += [f"qop={qop}", f"nc={nc_text}"]
+    if qop or session:  # RFC 7616 §3.4.2: -sess puts the cnonce into A1, so the server needs it
+        parts.append(f"cnonce={quote(cnonce)}")
     if challenge.opaque is not None:
-        parts.append(f'opaque="{challenge.opaque}"')
+        parts.append(f"opaque={quote(challenge.opaque)}")
     return "Digest " + ", ".join(parts)

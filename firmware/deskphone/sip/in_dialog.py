@@ -29,6 +29,7 @@ from deskphone.sip.refer import (
     sipfrag,
     subscription_state,
 )
+from deskphone.sip.uri import SipSyntaxError
 
 if TYPE_CHECKING:
     from deskphone.sip.transaction import ServerTransaction
@@ -71,6 +72,20 @@ class InDialogRequests(MessageBuilder):
         self._add_contact(response)
         self._add_body(response, sdp)
         call.reoffer_tx.send_response(response, now)
+        self._collect(now)
+
+    def reject_reoffer(self, call_id: str, code: int, now: float) -> None:
+        """Refuse the re-INVITE waiting for an answer (RFC 3261 §14.2: an offer we cannot
+        accept gets 488 Not Acceptable Here, and the session stays as it was)."""
+        call = self._call(call_id)
+        if call.reoffer_tx is None:
+            raise CallStateError(f"call {call_id} has no re-INVITE waiting for an answer")
+        if not 400 <= code <= 699:
+            raise ValueError(f"re-INVITE reject code {code} is not a 4xx-6xx final response")
+        transaction, call.reoffer_tx = call.reoffer_tx, None  # not pending: no glare (§14.1)
+        transaction.send_response(
+            self._response(transaction.request, code, to_tag=call.local_tag), now
+        )
         self._collect(now)
 
     # -- transfer commands (RFC 3515) ----------------------------------------------------------
@@ -254,7 +269,10 @@ class InDialogRequests(MessageBuilder):
         if status < 300:
             if call.dialog is not None:
                 ack = call.dialog.build_request("ACK", cseq=response.cseq.number)
-                call.dialog.update_target(response)
+                try:
+                    call.dialog.update_target(response)
+                except SipSyntaxError:
+                    self.stats.malformed_dropped += 1  # a non-SIP Contact: keep the old target
                 self._add_via(ack)
                 ack.headers.add("Max-Forwards", "70")
                 call.acks[response.cseq.number] = ack.serialize()

@@ -49,10 +49,13 @@ class InviteSessions(InDialogRequests):
         return call_id
 
     def ringing(self, call_id: str, now: float) -> None:
+        if call_id not in self.calls:
+            return  # already ended and freed (a CANCEL overtook the command)
         call = self._call(call_id, "uas")
         if call.state in ("calling", "early"):
             call.state = "early"
             self._respond_call(call, 180, now)
+        self._collect(now)
 
     def answer(self, call_id: str, sdp: bytes, now: float) -> None:
         call = self._call(call_id, "uas")
@@ -64,13 +67,16 @@ class InviteSessions(InDialogRequests):
         self._collect(now)
 
     def reject(self, call_id: str, code: int, now: float) -> None:
-        call = self._call(call_id, "uas")
         if not 400 <= code <= 699:
             raise ValueError(f"reject code {code} is not a 4xx-6xx final response")
+        if call_id not in self.calls:
+            return  # already ended and freed (a CANCEL overtook the command)
+        call = self._call(call_id, "uas")
         if call.state in ("calling", "early"):
             self._respond_call(call, code, now)
             call.state = "ended"
             call.ended = True
+            self._freeable.add(call_id)  # freed once the INVITE transaction's timers ran out
         self._collect(now)
 
     def hangup(self, call_id: str, now: float) -> None:
@@ -105,6 +111,9 @@ class InviteSessions(InDialogRequests):
                 self._response(request, 482, to_tag=self.privacy.new_tag()), now
             )
             return
+        # The dialog it would create must be addressable (a SIP Contact and Record-Route), or
+        # answering it later could never reach the caller: 400 now, from the caller's guard.
+        Dialog.from_uas(request, "")
         transaction.send_response(self._response(request, 100), now)  # §17.2.1
         call = Call(request.call_id, "uas", request, addr, local_tag=self.privacy.new_tag())
         call.invite_tx = transaction
@@ -117,7 +126,7 @@ class InviteSessions(InDialogRequests):
     def _receive_cancel(self, cancel: SipRequest, addr: Addr, now: float) -> None:
         """§9.2: match the INVITE server transaction by branch; 200 the CANCEL, 487 the INVITE."""
         transaction = ServerTransaction(cancel, addr, self.reliable, self.timers, now)
-        self.transactions[transaction_key(cancel)] = transaction
+        self._track(transaction_key(cancel), transaction)
         invite_tx = self.transactions.get(transaction_key(cancel, "INVITE"))
         if not isinstance(invite_tx, ServerTransaction):
             transaction.send_response(self._response(cancel, 481), now)
@@ -215,7 +224,15 @@ class InviteSessions(InDialogRequests):
                 )
         elif status < 300:
             if call.dialog is None or call.state != "confirmed":
-                call.dialog = Dialog.from_uac(call.invite, response)
+                try:
+                    call.dialog = Dialog.from_uac(call.invite, response)
+                except SipSyntaxError:
+                    # A 2xx whose Contact or Record-Route is no SIP URI cannot be ACKed or
+                    # ended with BYE: the call fails here (502: the far side answered badly).
+                    self.stats.malformed_dropped += 1
+                    if not call.ended:
+                        self._end_call(call, "failed", 502)
+                    return
                 call.state = "confirmed"
                 call.ack = self._build_2xx_ack(call).serialize()
                 call.acks[call.invite.cseq.number] = call.ack

@@ -18,6 +18,7 @@ from deskphone.sip.uri import (
     SipSyntaxError,
     SipUri,
     Uri,
+    is_ascii_digits,
     is_token,
     parse_generic_params,
     parse_name_addr,
@@ -191,6 +192,7 @@ class Headers:
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()):
         self._fields: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in fields]
+        self._lowered: list[str] = [n.lower() for n, _ in self._fields]  # for lookups
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._fields)
@@ -204,7 +206,8 @@ class Headers:
     def raw(self, name: str) -> list[str]:
         """Every field value of that name, as received (comma lists not split)."""
         wanted = canonical_name(name).lower()
-        return [v for n, v in self._fields if n.lower() == wanted]
+        fields = self._fields
+        return [fields[i][1] for i, n in enumerate(self._lowered) if n == wanted]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         values = self.raw(name)
@@ -224,25 +227,33 @@ class Headers:
         return out
 
     def add(self, name: str, value: str) -> None:
-        self._fields.append((canonical_name(name), value))
+        canonical = canonical_name(name)
+        self._fields.append((canonical, value))
+        self._lowered.append(canonical.lower())
 
     def add_first(self, name: str, value: str) -> None:
-        self._fields.insert(0, (canonical_name(name), value))
+        canonical = canonical_name(name)
+        self._fields.insert(0, (canonical, value))
+        self._lowered.insert(0, canonical.lower())
 
     def set(self, name: str, value: str) -> None:
         canonical = canonical_name(name)
-        index = next(
-            (i for i, (n, _) in enumerate(self._fields) if n.lower() == canonical.lower()), None
-        )
+        wanted = canonical.lower()
+        index = next((i for i, n in enumerate(self._lowered) if n == wanted), None)
         self.remove(canonical)
         if index is None:
-            self._fields.append((canonical, value))
+            self.add(canonical, value)
         else:
-            self._fields.insert(min(index, len(self._fields)), (canonical, value))
+            index = min(index, len(self._fields))
+            self._fields.insert(index, (canonical, value))
+            self._lowered.insert(index, wanted)
 
     def remove(self, name: str) -> None:
         wanted = canonical_name(name).lower()
-        self._fields = [(n, v) for n, v in self._fields if n.lower() != wanted]
+        kept = [i for i, n in enumerate(self._lowered) if n != wanted]
+        if len(kept) != len(self._fields):
+            self._fields = [self._fields[i] for i in kept]
+            self._lowered = [self._lowered[i] for i in kept]
 
     def copy(self) -> Headers:
         return Headers(self._fields)
@@ -286,9 +297,9 @@ def parse_via(value: str) -> Via:
         if (
             name.lower() == "rport"
             and val is not None
-            and not (val.isdigit() and int(val) <= 65535)
+            and not (is_ascii_digits(val, 5) and int(val) <= 65535)
         ):
-            raise SipSyntaxError(f"Via rport {val!r} is not a port number")
+            raise SipSyntaxError(f"Via rport {val[:20]!r} is not a port number")
     return Via(match.group(1).upper(), host, port, params)
 
 
@@ -303,9 +314,9 @@ class CSeq:
 
 def parse_cseq(value: str) -> CSeq:
     parts = value.split()
-    if len(parts) != 2 or not parts[0].isdigit() or not is_token(parts[1]):
-        raise SipSyntaxError(f"CSeq {value!r} is not 'number method'")
-    number = int(parts[0])
+    if len(parts) != 2 or not is_ascii_digits(parts[0], 32) or not is_token(parts[1]):
+        raise SipSyntaxError(f"CSeq {value[:40]!r} is not 'number method'")
+    number = int(parts[0])  # at most 32 digits: leading zeros are allowed (RFC 4475 §3.1.1.1)
     if number > MAX_CSEQ:
         raise SipSyntaxError(f"CSeq number {parts[0][:24]} exceeds 2**31-1")
     return CSeq(number, parts[1])
@@ -313,7 +324,7 @@ def parse_cseq(value: str) -> CSeq:
 
 def parse_delta_seconds(value: str, what: str) -> int:
     text = value.strip().split(";")[0].strip()
-    if not text.isdigit() or len(text) > 10 or int(text) > MAX_EXPIRES:
+    if not is_ascii_digits(text, 10) or int(text) > MAX_EXPIRES:
         raise SipSyntaxError(f"{what} {text[:24]!r} is not delta-seconds 0..2**32-1")
     return int(text)
 
@@ -390,9 +401,12 @@ class SipResponse(SipMessage):
 
 # -- parsing ---------------------------------------------------------------------------------
 
-_REQUEST_LINE = re.compile(r"^([A-Za-z0-9\-.!%*_+`'~]+) (\S+) (SIP/\d+\.\d+)$")
-_STATUS_LINE = re.compile(r"^(SIP/\d+\.\d+) (\d{3}) (.*)$", re.S)
-_DATE = re.compile(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$")
+# re.ASCII: \d is 0-9 only (Unicode digits would otherwise match and reach int()).
+_REQUEST_LINE = re.compile(r"^([A-Za-z0-9\-.!%*_+`'~]+) (\S+) (SIP/\d+\.\d+)$", re.ASCII)
+_STATUS_LINE = re.compile(r"^(SIP/\d+\.\d+) (\d{3}) (.*)$", re.S | re.ASCII)
+_DATE = re.compile(
+    r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$", re.ASCII
+)
 
 
 def split_head(data: bytes) -> tuple[bytes, bytes] | None:
@@ -407,18 +421,33 @@ def split_head(data: bytes) -> tuple[bytes, bytes] | None:
 
 
 def _unfold(head: str, limits: ParseLimits) -> list[str]:
+    """Join folded lines (RFC 3261 §7.3.1) in one pass; the line limit applies to the header
+    as unfolded, so a header folded over thousands of short lines is refused like one long
+    line, and the header count is checked as lines are read, not after all were joined."""
     lines: list[str] = []
+    current: list[str] = []
+    length = 0
     for raw in re.split(r"\r?\n", head):
-        if len(raw) > limits.max_line_length:
-            raise SipParseError(f"header line longer than {limits.max_line_length} bytes")
-        if raw[:1] in (" ", "\t") and lines:
-            lines[-1] = lines[-1].rstrip(" \t") + " " + raw.strip(" \t")  # RFC 3261 §7.3.1
+        if raw[:1] in (" ", "\t") and current:
+            piece = raw.strip(" \t")
+            current[-1] = current[-1].rstrip(" \t")
+            current += [" ", piece]
+            length += 1 + len(piece)
         else:
-            lines.append(raw)
+            if current:
+                lines.append("".join(current))
+                if len(lines) - 1 > limits.max_header_count:
+                    raise SipParseError(
+                        f"more than {limits.max_header_count} header fields"
+                    )
+            current = [raw]
+            length = len(raw)
+        if length > limits.max_line_length:
+            raise SipParseError(f"header line longer than {limits.max_line_length} bytes")
+    if current:
+        lines.append("".join(current))
     if len(lines) - 1 > limits.max_header_count:
-        raise SipParseError(
-            f"{len(lines) - 1} header fields exceed the limit of {limits.max_header_count}"
-        )
+        raise SipParseError(f"more than {limits.max_header_count} header fields")
     return lines
 
 
@@ -455,7 +484,7 @@ def _content_length(headers: Headers, start: str) -> int | None:
     if len(values) > 1:  # RFC 4475 §3.3.9 mcl01
         raise SipParseError("more than one Content-Length", start_line=start, headers=headers)
     text = values[0].strip()
-    if not text.isdigit() or len(text) > 10:  # RFC 4475 §3.1.2.3 ncl
+    if not is_ascii_digits(text, 10):  # RFC 4475 §3.1.2.3 ncl
         raise SipParseError(
             f"Content-Length {text[:20]!r} is not a non-negative integer",
             start_line=start,
@@ -526,7 +555,9 @@ def _build(start: str, headers: Headers, body: bytes) -> SipMessage:
             headers=headers,
         )
     max_forwards = headers.get("Max-Forwards")
-    if max_forwards is not None and not (max_forwards.isdigit() and int(max_forwards) <= 255):
+    if max_forwards is not None and not (
+        is_ascii_digits(max_forwards, 10) and int(max_forwards) <= 255
+    ):
         raise SipParseError(
             f"Max-Forwards {max_forwards[:20]!r} is not 0..255", start_line=start, headers=headers
         )
@@ -595,33 +626,69 @@ def _validate_common(message: SipMessage, start: str) -> None:
 class StreamFramer:
     """Cuts a TCP/TLS byte stream into whole messages by Content-Length (RFC 3261 §18.3).
 
-    A framing error cannot be recovered on a stream: `feed` raises and the connection must close.
-    Bare CRLF keep-alives between messages (RFC 5626 §3.5.1) are skipped.
+    A framing error cannot be recovered on a stream: `feed` raises `SipParseError` and the
+    connection must close. Bare CRLF keep-alives between messages (RFC 5626 §3.5.1) are skipped.
+    Work is linear in the bytes fed however they are cut: the buffer grows in place, the search
+    for the end of the header section resumes where the last one stopped, and a message's
+    length is read once.
     """
 
     def __init__(self, limits: ParseLimits = DEFAULT_LIMITS):
         self.limits = limits
-        self._buffer = b""
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes of the current head already searched for its end
+        self._total: int | None = None  # the current message's length, once its head is read
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buffer += data
         messages: list[bytes] = []
-        while True:
-            self._buffer = self._buffer.lstrip(b"\r\n")
-            parts = split_head(self._buffer)
-            if parts is None:
-                if len(self._buffer) > self.limits.max_message_bytes:
-                    raise SipParseError("header section exceeds the message size limit", 0)
-                return messages
-            head, rest = parts
-            match = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", head)
-            if match is None:
-                raise SipParseError("stream message without Content-Length", 0)
-            text = match.group(1).strip()
-            if not text.isdigit() or int(text) > self.limits.max_body_bytes:
-                raise SipParseError(f"stream Content-Length {text[:20]!r} is invalid", 0)
-            total = len(self._buffer) - len(rest) + int(text)
-            if len(self._buffer) < total:
-                return messages
-            messages.append(self._buffer[:total])
-            self._buffer = self._buffer[total:]
+        start = 0
+        try:
+            while True:
+                if self._total is None:
+                    if self._scanned == 0:
+                        start = self._skip_keepalives(start)
+                    self._total = self._message_length(start)
+                    if self._total is None:
+                        return messages
+                if len(self._buffer) - start < self._total:
+                    return messages
+                messages.append(bytes(self._buffer[start : start + self._total]))
+                start += self._total
+                self._total = None
+                self._scanned = 0
+        finally:
+            del self._buffer[:start]
+
+    def _skip_keepalives(self, start: int) -> int:
+        buffer = self._buffer
+        while start < len(buffer) and buffer[start] in (0x0D, 0x0A):
+            start += 1
+        return start
+
+    def _message_length(self, start: int) -> int | None:
+        """Header section plus Content-Length, or None while the empty line has not come."""
+        buffer = self._buffer
+        resume = start + max(0, self._scanned - 3)  # a terminator may straddle two feeds
+        crlf = buffer.find(b"\r\n\r\n", resume)
+        lf = buffer.find(b"\n\n", resume)
+        if crlf < 0 and lf < 0:
+            self._scanned = len(buffer) - start
+            if self._scanned > self.limits.max_message_bytes:
+                raise SipParseError("header section exceeds the message size limit", 0)
+            return None
+        if crlf >= 0 and (lf < 0 or crlf < lf):
+            head_end, body_start = crlf, crlf + 4
+        else:
+            head_end, body_start = lf, lf + 2
+        if head_end - start > self.limits.max_message_bytes:
+            raise SipParseError("header section exceeds the message size limit", 0)
+        head = bytes(buffer[start:head_end])
+        match = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", head)
+        if match is None:
+            raise SipParseError("stream message without Content-Length", 0)
+        text = match.group(1).strip()
+        # bytes.isdigit() is ASCII-only; ten digits bound int() (RFC 3261 §20.14).
+        if not (0 < len(text) <= 10 and text.isdigit()) or int(text) > self.limits.max_body_bytes:
+            raise SipParseError(f"stream Content-Length {text[:20]!r} is invalid", 0)
+        return body_start - start + int(text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from deskphone.sip.uri import SipSyntaxError, SipUri, Uri, parse_name_addr
+from deskphone.sip.uri import SipSyntaxError, SipUri, Uri, is_ascii_digits, parse_name_addr
 
 SIPFRAG = "message/sipfrag;version=2.0"  # RFC 3515 §2.4.5, RFC 3420 §2
 REFER_EVENT = "refer"  # RFC 3515 §3: the event package name
@@ -103,6 +103,6 @@ def parse_refer_notify(event: str | None, content_type: str | None, state: str |
     expires = None
     for field_text in fields[1:]:
         name, _, value = field_text.partition("=")
-        if name.strip().lower() == "expires" and value.strip().isdigit():
+        if name.strip().lower() == "expires" and is_ascii_digits(value.strip(), 10):
             expires = min(int(value.strip()), 3600)
     return ReferNotify(status, (match.group(2) or "").strip(), terminated, expires)

@@ -8,7 +8,7 @@ Expires: 0 on `stop()`. Driven by the `UserAgent` that owns it.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from deskphone.sip import events as ev
@@ -31,7 +31,7 @@ LEAVE_CSEQ_RESERVE = 1 + MAX_AUTH_ATTEMPTS
 class Account:
     registrar: str  # host[:port] or a sip: URI
     user: str
-    password: str
+    password: str = field(repr=False)  # never in a repr, a log line or a traceback
     realm: str | None = None
     transport: str = "udp"
     expires: int = 3600
@@ -93,6 +93,7 @@ class Registration:
         self.transaction: Transaction | None = None
         self.refresh_at: float | None = None
         self.auth_attempts = 0
+        self.answered_realm: str | None = None  # the realm of the credentials last sent
         self.granted = 0
         self.requested = self.expires
         # None: a failed registration waits for the owner (a fail-over policy) to restart it.
@@ -212,7 +213,7 @@ class Registration:
         assert self.leave_cseq is not None
         if status in (401, 407) and cseq + 1 < self.leave_cseq + LEAVE_CSEQ_RESERVE:
             header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
-            challenge = choose_challenge(payload.headers.raw(header))
+            challenge = choose_challenge(payload.headers.raw(header), self._realms())
             if challenge is None:
                 return
             value = authorization_value(
@@ -241,6 +242,9 @@ class Registration:
         self.give_up_at = None
         if status < 300:
             self.auth_attempts = 0
+            if self.answered_realm is not None:
+                # Our registrar took these credentials: calls may answer this realm too.
+                self.ua.realms.learn(self.account.name, self.answered_realm)
             if self.requested == 0:
                 self.state = "unregistered"
                 self.ua._events.append(
@@ -259,10 +263,11 @@ class Registration:
             )
         elif status in (401, 407) and self.auth_attempts < MAX_AUTH_ATTEMPTS:
             header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
-            challenge = choose_challenge(response.headers.raw(header))
-            if challenge is None or (self.account.realm and challenge.realm != self.account.realm):
+            challenge = choose_challenge(response.headers.raw(header), self._realms())
+            if challenge is None:
                 self._fail(now, f"{status} {response.reason} (no usable challenge)", status)
                 return
+            self.answered_realm = challenge.realm
             self.auth_attempts += 1
             self.ua.stats.auth_retries += 1
             uri = str(self.transaction.request.uri)
@@ -296,6 +301,10 @@ class Registration:
             self._send(now, minimum)
         else:
             self._fail(now, f"{status} {response.reason}", status, _retry_after(response))
+
+    def _realms(self) -> frozenset[str] | None:
+        """A REGISTER answers its registrar: the configured realm only, when there is one."""
+        return frozenset((self.account.realm,)) if self.account.realm else None
 
     def _granted_expires(self, response: SipResponse) -> int:
         """§10.2.4: our Contact's expires parameter, else Expires, else what we asked for."""

@@ -21,6 +21,7 @@ transaction alive exactly that long), so all retransmission logic lives in this 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from deskphone.sip.message import SipRequest, SipResponse
@@ -115,6 +116,14 @@ class Transaction:
         self.events: list[tuple[str, object]] = []
         self.absorbed = 0
         self.branch = request.top_via.branch or ""
+        # Told each time the transaction is driven (so its owner visits only the transactions
+        # that may have output, events or a new deadline, not the whole table).
+        self.on_activity: Callable[[Transaction], None] | None = None
+        self.key: tuple[str, str, str] | None = None  # its key in the owner's table
+
+    def _touch(self) -> None:
+        if self.on_activity is not None:
+            self.on_activity(self)
 
     @property
     def terminated(self) -> bool:
@@ -137,6 +146,7 @@ class Transaction:
         return min(self.timers.values(), default=None)
 
     def handle_timer(self, now: float) -> None:
+        self._touch()
         for name, deadline in sorted(self.timers.items(), key=lambda item: item[1]):
             if deadline <= now and self.timers.get(name) == deadline and not self.terminated:
                 del self.timers[name]
@@ -165,6 +175,7 @@ class ClientTransaction(Transaction):
         self.timers["timer_B" if self.machine == "ict" else "timer_F"] = now + 64 * timers.t1
 
     def receive_response(self, response: SipResponse, now: float) -> None:
+        self._touch()
         kind = response_class(response.status)
         previous = self.state
         if not self._fire(kind):
@@ -233,6 +244,7 @@ class ServerTransaction(Transaction):
 
     def receive_request(self, request: SipRequest, now: float) -> None:
         """A retransmission of the request (or, for INVITE, the ACK for a non-2xx final)."""
+        self._touch()
         if request.method == "ACK":
             if self._fire("ack"):
                 self.events.append(("ack", request))
@@ -247,6 +259,7 @@ class ServerTransaction(Transaction):
             self._send(self.last_response)  # §17.2.1 / §17.2.2: answer retransmissions
 
     def send_response(self, response: SipResponse, now: float) -> None:
+        self._touch()
         kind = "tu_" + response_class(response.status)
         if not self._fire(kind):
             raise TransactionStateError(

@@ -25,6 +25,7 @@ from deskphone.sip.useragent import UserAgent
 log = logging.getLogger(__name__)
 Addr = tuple[str, int]
 MAX_DATAGRAM = 65535
+CORE_ERROR_BACKOFF = 1.0  # seconds before the timer runs again after the core raised
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TransportStats:
     rate_limited: int = 0
     framing_errors: int = 0
     send_failures: int = 0
+    core_errors: int = 0  # exceptions out of the UA core (a bug): logged, counted, survived
 
 
 @dataclass
@@ -153,7 +155,11 @@ class SipEndpoint:
             return
         if not self._allow(addr[0]):
             return
-        self.ua.receive_datagram(data, (addr[0], addr[1]), self.now())
+        try:
+            self.ua.receive_datagram(data, (addr[0], addr[1]), self.now())
+        except Exception:  # the core documents that it never raises; if it does, live on
+            self.stats.core_errors += 1
+            log.exception("SIP core failed on a %d-byte message", len(data))
         self._flush()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -185,7 +191,7 @@ class SipEndpoint:
                 dropped.writer.close()
 
     # -- output --------------------------------------------------------------------------------
-    def _flush(self) -> None:
+    def _flush(self, not_before: float | None = None) -> None:
         now = self.now()
         for data, addr in self.ua.datagrams_to_send(now):
             self._send(data, addr)
@@ -196,11 +202,19 @@ class SipEndpoint:
             self._timer = None
         deadline = self.ua.get_timer()
         if deadline is not None:
-            self._timer = self._loop.call_at(max(deadline, now), self._on_timer)
+            earliest = now if not_before is None else not_before
+            self._timer = self._loop.call_at(max(deadline, earliest), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        self.ua.handle_timer(self.now())
+        try:
+            self.ua.handle_timer(self.now())
+        except Exception:  # one failure must not stop the SIP timer for good: re-arm below
+            self.stats.core_errors += 1
+            log.exception("SIP core failed in handle_timer")
+            # The deadline that failed may still be due: wait a second rather than spin on it.
+            self._flush(not_before=self.now() + CORE_ERROR_BACKOFF)
+            return
         self._flush()
 
     def _send(self, data: bytes, addr: Addr) -> None:

@@ -22,6 +22,7 @@ transaction events to the parts that handle them, one module per concept:
 
 from __future__ import annotations
 
+import heapq
 import random
 import secrets
 from collections import deque
@@ -30,8 +31,15 @@ from dataclasses import replace as dataclass_replace
 
 from deskphone.routing.privacy import PrivacyPolicy
 from deskphone.sip import events as ev
-from deskphone.sip.builder import ALLOW, REASON_PHRASES, SUPPORTED_EXTENSIONS, uri_addr
+from deskphone.sip.builder import (
+    ALLOW,
+    REASON_PHRASES,
+    SUPPORTED_EXTENSIONS,
+    safe_reason,
+    uri_addr,
+)
 from deskphone.sip.call import Addr, Call, CallStateError, end_reason
+from deskphone.sip.digest import AccountRealms
 from deskphone.sip.invite import DIRECT, InviteSessions
 from deskphone.sip.message import SipParseError, SipRequest, SipResponse, parse_message
 from deskphone.sip.registration import Account, Registration
@@ -43,6 +51,10 @@ from deskphone.sip.transaction import (
     transaction_key,
 )
 from deskphone.sip.uri import NameAddress, SipSyntaxError, SipUri, parse_uri
+
+# What a peer's bytes can raise from the lazily parsed parts of a message; caught at the
+# sans-IO surface so that bad input is a counted drop or a 400, never an exception.
+_BAD_INPUT = (SipSyntaxError, ValueError, IndexError, UnicodeError)
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class UaStats:
     requests_unmatched: int = 0
     retransmissions_absorbed: int = 0
     auth_retries: int = 0
+    auth_foreign_realm: int = 0  # challenges refused: their realm is not the account's
 
 
 class UserAgent(InviteSessions):
@@ -82,6 +95,13 @@ class UserAgent(InviteSessions):
         self.stats = UaStats()
         self.calls: dict[str, Call] = {}
         self.transactions: dict[tuple[str, str, str], Transaction] = {}
+        # Transactions driven since the last `_collect` (output, events, maybe terminated), the
+        # number of live transactions per Call-ID, and the ended calls that may now be freed.
+        self._touched: dict[int, Transaction] = {}
+        self._live: dict[str, int] = {}
+        self._freeable: set[str] = set()
+        self._deadlines: list[tuple[float, int, Transaction]] = []  # heap, stale entries skipped
+        self._deadline_seq = 0
         self.registrations = {
             account.name: Registration(self, account) for account in config.accounts
         }
@@ -90,6 +110,7 @@ class UserAgent(InviteSessions):
         self._outbox: list[tuple[bytes, Addr]] = []
         self._events: deque[ev.Event] = deque()
         self._rng = random.Random(config.seed if config.seed is not None else secrets.randbits(64))
+        self.realms = AccountRealms()
         self.privacy = PrivacyPolicy(enabled=config.privacy, user_agent=config.user_agent or "")
         for registration in self.registrations.values():
             # RFC 3261 §10.2: one Call-ID per registrar binding, from the privacy policy.
@@ -98,7 +119,7 @@ class UserAgent(InviteSessions):
 
     # -- the sans-IO surface -------------------------------------------------------------------
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Addr]]:
-        for transaction in self.transactions.values():
+        for transaction in self._touched.values():
             self._outbox.extend(transaction.outbox)
             transaction.outbox.clear()
         out, self._outbox = self._outbox, []
@@ -108,7 +129,9 @@ class UserAgent(InviteSessions):
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        deadlines = [t.next_deadline() for t in self.transactions.values()]
+        for transaction in self._touched.values():
+            self._schedule(transaction)
+        deadlines = [self._next_transaction_deadline()]
         deadlines += [r.next_deadline() for r in self.registrations.values()]
         deadlines += [deadline for _, deadline in self.probes.values()]
         deadlines += [c.reinvite_retry_at for c in self.calls.values()]
@@ -117,8 +140,47 @@ class UserAgent(InviteSessions):
         return min(present) if present else None
 
     def handle_timer(self, now: float) -> None:
-        for transaction in list(self.transactions.values()):
-            transaction.handle_timer(now)
+        # Nothing a peer sent may escape as an exception: a header read lazily (a Contact that
+        # is not a SIP URI, a digit that is not ASCII) is a dropped, counted message.
+        try:
+            self._run_timers(now)
+        except _BAD_INPUT:
+            self.stats.malformed_dropped += 1
+        try:
+            self._collect(now)
+        except _BAD_INPUT:
+            self.stats.malformed_dropped += 1
+
+    # -- transaction deadlines: a heap, so a timer costs log(n) however many are open -----------
+    def _schedule(self, transaction: Transaction) -> None:
+        deadline = transaction.next_deadline()
+        if deadline is not None:
+            self._deadline_seq += 1
+            heapq.heappush(self._deadlines, (deadline, self._deadline_seq, transaction))
+
+    def _due_entry_is_current(self) -> bool:
+        """Drop heap entries whose transaction is gone or has moved its deadline since."""
+        while self._deadlines:
+            deadline, _, transaction = self._deadlines[0]
+            key = transaction.key
+            if (
+                key is not None
+                and self.transactions.get(key) is transaction
+                and transaction.next_deadline() == deadline
+            ):
+                return True
+            heapq.heappop(self._deadlines)
+        return False
+
+    def _next_transaction_deadline(self) -> float | None:
+        return self._deadlines[0][0] if self._due_entry_is_current() else None
+
+    def _run_timers(self, now: float) -> None:
+        for transaction in self._touched.values():
+            self._schedule(transaction)
+        while self._due_entry_is_current() and self._deadlines[0][0] <= now:
+            _, _, transaction = heapq.heappop(self._deadlines)
+            transaction.handle_timer(now)  # touched: rescheduled by _collect
         self._collect(now)
         for registration in self.registrations.values():
             registration.handle_timer(now)
@@ -136,7 +198,6 @@ class UserAgent(InviteSessions):
                 if call.refer_sent:
                     call.refer_sent = False
                     self._events.append(ev.TransferFailed(call.call_id, 408))
-        self._collect(now)
 
     def receive_datagram(self, data: bytes, addr: Addr, now: float) -> None:
         try:
@@ -144,7 +205,7 @@ class UserAgent(InviteSessions):
         except SipParseError as error:
             self._answer_malformed(error, addr)
             return
-        except (SipSyntaxError, ValueError, IndexError):
+        except _BAD_INPUT:
             self.stats.malformed_dropped += 1
             return
         try:
@@ -152,10 +213,13 @@ class UserAgent(InviteSessions):
                 self._receive_request(message, addr, now)
             elif isinstance(message, SipResponse):
                 self._receive_response(message, now)
-        except (SipSyntaxError, ValueError, IndexError):
+        except _BAD_INPUT:
             # A header we only parse lazily was bad: the message is dropped and counted.
             self.stats.malformed_dropped += 1
-        self._collect(now)
+        try:
+            self._collect(now)
+        except _BAD_INPUT:
+            self.stats.malformed_dropped += 1
 
     def transport_error(self, addr: Addr, now: float) -> None:
         """The transport could not reach addr (ICMP, refused TCP, TLS failure): §8.1.3.1."""
@@ -227,7 +291,7 @@ class UserAgent(InviteSessions):
             return
         for key, transaction in list(self.transactions.items()):
             if transaction.request.call_id == call_id:
-                self.transactions.pop(key, None)  # no more retransmissions: we stopped asking
+                self._forget(key)  # no more retransmissions: we stopped asking
         self._events.append(ev.ProbeResult(call_id, probe[0], code))
 
     def abandon_transaction(self, transaction: Transaction) -> None:
@@ -235,7 +299,7 @@ class UserAgent(InviteSessions):
         late response is counted as unmatched."""
         for key, known in list(self.transactions.items()):
             if known is transaction:
-                self.transactions.pop(key, None)
+                self._forget(key)
 
     # -- receiving requests --------------------------------------------------------------------
     def _receive_request(self, request: SipRequest, addr: Addr, now: float) -> None:
@@ -258,7 +322,32 @@ class UserAgent(InviteSessions):
             self._receive_cancel(request, reply_addr, now)
             return
         transaction = ServerTransaction(request, reply_addr, self.reliable, self.timers, now)
-        self.transactions[key] = transaction
+        self._track(key, transaction)
+        try:
+            self._receive_new_request(request, transaction, reply_addr, now)
+        except _BAD_INPUT as error:
+            self._refuse_unparsable(request, transaction, error, now)
+
+    def _refuse_unparsable(
+        self, request: SipRequest, transaction: ServerTransaction, error: Exception, now: float
+    ) -> None:
+        """A header read only now (Require: "x, Accept: "x, a Contact that is no SIP URI) broke
+        the grammar after the server transaction was stored: answer 400 (RFC 3261 §21.4.1), so
+        the transaction runs its timers and is freed, instead of waiting forever."""
+        call = self.calls.get(request.call_id)
+        if call is not None and call.invite_tx is transaction:
+            self._end_call(call, "failed", 400)
+        if transaction.state not in ("trying", "proceeding"):
+            self.stats.malformed_dropped += 1  # a final response already went out
+            return
+        reason = safe_reason(400, str(error))
+        response = self._response(request, 400, to_tag=self.privacy.new_tag(), reason=reason)
+        transaction.send_response(response, now)
+        self.stats.malformed_answered += 1
+
+    def _receive_new_request(
+        self, request: SipRequest, transaction: ServerTransaction, reply_addr: Addr, now: float
+    ) -> None:
         if request.to.tag:
             self._receive_in_dialog(request, transaction, now)
             return
@@ -318,15 +407,35 @@ class UserAgent(InviteSessions):
 
     # -- routing transaction events ------------------------------------------------------------
     def _collect(self, now: float) -> None:
-        """Route transaction events to the calls and registrations that own them."""
-        for key, transaction in list(self.transactions.items()):
+        """Route transaction events to the calls and registrations that own them, queue what
+        the transactions send, forget the terminated ones and free the calls they ended.
+
+        Only transactions driven since the last pass are visited, so a flood of requests costs
+        the same per request however many transactions are open."""
+        while self._touched:
+            transaction = self._touched.pop(next(iter(self._touched)))
             while transaction.events:
                 kind, payload = transaction.events.pop(0)
                 self._dispatch(transaction, kind, payload, now)
             self._outbox.extend(transaction.outbox)
             transaction.outbox.clear()
+            key = transaction.key
+            if key is None or self.transactions.get(key) is not transaction:
+                continue
             if transaction.terminated:
-                self.transactions.pop(key, None)
+                self._forget(key)
+            else:
+                self._schedule(transaction)
+        self._free_ended_calls()
+
+    def _free_ended_calls(self) -> None:
+        """An ended call is dropped once no transaction of its Call-ID is left: by then the
+        RFC 3261 timers (H, I, J, K, D, L, M) have absorbed every retransmission it can get."""
+        while self._freeable:
+            call_id = self._freeable.pop()
+            call = self.calls.get(call_id)
+            if call is not None and call.ended and not self._live.get(call_id):
+                del self.calls[call_id]
 
     def _dispatch(self, transaction: Transaction, kind: str, payload: object, now: float) -> None:
         request = transaction.request
@@ -345,7 +454,9 @@ class UserAgent(InviteSessions):
             return
         if isinstance(transaction, ServerTransaction):
             if kind == "timeout" and transaction is call.invite_tx:
-                call.state = "ended"  # §17.2.1 Timer H: our final response was never ACKed
+                # §17.2.1 Timer H: our final response was never ACKed.
+                call.state = "ended"
+                self._end_call(call, "timeout", 408)
             elif (
                 kind == "accepted_done"
                 and transaction is call.invite_tx
@@ -389,6 +500,7 @@ class UserAgent(InviteSessions):
         return call
 
     def _end_call(self, call: Call, reason: str, code: int | None, keep: bool = False) -> None:
+        self._freeable.add(call.call_id)
         if call.ended:
             return
         call.ended = True

@@ -1,21 +1,27 @@
 """Retained-secret cache (RFC 6189 §4.9): our ZID; per peer ZID rs1, rs2 and the SAS-verified flag.
 
-SQLite in the data directory. Every update is one statement inside one transaction (WAL journal,
-synchronous=FULL), so a crash or kill -9 at any point leaves either the old or the new row, never a
-half-written one. The file is created 0600: it holds long-term secrets. Nothing here logs a
-secret. The cache does file IO; the wall clock (for expiry) is injectable for tests.
+SQLite in the data directory: the storage behind the `lookup` / `store` callables a ZrtpSession
+is given (`retained.py`); the session itself never touches this file. Every update is one
+statement inside one transaction (WAL journal, synchronous=FULL), so a crash or kill -9 at any
+point leaves either the old or the new row, never a half-written one. The file is created 0600
+and put back to 0600 on every open (a copy or a umask may have loosened it): it holds long-term
+secrets; `secure_delete` overwrites what a rotation or a forget removes. Nothing here logs a
+secret. The wall clock (for expiry) is injectable for tests. `writer.CacheWriter` runs the writes
+on a worker thread, so the event loop never waits for their fsync.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-NEVER_EXPIRES = 0xFFFFFFFF  # cache expiration interval meaning "forever" (§5.7)
+from .retained import NEVER_EXPIRES, CacheWriteError, RetainedSecrets, SecretUpdate
+
+__all__ = ["NEVER_EXPIRES", "RetainedSecrets", "ZrtpCache"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS local (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -29,13 +35,6 @@ CREATE TABLE IF NOT EXISTS peers (
 """
 
 
-@dataclass(frozen=True)
-class RetainedSecrets:
-    rs1: bytes | None = field(repr=False)
-    rs2: bytes | None = field(repr=False)
-    verified: bool
-
-
 class ZrtpCache:
     """Open (or create) the cache at `path`; ":memory:" gives a throwaway cache for tests."""
 
@@ -47,11 +46,19 @@ class ZrtpCache:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
+            try:
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=5.0,
+                                   check_same_thread=False)
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
+            for suffix in ("-wal", "-shm"):  # SQLite creates these with the file's mode
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(self.path + suffix, 0o600)
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)  # idempotent: CREATE TABLE IF NOT EXISTS
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -108,11 +115,28 @@ class ZrtpCache:
             self._db.execute(
                 """INSERT INTO peers (zid, rs1, rs2, expires_at, verified, updated_at)
                    VALUES (:zid, :rs1, NULL, :exp, :verified, :now)
-                   ON CONFLICT(zid) DO UPDATE SET rs2 = peers.rs1, rs1 = :rs1, expires_at = :exp,
-                       verified = :verified, updated_at = :now""",
+                   ON CONFLICT(zid) DO UPDATE SET
+                       rs2 = CASE WHEN peers.expires_at IS NOT NULL AND peers.expires_at <= :now
+                                  THEN NULL ELSE peers.rs1 END,
+                       rs1 = :rs1, expires_at = :exp, verified = :verified, updated_at = :now""",
                 {"zid": bytes(peer_zid), "rs1": new_rs1, "exp": expires_at,
                  "verified": int(verified), "now": now},
             )
+
+    def store(self, update: SecretUpdate) -> None:
+        """The `store_secrets` callable a ZrtpSession is given (retained.py); a failed write
+        raises CacheWriteError, which the session reports as CacheWriteFailed."""
+        try:
+            if update.forget:
+                self.forget(update.peer_zid)
+            elif update.new_rs1 is not None:
+                self.store_secret(update.peer_zid, update.new_rs1,
+                                  verified=bool(update.verified),
+                                  expiration_interval=update.expiration_interval)
+            elif update.verified is not None:
+                self.set_verified(update.peer_zid, update.verified)
+        except (sqlite3.Error, OSError) as exc:
+            raise CacheWriteError(f"{self.path}: {exc}") from exc
 
     def set_verified(self, peer_zid: bytes, verified: bool) -> None:
         with self._transaction():

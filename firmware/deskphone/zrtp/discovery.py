@@ -1,69 +1,68 @@
 """ZRTP discovery (RFC 6189 §4.1): the peer's Hello and the HelloACK for ours.
 
-An endpoint that holds the peer's Hello and an acknowledgement of its own (HelloACK, or a Commit,
-which implies it) goes on to Commit (`commit.maybe_commit`). Handlers take the session first, as
-the state table in `session.py` calls them.
+Once the peer's Hello is held and ours acknowledged (HelloACK, or a Commit, which implies it), the
+session's state-triggered transition makes us a candidate initiator (`commit.become_initiator`).
+Handlers get the handshake state and return a `Step` (see `actions.py`).
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING
 
-from . import commit, packets
+from . import packets
+from .actions import STAY, Emit, Send, Step, StopTimer, fail
 from .events import Securing
+from .handshake import Handshake
 from .hashchain import implicit_hash
 from .packets import ZRTP_VERSION
 from .states import State
 
-if TYPE_CHECKING:
-    from .session import ZrtpSession
+HELLO_HASH_MISMATCH = "possible attack: the peer's Hello does not match its SDP a=zrtp-hash"
 
 
-def on_hello(session: ZrtpSession, packet, hello: packets.Hello, now: float) -> None:
-    if session._peer_hello is not None:
-        if session._is_duplicate(packet.message, session._peer_hello_bytes):
-            session._send(packets.HELLO_ACK.encode())  # our HelloACK was lost
-        else:
-            session.stats.dropped_unexpected += 1  # a different Hello in the same session
-        return
+def on_hello(hs: Handshake, packet: packets.ZrtpPacket, hello: packets.Hello,
+             now: float) -> Step:
+    if hs.peer_hello is not None:
+        if hs.is_duplicate(packet.message, hs.peer_hello_bytes):
+            return Step(STAY, [Send(packets.HELLO_ACK.encode())])  # our HelloACK was lost
+        hs.stats.dropped_unexpected += 1  # a different Hello in the same session
+        return Step(STAY)
     # §4.1.1 version negotiation: we speak 1.10; a higher version waits for the peer to fall
     # back to ours, a lower one is refused with Error 0x30.
     if hello.version[:3] > ZRTP_VERSION[:3]:
-        session.stats.dropped_version += 1
-        return
+        hs.stats.dropped_version += 1
+        return Step(STAY)
     if hello.version[:3] < ZRTP_VERSION[:3]:
-        session._fail_with_error(packets.ERROR_UNSUPPORTED_VERSION, now,
-                                 f"peer speaks ZRTP {hello.version!r}, we need 1.1x")
-        return
-    if hello.zid == session.config.zid:
-        session._fail_with_error(packets.ERROR_EQUAL_ZID, now, "peer uses our own ZID")
-        return
-    if session._expected_peer_hello_hash is not None and not hmac.compare_digest(
-            implicit_hash(packet.message), session._expected_peer_hello_hash):
-        session.stats.dropped_hello_hash += 1  # §8.1.1: not the Hello the signalling announced
-        return
-    session._peer_hello = hello
-    session._peer_hello_bytes = packet.message
-    session._accept(packet.message)
-    session.peer_zid = hello.zid
-    session._send(packets.HELLO_ACK.encode())
-    session._events.append(Securing())
-    commit.maybe_commit(session, now)
+        return fail(f"peer speaks ZRTP {hello.version!r}, we need 1.1x",
+                    packets.ERROR_UNSUPPORTED_VERSION)
+    if hello.zid == hs.config.zid:
+        return fail("peer uses our own ZID", packets.ERROR_EQUAL_ZID)
+    if hs.expected_peer_hello_hash is not None and not hmac.compare_digest(
+            implicit_hash(packet.message), hs.expected_peer_hello_hash):
+        # §8.1.1: not the Hello the signalling announced. That is evidence of an attack (a
+        # MiTM on the media path, or a Hello planted by someone else): say so at once.
+        hs.stats.dropped_hello_hash += 1
+        return fail(HELLO_HASH_MISMATCH, packets.ERROR_HELLO_MISMATCH, possible_attack=True)
+    hs.peer_hello = hello
+    hs.peer_hello_bytes = packet.message
+    hs.accept(packet.message)
+    hs.peer_zid = hello.zid
+    return Step(State.DISCOVERY, [Send(packets.HELLO_ACK.encode()),
+                                  Emit(Securing())])
 
 
-def on_hello_ack(session: ZrtpSession, packet, message, now: float) -> None:
-    if session._hello_acknowledged:
-        session.stats.duplicates += 1
-        return
-    session._hello_acknowledged = True
-    session._stop_timer()
-    commit.maybe_commit(session, now)
+def on_hello_ack(hs: Handshake, packet, message, now: float) -> Step:
+    if hs.hello_acknowledged:
+        hs.stats.duplicates += 1
+        return Step(STAY)
+    hs.hello_acknowledged = True
+    return Step(State.DISCOVERY, [StopTimer()])
 
 
-def on_hello_in_handshake(session: ZrtpSession, packet, hello, now: float) -> None:
-    if session._is_duplicate(packet.message, session._peer_hello_bytes):
-        if session.state is State.COMMIT_SENT or session.role == "responder":
-            session._send(packets.HELLO_ACK.encode())
-    else:
-        session.stats.dropped_unexpected += 1
+def on_hello_in_handshake(hs: Handshake, packet, hello, now: float) -> Step:
+    if hs.is_duplicate(packet.message, hs.peer_hello_bytes):
+        if hs.state is State.COMMIT_SENT or hs.role == "responder":
+            return Step(STAY, [Send(packets.HELLO_ACK.encode())])
+        return Step(STAY)
+    hs.stats.dropped_unexpected += 1
+    return Step(STAY)

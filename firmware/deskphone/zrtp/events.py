@@ -1,7 +1,11 @@
 """Events a ZrtpSession hands to the application (RFC 6189), as frozen dataclasses.
 
-A handshake ends with exactly one of `Secure`, `CacheMismatch` or `NotSecure`. `Securing` comes
-first, as soon as the peer's Hello shows that it speaks ZRTP. Secrets never appear in a repr:
+A handshake ends with exactly one of `Secure`, `CacheMismatch` or `NotSecure`, never repeated for
+the same keys. `Securing` comes first, as soon as the peer's Hello shows that it speaks ZRTP. An
+initiator also gets `SrtpReceiveReady` once Confirm1 verified (RFC 6189 §4.6): SRTP from the
+responder may be decrypted before Conf2ACK, and `ZrtpSession.peer_srtp_authenticated` then stands
+in for a lost Conf2ACK. `CacheWriteFailed` may follow a Secure/CacheMismatch: the keys are good, but
+key continuity for the next call could not be saved. Secrets never appear in a repr:
 SrtpKeys hides its keys and the SAS is left out of every repr (it is shown on the OLED, never
 logged).
 """
@@ -83,6 +87,30 @@ class CacheMismatch(ZrtpEvent):
 
 @dataclass(frozen=True)
 class NotSecure(ZrtpEvent):
-    """ZRTP failed or was refused: no SRTP keys; audio must not be sent as if secure."""
+    """ZRTP failed or was refused: no SRTP keys; audio must not be sent as if secure.
+
+    `possible_attack` is set when the failure is evidence of an attack rather than a mere
+    failure: the peer's Hello did not match the a=zrtp-hash its signalling announced (§8.1.1).
+    The screen should say so at once ("POSSIBLE ATTACK"), not a generic "not secure".
+    """
+
+    reason: str
+    possible_attack: bool = False
+
+
+@dataclass(frozen=True)
+class SrtpReceiveReady(ZrtpEvent):
+    """Initiator: the responder's Confirm1 verified (§4.6), so the responder may already send SRTP
+    with these keys. Decrypt with them (do not send yet); when a packet authenticates, call
+    `ZrtpSession.peer_srtp_authenticated(now)` (an implicit Conf2ACK). The Secure or CacheMismatch
+    that follows carries the same keys: the SRTP context built now must be kept, not rebuilt."""
+
+    srtp: SrtpKeys
+
+
+@dataclass(frozen=True)
+class CacheWriteFailed(ZrtpEvent):
+    """The retained secret of this call could not be saved (§4.9): the call is encrypted, but
+    the next call with this peer may raise a cache mismatch. Show it; do not drop SRTP."""
 
     reason: str

@@ -322,8 +322,9 @@ class ConfirmPlaintext:
     def encode(self) -> bytes:
         flags = (self.pbx_enrollment << 3) | (self.sas_verified << 2) | (self.allow_clear << 1) \
             | self.disclosure
+        # §5.7 figure 10: 15 unused bits, sig len (9 bits, in words), 4 zero bits, E V A D.
         signature_words = len(self.signature) // 4
-        word = (signature_words << 4) | flags
+        word = (signature_words << 8) | flags
         return self.h0 + struct.pack("!II", word, self.cache_expiration) + self.signature
 
     @classmethod
@@ -331,7 +332,7 @@ class ConfirmPlaintext:
         if len(plaintext) < 40:
             raise MalformedPacket(f"Confirm plaintext is {len(plaintext)} bytes, expected >= 40")
         word, expiration = struct.unpack("!II", plaintext[32:40])
-        signature_length = 4 * ((word >> 4) & 0x1FF)
+        signature_length = 4 * ((word >> 8) & 0x1FF)  # §5.7 figure 10: bits 8-16
         if len(plaintext) != 40 + signature_length:
             raise MalformedPacket(
                 f"Confirm signature length says {signature_length} bytes, "

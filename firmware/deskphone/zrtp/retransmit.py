@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import packets
+from .actions import STAY, Send, Step, fail
+from .confirm import on_conf2ack_missing
+from .handshake import Handshake
+from .states import State
+
 T1_CAP = 0.2  # §6: Hello retransmission interval doubles up to 200 ms
 T1_MAX_RETRANSMISSIONS = 20
 T2_CAP = 1.2  # §6: Commit/DHPart2/Confirm2 interval doubles up to 1200 ms
@@ -50,3 +56,28 @@ class Retransmission:
         self.remaining -= 1
         self.interval = min(2 * self.interval, self.cap)
         self.deadline = now + self.interval
+
+
+def on_guard_expired(hs: Handshake) -> Step:
+    """The whole handshake took longer than HANDSHAKE_TIMEOUT."""
+    if hs.state in (State.SECURE, State.FAILED):
+        return Step(STAY)
+    if hs.state is State.CONFIRM2_SENT:
+        return on_conf2ack_missing(hs, 0.0)  # Confirm1 verified: §4.6, never back to cleartext
+    return fail(f"ZRTP handshake did not finish in {HANDSHAKE_TIMEOUT:g} s",
+                packets.ERROR_PROTOCOL_TIMEOUT)
+
+
+def on_retransmission_due(hs: Handshake, timer: Retransmission, now: float) -> Step:
+    """Resend the pending message (backing off), or give up once the retransmissions are spent."""
+    if timer.exhausted:
+        if hs.state is State.DISCOVERY and hs.peer_hello is None:
+            return fail("no ZRTP answer from the peer (Hello not acknowledged)")
+        if hs.state is State.FAILED:
+            return Step(STAY)  # our Error was never acknowledged; nothing more to do
+        if hs.state is State.CONFIRM2_SENT:
+            return on_conf2ack_missing(hs, now)  # §4.6: never back to cleartext from here
+        return fail(f"timed out waiting for {timer.what}", packets.ERROR_PROTOCOL_TIMEOUT)
+    timer.back_off(now)
+    hs.stats.retransmitted += 1
+    return Step(STAY, [Send(timer.message)])

@@ -22,16 +22,25 @@ retransmission by resending its last reply. Every received message is checked ag
 chain (§9) and the MAC keyed by the preimage the next message reveals, so a forged or tampered
 packet is dropped and counted, never acted upon.
 
-All transitions live in `_HANDLERS` at the end of this file: {state: {message type: handler}}. A
-message that is not in the table for the current state is dropped and counted in
-`stats.dropped_unexpected`. The handlers live one module per phase and take the session first:
+All transitions live in `TRANSITIONS` at the end of this file, h11-style: {state: {message type:
+(handler, next state)}}, so the table says where each message leads. A handler checks and computes
+on the handshake state (`handshake.Handshake`, a dataclass it is handed) and returns a `Step`: the
+next state, which must be the one the table names (or FAILED, or None to stay put when it drops a
+packet), and the actions for the session to carry out (send, arm T1/T2, stop the timer, fail,
+emit, store a retained secret; `actions.py`). A message that is not in the table for the current
+state is a protocol error naming state and message: logged, counted in `stats.dropped_unexpected`
+and dropped (an unauthenticated packet must never be able to end a handshake). No phase module
+touches the session; the retained-secret cache comes in as two callables (`retained.py`), so the
+core does no file I/O. The handlers live one module per phase:
 
     discovery.py     Hello, HelloACK (§4.1)
     commit.py        becoming initiator, Commit and contention (§4.2)
     dh_exchange.py   DHPart1, DHPart2, s0 and the session keys (§4.3-§4.5)
     confirm.py       Confirm1, Confirm2, Conf2ACK, then Secure or CacheMismatch (§4.6)
     any_state.py     Error/ErrorACK, Ping/PingACK; GoClear, SASrelay once secure (§5.9-§5.16)
-    retransmit.py    timers T1 and T2 and their caps (§6)
+    retransmit.py    timers T1 and T2 and their caps, the handshake guard (§6)
+    handshake.py     the handshake state the handlers are given
+    actions.py       what a handler asks the session to do
     states.py        the state names
 """
 
@@ -44,14 +53,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import any_state, commit, confirm, dh_exchange, discovery, packets
-from .algorithms import KeyAgreement, new_key_agreement
-from .cache import NEVER_EXPIRES, RetainedSecrets, ZrtpCache
-from .events import NotSecure, ZrtpEvent
-from .hashchain import HashChain, implicit_hash, implicit_mac
-from .kdf import SessionKeys
-from .negotiation import AlgorithmChoice, our_offer
+from . import any_state, commit, confirm, dh_exchange, discovery, packets, retransmit
+from .actions import Action, ArmT1, ArmT2, Emit, Fail, Send, Step, StopTimer, StoreSecret, fail
+from .config import ZrtpConfig, ZrtpStats
+from .events import CacheMismatch, CacheWriteFailed, NotSecure, Secure, ZrtpEvent
+from .handshake import Handshake
+from .hashchain import implicit_hash
+from .negotiation import AlgorithmChoice
 from .packets import ZRTP_VERSION
+from .retained import CacheWriteError, SecretLookup, SecretStore, SecretUpdate
 from .retransmit import (
     HANDSHAKE_TIMEOUT,
     T1_CAP,
@@ -64,105 +74,51 @@ from .states import State
 
 __all__ = [
     "HANDSHAKE_TIMEOUT", "T1_CAP", "T1_MAX_RETRANSMISSIONS", "T2_CAP", "T2_MAX_RETRANSMISSIONS",
-    "ZRTP_VERSION", "State", "ZrtpConfig", "ZrtpSession", "ZrtpStats",
+    "TRANSITIONS", "ZRTP_VERSION", "State", "ZrtpConfig", "ZrtpSession", "ZrtpStats",
 ]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ZrtpConfig:
-    zid: bytes
-    client_id: str = "deskphone 0.1"
-    hashes: tuple[str, ...] = ("S256", "S384")
-    ciphers: tuple[str, ...] = ("AES1", "AES3")
-    auth_tags: tuple[str, ...] = ("HS80", "HS32")
-    key_agreements: tuple[str, ...] = ("DH3k", "X255", "EC25", "DH2k", "EC38")
-    sas_types: tuple[str, ...] = ("B32", "B256")
-    t1: float = 0.05
-    t2: float = 0.2
-    pbx_enrolled: frozenset[bytes] = frozenset()
-
-    def __post_init__(self) -> None:
-        if len(self.zid) != 12:
-            raise ValueError(f"ZID must be 12 bytes (96 bits, §4.9), got {len(self.zid)}")
-
-
-@dataclass
-class ZrtpStats:
-    received: int = 0
-    sent: int = 0
-    retransmitted: int = 0
-    dropped_crc: int = 0
-    dropped_malformed: int = 0
-    dropped_mac: int = 0
-    dropped_hash_chain: int = 0
-    dropped_unexpected: int = 0
-    dropped_hello_hash: int = 0
-    dropped_version: int = 0
-    duplicates: int = 0
-    commit_contentions: int = 0
-    errors_sent: int = 0
-    errors_received: int = 0
-    goclear_refused: int = 0
-    sasrelay_refused: int = 0
-
-
-
 class ZrtpSession:
-    def __init__(self, config: ZrtpConfig, cache: ZrtpCache, ssrc: int,
+    """One ZRTP endpoint for one media stream. `lookup_secrets(peer_zid)` and
+    `store_secrets(update)` are the retained-secret storage (see `retained.py`)."""
+
+    def __init__(self, config: ZrtpConfig, ssrc: int, *, lookup_secrets: SecretLookup,
+                 store_secrets: SecretStore,
                  rng: Callable[[int], bytes] = os.urandom) -> None:
         self.config = config
-        self.stats = ZrtpStats()
-        self.state = State.IDLE
-        self.role: str | None = None
-        self._cache = cache
+        self._store_secrets = store_secrets
         self._ssrc = ssrc & 0xFFFFFFFF
-        self._rng = rng
         self._sequence = int.from_bytes(rng(2), "big") & 0x7FFF
-        self._chain = HashChain.generate(rng)
-        hello = packets.Hello(
-            version=ZRTP_VERSION, client_id=config.client_id, h3=self._chain.h3, zid=config.zid,
-            hashes=our_offer("hash", config.hashes), ciphers=our_offer("cipher", config.ciphers),
-            auth_tags=our_offer("auth_tag", config.auth_tags),
-            key_agreements=our_offer("key_agreement", config.key_agreements),
-            sas_types=our_offer("sas", config.sas_types),
-        )
-        unsigned = hello.encode()
-        self._hello = hello
-        self._hello_bytes = unsigned[:-8] + implicit_mac(self._chain.h2, unsigned[:-8])
+        self._handshake = Handshake.new(config, rng, lookup_secrets)
         self._events: deque[ZrtpEvent] = deque()
         self._outbox: list[bytes] = []
         self._retransmission: Retransmission | None = None
         self._guard_deadline: float | None = None
-        self._expected_peer_hello_hash: bytes | None = None
-        self._peer_hello: packets.Hello | None = None
-        self._peer_hello_bytes = b""
-        self._hello_acknowledged = False
-        self._choice: AlgorithmChoice | None = None
-        self._key_agreements: dict[str, KeyAgreement] = {}
-        self._retained: RetainedSecrets | None = None
-        self._commit_bytes = b""  # the Commit that won (ours or the peer's)
-        self._our_commit: packets.Commit | None = None
-        self._peer_commit: packets.Commit | None = None
-        self._our_dhpart_bytes = b""
-        self._peer_dhpart: packets.DHPart | None = None
-        self._peer_dhpart_bytes = b""
-        self._keys: SessionKeys | None = None
-        self._cache_mismatch = False
-        self._local_verified = False
-        self._peer_verified = False
-        self._peer_cache_expiration = NEVER_EXPIRES
-        self._last_reply = b""  # responder: resent when the initiator retransmits
-        self._last_peer_message = b""
-        self._seen_peer_messages: set[bytes] = set()
-        self._finished_event: ZrtpEvent | None = None
-        self.peer_zid: bytes | None = None
+        self._keys_emitted = False  # a Secure/CacheMismatch went out: never a second one
+
+    # --- read-only views of the handshake ---------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return self._handshake.state
+
+    @property
+    def role(self) -> str | None:
+        return self._handshake.role
+
+    @property
+    def stats(self) -> ZrtpStats:
+        return self._handshake.stats
+
+    @property
+    def peer_zid(self) -> bytes | None:
+        return self._handshake.peer_zid
 
     # --- public API ------------------------------------------------------------------------------
     def hello_hash(self) -> str:
         """§8.1: "1.10 <hex SHA-256 of our Hello message>" for SDP a=zrtp-hash."""
-        return f"{ZRTP_VERSION} {implicit_hash(self._hello_bytes).hex()}"
+        return f"{ZRTP_VERSION} {implicit_hash(self._handshake.hello_bytes).hex()}"
 
     def set_peer_hello_hash(self, value: str) -> None:
         """The peer's a=zrtp-hash from SDP (§8.1.1); its Hello must hash to it."""
@@ -173,19 +129,20 @@ class ZrtpSession:
             raise ValueError(f"a=zrtp-hash {value!r} is not '<version> <64 hex digits>'") from None
         if len(expected) != 32 or not version:
             raise ValueError(f"a=zrtp-hash {value!r} is not '<version> <64 hex digits>'")
-        self._expected_peer_hello_hash = expected
-        if self._peer_hello is not None and not hmac.compare_digest(
-                implicit_hash(self._peer_hello_bytes), expected):
-            self._fail("the peer's Hello does not match its SDP a=zrtp-hash (possible MiTM)")
+        hs = self._handshake
+        hs.expected_peer_hello_hash = expected
+        if hs.peer_hello is not None and not hmac.compare_digest(
+                implicit_hash(hs.peer_hello_bytes), expected):
+            hs.stats.dropped_hello_hash += 1
+            self._apply(fail(discovery.HELLO_HASH_MISMATCH, packets.ERROR_HELLO_MISMATCH,
+                             possible_attack=True), 0.0)
 
     def start(self, now: float) -> None:
         if self.state is not State.IDLE:
             return
-        self.state = State.DISCOVERY
         self._guard_deadline = now + HANDSHAKE_TIMEOUT
-        self._send(self._hello_bytes)
-        self._retransmission = Retransmission.on_t1(self._hello_bytes, now, self.config.t1,
-                                                    "HelloACK")
+        hello = self._handshake.hello_bytes
+        self._apply(Step(State.DISCOVERY, [Send(hello), ArmT1(hello, "HelloACK")]), now)
 
     def receive_datagram(self, data: bytes, now: float) -> None:
         self.stats.received += 1
@@ -214,41 +171,50 @@ class ZrtpSession:
     def handle_timer(self, now: float) -> None:
         if self._guard_deadline is not None and now >= self._guard_deadline:
             self._guard_deadline = None
-            if self.state not in (State.SECURE, State.FAILED):
-                self._fail_with_error(packets.ERROR_PROTOCOL_TIMEOUT, now,
-                                      f"ZRTP handshake did not finish in {HANDSHAKE_TIMEOUT:g} s")
+            step = retransmit.on_guard_expired(self._handshake)
+            if step.next_state is not None:
+                self._apply(step, now)
                 return
         timer = self._retransmission
         if timer is None or not timer.is_due(now):
             return
         if timer.exhausted:
             self._retransmission = None
-            if self.state is State.DISCOVERY and self._peer_hello is None:
-                self._fail("no ZRTP answer from the peer (Hello not acknowledged)")
-            elif self.state is State.FAILED:
-                pass  # our Error was never acknowledged; nothing more to do
-            else:
-                self._fail_with_error(packets.ERROR_PROTOCOL_TIMEOUT, now,
-                                      f"timed out waiting for {timer.what}")
-            return
-        timer.back_off(now)
-        self.stats.retransmitted += 1
-        self._send(timer.message)
+        self._apply(retransmit.on_retransmission_due(self._handshake, timer, now), now)
 
     def next_event(self) -> ZrtpEvent | None:
         return self._events.popleft() if self._events else None
 
     def confirm_sas(self) -> None:
-        """The user compared the SAS and it matched: remember it for key continuity (§4.6.1)."""
-        if self.peer_zid is not None and self.state is State.SECURE:
-            self._cache.set_verified(self.peer_zid, True)
-            self._local_verified = True
+        """The user compared the SAS and it matched: remember it for key continuity (§4.6.1);
+        after a cache mismatch this is when the new rs1 replaces the old (§4.6.1.1)."""
+        hs = self._handshake
+        if hs.peer_zid is not None and self.state is State.SECURE:
+            self._store(confirm.sas_verified_update(hs, True))
+            hs.local_verified = True
 
     def reject_sas(self) -> None:
         """The SAS did not match (or the user withdrew trust): clear the verified flag."""
-        if self.peer_zid is not None and self.state is State.SECURE:
-            self._cache.set_verified(self.peer_zid, False)
-            self._local_verified = False
+        hs = self._handshake
+        if hs.peer_zid is not None and self.state is State.SECURE:
+            self._store(confirm.sas_verified_update(hs, False))
+            hs.local_verified = False
+
+    def peer_srtp_authenticated(self, now: float) -> None:
+        """The media layer authenticated an SRTP packet from the peer with the keys of this
+        session (SrtpReceiveReady / Secure). For an initiator still waiting for Conf2ACK this is
+        an implicit Conf2ACK (§4.6): it turns secure. Anywhere else it changes nothing."""
+        transition = COMMANDS.get(self.state, {}).get("peer_srtp_authenticated")
+        if transition is not None:
+            self._apply(transition.handler(self._handshake, now), now)
+
+    def cache_write_failed(self, reason: str) -> None:
+        """A store callable that writes in the background reports a failed write here; the
+        session emits CacheWriteFailed (the keys stay good: SRTP is not torn down)."""
+        self.stats.cache_write_failures += 1
+        log.warning("ZRTP retained-secret cache write failed: %s", reason)
+        self._events.append(CacheWriteFailed(
+            f"could not save the ZRTP key-continuity secret ({reason})"))
 
     @property
     def is_secure(self) -> bool:
@@ -258,141 +224,203 @@ class ZrtpSession:
     def algorithms(self) -> AlgorithmChoice | None:
         """What the winning Commit chose (§4.1.2), once secure; None before (a candidate
         initiator's own choice may still lose the Commit contention, §4.2). Not secret."""
-        return self._choice if self.state is State.SECURE else None
+        return self._handshake.choice if self.state is State.SECURE else None
 
     @property
     def peer_hello_hash_verified(self) -> bool:
         """True once the peer's Hello was accepted against the a=zrtp-hash its SDP carried
         (§8.1.1); False without one (the SDP had none, or no Hello yet)."""
-        return self._expected_peer_hello_hash is not None and self._peer_hello is not None
+        hs = self._handshake
+        return hs.expected_peer_hello_hash is not None and hs.peer_hello is not None
 
     @property
     def peer_client_id(self) -> str | None:
         """The peer's Hello client identifier (§5.2, e.g. "BZRTPv1.1"), once its Hello arrived."""
-        if self._peer_hello is None:
+        if self._handshake.peer_hello is None:
             return None
-        return self._peer_hello.client_id.rstrip(" \x00")  # bzrtp pads with NULs, §5.2 spaces
+        # bzrtp pads with NULs, §5.2 with spaces
+        return self._handshake.peer_hello.client_id.rstrip(" \x00")
 
+    # --- dispatch and the actions handlers ask for -----------------------------------------------
+    def _dispatch(self, packet: packets.ZrtpPacket, message: packets.Message, now: float) -> None:
+        kind = packets.message_type(packet.message)
+        transition = TRANSITIONS[self.state].get(kind)
+        if transition is None:
+            if self._handshake.was_seen(packet.message):
+                self.stats.duplicates += 1
+            else:
+                # A protocol error (state, message), but an unauthenticated one: dropped.
+                self.stats.dropped_unexpected += 1
+                log.debug("ZRTP %s unexpected in state %s: dropped", kind.decode().strip(),
+                          self.state.name)
+            return
+        step = transition.handler(self._handshake, packet, message, now)
+        if step.next_state is not None and step.next_state is not State.FAILED:
+            assert step.next_state in transition.to, (
+                f"{transition.handler.__name__} led {self.state.name} to "
+                f"{step.next_state.name}, not to {sorted(s.name for s in transition.to)}")
+        self._apply(step, now)
 
-    # --- sending, timers, failure ----------------------------------------------------------------
+    def _apply(self, step: Step, now: float) -> None:
+        for action in step.actions:
+            self._act(action, now)
+        if step.next_state is not None and self.state is not State.FAILED:
+            self._handshake.state = step.next_state
+            if step.next_state is State.SECURE:
+                self._guard_deadline = None
+        triggered = TRIGGERED.get(self.state)
+        if triggered is not None and triggered.ready(self._handshake):
+            step = triggered.handler(self._handshake, now)
+            assert step.next_state in (triggered.to, State.FAILED, None)
+            self._apply(step, now)
+
+    def _act(self, action: Action, now: float) -> None:
+        match action:
+            case Send(message):
+                self._send(message)
+            case ArmT1(message, what):
+                self._retransmission = Retransmission.on_t1(message, now, self.config.t1, what)
+            case ArmT2(message, what):
+                self._retransmission = Retransmission.on_t2(message, now, self.config.t2, what)
+            case StopTimer():
+                self._retransmission = None
+            case Fail(reason, error_code, possible_attack):
+                self._fail(reason, error_code, now, possible_attack=possible_attack)
+            case Emit(event):
+                if isinstance(event, Secure | CacheMismatch):
+                    if self._keys_emitted:  # F3: SRTP must never be re-keyed with the same keys
+                        log.error("ZRTP: refusing to announce the same keys twice")
+                        return
+                    self._keys_emitted = True
+                self._events.append(event)
+            case StoreSecret(update):
+                self._store(update)
+
+    def _store(self, update: SecretUpdate) -> None:
+        try:
+            self._store_secrets(update)
+        except CacheWriteError as exc:
+            self.cache_write_failed(str(exc))
+
     def _send(self, message: bytes) -> None:
         self._sequence = (self._sequence + 1) & 0xFFFF
         self._outbox.append(packets.encode_packet(self._sequence, self._ssrc, message))
         self.stats.sent += 1
 
-    def _arm_t2(self, message: bytes, now: float, what: str) -> None:
-        """Retransmit `message` on timer T2 until `what` arrives (§6)."""
-        self._retransmission = Retransmission.on_t2(message, now, self.config.t2, what)
-
-    def _stop_timer(self) -> None:
-        self._retransmission = None
-
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, error_code: int | None, now: float, *,
+              possible_attack: bool = False) -> None:
+        """NotSecure(reason); with an error code, also Error (§5.9), resent on T2 until ErrorACK."""
         if self.state is State.FAILED:
             return
-        self.state = State.FAILED
+        self._handshake.state = State.FAILED
         self._guard_deadline = None
         self._retransmission = None
+        if error_code is not None:
+            reason = f"{reason} (sent Error 0x{error_code:x})"
         log.info("ZRTP failed: %s", reason)
-        self._events.append(NotSecure(reason))
-
-    def _fail_with_error(self, code: int, now: float, reason: str) -> None:
-        """Send Error (§5.9), retransmitted on T2 until ErrorACK, and report NotSecure."""
-        if self.state is State.FAILED:
-            return
-        self._fail(f"{reason} (sent Error 0x{code:x})")
-        error = packets.ErrorMessage(code).encode()
-        self.stats.errors_sent += 1
-        self._send(error)
-        self._arm_t2(error, now, "ErrorACK")
-
-    # --- dispatch --------------------------------------------------------------------------------
-    def _dispatch(self, packet: packets.ZrtpPacket, message: packets.Message, now: float) -> None:
-        kind = packets.message_type(packet.message)
-        handler = _HANDLERS.get(self.state, {}).get(kind) or _ANY_STATE.get(kind)
-        if handler is None or self.state is State.IDLE:
-            if implicit_hash(packet.message) in self._seen_peer_messages:
-                self.stats.duplicates += 1
-            else:
-                self.stats.dropped_unexpected += 1
-            return
-        handler(self, packet, message, now)
-
-    # --- shared by the handlers ------------------------------------------------------------------
-    def _is_duplicate(self, raw: bytes, previous: bytes) -> bool:
-        if raw == previous:
-            self.stats.duplicates += 1
-            return True
-        return False
-
-    def _accept(self, raw: bytes) -> None:
-        """Remember a processed peer message: a later copy is a duplicate, not an attack."""
-        self._last_peer_message = raw
-        self._seen_peer_messages.add(implicit_hash(raw))
-
-    def _lookup_retained(self) -> RetainedSecrets | None:
-        assert self.peer_zid is not None
-        return self._cache.lookup(self.peer_zid)
-
-    def _retained_pair(self) -> tuple[bytes | None, bytes | None]:
-        if self._retained is None:
-            return None, None
-        return self._retained.rs1, self._retained.rs2
-
-    def _key_agreement(self, name: str) -> KeyAgreement:
-        if name not in self._key_agreements:
-            self._key_agreements[name] = new_key_agreement(name)
-        return self._key_agreements[name]
+        self._events.append(NotSecure(reason, possible_attack=possible_attack))
+        if error_code is not None:
+            error = packets.ErrorMessage(error_code).encode()
+            self.stats.errors_sent += 1
+            self._send(error)
+            self._retransmission = Retransmission.on_t2(error, now, self.config.t2, "ErrorACK")
 
 
-def _on_ignored_duplicate(session: ZrtpSession, packet, message, now: float) -> None:
+def _on_ignored_duplicate(hs: Handshake, packet, message, now: float) -> Step:
     """A retransmission whose answer is already on its way (we retransmit on our timer)."""
-    session.stats.duplicates += 1
+    hs.stats.duplicates += 1
+    return Step()
 
 
-_Handler = Callable[..., None]
+# (handshake, packet, its parsed message, now) -> Step; the table pairs each handler with the
+# message type it parses, which the signature cannot say.
+_Handler = Callable[..., Step]
 
-# The state table: {state: {message type block: handler}}; anything else is dropped and counted.
-_HANDLERS: dict[State, dict[bytes, _Handler]] = {
-    State.DISCOVERY: {
-        b"Hello   ": discovery.on_hello,
-        b"HelloACK": discovery.on_hello_ack,
-        b"Commit  ": commit.on_commit,
-    },
-    State.COMMIT_SENT: {
-        b"Hello   ": discovery.on_hello_in_handshake,
-        b"HelloACK": _on_ignored_duplicate,
-        b"Commit  ": commit.on_commit,  # contention (§4.2)
-        b"DHPart1 ": dh_exchange.on_dhpart1,
-    },
-    State.DHPART1_SENT: {
-        b"Hello   ": discovery.on_hello_in_handshake,
-        b"Commit  ": commit.on_commit_again,
-        b"DHPart2 ": dh_exchange.on_dhpart2,
-    },
-    State.DHPART2_SENT: {
-        b"DHPart1 ": _on_ignored_duplicate,
-        b"Confirm1": confirm.on_confirm1,
-    },
-    State.CONFIRM1_SENT: {
-        b"DHPart2 ": dh_exchange.on_dhpart2_again,
-        b"Confirm2": confirm.on_confirm2,
-    },
-    State.CONFIRM2_SENT: {
-        b"Confirm1": _on_ignored_duplicate,
-        b"Conf2ACK": confirm.on_conf2ack,
-    },
-    State.SECURE: {
-        b"Confirm2": confirm.on_confirm2_again,
-        b"Confirm1": _on_ignored_duplicate,
-        b"Conf2ACK": _on_ignored_duplicate,
-        b"GoClear ": any_state.on_goclear,
-        b"SASrelay": any_state.on_sasrelay,
-    },
-    State.FAILED: {},
+
+@dataclass(frozen=True)
+class Transition:
+    """A message handled in a state, and the state(s) it leads to when the handler accepts it."""
+
+    handler: _Handler
+    to: frozenset[State]
+
+
+@dataclass(frozen=True)
+class Triggered:
+    """A transition fired by reaching a state with a condition met (h11's state-triggered)."""
+
+    ready: Callable[[Handshake], bool]
+    handler: Callable[[Handshake, float], Step]
+    to: State
+
+
+def _to(handler: _Handler, *states: State) -> Transition:
+    return Transition(handler, frozenset(states))
+
+
+_S = State
+# Messages valid in every state (the next state is where we are, or FAILED on an Error).
+_ANY_STATE = {
+    b"Error   ": _to(any_state.on_error, _S.FAILED),
+    b"ErrorACK": _to(any_state.on_error_ack),
+    b"Ping    ": _to(any_state.on_ping),
 }
-_ANY_STATE: dict[bytes, _Handler] = {
-    b"Error   ": any_state.on_error,
-    b"ErrorACK": any_state.on_error_ack,
-    b"Ping    ": any_state.on_ping,
+
+# The state table: {state: {message type block: (handler, next state)}}. Anything else is dropped
+# and counted. FAILED is always a possible next state (Fail), and a handler may stay put (None)
+# when it drops a packet.
+TRANSITIONS: dict[State, dict[bytes, Transition]] = {
+    _S.IDLE: {},
+    _S.DISCOVERY: {
+        b"Hello   ": _to(discovery.on_hello, _S.DISCOVERY),
+        b"HelloACK": _to(discovery.on_hello_ack, _S.DISCOVERY),
+        b"Commit  ": _to(commit.on_commit, _S.DHPART1_SENT),
+    },
+    _S.COMMIT_SENT: {
+        b"Hello   ": _to(discovery.on_hello_in_handshake),
+        b"HelloACK": _to(_on_ignored_duplicate),
+        b"Commit  ": _to(commit.on_commit_in_contention, _S.DHPART1_SENT),  # §4.2
+        b"DHPart1 ": _to(dh_exchange.on_dhpart1, _S.DHPART2_SENT),
+    },
+    _S.DHPART1_SENT: {
+        b"Hello   ": _to(discovery.on_hello_in_handshake),
+        b"Commit  ": _to(commit.on_commit_again),
+        b"DHPart2 ": _to(dh_exchange.on_dhpart2, _S.CONFIRM1_SENT),
+    },
+    _S.DHPART2_SENT: {
+        b"DHPart1 ": _to(_on_ignored_duplicate),
+        b"Confirm1": _to(confirm.on_confirm1, _S.CONFIRM2_SENT),
+    },
+    _S.CONFIRM1_SENT: {
+        b"DHPart2 ": _to(dh_exchange.on_dhpart2_again),
+        b"Confirm2": _to(confirm.on_confirm2, _S.SECURE),
+    },
+    _S.CONFIRM2_SENT: {
+        b"Confirm1": _to(_on_ignored_duplicate),
+        b"Conf2ACK": _to(confirm.on_conf2ack, _S.SECURE),
+    },
+    _S.SECURE: {
+        b"Confirm2": _to(confirm.on_confirm2_again),
+        b"Confirm1": _to(_on_ignored_duplicate),
+        b"Conf2ACK": _to(_on_ignored_duplicate),
+        b"GoClear ": _to(any_state.on_goclear),
+        b"SASrelay": _to(any_state.on_sasrelay),
+    },
+    _S.FAILED: {},
+}
+for _state, _table in TRANSITIONS.items():
+    if _state is not State.IDLE:  # before start() nothing is answered, not even Ping
+        for _kind, _transition in _ANY_STATE.items():
+            _table.setdefault(_kind, _transition)
+
+# Commands from the layer above that move the state, like messages do.
+COMMANDS: dict[State, dict[str, Triggered]] = {
+    # §4.6: SRTP from the responder, authenticated, is an implicit Conf2ACK.
+    _S.CONFIRM2_SENT: {"peer_srtp_authenticated": Triggered(
+        lambda hs: True, confirm.on_peer_srtp_authenticated, _S.SECURE)},
+}
+
+# §4.1: holding the peer's Hello with ours acknowledged, we become candidate initiator (§4.2).
+TRIGGERED: dict[State, Triggered] = {
+    _S.DISCOVERY: Triggered(commit.ready_to_commit, commit.become_initiator, _S.COMMIT_SENT),
 }

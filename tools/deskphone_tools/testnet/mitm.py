@@ -22,6 +22,12 @@ Two attacker strategies (`impersonate_zids`):
   know: its rs1 check fails and it raises the cache mismatch alarm (§4.3.2, §4.6.1) — the
   "POSSIBLE MITM" screen.
 
+A patient attacker keeps what it learnt (`remember_secrets`): one cache shared by every leg and
+every call, so after one call through it the relay holds an rs1 with each phone; a phone that
+replaced its old rs1 with that one after a mismatch would greet the next attack as a plain
+"secure" call (RFC 6189 §4.6.1.1 is why it must not). `cache_expiration` is what its Confirms ask
+the phones to keep rs1 for (§5.7); 0 asks them to forget.
+
 `zrtp_hash="keep"` plays a clumsier attacker who leaves the SDP alone: a phone that checks the
 peer's Hello against the `a=zrtp-hash` of its SDP (§8.1.1) then refuses the handshake.
 
@@ -44,7 +50,7 @@ from deskphone.media.srtp import SrtpContext
 from deskphone.sdp import Attribute, SessionDescription
 from deskphone.zrtp import events as zev
 from deskphone.zrtp import packets
-from deskphone.zrtp.cache import ZrtpCache
+from deskphone.zrtp.cache import NEVER_EXPIRES, ZrtpCache
 from deskphone.zrtp.session import ZrtpConfig, ZrtpSession
 
 from .media_relay import MediaRelay
@@ -65,8 +71,12 @@ class ZrtpLeg:
         self.media = media
         self.side = side
         self.zid = zid
-        self.cache = ZrtpCache(":memory:")
-        self.session = ZrtpSession(ZrtpConfig(zid=zid), self.cache, ssrc=secrets.randbits(32))
+        self.owns_cache = media.shared_cache is None
+        self.cache = media.shared_cache or ZrtpCache(":memory:")
+        self.session = ZrtpSession(ZrtpConfig(zid=zid, cache_expiration=media.cache_expiration),
+                                   ssrc=secrets.randbits(32),
+                                   lookup_secrets=self.cache.lookup,
+                                   store_secrets=self.cache.store)
         self.srtp: SrtpContext | None = None
         self.outcome: str | None = None  # "secure", "mismatch" or "not secure: <reason>"
         self.sas: str | None = None
@@ -123,8 +133,9 @@ class ZrtpLeg:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        with contextlib.suppress(Exception):
-            self.cache.close()
+        if self.owns_cache:
+            with contextlib.suppress(Exception):
+                self.cache.close()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -140,8 +151,12 @@ class MitmMedia(MediaRelay):
     """Both ZRTP legs of one call and the SRTP re-encryption between them."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, call_id: str, *,
-                 impersonate_zids: bool, zrtp_hash: str | None = None) -> None:
+                 impersonate_zids: bool, zrtp_hash: str | None = None,
+                 shared_cache: ZrtpCache | None = None,
+                 cache_expiration: int = NEVER_EXPIRES) -> None:
         super().__init__(loop, call_id)
+        self.shared_cache = shared_cache
+        self.cache_expiration = cache_expiration
         self.impersonate_zids = impersonate_zids
         self.zrtp_hash = zrtp_hash_strategy(impersonate_zids, zrtp_hash)
         self.legs: dict[Side, ZrtpLeg | None] = {Side.CALLER: None, Side.CALLEE: None}
@@ -290,16 +305,20 @@ class MitmRelay:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, target: Addr, *,
                  impersonate_zids: bool = True, zrtp_hash: str | None = None,
+                 remember_secrets: bool = False, cache_expiration: int = NEVER_EXPIRES,
                  port: int = 0) -> None:
         self.loop = loop
         self.impersonate_zids = impersonate_zids
+        self.cache = ZrtpCache(":memory:") if remember_secrets else None
+        self.cache_expiration = cache_expiration
         self.zrtp_hash = zrtp_hash_strategy(impersonate_zids, zrtp_hash)
         self.media: dict[str, MitmMedia] = {}
         self.sip = SipRelay(loop, target, self._new_media, port=port)
 
     def _new_media(self, call_id: str) -> CallMedia:
         media = MitmMedia(self.loop, call_id, impersonate_zids=self.impersonate_zids,
-                          zrtp_hash=self.zrtp_hash)
+                          zrtp_hash=self.zrtp_hash, shared_cache=self.cache,
+                          cache_expiration=self.cache_expiration)
         self.media[call_id] = media
         return media
 
@@ -317,3 +336,5 @@ class MitmRelay:
         self.sip.close()
         for media in self.media.values():
             media.close()
+        if self.cache is not None:
+            self.cache.close()

@@ -4,29 +4,44 @@
 `codec.sample_rate` into one RTP payload and back, and conceals a lost frame. Peers may send
 longer or shorter packets (a=ptime 10..120 ms, RFC 3551 §4.2): `payload_duration` says how many
 RTP timestamp units a received payload covers (None: cannot tell) and `decode` returns all of
-it. G.711 is pure Python; G.722 and Opus use PyAV (`av`), imported only when such a call starts.
+it. G.711 is pure Python; G.722 and Opus use PyAV (`av`), which _av.py imports only when such a call
+starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Protocol
+
+from deskphone.media.codecs.g711 import G711Codec
+from deskphone.media.codecs.g722 import G722Codec
+from deskphone.media.codecs.opus import OpusCodec
 
 FRAME_MS = 20
 
 
-@dataclass(frozen=True)
-class CodecSpec:
-    """One negotiated codec (RFC 4566 a=rtpmap/a=fmtp). clock_rate is the RTP clock."""
+class NegotiatedCodec(Protocol):
+    """One negotiated codec as the offer/answer chose it (RFC 4566 a=rtpmap/a=fmtp): the shape of
+    `deskphone.sdp.CodecChoice`, which is what the call layer hands over. clock_rate is the RTP
+    clock. Read-only: the media layer never changes what was negotiated."""
 
-    name: str  # "PCMU", "PCMA", "G722", "opus"
-    payload_type: int
-    clock_rate: int
-    channels: int = 1
-    fmtp: dict[str, str] = field(default_factory=dict)
+    @property
+    def name(self) -> str: ...  # "PCMU", "PCMA", "G722", "opus"
+    @property
+    def payload_type(self) -> int: ...
+    @property
+    def clock_rate(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def fmtp(self) -> Mapping[str, str]: ...
 
-    def __hash__(self) -> int:
-        return hash((self.name, self.payload_type, self.clock_rate, self.channels))
+
+def codec_key(spec: NegotiatedCodec) -> tuple[object, ...]:
+    """What makes two negotiated codecs the same encoder: fmtp included (a re-INVITE that changes
+    Opus's maxaveragebitrate needs a new encoder)."""
+    return (spec.name, spec.payload_type, spec.clock_rate, spec.channels,
+            tuple(sorted(spec.fmtp.items())))
 
 
 class Codec(Protocol):
@@ -45,24 +60,26 @@ class CodecError(ValueError):
     """A codec that cannot be created as specified."""
 
 
-def create_codec(spec: CodecSpec, *, secure: bool = True) -> Codec:
+def _opus_bitrate(maxaveragebitrate: str | None) -> int:
+    """RFC 7587 §6.1: values outside 6000-510000 SHOULD be ignored; so is anything not a
+    number (the SDP layer drops those at negotiation, this keeps a hand-built spec safe)."""
+    value = maxaveragebitrate or ""
+    if value.isascii() and value.isdigit() and len(value) <= 7 and 6000 <= int(value) <= 510000:
+        return int(value)
+    return 24000
+
+
+def create_codec(spec: NegotiatedCodec, *, secure: bool = True) -> Codec:
     """Build the codec for `spec`. `secure` makes Opus constant-bitrate unless the fmtp says
     otherwise (variable bitrate leaks speech content through packet sizes, RFC 6562)."""
     name = spec.name.upper()
     if spec.channels != 1 and name != "OPUS":
         raise CodecError(f"codec {spec.name} with {spec.channels} channels, expected mono")
     if name in ("PCMU", "PCMA"):
-        from deskphone.media.codecs.g711 import G711Codec
-
         return G711Codec(alaw=name == "PCMA")
     if name == "G722":
-        from deskphone.media.codecs.g722 import G722Codec
-
         return G722Codec()
     if name == "OPUS":
-        from deskphone.media.codecs.opus import OpusCodec
-
         cbr = spec.fmtp.get("cbr", "1" if secure else "0") == "1"
-        bitrate = int(spec.fmtp.get("maxaveragebitrate", "24000"))
-        return OpusCodec(bitrate=min(max(bitrate, 6000), 510000), cbr=cbr)
+        return OpusCodec(bitrate=_opus_bitrate(spec.fmtp.get("maxaveragebitrate")), cbr=cbr)
     raise CodecError(f"codec {spec.name!r} unsupported, expected PCMU, PCMA, G722 or opus")

@@ -15,7 +15,9 @@ And one on the idle screen: another phone announces our own extension.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from deskphone.routing.dialplan import DialPlan
+from deskphone.routing.discovery import LanDirectory
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ class LanExpectation:
     zid_changed: bool
 
 
-def expectation_for(dialplan: Any, directory: Any, target: str) -> LanExpectation | None:
+def expectation_for(dialplan: DialPlan | None, directory: LanDirectory | None,
+                    target: str) -> LanExpectation | None:
     """The LAN's word on a dialled target, or None when it is not a LAN extension."""
     if dialplan is None or directory is None:
         return None
@@ -52,7 +55,7 @@ def warning_after_zrtp(expectation: LanExpectation | None, peer_zid: bytes | Non
     return None if peer_zid.hex() == expectation.expected_zid else "zid_mismatch"
 
 
-def lan_warning(directory: Any, own_extension: str) -> str:
+def lan_warning(directory: LanDirectory | None, own_extension: str) -> str:
     """Idle-screen text while another phone announces our extension; "" when none does."""
     if directory is None or not directory.own_extension_taken:
         return ""

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from deskphone.devices.audio import NullAudio
+from deskphone.calls.call import ActiveCall
+from deskphone.devices.audio import AudioPort, NullAudio
 from deskphone.phone import events as pev
 from deskphone.sip import events as sev
-
-if TYPE_CHECKING:
-    from deskphone.call import ActiveCall, CallManager
+from deskphone.sip.useragent import CallStateError, UserAgent
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +35,33 @@ FALLBACK_STATUS = {"timeout": 408, "cancelled": 487, "unreachable": 480, "busy":
                    "declined": 603, "local_hangup": 487}
 
 
+class TransferHost(Protocol):
+    """What a transfer needs from the call layer (deskphone.calls.manager.CallManager): the
+    current call, routing, SIP commands and the calls' life cycle — never its private state."""
+
+    ua: UserAgent
+
+    @property
+    def current(self) -> ActiveCall | None: ...
+    def resolve(self, target: str) -> tuple[str, str | None] | str: ...
+    def sip(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+    def emit(self, event: pev.Event) -> None: ...
+    def place(self, target: str) -> ActiveCall | None: ...
+    def set_current(self, call: ActiveCall | None) -> None: ...
+    def end(self, call: ActiveCall) -> None: ...
+
+
 @dataclass
 class PendingTransfer:
     """Transferee side: the call set aside and the new call replacing it."""
 
     original: ActiveCall
     replacement: ActiveCall
-    original_audio: Any  # the AudioPort the original stream used, given back on failure
+    original_audio: AudioPort | None  # what the original stream used, given back on failure
 
 
 class CallTransfers:
-    def __init__(self, calls: CallManager) -> None:
+    def __init__(self, calls: TransferHost) -> None:
         self.calls = calls
         self.pending: PendingTransfer | None = None
         self.counters = {"refers_sent": 0, "refers_received": 0, "succeeded": 0, "failed": 0}
@@ -54,23 +70,21 @@ class CallTransfers:
 
     def transfer(self, target: str) -> None:
         """Send our peer to `target` (a number the dial plan resolves, or a sip: URI)."""
-        from deskphone.sip.useragent import CallStateError
-
-        call = self.calls.call
+        call = self.calls.current
         if call is None or not call.call_id or call.negotiated is None:
-            self.calls.app.post(pev.TransferFailed("no call to transfer"))
+            self.calls.emit(pev.TransferAborted("no call to transfer"))
             return
         resolved = self.calls.resolve(target)
         if isinstance(resolved, str):
-            self.calls.app.post(pev.TransferFailed(f"unknown number: {resolved}"))
+            self.calls.emit(pev.TransferAborted(f"unknown number: {resolved}"))
             return
         uri, _account = resolved
         if not uri.startswith(("sip:", "sips:", "tel:")):
             uri = self._account_uri(uri)
         try:
-            self.calls._sip(self.calls.ua.refer, call.call_id, uri)
+            self.calls.sip(self.calls.ua.refer, call.call_id, uri)
         except (CallStateError, ValueError) as exc:
-            self.calls.app.post(pev.TransferFailed(str(exc)))
+            self.calls.emit(pev.TransferAborted(str(exc)))
             return
         self.counters["refers_sent"] += 1
 
@@ -84,21 +98,21 @@ class CallTransfers:
     def on_sip_event(self, event: sev.Event) -> bool:
         """Handle what concerns a transfer; True when the call layer must not handle it too."""
         calls = self.calls
-        current = calls.call
+        current = calls.current
         match event:
             case sev.TransferNotify(call_id=call_id, code=code, reason=reason, final=final):
                 if final and current is not None and current.call_id == call_id:
                     if 200 <= code < 300:
                         self.counters["succeeded"] += 1
-                        calls.app.post(pev.TransferSucceeded())
+                        calls.emit(pev.TransferSucceeded())
                     else:
                         self.counters["failed"] += 1
-                        calls.app.post(pev.TransferFailed(f"{code} {reason}".strip()))
+                        calls.emit(pev.TransferAborted(f"{code} {reason}".strip()))
                 return True
             case sev.TransferFailed(call_id=call_id, code=code):
                 if current is not None and current.call_id == call_id:
                     self.counters["failed"] += 1
-                    calls.app.post(pev.TransferFailed(f"{code} refused"))
+                    calls.emit(pev.TransferAborted(f"{code} refused"))
                 return True
             case sev.TransferAccepted():
                 return True
@@ -114,7 +128,7 @@ class CallTransfers:
 
     def _requested(self, call_id: str, target: str) -> None:
         calls = self.calls
-        original = calls.call
+        original = calls.current
         self.counters["refers_received"] += 1
         if (original is None or original.call_id != call_id or original.negotiated is None
                 or self.pending is not None):
@@ -130,11 +144,10 @@ class CallTransfers:
         if original.media is not None:
             audio = original.media.audio
             original.media.audio = NullAudio(audio.rate)
-        calls.call = None
-        calls.app.post(pev.TransferStarted(target))
-        calls.place(target)
-        replacement = calls.call
-        if replacement is None or replacement is original:  # placing failed at once
+        calls.set_current(None)
+        calls.emit(pev.TransferStarted(target))
+        replacement = calls.place(target)
+        if replacement is None:  # placing failed at once
             self._restore(original, audio, "could not place the call")
             self._notify(call_id, 500, "Server Internal Error")
             return
@@ -159,8 +172,7 @@ class CallTransfers:
         match event:
             case sev.CallEnded(call_id=call_id) if call_id == original.call_id:
                 # The transferor hung up while we place the new call: it goes on alone.
-                original.ended = True
-                self.calls._spawn(None, self.calls._teardown(original))
+                self.calls.end(original)
                 return True
             case sev.CallProgress(call_id=call_id, code=code, reason=reason) if (
                     call_id == replacement.call_id and code in (180, 183)):
@@ -188,35 +200,31 @@ class CallTransfers:
         self.counters["failed"] += 1
         calls = self.calls
         replacement = pending.replacement
-        replacement.ended = True
-        if calls.call is replacement:
-            calls.call = None
-        calls._spawn(None, calls._teardown(replacement))
+        if calls.current is replacement:
+            calls.set_current(None)
+        calls.end(replacement)
         original = pending.original
         self._notify(original.call_id, status, reason)
         if original.ended:  # nobody to go back to
-            calls.app.post(pev.CallEnded("failed", status, detail))
+            calls.emit(pev.CallFinished("failed", status, detail))
             return
         self._restore(original, pending.original_audio, detail)
 
-    def _restore(self, original: ActiveCall, audio: Any, detail: str) -> None:
+    def _restore(self, original: ActiveCall, audio: AudioPort | None, detail: str) -> None:
         if original.media is not None and audio is not None:
             original.media.audio = audio
-        self.calls.call = original
-        self.calls.app.post(pev.TransferFailed(detail))
+        self.calls.set_current(original)
+        self.calls.emit(pev.TransferAborted(detail))
 
     def _end_original(self, original: ActiveCall) -> None:
         calls = self.calls
-        original.ended = True
         with contextlib.suppress(Exception):
-            calls._sip(calls.ua.hangup, original.call_id)
-        calls._spawn(None, calls._teardown(original))
+            calls.sip(calls.ua.hangup, original.call_id)
+        calls.end(original)
 
     def _notify(self, call_id: str, status: int, reason: str) -> None:
-        from deskphone.sip.useragent import CallStateError
-
         try:
-            self.calls._sip(self.calls.ua.notify_transfer, call_id, status, reason)
+            self.calls.sip(self.calls.ua.notify_transfer, call_id, status, reason)
         except CallStateError as exc:  # the subscription is already over
             log.info("transfer NOTIFY %s not sent: %s", status, exc)
 

@@ -40,6 +40,7 @@ from deskphone.config import AccountConfig
 from deskphone.routing.events import AllRegistrarsDown, ProbeRegistrar, RegisterWith, Unregister
 from deskphone.routing.failover import FailoverConfig, RegistrarFailover
 from deskphone.sip import events as sev
+from deskphone.sip.useragent import UserAgent
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class AccountManager:
         self,
         accounts: Sequence[AccountConfig],
         ua_names: Mapping[str, str],
-        ua: Any,
+        ua: UserAgent,
         command: Callable[..., Any],
         clock: Callable[[], float],
         schedule: Callable[[float, Callable[[], None]], Cancellable],

@@ -154,3 +154,26 @@ class ToneGenerator:
                 self._cycles += 1
             else:
                 self.finished = True
+
+
+class CurrentTone:
+    """The tone the phone plays now, or silence: one generator at a time, replaced whenever the
+    phone asks for another (its PlayTone command). Read by the app's audio tick outside calls and
+    mixed in by the call's media stream during one."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.name: str | None = None
+        self._generator: ToneGenerator | None = None
+
+    def play(self, name: str | None) -> None:
+        self.name = name
+        self._generator = None if name is None else ToneGenerator(name, self.rate)
+
+    @property
+    def playing(self) -> bool:
+        return self._generator is not None
+
+    def next_frame(self) -> bytes | None:
+        """The next 20 ms of the tone, or None when silent."""
+        return None if self._generator is None else self._generator.next_frame()

@@ -1,0 +1,196 @@
+"""The control socket's commands (`deskphone ctl ...`): one small function each.
+
+Each command checks its arguments, turns them into an event for the phone (the same events the
+keypad and hook produce) and answers with the phone's state. They see the app only through
+`ControlledPhone`, the few things a command needs, so this module sits below the app and the app
+dispatches to `CONTROL_COMMANDS` (the socket itself is deskphone.control).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from deskphone.control import ControlError, help_text
+from deskphone.devices.build import Devices
+from deskphone.phone import events as ev
+from deskphone.phone.machine import PhoneMachine
+
+VALID_KEYS = frozenset("0123456789*#ABCD")
+
+
+class ControlledPhone(Protocol):
+    """What a control command needs from the running phone (deskphone.app.PhoneApp)."""
+
+    machine: PhoneMachine
+    devices: Devices
+
+    def post(self, event: ev.Event) -> None: ...
+    def state(self) -> dict[str, Any]: ...
+    async def wait_for(self, conditions: dict[str, str], timeout: float) -> dict[str, Any]: ...
+    def request_stop(self) -> None: ...
+
+
+ControlCommand = Callable[[ControlledPhone, list[str]], Awaitable[Any]]
+
+
+def _expect(args: list[str], count: int, usage: str) -> None:
+    if len(args) != count:
+        raise ControlError(f"usage: {usage}")
+
+
+async def _cmd_hook(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "hook off|on")
+    if args[0] not in ("off", "on"):
+        raise ControlError(f"hook: got {args[0]!r}, expected 'off' (lift) or 'on' (put down)")
+    off_hook = args[0] == "off"
+    sim = app.devices.sim_hook
+    if sim is not None and app.devices.hook is not None:
+        # Drive the simulated cradle contact: the real debounced hook path sees the change.
+        sim.set_off_hook(off_hook)
+        await app.wait_for({"off_hook": str(off_hook).lower()}, 2.0)
+    else:
+        app.post(ev.HookOff() if off_hook else ev.HookOn())
+    return app.state()
+
+
+async def _cmd_press(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "press KEYS   (e.g. press 201#)")
+    keys = args[0]
+    bad = [k for k in keys if k not in VALID_KEYS]
+    if bad or not keys:
+        raise ControlError(f"press: got {keys!r}, expected keys from 0-9 * # A-D")
+    for key in keys:
+        app.post(ev.KeyPressed(key))
+    return app.state()
+
+
+async def _cmd_dial(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "dial TARGET   (a number or a sip: URI)")
+    target = args[0]
+    if not (target.isdigit() or target.startswith(("sip:", "sips:", "tel:"))) or len(target) > 256:
+        raise ControlError(f"dial: got {target!r}, expected digits or a sip:/sips:/tel: URI")
+    app.post(ev.DialRequested(target))
+    return app.state()
+
+
+async def _cmd_transfer(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "transfer TARGET   (blind transfer of the current call: a number or sip: URI)")
+    target = args[0]
+    if not (target.isdigit() or target.startswith(("sip:", "sips:", "tel:"))) or len(target) > 256:
+        raise ControlError(f"transfer: got {target!r}, expected digits or a sip:/sips:/tel: URI")
+    if app.machine.state.value not in ("in_call", "transfer_dialing"):
+        raise ControlError(f"transfer: the phone is {app.machine.state.value}, expected in_call")
+    app.post(ev.TransferDialed(target))
+    return app.state()
+
+
+async def _cmd_hangup(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "hangup")
+    app.post(ev.HookOn())
+    return app.state()
+
+
+def _sas_command(name: str, event: ev.Event) -> ControlCommand:
+    async def command(app: ControlledPhone, args: list[str]) -> Any:
+        _expect(args, 0, name)
+        if app.machine.sas is None:
+            raise ControlError(f"{name}: no SAS to compare (the call is not secured)")
+        app.post(event)
+        return app.state()
+
+    return command
+
+
+_cmd_confirm = _sas_command("confirm-sas", ev.SasConfirmed())
+_cmd_reject = _sas_command("reject-sas", ev.SasRejected())
+
+
+async def _cmd_reverify(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "reverify   (forget this peer's SAS verification; compare again)")
+    if app.machine.security.value != "verified":
+        raise ControlError("reverify: the call is not verified")
+    app.post(ev.ReverifyRequested())
+    return app.state()
+
+
+async def _cmd_stats(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "stats   (toggles the call-quality screen)")
+    app.post(ev.StatsToggled())
+    return app.state()
+
+
+async def _cmd_hold(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "hold   (toggles hold/resume)")
+    app.post(ev.HoldToggled())
+    return app.state()
+
+
+async def _cmd_screenshot(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "screenshot FILE.png")
+    path = Path(args[0])
+    if path.suffix.lower() != ".png":
+        raise ControlError(f"screenshot: got {args[0]!r}, expected a path ending in .png")
+    if not path.parent.is_dir():
+        raise ControlError(f"screenshot: folder {path.parent} does not exist")
+    image = app.machine.screen.render()  # type: ignore[attr-defined]
+    scale = 4  # a 128x64 panel is tiny on a monitor; nearest keeps the pixels crisp
+    image.convert("L").resize((image.width * scale, image.height * scale), 0).save(path)
+    return str(path)
+
+
+async def _cmd_state(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "state")
+    return app.state()
+
+
+async def _cmd_wait(app: ControlledPhone, args: list[str]) -> Any:
+    conditions: dict[str, str] = {}
+    timeout = 10.0
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or not key:
+            raise ControlError(f"wait: got {arg!r}, expected KEY=VALUE (e.g. call=in_call) or "
+                               "timeout=SECONDS")
+        if key == "timeout":
+            try:
+                timeout = float(value)
+            except ValueError:
+                raise ControlError(f"wait: timeout={value!r}, expected seconds") from None
+            if not 0 < timeout <= 600:
+                raise ControlError(f"wait: timeout={value}, expected 0 < seconds <= 600")
+        else:
+            conditions[key] = value
+    if not conditions:
+        raise ControlError("usage: wait KEY=VALUE... [timeout=SECONDS]")
+    return await app.wait_for(conditions, timeout)
+
+
+async def _cmd_help(app: ControlledPhone, args: list[str]) -> Any:
+    return help_text()  # the one table deskphone ctl help also prints, with no phone
+
+
+async def _cmd_shutdown(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "shutdown")
+    app.request_stop()
+    return "shutting down"
+
+
+CONTROL_COMMANDS: dict[str, ControlCommand] = {
+    "hook": _cmd_hook,
+    "press": _cmd_press,
+    "dial": _cmd_dial,
+    "hangup": _cmd_hangup,
+    "transfer": _cmd_transfer,
+    "hold": _cmd_hold,
+    "stats": _cmd_stats,
+    "reverify": _cmd_reverify,
+    "confirm-sas": _cmd_confirm,
+    "reject-sas": _cmd_reject,
+    "screenshot": _cmd_screenshot,
+    "state": _cmd_state,
+    "wait": _cmd_wait,
+    "help": _cmd_help,
+    "shutdown": _cmd_shutdown,
+}

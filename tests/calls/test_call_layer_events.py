@@ -1,0 +1,104 @@
+"""The call layer as an event source (aioquic's shape): two CallManagers on loopback call each
+other with no app at all. Commands go in; phone events come out of `next_event()`; the ZRTP
+driver keys each media stream itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from deskphone.calls.manager import CallManager
+from deskphone.config import config_from_dict
+from deskphone.devices.audio import NullAudio
+from deskphone.phone import events as pev
+from tests.support import free_udp_port
+
+
+class Silence:
+    """The app's tone source, silent: the call layer only ever reads it."""
+
+    def __init__(self) -> None:
+        self.frames_read = 0
+
+    def next_frame(self) -> bytes | None:
+        self.frames_read += 1
+        return None
+
+
+def manager(tmp_path: Path, name: str, extension: str, port_min: int) -> CallManager:
+    config = config_from_dict({
+        "identity": {"extension": extension, "display_name": name, "user": name.lower()},
+        "discovery": {"enabled": False},
+        "sip": {"listen": f"udp:127.0.0.1:{free_udp_port()}"},
+        "media": {"port_min": port_min, "port_max": port_min + 40},
+    }, sim=True)
+    data = tmp_path / name
+    data.mkdir()
+    return CallManager(config, data, audio=NullAudio(8000), tones=Silence(), clock=time.monotonic)
+
+
+async def next_phone_event(calls: CallManager, kind: type, timeout: float = 10.0) -> object:
+    """Drain the call layer like the app does, until an event of `kind` comes out."""
+    async def wait() -> object:
+        while True:
+            while (event := calls.next_event()) is not None:
+                if isinstance(event, kind):
+                    return event
+            calls.events_waiting.clear()
+            await calls.events_waiting.wait()
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+def test_a_call_between_two_call_layers_without_an_app(tmp_path: Path) -> None:
+    async def go() -> None:
+        alice = manager(tmp_path, "Alice", "201", 21000)
+        bob = manager(tmp_path, "Bob", "202", 21100)
+        await alice.start()
+        await bob.start()
+        try:
+            assert alice.endpoint is not None and bob.endpoint is not None
+            host, port = bob.endpoint.local_address
+            placed = alice.place(f"sip:bob@{host}:{port}")
+            assert placed is not None and alice.current is placed
+            # A command only queues: nothing has been handled on the way in.
+            arrived = await next_phone_event(bob, pev.CallArrived)
+            assert isinstance(arrived, pev.CallArrived)
+            bob.answer(arrived.call_id)
+            await next_phone_event(alice, pev.CallConnected)
+            secured_a = await next_phone_event(alice, pev.Secured)
+            secured_b = await next_phone_event(bob, pev.Secured)
+            assert isinstance(secured_a, pev.Secured) and isinstance(secured_b, pev.Secured)
+            assert secured_a.sas and secured_a.sas == secured_b.sas
+            # The drivers set the keys on their streams before anyone heard "secured".
+            for calls in (alice, bob):
+                info = calls.info()
+                assert info["media"]["secure"] is True
+                assert info["zrtp"]["state"] == "secure"
+                assert calls.current is not None and calls.current.state.value == "secure"
+            alice.hangup()
+            ended = await next_phone_event(bob, pev.CallFinished)
+            assert isinstance(ended, pev.CallFinished)
+            assert alice.current is None and bob.current is None
+        finally:
+            await alice.close()
+            await bob.close()
+
+    asyncio.run(asyncio.wait_for(go(), 60))
+
+
+def test_an_unknown_number_is_an_event_not_a_call(tmp_path: Path) -> None:
+    async def go() -> None:
+        calls = manager(tmp_path, "Alice", "201", 21200)
+        await calls.start()
+        try:
+            assert calls.place("999") is None
+            event = calls.next_event()
+            assert isinstance(event, pev.CallFailedLocally) and event.title == "Unknown number"
+            assert calls.next_event() is None
+        finally:
+            await calls.close()
+
+    asyncio.run(asyncio.wait_for(go(), 30))
