@@ -70,8 +70,12 @@ def private_prefix(tmp_dirs: list[str]) -> list[str]:
     ip = require_tool("ip")
     mounts = "".join(f" && mkdir -p {shlex.quote(d)} && mount -t tmpfs -o mode=0700 tmpfs "
                      f"{shlex.quote(d)}" for d in ["/var/lib/deskphone", *tmp_dirs])
-    setup = f"{ip} link set lo up{mounts} && exec \"$@\""
-    return ["unshare", "--net", "--mount", "--fork", "sh", "-c", setup, "private"]
+    # Private propagation by hand: unshare's own fails where / is no mount point (a chroot,
+    # which .ci/fresh-debian already runs in a mount namespace of its own).
+    setup = (f"{{ mount --make-rprivate / 2>/dev/null || true; }} && {ip} link set lo up"
+             f"{mounts} && exec \"$@\"")
+    return ["unshare", "--net", "--mount", "--propagation", "unchanged", "--fork", "sh", "-c",
+            setup, "private"]
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
