@@ -7,6 +7,8 @@ on a laptop before first boot can fix it without reading code.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -30,9 +32,9 @@ PI_HOST = "0.0.0.0"
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names key, value and what is expected."""
 
-    def __init__(self, key: str, value: Any, expected: str) -> None:
+    def __init__(self, key: str, value: Any, expected: str, *, message: str | None = None) -> None:
         self.key, self.value, self.expected = key, value, expected
-        super().__init__(f"config: {key} = {value!r}: expected {expected}")
+        super().__init__(message or f"config: {key} = {value!r}: expected {expected}")
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,34 @@ class PhoneSettings:
 @dataclass(frozen=True)
 class DiscoverySettings:
     enabled: bool = True
-    interface: str | None = None  # address to announce on; defaults to the SIP listen host
+    # Interface name or address to announce on (resolved when discovery starts: the names are
+    # the phone's, not those of the laptop that checks the file); default the SIP listen host.
+    interface: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnServerConfig:
+    host: str
+    port: int
+    transport: str  # "udp" or "tcp" (RFC 7065 ?transport=)
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"turn:{host}:{self.port}?transport={self.transport}"
+
+
+@dataclass(frozen=True)
+class NatConfig:
+    """[nat]: the STUN and TURN servers ICE gathers from. Empty: host candidates only."""
+
+    stun: tuple[str, int] | None = None
+    turn: tuple[TurnServerConfig, ...] = ()
+    turn_user: str | None = None
+    turn_password: str | None = field(default=None, repr=False)  # never in a log or repr
+
+    @property
+    def configured(self) -> bool:
+        return self.stun is not None or bool(self.turn)
 
 
 @dataclass(frozen=True)
@@ -136,6 +165,7 @@ class Config:
     pins: dict[str, Any] = field(default_factory=dict)
     dialplan: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    nat: NatConfig = field(default_factory=NatConfig)
 
 
 # -- small typed readers ---------------------------------------------------------------------
@@ -191,11 +221,25 @@ def _choices(t: dict[str, Any], key: str, where: str, default: tuple[str, ...],
     return tuple(value)
 
 
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _unknown_keys(t: dict[str, Any], where: str, known: set[str]) -> None:
     for key in t:
         if key not in known:
-            raise ConfigError(f"{where}.{key}" if where else key, t[key],
-                              "one of the known keys: " + ", ".join(sorted(known)))
+            # A typo is the usual cause: name the nearest key first (`registar` → `registrar`).
+            nearest = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            hint = f"did you mean {nearest[0]!r}? " if nearest else ""
+            name = f"{where}.{key}" if where else key
+            known_list = ", ".join(sorted(known))
+            raise ConfigError(name, t[key], "one of the known keys: " + known_list,
+                              message=f"config: {name}: unknown key; {hint}(expected one "
+                                      f"of: {known_list})")
 
 
 def parse_listen(value: Any, key: str = "sip.listen") -> Listen:
@@ -263,7 +307,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     # [network] belongs to first boot (boot/firstboot.py turns it into networkd/wpa_supplicant
     # files and strips it); the phone itself ignores it, so a provisioning file checks clean.
     _unknown_keys(raw, "", {"identity", "sip", "accounts", "devices", "audio", "media", "zrtp",
-                            "phone", "discovery", "pins", "dialplan", "network"})
+                            "phone", "discovery", "pins", "dialplan", "network", "nat"})
     devices = _table(raw, "devices")
     _unknown_keys(devices, "devices", {"mode"})
     mode = _str(devices, "mode", "devices", "pi", pattern="pi|sim", what='"pi" or "sim"') or "pi"
@@ -358,8 +402,16 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     disc_t = _table(raw, "discovery")
     _unknown_keys(disc_t, "discovery", {"enabled", "interface"})
+    from deskphone.routing.interfaces import INTERFACE_NAME
+
+    interface = _str(disc_t, "interface", "discovery", None,
+                     what='an interface name ("eth0", "wlan0") or one of its addresses')
+    if interface is not None and not (_is_address(interface)
+                                      or re.fullmatch(INTERFACE_NAME, interface)):
+        raise ConfigError("discovery.interface", interface,
+                          'an interface name ("eth0", "wlan0") or one of its addresses')
     discovery = DiscoverySettings(enabled=_bool(disc_t, "enabled", "discovery", True),
-                                  interface=_str(disc_t, "interface", "discovery", None))
+                                  interface=interface)
 
     dialplan_t = _table(raw, "dialplan")
     try:  # a bad rule is a startup error that names the rule, not a surprise at dialling time
@@ -375,7 +427,75 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     dialplan = dialplan_t
     return Config(identity=identity, sip=sip, accounts=accounts, devices_mode=mode, audio=audio,
                   media=media, zrtp=zrtp, phone=phone, discovery=discovery, pins=pins,
-                  dialplan=dialplan, source=source)
+                  dialplan=dialplan, source=source, nat=_nat(_table(raw, "nat")))
+
+
+# -- [nat] -----------------------------------------------------------------------------------
+
+STUN_PORT = 3478  # RFC 8489 §18.6 (and TURN's, RFC 8656 §18)
+_HOST = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.\-]{0,252}[A-Za-z0-9])?)"
+_STUN_EXPECTED = 'host[:port] or stun:host[:port], e.g. "stun.example.org:3478"'
+_TURN_EXPECTED = ('a TURN URI turn:host[:port][?transport=udp|tcp] (RFC 7065), e.g. '
+                  '"turn:turn.example.org:3478?transport=udp"')
+
+
+def _port(key: str, value: str, text: str | None) -> int:
+    if text is None:
+        return STUN_PORT
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise ConfigError(key, value, "a port from 1 to 65535")
+    return port
+
+
+def _stun_server(value: Any) -> tuple[str, int]:
+    if not isinstance(value, str):
+        raise ConfigError("nat.stun", value, _STUN_EXPECTED)
+    m = re.fullmatch(rf"(?:stun:)?{_HOST}(?::(\d{{1,5}}))?", value)
+    if not m:
+        raise ConfigError("nat.stun", value, _STUN_EXPECTED)
+    return m.group(1).strip("[]"), _port("nat.stun", value, m.group(2))
+
+
+def _turn_server(value: Any, key: str) -> TurnServerConfig:
+    if not isinstance(value, str):
+        raise ConfigError(key, value, _TURN_EXPECTED)
+    m = re.fullmatch(rf"turn:{_HOST}(?::(\d{{1,5}}))?(?:\?transport=(udp|tcp))?", value)
+    if not m:
+        if value.startswith("turns:"):
+            raise ConfigError(key, value, "turn: (TURN over TLS, turns:, is not supported)")
+        raise ConfigError(key, value, _TURN_EXPECTED)
+    return TurnServerConfig(m.group(1).strip("[]"), _port(key, value, m.group(2)),
+                            m.group(3) or "udp")
+
+
+def _nat(t: dict[str, Any]) -> NatConfig:
+    _unknown_keys(t, "nat", {"stun", "turn", "turn_user", "turn_password"})
+    stun = _stun_server(t["stun"]) if "stun" in t else None
+    turn_raw = t.get("turn", [])
+    if isinstance(turn_raw, str):
+        turn_raw = [turn_raw]
+    if not isinstance(turn_raw, list):
+        raise ConfigError("nat.turn", turn_raw, "a TURN URI or a list of them")
+    turn = tuple(_turn_server(v, f"nat.turn[{i}]") for i, v in enumerate(turn_raw))
+    if len(set(turn)) != len(turn):
+        raise ConfigError("nat.turn", turn_raw, "each TURN URI listed once")
+    user = _str(t, "turn_user", "nat", None, pattern=r"[^\x00-\x1f\x7f]{1,128}",
+                what="a TURN user name (1-128 printable characters)")
+    password = t.get("turn_password")
+    # The password's value never goes into an error message: the key and the rule only.
+    if password is not None and (not isinstance(password, str)
+                                 or not re.fullmatch(r"[^\x00-\x1f\x7f]{1,256}", password)):
+        raise ConfigError("nat.turn_password", "(hidden)", "1-256 printable characters")
+    if turn and (user is None or password is None):
+        missing = "nat.turn_user" if user is None else "nat.turn_password"
+        raise ConfigError(missing, None, "the TURN long-term credentials (RFC 8489 §9.2) when "
+                          "nat.turn is set")
+    if not turn and (user is not None or password is not None):
+        key = "nat.turn_user" if user is not None else "nat.turn_password"
+        raise ConfigError(key, user if user is not None else "(hidden)",
+                          "to be set only together with nat.turn")
+    return NatConfig(stun=stun, turn=turn, turn_user=user, turn_password=password)
 
 
 def load_config(path: Path | None, *, sim: bool | None = None) -> Config:

@@ -1,0 +1,425 @@
+"""One media stream's ICE agent (RFC 8445): aioice's `Connection`, adapted for a SIP phone.
+
+aioice (from the aiortc project) is a full agent: gathering, pairing, checks, nomination,
+consent freshness (RFC 7675), TURN allocations with refreshes and channel bindings. It is not
+sans-IO: it owns its datagram endpoints (one UDP socket per host candidate, one UDP socket or TCP
+connection per TURN allocation, all created with `loop.create_datagram_endpoint` /
+`create_connection`) and runs its own tasks. This module is its one asyncio adapter. It adds:
+
+* **Config in, data classes out.** `IceServers` (STUN, any number of TURN UDP/TCP relays, the
+  long-term credentials) in; `IceDescription` (ufrag, pwd, candidates) out for the SDP layer;
+  `SelectedPair` out after nomination, with the kind (host / srflx / relay) for the
+  call-quality screen.
+* **Several TURN relays.** aioice gathers from one TURN server. The subclass below runs one more
+  gathering round per further relay (host addresses empty, so only the allocation), each in its
+  own task with the relay set in a context variable that the `turn_*` attributes read, so rounds
+  run in parallel without ever seeing each other's server.
+* **A synchronous datagram path.** aioice hands every non-STUN datagram to
+  `Connection.data_received`, which queues it for `await recv()`; the subclass hands it straight
+  to the stream's callback instead (no queue, no task wake-up per packet), and `send` writes
+  straight to the nominated pair's transport (`sendto` on the UDP socket, or the TURN transport,
+  which binds a channel on first use, RFC 8656 §12). Nothing is delivered or sent before
+  nomination: ICE's checks carry no media, and audio never leaves before the pair exists.
+* **Screening and counting.** The peer's candidates pass `screen_remote_candidates`; incoming
+  Binding requests that fail authentication (RFC 8489 §9.1.3) are counted, and the 400/401
+  answers aioice sends to them are rate-limited so a flood of forged requests from random sources
+  cannot use the phone as a reflector; STUN-looking datagrams aioice could not parse are counted
+  and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import ipaddress
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+import aioice
+import ifaddr
+from aioice import stun
+
+from deskphone.media.ice.candidates import (
+    IceCandidate,
+    IceDescription,
+    IceParameters,
+    screen_remote_candidates,
+)
+
+log = logging.getLogger(__name__)
+
+GATHER_TIMEOUT = 5  # seconds a STUN or TURN server gets to answer during gathering (aioice's)
+CONNECT_TIMEOUT = 20.0  # checks give up after this (RFC 8445 leaves it to the application)
+# Unauthenticated Binding requests still get aioice's 400/401 answer (RFC 8489 §9.1.3), but at
+# most this many per second (token bucket): a forged-source flood then costs the victim a few
+# hundred bytes a second, not a reflected copy of the flood.
+ERROR_ANSWERS_PER_SECOND = 10.0
+
+
+class PairKind(Enum):
+    """What the call-quality screen says about the path (issue 14 item 5)."""
+
+    HOST = "host"  # both ends' own addresses: same LAN
+    SRFLX = "srflx"  # through NAT mappings, still straight between the two ends
+    RELAY = "relay"  # through a TURN server: still end-to-end encrypted, one hop more
+
+    @property
+    def direct(self) -> bool:
+        return self is not PairKind.RELAY
+
+
+@dataclass(frozen=True)
+class TurnRelay:
+    host: str
+    port: int
+    transport: str = "udp"  # "udp" or "tcp" (RFC 8656 §3.1; TLS not offered here)
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"turn:{host}:{self.port}?transport={self.transport}"
+
+
+class _TurnSetting(Protocol):
+    host: str
+    port: int
+    transport: str
+
+
+class NatSettings(Protocol):
+    """The shape of the app's [nat] config (config.NatConfig); media does not import config."""
+
+    @property
+    def stun(self) -> tuple[str, int] | None: ...
+    @property
+    def turn(self) -> Sequence[_TurnSetting]: ...
+    @property
+    def turn_user(self) -> str | None: ...
+    @property
+    def turn_password(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class IceServers:
+    """STUN and TURN servers for gathering. Empty: host candidates only, no server traffic."""
+
+    stun: tuple[str, int] | None = None
+    turn: tuple[TurnRelay, ...] = ()
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, nat: NatSettings) -> IceServers:
+        return cls(stun=nat.stun,
+                   turn=tuple(TurnRelay(t.host, t.port, t.transport) for t in nat.turn),
+                   username=nat.turn_user, password=nat.turn_password)
+
+
+@dataclass(frozen=True)
+class SelectedPair:
+    local: IceCandidate
+    remote: IceCandidate
+    remote_address: tuple[str, int]  # where datagrams go (a relay pair: the peer, via TURN)
+
+    @property
+    def kind(self) -> PairKind:
+        types = {self.local.type, self.remote.type}
+        if "relay" in types:
+            return PairKind.RELAY
+        if types & {"srflx", "prflx"}:
+            return PairKind.SRFLX
+        return PairKind.HOST
+
+    def describe(self) -> str:
+        return (f"{self.kind.value} {self.local.host}:{self.local.port} ({self.local.type}) -> "
+                f"{self.remote_address[0]}:{self.remote_address[1]} ({self.remote.type})")
+
+
+@dataclass
+class IceStats:
+    remote_candidates_accepted: int = 0
+    remote_candidates_refused: Counter[str] = field(default_factory=Counter)
+    stun_bad_requests: int = 0  # Binding requests without USERNAME or MESSAGE-INTEGRITY
+    stun_unauthenticated: int = 0  # wrong ufrag or MESSAGE-INTEGRITY
+    stun_answers_suppressed: int = 0  # error answers not sent (rate limit)
+    stun_malformed: int = 0  # first byte 0-3 (RFC 7983) but not parseable STUN
+    data_before_nomination: int = 0  # media datagrams dropped: no pair yet
+    datagrams_received: int = 0
+    datagrams_sent: int = 0
+    send_failures: int = 0
+    relays_failed: int = 0  # TURN servers that gave no relayed candidate
+    stun_failed: bool = False  # a STUN server was configured but gave no srflx candidate
+    gathering_seconds: float | None = None
+    connect_seconds: float | None = None
+
+
+class IceError(ConnectionError):
+    """ICE could not give this stream a path; the message says at which step."""
+
+
+def local_networks() -> tuple[list[str], frozenset[str]]:
+    """This host's IPv4 addresses (loopback excluded) and its subnets' broadcast addresses."""
+    addresses, broadcasts = [], set()
+    for adapter in ifaddr.get_adapters():
+        for address in adapter.ips:
+            if isinstance(address.ip, str) and not address.ip.startswith("127."):
+                addresses.append(address.ip)
+                network = ipaddress.IPv4Network(f"{address.ip}/{address.network_prefix}",
+                                                strict=False)
+                if network.prefixlen < 31:
+                    broadcasts.add(str(network.broadcast_address))
+    return addresses, frozenset(broadcasts)
+
+
+_relay_round: contextvars.ContextVar[TurnRelay | None] = contextvars.ContextVar(
+    "deskphone_ice_relay_round", default=None)
+
+
+class _Connection(aioice.Connection):
+    """aioice's Connection with the hooks listed in the module docstring.
+
+    Only public methods and attributes of aioice are overridden or read: `turn_*`,
+    `get_component_candidates`, `data_received`, `request_received`, `check_complete`.
+    """
+
+    def __init__(self, agent: IceAgent, host_addresses: Sequence[str] | None,
+                 relays: tuple[TurnRelay, ...], **kwargs: Any) -> None:
+        self._agent = agent
+        self._host_addresses = list(host_addresses) if host_addresses is not None else None
+        self._relays = relays
+        self._turn_defaults: dict[str, Any] = {}
+        super().__init__(**kwargs)
+
+    # aioice reads these when it starts a TURN allocation; inside a relay round they name that
+    # round's relay (contextvars are per task, so parallel rounds cannot mix them up).
+    def _turn(self, name: str) -> Any:
+        relay = _relay_round.get()
+        if relay is None:
+            return self._turn_defaults.get(name)
+        return {"turn_server": (relay.host, relay.port), "turn_transport": relay.transport,
+                "turn_ssl": False}.get(name, self._turn_defaults.get(name))
+
+    turn_server = property(lambda self: self._turn("turn_server"),
+                           lambda self, v: self._turn_defaults.__setitem__("turn_server", v))
+    turn_transport = property(lambda self: self._turn("turn_transport"),
+                              lambda self, v: self._turn_defaults.__setitem__("turn_transport",
+                                                                              v))
+    turn_ssl = property(lambda self: self._turn("turn_ssl"),
+                        lambda self, v: self._turn_defaults.__setitem__("turn_ssl", v))
+
+    async def get_component_candidates(self, component: int, addresses: list[str],
+                                       timeout: int = GATHER_TIMEOUT) -> list[aioice.Candidate]:
+        if _relay_round.get() is not None:  # a relay round: the allocation only
+            return await super().get_component_candidates(component, [], timeout)
+        if self._host_addresses is not None:
+            addresses = self._host_addresses
+        rounds = [super().get_component_candidates(component, addresses, timeout)]
+        rounds += [self._gather_relay(component, relay, timeout) for relay in self._relays]
+        results = await asyncio.gather(*rounds)
+        return [candidate for result in results for candidate in result]
+
+    async def _gather_relay(self, component: int, relay: TurnRelay,
+                            timeout: int) -> list[aioice.Candidate]:
+        _relay_round.set(relay)  # this task's context only
+        candidates = await self.get_component_candidates(component, [], timeout)
+        if not candidates:
+            self._agent.stats.relays_failed += 1
+            log.warning("ICE: no relayed candidate from %s (unreachable, or credentials "
+                        "refused)", relay)
+        return candidates
+
+    def data_received(self, data: bytes, component: int) -> None:
+        self._agent._datagram_received(data)
+
+    def request_received(self, message: stun.Message, addr: tuple[str, int],
+                         protocol: Any) -> None:
+        attributes = message.attributes
+        authentic = True
+        if "MESSAGE-INTEGRITY" not in attributes or "USERNAME" not in attributes:
+            self._agent.stats.stun_bad_requests += 1
+            authentic = False
+        elif (str(attributes["USERNAME"]).partition(":")[0] != self.local_username
+              or not message.check_message_integrity(self.local_password.encode("utf8"))):
+            self._agent.stats.stun_unauthenticated += 1
+            authentic = False
+        if not authentic and not self._agent._error_answer_allowed():
+            self._agent.stats.stun_answers_suppressed += 1
+            return
+        super().request_received(message, addr, protocol)
+
+    def check_complete(self, pair: Any) -> None:
+        super().check_complete(pair)
+        if pair.nominated and pair.state == pair.State.SUCCEEDED and pair.component == 1:
+            self._agent._nominated(pair)
+
+
+class IceAgent:
+    """ICE for one media stream with rtcp-mux (one component).
+
+        agent = IceAgent(controlling=True, servers=...)
+        local = await agent.gather()               # -> SDP: ufrag, pwd, candidates
+        agent.set_remote(remote_description)       # <- SDP of the peer
+        pair = await agent.connect()               # checks, nomination
+        agent.set_receiver(stream.datagram_received)
+        agent.send(datagram)
+
+    `host_addresses` limits host candidates to these local addresses (None: every IPv4
+    interface but loopback, aioice's default). Loopback host addresses (the simulator) also allow
+    the peer's loopback candidates; otherwise they are refused.
+    """
+
+    def __init__(self, *, controlling: bool, servers: IceServers = IceServers(),
+                 host_addresses: Sequence[str] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stats = IceStats()
+        self.selected_pair: SelectedPair | None = None
+        self._clock = clock
+        self._receiver: Callable[[bytes], None] | None = None
+        self._send_target: tuple[Any, tuple[str, int]] | None = None
+        self._tokens = ERROR_ANSWERS_PER_SECOND
+        self._tokens_at = clock()
+        self._servers = servers
+        self._host_addresses = host_addresses
+        self._allow_loopback = bool(host_addresses) and all(
+            ipaddress.ip_address(a).is_loopback for a in host_addresses or ())
+        self._broadcasts = local_networks()[1]
+        self._connection = _Connection(
+            self, host_addresses, servers.turn, ice_controlling=controlling, components=1,
+            stun_server=servers.stun, turn_username=servers.username,
+            turn_password=servers.password, use_ipv4=True, use_ipv6=False)
+        self._local: IceDescription | None = None
+
+    @property
+    def controlling(self) -> bool:
+        return bool(self._connection.ice_controlling)
+
+    @property
+    def local_parameters(self) -> IceParameters:
+        return IceParameters(self._connection.local_username, self._connection.local_password)
+
+    async def gather(self) -> IceDescription:
+        """Gather host, server-reflexive and relayed candidates; what the SDP offers."""
+        started = self._clock()
+        await self._connection.gather_candidates()
+        self.stats.gathering_seconds = self._clock() - started
+        candidates = tuple(IceCandidate.from_aioice(c)
+                           for c in self._connection.local_candidates)
+        if self._servers.stun and not any(c.type == "srflx" for c in candidates):
+            self.stats.stun_failed = True
+            log.warning("ICE: no server-reflexive candidate from STUN server %s:%d",
+                        *self._servers.stun)
+        if not candidates:
+            raise IceError("ICE gathering found no candidate (no usable local address)")
+        self._local = IceDescription(self.local_parameters, candidates)
+        log.info("ICE gathered %d candidates in %.0f ms: %s", len(candidates),
+                 self.stats.gathering_seconds * 1000,
+                 ", ".join(sorted({c.type for c in candidates})))
+        return self._local
+
+    @property
+    def local_description(self) -> IceDescription:
+        if self._local is None:
+            raise IceError("local ICE description asked for before gather()")
+        return self._local
+
+    def default_candidate(self) -> IceCandidate:
+        """The candidate for c=/m= (RFC 8839 §4.2.1.2): the relayed one when there is one
+        (most likely to work), else the srflx, else a host candidate."""
+        order = {"relay": 0, "srflx": 1, "host": 2}
+        return min(self.local_description.candidates, key=lambda c: order.get(c.type, 3))
+
+    async def set_remote(self, remote: IceDescription) -> None:
+        """The peer's ufrag, pwd and candidates, from its authenticated SDP."""
+        remote.parameters.check()
+        connection = self._connection
+        connection.remote_username = remote.parameters.ufrag
+        connection.remote_password = remote.parameters.pwd
+        connection.remote_is_lite = remote.parameters.lite
+        screened = screen_remote_candidates(remote.candidates,
+                                            allow_loopback=self._allow_loopback,
+                                            local_broadcasts=self._broadcasts)
+        self.stats.remote_candidates_accepted += len(screened.accepted)
+        self.stats.remote_candidates_refused.update(screened.refused)
+        if screened.refused:
+            log.info("ICE: refused remote candidates: %s", dict(screened.refused))
+        for candidate in screened.accepted:
+            await connection.add_remote_candidate(candidate.to_aioice())
+        if remote.end_of_candidates:
+            await connection.add_remote_candidate(None)
+
+    async def connect(self, timeout: float = CONNECT_TIMEOUT) -> SelectedPair:
+        """Run the checks (as controlling or controlled) until a pair is nominated."""
+        started = self._clock()
+        try:
+            await asyncio.wait_for(self._connection.connect(), timeout)
+        except TimeoutError:
+            raise IceError(f"ICE checks found no working pair within {timeout} s") from None
+        except ConnectionError as exc:
+            raise IceError(f"ICE failed: {exc}") from None
+        self.stats.connect_seconds = self._clock() - started
+        if self.selected_pair is None:  # aioice completed without our hook seeing the pair
+            raise IceError("ICE completed without a nominated pair on component 1")
+        log.info("ICE connected in %.0f ms: %s", self.stats.connect_seconds * 1000,
+                 self.selected_pair.describe())
+        return self.selected_pair
+
+    def set_receiver(self, receiver: Callable[[bytes], None] | None) -> None:
+        """Where datagrams arriving after nomination go (RTP, RTCP, ZRTP: RFC 7983 bytes)."""
+        self._receiver = receiver
+
+    def send(self, datagram: bytes) -> bool:
+        """Send on the nominated pair; False (and counted) when there is none or it fails."""
+        target = self._send_target
+        if target is None:
+            self.stats.send_failures += 1
+            return False
+        transport, address = target
+        try:
+            transport.sendto(datagram, address)
+        except (OSError, RuntimeError, AttributeError) as exc:
+            self.stats.send_failures += 1
+            log.debug("ICE send to %s failed: %s", address, exc)
+            return False
+        self.stats.datagrams_sent += 1
+        return True
+
+    async def close(self) -> None:
+        """Stop checks and consent, delete TURN allocations, close every socket."""
+        self._send_target = None
+        self._receiver = None
+        await self._connection.close()
+
+    # -- called by _Connection ---------------------------------------------------------------
+
+    def _nominated(self, pair: Any) -> None:
+        if self.selected_pair is not None:
+            return
+        self.selected_pair = SelectedPair(IceCandidate.from_aioice(pair.local_candidate),
+                                          IceCandidate.from_aioice(pair.remote_candidate),
+                                          (pair.remote_addr[0], pair.remote_addr[1]))
+        self._send_target = (pair.protocol.transport, pair.remote_addr)
+
+    def _datagram_received(self, data: bytes) -> None:
+        if data and data[0] <= 3:  # RFC 7983 §7: STUN range, yet aioice could not parse it
+            self.stats.stun_malformed += 1
+            return
+        receiver = self._receiver
+        if self.selected_pair is None or receiver is None:
+            self.stats.data_before_nomination += 1
+            return
+        self.stats.datagrams_received += 1
+        receiver(data)
+
+    def _error_answer_allowed(self) -> bool:
+        now = self._clock()
+        self._tokens = min(ERROR_ANSWERS_PER_SECOND,
+                           self._tokens + (now - self._tokens_at) * ERROR_ANSWERS_PER_SECOND)
+        self._tokens_at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
