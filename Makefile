@@ -1,25 +1,56 @@
 # deskphone — the two commands a newcomer needs are `make run` and `make test`.
+# Both set themselves up on a fresh Debian 12 with only git, make and python3: the Debian
+# packages they need through tools/apt-need (as root or with sudo; otherwise it prints the
+# apt-get line), the Python packages into .venv.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+ALSA_STAMP := $(VENV)/.installed-alsa
 PYTEST_ARGS ?=
+# What the tests drive besides Python (tests/support.py skips a test whose tool is missing,
+# outside CI). `make test TEST_PACKAGES=` installs none of them.
+# gcc, libasound2-dev and python3-dev build pyalsaaudio for the test that drives real ALSA.
+TEST_PACKAGES ?= kamailio sip-tester linphone-cli tshark wireshark-common iproute2 tmux \
+                 systemd util-linux gcc libc6-dev libasound2-dev python3-dev
 
-.PHONY: run test lint bench fuzz demo clean image image-test flash
+.PHONY: run test test-packages lint bench fuzz demo clean image image-test flash
 
+# Debian splits venv/ensurepip out of python3; a python3 that has them (pyenv, other
+# distributions) needs nothing.
 $(PY):
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || \
+	    tools/apt-need "Debian's python3 makes no venv without it" python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# Re-install when the project's dependencies change.
+# Re-install when the project's dependencies change. No C compiler needed: every dependency has
+# a wheel; pyalsaaudio (real ALSA devices only) is the [alsa] extra the Pi image installs.
 $(STAMP): firmware/pyproject.toml tools/pyproject.toml | $(PY)
+	@echo "deskphone: installing the firmware and the test tools into $(VENV) with pip" >&2
 	$(PY) -m pip install -q -e firmware -e 'tools[dev]'
 	touch $(STAMP)
+
+test-packages:
+	@tools/apt-need --optional "the interop tests talk to Kamailio, SIPp, linphonec, tshark" \
+	    $(TEST_PACKAGES)
+
+# Built only where it can be: without a C compiler and the ALSA and Python headers the one
+# ALSA test skips (and fails in CI, which has them).
+$(ALSA_STAMP): $(STAMP) | test-packages
+	@if command -v cc >/dev/null && [ -e /usr/include/alsa/asoundlib.h ] && $(PY) -c \
+	    'import os, sysconfig; os.stat(sysconfig.get_paths()["include"] + "/Python.h")' \
+	    2>/dev/null; then \
+	    echo "deskphone: building pyalsaaudio into $(VENV) for the ALSA test" >&2; \
+	    $(PY) -m pip install -q -e 'firmware[alsa]' && touch $@; \
+	else \
+	    echo "deskphone: no C compiler or ALSA/Python headers: pyalsaaudio not built" >&2; \
+	fi
 
 run: $(STAMP)
 	$(VENV)/bin/deskphone run --sim $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) test-packages $(ALSA_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # ruff, mypy, then the import contracts of .importlinter (layers one way, no cycles).

@@ -28,6 +28,18 @@ def require_tool(name: str) -> str:
     return path
 
 
+def require_module(name: str) -> None:
+    """Skip (fail in CI) when an optional Python package is missing: `make test` builds
+    pyalsaaudio only where a C compiler and the ALSA headers are."""
+    try:
+        __import__(name)
+    except ImportError:
+        message = f"Python module {name} is not installed (make test builds it when it can)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         if IN_CI:

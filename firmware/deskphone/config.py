@@ -7,6 +7,8 @@ on a laptop before first boot can fix it without reading code.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -30,9 +32,9 @@ PI_HOST = "0.0.0.0"
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names key, value and what is expected."""
 
-    def __init__(self, key: str, value: Any, expected: str) -> None:
+    def __init__(self, key: str, value: Any, expected: str, *, message: str | None = None) -> None:
         self.key, self.value, self.expected = key, value, expected
-        super().__init__(f"config: {key} = {value!r}: expected {expected}")
+        super().__init__(message or f"config: {key} = {value!r}: expected {expected}")
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,9 @@ class PhoneSettings:
 @dataclass(frozen=True)
 class DiscoverySettings:
     enabled: bool = True
-    interface: str | None = None  # address to announce on; defaults to the SIP listen host
+    # Interface name or address to announce on (resolved when discovery starts: the names are
+    # the phone's, not those of the laptop that checks the file); default the SIP listen host.
+    interface: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,11 +221,25 @@ def _choices(t: dict[str, Any], key: str, where: str, default: tuple[str, ...],
     return tuple(value)
 
 
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _unknown_keys(t: dict[str, Any], where: str, known: set[str]) -> None:
     for key in t:
         if key not in known:
-            raise ConfigError(f"{where}.{key}" if where else key, t[key],
-                              "one of the known keys: " + ", ".join(sorted(known)))
+            # A typo is the usual cause: name the nearest key first (`registar` → `registrar`).
+            nearest = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            hint = f"did you mean {nearest[0]!r}? " if nearest else ""
+            name = f"{where}.{key}" if where else key
+            known_list = ", ".join(sorted(known))
+            raise ConfigError(name, t[key], "one of the known keys: " + known_list,
+                              message=f"config: {name}: unknown key; {hint}(expected one "
+                                      f"of: {known_list})")
 
 
 def parse_listen(value: Any, key: str = "sip.listen") -> Listen:
@@ -384,8 +402,16 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     disc_t = _table(raw, "discovery")
     _unknown_keys(disc_t, "discovery", {"enabled", "interface"})
+    from deskphone.routing.interfaces import INTERFACE_NAME
+
+    interface = _str(disc_t, "interface", "discovery", None,
+                     what='an interface name ("eth0", "wlan0") or one of its addresses')
+    if interface is not None and not (_is_address(interface)
+                                      or re.fullmatch(INTERFACE_NAME, interface)):
+        raise ConfigError("discovery.interface", interface,
+                          'an interface name ("eth0", "wlan0") or one of its addresses')
     discovery = DiscoverySettings(enabled=_bool(disc_t, "enabled", "discovery", True),
-                                  interface=_str(disc_t, "interface", "discovery", None))
+                                  interface=interface)
 
     dialplan_t = _table(raw, "dialplan")
     try:  # a bad rule is a startup error that names the rule, not a surprise at dialling time

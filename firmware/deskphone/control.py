@@ -23,6 +23,34 @@ MAX_REQUEST = 4096  # a command line; anything longer is refused, not buffered
 Handler = Callable[[str, list[str]], Awaitable[Any]]
 
 
+# The commands a phone answers, with their arguments and what they do: `help` on the socket and
+# `deskphone ctl help` (which needs no running phone) print this one table; a test checks it
+# names exactly the commands the phone dispatches.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("hook", "off|on", "lift (off) or put down (on) the handset"),
+    ("press", "KEYS", "press keypad keys 0-9 * # A-D: press 202#"),
+    ("dial", "TARGET", "call an extension or a sip:/sips:/tel: URI"),
+    ("hangup", "", "end the call (puts the handset down)"),
+    ("hold", "", "put the call on hold, or resume it"),
+    ("transfer", "TARGET", "hand the call over to TARGET (blind transfer)"),
+    ("confirm-sas", "", "the SAS read aloud matched (as pressing #)"),
+    ("reject-sas", "", "the SAS did not match (as *): possible MITM"),
+    ("reverify", "", "forget the peer's verification, compare again"),
+    ("stats", "", "show or hide the call-quality screen"),
+    ("screenshot", "FILE.png", "save the screen as a PNG (4x scale)"),
+    ("state", "", "the phone's state as JSON: call, sas, screen"),
+    ("wait", "KEY=VALUE... [timeout=S]", "wait until the state matches: call=in_call"),
+    ("shutdown", "", "stop the phone"),
+    ("help", "", "this list"),
+)
+
+
+def help_text() -> str:
+    width = max(len(f"{name} {args}".strip()) for name, args, _ in COMMANDS)
+    lines = [f"  {f'{name} {args}'.strip():<{width}}  {what}" for name, args, what in COMMANDS]
+    return "commands:\n" + "\n".join(lines)
+
+
 class ControlError(Exception):
     """A bad command or argument; the message goes back to the client as is."""
 

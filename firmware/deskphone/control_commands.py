@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from deskphone.control import ControlError
+from deskphone.control import ControlError, help_text
 from deskphone.devices.build import Devices
 from deskphone.phone import events as ev
 from deskphone.phone.machine import PhoneMachine
@@ -168,9 +168,7 @@ async def _cmd_wait(app: ControlledPhone, args: list[str]) -> Any:
 
 
 async def _cmd_help(app: ControlledPhone, args: list[str]) -> Any:
-    return ("commands: hook off|on · press KEYS · dial TARGET · transfer TARGET · hangup · hold · "
-            "stats · confirm-sas · reject-sas · reverify · screenshot FILE.png · state · "
-            "wait KEY=VALUE... [timeout=S] · shutdown · help")
+    return help_text()  # the one table deskphone ctl help also prints, with no phone
 
 
 async def _cmd_shutdown(app: ControlledPhone, args: list[str]) -> Any:

@@ -110,7 +110,7 @@ async def _virtual_call(spec: CodecChoice, ticks: int, phase: float) -> tuple[li
             sent_at = now[0]
             a.tick(sent_at)
             for data in wire:
-                b._datagram_received(data, ("127.0.0.1", a.local_port), sent_at + 0.0001)
+                b._receiver.datagram_received(data, ("127.0.0.1", a.local_port), sent_at + 0.0001)
             wire.clear()
             now[0] = sent_at + phase
             b.tick(now[0])

@@ -17,6 +17,7 @@ from deskphone.media.stun import MAGIC_COOKIE
 from deskphone.sdp.codecs import CodecChoice
 from deskphone.zrtp.events import SrtpKeys
 from tests.media.audio_math import dominant_frequency, tone, tone_snr_db
+from tests.support import require_module
 
 K1, S1 = bytes(range(32)), bytes(range(100, 114))
 K2, S2 = bytes(range(50, 82)), bytes(range(200, 214))
@@ -216,6 +217,7 @@ def alsa_home(tmp_path, monkeypatch):
 @run_async
 async def test_pipeline_through_alsa_file_plugin(alsa_home):
     """Real AlsaAudio on both ends (file plugin over the null slave), injected clock."""
+    require_module("alsaaudio")
     rate = 8000
     tmp = alsa_home
     (tmp / "a_in.raw").write_bytes(tone(1004.0, rate, 2 * rate).tobytes())

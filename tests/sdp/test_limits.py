@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from deskphone.sdp import LocalMedia, OfferAnswer, SdpError, SessionDescription
-from deskphone.sdp import session as sdp_session
+from deskphone.sdp import fields as sdp_fields
 from deskphone.sdp.session import (
     MAX_ATTRIBUTES_PER_SECTION,
     MAX_FORMATS_PER_MEDIA,
@@ -81,14 +81,15 @@ def rtpmap_parses(offer: bytes, monkeypatch: pytest.MonkeyPatch) -> int:
     """How many times answering `offer` parses an a=rtpmap value: the unit of work that used to
     be repeated for every format."""
     calls = 0
-    real = sdp_session._parse_rtpmap
+    real = sdp_fields.parse_rtpmap
 
     def counting(value: str | None):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         return real(value)
 
-    monkeypatch.setattr(sdp_session, "_parse_rtpmap", counting)
+    # the parser and the m= section's rtpmap index both call it through the `fields` module
+    monkeypatch.setattr(sdp_fields, "parse_rtpmap", counting)
     _, negotiated = OfferAnswer().create_answer(offer, LOCAL)
     assert negotiated.codec is not None and negotiated.codec.name == "PCMU"
     return calls

@@ -321,15 +321,17 @@ def _pipeline_cost(codec: CodecChoice, ticks: int = 1500, warm_up: int = 50) -> 
             a._sendto = wire.append  # type: ignore[method-assign,assignment]
             b._sendto = lambda data: None  # type: ignore[method-assign]
             source = ("127.0.0.1", a.local_port)
+            playout = b._playout  # B only receives and plays: its tick would capture and send too
+            assert playout is not None
             cpu0 = 0.0
             for tick in range(warm_up + ticks):
                 if tick == warm_up:
                     cpu0 = time.process_time()
                 now[0] += 0.020
                 a.tick()
-                b._datagram_received(wire.pop(), source)
+                b._receiver.datagram_received(wire.pop(), source)
                 now[0] += 0.005
-                b.audio.play_frame(b._playout_frame(now[0]))
+                b.audio.play_frame(playout.frame(now[0], muted=False))
             return (time.process_time() - cpu0) / ticks * 1e6
         finally:
             await a.close()

@@ -20,6 +20,7 @@ from deskphone.config import Config
 from deskphone.phone import events as pev
 from deskphone.routing.dialplan import DIRECT, DialPlan, DialPlanError, PeerLike
 from deskphone.routing.discovery import LanDirectory
+from deskphone.routing.interfaces import InterfaceError, discovery_address
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,14 @@ class Routes:
     async def start_discovery(self, host: str, port: int, zid_hex: str) -> None:
         """Announce ourselves and browse the LAN (calls by URI work meanwhile, and without)."""
         ident = self.config.identity
-        address = self.config.discovery.interface or host
+        address = host
+        if self.config.discovery.interface:
+            try:
+                address = discovery_address(self.config.discovery.interface, ipv6=":" in host)
+            except InterfaceError as exc:  # e.g. a typo, or wlan0 without an address yet
+                log.error("LAN discovery is off: %s", exc)
+                self.emit(pev.StatusChanged("no LAN discovery"))
+                return
         if address in ("0.0.0.0", "::"):
             address = primary_address()
         directory = LanDirectory(address, ident.extension, port, zid_hex, ident.display_name,

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from deskphone.media.stream import MediaStream
+from deskphone.media.encryption import EncryptableStream
 from deskphone.zrtp import events as zev
 from deskphone.zrtp.session import ZrtpSession
 
@@ -44,16 +44,16 @@ class ZrtpDriver:
         self._clock = clock
         self._loop = loop
         self._allow_cleartext = allow_cleartext
-        self._stream: MediaStream | None = None
+        self._stream: EncryptableStream | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._started = False
         self._start_on_packet = False
         self._early: list[bytes] = []
         self._closed = False
 
-    # -- the media-encryption seam (deskphone.media.stream.MediaEncryption) ---------------------
+    # -- the media-encryption seam (deskphone.media.encryption.MediaEncryption) -----------------
 
-    def attach(self, stream: MediaStream) -> None:
+    def attach(self, stream: EncryptableStream) -> None:
         self._stream = stream
 
     def receive(self, packet: bytes) -> None:

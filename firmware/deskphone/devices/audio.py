@@ -120,7 +120,13 @@ class AlsaAudio:
         periods: int = 4,
         prefill_periods: int = 1,
     ) -> None:
-        import alsaaudio
+        try:
+            import alsaaudio
+        except ImportError as error:
+            # Optional so that the simulator needs no C compiler; the Pi image always has it.
+            raise OSError("ALSA audio needs pyalsaaudio, which is not installed: pip install "
+                          "'deskphone[alsa]' (builds against libasound2-dev with a C compiler)"
+                          ) from error
 
         _check_rate(rate)
         self.rate = rate

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 RTP_VERSION = 2
 RTP_HEADER_SIZE = 12
-_FIXED_HEADER = struct.Struct("!BBHII")
+# RFC 3550 §5.1 fixed header; the media stream packs and reads it in place on its fast paths
+FIXED_HEADER = struct.Struct("!BBHII")
+PLAIN_V2 = 0x80  # first octet of the usual packet: V=2, no padding, extension or CSRC
 
 
 class RtpError(ValueError):
@@ -55,7 +57,7 @@ class RtpPacket:
             first |= 0x10
         second = (0x80 if self.marker else 0) | self.payload_type
         parts = [
-            _FIXED_HEADER.pack(
+            FIXED_HEADER.pack(
                 first,
                 second,
                 self.sequence & 0xFFFF,
@@ -84,7 +86,7 @@ def parse_rtp(data: bytes) -> RtpPacket:
     """Parse one RTP packet (RFC 3550 §5.1, §5.3.1). Raises RtpError on malformed input."""
     if len(data) < RTP_HEADER_SIZE:
         raise RtpError(f"RTP packet of {len(data)} octets is shorter than the 12-octet header")
-    first, second, sequence, timestamp, ssrc = _FIXED_HEADER.unpack_from(data)
+    first, second, sequence, timestamp, ssrc = FIXED_HEADER.unpack_from(data)
     version = first >> 6
     if version != RTP_VERSION:
         raise RtpError(f"RTP version {version}, expected {RTP_VERSION}")

@@ -38,6 +38,13 @@ Receive modes of the RTP socket (CPU: one event-loop wake-up per 20 ms frame ins
 The RTCP port (port + 1) always keeps its reader: it carries a report every few seconds and, from
 some peers, a STUN check every 500 ms; reading it at every tick would cost more than those few
 wake-ups. Cleartext calls (`allow_cleartext`, ZRTP failed) stay in "reader" mode.
+
+Parts. This module is the stream's lifecycle, its commands, its receive modes and the tick (send
+one frame, play one frame, RTCP). What arrives is handled by the receive side (receive.py: demux,
+SRTP, RTP/RTCP/ZRTP/STUN handlers and their counters), which the stream hands its current codec,
+jitter buffer, RTCP session, SRTP context and addresses; the played frame comes from playout.py
+(decode/PLC, residue, resampling to the handset); the encryption plug-in's seam is encryption.py;
+the statistics snapshot is stats.py; binding the port pair is udp_socket.py's.
 """
 
 from __future__ import annotations
@@ -46,102 +53,33 @@ import asyncio
 import logging
 import os
 import random
-import socket
-import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from deskphone.devices.audio import AudioPort
 from deskphone.media.codecs import Codec, NegotiatedCodec, codec_key, create_codec
-from deskphone.media.demux import PacketKind, classify
-from deskphone.media.dtmf import DtmfReceiver, DtmfSender
-from deskphone.media.jitterbuffer import FrameKind, JitterBuffer
+from deskphone.media.dtmf import DtmfSender
+from deskphone.media.encryption import EncryptableStream, MediaEncryption
+from deskphone.media.jitterbuffer import JitterBuffer
+from deskphone.media.playout import Playout
+from deskphone.media.receive import MediaReceiver
 from deskphone.media.resample import Resampler
 from deskphone.media.rtcp import RtcpSession
-from deskphone.media.rtp import RtpError, parse_rtp
+from deskphone.media.rtp import FIXED_HEADER, PLAIN_V2
 from deskphone.media.srtp import SrtpContext, SrtpKeysLike
-from deskphone.media.stun import answer_binding_request
+from deskphone.media.stats import MediaStats, media_stats
 from deskphone.media.ticker import PeriodicTicker
-from deskphone.media.udp_socket import Datagram, MediaUdpSocket, arrival_time
+from deskphone.media.udp_socket import Datagram, MediaUdpSocket, arrival_time, bind_rtp_rtcp_pair
 
 log = logging.getLogger(__name__)
 
 TICK = 0.020
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 3264 §5.1 / RFC 4566 §6
 _CATCH_UP = 0.2  # missed ticks up to this are run back to back; after a longer stall, the latest
-_RTP_HEADER = struct.Struct("!BBHII")  # RFC 3550 §5.1 fixed header, V=2, no CSRC/extension
-_RTP_V2 = 0x80
-_PAIR_ATTEMPTS = 64
 
-
-def _bind_udp(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def bind_rtp_rtcp_pair(host: str, port: int = 0) -> tuple[socket.socket, socket.socket | None]:
-    """RTP socket on an even port and RTCP on the next (RFC 3550 §11). With `port` given, RTCP is
-    best effort: None when port + 1 is taken (the stream then multiplexes, RFC 5761)."""
-    if port:
-        rtp = _bind_udp(host, port)
-        try:
-            return rtp, _bind_udp(host, port + 1)
-        except OSError:
-            return rtp, None
-    for _ in range(_PAIR_ATTEMPTS):
-        rtp = _bind_udp(host, 0)
-        even = rtp.getsockname()[1]
-        if even % 2 == 0 and even < 65535:
-            try:
-                return rtp, _bind_udp(host, even + 1)
-            except OSError:
-                pass
-        rtp.close()
-    return _bind_udp(host, 0), None  # a crowded host: RTP alone, RTCP multiplexed
-
-
-@dataclass(frozen=True, slots=True)
-class MediaStats:
-    packets_sent: int
-    packets_received: int
-    lost: int
-    jitter_ms: float
-    rtt_ms: float | None
-    remote_lost: int
-    remote_fraction_lost: float
-    srtp_auth_failures: int
-    srtp_replays: int
-    concealed: int
-    late: int
-    duplicates: int
-    playout_delay_ms: float
-    target_delay_ms: float
-    dropped_cleartext: int
-    dropped_foreign: int
-    malformed: int
-    stun_answered: int
-    zrtp_received: int
-    secure: bool
-    receive_mode: str  # "reader" (woken per datagram) or "drained" (read at each tick)
-    send_failed: int  # socket buffer full or a send error: the packet was dropped
-
-
-class MediaEncryption(Protocol):
-    """The stream's media-encryption plug-in (baresip's `menc`), e.g. the call layer's ZRTP
-    driver. The stream hands it every key-management packet it demultiplexes (ZRTP, RFC 7983);
-    the plug-in keys the stream it is attached to through `set_srtp`, `enable_audio`,
-    `allow_cleartext` and `send_zrtp`, and tells its owner, not the stream, how that went."""
-
-    def attach(self, stream: MediaStream) -> None: ...
-    def receive(self, packet: bytes) -> None: ...
+# What other modules import from here: the stream's statistics and encryption seam, the port pair.
+__all__ = ["DIRECTIONS", "TICK", "EncryptableStream", "MediaEncryption", "MediaStats",
+           "MediaStream", "bind_rtp_rtcp_pair"]
 
 
 class MediaStream:
@@ -163,15 +101,13 @@ class MediaStream:
         self.remote_rtcp: tuple[str, int] | None = None  # where RTCP goes: RTP port or port + 1
         self.rtcp_mux = True
         self.codec_spec: NegotiatedCodec | None = None
-        self._payload_type: int | None = None
         self._codec: Codec | None = None
         self._jitter: JitterBuffer | None = None
         self._rtcp: RtcpSession | None = None
         self._to_codec: Resampler | None = None  # None: device and codec share the rate
-        self._to_device: Resampler | None = None
+        self._playout: Playout | None = None  # with the codec (playout.py)
         self._dtmf_pt: int | None = None
         self._dtmf_sender: DtmfSender | None = None
-        self._dtmf_receiver = DtmfReceiver()
         self._srtp: SrtpContext | None = None
         self._cleartext_allowed = False
         self._audio_on = False
@@ -182,15 +118,35 @@ class MediaStream:
         self._marker_pending = True
         self._ticker: PeriodicTicker | None = None
         self._closed = False
-        self._silence = bytes(2 * audio.rate * 20 // 1000)
-        # decoded audio (codec rate) of [play_ts, covered_until) of the jitter buffer
-        self._residue = b""
-        self._frame_bytes = 0  # one 20 ms frame of PCM at the codec rate
-        self._bytes_per_unit = 2  # PCM octets per RTP timestamp unit
-        self.on_zrtp: Callable[[bytes], None] = lambda packet: None
-        self.on_dtmf: Callable[[str], None] = lambda key: None
-        self._counters = {"dropped_cleartext": 0, "dropped_foreign": 0, "malformed": 0,
-                          "stun_answered": 0, "zrtp_received": 0, "packets_received": 0}
+        self._receiver = MediaReceiver(self._clock)  # what arrives (receive.py)
+
+    def _hand_receiver(self) -> None:
+        """The receive side gets what it reads (receive.py) each time one of them changes."""
+        receiver = self._receiver
+        receiver.rtp_socket, receiver.rtcp_socket = self._rtp_socket, self._rtcp_socket
+        receiver.remote, receiver.remote_rtcp = self.remote, self.remote_rtcp
+        receiver.srtp, receiver.cleartext_allowed = self._srtp, self._cleartext_allowed
+        receiver.codec, receiver.jitter, receiver.rtcp = self._codec, self._jitter, self._rtcp
+        receiver.payload_type = self.codec_spec.payload_type if self.codec_spec else None
+        receiver.dtmf_pt = self._dtmf_pt
+
+    @property
+    def on_zrtp(self) -> Callable[[bytes], None]:
+        """Called with each ZRTP packet from the peer (`set_encryption` plugs one in)."""
+        return self._receiver.on_zrtp
+
+    @on_zrtp.setter
+    def on_zrtp(self, handler: Callable[[bytes], None]) -> None:
+        self._receiver.on_zrtp = handler
+
+    @property
+    def on_dtmf(self) -> Callable[[str], None]:
+        """Called with each key the peer sent as a telephone-event (RFC 4733)."""
+        return self._receiver.on_dtmf
+
+    @on_dtmf.setter
+    def on_dtmf(self, handler: Callable[[str], None]) -> None:
+        self._receiver.on_dtmf = handler
 
     # ---- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -204,12 +160,13 @@ class MediaStream:
         stream._rtp_socket = MediaUdpSocket(rtp_sock)
         stream.local_port = stream._rtp_socket.port
         loop.add_reader(rtp_sock.fileno(), stream._on_readable, stream._rtp_socket,
-                        stream._datagram_received)
+                        stream._receiver.datagram_received)
         if rtcp_sock is not None:
             stream._rtcp_socket = MediaUdpSocket(rtcp_sock)
             stream.local_rtcp_port = stream._rtcp_socket.port
             loop.add_reader(rtcp_sock.fileno(), stream._on_readable, stream._rtcp_socket,
-                            stream._rtcp_port_received)
+                            stream._receiver.rtcp_port_received)
+        stream._hand_receiver()
         return stream
 
     def start(self, remote: tuple[str, int], codec: NegotiatedCodec, *, dtmf_pt: int | None,
@@ -223,15 +180,11 @@ class MediaStream:
         if (self.codec_spec is None or codec_key(codec) != codec_key(self.codec_spec)
                 or self._codec is None):
             self.codec_spec = codec
-            self._payload_type = codec.payload_type
             self._codec = create_codec(codec, secure=not self._cleartext_allowed)
             self._jitter = JitterBuffer(codec.clock_rate, self._codec.timestamp_increment)
             rate, device_rate = self._codec.sample_rate, self.audio.rate
             self._to_codec = Resampler(device_rate, rate) if device_rate != rate else None
-            self._to_device = Resampler(rate, device_rate) if device_rate != rate else None
-            self._frame_bytes = 2 * self._codec.frame_samples
-            self._bytes_per_unit = 2 * rate // codec.clock_rate
-            self._residue = b""
+            self._playout = Playout(self._codec, self._jitter, codec.clock_rate, device_rate)
         self._dtmf_pt = dtmf_pt
         if dtmf_pt is not None:
             self._dtmf_sender = DtmfSender(codec.clock_rate)
@@ -244,6 +197,7 @@ class MediaStream:
         if self._auto_tick and self._ticker is None and not self._closed:
             self._ticker = PeriodicTicker(self._loop, TICK, self._on_tick, catch_up=_CATCH_UP)
             self._ticker.start(self._clock() + TICK)
+        self._hand_receiver()
         self._update_receive_mode()
 
     def set_encryption(self, encryption: MediaEncryption) -> None:
@@ -258,6 +212,7 @@ class MediaStream:
 
     def set_srtp(self, keys: SrtpKeysLike) -> None:
         self._srtp = SrtpContext(keys)
+        self._hand_receiver()
         self._update_receive_mode()
 
     def enable_audio(self, on: bool) -> None:
@@ -267,6 +222,7 @@ class MediaStream:
 
     def allow_cleartext(self) -> None:
         self._cleartext_allowed = True
+        self._hand_receiver()
 
     def set_direction(self, direction: str) -> None:
         if direction not in DIRECTIONS:
@@ -305,6 +261,7 @@ class MediaStream:
                 self._loop.remove_reader(media_socket.fileno())
             media_socket.close()
         self._rtp_socket = self._rtcp_socket = None
+        self._hand_receiver()
         self._drained = False
         await asyncio.sleep(0)
 
@@ -323,7 +280,8 @@ class MediaStream:
         if drained:
             self._loop.remove_reader(rtp.fileno())
         else:
-            self._loop.add_reader(rtp.fileno(), self._on_readable, rtp, self._datagram_received)
+            self._loop.add_reader(rtp.fileno(), self._on_readable, rtp,
+                                  self._receiver.datagram_received)
         log.debug("media receive mode: %s", "drained" if drained else "reader")
 
     def _on_readable(self, media_socket: MediaUdpSocket,
@@ -334,7 +292,7 @@ class MediaStream:
     def _drain(self) -> None:
         """"drained" mode, at the start of a tick: the RTP socket until EAGAIN, in order."""
         if self._rtp_socket is not None:
-            self._dispatch(self._rtp_socket.receive(), self._datagram_received)
+            self._dispatch(self._rtp_socket.receive(), self._receiver.datagram_received)
 
     def _dispatch(self, batch: list[Datagram],
                   handler: Callable[[bytes, tuple[str, int], float], None]) -> None:
@@ -364,7 +322,9 @@ class MediaStream:
         if self._codec is None or self.remote is None:
             return
         self._send_frame(captured, now)
-        self.audio.play_frame(self._playout_frame(now))
+        assert self._playout is not None  # built with the codec
+        self.audio.play_frame(self._playout.frame(
+            now, not self._media_allowed or self._direction in ("sendonly", "inactive")))
         assert self._rtcp is not None
         report = self._rtcp.handle_timer(now)
         if report is not None and self._media_allowed:
@@ -392,65 +352,13 @@ class MediaStream:
             # RFC 3551 §4.1: marker on the first packet of a talkspurt
             second = (0x80 if self._marker_pending else 0) | self.codec_spec.payload_type
             self._marker_pending = False
-        data = _RTP_HEADER.pack(_RTP_V2, second, self._sequence, timestamp, self._ssrc) + payload
+        data = FIXED_HEADER.pack(PLAIN_V2, second, self._sequence, timestamp, self._ssrc) + payload
         self._sequence = (self._sequence + 1) & 0xFFFF
         if self._srtp is not None:
             data = self._srtp.protect(data)
         assert self._rtcp is not None
         self._rtcp.on_rtp_sent(timestamp, len(payload), now)
         self._sendto(data)
-
-    def _playout_frame(self, now: float) -> bytes:
-        jitter, codec = self._jitter, self._codec
-        assert jitter is not None and codec is not None
-        pieces = jitter.pop(now)
-        muted = not self._media_allowed or self._direction in ("sendonly", "inactive")
-        frame = self._frame_bytes
-        if len(pieces) == 1 and not self._residue and not muted:
-            piece = pieces[0]  # the common case: one 20 ms packet, nothing left over
-            if piece.kind is FrameKind.AUDIO:
-                pcm = codec.decode(piece.payload)
-                if len(pcm) == frame:
-                    return self._to_device.process(pcm) if self._to_device else pcm
-                self._residue = self._fit(pcm, piece.duration * self._bytes_per_unit)
-                pieces = []
-        hold = False
-        for piece in pieces:
-            if piece.kind is FrameKind.AUDIO:
-                self._residue += self._fit(codec.decode(piece.payload),
-                                           piece.duration * self._bytes_per_unit)
-            elif piece.kind is FrameKind.LOST:
-                self._residue += self._concealed(piece.duration * self._bytes_per_unit)
-            elif piece.kind is FrameKind.HOLD:
-                hold = True
-            else:  # SILENCE: playout stopped or restarted, what was left over is stale
-                self._residue = b""
-                return self._silence
-        if hold:
-            pcm = self._concealed(frame)  # played outside the timeline: the residue waits
-        else:
-            pcm, self._residue = self._fit(self._residue[:frame], frame), self._residue[frame:]
-        if muted:
-            return self._silence
-        return self._to_device.process(pcm) if self._to_device else pcm
-
-    @staticmethod
-    def _fit(pcm: bytes, size: int) -> bytes:
-        """Exactly `size` octets: a decoder that returned more or less must not shift the
-        timeline of everything after it."""
-        if len(pcm) == size:
-            return pcm
-        return pcm[:size] if len(pcm) > size else pcm + bytes(size - len(pcm))
-
-    def _concealed(self, size: int) -> bytes:
-        assert self._codec is not None
-        pcm = self._codec.conceal()
-        while len(pcm) < size:
-            more = self._codec.conceal()
-            if not more:
-                break
-            pcm += more
-        return self._fit(pcm, size)
 
     def _send_rtcp(self, report: bytes) -> None:
         if self._srtp is not None:
@@ -466,138 +374,9 @@ class MediaStream:
         if self._rtp_socket is not None and self.remote is not None:
             self._rtp_socket.send(data, self.remote)
 
-    # ---- receive -----------------------------------------------------------------------------
-    def _datagram_received(self, data: bytes, addr: tuple[str, int],
-                           arrival: float | None = None) -> None:
-        """One datagram from the RTP port; `arrival` on the stream's clock (None: now)."""
-        if arrival is None:
-            arrival = self._clock()
-        kind = classify(data)
-        if kind is PacketKind.STUN:
-            self._answer_stun(data, addr, self._rtp_socket)
-            return
-        if addr != self.remote:
-            if kind is PacketKind.RTCP and addr == self.remote_rtcp:
-                self._receive_rtcp(data, arrival)
-                return
-            if self.remote is not None:
-                self._counters["dropped_foreign"] += 1  # symmetric RTP: only the signalled peer
-                return
-        if kind is PacketKind.ZRTP:
-            self._counters["zrtp_received"] += 1
-            self.on_zrtp(data)
-        elif kind is PacketKind.RTP:
-            self._receive_rtp(data, arrival)
-        elif kind is PacketKind.RTCP:
-            self._receive_rtcp(data, arrival)
-        else:
-            self._counters["malformed"] += 1
-
-    def _receive_rtp(self, data: bytes, now: float) -> None:
-        """`now`: the packet's arrival (RFC 3550 §6.4.1 transit; the jitter buffer's too)."""
-        if self._codec is None or self._jitter is None or self._rtcp is None:
-            return
-        if self._srtp is not None:
-            plain = self._srtp.unprotect(data)
-            if plain is None:
-                return  # counted in the SRTP stats (auth failure / replay)
-            data = plain
-        elif not self._cleartext_allowed:
-            self._counters["dropped_cleartext"] += 1
-            return
-        if len(data) > _RTP_HEADER.size and data[0] == _RTP_V2:
-            # the usual packet (RFC 3550 §5.1: V=2, no padding, extension or CSRC): read the
-            # fixed header in place instead of building an RtpPacket
-            _first, second, sequence, timestamp, ssrc = _RTP_HEADER.unpack_from(data)
-            payload_type = second & 0x7F
-            payload = data[_RTP_HEADER.size:]
-        else:
-            try:
-                packet = parse_rtp(data)
-            except RtpError:
-                self._counters["malformed"] += 1
-                return
-            payload_type, sequence, timestamp, ssrc = (
-                packet.payload_type, packet.sequence, packet.timestamp, packet.ssrc)
-            payload = packet.payload
-        self._counters["packets_received"] += 1
-        self._rtcp.on_rtp_received(ssrc, sequence, timestamp, now)
-        if payload_type == self._dtmf_pt:
-            key = self._dtmf_receiver.receive(parse_rtp(data))
-            if key is not None:
-                self.on_dtmf(key)
-        elif self._codec is not None and payload_type == self._payload_type:
-            self._jitter.put_payload(ssrc, timestamp, payload, now,
-                                     self._codec.payload_duration(payload))
-        else:
-            self._counters["malformed"] += 1  # a payload type we did not negotiate
-
-    def _receive_rtcp(self, data: bytes, arrival: float) -> None:
-        if self._rtcp is None:
-            return
-        if self._srtp is not None:
-            plain = self._srtp.unprotect_rtcp(data)
-            if plain is None:
-                return
-            data = plain
-        elif not self._cleartext_allowed:
-            self._counters["dropped_cleartext"] += 1
-            return
-        self._rtcp.receive_rtcp(data, arrival)  # RFC 3550 §6.4.1: A, the SR's arrival
-
-    def _answer_stun(self, data: bytes, addr: tuple[str, int],
-                     media_socket: MediaUdpSocket | None) -> None:
-        """A STUN Binding Request is answered from the port it reached (RFC 5389 §7.3.1)."""
-        answer = answer_binding_request(data, addr)
-        if answer is not None and media_socket is not None:
-            self._counters["stun_answered"] += 1
-            media_socket.send(answer, addr)
-
-    def _rtcp_port_received(self, data: bytes, addr: tuple[str, int],
-                            arrival: float | None = None) -> None:
-        """RFC 3550 §11: the peer's RTCP from its port + 1 (or, symmetric, any port of its host
-        while we multiplex: RFC 5761 §5.1.1 lets a peer fall back to port + 1)."""
-        kind = classify(data)
-        if kind is PacketKind.STUN:
-            # linphone (mediastreamer2) sends keep-alive Binding Requests every ~500 ms to our
-            # RTCP port as well as the RTP port (RFC 7983 demultiplexing applies on both).
-            self._answer_stun(data, addr, self._rtcp_socket)
-            return
-        if self.remote is None or addr[0] != self.remote[0] or kind is not PacketKind.RTCP:
-            self._counters["dropped_foreign"] += 1
-            return
-        self._receive_rtcp(data, self._clock() if arrival is None else arrival)
-
     # ---- statistics --------------------------------------------------------------------------
     @property
     def stats(self) -> MediaStats:
-        snap = self._rtcp.snapshot() if self._rtcp is not None else None
-        jb = self._jitter.stats if self._jitter is not None else None
-        srtp = self._srtp.stats if self._srtp is not None else None
-        c = self._counters
-        sockets = [s.stats for s in self._sockets()]
-        return MediaStats(
-            packets_sent=snap.packets_sent if snap else 0,
-            packets_received=c["packets_received"],
-            lost=snap.packets_lost if snap else 0,
-            jitter_ms=round(snap.jitter_ms, 2) if snap else 0.0,
-            rtt_ms=round(snap.rtt_ms, 2) if snap and snap.rtt_ms is not None else None,
-            remote_lost=snap.remote_packets_lost if snap else 0,
-            remote_fraction_lost=snap.remote_fraction_lost if snap else 0.0,
-            srtp_auth_failures=srtp.auth_failures if srtp else 0,
-            srtp_replays=srtp.replays if srtp else 0,
-            concealed=jb.concealed if jb else 0,
-            late=jb.late if jb else 0,
-            duplicates=jb.duplicates if jb else 0,
-            playout_delay_ms=self._jitter.delay_ms if self._jitter is not None else 0.0,
-            target_delay_ms=jb.target_delay_ms if jb else 0.0,
-            dropped_cleartext=c["dropped_cleartext"],
-            dropped_foreign=c["dropped_foreign"],
-            malformed=c["malformed"] + sum(s.truncated for s in sockets),
-            stun_answered=c["stun_answered"],
-            zrtp_received=c["zrtp_received"],
-            secure=self.secure,
-            receive_mode="drained" if self._drained else "reader",
-            send_failed=sum(s.send_dropped + s.send_errors for s in sockets),
-        )
-
+        return media_stats(self._rtcp, self._jitter, self._srtp, self._receiver.counters,
+                           [s.stats for s in self._sockets()], secure=self.secure,
+                           receive_mode="drained" if self._drained else "reader")

@@ -166,3 +166,39 @@ def arrival_time(stamp: float | None, reference_now: float, realtime_now: float)
     if not 0.0 <= age <= MAX_BELIEVED_AGE:
         return reference_now
     return reference_now - age
+
+
+# ---- binding a stream's ports -------------------------------------------------------------
+_PAIR_ATTEMPTS = 64
+
+
+def _bind_udp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def bind_rtp_rtcp_pair(host: str, port: int = 0) -> tuple[socket.socket, socket.socket | None]:
+    """RTP socket on an even port and RTCP on the next (RFC 3550 §11). With `port` given, RTCP is
+    best effort: None when port + 1 is taken (the stream then multiplexes, RFC 5761)."""
+    if port:
+        rtp = _bind_udp(host, port)
+        try:
+            return rtp, _bind_udp(host, port + 1)
+        except OSError:
+            return rtp, None
+    for _ in range(_PAIR_ATTEMPTS):
+        rtp = _bind_udp(host, 0)
+        even = rtp.getsockname()[1]
+        if even % 2 == 0 and even < 65535:
+            try:
+                return rtp, _bind_udp(host, even + 1)
+            except OSError:
+                pass
+        rtp.close()
+    return _bind_udp(host, 0), None  # a crowded host: RTP alone, RTCP multiplexed

@@ -8,9 +8,8 @@ The phone has two pieces of state that a person can see:
   the far end, ringback once it alerts), ringing (an incoming call), in_call, transfer_dialing
   (the transfer key was pressed: keying the target), transferring (REFER sent, waiting for the
   far end's new call), ended (a reason on screen until the handset goes down);
-* the **security state** of the current call — none, securing (ZRTP running), secure (keys agreed,
-  SAS not yet compared), verified (SAS compared now or in an earlier call), not_secure, mismatch
-  (possible man in the middle). "Secure" is shown only when it is true; a mismatch overrides
+* the **security state** of the current call (`call_security.py`) — none, securing, secure,
+  verified, not_secure, mismatch. "Secure" is shown only when it is true; a mismatch overrides
   everything else until the person compares the SAS again.
 
 Every event-triggered transition of the call state is a row of `TRANSITIONS` below: `{state:
@@ -20,98 +19,51 @@ commands for the app (screens, tones, ringer, SIP actions); the app never decide
 does, it only carries it out. Time comes in as `now`; the machine reads no clock. Its only timers
 are the inter-digit timeout, the end-of-call screen, and the once-a-second in-call refresh.
 
-Blind transfer (RFC 3515), like a desk phone's XFER key: in a call, `A` (the transfer key of the
-4x4 keypad) opens the transfer screen; digits key the target, `#` sends it (or the inter-digit
-timeout does), `*` erases and, when nothing is left, goes back to the call; `A` again also goes
-back. The control socket's `transfer TARGET` does the same at once. The far end then calls the
-target: on success our leg ends ("Transferred"), on failure the call goes on. As the transferee,
-`TransferStarted` puts the current call aside while the new one is placed (state calling); if that
-call fails the original call comes back (RFC 5589 §6.2), if it is answered it replaces it.
+The pieces beside this file keep their own state and never see the machine: `vocabulary.py`
+names the states, keys and end-of-call reasons; `settings.py` is the machine's configuration;
+`call_view.py` picks a call's screen from a read-only `CallView`; `call_security.py` and
+`transfer.py` (blind transfer, RFC 3515) are objects the machine owns and delegates to. Only this
+file changes the call state, and only through `TRANSITIONS`' handlers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import replace
 
 from deskphone.phone import events as ev
+from deskphone.phone.call_security import CallSecurity
+from deskphone.phone.call_view import CallView, call_screen
 from deskphone.phone.screens import (
     CallingScreen,
     DialingScreen,
     EndedScreen,
     ErrorScreen,
     IdleScreen,
-    InCallScreen,
-    MitmScreen,
-    NotSecureScreen,
     OffHookScreen,
     RingingScreen,
-    SasScreen,
-    StatsScreen,
-    TransferScreen,
+)
+from deskphone.phone.settings import MachineSettings
+from deskphone.phone.transfer import BlindTransfer, Keyed, SetAsideCall
+from deskphone.phone.vocabulary import (
+    DIAL_KEYS,
+    END_REASONS,
+    IN_CALL_STATES,
+    MAX_DIGITS,
+    PEER_WARNINGS,
+    REVERIFY_KEY,
+    STATS_KEY,
+    TRANSFER_KEY,
+    CallState,
+    Security,
 )
 
-
-class CallState(StrEnum):
-    IDLE = "idle"
-    OFFHOOK = "offhook"
-    DIALING = "dialing"
-    CALLING = "calling"
-    RINGING = "ringing"
-    IN_CALL = "in_call"
-    TRANSFER_DIALING = "transfer_dialing"
-    TRANSFERRING = "transferring"
-    ENDED = "ended"
-
-
-class Security(StrEnum):
-    NONE = "none"
-    SECURING = "securing"
-    SECURE = "secure"
-    VERIFIED = "verified"
-    NOT_SECURE = "not_secure"
-    MISMATCH = "mismatch"
-
-
-DIAL_KEYS = frozenset("0123456789")
-TRANSFER_KEY = "A"  # the top key of the 4x4 keypad's letter column, labelled XFER
-STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quality on/off
-REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
-IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
-# How a PeerWarning is put on the call screens.
-PEER_WARNINGS = {"new_zid": "NEW PHONE ID", "zid_mismatch": "WRONG PHONE ID"}
-MAX_DIGITS = 32  # E.164 is 15 digits; leave room for prefixes and PINs, never grow unbounded
-
-# How each end-of-call reason is put to a person: (screen title, tone).
-END_REASONS: dict[str, tuple[str, str | None]] = {
-    "busy": ("Busy", "busy"),
-    "declined": ("Declined", "busy"),
-    "unreachable": ("Unreachable", "reorder"),
-    "timeout": ("No answer", "reorder"),
-    "cancelled": ("Call ended", None),
-    "remote_hangup": ("Call ended", "busy"),
-    "local_hangup": ("Call ended", None),
-    "failed": ("Call failed", "reorder"),
-    "not_secure": ("Not secure", "not_secure"),
-    "transferred": ("Transferred", None),
-}
-
-
-@dataclass(frozen=True)
-class MachineSettings:
-    extension: str
-    display_name: str
-    status: str = "LAN"
-    interdigit_timeout: float = 4.0
-    ended_screen_seconds: float = 3.0
-    # Nobody answers: the caller gives up (CANCEL) after no_answer_seconds, and a ringing phone
-    # stops after ring_seconds with 480 (RFC 3261 §21.4.18) so a call never rings forever.
-    no_answer_seconds: float = 90.0
-    ring_seconds: float = 120.0
-    # True when a dialled string is complete by the dial plan (fixed-length extensions), so the
-    # call goes out without waiting for '#' or the timeout.
-    is_complete: Callable[[str], bool] | None = None
+# Re-exported: callers and tests import the phone's vocabulary from here.
+__all__ = [
+    "DIAL_KEYS", "END_REASONS", "IN_CALL_STATES", "MAX_DIGITS", "PEER_WARNINGS", "REVERIFY_KEY",
+    "STATS_KEY", "TRANSFER_KEY", "TRANSITIONS", "CallState", "MachineSettings", "PhoneMachine",
+    "Security",
+]
 
 
 Commands = list[ev.Command]
@@ -121,22 +73,17 @@ class PhoneMachine:
     def __init__(self, settings: MachineSettings) -> None:
         self.settings = settings
         self.state = CallState.IDLE
-        self.security = Security.NONE
+        self.call_security = CallSecurity()
         self.status = settings.status
         self.off_hook = False
         self.digits = ""
         self.peer: str | None = None
-        self.sas: str | None = None
-        self.not_secure_reason = ""
         self.incoming_call_id: str | None = None
         self.held = False
         self.last_dtmf = ""
         self.answered_at: float | None = None
-        self.peer_warning: str | None = None  # a PEER_WARNINGS key for the current call
         self.lan_warning = ""
-        self.transfer_target: str | None = None  # keyed/sent transfer target (transferor)
-        self.transferred_from: dict[str, object] | None = None  # transferee: the call set aside
-        self.transfer_failed = ""  # why the last transfer of this call did not happen
+        self.transfer = BlindTransfer()
         self.show_stats = False  # the call-quality screen instead of the call screen
         self.stats: ev.CallStats | None = None
         self.screen: object = self._idle_screen()
@@ -174,7 +121,7 @@ class PhoneMachine:
         if kind == "interdigit" and self.state is CallState.DIALING:
             return self._place(self.digits)
         if kind == "interdigit" and self.state is CallState.TRANSFER_DIALING:
-            return self._send_transfer(self.transfer_target or "")
+            return self._send_transfer(self.transfer.target or "")
         if kind == "ended" and self.state is CallState.ENDED and not self.off_hook:
             return self._go_idle()
         if kind == "no_answer" and self.state is CallState.CALLING:
@@ -205,11 +152,24 @@ class PhoneMachine:
             "dtmf": self.last_dtmf,
             "stats_shown": self.show_stats,
             "screen": "\n".join(lines),
-            "peer_warning": self.peer_warning,
+            "peer_warning": self.call_security.peer_warning,
             "lan_warning": self.lan_warning or None,
-            "transfer": self.transfer_target,
-            "transfer_failed": self.transfer_failed or None,
+            "transfer": self.transfer.target,
+            "transfer_failed": self.transfer.failed or None,
         }
+
+    @property
+    def security(self) -> Security:
+        return self.call_security.level
+
+    @property
+    def sas(self) -> str | None:
+        return self.call_security.sas
+
+    @property
+    def transferred_from(self) -> SetAsideCall | None:
+        """As the transferee: the call put aside while the transfer's new call is placed."""
+        return self.transfer.set_aside
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -231,17 +191,12 @@ class PhoneMachine:
     def _reset_call(self) -> None:
         self.digits = ""
         self.peer = None
-        self.sas = None
-        self.security = Security.NONE
-        self.not_secure_reason = ""
+        self.call_security = CallSecurity()
         self.incoming_call_id = None
         self.held = False
         self.last_dtmf = ""
         self.answered_at = None
-        self.peer_warning = None
-        self.transfer_target = None
-        self.transferred_from = None
-        self.transfer_failed = ""
+        self.transfer.clear()
         self.show_stats = False
         self.stats = None
         self._clear_timer()
@@ -252,27 +207,12 @@ class PhoneMachine:
         return [ev.PlayTone(None), ev.Ring(False), self._show(self._idle_screen())]
 
     def _call_screen(self) -> object:
-        peer = self.peer or ""
-        warning = PEER_WARNINGS.get(self.peer_warning or "", "")
-        if self.security is Security.MISMATCH:
-            return MitmScreen(peer=f"{warning} {peer}".strip(), sas=self.sas)
-        if self.state is CallState.TRANSFER_DIALING:
-            return TransferScreen(peer=peer, digits=self.transfer_target or "")
-        if self.state is CallState.TRANSFERRING:
-            return TransferScreen(peer=peer, digits=self.transfer_target or "",
-                                  progress="Transferring…")
-        if self.show_stats:
-            stats = self.stats or ev.CallStats("-", 0.0, 0.0, None)
-            return StatsScreen(codec=stats.codec, loss_pct=stats.loss_pct,
-                               jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms)
-        if self.security is Security.NOT_SECURE:
-            return NotSecureScreen(peer=peer, reason=self.not_secure_reason)
-        if self.security is Security.SECURE and self.sas is not None:
-            return SasScreen(peer=peer, sas=self.sas, warning=warning)
-        duration = 0 if self.answered_at is None else int(self._now - self.answered_at)
-        return InCallScreen(peer=peer, duration_s=max(0, duration), security=self.security.value,
-                            sas=self.sas, verified=self.security is Security.VERIFIED,
-                            held=self.held, dtmf=self.last_dtmf, warning=warning)
+        return call_screen(CallView(
+            state=self.state, security=self.security, peer=self.peer or "", sas=self.sas,
+            peer_warning=self.call_security.peer_warning,
+            transfer_target=self.transfer.target or "", show_stats=self.show_stats,
+            stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
+            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf))
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -391,7 +331,7 @@ class PhoneMachine:
                 self._show(CallingScreen(peer=self.peer or "", progress="Ringing…"))]
 
     def _connected(self, _: ev.CallConnected) -> Commands:
-        self.transferred_from = None  # a transfer's new call replaces the old one
+        self.transfer.replaced()  # a transfer's new call replaces the old one
         self.state = CallState.IN_CALL
         self.answered_at = self._now
         self._set_timer("refresh", self._now + 1.0)
@@ -408,8 +348,7 @@ class PhoneMachine:
         return self._end(event.title, event.detail, "reorder", error=True)
 
     def _in_call_key(self, event: ev.KeyPressed) -> Commands:
-        # On the SAS or POSSIBLE MITM screen, '#' = "it matches", '*' = "it does not".
-        if self.security in (Security.SECURE, Security.MISMATCH) and self.sas is not None:
+        if self.call_security.awaiting_comparison():  # '#': it matches, '*': it does not
             if event.key == "#":
                 return self._confirm(event)
             if event.key == "*":
@@ -420,16 +359,16 @@ class PhoneMachine:
             return self._reverify(event)
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
-            self.transfer_target = ""
+            self.transfer.open()
             return self._refresh_call_screen()
         return [ev.SendDtmf(event.key)]
 
     def _reverify(self, _: ev.Event) -> Commands:
-        if self.security is not Security.VERIFIED or self.sas is None:
-            return []  # only a verified call can be un-verified
-        self.security = Security.SECURE
+        commands = self.call_security.reverify()
+        if commands is None:
+            return []
         self.show_stats = False
-        return [ev.ClearVerified(), *self._refresh_call_screen()]
+        return [*commands, *self._refresh_call_screen()]
 
     def _toggle_stats(self, _: ev.Event) -> Commands:
         self.show_stats = not self.show_stats
@@ -442,20 +381,17 @@ class PhoneMachine:
     # -- blind transfer (RFC 3515) ------------------------------------------------------------
 
     def _transfer_key(self, event: ev.KeyPressed) -> Commands:
-        key, target = event.key, self.transfer_target or ""
-        if key in DIAL_KEYS:
-            if len(target) >= MAX_DIGITS:
-                return [ev.PlayTone("error")]
-            self.transfer_target = target + key
+        keyed = self.transfer.press(event.key)
+        if keyed is Keyed.TYPED:
             self._set_timer("interdigit", self._now + self.settings.interdigit_timeout)
+        if keyed in (Keyed.TYPED, Keyed.ERASED):
             return self._refresh_call_screen()
-        if key == "#" and target:
-            return self._send_transfer(target)
-        if (key == "*" and not target) or key == TRANSFER_KEY:
+        if keyed is Keyed.FULL:
+            return [ev.PlayTone("error")]
+        if keyed is Keyed.SEND:
+            return self._send_transfer(self.transfer.target or "")
+        if keyed is Keyed.BACK:
             return self._back_to_call()
-        if key == "*":
-            self.transfer_target = target[:-1]
-            return self._refresh_call_screen()
         return []
 
     def _transfer_now(self, event: ev.TransferDialed) -> Commands:
@@ -465,66 +401,55 @@ class PhoneMachine:
         if not target:
             return self._back_to_call()
         self.state = CallState.TRANSFERRING
-        self.transfer_target = target
+        self.transfer.send(target)
         self._set_timer("refresh", self._now + 1.0)
         return [ev.TransferCall(target), *self._refresh_call_screen()]
 
     def _back_to_call(self) -> Commands:
         self.state = CallState.IN_CALL
-        self.transfer_target = None
+        self.transfer.close()
         self._set_timer("refresh", self._now + 1.0)
         return self._refresh_call_screen()
 
     def _transfer_done(self, _: ev.TransferSucceeded) -> Commands:
-        return [ev.HangUp(), *self._end("Transferred", self.transfer_target or "", None)]
+        return [ev.HangUp(), *self._end("Transferred", self.transfer.target or "", None)]
 
     def _transfer_refused(self, event: ev.TransferAborted) -> Commands:
-        self.transfer_failed = event.detail
+        self.transfer.record_failure(event.detail)
         commands = self._back_to_call()
         return [ev.PlayTone("error"), *commands]
 
     def _transferred_away(self, event: ev.TransferStarted) -> Commands:
         # We are the transferee: keep what the person saw of the call set aside.
-        saved: dict[str, object] = {"peer": self.peer, "sas": self.sas, "security": self.security,
-                 "answered_at": self.answered_at, "not_secure_reason": self.not_secure_reason,
-                 "held": self.held, "peer_warning": self.peer_warning}
+        saved = SetAsideCall(peer=self.peer, answered_at=self.answered_at, held=self.held,
+                             security=replace(self.call_security))
         self._reset_call()
-        self.transferred_from = saved
+        self.transfer.put_aside(saved)
         self.peer = event.target
         self.state = CallState.CALLING
         return [ev.PlayTone(None),
                 self._show(CallingScreen(peer=event.target, progress="Transferring…"))]
 
     def _transfer_fell_through(self, event: ev.TransferAborted) -> Commands:
-        saved = self.transferred_from
+        saved = self.transfer.set_aside
         if saved is None:
             self.ignored += 1
             return []
         self._reset_call()
-        self.transfer_failed = event.detail
-        self.peer = saved["peer"]  # type: ignore[assignment]
-        self.sas = saved["sas"]  # type: ignore[assignment]
-        self.security = saved["security"]  # type: ignore[assignment]
-        self.answered_at = saved["answered_at"]  # type: ignore[assignment]
-        self.not_secure_reason = saved["not_secure_reason"]  # type: ignore[assignment]
-        self.held = saved["held"]  # type: ignore[assignment]
-        self.peer_warning = saved["peer_warning"]  # type: ignore[assignment]
+        self.transfer.record_failure(event.detail)
+        self.peer, self.answered_at, self.held = saved.peer, saved.answered_at, saved.held
+        self.call_security = replace(saved.security)
         self.state = CallState.IN_CALL
         self._set_timer("refresh", self._now + 1.0)
         return [ev.PlayTone("error"), *self._refresh_call_screen()]
 
     def _peer_warning(self, event: ev.PeerWarning) -> Commands:
-        if event.kind not in PEER_WARNINGS:
+        commands = self.call_security.warn(event.kind)
+        if commands is None:
             self.ignored += 1
             return []
-        if event.kind == "zid_mismatch" or self.peer_warning is None:
-            self.peer_warning = event.kind
-        if event.kind == "zid_mismatch" and self.security is not Security.MISMATCH:
-            # The ZRTP endpoint is not the phone the LAN announced: treat as a possible MITM.
-            self.security = Security.MISMATCH
-            return [ev.PlayTone("mitm"), *self._refresh_call_screen()]
-        if self.state in IN_CALL_STATES:
-            return self._refresh_call_screen()
+        if commands or self.state in IN_CALL_STATES:
+            return [*commands, *self._refresh_call_screen()]
         return []
 
     def _lan_warning(self, event: ev.LanWarning) -> Commands:
@@ -533,46 +458,26 @@ class PhoneMachine:
             return [self._show(self._idle_screen())]
         return []
 
+    def _security_changed(self, commands: Commands | None) -> Commands:
+        return [] if commands is None else [*commands, *self._refresh_call_screen()]
+
     def _confirm(self, _: ev.Event) -> Commands:
-        if self.sas is None or self.security not in (Security.SECURE, Security.MISMATCH,
-                                                     Security.VERIFIED):
-            return []  # nothing to confirm: never call an unsecured call verified
-        self.security = Security.VERIFIED
-        return [ev.ConfirmSas(), ev.PlayTone(None), *self._refresh_call_screen()]
+        return self._security_changed(self.call_security.confirm())
 
     def _reject_sas(self, _: ev.Event) -> Commands:
-        if self.sas is None or self.security not in (Security.SECURE, Security.MISMATCH,
-                                                     Security.VERIFIED):
-            return []
-        # The two people read different words: someone is in the middle (RFC 6189 §7).
-        self.security = Security.MISMATCH
-        return [ev.RejectSas(), ev.PlayTone("mitm"), *self._refresh_call_screen()]
+        return self._security_changed(self.call_security.reject())
 
     def _securing(self, _: ev.SecuringStarted) -> Commands:
-        if self.security is Security.MISMATCH:
-            return []
-        self.security = Security.SECURING
-        return self._refresh_call_screen()
+        return self._security_changed(self.call_security.securing())
 
     def _secured(self, event: ev.Secured) -> Commands:
-        self.sas = event.sas
-        if self.security is Security.MISMATCH:
-            return self._refresh_call_screen()  # a mismatch stands until the SAS is compared
-        self.security = Security.VERIFIED if event.verified else Security.SECURE
-        return [ev.PlayTone(None), *self._refresh_call_screen()]
+        return self._security_changed(self.call_security.secured(event.sas, event.verified))
 
     def _not_secure(self, event: ev.CallNotSecure) -> Commands:
-        if self.security is Security.MISMATCH:
-            return []
-        self.security = Security.NOT_SECURE
-        self.not_secure_reason = event.reason
-        return [ev.PlayTone("not_secure"), *self._refresh_call_screen()]
+        return self._security_changed(self.call_security.not_secure(event.reason))
 
     def _mismatch(self, event: ev.PossibleMitm) -> Commands:
-        self.security = Security.MISMATCH
-        if event.sas is not None:
-            self.sas = event.sas
-        return [ev.PlayTone("mitm"), *self._refresh_call_screen()]
+        return self._security_changed(self.call_security.mismatch(event.sas))
 
     def _dtmf(self, event: ev.DtmfReceived) -> Commands:
         self.last_dtmf = (self.last_dtmf + event.key)[-12:]

@@ -1,0 +1,32 @@
+"""The media stream's encryption seam (baresip's `menc`): what a plug-in such as ZRTP sees.
+
+The stream hands its plug-in every key-management packet it demultiplexes (ZRTP, RFC 7983 §7);
+the plug-in keys that stream through the four commands of `EncryptableStream` and tells its
+owner, not the stream, how that went (calls/zrtp_driver.py). Neither side imports the other:
+stream.py implements `EncryptableStream`, the call layer's driver implements `MediaEncryption`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from deskphone.media.srtp import SrtpKeysLike
+
+
+class EncryptableStream(Protocol):
+    """The media stream as its encryption plug-in commands it."""
+
+    def set_srtp(self, keys: SrtpKeysLike) -> None: ...
+    def enable_audio(self, on: bool) -> None: ...
+    def allow_cleartext(self) -> None: ...
+    def send_zrtp(self, packet: bytes) -> None: ...
+
+
+class MediaEncryption(Protocol):
+    """The stream's media-encryption plug-in, e.g. the call layer's ZRTP driver. The stream hands
+    it every key-management packet it demultiplexes (ZRTP, RFC 7983); the plug-in keys the stream
+    it is attached to through `set_srtp`, `enable_audio`, `allow_cleartext` and `send_zrtp`, and
+    tells its owner, not the stream, how that went."""
+
+    def attach(self, stream: EncryptableStream) -> None: ...
+    def receive(self, packet: bytes) -> None: ...

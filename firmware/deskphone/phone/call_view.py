@@ -1,0 +1,63 @@
+"""Which screen an answered (or answering) call shows, from a read-only view of the call.
+
+The machine hands `call_screen` a `CallView` — only the facts a call screen needs, copied — and
+gets a screen back; nothing here keeps state or sees the machine. The order of the checks is the
+order of importance: a possible man in the middle hides everything else, then the transfer
+screens, the call-quality screen the person asked for, "not secure", the SAS to compare, and
+last the ordinary in-call screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deskphone.phone import events as ev
+from deskphone.phone.screens import (
+    InCallScreen,
+    MitmScreen,
+    NotSecureScreen,
+    SasScreen,
+    StatsScreen,
+    TransferScreen,
+)
+from deskphone.phone.vocabulary import PEER_WARNINGS, CallState, Security
+
+
+@dataclass(frozen=True)
+class CallView:
+    state: CallState
+    security: Security
+    peer: str
+    sas: str | None
+    peer_warning: str | None  # a PEER_WARNINGS key
+    transfer_target: str  # the target being keyed or sent, "" if none
+    show_stats: bool
+    stats: ev.CallStats | None
+    not_secure_reason: str
+    answered_at: float | None
+    now: float
+    held: bool
+    dtmf: str
+
+
+def call_screen(view: CallView) -> object:
+    peer = view.peer
+    warning = PEER_WARNINGS.get(view.peer_warning or "", "")
+    if view.security is Security.MISMATCH:
+        return MitmScreen(peer=f"{warning} {peer}".strip(), sas=view.sas)
+    if view.state is CallState.TRANSFER_DIALING:
+        return TransferScreen(peer=peer, digits=view.transfer_target)
+    if view.state is CallState.TRANSFERRING:
+        return TransferScreen(peer=peer, digits=view.transfer_target, progress="Transferring…")
+    if view.show_stats:
+        stats = view.stats or ev.CallStats("-", 0.0, 0.0, None)
+        return StatsScreen(codec=stats.codec, loss_pct=stats.loss_pct,
+                           jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms)
+    if view.security is Security.NOT_SECURE:
+        return NotSecureScreen(peer=peer, reason=view.not_secure_reason)
+    if view.security is Security.SECURE and view.sas is not None:
+        return SasScreen(peer=peer, sas=view.sas, warning=warning)
+    duration = 0 if view.answered_at is None else int(view.now - view.answered_at)
+    return InCallScreen(peer=peer, duration_s=max(0, duration), security=view.security.value,
+                        sas=view.sas, verified=view.security is Security.VERIFIED,
+                        held=view.held, dtmf=view.dtmf, warning=warning)

@@ -1,0 +1,22 @@
+"""The phone machine's configuration: one frozen dataclass, filled in by the app from config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MachineSettings:
+    extension: str
+    display_name: str
+    status: str = "LAN"
+    interdigit_timeout: float = 4.0
+    ended_screen_seconds: float = 3.0
+    # Nobody answers: the caller gives up (CANCEL) after no_answer_seconds, and a ringing phone
+    # stops after ring_seconds with 480 (RFC 3261 §21.4.18) so a call never rings forever.
+    no_answer_seconds: float = 90.0
+    ring_seconds: float = 120.0
+    # True when a dialled string is complete by the dial plan (fixed-length extensions), so the
+    # call goes out without waiting for '#' or the timeout.
+    is_complete: Callable[[str], bool] | None = None

@@ -1,0 +1,55 @@
+"""The phone's vocabulary: its call and security states, its keys, and how a call's end is shown.
+
+Shared by the state machine (`machine.py`), the call screens it builds (`call_view.py`), the call's
+security (`call_security.py`) and the transfer sub-flow (`transfer.py`): none of them owns these
+names, so they live here, below all of them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallState(StrEnum):
+    IDLE = "idle"
+    OFFHOOK = "offhook"
+    DIALING = "dialing"
+    CALLING = "calling"
+    RINGING = "ringing"
+    IN_CALL = "in_call"
+    TRANSFER_DIALING = "transfer_dialing"
+    TRANSFERRING = "transferring"
+    ENDED = "ended"
+
+
+class Security(StrEnum):
+    NONE = "none"
+    SECURING = "securing"
+    SECURE = "secure"
+    VERIFIED = "verified"
+    NOT_SECURE = "not_secure"
+    MISMATCH = "mismatch"
+
+
+DIAL_KEYS = frozenset("0123456789")
+TRANSFER_KEY = "A"  # the top key of the 4x4 keypad's letter column, labelled XFER
+STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quality on/off
+REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
+IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
+# How a PeerWarning is put on the call screens.
+PEER_WARNINGS = {"new_zid": "NEW PHONE ID", "zid_mismatch": "WRONG PHONE ID"}
+MAX_DIGITS = 32  # E.164 is 15 digits; leave room for prefixes and PINs, never grow unbounded
+
+# How each end-of-call reason is put to a person: (screen title, tone).
+END_REASONS: dict[str, tuple[str, str | None]] = {
+    "busy": ("Busy", "busy"),
+    "declined": ("Declined", "busy"),
+    "unreachable": ("Unreachable", "reorder"),
+    "timeout": ("No answer", "reorder"),
+    "cancelled": ("Call ended", None),
+    "remote_hangup": ("Call ended", "busy"),
+    "local_hangup": ("Call ended", None),
+    "failed": ("Call failed", "reorder"),
+    "not_secure": ("Not secure", "not_secure"),
+    "transferred": ("Transferred", None),
+}
