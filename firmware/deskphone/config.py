@@ -116,6 +116,12 @@ class PhoneSettings:
     ended_screen_seconds: float = 3.0
     no_answer_seconds: float = 90.0  # a call nobody answers is given up
     ring_seconds: float = 120.0  # a phone nobody picks up stops ringing (480)
+    # Several calls (issue 15): a caller during a call waits (call-waiting tone) unless this is
+    # off; in do-not-disturb every caller hears busy; at max_calls calls a new caller hears busy
+    # (RFC 3261 §21.4.7), so an INVITE flood never makes more than max_calls - 1 waiting calls.
+    call_waiting: bool = True
+    dnd: bool = False
+    max_calls: int = 2
 
 
 @dataclass(frozen=True)
@@ -392,12 +398,16 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     phone_t = _table(raw, "phone")
     _unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds",
-                                     "no_answer_seconds", "ring_seconds"})
+                                     "no_answer_seconds", "ring_seconds", "call_waiting",
+                                     "dnd", "max_calls"})
     phone = PhoneSettings(
         interdigit_timeout=_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
         ended_screen_seconds=_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
         no_answer_seconds=_float(phone_t, "no_answer_seconds", "phone", 90.0, 1.0, 3600.0),
         ring_seconds=_float(phone_t, "ring_seconds", "phone", 120.0, 1.0, 3600.0),
+        call_waiting=_bool(phone_t, "call_waiting", "phone", True),
+        dnd=_bool(phone_t, "dnd", "phone", False),
+        max_calls=_int(phone_t, "max_calls", "phone", 2, 1, 8),
     )
 
     disc_t = _table(raw, "discovery")

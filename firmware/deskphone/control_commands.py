@@ -86,6 +86,28 @@ async def _cmd_transfer(app: ControlledPhone, args: list[str]) -> Any:
     return app.state()
 
 
+async def _cmd_answer(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "answer ID   (a call id from `calls`)")
+    known = [str(c["id"]) for c in app.machine.calls()]
+    if args[0] not in known:
+        raise ControlError(f"answer: no call {args[0]!r}; calls: {', '.join(known) or 'none'}")
+    app.post(ev.AnswerRequested(args[0]))
+    return app.state()
+
+
+async def _cmd_swap(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "swap   (hold this call, resume the held or waiting one)")
+    if not app.machine.others:
+        raise ControlError("swap: there is no other call (none held or waiting)")
+    app.post(ev.SwapRequested())
+    return app.state()
+
+
+async def _cmd_calls(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "calls")
+    return app.machine.calls()
+
+
 async def _cmd_hangup(app: ControlledPhone, args: list[str]) -> Any:
     _expect(args, 0, "hangup")
     app.post(ev.HookOn())
@@ -183,6 +205,9 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "dial": _cmd_dial,
     "hangup": _cmd_hangup,
     "transfer": _cmd_transfer,
+    "answer": _cmd_answer,
+    "swap": _cmd_swap,
+    "calls": _cmd_calls,
     "hold": _cmd_hold,
     "stats": _cmd_stats,
     "reverify": _cmd_reverify,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from deskphone.phone.screens import (
     CallingScreen,
+    CallWaitingScreen,
     DialingScreen,
     EndedScreen,
     ErrorScreen,
+    HeldScreen,
     IdleScreen,
     InCallScreen,
     MitmScreen,
@@ -56,4 +58,10 @@ CASES = {
                              "pbx.example.org: self-signed certificate"),
     "stats": StatsScreen("opus/48000", 1.25, 12.5, 48.0),
     "stats_no_rtt": StatsScreen("PCMU", 0.0, 143.7, None),
+    # Several calls (issue 15): who waits, which call is heard and how secure it is.
+    "call_waiting": CallWaitingScreen("Carol", "Bob", "verified"),
+    "call_waiting_not_secure": CallWaitingScreen(LONG_NAME, LONG_NAME, "not_secure"),
+    "in_call_other_held": InCallScreen("Carol", 42, "verified", "4K7Q", True, other="Held: Bob"),
+    "held_reminder": HeldScreen("Bob", "verified", off_hook=False),
+    "held_mismatch": HeldScreen(LONG_NAME, "mismatch", off_hook=True),
 }

@@ -41,6 +41,7 @@ from deskphone.calls.call_media import (
     start_media,
 )
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
+from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
     expectation_for,
     warning_after_zrtp,
@@ -80,6 +81,7 @@ class CallManager:
         self.call: ActiveCall | None = None
         self.counters = {"sip_commands": 0, "rejected_busy": 0, "bad_sdp": 0}
         self.transfers = CallTransfers(self)
+        self.others = OtherCalls(self)  # waiting and held calls (issue 15)
         self.events_waiting = asyncio.Event()
         self._events: deque[CallLayerEvent] = deque()
         # Set by start(); a CallManager is only used after it.
@@ -133,6 +135,7 @@ class CallManager:
     async def close(self) -> None:
         if self.call is not None:
             self.hangup()
+        self.others.end_all(self.hangup_call)
         if self.accounts is not None:
             self.accounts.close()
         if self.endpoint is not None and self.config.accounts:
@@ -164,11 +167,18 @@ class CallManager:
     def set_current(self, call: ActiveCall | None) -> None:
         self.call = call
 
+    def find(self, call_id: str | None) -> ActiveCall | None:
+        """The current call or one of the others, by Call-ID."""
+        if self.call is not None and call_id and self.call.call_id == call_id:
+            return self.call
+        return self.others.find(call_id)
+
     def end(self, call: ActiveCall) -> None:
         """The call is over for us (no signalling here): its media and ZRTP are let go."""
         call.move(LegInput.END)
         if self.call is call:
             self.call = None
+        self.others.forget(call)
         self._spawn(None, self._teardown(call))
 
     # -- commands from the phone ---------------------------------------------------------------
@@ -220,7 +230,13 @@ class CallManager:
 
     def answer(self, call_id: str) -> None:
         call = self.call
-        if call is None or call.call_id != call_id or not call.accepts(LegInput.ANSWER_REQUESTED):
+        if call is None or call.call_id != call_id:
+            # A waiting call: the current one is held first (issue 15), then this one answered.
+            call = self.others.waiting(call_id)
+            if call is None:
+                return
+            self._make_current(call_id)
+        if not call.accepts(LegInput.ANSWER_REQUESTED):
             return
         call.move(LegInput.ANSWER_REQUESTED)
         self._spawn(call, self._answer(call))
@@ -249,12 +265,29 @@ class CallManager:
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
         self.sip(self.ua.reject, call_id, code)
+        call = self.find(call_id)
+        if call is not None and call.state is LegState.RINGING:
+            self.end(call)  # the UA reports no end for a call it refused itself
+
+    def swap(self, call_id: str) -> None:
+        """Hold the current call and bring back `call_id` (a held call, or answer a waiting one)."""
+        if self.others.waiting(call_id) is not None:
+            self.answer(call_id)
+        elif self.others.get(call_id) is not None:
+            self._make_current(call_id)
+
+    def _make_current(self, call_id: str) -> None:
+        if self.call is not None:
+            self.others.hold(self.call)
+        self.call = self.others.resume(call_id)
 
     def hangup(self) -> None:
+        """End the current call; the others (held, waiting) stay."""
         self.transfers.hangup()
-        call = self.call
-        if call is None:
-            return
+        if self.call is not None:
+            self.hangup_call(self.call)
+
+    def hangup_call(self, call: ActiveCall) -> None:
         if call.call_id:
             with contextlib.suppress(Exception):
                 self.sip(self.ua.hangup, call.call_id)
@@ -277,10 +310,12 @@ class CallManager:
         call = self.call
         if call is None or call.media is None or call.negotiated is None:
             return
+        self.reoffer(call, "sendonly" if on else "sendrecv")
+
+    def reoffer(self, call: ActiveCall, direction: str) -> None:
         # RFC 3264 §8.4: hold is a re-offer with sendonly (or inactive if they hold us too).
-        call.direction = "sendonly" if on else "sendrecv"
-        sdp = call.offer_answer.create_offer(
-                                                                 local_media(self.config, call))
+        call.direction = direction
+        sdp = call.offer_answer.create_offer(local_media(self.config, call))
         self.sip(self.ua.reinvite, call.call_id, sdp)
 
     def media_active(self) -> bool:
@@ -297,6 +332,7 @@ class CallManager:
             info["lan_peers"] = self.routes.lan_peers()
         if self.call is not None:
             info.update(call_info(self.call))
+        info["other_calls"] = self.others.info()
         return info
 
     # -- SIP ---------------------------------------------------------------------------------
@@ -312,7 +348,6 @@ class CallManager:
         log.info("sip event %s %s", type(event).__name__, getattr(event, "code", "") or "")
         if self.transfers.on_sip_event(event):
             return
-        call = self.call
         match event:
             case sev.IncomingCall(call_id=call_id, remote_uri=uri, remote_display=display,
                                   sdp=sdp):
@@ -324,10 +359,11 @@ class CallManager:
             case sev.ProbeResult():
                 if self.accounts is not None:
                     self.accounts.on_probe_result(event)
-        if call is None or call.call_id != getattr(event, "call_id", None):
+        call = self.find(getattr(event, "call_id", None))
+        if call is None:
             return
         match event:
-            case sev.CallProgress(code=code) if code in (180, 183):
+            case sev.CallProgress(code=code) if code in (180, 183) and call is self.call:
                 self.emit(pev.CallRinging())
             case sev.CallEstablished() if call.accepts(LegInput.PEER_HAS_ANSWER):
                 call.move(LegInput.PEER_HAS_ANSWER)  # the ACK: the caller has our answer
@@ -341,7 +377,7 @@ class CallManager:
                 self._reoffer(call, sdp)
 
     def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes) -> None:
-        if self.call is not None:
+        if self.others.refusal() is not None:
             self.counters["rejected_busy"] += 1
             self.sip(self.ua.reject, call_id, 486)  # RFC 3261 §21.4.7 Busy Here
             return
@@ -352,9 +388,13 @@ class CallManager:
             log.warning("incoming call %s: bad SDP offer: %s", call_id, exc)
             self.sip(self.ua.reject, call_id, 488)  # §21.4.26 Not Acceptable Here
             return
-        self.call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
-                               offer_answer=new_offer_answer(self.config), state=LegState.RINGING,
-                               remote_offer=sdp)
+        call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
+                          offer_answer=new_offer_answer(self.config), state=LegState.RINGING,
+                          remote_offer=sdp)
+        if self.call is None and not self.others.calls:
+            self.call = call
+        else:  # during a call: it waits (call-waiting tone) until answered or given up
+            self.others.add_waiting(call)
         self.sip(self.ua.ringing, call_id)
         self.emit(pev.CallArrived(call_id, uri, display))
 
@@ -385,7 +425,7 @@ class CallManager:
         start_media(call, negotiated)
         assert call.zrtp is not None
         call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
-        self.emit(pev.CallConnected())
+        self.emit(pev.CallConnected(call_id=call.call_id))
 
     def _create_answer(self, call: ActiveCall, offer: bytes) -> tuple[bytes, Negotiated] | None:
         """Our SDP answer to the caller's offer, or None after rejecting the call (488)."""
@@ -437,33 +477,34 @@ class CallManager:
 
     def on_zrtp_event(self, call: ActiveCall, event: zev.ZrtpEvent) -> None:
         """What the call's ZRTP driver reports (its keys are already on the stream)."""
-        if call is not self.call or call.ended:
-            return
+        if call.ended:
+            return  # every call reports its own security, held or not (issue 15)
+        cid = call.call_id
         if isinstance(event, zev.Securing):
-            self.emit(pev.SecuringStarted())
+            self.emit(pev.SecuringStarted(call_id=cid))
         elif isinstance(event, zev.Secure | zev.CacheMismatch):
             call.advance(LegInput.SECURED)
             if isinstance(event, zev.CacheMismatch):
-                self.emit(pev.PossibleMitm(event.sas))
+                self.emit(pev.PossibleMitm(event.sas, call_id=cid))
             else:
-                self.emit(pev.Secured(event.sas, event.verified))
+                self.emit(pev.Secured(event.sas, event.verified, call_id=cid))
             if (warning := warning_after_zrtp(call.lan, event.peer_zid)) is not None:
                 self.emit(pev.PeerWarning(warning))
         elif isinstance(event, zev.NotSecure):
             if self.config.zrtp.require_secure:
                 log.warning("call %s: ZRTP failed and require_secure is set: ending it",
                             call.call_id)
-                self.hangup()
-                self.emit(pev.CallFinished("not_secure", None, event.reason))
+                self.hangup_call(call)
+                self.emit(pev.CallFinished("not_secure", None, event.reason, call_id=cid))
                 return
             call.advance(LegInput.CLEARTEXT)
-            self.emit(pev.CallNotSecure(event.reason))
+            self.emit(pev.CallNotSecure(event.reason, call_id=cid))
 
 
 
     def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)
-        self.emit(event)
+        self.emit(replace(event, call_id=call.call_id))
 
     async def _teardown(self, call: ActiveCall) -> None:
         if call.zrtp is not None:

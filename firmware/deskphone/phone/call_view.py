@@ -20,6 +20,7 @@ from deskphone.phone.screens import (
     StatsScreen,
     TransferScreen,
 )
+from deskphone.phone.screens.several_calls import CallWaitingScreen
 from deskphone.phone.vocabulary import PEER_WARNINGS, CallState, Security
 
 
@@ -38,6 +39,8 @@ class CallView:
     now: float
     held: bool
     dtmf: str
+    waiting_caller: str = ""  # a second caller waits (issue 15)
+    other: str = ""  # the line about a held call ("Held: Bob")
 
 
 def call_screen(view: CallView) -> object:
@@ -45,6 +48,9 @@ def call_screen(view: CallView) -> object:
     warning = PEER_WARNINGS.get(view.peer_warning or "", "")
     if view.security is Security.MISMATCH:
         return MitmScreen(peer=f"{warning} {peer}".strip(), sas=view.sas)
+    if view.waiting_caller:
+        return CallWaitingScreen(caller=view.waiting_caller, talking_to=peer,
+                                 talking_security=view.security.value)
     if view.state is CallState.TRANSFER_DIALING:
         return TransferScreen(peer=peer, digits=view.transfer_target)
     if view.state is CallState.TRANSFERRING:
@@ -60,4 +66,4 @@ def call_screen(view: CallView) -> object:
     duration = 0 if view.answered_at is None else int(view.now - view.answered_at)
     return InCallScreen(peer=peer, duration_s=max(0, duration), security=view.security.value,
                         sas=view.sas, verified=view.security is Security.VERIFIED,
-                        held=view.held, dtmf=view.dtmf, warning=warning)
+                        held=view.held, dtmf=view.dtmf, warning=warning, other=view.other)

@@ -66,6 +66,8 @@ class CallRinging:
 class CallConnected:
     """Our outgoing call was answered (200 OK), or our answer was acknowledged."""
 
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
+
 
 @dataclass(frozen=True)
 class CallFinished:
@@ -74,6 +76,7 @@ class CallFinished:
     reason: str
     code: int | None = None
     detail: str = ""
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class CallFailedLocally:
 class SecuringStarted:
     """ZRTP started: keys are being agreed. Nothing is shown as secure yet."""
 
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
+
 
 @dataclass(frozen=True)
 class Secured:
@@ -95,11 +100,13 @@ class Secured:
 
     sas: str
     verified: bool
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
 
 
 @dataclass(frozen=True)
 class CallNotSecure:
     reason: str
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class PossibleMitm:
     """Retained secrets did not match (RFC 6189 §4.3.2): possible man in the middle."""
 
     sas: str | None
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,19 @@ class LanWarning:
 
 
 @dataclass(frozen=True)
+class AnswerRequested:
+    """Answer this call (control socket `answer ID`): the ringing call, or a waiting one during
+    a call, which holds the current call (issue 15)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class SwapRequested:
+    """Hold the current call and resume the held one (the D key, control socket `swap`)."""
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed (the app calls handle_timer; this event exists for symmetry in tests)."""
 
@@ -256,6 +277,14 @@ class SetHold:
 
 
 @dataclass(frozen=True)
+class SwapTo:
+    """Hold the current call, if any (RFC 3264 §8.4), and resume `call_id`, which becomes the
+    call the handset hears."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
 class TransferCall:
     """Ask the far end to call `target` (blind transfer: REFER, RFC 3515)."""
 
@@ -268,6 +297,7 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | StatusChanged | Tick
          | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
-         | LanWarning)
+         | LanWarning | AnswerRequested | SwapRequested)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
-           | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified)
+           | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified
+           | SwapTo)

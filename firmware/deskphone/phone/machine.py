@@ -35,11 +35,13 @@ from dataclasses import replace
 from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
+from deskphone.phone.other_calls import CallRecord, OtherCalls
 from deskphone.phone.screens import (
     CallingScreen,
     DialingScreen,
     EndedScreen,
     ErrorScreen,
+    HeldScreen,
     IdleScreen,
     OffHookScreen,
     RingingScreen,
@@ -55,6 +57,7 @@ from deskphone.phone.vocabulary import (
     PEER_WARNINGS,
     REVERIFY_KEY,
     STATS_KEY,
+    SWAP_KEY,
     TRANSFER_KEY,
     CallState,
     Security,
@@ -81,6 +84,8 @@ class PhoneMachine:
         self.digits = ""
         self.peer: str | None = None
         self.incoming_call_id: str | None = None
+        self.call_id = ""  # the call the earpiece carries, once the call layer named it
+        self.others = OtherCalls()  # waiting and held calls, each with its own security
         self.held = False
         self.last_dtmf = ""
         self.answered_at: float | None = None
@@ -106,6 +111,13 @@ class PhoneMachine:
             self.off_hook = True
         elif isinstance(event, ev.HookOn):
             self.off_hook = False
+        call_id = getattr(event, "call_id", "")
+        if call_id in self.others and not isinstance(event, ev.AnswerRequested):
+            return self._other_call_event(event)  # about a waiting or held call
+        if call_id and self.call_id and call_id != self.call_id and not isinstance(
+                event, ev.CallArrived | ev.AnswerRequested):
+            self.ignored += 1  # about a call that is no longer ours
+            return []
         handler = _HANDLERS[self.state].get(type(event))
         if handler is None:
             self.ignored += 1
@@ -130,13 +142,17 @@ class PhoneMachine:
             return [ev.HangUp(), *self._end("No answer", self.peer or "", "reorder")]
         if kind == "ring_timeout" and self.state is CallState.RINGING:
             call_id, caller = self.incoming_call_id or "", self.peer
-            commands = [ev.RejectCall(call_id, 480), *self._go_idle()]
-            if caller:
+            commands = [ev.RejectCall(call_id, 480), *self._go_idle_or_held()]
+            if caller and self.state is CallState.IDLE:
                 self.status = f"Missed: {caller}"
                 commands.append(self._show(self._idle_screen()))
             return commands
         if kind == "refresh" and self.state in IN_CALL_STATES:
             self._set_timer("refresh", now + 1.0)
+            late = self.others.waited_too_long(now, self.settings.ring_seconds)
+            if late:  # a waiting call never waits forever: 480 (RFC 3261 §21.4.18)
+                return [*(ev.RejectCall(r.call_id, 480) for r in late), ev.PlayTone(None),
+                        *self._refresh_call_screen()]
             return self._refresh_call_screen(only_if_changed=True)
         return []
 
@@ -158,7 +174,21 @@ class PhoneMachine:
             "lan_warning": self.lan_warning or None,
             "transfer": self.transfer.target,
             "transfer_failed": self.transfer.failed or None,
+            "calls": self.calls(),
+            "waiting": getattr(self.others.waiting(), "peer", None),
+            "held_calls": sum(r.role == "held" for r in self.others.records.values()),
         }
+
+    def calls(self) -> list[dict[str, object]]:
+        """Every call: the one in the earpiece (or ringing), then the waiting and held ones."""
+        listed = []
+        if self.state in IN_CALL_STATES or self.state in (CallState.RINGING, CallState.CALLING):
+            state = {CallState.RINGING: "ringing", CallState.CALLING: "calling"}.get(
+                self.state, "on_hold" if self.held else "active")
+            me = CallRecord(self.call_id or self.incoming_call_id or "", self.peer or "", state,
+                            self._now, self.call_security)
+            listed.append(me.info(hearing=self.state in IN_CALL_STATES))
+        return listed + self.others.info()
 
     @property
     def security(self) -> Security:
@@ -195,6 +225,7 @@ class PhoneMachine:
         self.peer = None
         self.call_security = CallSecurity()
         self.incoming_call_id = None
+        self.call_id = ""
         self.held = False
         self.last_dtmf = ""
         self.answered_at = None
@@ -214,7 +245,9 @@ class PhoneMachine:
             peer_warning=self.call_security.peer_warning,
             transfer_target=self.transfer.target or "", show_stats=self.show_stats,
             stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
-            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf))
+            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf,
+            waiting_caller=getattr(self.others.waiting(), "peer", ""),
+            other=self.others.summary()))
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -302,16 +335,19 @@ class PhoneMachine:
     def _incoming(self, event: ev.CallArrived) -> Commands:
         if self.off_hook:
             return self._busy_reject(event)
+        return self._ring_for(event, self._now)
+
+    def _ring_for(self, event: ev.CallArrived, since: float) -> Commands:
         self._reset_call()
         self.state = CallState.RINGING
         self.incoming_call_id = event.call_id
         self.peer = event.display_name or event.caller
-        self._set_timer("ring_timeout", self._now + self.settings.ring_seconds)
+        self._set_timer("ring_timeout", since + self.settings.ring_seconds)
         return [ev.PlayTone(None), ev.Ring(True),
                 self._show(RingingScreen(caller=event.caller, display_name=event.display_name))]
 
-    def _answer(self, _: ev.HookOff) -> Commands:
-        call_id = self.incoming_call_id or ""
+    def _answer(self, _: ev.Event) -> Commands:
+        call_id = self.call_id = self.incoming_call_id or ""
         self.state = CallState.IN_CALL
         self.answered_at = self._now
         self._set_timer("refresh", self._now + 1.0)
@@ -319,27 +355,31 @@ class PhoneMachine:
 
     def _missed(self, event: ev.CallFinished) -> Commands:
         caller = self.peer
-        commands = self._go_idle()
-        if caller and event.reason in ("cancelled", "remote_hangup", "timeout"):
+        commands = self._go_idle_or_held()
+        if caller and self.state is CallState.IDLE and event.reason in (
+                "cancelled", "remote_hangup", "timeout"):
             self.status = f"Missed: {caller}"
             commands.append(self._show(self._idle_screen()))
         return commands
 
     def _hang_up(self, _: ev.HookOn) -> Commands:
-        return [ev.HangUp(), *self._go_idle()]
+        return [ev.HangUp(), *self._go_idle_or_held()]
 
     def _far_ringing(self, _: ev.CallRinging) -> Commands:
         return [ev.PlayTone("ringback"),
                 self._show(CallingScreen(peer=self.peer or "", progress="Ringing…"))]
 
-    def _connected(self, _: ev.CallConnected) -> Commands:
+    def _connected(self, event: ev.CallConnected) -> Commands:
         self.transfer.replaced()  # a transfer's new call replaces the old one
+        self.call_id = event.call_id or self.call_id
         self.state = CallState.IN_CALL
         self.answered_at = self._now
         self._set_timer("refresh", self._now + 1.0)
         return [ev.PlayTone(None), *self._refresh_call_screen()]
 
     def _ended(self, event: ev.CallFinished) -> Commands:
+        if self.others:  # another call is left: it rings, or waits on hold
+            return self._go_idle_or_held()
         title, tone = END_REASONS.get(event.reason, ("Call ended", "reorder"))
         detail = event.detail or self.peer or ""
         if event.reason == "failed" and event.code:
@@ -359,6 +399,8 @@ class PhoneMachine:
             return self._toggle_stats(event)
         if event.key == REVERIFY_KEY:
             return self._reverify(event)
+        if event.key == SWAP_KEY and self.others:
+            return self._swap(event)
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
             self.transfer.open()
@@ -488,6 +530,102 @@ class PhoneMachine:
     def _hold(self, _: ev.HoldToggled) -> Commands:
         self.held = not self.held
         return [ev.SetHold(self.held), *self._refresh_call_screen()]
+
+
+    # -- several calls (issue 15): other_calls.py keeps each one's record ---------------------
+
+    def _other_call_event(self, event: ev.Event) -> Commands:
+        record = self.others.records[getattr(event, "call_id", "")]
+        if isinstance(event, ev.CallFinished):  # the waiting caller gave up, a held party left
+            self.others.take(record.call_id)
+            if self.state is CallState.HELD:
+                return self._go_idle_or_held()
+            quiet = [ev.PlayTone(None)] if record.role == "waiting" else []
+            return [*quiet, *self._refresh_current()]
+        if self.others.on_security(record, event):  # flagged at once, on the line naming it
+            return self._refresh_current()
+        return []
+
+    def _refresh_current(self) -> Commands:
+        if self.state is CallState.HELD:
+            return [self._show(self._held_screen())]
+        return self._refresh_call_screen() if self.state in IN_CALL_STATES else []
+
+    def _held_screen(self) -> HeldScreen:
+        record = self.others.held()
+        assert record is not None, "the held state always has a held call"
+        return HeldScreen(peer=record.peer, security=record.security.level.value,
+                          off_hook=self.off_hook)
+
+    def _go_idle_or_held(self) -> Commands:
+        """The call in the earpiece is gone: a waiting caller now rings, a held call reminds."""
+        waiting, held = self.others.waiting(), self.others.held()
+        if waiting is not None:
+            self.others.take(waiting.call_id)
+            return self._ring_for(ev.CallArrived(waiting.call_id, waiting.caller,
+                                                 waiting.display_name), waiting.since)
+        if held is None:
+            return self._go_idle()
+        self._reset_call()
+        self.state = CallState.HELD
+        # The reminder ring: a call left on hold with the handset down must not be forgotten.
+        return [ev.PlayTone(None), ev.Ring(not self.off_hook), self._show(self._held_screen())]
+
+    def _call_waiting(self, event: ev.CallArrived) -> Commands:
+        self.others.add_waiting(event, self._now)
+        # In the earpiece, not the ringer: the person is on the phone (ITU-T E.182 §5).
+        return [ev.PlayTone("call_waiting"), *self._refresh_call_screen()]
+
+    def _take_over(self, record: CallRecord) -> None:
+        """`record`'s call becomes the one in the earpiece; the current one, if any, is held."""
+        self.others.take(record.call_id)
+        if self.state in IN_CALL_STATES:
+            self.others.hold(self.call_id, self.peer or "", self.call_security,
+                             self.answered_at, self._now)
+        self._reset_call()
+        self.call_id, self.peer, self.call_security = record.call_id, record.peer, record.security
+        self.answered_at = record.answered_at if record.role == "held" else self._now
+        self.state = CallState.IN_CALL
+        self._set_timer("refresh", self._now + 1.0)
+
+    def _swap(self, _: ev.Event) -> Commands:
+        record = self.others.waiting() or self.others.held()
+        if record is None:
+            self.ignored += 1
+            return []
+        return self._bring_back(record)
+
+    def _bring_back(self, record: CallRecord) -> Commands:
+        answering = record.role == "waiting"
+        self._take_over(record)
+        # A mismatch found while it was held sounds now that it is heard (issue 15 item 2).
+        tone = "mitm" if record.security.level.value == "mismatch" else None
+        action: ev.Command = ev.AnswerCall(record.call_id) if answering else ev.SwapTo(
+            record.call_id)
+        return [ev.Ring(False), ev.PlayTone(tone), action, *self._refresh_call_screen()]
+
+    def _answer_other(self, event: ev.AnswerRequested) -> Commands:
+        record = self.others.records.get(event.call_id)
+        if record is None:
+            self.ignored += 1
+            return []
+        return self._bring_back(record)
+
+    def _answer_ringing(self, event: ev.AnswerRequested) -> Commands:
+        if event.call_id != self.incoming_call_id:
+            self.ignored += 1
+            return []
+        return self._answer(event)
+
+    def _ringing_key(self, event: ev.KeyPressed) -> Commands:
+        # Handset already up (the call before it ended): the swap key answers.
+        return self._answer(event) if event.key == SWAP_KEY and self.off_hook else []
+
+    def _remind(self, _: ev.HookOn) -> Commands:
+        return [ev.Ring(True), self._show(self._held_screen())]
+
+    def _held_key(self, event: ev.KeyPressed) -> Commands:
+        return self._swap(event) if event.key == SWAP_KEY else []
 
 
 def _bind_handlers() -> dict[CallState, dict[type[ev.Event], Callable[..., Commands]]]:

@@ -65,6 +65,8 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
     },
     CallState.RINGING: {
         ev.HookOff: "answer",
+        ev.AnswerRequested: "answer_ringing",
+        ev.KeyPressed: "ringing_key",
         ev.CallFinished: "missed",
         ev.CallArrived: "busy_reject",
         ev.StatusChanged: "status",
@@ -75,7 +77,9 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.KeyPressed: "in_call_key",
         **SECURITY_ROWS,
         ev.HoldToggled: "hold",
-        ev.CallArrived: "busy_reject",
+        ev.CallArrived: "call_waiting",
+        ev.AnswerRequested: "answer_other",
+        ev.SwapRequested: "swap",
         ev.StatusChanged: "status",
         ev.TransferDialed: "transfer_now",
         ev.TransferStarted: "transferred_away",
@@ -103,6 +107,17 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         **SECURITY_ROWS,
         ev.PeerWarning: "peer_warning",
         ev.CallArrived: "busy_reject",
+        ev.StatusChanged: "status",
+    },
+    # No call in the earpiece, one on hold (issue 15): lifting the handset or the swap key brings
+    # it back; putting the handset down rings the reminder.
+    CallState.HELD: {
+        ev.HookOff: "swap",
+        ev.HookOn: "remind",
+        ev.KeyPressed: "held_key",
+        ev.SwapRequested: "swap",
+        ev.AnswerRequested: "answer_other",
+        ev.CallArrived: "incoming",
         ev.StatusChanged: "status",
     },
     CallState.ENDED: {
