@@ -281,7 +281,7 @@ def test_a_table_row_naming_no_handler_refuses_to_load(monkeypatch: pytest.Monke
     from deskphone.phone import machine, transitions
     monkeypatch.setitem(transitions.TRANSITIONS[CallState.IDLE], ev.HookOff, "lfit")
     with pytest.raises(TypeError, match="lfit"):
-        machine._bind_handlers()
+        transitions.bind_handlers(machine.PhoneMachine)
 
 
 def test_nobody_answers_the_caller_gives_up() -> None:

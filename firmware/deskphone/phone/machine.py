@@ -7,7 +7,8 @@ The phone has two pieces of state that a person can see:
 * the **call state** — idle, offhook (dial tone), dialing (digits on screen), calling (waiting for
   the far end, ringback once it alerts), ringing (an incoming call), in_call, transfer_dialing
   (the transfer key was pressed: keying the target), transferring (REFER sent, waiting for the
-  far end's new call), ended (a reason on screen until the handset goes down);
+  far end's new call), held (no call in the earpiece, one on hold), ended (a reason on screen
+  until the handset goes down);
 * the **security state** of the current call (`call_security.py`) — none, securing, secure,
   verified, not_secure, mismatch. "Secure" is shown only when it is true; a mismatch overrides
   everything else until the person compares the SAS again.
@@ -23,32 +24,33 @@ are the inter-digit timeout, the end-of-call screen, and the once-a-second in-ca
 The pieces beside this file keep their own state and never see the machine: `vocabulary.py`
 names the states, keys and end-of-call reasons; `settings.py` is the machine's configuration;
 `call_view.py` picks a call's screen from a read-only `CallView`; `call_security.py` and
-`transfer.py` (blind transfer, RFC 3515) are objects the machine owns and delegates to. Only this
-file changes the call state, and only through the handlers `TRANSITIONS` names.
+`transfer.py` (blind transfer, RFC 3515) are objects the machine owns and delegates to;
+`other_calls.py` keeps the waiting and held calls, each with its own security. The call state
+changes only through the handlers `TRANSITIONS` names: here, and those of several calls at once
+(call waiting, swap: `several_calls.py`, a base class of the machine).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
-from deskphone.phone.other_calls import CallRecord, OtherCalls
+from deskphone.phone.other_calls import OtherCalls
 from deskphone.phone.screens import (
     CallingScreen,
     DialingScreen,
     EndedScreen,
     ErrorScreen,
-    HeldScreen,
     IdleScreen,
     OffHookScreen,
     RingingScreen,
 )
 from deskphone.phone.settings import MachineSettings
+from deskphone.phone.several_calls import SeveralCalls
 from deskphone.phone.transfer import BlindTransfer, Keyed, SetAsideCall
-from deskphone.phone.transitions import TRANSITIONS
+from deskphone.phone.transitions import TRANSITIONS, bind_handlers
 from deskphone.phone.vocabulary import (
     DIAL_KEYS,
     END_REASONS,
@@ -74,7 +76,7 @@ __all__ = [
 Commands = list[ev.Command]
 
 
-class PhoneMachine:
+class PhoneMachine(SeveralCalls):
     def __init__(self, settings: MachineSettings) -> None:
         self.settings = settings
         self.state = CallState.IDLE
@@ -178,17 +180,6 @@ class PhoneMachine:
             "waiting": getattr(self.others.waiting(), "peer", None),
             "held_calls": sum(r.role == "held" for r in self.others.records.values()),
         }
-
-    def calls(self) -> list[dict[str, object]]:
-        """Every call: the one in the earpiece (or ringing), then the waiting and held ones."""
-        listed = []
-        if self.state in IN_CALL_STATES or self.state in (CallState.RINGING, CallState.CALLING):
-            state = {CallState.RINGING: "ringing", CallState.CALLING: "calling"}.get(
-                self.state, "on_hold" if self.held else "active")
-            me = CallRecord(self.call_id or self.incoming_call_id or "", self.peer or "", state,
-                            self._now, self.call_security)
-            listed.append(me.info(hearing=self.state in IN_CALL_STATES))
-        return listed + self.others.info()
 
     @property
     def security(self) -> Security:
@@ -532,114 +523,4 @@ class PhoneMachine:
         return [ev.SetHold(self.held), *self._refresh_call_screen()]
 
 
-    # -- several calls (issue 15): other_calls.py keeps each one's record ---------------------
-
-    def _other_call_event(self, event: ev.Event) -> Commands:
-        record = self.others.records[getattr(event, "call_id", "")]
-        if isinstance(event, ev.CallFinished):  # the waiting caller gave up, a held party left
-            self.others.take(record.call_id)
-            if self.state is CallState.HELD:
-                return self._go_idle_or_held()
-            quiet = [ev.PlayTone(None)] if record.role == "waiting" else []
-            return [*quiet, *self._refresh_current()]
-        if self.others.on_security(record, event):  # flagged at once, on the line naming it
-            return self._refresh_current()
-        return []
-
-    def _refresh_current(self) -> Commands:
-        if self.state is CallState.HELD:
-            return [self._show(self._held_screen())]
-        return self._refresh_call_screen() if self.state in IN_CALL_STATES else []
-
-    def _held_screen(self) -> HeldScreen:
-        record = self.others.held()
-        assert record is not None, "the held state always has a held call"
-        return HeldScreen(peer=record.peer, security=record.security.level.value,
-                          off_hook=self.off_hook)
-
-    def _go_idle_or_held(self) -> Commands:
-        """The call in the earpiece is gone: a waiting caller now rings, a held call reminds."""
-        waiting, held = self.others.waiting(), self.others.held()
-        if waiting is not None:
-            self.others.take(waiting.call_id)
-            return self._ring_for(ev.CallArrived(waiting.call_id, waiting.caller,
-                                                 waiting.display_name), waiting.since)
-        if held is None:
-            return self._go_idle()
-        self._reset_call()
-        self.state = CallState.HELD
-        # The reminder ring: a call left on hold with the handset down must not be forgotten.
-        return [ev.PlayTone(None), ev.Ring(not self.off_hook), self._show(self._held_screen())]
-
-    def _call_waiting(self, event: ev.CallArrived) -> Commands:
-        self.others.add_waiting(event, self._now)
-        # In the earpiece, not the ringer: the person is on the phone (ITU-T E.182 §5).
-        return [ev.PlayTone("call_waiting"), *self._refresh_call_screen()]
-
-    def _take_over(self, record: CallRecord) -> None:
-        """`record`'s call becomes the one in the earpiece; the current one, if any, is held."""
-        self.others.take(record.call_id)
-        if self.state in IN_CALL_STATES:
-            self.others.hold(self.call_id, self.peer or "", self.call_security,
-                             self.answered_at, self._now)
-        self._reset_call()
-        self.call_id, self.peer, self.call_security = record.call_id, record.peer, record.security
-        self.answered_at = record.answered_at if record.role == "held" else self._now
-        self.state = CallState.IN_CALL
-        self._set_timer("refresh", self._now + 1.0)
-
-    def _swap(self, _: ev.Event) -> Commands:
-        record = self.others.waiting() or self.others.held()
-        if record is None:
-            self.ignored += 1
-            return []
-        return self._bring_back(record)
-
-    def _bring_back(self, record: CallRecord) -> Commands:
-        answering = record.role == "waiting"
-        self._take_over(record)
-        # A mismatch found while it was held sounds now that it is heard (issue 15 item 2).
-        tone = "mitm" if record.security.level.value == "mismatch" else None
-        action: ev.Command = ev.AnswerCall(record.call_id) if answering else ev.SwapTo(
-            record.call_id)
-        return [ev.Ring(False), ev.PlayTone(tone), action, *self._refresh_call_screen()]
-
-    def _answer_other(self, event: ev.AnswerRequested) -> Commands:
-        record = self.others.records.get(event.call_id)
-        if record is None:
-            self.ignored += 1
-            return []
-        return self._bring_back(record)
-
-    def _answer_ringing(self, event: ev.AnswerRequested) -> Commands:
-        if event.call_id != self.incoming_call_id:
-            self.ignored += 1
-            return []
-        return self._answer(event)
-
-    def _ringing_key(self, event: ev.KeyPressed) -> Commands:
-        # Handset already up (the call before it ended): the swap key answers.
-        return self._answer(event) if event.key == SWAP_KEY and self.off_hook else []
-
-    def _remind(self, _: ev.HookOn) -> Commands:
-        return [ev.Ring(True), self._show(self._held_screen())]
-
-    def _held_key(self, event: ev.KeyPressed) -> Commands:
-        return self._swap(event) if event.key == SWAP_KEY else []
-
-
-def _bind_handlers() -> dict[CallState, dict[type[ev.Event], Callable[..., Commands]]]:
-    """Each name in `TRANSITIONS` as the PhoneMachine method it names, checked once at import."""
-    bound: dict[CallState, dict[type[ev.Event], Callable[..., Commands]]] = {}
-    for state, rows in TRANSITIONS.items():
-        bound[state] = {}
-        for event_type, name in rows.items():
-            handler = getattr(PhoneMachine, f"_{name}", None)
-            if not callable(handler):
-                raise TypeError(f"phone TRANSITIONS[{state.value}][{event_type.__name__}] names "
-                                f"{name!r}, which is no PhoneMachine handler (_{name})")
-            bound[state][event_type] = handler
-    return bound
-
-
-_HANDLERS = _bind_handlers()
+_HANDLERS = bind_handlers(PhoneMachine)
