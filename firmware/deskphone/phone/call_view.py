@@ -3,8 +3,9 @@
 The machine hands `call_screen` a `CallView` — only the facts a call screen needs, copied — and
 gets a screen back; nothing here keeps state or sees the machine. The order of the checks is the
 order of importance: a possible man in the middle hides everything else, then a second caller
-waiting (naming the call heard and its security), the transfer screens, the call-quality screen the person asked for, "not secure", the SAS to compare, and
-last the ordinary in-call screen.
+waiting (naming the call heard and its security), the transfer screens, the call-quality
+screen the person asked for, "not secure", the SAS to compare, and last the ordinary in-call
+screen.
 """
 
 from __future__ import annotations
