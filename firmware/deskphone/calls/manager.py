@@ -44,12 +44,12 @@ from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
     expectation_for,
-    warning_after_zrtp,
     warnings_before_call,
 )
 from deskphone.calls.routes import Routes
 from deskphone.calls.sip_setup import endpoint_for, sip_info, user_agent_for
 from deskphone.calls.transfer import CallTransfers
+from deskphone.calls.zrtp_outcomes import zrtp_outcome
 from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
 from deskphone.phone import events as pev
@@ -477,30 +477,10 @@ class CallManager:
 
     def on_zrtp_event(self, call: ActiveCall, event: zev.ZrtpEvent) -> None:
         """What the call's ZRTP driver reports (its keys are already on the stream)."""
-        if call.ended:
-            return  # every call reports its own security, held or not (issue 15)
-        cid = call.call_id
-        if isinstance(event, zev.Securing):
-            self.emit(pev.SecuringStarted(call_id=cid))
-        elif isinstance(event, zev.Secure | zev.CacheMismatch):
-            call.advance(LegInput.SECURED)
-            if isinstance(event, zev.CacheMismatch):
-                self.emit(pev.PossibleMitm(event.sas, call_id=cid))
-            else:
-                self.emit(pev.Secured(event.sas, event.verified, call_id=cid))
-            if (warning := warning_after_zrtp(call.lan, event.peer_zid)) is not None:
-                self.emit(pev.PeerWarning(warning))
-        elif isinstance(event, zev.NotSecure):
-            if self.config.zrtp.require_secure:
-                log.warning("call %s: ZRTP failed and require_secure is set: ending it",
-                            call.call_id)
-                self.hangup_call(call)
-                self.emit(pev.CallFinished("not_secure", None, event.reason, call_id=cid))
-                return
-            call.advance(LegInput.CLEARTEXT)
-            self.emit(pev.CallNotSecure(event.reason, call_id=cid))
-
-
+        if call.ended or (call is not self.call and self.others.find(call.call_id) is not call):
+            return  # a call set aside by a transfer is not the phone's to show
+        zrtp_outcome(call, event, require_secure=self.config.zrtp.require_secure,
+                     emit=self.emit, hang_up=self.hangup_call)
 
     def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)
