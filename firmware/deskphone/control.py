@@ -32,7 +32,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("dial", "TARGET", "call an extension or a sip:/sips:/tel: URI"),
     ("hangup", "", "end the call (puts the handset down)"),
     ("hold", "", "put the call on hold, or resume it"),
-    ("transfer", "TARGET", "hand the call over to TARGET (blind transfer)"),
+    ("transfer", "TARGET|--attended ID", "blind transfer; held call ID to this call"),
     ("answer", "ID", "answer call ID (holds the current one)"),
     ("swap", "", "hold this call, resume the other (as D)"),
     ("calls", "", "every call: id, state, security, SAS"),

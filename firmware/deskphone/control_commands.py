@@ -76,7 +76,10 @@ async def _cmd_dial(app: ControlledPhone, args: list[str]) -> Any:
 
 
 async def _cmd_transfer(app: ControlledPhone, args: list[str]) -> Any:
-    _expect(args, 1, "transfer TARGET   (blind transfer of the current call: a number or sip: URI)")
+    if args[:1] == ["--attended"]:
+        return await _transfer_attended(app, args[1:])
+    _expect(args, 1, "transfer TARGET | transfer --attended ID   (blind: a number or sip: URI;"
+                     " attended: the held call ID goes to the call in the earpiece)")
     target = args[0]
     if not (target.isdigit() or target.startswith(("sip:", "sips:", "tel:"))) or len(target) > 256:
         raise ControlError(f"transfer: got {target!r}, expected digits or a sip:/sips:/tel: URI")
@@ -106,6 +109,16 @@ async def _cmd_swap(app: ControlledPhone, args: list[str]) -> Any:
 async def _cmd_calls(app: ControlledPhone, args: list[str]) -> Any:
     _expect(args, 0, "calls")
     return app.machine.calls()
+
+
+async def _transfer_attended(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "transfer --attended ID   (a held call's id from `calls`)")
+    held = [str(c["id"]) for c in app.machine.calls() if c["state"] == "held"]
+    if args[0] not in held or app.machine.state.value != "in_call":
+        raise ControlError(f"transfer --attended: {args[0]!r} is no held call beside the call "
+                           f"in the earpiece; held: {', '.join(held) or 'none'}")
+    app.post(ev.AttendedTransferRequested(args[0]))
+    return app.state()
 
 
 async def _cmd_hangup(app: ControlledPhone, args: list[str]) -> Any:

@@ -183,8 +183,9 @@ class CallManager:
 
     # -- commands from the phone ---------------------------------------------------------------
 
-    def place(self, target: str) -> ActiveCall | None:
-        """Call `target`; the new call, now current, or None when it cannot be placed."""
+    def place(self, target: str, replaces: str | None = None) -> ActiveCall | None:
+        """Call `target`; the new call, now current, or None when it cannot be placed.
+        `replaces`: it takes that dialog's place at the target (attended transfer, RFC 3891)."""
         resolved = self.resolve(target)
         if isinstance(resolved, str):
             self.emit(pev.CallFailedLocally("Unknown number", resolved))
@@ -192,7 +193,7 @@ class CallManager:
         uri, account = resolved
         call = ActiveCall(call_id="", outgoing=True, peer=target,
                           offer_answer=new_offer_answer(self.config),
-                          state=LegState.OPENING_MEDIA)
+                          state=LegState.OPENING_MEDIA, replaces=replaces)
         assert self.routes is not None
         call.lan = expectation_for(self.routes.dialplan, self.routes.directory, target)
         self.call = call
@@ -203,6 +204,16 @@ class CallManager:
 
     def transfer(self, target: str) -> None:
         self.transfers.transfer(target)
+
+    def transfer_attended(self, call_id: str) -> None:
+        self.transfers.transfer_attended(call_id)
+
+    def partner_of(self, call: ActiveCall) -> ActiveCall | None:
+        """The other answered call beside `call` (an attended transfer's target)."""
+        for other in [self.call, *self.others.all()]:
+            if other is not None and other is not call and other.negotiated is not None:
+                return other
+        return None
 
     async def _place(self, call: ActiveCall, uri: str, account: str | None) -> None:
         try:
@@ -216,7 +227,8 @@ class CallManager:
         sdp = call.offer_answer.create_offer(
                                                                  local_media(self.config, call))
         try:
-            call.call_id = self.sip(self.ua.invite, uri, sdp, account=account)
+            call.call_id = self.sip(self.ua.invite, uri, sdp, account=account,
+                                    replaces=call.replaces)
         except (ValueError, KeyError) as exc:  # a target the UA cannot address
             self._finish_locally(call, "Cannot call", str(exc))
             return
@@ -350,8 +362,8 @@ class CallManager:
             return
         match event:
             case sev.IncomingCall(call_id=call_id, remote_uri=uri, remote_display=display,
-                                  sdp=sdp):
-                self._incoming(call_id, uri, display, sdp)
+                                  sdp=sdp, replaces=replaces):
+                self._incoming(call_id, uri, display, sdp, replaces)
             case sev.RegistrationState():
                 if self.accounts is not None:
                     self.accounts.on_registration(event)
@@ -376,8 +388,13 @@ class CallManager:
             case sev.Reoffer(sdp=sdp):
                 self._reoffer(call, sdp)
 
-    def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes) -> None:
-        if self.others.refusal() is not None:
+    def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes,
+                  replaces: str | None = None) -> None:
+        replaced = self.find(replaces)
+        if replaces is not None and (replaced is None or replaced.negotiated is None):
+            self.sip(self.ua.reject, call_id, 481)  # RFC 3891 §3: not a call of ours to replace
+            return
+        if replaced is None and self.others.refusal() is not None:
             self.counters["rejected_busy"] += 1
             self.sip(self.ua.reject, call_id, 486)  # RFC 3261 §21.4.7 Busy Here
             return
@@ -391,12 +408,27 @@ class CallManager:
         call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
                           offer_answer=new_offer_answer(self.config), state=LegState.RINGING,
                           remote_offer=sdp)
+        if replaced is not None:
+            self._replace(replaced, call)
+            return
         if self.call is None and not self.others.calls:
             self.call = call
         else:  # during a call: it waits (call-waiting tone) until answered or given up
             self.others.add_waiting(call)
         self.sip(self.ua.ringing, call_id)
         self.emit(pev.CallArrived(call_id, uri, display))
+
+    def _replace(self, old: ActiveCall, new: ActiveCall) -> None:
+        """RFC 3891 §3: the new call takes the old one's place, answered at once (no ringing:
+        the person already talks to this transfer); the old dialog ends with a BYE."""
+        if self.call is old:
+            self.call = new
+        else:
+            self.others.calls[new.call_id] = replace(self.others.calls.pop(old.call_id), call=new)
+        self.hangup_call(old)
+        self.emit(pev.CallReplaced(old.call_id, new.call_id, new.peer))
+        new.move(LegInput.ANSWER_REQUESTED)
+        self._spawn(new, self._answer(new))
 
     def _answered(self, call: ActiveCall, sdp: bytes) -> None:
         if call.negotiated is not None:  # the answer to our re-INVITE (hold/resume)

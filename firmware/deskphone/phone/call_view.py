@@ -42,6 +42,7 @@ class CallView:
     dtmf: str
     waiting_caller: str = ""  # a second caller waits (issue 15)
     other: str = ""  # the line about a held call ("Held: Bob")
+    handed_over: str = ""  # attended transfer: the held party handed to the heard one
 
 
 def call_screen(view: CallView) -> object:
@@ -54,6 +55,8 @@ def call_screen(view: CallView) -> object:
                                  talking_security=view.security.value)
     if view.state is CallState.TRANSFER_DIALING:
         return TransferScreen(peer=peer, digits=view.transfer_target)
+    if view.state is CallState.TRANSFERRING and view.handed_over:
+        return TransferScreen(peer=view.handed_over, digits=peer, progress="Transferring…")
     if view.state is CallState.TRANSFERRING:
         return TransferScreen(peer=peer, digits=view.transfer_target, progress="Transferring…")
     if view.show_stats:

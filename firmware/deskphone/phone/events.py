@@ -167,7 +167,10 @@ class TransferStarted:
 
 @dataclass(frozen=True)
 class TransferSucceeded:
-    """Transferor: the far end's new call was answered (NOTIFY 200); our leg is ending."""
+    """Transferor: the far end's new call was answered (NOTIFY 200); our leg is ending.
+    `call_id`: the call handed over (attended transfer: the held one, already ended)."""
+
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,24 @@ class AnswerRequested:
     a call, which holds the current call (issue 15)."""
 
     call_id: str
+
+
+@dataclass(frozen=True)
+class AttendedTransferRequested:
+    """Hand call `call_id` (held) over to the call in the earpiece (RFC 5589 §7: REFER with
+    Replaces), control socket `transfer --attended ID`."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class CallReplaced:
+    """As a transfer's target: an INVITE with Replaces (RFC 3891) took call `old_call_id`'s
+    place; the new call, with `peer`, is answered and secures itself with its own ZRTP."""
+
+    old_call_id: str
+    new_call_id: str
+    peer: str
 
 
 @dataclass(frozen=True)
@@ -285,6 +306,13 @@ class SwapTo:
 
 
 @dataclass(frozen=True)
+class TransferAttended:
+    """Send held call `call_id` to the call in the earpiece (REFER with Replaces, RFC 5589 §7)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
 class TransferCall:
     """Ask the far end to call `target` (blind transfer: REFER, RFC 3515)."""
 
@@ -297,7 +325,8 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | StatusChanged | Tick
          | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
-         | LanWarning | AnswerRequested | SwapRequested)
+         | LanWarning | AnswerRequested | SwapRequested | AttendedTransferRequested
+         | CallReplaced)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
            | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified
-           | SwapTo)
+           | SwapTo | TransferAttended)

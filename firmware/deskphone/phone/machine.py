@@ -114,10 +114,12 @@ class PhoneMachine(SeveralCalls):
         elif isinstance(event, ev.HookOn):
             self.off_hook = False
         call_id = getattr(event, "call_id", "")
-        if call_id in self.others and not isinstance(event, ev.AnswerRequested):
+        # These name another call but concern the current one (its state table decides).
+        commands_about = ev.AnswerRequested | ev.AttendedTransferRequested | ev.TransferSucceeded
+        if call_id in self.others and not isinstance(event, commands_about):
             return self._other_call_event(event)  # about a waiting or held call
         if call_id and self.call_id and call_id != self.call_id and not isinstance(
-                event, ev.CallArrived | ev.AnswerRequested):
+                event, ev.CallArrived | commands_about):
             self.ignored += 1  # about a call that is no longer ours
             return []
         handler = _HANDLERS[self.state].get(type(event))
@@ -238,7 +240,7 @@ class PhoneMachine(SeveralCalls):
             stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
             answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf,
             waiting_caller=getattr(self.others.waiting(), "peer", ""),
-            other=self.others.summary()))
+            other=self.others.summary(), handed_over=self.transfer.handed_over))
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -446,8 +448,10 @@ class PhoneMachine(SeveralCalls):
         self._set_timer("refresh", self._now + 1.0)
         return self._refresh_call_screen()
 
-    def _transfer_done(self, _: ev.TransferSucceeded) -> Commands:
-        return [ev.HangUp(), *self._end("Transferred", self.transfer.target or "", None)]
+    def _transfer_done(self, event: ev.TransferSucceeded) -> Commands:
+        handed = self.others.take(event.call_id)  # attended: the held call handed over
+        target = f"{handed.peer} to {self.peer}" if handed else self.transfer.target or ""
+        return [ev.HangUp(), *self._end("Transferred", target, None)]
 
     def _transfer_refused(self, event: ev.TransferAborted) -> Commands:
         self.transfer.record_failure(event.detail)

@@ -18,13 +18,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from deskphone.phone import events as ev
+from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.other_calls import CallRecord, OtherCalls
 from deskphone.phone.screens import HeldScreen
 from deskphone.phone.settings import MachineSettings
 from deskphone.phone.vocabulary import IN_CALL_STATES, SWAP_KEY, CallState
 
 if TYPE_CHECKING:
-    from deskphone.phone.call_security import CallSecurity
+    from deskphone.phone.transfer import BlindTransfer
 
 Commands = list[ev.Command]
 
@@ -43,6 +44,7 @@ class _Machine(Protocol):
     call_security: CallSecurity
     answered_at: float | None
     ignored: int
+    transfer: BlindTransfer
     _now: float
 
     def _reset_call(self) -> None: ...
@@ -168,6 +170,30 @@ class SeveralCalls:
 
     def _remind(self: _Machine, _: ev.HookOn) -> Commands:
         return [ev.Ring(True), self._show(self._held_screen())]
+
+    def _transfer_attended(self: _Machine, event: ev.AttendedTransferRequested) -> Commands:
+        record = self.others.records.get(event.call_id)
+        if record is None or record.role != "held":
+            self.ignored += 1
+            return []
+        self.state = CallState.TRANSFERRING
+        self.transfer.send(record.peer)
+        self.transfer.handed_over = record.peer
+        return [ev.TransferAttended(record.call_id), *self._refresh_call_screen()]
+
+    def _call_replaced(self: _Machine, event: ev.CallReplaced) -> Commands:
+        # We are the transfer's target: a new call, with its own ZRTP and SAS, stands in.
+        if event.old_call_id == self.call_id:
+            self.call_id, self.peer = event.new_call_id, event.peer
+            self.call_security = CallSecurity()
+            self.answered_at = self._now
+            return [ev.PlayTone(None), *self._refresh_call_screen()]
+        record = self.others.take(event.old_call_id)
+        if record is None:
+            self.ignored += 1
+            return []
+        self.others.hold(event.new_call_id, event.peer, CallSecurity(), self._now, self._now)
+        return self._refresh_current()
 
     def _held_key(self: _Machine, event: ev.KeyPressed) -> Commands:
         return self._swap(event) if event.key == SWAP_KEY else []

@@ -83,6 +83,8 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.CallArrived: "call_waiting",
         ev.AnswerRequested: "answer_other",
         ev.SwapRequested: "swap",
+        ev.AttendedTransferRequested: "transfer_attended",
+        ev.CallReplaced: "call_replaced",
         ev.StatusChanged: "status",
         ev.TransferDialed: "transfer_now",
         ev.TransferStarted: "transferred_away",
