@@ -103,7 +103,7 @@ class MediaConfig:
 class ZrtpSettings:
     # Refuse calls that cannot be secured instead of continuing NOT SECURE.
     require_secure: bool = False
-    key_agreements: tuple[str, ...] = ("X255", "DH3k", "EC25", "DH2k", "EC38")
+    key_agreements: tuple[str, ...] = ("DPQ1", "X255", "DH3k", "EC25", "DH2k", "EC38")
     sas_types: tuple[str, ...] = ("B32", "B256")
     # Accepted, but trusts nothing: every SASrelay is refused (RFC 6189 §7.3 needs an enrolment
     # proven by a pbxsecret, §7.3.1, which is not implemented). Kept so old configs still load.

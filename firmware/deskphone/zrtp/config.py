@@ -14,7 +14,7 @@ class ZrtpConfig:
     hashes: tuple[str, ...] = ("S256", "S384")
     ciphers: tuple[str, ...] = ("AES1", "AES3")
     auth_tags: tuple[str, ...] = ("HS80", "HS32")
-    key_agreements: tuple[str, ...] = ("DH3k", "X255", "EC25", "DH2k", "EC38")
+    key_agreements: tuple[str, ...] = ("DPQ1", "DH3k", "X255", "EC25", "DH2k", "EC38")
     sas_types: tuple[str, ...] = ("B32", "B256")
     t1: float = 0.05
     t2: float = 0.2
