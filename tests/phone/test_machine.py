@@ -327,3 +327,27 @@ def test_reverify_forgets_the_verification_and_shows_the_sas_again() -> None:
     assert ev.ClearVerified() in out
     assert m.security is Security.SECURE and isinstance(m.screen, SasScreen)
     assert m.handle(ev.ReverifyRequested(), 3.0) == []  # nothing left to forget
+
+
+def test_post_quantum_keys_show_the_pq_mark_on_screen_and_in_state() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Secured("7ep3", verified=False, post_quantum=True), 1.2)
+    assert isinstance(m.screen, SasScreen) and "PQ" in m.screen.lines()
+    assert m.snapshot()["post_quantum"] is True
+    m.handle(ev.KeyPressed("#"), 2.0)
+    assert isinstance(m.screen, InCallScreen) and "Verified PQ" in m.screen.lines()
+
+
+def test_no_pq_mark_without_a_post_quantum_key_agreement_or_after_a_mismatch() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Secured("7ep3", verified=True), 1.2)
+    assert m.snapshot()["post_quantum"] is False
+    assert not any("PQ" in line for line in m.screen.lines())
+    m2 = make()
+    outgoing_answered(m2)
+    m2.handle(ev.Secured("7ep3", verified=False, post_quantum=True), 1.2)
+    m2.handle(ev.KeyPressed("*"), 2.0)  # the SAS differs: possible MITM
+    assert m2.snapshot()["post_quantum"] is False
+    assert not any("PQ" in line for line in m2.screen.lines())

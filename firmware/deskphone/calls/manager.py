@@ -446,7 +446,7 @@ class CallManager:
             if isinstance(event, zev.CacheMismatch):
                 self.emit(pev.PossibleMitm(event.sas))
             else:
-                self.emit(pev.Secured(event.sas, event.verified))
+                self.emit(pev.Secured(event.sas, event.verified, event.post_quantum))
             if (warning := warning_after_zrtp(call.lan, event.peer_zid)) is not None:
                 self.emit(pev.PeerWarning(warning))
         elif isinstance(event, zev.NotSecure):

@@ -28,6 +28,9 @@ class CallSecurity:
     sas: str | None = None
     not_secure_reason: str = ""
     peer_warning: str | None = None  # a PEER_WARNINGS key for the current call
+    # The keys came from a post-quantum key agreement (ZRTP DPQ1): the "PQ" mark beside SECURE.
+    # Set from the ZRTP result of this very call only, so a stripped offer shows no mark.
+    post_quantum: bool = False
 
     def awaiting_comparison(self) -> bool:
         """The SAS or POSSIBLE MITM screen is up: '#' means "it matches", '*' "it does not"."""
@@ -47,6 +50,7 @@ class CallSecurity:
             return None
         # The two people read different words: someone is in the middle (RFC 6189 §7).
         self.level = Security.MISMATCH
+        self.post_quantum = False
         return [ev.RejectSas(), ev.PlayTone("mitm")]
 
     def reverify(self) -> list[ev.Command] | None:
@@ -61,8 +65,9 @@ class CallSecurity:
         self.level = Security.SECURING
         return []
 
-    def secured(self, sas: str, verified: bool) -> list[ev.Command]:
+    def secured(self, sas: str, verified: bool, post_quantum: bool = False) -> list[ev.Command]:
         self.sas = sas
+        self.post_quantum = post_quantum
         if self.level is Security.MISMATCH:
             return []  # a mismatch stands until the SAS is compared
         self.level = Security.VERIFIED if verified else Security.SECURE
@@ -72,11 +77,13 @@ class CallSecurity:
         if self.level is Security.MISMATCH:
             return None
         self.level = Security.NOT_SECURE
+        self.post_quantum = False
         self.not_secure_reason = reason
         return [ev.PlayTone("not_secure")]
 
     def mismatch(self, sas: str | None) -> list[ev.Command]:
         self.level = Security.MISMATCH
+        self.post_quantum = False  # nothing about a possible MITM call earns a reassuring mark
         if sas is not None:
             self.sas = sas
         return [ev.PlayTone("mitm")]

@@ -38,6 +38,7 @@ class CallView:
     now: float
     held: bool
     dtmf: str
+    post_quantum: bool = False  # the "PQ" mark beside SECURE (ZRTP DPQ1)
 
 
 def call_screen(view: CallView) -> object:
@@ -56,8 +57,10 @@ def call_screen(view: CallView) -> object:
     if view.security is Security.NOT_SECURE:
         return NotSecureScreen(peer=peer, reason=view.not_secure_reason)
     if view.security is Security.SECURE and view.sas is not None:
-        return SasScreen(peer=peer, sas=view.sas, warning=warning)
+        return SasScreen(peer=peer, sas=view.sas, warning=warning,
+                         post_quantum=view.post_quantum)
     duration = 0 if view.answered_at is None else int(view.now - view.answered_at)
     return InCallScreen(peer=peer, duration_s=max(0, duration), security=view.security.value,
                         sas=view.sas, verified=view.security is Security.VERIFIED,
-                        held=view.held, dtmf=view.dtmf, warning=warning)
+                        held=view.held, dtmf=view.dtmf, warning=warning,
+                        post_quantum=view.post_quantum)

@@ -91,10 +91,12 @@ class SecuringStarted:
 
 @dataclass(frozen=True)
 class Secured:
-    """ZRTP finished: SRTP keys in place. `verified` = the SAS was confirmed in an earlier call."""
+    """ZRTP finished: SRTP keys in place. `verified` = the SAS was confirmed in an earlier call;
+    `post_quantum` = the key agreement resists a future quantum computer (ZRTP DPQ1)."""
 
     sas: str
     verified: bool
+    post_quantum: bool = False
 
 
 @dataclass(frozen=True)

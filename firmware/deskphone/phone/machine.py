@@ -147,6 +147,7 @@ class PhoneMachine:
             "call": self.state.value,
             "security": self.security.value,
             "sas": self.sas,
+            "post_quantum": self.call_security.post_quantum,
             "peer": self.peer,
             "off_hook": self.off_hook,
             "digits": self.digits,
@@ -214,7 +215,8 @@ class PhoneMachine:
             peer_warning=self.call_security.peer_warning,
             transfer_target=self.transfer.target or "", show_stats=self.show_stats,
             stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
-            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf))
+            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf,
+            post_quantum=self.call_security.post_quantum))
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -473,7 +475,8 @@ class PhoneMachine:
         return self._security_changed(self.call_security.securing())
 
     def _secured(self, event: ev.Secured) -> Commands:
-        return self._security_changed(self.call_security.secured(event.sas, event.verified))
+        return self._security_changed(self.call_security.secured(event.sas, event.verified,
+                                                                 event.post_quantum))
 
     def _not_secure(self, event: ev.CallNotSecure) -> Commands:
         return self._security_changed(self.call_security.not_secure(event.reason))
