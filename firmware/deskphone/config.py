@@ -385,7 +385,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     zrtp = ZrtpSettings(
         require_secure=_bool(zrtp_t, "require_secure", "zrtp", False),
         key_agreements=_choices(zrtp_t, "key_agreements", "zrtp", ZrtpSettings.key_agreements,
-                                ("X255", "DH3k", "EC25", "DH2k", "EC38")),
+                                ("DPQ1", "X255", "DH3k", "EC25", "DH2k", "EC38")),
         sas_types=_choices(zrtp_t, "sas_types", "zrtp", ZrtpSettings.sas_types, ("B32", "B256")),
         enrolled_pbx_zids=tuple(bytes.fromhex(z) for z in pbx),
     )

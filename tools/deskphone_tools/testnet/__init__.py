@@ -1,8 +1,10 @@
-"""Hostile networks for tests and benchmarks: lossy links and an active ZRTP man in the middle.
+"""Hostile networks for tests and benchmarks: lossy links, an active ZRTP man in the middle and
+a relay that strips the post-quantum key agreement from ZRTP Hellos.
 
 Everything binds to 127.0.0.1 only and picks free ports; nothing here is used by the phone itself.
 """
 
+from .downgrade import DowngradeRelay
 from .impairment import CLEAN, ImpairedPath, Impairment
 from .lossy import ForwardingMedia, LossyRelay, LossyUdpRelay
 from .mitm import MitmMedia, MitmRelay, ZrtpLeg
@@ -10,6 +12,7 @@ from .runner import RelayThread
 from .sip_relay import Side, SipRelay, redirect_audio
 
 __all__ = [
-    "CLEAN", "ForwardingMedia", "ImpairedPath", "Impairment", "LossyRelay", "LossyUdpRelay",
-    "MitmMedia", "MitmRelay", "RelayThread", "Side", "SipRelay", "ZrtpLeg", "redirect_audio",
+    "CLEAN", "DowngradeRelay", "ForwardingMedia", "ImpairedPath", "Impairment", "LossyRelay",
+    "LossyUdpRelay", "MitmMedia", "MitmRelay", "RelayThread", "Side", "SipRelay", "ZrtpLeg",
+    "redirect_audio",
 ]
