@@ -7,3 +7,9 @@ def test_measure_handshakes_reports_every_key_agreement():
     results = measure_handshakes(rounds=1, key_agreements=("X255", "EC25"))
     assert set(results) == {"X255", "EC25"}
     assert all(r["rounds"] == 1 and r["median_ms"] > 0 for r in results.values())
+
+
+def test_measure_handshakes_includes_dpq1_with_its_packet_sizes():
+    results = measure_handshakes(rounds=1, key_agreements=("DPQ1",))
+    assert results["DPQ1"]["largest_packet_bytes"] == results["DPQ1"]["packet_bytes"]["Commit"]
+    assert results["DPQ1"]["packet_bytes"]["DHPart2"] == 116  # the nonce, not a public value

@@ -3,7 +3,8 @@
 Sections (each can be chosen with --only; a section that cannot run here is reported, not faked):
 - call_setup: deskphone↔deskphone through the control socket, real processes on loopback:
   handset lifted (answer) → SAS on both screens, and dialled → SAS on both screens, from each
-  phone's own monotonic timeline (CLOCK_MONOTONIC is shared by processes on one machine);
+  phone's own monotonic timeline (CLOCK_MONOTONIC is shared by processes on one machine); with
+  the default key agreement (DPQ1, post-quantum) and again with only X255 and only DH3k;
 - linphone: linphonec↔linphonec dialled → SAS (the reference), and deskphone↔linphonec when the
   interop bench exists;
 - zrtp: the in-process handshake per key agreement;
@@ -68,12 +69,23 @@ def _cpu_seconds(pid: int) -> float:
 # -- sections --------------------------------------------------------------------------------
 
 
+# Beside the default configuration (which negotiates DPQ1 between deskphones): classical only.
+CALL_SETUP_KEY_AGREEMENTS = ("X255", "DH3k")
+
+
 def bench_call_setup(runs: int = 5) -> dict[str, Any]:
+    return {"pair": "deskphone<->deskphone", "runs": runs, **_call_setup(runs, None),
+            "by_key_agreement": {ka: _call_setup(runs, ka) for ka in CALL_SETUP_KEY_AGREEMENTS}}
+
+
+def _call_setup(runs: int, key_agreement: str | None) -> dict[str, Any]:
     from deskphone_tools.harness import PhonePair
 
     answer_to_sas: list[float] = []
     dial_to_sas: list[float] = []
-    with PhonePair() as pair:
+    negotiated: set[str] = set()
+    zrtp = f'[zrtp]\nkey_agreements = ["{key_agreement}"]\n' if key_agreement else ""
+    with PhonePair(extra_a=zrtp, extra_b=zrtp) as pair:
         a, b = pair.a, pair.b
         a.wait(lan_peers=f"~{b.extension}")
         for _ in range(runs):
@@ -83,6 +95,8 @@ def bench_call_setup(runs: int = 5) -> dict[str, Any]:
             b.ctl("hook", "off")
             sa = a.wait(security="secure|verified")
             sb = b.wait(security="secure|verified")
+            negotiated.add("/".join(str(sa["zrtp"].get(k)) for k in ("key_agreement", "hash",
+                                                                     "cipher")))
             secured = max(sa["timeline"]["secured"], sb["timeline"]["secured"])
             answer_to_sas.append((secured - sb["timeline"]["answered"]) * 1000)
             dial_to_sas.append((secured - sa["timeline"]["dialled"]) * 1000)
@@ -91,8 +105,8 @@ def bench_call_setup(runs: int = 5) -> dict[str, Any]:
             b.ctl("hook", "on")
             a.wait(call="idle")
             b.wait(call="idle")
-    return {"pair": "deskphone<->deskphone", "runs": runs,
-            "answer_to_sas_ms": _ms(answer_to_sas), "invite_to_sas_ms": _ms(dial_to_sas)}
+    return {"algorithms": sorted(negotiated), "answer_to_sas_ms": _ms(answer_to_sas),
+            "invite_to_sas_ms": _ms(dial_to_sas)}
 
 
 def bench_linphone(runs: int = 5) -> dict[str, Any]:
@@ -202,14 +216,20 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
 
     add("answer → SAS on both screens, deskphone↔deskphone",
         median("call_setup", "answer_to_sas_ms", "median"), "ms")
-    add("dialled → SAS, deskphone↔deskphone",
+    add("dialled → SAS, deskphone↔deskphone (default: DPQ1)",
         median("call_setup", "invite_to_sas_ms", "median"), "ms")
+    for ka in CALL_SETUP_KEY_AGREEMENTS:
+        add(f"dialled → SAS, deskphone↔deskphone, {ka} only",
+            median("call_setup", "by_key_agreement", ka, "invite_to_sas_ms", "median"), "ms")
     add("dialled → SAS, deskphone↔linphonec",
         median("linphone", "deskphone<->linphonec", "invite_to_sas_ms", "median"), "ms")
     add("dialled → SAS, linphonec↔linphonec",
         median("linphone", "linphonec<->linphonec", "invite_to_sas_ms", "median"), "ms")
-    for ka in ("DH3k", "X255", "EC25"):
+    for ka in ("DPQ1", "DH3k", "X255", "EC25"):
         add(f"ZRTP handshake in process, {ka}", median("zrtp", ka, "median_ms"), "ms")
+    for ka in ("DPQ1", "DH3k", "X255"):
+        add(f"largest ZRTP packet (UDP payload), {ka}",
+            median("zrtp", ka, "largest_packet_bytes"), "bytes")
     media = results.get("media") or {}
     rows_media = media.get("media", []) if isinstance(media, dict) else []
     for row in rows_media:
