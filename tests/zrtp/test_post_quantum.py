@@ -239,3 +239,12 @@ def test_dpq1_commit_round_trips_and_fits_the_path_mtu():
     # the largest ZRTP packet; + IPv6 (40) + UDP (8) stays under a 1500-byte MTU, no fragments
     assert len(datagram) == 1348 <= packets.MAX_PACKET_LENGTH
     assert len(datagram) + 48 < 1500
+
+
+def test_the_default_configuration_negotiates_dpq1():
+    """So every handshake test on default endpoints (loss, duplicates, reordering, each lost
+    packet retransmitted, key continuity, cache mismatch, active MITM) runs DPQ1 too."""
+    a, b = make_endpoint("a"), make_endpoint("b")
+    run(a, b)
+    ea, _ = assert_same_call(a, b)
+    assert ea.key_agreement == "DPQ1" and ea.post_quantum
