@@ -67,3 +67,44 @@ def test_dpq1_over_a_1280_byte_mtu_is_fragmented_by_ip_and_still_secures(
             a.stop()
             b.stop()
     assert not link.left_behind()
+
+
+def test_dpq1_over_a_path_that_drops_ip_fragments_ends_not_secure_not_classical(
+        tmp_path: Path) -> None:
+    """What the docstring warns about, shown: B's namespace drops every IP fragment (a firewall
+    that does), so DPQ1's Commit never arrives. The call does not come up secure (and never
+    quietly classical): both sides end NOT SECURE once the Commit retransmissions (§6) run out."""
+    require_root()
+    for tool in ("ip", "nft"):
+        require_tool(tool)
+    ext_a, ext_b = unique_extensions(2)
+    with VethLink(mtu=MTU) as link:
+        for ns in (link.a, link.b):
+            ns.run("nft", "add table inet fragdrop")
+            ns.run("nft", "add chain inet fragdrop in { type filter hook prerouting priority "
+                   "-400 ; }")  # before defragmentation (priority -400)
+            ns.run("nft", "add rule inet fragdrop in ip frag-off & 0x3fff != 0 counter drop")
+        a = NetnsPhone("A", ext_a, tmp_path / "a", phone_config(ext_a, "Alice", link.a.address))
+        b = NetnsPhone("B", ext_b, tmp_path / "b", phone_config(ext_b, "Bob", link.b.address))
+        a.namespace, b.namespace = link.a.name, link.b.name
+        try:
+            a.start()
+            b.start()
+            a.wait(20, lan_peers=f"~{b.extension}")
+            a.ctl("hook", "off")
+            a.ctl("press", f"{b.extension}#")
+            b.wait(call="ringing")
+            b.ctl("hook", "off")
+            sa = a.wait(40, security="secure|verified|not_secure|mismatch", call="in_call")
+            sb = b.wait(40, security="secure|verified|not_secure|mismatch", call="in_call")
+            context = f"{sa}\n{sb}\nA log:\n{a.log_tail()}\nB log:\n{b.log_tail()}"
+            assert sa["security"] == sb["security"] == "not_secure", context
+            assert not sa["post_quantum"] and not sb["post_quantum"], context
+            dropped = link.b.run("nft", "list table inet fragdrop")
+            assert "counter packets 0 " not in dropped, dropped
+            a.ctl("hook", "on")
+            b.wait(call="ended")
+        finally:
+            a.stop()
+            b.stop()
+    assert not link.left_behind()
