@@ -105,6 +105,9 @@ class ZrtpSettings:
     require_secure: bool = False
     key_agreements: tuple[str, ...] = ("DPQ1", "X255", "DH3k", "EC25", "DH2k", "EC38")
     sas_types: tuple[str, ...] = ("B32", "B256")
+    # Largest ZRTP packet sent; a bigger message (only DPQ1's, 1348 bytes) goes as ZRTP
+    # fragments. Lower it on paths that drop IP fragments (some VPNs and firewalls).
+    mtu: int = 1452
     # Accepted, but trusts nothing: every SASrelay is refused (RFC 6189 §7.3 needs an enrolment
     # proven by a pbxsecret, §7.3.1, which is not implemented). Kept so old configs still load.
     enrolled_pbx_zids: tuple[bytes, ...] = ()
@@ -376,7 +379,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     zrtp_t = _table(raw, "zrtp")
     _unknown_keys(zrtp_t, "zrtp", {"require_secure", "key_agreements", "sas_types",
-                                   "enrolled_pbx_zids"})
+                                   "enrolled_pbx_zids", "mtu"})
     pbx = zrtp_t.get("enrolled_pbx_zids", [])
     if not isinstance(pbx, list) or not all(
             isinstance(z, str) and re.fullmatch(r"[0-9a-fA-F]{24}", z) for z in pbx):
@@ -387,6 +390,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         key_agreements=_choices(zrtp_t, "key_agreements", "zrtp", ZrtpSettings.key_agreements,
                                 ("DPQ1", "X255", "DH3k", "EC25", "DH2k", "EC38")),
         sas_types=_choices(zrtp_t, "sas_types", "zrtp", ZrtpSettings.sas_types, ("B32", "B256")),
+        mtu=_int(zrtp_t, "mtu", "zrtp", ZrtpSettings.mtu, 600, 65507),
         enrolled_pbx_zids=tuple(bytes.fromhex(z) for z in pbx),
     )
 

@@ -60,7 +60,7 @@ async def open_call_media(call: ActiveCall, config: Config, *, audio: AudioPort,
     driver: list[ZrtpDriver] = []
     session = ZrtpSession(
         ZrtpConfig(zid=zid, key_agreements=z.key_agreements, sas_types=z.sas_types,
-                   pbx_enrolled=frozenset(z.enrolled_pbx_zids)),
+                   pbx_enrolled=frozenset(z.enrolled_pbx_zids), mtu=z.mtu),
         ssrc=media.ssrc, lookup_secrets=cache.lookup,
         # Writes go to a worker thread: their fsync never holds the loop (issue 13, item 7);
         # a failed write ends the handshake with a clear outcome instead of a silent call.

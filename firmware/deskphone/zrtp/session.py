@@ -53,7 +53,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import any_state, commit, confirm, dh_exchange, discovery, packets, retransmit
+from . import any_state, commit, confirm, dh_exchange, discovery, fragments, packets, retransmit
 from .actions import Action, ArmT1, ArmT2, Emit, Fail, Send, Step, StopTimer, StoreSecret, fail
 from .config import ZrtpConfig, ZrtpStats
 from .events import CacheMismatch, CacheWriteFailed, NotSecure, Secure, ZrtpEvent
@@ -97,6 +97,10 @@ class ZrtpSession:
         self._retransmission: Retransmission | None = None
         self._guard_deadline: float | None = None
         self._keys_emitted = False  # a Secure/CacheMismatch went out: never a second one
+        self._reassembler = fragments.Reassembler()
+        # message id per fragmented message (its retransmissions reuse it); a few recent ones
+        self._message_ids: dict[bytes, int] = {}
+        self._next_message_id = int.from_bytes(rng(2), "big")
 
     # --- read-only views of the handshake ---------------------------------------------------------
     @property
@@ -147,7 +151,12 @@ class ZrtpSession:
     def receive_datagram(self, data: bytes, now: float) -> None:
         self.stats.received += 1
         try:
-            packet = packets.decode_packet(data)
+            if fragments.is_fragment(data):
+                packet = self._reassembled(fragments.decode_fragment(data))
+                if packet is None:
+                    return  # more fragments to come
+            else:
+                packet = packets.decode_packet(data)
             message = packets.parse_message(packet.message)
         except packets.BadCrc:
             self.stats.dropped_crc += 1
@@ -304,8 +313,31 @@ class ZrtpSession:
 
     def _send(self, message: bytes) -> None:
         self._sequence = (self._sequence + 1) & 0xFFFF
-        self._outbox.append(packets.encode_packet(self._sequence, self._ssrc, message))
+        packet = packets.encode_packet(self._sequence, self._ssrc, message)
         self.stats.sent += 1
+        if len(packet) <= self.config.mtu:
+            self._outbox.append(packet)
+            return
+        key = implicit_hash(message)
+        message_id = self._message_ids.get(key)
+        if message_id is None:
+            message_id = self._next_message_id = (self._next_message_id + 1) & 0xFFFF
+            self._message_ids = {**dict(list(self._message_ids.items())[-3:]), key: message_id}
+        pieces = fragments.split(message, self.config.mtu)
+        for index, (offset, piece) in enumerate(pieces):
+            if index:
+                self._sequence = (self._sequence + 1) & 0xFFFF
+            self._outbox.append(fragments.encode_fragment(
+                self._sequence, self._ssrc, message_id, len(message) // 4, offset, piece))
+            self.stats.fragments_sent += 1
+
+    def _reassembled(self, fragment: fragments.Fragment) -> packets.ZrtpPacket | None:
+        self.stats.fragments_received += 1
+        message = self._reassembler.add(fragment)
+        if message is None:
+            return None
+        self.stats.messages_reassembled += 1
+        return packets.ZrtpPacket(fragment.sequence_number, fragment.ssrc, message)
 
     def _fail(self, reason: str, error_code: int | None, now: float, *,
               possible_attack: bool = False) -> None:
