@@ -23,7 +23,7 @@ HEADER_LENGTH = 12
 CRC_LENGTH = 4
 MAGIC_COOKIE = b"ZRTP"
 PREAMBLE = b"\x50\x5a"
-MAX_PACKET_LENGTH = 1500  # one UDP datagram; the largest, a DPQ1 Commit, is 1348 (pq_kem.py)
+MAX_PACKET_LENGTH = 1500  # one UDP datagram; the largest, a DPQ1 Commit, is 1348 (fragments.py)
 MAC_LENGTH = 8
 ZRTP_VERSION = "1.10"  # §4.1.1, §5.2: the version we speak, written in our Hello and PingAck
 
