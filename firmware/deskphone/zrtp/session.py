@@ -42,6 +42,8 @@ core does no file I/O. The handlers live one module per phase:
     handshake.py     the handshake state the handlers are given
     actions.py       what a handler asks the session to do
     states.py        the state names
+    fragments.py     messages above the ZRTP MTU sent and received as fragments (bzrtp's layout)
+    pq_kem.py        DPQ1, the X25519 + ML-KEM-768 hybrid (Commit, DHPart1, DHPart2 nonce)
 """
 
 from __future__ import annotations
