@@ -454,10 +454,11 @@ class CallManager:
                 log.warning("call %s: ZRTP failed and require_secure is set: ending it",
                             call.call_id)
                 self.hangup()
-                self.emit(pev.CallFinished("not_secure", None, event.reason))
+                self.emit(pev.CallFinished("attack" if event.possible_attack else "not_secure",
+                                           None, event.reason))
                 return
             call.advance(LegInput.CLEARTEXT)
-            self.emit(pev.CallNotSecure(event.reason))
+            self.emit(pev.CallNotSecure(event.reason, event.possible_attack))
 
 
 

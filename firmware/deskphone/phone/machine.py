@@ -153,6 +153,7 @@ class PhoneMachine:
             "stats_shown": self.show_stats,
             "screen": "\n".join(lines),
             "peer_warning": self.call_security.peer_warning,
+            "possible_attack": self.call_security.possible_attack,
             "lan_warning": self.lan_warning or None,
             "transfer": self.transfer.target,
             "transfer_failed": self.transfer.failed or None,
@@ -212,6 +213,7 @@ class PhoneMachine:
             peer_warning=self.call_security.peer_warning,
             transfer_target=self.transfer.target or "", show_stats=self.show_stats,
             stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
+            possible_attack=self.call_security.possible_attack,
             answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf))
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
@@ -474,7 +476,8 @@ class PhoneMachine:
         return self._security_changed(self.call_security.secured(event.sas, event.verified))
 
     def _not_secure(self, event: ev.CallNotSecure) -> Commands:
-        return self._security_changed(self.call_security.not_secure(event.reason))
+        return self._security_changed(self.call_security.not_secure(event.reason,
+                                                                   event.possible_attack))
 
     def _mismatch(self, event: ev.PossibleMitm) -> Commands:
         return self._security_changed(self.call_security.mismatch(event.sas))

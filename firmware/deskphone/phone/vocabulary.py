@@ -37,6 +37,9 @@ STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quali
 REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
 IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
 # How a PeerWarning is put on the call screens.
+# The NOT SECURE screen's detail for a failure that is evidence of an attack (RFC 6189 §8.1.1):
+# the peer's Hello did not hash to the a=zrtp-hash its SDP announced.
+ATTACK_DETAIL = "Key exchange does not match the call setup"
 PEER_WARNINGS = {"new_zid": "NEW PHONE ID", "zid_mismatch": "WRONG PHONE ID"}
 MAX_DIGITS = 32  # E.164 is 15 digits; leave room for prefixes and PINs, never grow unbounded
 
@@ -51,5 +54,6 @@ END_REASONS: dict[str, tuple[str, str | None]] = {
     "local_hangup": ("Call ended", None),
     "failed": ("Call failed", "reorder"),
     "not_secure": ("Not secure", "not_secure"),
+    "attack": ("POSSIBLE ATTACK", "mitm"),  # refused: RFC 6189 §8.1.1 evidence (CallNotSecure)
     "transferred": ("Transferred", None),
 }
