@@ -414,4 +414,5 @@ class MediaStream:
     def stats(self) -> MediaStats:
         return media_stats(self._rtcp, self._jitter, self._srtp, self._receiver.counters,
                            [s.stats for s in self._sockets()], secure=self.secure,
-                           srtp_contexts=self._srtp_contexts, receive_mode="drained" if self._drained else "reader")
+                           srtp_contexts=self._srtp_contexts,
+                           receive_mode="drained" if self._drained else "reader")

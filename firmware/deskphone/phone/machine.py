@@ -48,6 +48,7 @@ from deskphone.phone.settings import MachineSettings
 from deskphone.phone.transfer import BlindTransfer, Keyed, SetAsideCall
 from deskphone.phone.transitions import TRANSITIONS
 from deskphone.phone.vocabulary import (
+    ATTACK_DETAIL,
     DIAL_KEYS,
     END_REASONS,
     IN_CALL_STATES,
@@ -346,6 +347,8 @@ class PhoneMachine:
         detail = event.detail or self.peer or ""
         if event.reason == "failed" and event.code:
             detail = f"{event.code} {event.detail}".strip()
+        elif event.reason == "attack":
+            detail = ATTACK_DETAIL  # RFC 6189 §8.1.1, in the words of the NOT SECURE screen
         return self._end(title, detail, tone)
 
     def _failed_locally(self, event: ev.CallFailedLocally) -> Commands:

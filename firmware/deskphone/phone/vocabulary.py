@@ -54,6 +54,6 @@ END_REASONS: dict[str, tuple[str, str | None]] = {
     "local_hangup": ("Call ended", None),
     "failed": ("Call failed", "reorder"),
     "not_secure": ("Not secure", "not_secure"),
-    "attack": ("POSSIBLE ATTACK", "mitm"),  # refused: RFC 6189 §8.1.1 evidence (CallNotSecure)
+    "attack": ("Possible attack", "mitm"),  # refused: RFC 6189 §8.1.1 evidence (CallNotSecure)
     "transferred": ("Transferred", None),
 }

@@ -27,8 +27,8 @@ from deskphone.media.demux import PacketKind, classify
 from deskphone.sdp import SessionDescription
 from deskphone.zrtp import packets
 
-from .lossy import ForwardingMedia
 from .impairment import CLEAN
+from .lossy import ForwardingMedia
 from .sip_relay import CallMedia, Side, SipRelay
 from .udp import Addr
 
