@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deskphone.phone import events as ev
-from deskphone.phone.vocabulary import PEER_WARNINGS, Security
+from deskphone.phone.vocabulary import PEER_WARNINGS, Security, warning_rank
 
 # The states in which there is a SAS the person can compare (again).
 _COMPARABLE = (Security.SECURE, Security.MISMATCH, Security.VERIFIED)
@@ -88,7 +88,7 @@ class CallSecurity:
         """None: not a warning we know; []: noted; [the MITM tone]: it raised a mismatch."""
         if kind not in PEER_WARNINGS:
             return None
-        if kind == "zid_mismatch" or self.peer_warning is None:
+        if self.peer_warning is None or warning_rank(kind) > warning_rank(self.peer_warning):
             self.peer_warning = kind
         if kind == "zid_mismatch" and self.level is not Security.MISMATCH:
             # The ZRTP endpoint is not the phone the LAN announced: treat as a possible MITM.

@@ -176,7 +176,8 @@ class TransferAborted:
 @dataclass(frozen=True)
 class PeerWarning:
     """Who answers may not be who the LAN said: "new_zid" (the extension is announced under a
-    different ZRTP ZID than before) or "zid_mismatch" (ZRTP's peer ZID is not the announced one).
+    different ZRTP ZID than before) or "zid_mismatch" (ZRTP's peer ZID is not the announced one);
+    or "not_saved": this call's retained secret could not be written (RFC 6189 §4.9).
     """
 
     kind: str
