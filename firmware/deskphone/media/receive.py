@@ -60,7 +60,10 @@ class MediaReceiver:
         self.rtcp: RtcpSession | None = None
         self.payload_type: int | None = None
         self.dtmf_pt: int | None = None
-        self.on_zrtp: Callable[[bytes], None] = lambda packet: None
+        self.on_zrtp: Callable[[bytes, tuple[str, int]], None] = lambda packet, source: None
+        # Set while the SRTP context only receives (stream.accept_srtp): called once, when the
+        # first SRTP packet from the peer authenticates under it, then cleared.
+        self.on_srtp_authenticated: Callable[[], None] | None = None
         self.on_dtmf: Callable[[str], None] = lambda key: None
         # the receiver's own
         self.counters = ReceiveCounters()
@@ -84,7 +87,7 @@ class MediaReceiver:
                 return
         if kind is PacketKind.ZRTP:
             self.counters.zrtp_received += 1
-            self.on_zrtp(data)
+            self.on_zrtp(data, addr)  # the source too: early ZRTP is checked by the plug-in
         elif kind is PacketKind.RTP:
             self._receive_rtp(data, arrival)
         elif kind is PacketKind.RTCP:
@@ -116,6 +119,9 @@ class MediaReceiver:
             if plain is None:
                 return  # counted in the SRTP stats (auth failure / replay)
             data = plain
+            if self.on_srtp_authenticated is not None:
+                authenticated, self.on_srtp_authenticated = self.on_srtp_authenticated, None
+                authenticated()
         elif not self.cleartext_allowed:
             self.counters.dropped_cleartext += 1
             return
