@@ -15,6 +15,6 @@ from .tamper import Tampering, TamperingMedia, TamperingRelay
 
 __all__ = [
     "CLEAN", "DowngradeRelay", "ForwardingMedia", "ImpairedPath", "Impairment", "LossyRelay",
-    "LossyUdpRelay", "MitmMedia", "MitmRelay", "RelayThread", "Side", "SipRelay", "Tampering", "TamperingMedia",
-    "TamperingRelay", "ZrtpLeg", "redirect_audio",
+    "LossyUdpRelay", "MitmMedia", "MitmRelay", "RelayThread", "Side", "SipRelay", "Tampering",
+    "TamperingMedia", "TamperingRelay", "ZrtpLeg", "redirect_audio",
 ]
