@@ -62,6 +62,9 @@ class MediaReceiver:
         self.dtmf_pt: int | None = None
         self.on_zrtp: Callable[[bytes], None] = lambda packet: None
         self.on_dtmf: Callable[[str], None] = lambda key: None
+        # An ICE pair's socket (stream.adopt_socket): its STUN is the ICE agent's to answer
+        # (checks with the pair's credentials, consent freshness, RFC 7675), not ours.
+        self.on_stun: Callable[[bytes, tuple[str, int]], None] | None = None
         # the receiver's own
         self.counters = ReceiveCounters()
         self._dtmf_receiver = DtmfReceiver()
@@ -73,7 +76,10 @@ class MediaReceiver:
             arrival = self._clock()
         kind = classify(data)
         if kind is PacketKind.STUN:
-            self._answer_stun(data, addr, self.rtp_socket)
+            if self.on_stun is not None:
+                self.on_stun(data, addr)
+            else:
+                self._answer_stun(data, addr, self.rtp_socket)
             return
         if addr != self.remote:
             if kind is PacketKind.RTCP and addr == self.remote_rtcp:

@@ -33,6 +33,7 @@ import asyncio
 import contextvars
 import ipaddress
 import logging
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ from deskphone.media.ice.candidates import (
     IceParameters,
     screen_remote_candidates,
 )
+from deskphone.media.ice.takeover import take_over
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +282,7 @@ class IceAgent:
         self._clock = clock
         self._receiver: Callable[[bytes], None] | None = None
         self._send_target: tuple[Any, tuple[str, int]] | None = None
+        self._pair: Any = None  # aioice's nominated CandidatePair
         self._tokens = ERROR_ANSWERS_PER_SECOND
         self._tokens_at = clock()
         self._servers = servers
@@ -387,6 +390,17 @@ class IceAgent:
         self.stats.datagrams_sent += 1
         return True
 
+    def take_over_socket(self) -> tuple[socket.socket, Callable[[bytes, tuple[str, int]], None]]:
+        """The nominated host/srflx pair's socket, for the media stream to read (takeover.py),
+        and where the STUN the stream reads on it must go. A relay pair stays with aioice."""
+        if self._pair is None or self.selected_pair is None:
+            raise IceError("socket takeover asked for before a pair was nominated")
+        if self.selected_pair.kind is PairKind.RELAY:
+            raise IceError("a relayed pair's socket stays with the TURN client")
+        sock, stun_received = take_over(self._pair.protocol)
+        self._send_target = (self._pair.protocol.transport, self._pair.remote_addr)
+        return sock, stun_received
+
     async def close(self) -> None:
         """Stop checks and consent, delete TURN allocations, close every socket."""
         self._send_target = None
@@ -402,6 +416,7 @@ class IceAgent:
                                           IceCandidate.from_aioice(pair.remote_candidate),
                                           (pair.remote_addr[0], pair.remote_addr[1]))
         self._send_target = (pair.protocol.transport, pair.remote_addr)
+        self._pair = pair
 
     def _datagram_received(self, data: bytes) -> None:
         if data and data[0] <= 3:  # RFC 7983 §7: STUN range, yet aioice could not parse it
