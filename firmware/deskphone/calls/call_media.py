@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from deskphone.calls import call_ice
 from deskphone.calls.audio_path import ToneMixingPort, ToneSource, open_media
 from deskphone.calls.call import ActiveCall
 from deskphone.calls.zrtp_driver import ZrtpDriver
@@ -34,6 +35,12 @@ def new_offer_answer(config: Config) -> OfferAnswer:
 def local_media(config: Config, call: ActiveCall) -> LocalMedia:
     """What our SDP offers or answers for this call (RFC 3264 §5), a=zrtp-hash included."""
     assert call.media is not None and call.zrtp is not None
+    ice = call_ice.local_attributes(call)
+    if ice is not None:  # RFC 8839 §4.2.1.2: c=/m= carry the default candidate
+        address, port, attributes = ice
+        return LocalMedia(address=address, port=port, codecs=config.audio.codecs, dtmf=True,
+                          zrtp_hash=call.zrtp.hello_hash(), direction=call.direction,
+                          ice=attributes)
     return LocalMedia(address=config.media.host, port=call.media.local_port,
                       codecs=config.audio.codecs, dtmf=True,
                       zrtp_hash=call.zrtp.hello_hash(), direction=call.direction)
@@ -97,6 +104,11 @@ def call_info(call: ActiveCall) -> dict[str, Any]:
         info["direction"] = call.negotiated.direction
         info["remote_media"] = (f"{call.negotiated.remote_address}:"
                                 f"{call.negotiated.remote_port}")
+    ice = call_ice.ice_info(call)
+    if ice is not None:
+        info["ice"] = ice
+        if "remote" in ice:  # where the media really goes: the nominated pair
+            info["remote_media"] = ice["remote"]
     if call.media is not None:
         info["media"] = dataclasses.asdict(call.media.stats)
     if call.zrtp is not None:

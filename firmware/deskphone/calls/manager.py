@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from deskphone.calls import call_ice
 from deskphone.calls.accounts import AccountManager
 from deskphone.calls.audio_path import ToneSource
 from deskphone.calls.call import ActiveCall, LegInput, LegState
@@ -51,6 +52,7 @@ from deskphone.calls.sip_setup import endpoint_for, sip_info, user_agent_for
 from deskphone.calls.transfer import CallTransfers
 from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
+from deskphone.media.ice import IceError
 from deskphone.phone import events as pev
 from deskphone.sdp import Negotiated, OfferAnswer, SdpError
 from deskphone.sip import events as sev
@@ -197,14 +199,15 @@ class CallManager:
     async def _place(self, call: ActiveCall, uri: str, account: str | None) -> None:
         try:
             await self._open_media(call)
-        except OSError as exc:
+            if self.config.nat.configured and not call.ended:  # RFC 8445: we offer ICE
+                await call_ice.gather(call, self.config)
+        except (OSError, IceError) as exc:
             self._finish_locally(call, "No media port", str(exc))
             return
         if call.ended:
             await self._teardown(call)
             return
-        sdp = call.offer_answer.create_offer(
-                                                                 local_media(self.config, call))
+        sdp = call.offer_answer.create_offer(local_media(self.config, call))
         try:
             call.call_id = self.sip(self.ua.invite, uri, sdp, account=account)
         except (ValueError, KeyError) as exc:  # a target the UA cannot address
@@ -228,7 +231,10 @@ class CallManager:
     async def _answer(self, call: ActiveCall) -> None:
         try:
             await self._open_media(call)
-        except OSError as exc:
+            assert call.remote_offer is not None
+            if call_ice.offer_has_ice(call.remote_offer) and not call.ended:
+                await call_ice.gather(call, self.config)  # RFC 8839 §4.2.2: answer ICE with ICE
+        except (OSError, IceError) as exc:
             self.sip(self.ua.reject, call.call_id, 500)
             self._finish(call, pev.CallFinished("failed", 500, f"no media port: {exc}"))
             return
@@ -245,6 +251,8 @@ class CallManager:
         start_media(call, negotiated)
         assert call.zrtp is not None
         call.zrtp.start_on_first_packet()  # or on the ACK, whichever comes first
+        if call.ice is not None:
+            self._spawn(call, self._connect_ice(call, negotiated))
 
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
@@ -279,8 +287,7 @@ class CallManager:
             return
         # RFC 3264 §8.4: hold is a re-offer with sendonly (or inactive if they hold us too).
         call.direction = "sendonly" if on else "sendrecv"
-        sdp = call.offer_answer.create_offer(
-                                                                 local_media(self.config, call))
+        sdp = call.offer_answer.create_offer(local_media(self.config, call))
         self.sip(self.ua.reinvite, call.call_id, sdp)
 
     def media_active(self) -> bool:
@@ -332,7 +339,10 @@ class CallManager:
             case sev.CallEstablished() if call.accepts(LegInput.PEER_HAS_ANSWER):
                 call.move(LegInput.PEER_HAS_ANSWER)  # the ACK: the caller has our answer
                 assert call.zrtp is not None
-                call.zrtp.start()
+                if call.ice is not None and not call.ice_ready:
+                    call.zrtp_after_ice = True  # ZRTP goes on the ICE pair, once there is one
+                else:
+                    call.zrtp.start()
             case sev.CallAnswered(sdp=sdp):
                 self._answered(call, sdp)
             case sev.CallEnded(reason=reason, code=code):
@@ -384,8 +394,24 @@ class CallManager:
         call.move(LegInput.ANSWER_RECEIVED)
         start_media(call, negotiated)
         assert call.zrtp is not None
-        call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
+        if call.ice is not None:  # ZRTP starts once the checks have nominated a pair
+            call.zrtp_after_ice = True
+            self._spawn(call, self._connect_ice(call, negotiated))
+        else:
+            call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
         self.emit(pev.CallConnected())
+
+    async def _connect_ice(self, call: ActiveCall, negotiated: Negotiated) -> None:
+        try:
+            await call_ice.connect(call, negotiated)
+        except IceError as exc:
+            log.warning("call %s: %s", call.call_id, exc)
+            if call is self.call and not call.ended:
+                self.hangup()
+                self.emit(pev.CallFinished("failed", None, "no media path (ICE failed)"))
+            return
+        if not call.ended and call.zrtp is not None and call.zrtp_after_ice:
+            call.zrtp.start()
 
     def _create_answer(self, call: ActiveCall, offer: bytes) -> tuple[bytes, Negotiated] | None:
         """Our SDP answer to the caller's offer, or None after rejecting the call (488)."""
@@ -459,8 +485,6 @@ class CallManager:
             call.advance(LegInput.CLEARTEXT)
             self.emit(pev.CallNotSecure(event.reason))
 
-
-
     def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)
         self.emit(event)
@@ -474,6 +498,7 @@ class CallManager:
             media, call.media = call.media, None
             with contextlib.suppress(Exception):
                 await media.close()
+        await call_ice.close(call)
 
     def _spawn(self, call: ActiveCall | None, coro: Coroutine[Any, Any, None]) -> None:
         assert self.loop is not None
