@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from deskphone_tools.harness import PhoneError
 from deskphone_tools.natlab import PUBLIC_ADDRESS, ROUTER_WAN, NatLab, NatMode, TurnServer
 from tests.call_audio import dominant_frequency, tone
 from tests.nat.lab_phones import LabPhone, LabRegistrar, lab_phone
@@ -41,7 +42,8 @@ class NatCall:
 
     def context(self, *parts: object) -> str:
         return "\n".join([*map(str, parts), "--- alice", self.alice.log_tail(60), "--- bob",
-                          self.bob.log_tail(60), "--- kamailio", self.registrar.log_tail(1500)])
+                          self.bob.log_tail(60), "--- kamailio", self.registrar.log_tail(1500),
+                          "--- coturn", self.turn.log_tail(60)])
 
 
 def _nat_call(tmp_path: Path, mode: NatMode, *, relay: bool) -> Iterator[NatCall]:
@@ -97,8 +99,11 @@ def _secure_call(call: NatCall) -> tuple[dict, dict]:
     ringing = bob.wait(call="ringing")
     assert "Alice" in ringing["screen"], call.context(ringing)
     bob.ctl("hook", "off")
-    sa = alice.wait(security="secure|verified", call="in_call", timeout=25)
-    sb = bob.wait(security="secure|verified", call="in_call", timeout=25)
+    try:
+        sa = alice.wait(security="secure|verified", call="in_call", timeout=25)
+        sb = bob.wait(security="secure|verified", call="in_call", timeout=25)
+    except PhoneError as exc:
+        raise AssertionError(call.context(exc)) from None
     assert sa["sas"] and sa["sas"] == sb["sas"], call.context(sa, sb)
     # a second of SRTP audio (50 packets of 20 ms) each way
     sa = alice.wait(**{"media.packets_received": ">50"})
