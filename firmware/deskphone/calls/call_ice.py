@@ -107,24 +107,27 @@ async def connect(call: ActiveCall, negotiated: Negotiated) -> None:
     Raises IceError (with the step) when there is no pair; the caller ends the call."""
     agent, media = call.ice, call.media
     assert agent is not None and media is not None
-    if negotiated.remote_ice is None:
-        raise IceError("the peer's answer has no ICE (no a=ice-ufrag/ice-pwd): its media would "
-                       "go to our default candidate, which this phone does not serve alone")
-    remote, malformed = remote_description(negotiated.remote_ice)
-    agent.stats.remote_candidates_refused["malformed"] += malformed
-    try:
-        await agent.set_remote(remote)
-    except CandidateError as exc:
-        raise IceError(f"the peer's ICE credentials are unusable: {exc}") from None
-    pair = await agent.connect()
+    if negotiated.remote_ice is None:  # RFC 8839 §4.2.3: a peer without ICE
+        pair = await agent.use_default_candidate((negotiated.remote_address,
+                                                  negotiated.remote_port))
+        mux = negotiated.rtcp_mux
+    else:
+        remote, malformed = remote_description(negotiated.remote_ice)
+        agent.stats.remote_candidates_refused["malformed"] += malformed
+        try:
+            await agent.set_remote(remote)
+        except CandidateError as exc:
+            raise IceError(f"the peer's ICE credentials are unusable: {exc}") from None
+        pair = await agent.connect()
+        mux = True  # one component: RTP, RTCP and ZRTP on the pair (RFC 8839 §5.1.3)
     if call.ended or call.media is None:
         return
     agent.set_receiver(media.relay_received)  # datagrams until the takeover, and a relay's
     if pair.kind is PairKind.RELAY:
-        media.use_relay(agent.send, pair.remote_address)
+        media.use_relay(agent.send, pair.remote_address, rtcp_mux=mux)
     else:
         sock, stun_received = agent.take_over_socket()
-        media.adopt_socket(sock, pair.remote_address, stun_received)
+        media.adopt_socket(sock, pair.remote_address, stun_received, rtcp_mux=mux)
     call.ice_ready = True
 
 

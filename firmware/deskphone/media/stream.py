@@ -121,7 +121,8 @@ class MediaStream:
         self._closed = False
         self._receiver = MediaReceiver(self._clock)  # what arrives (receive.py)
         # ICE (media/ice, driven by the call layer): until the nominated pair is known nothing
-        # is sent (await_path); a relay pair sends through this callable (the TURN client) instead of a socket of ours.
+        # is sent (await_path); a relay pair sends through this callable (the TURN client)
+        # instead of a socket of ours.
         self._path_pending = False
         self._relay_send: Callable[[bytes], object] | None = None
 
@@ -250,7 +251,8 @@ class MediaStream:
         self._path_pending = True
 
     def adopt_socket(self, sock: socket.socket, remote: tuple[str, int],
-                     on_stun: Callable[[bytes, tuple[str, int]], None]) -> None:
+                     on_stun: Callable[[bytes, tuple[str, int]], None], *,
+                     rtcp_mux: bool = True) -> None:
         """Carry the stream on the nominated host/srflx pair's UDP socket, read like our own
         (one wake-up per frame once secure). The stream's own ports are closed; STUN on the
         pair (the peer's checks and consent, RFC 7675) goes to `on_stun` (the ICE agent)."""
@@ -261,23 +263,27 @@ class MediaStream:
             self._loop.add_reader(sock.fileno(), self._on_readable, self._rtp_socket,
                                   self._receiver.datagram_received)
         self._receiver.on_stun = on_stun
-        self._set_path(remote)
+        self._set_path(remote, rtcp_mux)
 
-    def use_relay(self, send: Callable[[bytes], object], remote: tuple[str, int]) -> None:
+    def use_relay(self, send: Callable[[bytes], object], remote: tuple[str, int], *,
+                  rtcp_mux: bool = True) -> None:
         """Carry the stream on a TURN relay pair: `send` is the agent's, what arrives comes
         through `relay_received` (the TURN client owns that socket)."""
         self._close_own_sockets()
         self._relay_send = send
-        self._set_path(remote)
+        self._set_path(remote, rtcp_mux)
 
     def relay_received(self, data: bytes) -> None:
         """A datagram of the relay pair, unwrapped by the TURN client (source: the pair)."""
         if self.remote is not None and not self._closed:
             self._receiver.datagram_received(data, self.remote, self._clock())
 
-    def _set_path(self, remote: tuple[str, int]) -> None:
-        self.remote = self.remote_rtcp = (remote[0], remote[1])
-        self.rtcp_mux = True  # RFC 8445 with rtcp-mux: RTP, RTCP and ZRTP on one pair
+    def _set_path(self, remote: tuple[str, int], rtcp_mux: bool) -> None:
+        # With ICE one component carries RTP, RTCP and ZRTP; a peer without ICE or rtcp-mux
+        # takes its RTCP on port + 1 (RFC 3550 §11), sent from the pair's one socket.
+        self.remote = (remote[0], remote[1])
+        self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
+        self.rtcp_mux = rtcp_mux
         self._path_pending = False
         self._hand_receiver()
         self._update_receive_mode()

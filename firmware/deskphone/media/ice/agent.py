@@ -87,9 +87,12 @@ class TurnRelay:
 
 
 class _TurnSetting(Protocol):
-    host: str
-    port: int
-    transport: str
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def transport(self) -> str: ...
 
 
 class NatSettings(Protocol):
@@ -368,6 +371,33 @@ class IceAgent:
             raise IceError("ICE completed without a nominated pair on component 1")
         log.info("ICE connected in %.0f ms: %s", self.stats.connect_seconds * 1000,
                  self.selected_pair.describe())
+        return self.selected_pair
+
+    async def use_default_candidate(self, remote: tuple[str, int]) -> SelectedPair:
+        """The peer answered without ICE (RFC 8839 §4.2.3: no a=ice-ufrag/ice-pwd): it sends to
+        our default candidate (c=/m=) and receives at its own c=/m= address, so that is the
+        pair, set without checks (aioice's `set_selected_pair`, meant for this case). A srflx
+        default is sent from its base, the host socket behind the NAT mapping."""
+        default = self.default_candidate()
+        local = default
+        if default.type == "srflx":
+            local = next(c for c in self.local_description.candidates if c.type == "host"
+                         and (c.host, c.port) == (default.related_address, default.related_port))
+        peer = IceCandidate("noice", 1, "udp", 1, remote[0], remote[1], "host")
+        screened = screen_remote_candidates([peer], allow_loopback=self._allow_loopback,
+                                            local_broadcasts=self._broadcasts)
+        if not screened.accepted:
+            self.stats.remote_candidates_refused.update(screened.refused)
+            raise IceError(f"the peer's media address {remote[0]}:{remote[1]} is refused "
+                           f"({', '.join(screened.refused)})")
+        connection = self._connection
+        await connection.add_remote_candidate(peer.to_aioice())
+        connection.set_selected_pair(1, local.foundation, peer.foundation)
+        # aioice keeps the forced pair in its nominated table (the one private read here; the
+        # version is pinned): its protocol is the socket media goes on.
+        pair = connection._nominated[1]
+        self._nominated(pair)
+        self.selected_pair = SelectedPair(default, peer, remote)
         return self.selected_pair
 
     def set_receiver(self, receiver: Callable[[bytes], None] | None) -> None:
