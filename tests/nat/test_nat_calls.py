@@ -140,6 +140,8 @@ def test_port_preserving_nats_media_goes_straight_between_the_routers(
         assert ice["remote"].startswith(f"{peer_wan}:"), context
         assert state["remote_media"] == ice["remote"], context
         assert state["media"]["receive_mode"] == "drained", context  # one wake-up per frame
+    call.alice.ctl("stats")  # the call-quality screen says which path
+    assert "direct srflx" in call.alice.wait(screen="~Path")["screen"], context
     _hang_up_and_check_audio(call)
     frames = _media_frames(call)
     summary = "\n".join(f"{f.src} -> {f.dst}:{f.dst_port} {f.first_byte}" for f in frames[:40])
@@ -158,6 +160,9 @@ def test_randomising_nats_call_through_turn_still_same_sas(random_call: NatCall)
         ice = state["ice"]
         assert ice["path"] == "relayed" and ice["kind"] == "relay", context
         assert ice["encrypted_end_to_end"] is True, context
+        assert state["path"] == "relayed TURN", context
+    call.bob.ctl("stats")
+    assert "relayed, e2e" in call.bob.wait(screen="~Path")["screen"], context
     _hang_up_and_check_audio(call)
     frames = _media_frames(call)
     summary = "\n".join(f"{f.src} -> {f.dst}:{f.dst_port} {f.first_byte}" for f in frames[:40])

@@ -107,6 +107,7 @@ def call_info(call: ActiveCall) -> dict[str, Any]:
     ice = call_ice.ice_info(call)
     if ice is not None:
         info["ice"] = ice
+        info["path"] = call_ice.path_label(call)
         if "remote" in ice:  # where the media really goes: the nominated pair
             info["remote_media"] = ice["remote"]
     if call.media is not None:

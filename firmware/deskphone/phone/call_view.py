@@ -52,7 +52,7 @@ def call_screen(view: CallView) -> object:
     if view.show_stats:
         stats = view.stats or ev.CallStats("-", 0.0, 0.0, None)
         return StatsScreen(codec=stats.codec, loss_pct=stats.loss_pct,
-                           jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms)
+                           jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms, path=stats.path)
     if view.security is Security.NOT_SECURE:
         return NotSecureScreen(peer=peer, reason=view.not_secure_reason)
     if view.security is Security.SECURE and view.sas is not None:
