@@ -140,8 +140,12 @@ def ice_info(call: ActiveCall) -> dict[str, Any] | None:
     stats = asdict(agent.stats)
     stats["remote_candidates_refused"] = dict(agent.stats.remote_candidates_refused)
     pair = agent.selected_pair
+    try:
+        local = sorted(c.type for c in agent.local_description.candidates)
+    except IceError:  # still gathering
+        return {"state": "gathering", "stats": stats}
     info: dict[str, Any] = {"state": "connected" if call.ice_ready else "checking",
-                            "stats": stats}
+                            "stats": stats, "local_candidates": local}
     if pair is not None:
         info.update(path="direct" if pair.kind.direct else "relayed", kind=pair.kind.value,
                     pair=pair.describe(), local=f"{pair.local.host}:{pair.local.port}",
