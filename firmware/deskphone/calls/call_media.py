@@ -88,6 +88,8 @@ def start_media(call: ActiveCall, negotiated: Negotiated) -> None:
     call.media.start((negotiated.remote_address, negotiated.remote_port), codec,
                      dtmf_pt=negotiated.dtmf_payload_type, rtcp_mux=negotiated.rtcp_mux)
     call.media.set_direction(negotiated.direction)
+    # Symmetric RTP latching for a peer without ICE (issue 14 item 3); an ICE pair is fixed.
+    call.media.enable_latching(negotiated.remote_ice is None)
     if negotiated.remote_zrtp_hash:
         version = negotiated.remote_zrtp_version or "1.10"
         try:  # RFC 6189 §8.1: the peer's Hello must hash to what its SDP promised

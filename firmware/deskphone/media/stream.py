@@ -209,7 +209,21 @@ class MediaStream:
     def set_encryption(self, encryption: MediaEncryption) -> None:
         """Plug in media encryption: ZRTP packets from the peer go to it from now on."""
         self.on_zrtp = encryption.receive
+        self._receiver.zrtp_authentic = encryption.authenticates
         encryption.attach(self)
+
+    def enable_latching(self, on: bool) -> None:
+        """Symmetric RTP for a peer without ICE (RFC 4961 §5, issue 14 item 3): once a packet
+        from another source passes SRTP authentication (or is the peer's announced ZRTP
+        Hello, before keys), media goes to that source. Never on an unauthenticated packet:
+        an attacker cannot steal the stream by sending from elsewhere."""
+        self._receiver.on_latch = self._latch if on else None
+
+    def _latch(self, source: tuple[str, int]) -> None:
+        log.info("media: latched onto the peer's authenticated source (symmetric RTP)")
+        self.remote = (source[0], source[1])
+        self.remote_rtcp = self.remote if self.rtcp_mux else (source[0], source[1] + 1)
+        self._hand_receiver()
 
     @property
     def ssrc(self) -> int:
