@@ -21,7 +21,7 @@ from tests.support import require_tool
 
 CONFIG = Path(__file__).with_name("kamailio-nat.cfg")
 SIP_PORT = 5060
-USERS = {"201": "alice", "202": "bob"}
+USERS = {"201": "alice", "202": "bob", "203": "carol"}
 
 
 def _options_probe(port: int) -> str:
@@ -122,7 +122,6 @@ mode = "sim"
 [discovery]
 enabled = false
 
-[nat]
 {nat}
 
 {audio}

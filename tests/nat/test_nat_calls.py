@@ -55,7 +55,7 @@ def _nat_call(tmp_path: Path, mode: NatMode, *, relay: bool) -> Iterator[NatCall
     earpiece_a, earpiece_b = tmp_path / "a-play.raw", tmp_path / "b-play.raw"
     with NatLab(modes=(mode, mode)) as lab, TurnServer(lab) as turn:
         registrar = LabRegistrar(lab)
-        nat = f'stun = "{PUBLIC_ADDRESS}:{turn.port}"'
+        nat = f'[nat]\nstun = "{PUBLIC_ADDRESS}:{turn.port}"'
         if relay:
             nat += (f'\nturn = "turn:{PUBLIC_ADDRESS}:{turn.port}?transport=udp"'
                     f'\nturn_user = "{turn.username}"\nturn_password = "{turn.password}"')
@@ -169,3 +169,48 @@ def test_randomising_nats_call_through_turn_still_same_sas(random_call: NatCall)
     # every media frame went to or came from the TURN server, none straight between the homes
     assert frames, summary
     assert not [f for f in frames if {f.src, f.dst} == set(ROUTER_WAN)], summary
+
+
+def test_peer_without_ice_behind_nat_is_latched_onto_by_its_authenticated_media(
+        tmp_path: Path) -> None:
+    """No [nat] anywhere: Carol on the public side calls Alice behind a port-preserving NAT.
+    Alice's answer names her private address; Carol's phone latches onto the router's mapping
+    only when the ZRTP Hello announced in Alice's SDP arrives from it, then SRTP flows both
+    ways (symmetric RTP, issue 14 item 3)."""
+    require_root()
+    for tool in ("ip", "nft", "kamailio"):
+        require_tool(tool)
+    (tmp_path / "a-capture.raw").write_bytes(tone(TONE_A, 30))
+    with NatLab() as lab:
+        registrar = LabRegistrar(lab)
+        alice = lab_phone(tmp_path, lab.homes[0], "alice", "201", registrar.address, nat="",
+                          audio=f'[audio]\ncapture_file = "{tmp_path / "a-capture.raw"}"')
+        carol = lab_phone(tmp_path, lab.public, "carol", "203", registrar.address, nat="",
+                          audio=f'[audio]\nplayback_file = "{tmp_path / "c-play.raw"}"')
+        try:
+            registrar.start()
+            alice.start()
+            carol.start()
+            for phone in (alice, carol):
+                phone.wait(status="registered", timeout=15)
+            carol.ctl("hook", "off")
+            carol.ctl("press", "201#")
+            alice.wait(call="ringing")
+            alice.ctl("hook", "off")
+            sc = carol.wait(security="secure|verified", call="in_call", timeout=25)
+            sa = alice.wait(security="secure|verified", call="in_call", timeout=25)
+            assert sc["sas"] == sa["sas"]
+            sc = carol.wait(**{"media.packets_received": ">50"})
+            context = f"{sc}\n{carol.log_tail()}"
+            assert "ice" not in sc and sc["media"]["latched"] >= 1, context
+            assert sc["media"]["secure"] and sc["media"]["srtp_auth_failures"] == 0, context
+            assert alice.wait(**{"media.packets_received": ">50"})["media"]["latched"] == 0
+            carol.ctl("hook", "on")
+            alice.wait(call="ended")
+        finally:
+            for phone in (alice, carol):
+                phone.stop()
+            registrar.close()
+    played = (tmp_path / "c-play.raw").read_bytes()
+    frequency, share = dominant_frequency(played[-RATE * 2:][:RATE])
+    assert abs(frequency - TONE_A) < 20 and share > 0.5, (frequency, share)
