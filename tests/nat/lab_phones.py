@@ -96,7 +96,7 @@ class LabPhone(PhoneProcess):
 
 
 def lab_phone(root: Path, home: LabNamespace, user: str, extension: str, registrar: str, *,
-              nat: str, audio: str) -> LabPhone:
+              nat: str, audio: str, sip: str = "") -> LabPhone:
     """A phone registered as `user` with the lab's registrar; 201/202 dial alice/bob there."""
     rules = "".join(f"""
 [[dialplan.rules]]
@@ -112,6 +112,7 @@ display_name = "{user.title()}"
 
 [sip]
 listen = "udp:{home.address}:5071"
+{sip}
 
 [media]
 host = "{home.address}"

@@ -129,7 +129,8 @@ class CallManager:
                 self.config.accounts, self.account_names, self.ua, endpoint.command,
                 self.clock, lambda when, callback: loop.call_later(
                     max(0.0, when - self.clock()), callback),
-                lambda text: self.emit(pev.StatusChanged(text)))
+                lambda text: self.emit(pev.StatusChanged(text)),
+                keepalive_seconds=self.config.sip.keepalive_seconds)
             self.accounts.start()
 
     async def close(self) -> None:

@@ -10,8 +10,9 @@ peer's RTCP address on the RTP port, or from any port of its host on the RTCP po
 §5.1.1). For a peer without ICE the stream may latch (`on_latch`): a packet from another source
 moves the remote address there only when it is authentic, i.e. it passed SRTP authentication (not
 a replay), or before keys it is the ZRTP Hello the peer's SDP announced (a=zrtp-hash); anything
-else from elsewhere is dropped and counted, so nobody steals the stream by sending from elsewhere. Nothing is played or counted as received before SRTP keys are set unless cleartext was
-allowed (architecture.md's security rule); what is dropped is counted in `counters`.
+else from elsewhere is dropped and counted: nobody steals the stream by sending from elsewhere.
+Nothing is played or counted as received before SRTP keys are set unless cleartext was allowed
+(architecture.md's security rule); what is dropped is counted in `counters`.
 
 The stream (stream.py) owns the sockets, the codec, the jitter buffer, the RTCP session and the
 SRTP context; it hands the receiver the ones in use through the public attributes below whenever
