@@ -14,7 +14,9 @@ Security rules enforced here (RFC 6189 §4.6, §8.1):
 * no audio leaves the phone until ZRTP has handed SRTP keys to the media stream, unless ZRTP has
   failed and the settings allow the call to continue NOT SECURE;
 * the peer's `a=zrtp-hash` from its SDP is handed to ZRTP, which checks the Hello against it;
-* media always goes straight to the peer's address from its SDP, never through a server.
+* media goes straight to the peer's address from its SDP, or with ICE (call_ice.py) on the
+  nominated pair, through a TURN relay only when no direct pair works: ZRTP end to end either
+  way.
 """
 
 from __future__ import annotations
