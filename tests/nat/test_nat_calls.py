@@ -18,8 +18,8 @@ import pytest
 
 from deskphone_tools.harness import PhoneError
 from deskphone_tools.natlab import PUBLIC_ADDRESS, ROUTER_WAN, NatLab, NatMode, TurnServer
+from deskphone_tools.natlab_phones import LabPhone, LabRegistrar, lab_phone
 from tests.call_audio import dominant_frequency, tone
-from tests.nat.lab_phones import LabPhone, LabRegistrar, lab_phone
 from tests.netns.capture import Capture, read_frames
 from tests.support import require_root, require_tool
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from deskphone_tools.natlab import NatLab
-from tests.nat.lab_phones import SIP_PORT, LabRegistrar, lab_phone
+from deskphone_tools.natlab_phones import SIP_PORT, LabRegistrar, lab_phone
 from tests.support import require_root, require_tool
 
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(60)]
