@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -129,6 +130,20 @@ async def connect(call: ActiveCall, negotiated: Negotiated) -> None:
         sock, stun_received = agent.take_over_socket()
         media.adopt_socket(sock, pair.remote_address, stun_received, rtcp_mux=mux)
     call.ice_ready = True
+
+
+async def run(call: ActiveCall, negotiated: Negotiated,
+              failed: Callable[[ActiveCall], None]) -> None:
+    """`connect`, then ZRTP on the pair when it was waiting for one; `failed(call)` (the call
+    layer ends the call) when ICE found no pair."""
+    try:
+        await connect(call, negotiated)
+    except IceError as exc:
+        log.warning("call %s: %s", call.call_id, exc)
+        failed(call)
+        return
+    if not call.ended and call.zrtp is not None and call.zrtp_after_ice:
+        call.zrtp.start()
 
 
 def ice_info(call: ActiveCall) -> dict[str, Any] | None:

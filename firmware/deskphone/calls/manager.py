@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from deskphone.calls import call_ice
 from deskphone.calls.accounts import AccountManager
@@ -51,6 +51,7 @@ from deskphone.calls.peer_identity import (
 )
 from deskphone.calls.routes import Routes
 from deskphone.calls.sip_setup import endpoint_for, sip_info, user_agent_for
+from deskphone.calls.tasks import drain, log_task_failure
 from deskphone.calls.transfer import CallTransfers
 from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
@@ -64,7 +65,6 @@ from deskphone.zrtp import events as zev
 from deskphone.zrtp.writer import CacheWriter
 
 log = logging.getLogger(__name__)
-E = TypeVar("E")
 
 
 class CallManager:
@@ -117,7 +117,7 @@ class CallManager:
         if port != listen.port:  # "port 0": the kernel chose; Via and Contact must say which
             self.ua.config = replace(self.ua.config, local_port=port)
         self._tasks.append(self.loop.create_task(
-            _drain(endpoint.events, self.on_sip_event), name="sip-events"))
+            drain(endpoint.events, self.on_sip_event), name="sip-events"))
         self.routes = Routes(self.config, self.account_names, self.emit)
         if self.config.discovery.enabled:
             # mDNS probing and announcing take about a second (RFC 6762 §8): the phone is ready
@@ -255,7 +255,7 @@ class CallManager:
         assert call.zrtp is not None
         call.zrtp.start_on_first_packet()  # or on the ACK, whichever comes first
         if call.ice is not None:
-            self._spawn(call, self._connect_ice(call, negotiated))
+            self._spawn(call, call_ice.run(call, negotiated, self._ice_failed))
 
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
@@ -399,22 +399,15 @@ class CallManager:
         assert call.zrtp is not None
         if call.ice is not None:  # ZRTP starts once the checks have nominated a pair
             call.zrtp_after_ice = True
-            self._spawn(call, self._connect_ice(call, negotiated))
+            self._spawn(call, call_ice.run(call, negotiated, self._ice_failed))
         else:
             call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
         self.emit(pev.CallConnected())
 
-    async def _connect_ice(self, call: ActiveCall, negotiated: Negotiated) -> None:
-        try:
-            await call_ice.connect(call, negotiated)
-        except IceError as exc:
-            log.warning("call %s: %s", call.call_id, exc)
-            if call is self.call and not call.ended:
-                self.hangup()
-                self.emit(pev.CallFinished("failed", None, "no media path (ICE failed)"))
-            return
-        if not call.ended and call.zrtp is not None and call.zrtp_after_ice:
-            call.zrtp.start()
+    def _ice_failed(self, call: ActiveCall) -> None:
+        if call is self.call and not call.ended:
+            self.hangup()
+            self.emit(pev.CallFinished("failed", None, "no media path (ICE failed)"))
 
     def _create_answer(self, call: ActiveCall, offer: bytes) -> tuple[bytes, Negotiated] | None:
         """Our SDP answer to the caller's offer, or None after rejecting the call (488)."""
@@ -438,7 +431,7 @@ class CallManager:
                                                                  local_media(self.config, call))
         except SdpError:
             # ua.reject_reoffer arrives with the sip/ rework; until then this fails as before
-            # (logged by _drain), and the re-INVITE's transaction times out.
+            # (logged by drain), and the re-INVITE's transaction times out.
             self.sip(self.ua.reject_reoffer, call.call_id, 488)
             return
         self.sip(self.ua.answer_reoffer, call.call_id, answer)
@@ -457,7 +450,7 @@ class CallManager:
         call.media.on_dtmf = functools.partial(self._dtmf_in, call)
         # ZRTP's outcomes reach us like SIP's: an adapter's queue, read by a task.
         call.zrtp_events = self.loop.create_task(
-            _drain(call.zrtp.events, functools.partial(self.on_zrtp_event, call)),
+            drain(call.zrtp.events, functools.partial(self.on_zrtp_event, call)),
             name="zrtp-events")
 
     def _dtmf_in(self, call: ActiveCall, key: str) -> None:
@@ -508,19 +501,5 @@ class CallManager:
         task = self.loop.create_task(coro)
         if call is not None:
             call.tasks.append(task)
-        task.add_done_callback(_log_task_failure)
+        task.add_done_callback(log_task_failure)
 
-
-async def _drain(queue: asyncio.Queue[E], handle: Callable[[E], None]) -> None:
-    """Hand each event of an adapter's queue to the call layer, one at a time."""
-    while True:
-        event = await queue.get()
-        try:
-            handle(event)
-        except Exception:  # one bad event must not stop signalling
-            log.exception("handling %s failed", type(event).__name__)
-
-
-def _log_task_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("call task failed", exc_info=task.exception())
