@@ -114,7 +114,7 @@ class VouchingPlugin:
     def attach(self, stream) -> None:
         pass
 
-    def receive(self, packet: bytes) -> None:
+    def receive(self, packet: bytes, source: tuple[str, int]) -> None:
         self.received.append(packet)
 
     def authenticates(self, packet: bytes) -> bool:

@@ -233,6 +233,35 @@ def test_not_secure_plays_a_warning_and_never_shows_secure() -> None:
     assert m.security is Security.NOT_SECURE
 
 
+def test_hello_hash_mismatch_is_shown_at_once_as_a_possible_attack_with_the_alarm() -> None:
+    """RFC 6189 §8.1.1: a Hello that fails the signalled a=zrtp-hash is evidence of an attack."""
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.SecuringStarted(), 1.1)
+    out = m.handle(ev.CallNotSecure("possible attack: the peer's Hello does not match its SDP"
+                                    " a=zrtp-hash", possible_attack=True), 1.2)
+    assert tones(out) == ["mitm"]  # the alarm, not the not-secure warning
+    assert isinstance(m.screen, NotSecureScreen) and m.screen.attack
+    lines = m.screen.lines()
+    assert lines[0] == "POSSIBLE ATTACK" and "NOT SECURE" not in lines
+    assert " ".join(lines[2:]) == "Key exchange does not match the call setup"
+    snapshot = m.snapshot()
+    assert snapshot["security"] == "not_secure" and snapshot["possible_attack"] is True
+    assert m.handle(ev.SasConfirmed(), 2.0) == []  # no SAS: never verified
+    # the next call starts clean
+    m.handle(ev.HookOn(), 3.0)
+    assert m.snapshot()["possible_attack"] is False
+
+
+def test_require_secure_refusing_an_attacked_call_says_so() -> None:
+    m = make()
+    outgoing_answered(m)
+    out = m.handle(ev.CallFinished("attack", None, "possible attack: ..."), 1.2)
+    assert isinstance(m.screen, EndedScreen) and m.screen.title == "Possible attack"
+    assert m.screen.detail == "Key exchange does not match the call setup"
+    assert tones(out) == ["mitm"]
+
+
 def test_cache_mismatch_overrides_everything_until_the_sas_is_compared() -> None:
     m = make()
     outgoing_answered(m)
@@ -267,10 +296,18 @@ def test_unhandled_events_are_ignored_and_counted() -> None:
 
 
 def test_every_table_row_names_a_real_handler() -> None:
+    assert set(TRANSITIONS) == set(CallState)
     for state, rows in TRANSITIONS.items():
-        assert isinstance(state, CallState)
-        for event_type, handler in rows.items():
-            assert callable(handler), (state, event_type)
+        for event_type, name in rows.items():
+            assert issubclass(event_type, ev.Event), (state, event_type)
+            assert callable(getattr(PhoneMachine, f"_{name}", None)), (state, event_type, name)
+
+
+def test_a_table_row_naming_no_handler_refuses_to_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deskphone.phone import machine, transitions
+    monkeypatch.setitem(transitions.TRANSITIONS[CallState.IDLE], ev.HookOff, "lfit")
+    with pytest.raises(TypeError, match="lfit"):
+        machine._bind_handlers()
 
 
 def test_nobody_answers_the_caller_gives_up() -> None:

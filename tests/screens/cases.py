@@ -16,6 +16,7 @@ from deskphone.phone.screens import (
     SasScreen,
     StatsScreen,
 )
+from deskphone.phone.vocabulary import ATTACK_DETAIL
 
 LONG_NAME = "Maximilian Alexander von Habsburg-Lothringen of the Accounts Department"
 
@@ -47,6 +48,7 @@ CASES = {
     "sas_b256_long": SasScreen(LONG_NAME, "unravel:Wilmington"),
     "not_secure": NotSecureScreen("Alice", "Peer does not support ZRTP"),
     "not_secure_long": NotSecureScreen(LONG_NAME, "ZRTP handshake failed: " + "x" * 90),
+    "not_secure_attack": NotSecureScreen("Alice", ATTACK_DETAIL, attack=True),
     "mitm": MitmScreen("Alice", "4K7Q"),
     "mitm_no_sas": MitmScreen(LONG_NAME, None),
     "ended_busy": EndedScreen("Busy", "Alice is on another call"),

@@ -116,6 +116,12 @@ def bench_zrtp(rounds: int = 10) -> dict[str, Any]:
     return measure_handshakes(rounds=rounds)
 
 
+def bench_zrtp_cache(rounds: int = 20) -> dict[str, Any]:
+    from deskphone_tools.zrtp_bench import measure_cache_writes
+
+    return measure_cache_writes(rounds=rounds)
+
+
 def bench_media() -> dict[str, Any]:
     from deskphone_tools.media_bench import run
 
@@ -184,6 +190,7 @@ def bench_process(call_seconds: float = 10.0) -> dict[str, Any]:
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "call_setup": bench_call_setup,
     "zrtp": bench_zrtp,
+    "zrtp_cache": bench_zrtp_cache,
     "process": bench_process,
     "media": bench_media,
     "linphone": bench_linphone,
@@ -226,6 +233,10 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         median("linphone", "linphonec<->linphonec", "invite_to_sas_ms", "median"), "ms")
     for ka in ("DH3k", "X255", "EC25"):
         add(f"ZRTP handshake in process, {ka}", median("zrtp", ka, "median_ms"), "ms")
+    add("retained-secret write, loop held inline (fsync)",
+        median("zrtp_cache", "inline", "loop_held", "median_ms"), "ms")
+    add("retained-secret write, loop held via CacheWriter",
+        median("zrtp_cache", "cache_writer", "loop_held", "median_ms"), "ms")
     media = results.get("media") or {}
     rows_media = media.get("media", []) if isinstance(media, dict) else []
     for row in rows_media:

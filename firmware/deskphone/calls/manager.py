@@ -471,15 +471,21 @@ class CallManager:
                 self.emit(pev.Secured(event.sas, event.verified))
             if (warning := warning_after_zrtp(call.lan, event.peer_zid)) is not None:
                 self.emit(pev.PeerWarning(warning))
+        elif isinstance(event, zev.CacheWriteFailed):
+            # The keys are good and SRTP stays; key continuity for the next call is lost
+            # (RFC 6189 §4.9), which the person must see rather than meet as a mismatch later.
+            log.warning("call %s: ZRTP retained secret not saved", call.call_id)
+            self.emit(pev.PeerWarning("not_saved"))
         elif isinstance(event, zev.NotSecure):
             if self.config.zrtp.require_secure:
                 log.warning("call %s: ZRTP failed and require_secure is set: ending it",
                             call.call_id)
                 self.hangup()
-                self.emit(pev.CallFinished("not_secure", None, event.reason))
+                self.emit(pev.CallFinished("attack" if event.possible_attack else "not_secure",
+                                           None, event.reason))
                 return
             call.advance(LegInput.CLEARTEXT)
-            self.emit(pev.CallNotSecure(event.reason))
+            self.emit(pev.CallNotSecure(event.reason, event.possible_attack))
 
     def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)

@@ -65,7 +65,10 @@ class MediaReceiver:
         self.rtcp: RtcpSession | None = None
         self.payload_type: int | None = None
         self.dtmf_pt: int | None = None
-        self.on_zrtp: Callable[[bytes], None] = lambda packet: None
+        self.on_zrtp: Callable[[bytes, tuple[str, int]], None] = lambda packet, source: None
+        # Set while the SRTP context only receives (stream.accept_srtp): called once, when the
+        # first SRTP packet from the peer authenticates under it, then cleared.
+        self.on_srtp_authenticated: Callable[[], None] | None = None
         self.on_dtmf: Callable[[str], None] = lambda key: None
         # An ICE pair's socket (stream.adopt_socket): its STUN is the ICE agent's to answer
         # (checks with the pair's credentials, consent freshness, RFC 7675), not ours.
@@ -100,7 +103,7 @@ class MediaReceiver:
                 return
         if kind is PacketKind.ZRTP:
             self.counters.zrtp_received += 1
-            self.on_zrtp(data)
+            self.on_zrtp(data, addr)  # the source too: early ZRTP is checked by the plug-in
         elif kind is PacketKind.RTP:
             self._receive_rtp(data, arrival)
         elif kind is PacketKind.RTCP:
@@ -141,7 +144,7 @@ class MediaReceiver:
             self.counters.latched += 1
             self.on_latch(addr)
             self.counters.zrtp_received += 1
-            self.on_zrtp(data)
+            self.on_zrtp(data, addr)  # the stream's remote is addr now: not "early foreign"
             return True
         return False
 
@@ -149,12 +152,16 @@ class MediaReceiver:
         """`now`: the packet's arrival (RFC 3550 §6.4.1 transit; the jitter buffer's too)."""
         if self.codec is None or self.jitter is None or self.rtcp is None:
             return
-        if self.srtp is not None and not decrypted:  # `decrypted`: by _latched already
-            plain = self.srtp.unprotect(data)
-            if plain is None:
-                return  # counted in the SRTP stats (auth failure / replay)
-            data = plain
-        elif self.srtp is None and not self.cleartext_allowed:
+        if self.srtp is not None:
+            if not decrypted:  # `decrypted`: by _latched already
+                plain = self.srtp.unprotect(data)
+                if plain is None:
+                    return  # counted in the SRTP stats (auth failure / replay)
+                data = plain
+            if self.on_srtp_authenticated is not None:
+                authenticated, self.on_srtp_authenticated = self.on_srtp_authenticated, None
+                authenticated()
+        elif not self.cleartext_allowed:
             self.counters.dropped_cleartext += 1
             return
         if len(data) > FIXED_HEADER.size and data[0] == PLAIN_V2:

@@ -19,6 +19,15 @@ played 20 ms per tick from a residue (jitterbuffer.py).
 Security rule (architecture.md): no audio leaves or is played before SRTP keys are set, unless
 `allow_cleartext()` was called because ZRTP failed and the user/setting allows it.
 
+SRTP keying (RFC 3711 §9.1: a key and a packet index are never used twice). The stream builds
+one SRTP context per set of keys and keeps it: `set_srtp` with the keys it already has (a
+repeated Secure, a hold/resume re-INVITE, anything else) changes nothing, so the rollover
+counter and the SRTCP index (which a new context would restart at 1) go on from where they were.
+`accept_srtp` builds the context before we may send with it (a ZRTP initiator between Confirm1
+and Conf2ACK, RFC 6189 §4.6): incoming SRTP is decrypted, nothing is sent, and the first packet
+that authenticates is reported (an implicit Conf2ACK, §5.8); the later `set_srtp` with the same
+keys turns sending on in that same context.
+
 Clock: with `clock=None` the stream ticks itself every 20 ms from a kernel timer read by the
 event loop (ticker.py) and keeps time on `time.monotonic()`; with an injected `clock` (a
 zero-argument callable returning seconds) nothing is scheduled and the owner calls `tick()`
@@ -110,6 +119,9 @@ class MediaStream:
         self._dtmf_pt: int | None = None
         self._dtmf_sender: DtmfSender | None = None
         self._srtp: SrtpContext | None = None
+        self._srtp_keys: tuple[str, bytes, bytes, bytes, bytes] | None = None  # what _srtp has
+        self._srtp_sending = False  # False while the context only receives (accept_srtp)
+        self._srtp_contexts = 0  # contexts built: more than one only for really new keys
         self._cleartext_allowed = False
         self._audio_on = False
         self._direction = "sendrecv"
@@ -137,12 +149,13 @@ class MediaStream:
         receiver.dtmf_pt = self._dtmf_pt
 
     @property
-    def on_zrtp(self) -> Callable[[bytes], None]:
-        """Called with each ZRTP packet from the peer (`set_encryption` plugs one in)."""
+    def on_zrtp(self) -> Callable[[bytes, tuple[str, int]], None]:
+        """Called with each ZRTP packet for us and its source (`set_encryption` plugs one in);
+        before the peer's address is signalled that source may be anyone."""
         return self._receiver.on_zrtp
 
     @on_zrtp.setter
-    def on_zrtp(self, handler: Callable[[bytes], None]) -> None:
+    def on_zrtp(self, handler: Callable[[bytes, tuple[str, int]], None]) -> None:
         self._receiver.on_zrtp = handler
 
     @property
@@ -231,9 +244,31 @@ class MediaStream:
         return self._ssrc
 
     def set_srtp(self, keys: SrtpKeysLike) -> None:
-        self._srtp = SrtpContext(keys)
+        """Protect what we send and check what we receive with `keys` from now on (the same
+        keys again keep the context, module docstring)."""
+        self._key_context(keys)
+        self._srtp_sending = True
+        self._receiver.on_srtp_authenticated = None
         self._hand_receiver()
         self._update_receive_mode()
+
+    def accept_srtp(self, keys: SrtpKeysLike, on_authenticated: Callable[[], None]) -> None:
+        """Decrypt the peer's SRTP with `keys` but send nothing yet; `on_authenticated()` once,
+        when the first packet authenticates (RFC 6189 §4.6: an implicit Conf2ACK)."""
+        if self._srtp_sending:
+            return  # already sending with keys of its own: never step back to receive-only
+        self._key_context(keys)
+        self._receiver.on_srtp_authenticated = on_authenticated
+        self._hand_receiver()
+
+    def _key_context(self, keys: SrtpKeysLike) -> None:
+        material = (keys.profile, keys.local_key, keys.local_salt, keys.remote_key,
+                    keys.remote_salt)
+        if material == self._srtp_keys:
+            return  # RFC 3711 §9.1: a rebuilt context would reuse (key, index) pairs
+        self._srtp = SrtpContext(keys)
+        self._srtp_keys = material
+        self._srtp_contexts += 1
 
     def enable_audio(self, on: bool) -> None:
         self._audio_on = on
@@ -312,11 +347,11 @@ class MediaStream:
 
     @property
     def secure(self) -> bool:
-        return self._srtp is not None
+        return self._srtp is not None and self._srtp_sending
 
     @property
     def _media_allowed(self) -> bool:
-        return self._audio_on and (self._srtp is not None or self._cleartext_allowed)
+        return self._audio_on and (self.secure or self._cleartext_allowed)
 
     async def close(self) -> None:
         if self._closed:
@@ -340,7 +375,7 @@ class MediaStream:
     def _update_receive_mode(self) -> None:
         """"drained" exactly while the call is secure with audio on (module docstring)."""
         rtp = self._rtp_socket
-        drained = (self._srtp is not None and self._audio_on and self._codec is not None
+        drained = (self.secure and self._audio_on and self._codec is not None
                    and not self._closed and rtp is not None)
         if drained == self._drained or rtp is None:
             return
@@ -423,7 +458,7 @@ class MediaStream:
         data = FIXED_HEADER.pack(PLAIN_V2, second, self._sequence, timestamp, self._ssrc) + payload
         self._sequence = (self._sequence + 1) & 0xFFFF
         if self._srtp is not None:
-            data = self._srtp.protect(data)
+            data = self._srtp.protect(data)  # sending only when secure: see _media_allowed
         assert self._rtcp is not None
         self._rtcp.on_rtp_sent(timestamp, len(payload), now)
         self._sendto(data)
@@ -453,4 +488,5 @@ class MediaStream:
     def stats(self) -> MediaStats:
         return media_stats(self._rtcp, self._jitter, self._srtp, self._receiver.counters,
                            [s.stats for s in self._sockets()], secure=self.secure,
+                           srtp_contexts=self._srtp_contexts,
                            receive_mode="drained" if self._drained else "reader")

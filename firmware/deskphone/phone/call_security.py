@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deskphone.phone import events as ev
-from deskphone.phone.vocabulary import PEER_WARNINGS, Security
+from deskphone.phone.vocabulary import PEER_WARNINGS, Security, warning_rank
 
 # The states in which there is a SAS the person can compare (again).
 _COMPARABLE = (Security.SECURE, Security.MISMATCH, Security.VERIFIED)
@@ -27,6 +27,7 @@ class CallSecurity:
     level: Security = Security.NONE
     sas: str | None = None
     not_secure_reason: str = ""
+    possible_attack: bool = False  # the not-secure outcome is evidence of an attack (§8.1.1)
     peer_warning: str | None = None  # a PEER_WARNINGS key for the current call
 
     def awaiting_comparison(self) -> bool:
@@ -68,12 +69,14 @@ class CallSecurity:
         self.level = Security.VERIFIED if verified else Security.SECURE
         return [ev.PlayTone(None)]
 
-    def not_secure(self, reason: str) -> list[ev.Command] | None:
+    def not_secure(self, reason: str, possible_attack: bool = False) -> list[ev.Command] | None:
         if self.level is Security.MISMATCH:
             return None
         self.level = Security.NOT_SECURE
         self.not_secure_reason = reason
-        return [ev.PlayTone("not_secure")]
+        self.possible_attack = possible_attack
+        # Evidence of an attack (RFC 6189 §8.1.1) gets the alarm, not the not-secure warning.
+        return [ev.PlayTone("mitm" if possible_attack else "not_secure")]
 
     def mismatch(self, sas: str | None) -> list[ev.Command]:
         self.level = Security.MISMATCH
@@ -85,7 +88,7 @@ class CallSecurity:
         """None: not a warning we know; []: noted; [the MITM tone]: it raised a mismatch."""
         if kind not in PEER_WARNINGS:
             return None
-        if kind == "zid_mismatch" or self.peer_warning is None:
+        if self.peer_warning is None or warning_rank(kind) > warning_rank(self.peer_warning):
             self.peer_warning = kind
         if kind == "zid_mismatch" and self.level is not Security.MISMATCH:
             # The ZRTP endpoint is not the phone the LAN announced: treat as a possible MITM.

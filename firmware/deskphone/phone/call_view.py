@@ -20,7 +20,7 @@ from deskphone.phone.screens import (
     StatsScreen,
     TransferScreen,
 )
-from deskphone.phone.vocabulary import PEER_WARNINGS, CallState, Security
+from deskphone.phone.vocabulary import ATTACK_DETAIL, PEER_WARNINGS, CallState, Security
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class CallView:
     show_stats: bool
     stats: ev.CallStats | None
     not_secure_reason: str
+    possible_attack: bool
     answered_at: float | None
     now: float
     held: bool
@@ -54,6 +55,8 @@ def call_screen(view: CallView) -> object:
         return StatsScreen(codec=stats.codec, loss_pct=stats.loss_pct,
                            jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms, path=stats.path)
     if view.security is Security.NOT_SECURE:
+        if view.possible_attack:
+            return NotSecureScreen(peer=peer, reason=ATTACK_DETAIL, attack=True)
         return NotSecureScreen(peer=peer, reason=view.not_secure_reason)
     if view.security is Security.SECURE and view.sas is not None:
         return SasScreen(peer=peer, sas=view.sas, warning=warning)

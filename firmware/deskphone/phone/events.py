@@ -70,7 +70,8 @@ class CallConnected:
 @dataclass(frozen=True)
 class CallFinished:
     # busy | declined | unreachable | timeout | cancelled | remote_hangup | local_hangup |
-    # failed | not_secure (refused because it could not be secured)
+    # failed | not_secure (refused because it could not be secured) | attack (refused: evidence
+    # of an attack, RFC 6189 §8.1.1)
     reason: str
     code: int | None = None
     detail: str = ""
@@ -100,6 +101,9 @@ class Secured:
 @dataclass(frozen=True)
 class CallNotSecure:
     reason: str
+    # RFC 6189 §8.1.1: the failure is evidence of an attack (the peer's Hello did not match the
+    # a=zrtp-hash its signalling announced), shown as such, not as a plain "not secure".
+    possible_attack: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,8 @@ class TransferAborted:
 @dataclass(frozen=True)
 class PeerWarning:
     """Who answers may not be who the LAN said: "new_zid" (the extension is announced under a
-    different ZRTP ZID than before) or "zid_mismatch" (ZRTP's peer ZID is not the announced one).
+    different ZRTP ZID than before) or "zid_mismatch" (ZRTP's peer ZID is not the announced one);
+    or "not_saved": this call's retained secret could not be written (RFC 6189 §4.9).
     """
 
     kind: str
