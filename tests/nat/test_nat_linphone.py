@@ -4,9 +4,11 @@ port-preserving NAT router, both registered with the lab's Kamailio, calls both 
 linphonec runs inside home 2 (`ip netns exec`, through a two-line wrapper given to the peer
 harness as its program) with `[net] firewall_policy=ice` and coturn as its STUN server, and a
 `[proxy_0]` registering bob (linphonec prints nothing when that succeeds: the trace says it).
-When deskphone calls, its ICE offer has a=rtcp-mux and one component; linphonec answers so and
-the pair is straight between the two routers. When linphonec calls it offers two components
-(no rtcp-mux), which this phone does not answer yet: that case is an expected failure.
+When deskphone calls, its ICE offer has a=rtcp-mux and one component; linphonec answers so. When
+linphonec calls it offers two components and no rtcp-mux; an answer with component 1 only made
+it declare an ICE mismatch ("default remote candidate not found for component ID 2") and drop
+ICE, so the phone answers such an offer with both components and a=rtcp naming component 2's
+default (RFC 3605). Either way the pair is straight between the two routers.
 """
 
 from __future__ import annotations
@@ -79,14 +81,7 @@ async def registered(linphone: LinphonePeer, timeout: float = 15) -> None:
         await asyncio.sleep(0.1)  # polling its log for the event, not timing it
 
 
-LINPHONE_OFFERS_TWO_COMPONENTS = pytest.mark.xfail(strict=True, reason=(
-    "linphonec offers ICE without a=rtcp-mux, with component-2 (RTCP) candidates; we answer "
-    "with component 1 only and liblinphone, controlling, never nominates a pair (seen: our "
-    "checks on its srflx succeed, then nothing for 20 s). Needs a 2-component answer."))
-
-
-@pytest.mark.parametrize("we_call", [True, pytest.param(False, marks=LINPHONE_OFFERS_TWO_COMPONENTS)],
-                         ids=["deskphone-calls", "linphonec-calls"])
+@pytest.mark.parametrize("we_call", [True, False], ids=["deskphone-calls", "linphonec-calls"])
 def test_deskphone_and_linphonec_with_ice_behind_two_nats(setup: Setup, we_call: bool) -> None:
     alice, linphone = setup.alice, setup.linphone
 

@@ -89,3 +89,23 @@ def test_a_flood_of_candidate_lines_is_capped_and_counted() -> None:
 
 def test_password_is_not_in_repr() -> None:
     assert "p" * 24 not in repr(ICE)
+
+
+def test_a_two_component_answer_names_rtcps_default_candidate() -> None:
+    ice = IceAttributes("ufragA", "p" * 24, CANDIDATES, rtcp="40001 IN IP4 203.0.113.11")
+    body = OfferAnswer(session_id=1).create_offer(
+        LocalMedia(address="203.0.113.11", port=40000, ice=ice))
+    assert b"a=rtcp:40001 IN IP4 203.0.113.11\r\n" in body  # RFC 3605, RFC 8839 §4.2.1.2
+
+
+def test_components_to_answer_an_ice_offer_with() -> None:
+    from deskphone.calls.call_ice import offer_ice_components
+
+    muxed = OfferAnswer(session_id=1).create_offer(NATTED)
+    assert offer_ice_components(muxed) == 1
+    two = IceAttributes("ufragA", "p" * 24, (*CANDIDATES,
+                                             "1 2 UDP 2130706430 192.168.1.2 40001 typ host"))
+    separate = OfferAnswer(session_id=1).create_offer(
+        LocalMedia(address="203.0.113.11", port=40000, ice=two, rtcp_mux=False))
+    assert offer_ice_components(separate) == 2
+    assert offer_ice_components(OfferAnswer(session_id=1).create_offer(LAN)) == 0

@@ -44,16 +44,24 @@ from deskphone.sdp import IceAttributes, Negotiated, SdpError, SessionDescriptio
 log = logging.getLogger(__name__)
 
 
-def offer_has_ice(offer: bytes) -> bool:
-    """Whether the first usable audio stream of `offer` carries ICE credentials."""
+def offer_ice_components(offer: bytes) -> int:
+    """0 when the first usable audio stream of `offer` has no ICE credentials; else how many
+    ICE components to answer with: 1 with a=rtcp-mux, 2 when the peer keeps RTCP apart and
+    offers component-2 candidates (liblinphone does, and treats an answer without a component
+    2 default as an ICE mismatch, RFC 8445 §5.4: it then drops ICE altogether)."""
     try:
         session = SessionDescription.parse(offer)
     except SdpError:
-        return False
+        return 0
     for media in session.media:
         if media.media.lower() == "audio" and media.port != 0:
-            return IceAttributes.from_description(session, media) is not None
-    return False
+            ice = IceAttributes.from_description(session, media)
+            if ice is None:
+                return 0
+            separate = not media.attribute_values("rtcp-mux") and any(
+                len(c.split()) > 1 and c.split()[1] == "2" for c in ice.candidates)
+            return 2 if separate else 1
+    return 0
 
 
 def _host_addresses(config: Config) -> list[str] | None:
@@ -65,12 +73,12 @@ def _host_addresses(config: Config) -> list[str] | None:
     return None if address.is_unspecified else [config.media.host]
 
 
-async def gather(call: ActiveCall, config: Config) -> None:
+async def gather(call: ActiveCall, config: Config, components: int = 1) -> None:
     """Give the call an ICE agent with its candidates gathered; the stream waits for the pair."""
     assert call.media is not None
     servers = IceServers.from_settings(config.nat) if config.nat.configured else IceServers()
     agent = IceAgent(controlling=call.outgoing, servers=servers,
-                     host_addresses=_host_addresses(config))
+                     host_addresses=_host_addresses(config), components=components)
     call.ice = agent
     call.media.await_path()
     await agent.gather()
@@ -83,8 +91,12 @@ def local_attributes(call: ActiveCall) -> tuple[str, int, IceAttributes] | None:
         return None
     description = agent.local_description
     default = agent.default_candidate()
+    rtcp = None
+    if agent.components == 2:  # RFC 8839 §4.2.1.2 with RFC 3605: component 2's default
+        rtcp_default = agent.default_candidate(2)
+        rtcp = f"{rtcp_default.port} IN IP4 {rtcp_default.host}"
     attributes = IceAttributes(description.parameters.ufrag, description.parameters.pwd,
-                               tuple(c.to_sdp() for c in description.candidates))
+                               tuple(c.to_sdp() for c in description.candidates), rtcp=rtcp)
     return default.host, default.port, attributes
 
 

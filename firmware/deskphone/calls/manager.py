@@ -235,8 +235,9 @@ class CallManager:
         try:
             await self._open_media(call)
             assert call.remote_offer is not None
-            if call_ice.offer_has_ice(call.remote_offer) and not call.ended:
-                await call_ice.gather(call, self.config)  # RFC 8839 §4.2.2: answer ICE with ICE
+            components = call_ice.offer_ice_components(call.remote_offer)
+            if components and not call.ended:  # RFC 8839 §4.2.2: answer ICE with ICE
+                await call_ice.gather(call, self.config, components)
         except (OSError, IceError) as exc:
             self.sip(self.ua.reject, call.call_id, 500)
             self._finish(call, pev.CallFinished("failed", 500, f"no media port: {exc}"))

@@ -37,11 +37,14 @@ class IceAttributes:
     lite: bool = False
     end_of_candidates: bool = True  # no trickle over SIP here (RFC 8840 not used)
     dropped: int = 0  # candidate lines beyond MAX_CANDIDATE_LINES or MAX_VALUE
+    rtcp: str | None = None  # ours only: a=rtcp (RFC 3605) naming component 2's default
+
 
     def media_attributes(self) -> list[Attribute]:
         """Our attributes, media level (RFC 8839 §5.4 allows both; media level is what every
         ICE peer reads)."""
-        attributes = [Attribute("ice-ufrag", self.ufrag), Attribute("ice-pwd", self.pwd)]
+        attributes = [Attribute("rtcp", self.rtcp)] if self.rtcp else []
+        attributes += [Attribute("ice-ufrag", self.ufrag), Attribute("ice-pwd", self.pwd)]
         attributes += [Attribute("candidate", value) for value in self.candidates]
         if self.end_of_candidates:
             attributes.append(Attribute("end-of-candidates"))

@@ -279,7 +279,13 @@ class IceAgent:
 
     def __init__(self, *, controlling: bool, servers: IceServers = IceServers(),
                  host_addresses: Sequence[str] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, components: int = 1) -> None:
+        # components=2 only to answer a peer that offers ICE without rtcp-mux (RTCP as its own
+        # component, RFC 8445 §4; liblinphone does): its agent completes only once both have
+        # pairs. Media, RTCP included, still goes on component 1's pair.
+        if components not in (1, 2):
+            raise IceError(f"ICE components {components}: expected 1 (rtcp-mux) or 2")
+        self.components = components
         self.stats = IceStats()
         self.selected_pair: SelectedPair | None = None
         self._clock = clock
@@ -294,7 +300,8 @@ class IceAgent:
             ipaddress.ip_address(a).is_loopback for a in host_addresses or ())
         self._broadcasts = local_networks()[1]
         self._connection = _Connection(
-            self, host_addresses, servers.turn, ice_controlling=controlling, components=1,
+            self, host_addresses, servers.turn, ice_controlling=controlling,
+            components=components,
             stun_server=servers.stun, turn_username=servers.username,
             turn_password=servers.password, use_ipv4=True, use_ipv6=False)
         self._local: IceDescription | None = None
@@ -332,11 +339,12 @@ class IceAgent:
             raise IceError("local ICE description asked for before gather()")
         return self._local
 
-    def default_candidate(self) -> IceCandidate:
-        """The candidate for c=/m= (RFC 8839 §4.2.1.2): the relayed one when there is one
-        (most likely to work), else the srflx, else a host candidate."""
+    def default_candidate(self, component: int = 1) -> IceCandidate:
+        """The candidate for c=/m= (RFC 8839 §4.2.1.2), or for a=rtcp with `component` 2: the
+        relayed one when there is one (most likely to work), else the srflx, else a host one."""
         order = {"relay": 0, "srflx": 1, "host": 2}
-        return min(self.local_description.candidates, key=lambda c: order.get(c.type, 3))
+        return min((c for c in self.local_description.candidates if c.component == component),
+                   key=lambda c: order.get(c.type, 3))
 
     async def set_remote(self, remote: IceDescription) -> None:
         """The peer's ufrag, pwd and candidates, from its authenticated SDP."""
@@ -347,7 +355,8 @@ class IceAgent:
         connection.remote_is_lite = remote.parameters.lite
         screened = screen_remote_candidates(remote.candidates,
                                             allow_loopback=self._allow_loopback,
-                                            local_broadcasts=self._broadcasts)
+                                            local_broadcasts=self._broadcasts,
+                                            components=self.components)
         self.stats.remote_candidates_accepted += len(screened.accepted)
         self.stats.remote_candidates_refused.update(screened.refused)
         if screened.refused:
