@@ -80,6 +80,9 @@ class SipConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     user_agent: str = "deskphone/0.1"
+    # RFC 5626 §4.4: a CRLF keep-alive on each registered UDP flow this often (0: none), so the
+    # home router keeps the mapping that incoming calls arrive through (UDP timeouts are ~30 s+).
+    keepalive_seconds: int = 25
 
 
 @dataclass(frozen=True)
@@ -333,7 +336,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     sip_t = _table(raw, "sip")
     _unknown_keys(sip_t, "sip", {"listen", "privacy", "tls_ca", "tls_cert", "tls_key",
-                                 "user_agent"})
+                                 "user_agent", "keepalive_seconds"})
     listen = parse_listen(sip_t.get("listen", f"udp:{default_host}:5071"))
     tls_paths = {}
     for key in ("tls_ca", "tls_cert", "tls_key"):
@@ -342,7 +345,9 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
             raise ConfigError(f"sip.{key}", path, "the path of an existing PEM file")
         tls_paths[key] = path
     sip = SipConfig(listen=listen, privacy=_bool(sip_t, "privacy", "sip", False),
-                    user_agent=_str(sip_t, "user_agent", "sip", "deskphone/0.1") or "", **tls_paths)
+                    user_agent=_str(sip_t, "user_agent", "sip", "deskphone/0.1") or "",
+                    keepalive_seconds=_int(sip_t, "keepalive_seconds", "sip", 25, 0, 3600),
+                    **tls_paths)
 
     accounts_raw = raw.get("accounts", [])
     if not isinstance(accounts_raw, list):

@@ -63,4 +63,6 @@ CASES = {
                              "pbx.example.org: self-signed certificate"),
     "stats": StatsScreen("opus/48000", 1.25, 12.5, 48.0),
     "stats_no_rtt": StatsScreen("PCMU", 0.0, 143.7, None),
+    "stats_direct_srflx": StatsScreen("opus/48000", 0.0, 2.5, 31.0, path="direct srflx"),
+    "stats_relayed": StatsScreen("opus/48000", 0.5, 4.0, 62.0, path="relayed TURN"),
 }

@@ -10,6 +10,8 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
 - zrtp: the in-process handshake per key agreement;
 - media: own mouth-to-ear latency, CPU and RSS of the audio path with impairments;
 - process: cold start to ready, RSS idle and in a call, CPU seconds per minute of a two-way call;
+- nat: deskphone↔deskphone behind two NAT routers (ICE srflx pair, then TURN relay): dialled →
+  SAS, ICE gathering and check times, CPU of a call on the pair (nat_bench.py; needs root);
 - worst_case: the biggest inputs per size (a 60 KB SIP message of 5,000 headers, an SDP of
   10,000 lines, issue 21's offer) and how parsing/answering grows from n to 4n.
 Speed and memory claims live here, never in tests.
@@ -147,6 +149,12 @@ def bench_worst_case() -> dict[str, Any]:
     return measure()
 
 
+def bench_nat() -> dict[str, Any]:
+    from deskphone_tools.nat_bench import run
+
+    return run()
+
+
 def bench_process(call_seconds: float = 10.0) -> dict[str, Any]:
     import tempfile
 
@@ -201,6 +209,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "media": bench_media,
     "linphone": bench_linphone,
     "worst_case": bench_worst_case,
+    "nat": bench_nat,
 }
 
 
@@ -228,6 +237,13 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     for ka in CALL_SETUP_KEY_AGREEMENTS:
         add(f"dialled → SAS, deskphone↔deskphone, {ka} only",
             median("call_setup", "by_key_agreement", ka, "invite_to_sas_ms", "median"), "ms")
+    for mode, label in (("port-preserving", "ICE srflx"), ("random", "ICE TURN relay")):
+        add(f"dialled → SAS, deskphone↔deskphone behind two NATs, {label}",
+            median("nat", mode, "dial_to_sas_ms", "median"), "ms")
+        add(f"ICE gathering (host+srflx{'+relay' if mode == 'random' else ''}), {label}",
+            median("nat", mode, "ice_gathering_ms", "median"), "ms")
+        add(f"ICE checks to a nominated pair, {label}",
+            median("nat", mode, "ice_checks_ms", "median"), "ms")
     add("dialled → SAS, deskphone↔linphonec",
         median("linphone", "deskphone<->linphonec", "invite_to_sas_ms", "median"), "ms")
     add("dialled → SAS, linphonec↔linphonec",
@@ -258,6 +274,14 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         add("RSS idle", proc.get("rss_idle_mib"), "MiB")
         add("RSS in call", proc.get("rss_in_call_mib"), "MiB")
         add("cold start to ready", median("process", "cold_start_to_ready_ms", "median"), "ms")
+    nat = results.get("nat")
+    if isinstance(nat, dict):
+        for mode, label in (("port-preserving", "an ICE srflx pair"), ("random", "TURN")):
+            cpus = nat.get(mode, {}).get("cpu_percent_of_one_core") if isinstance(
+                nat.get(mode), dict) else None
+            if cpus:
+                add(f"CPU of one core in a G.711 SRTP call over {label} (per phone, max)",
+                    max(cpus), "%")
     worst = results.get("worst_case") or {}
     if isinstance(worst, dict) and "sip" in worst:
         from deskphone_tools.fuzz.worst_case import summary

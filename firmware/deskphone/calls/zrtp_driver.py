@@ -98,6 +98,11 @@ class ZrtpDriver:
 
     # -- commands from the call layer ------------------------------------------------------------
 
+    def authenticates(self, packet: bytes) -> bool:
+        """The stream asks before latching onto a new source (symmetric RTP, issue 14 item 3):
+        True only for the Hello the peer's SDP announced (RFC 6189 §8.1.1)."""
+        return self.session.is_announced_hello(packet)
+
     def hello_hash(self) -> str:
         return self.session.hello_hash()
 

@@ -42,6 +42,7 @@ class MediaStats:
     srtp_contexts: int  # SRTP contexts built this call: 1 once keyed (RFC 3711 §9.1, see stream.py)
     receive_mode: str  # "reader" (woken per datagram) or "drained" (read at each tick)
     send_failed: int  # socket buffer full or a send error: the packet was dropped
+    latched: int = 0  # symmetric RTP: media followed the peer's authenticated new source
 
 
 def media_stats(rtcp: RtcpSession | None, jitter: JitterBuffer | None, srtp: SrtpContext | None,
@@ -76,4 +77,5 @@ def media_stats(rtcp: RtcpSession | None, jitter: JitterBuffer | None, srtp: Srt
         srtp_contexts=srtp_contexts,
         receive_mode=receive_mode,
         send_failed=sum(s.send_dropped + s.send_errors for s in socket_stats),
+        latched=received.latched,
     )

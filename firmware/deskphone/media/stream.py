@@ -62,6 +62,7 @@ import asyncio
 import logging
 import os
 import random
+import socket
 import time
 from collections.abc import Callable
 
@@ -131,6 +132,11 @@ class MediaStream:
         self._ticker: PeriodicTicker | None = None
         self._closed = False
         self._receiver = MediaReceiver(self._clock)  # what arrives (receive.py)
+        # ICE (media/ice, driven by the call layer): until the nominated pair is known nothing
+        # is sent (await_path); a relay pair sends through this callable (the TURN client)
+        # instead of a socket of ours.
+        self._path_pending = False
+        self._relay_send: Callable[[bytes], object] | None = None
 
     def _hand_receiver(self) -> None:
         """The receive side gets what it reads (receive.py) each time one of them changes."""
@@ -216,7 +222,21 @@ class MediaStream:
     def set_encryption(self, encryption: MediaEncryption) -> None:
         """Plug in media encryption: ZRTP packets from the peer go to it from now on."""
         self.on_zrtp = encryption.receive
+        self._receiver.zrtp_authentic = encryption.authenticates
         encryption.attach(self)
+
+    def enable_latching(self, on: bool) -> None:
+        """Symmetric RTP for a peer without ICE (RFC 4961 §5, issue 14 item 3): once a packet
+        from another source passes SRTP authentication (or is the peer's announced ZRTP
+        Hello, before keys), media goes to that source. Never on an unauthenticated packet:
+        an attacker cannot steal the stream by sending from elsewhere."""
+        self._receiver.on_latch = self._latch if on else None
+
+    def _latch(self, source: tuple[str, int]) -> None:
+        log.info("media: latched onto the peer's authenticated source (symmetric RTP)")
+        self.remote = (source[0], source[1])
+        self.remote_rtcp = self.remote if self.rtcp_mux else (source[0], source[1] + 1)
+        self._hand_receiver()
 
     @property
     def ssrc(self) -> int:
@@ -271,8 +291,59 @@ class MediaStream:
         self._dtmf_sender.press(key)
 
     def send_zrtp(self, packet: bytes) -> None:
-        if self._rtp_socket is not None and self.remote is not None:
-            self._rtp_socket.send(packet, self.remote)
+        self._sendto(packet)
+
+    # ---- an ICE pair as the path (RFC 8445 §12: media goes on the selected pair) -------------
+    def await_path(self) -> None:
+        """ICE is under way: send nothing (no ZRTP, no RTCP) until `adopt_socket` or
+        `use_relay` names the nominated pair."""
+        self._path_pending = True
+
+    def adopt_socket(self, sock: socket.socket, remote: tuple[str, int],
+                     on_stun: Callable[[bytes, tuple[str, int]], None], *,
+                     rtcp_mux: bool = True) -> None:
+        """Carry the stream on the nominated host/srflx pair's UDP socket, read like our own
+        (one wake-up per frame once secure). The stream's own ports are closed; STUN on the
+        pair (the peer's checks and consent, RFC 7675) goes to `on_stun` (the ICE agent)."""
+        self._close_own_sockets()
+        self._rtp_socket = MediaUdpSocket(sock)
+        self.local_port = self._rtp_socket.port
+        if not self._drained:
+            self._loop.add_reader(sock.fileno(), self._on_readable, self._rtp_socket,
+                                  self._receiver.datagram_received)
+        self._receiver.on_stun = on_stun
+        self._set_path(remote, rtcp_mux)
+
+    def use_relay(self, send: Callable[[bytes], object], remote: tuple[str, int], *,
+                  rtcp_mux: bool = True) -> None:
+        """Carry the stream on a TURN relay pair: `send` is the agent's, what arrives comes
+        through `relay_received` (the TURN client owns that socket)."""
+        self._close_own_sockets()
+        self._relay_send = send
+        self._set_path(remote, rtcp_mux)
+
+    def relay_received(self, data: bytes) -> None:
+        """A datagram of the relay pair, unwrapped by the TURN client (source: the pair)."""
+        if self.remote is not None and not self._closed:
+            self._receiver.datagram_received(data, self.remote, self._clock())
+
+    def _set_path(self, remote: tuple[str, int], rtcp_mux: bool) -> None:
+        # With ICE one component carries RTP, RTCP and ZRTP; a peer without ICE or rtcp-mux
+        # takes its RTCP on port + 1 (RFC 3550 §11), sent from the pair's one socket.
+        self.remote = (remote[0], remote[1])
+        self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
+        self.rtcp_mux = rtcp_mux
+        self._path_pending = False
+        self._hand_receiver()
+        self._update_receive_mode()
+
+    def _close_own_sockets(self) -> None:
+        for media_socket in self._sockets():
+            if media_socket is not self._rtp_socket or not self._drained:
+                self._loop.remove_reader(media_socket.fileno())
+            media_socket.close()
+        self._rtp_socket = self._rtcp_socket = None
+        self.local_rtcp_port = None
 
     @property
     def secure(self) -> bool:
@@ -291,11 +362,8 @@ class MediaStream:
             self._ticker = None
         if self._rtcp is not None and self._media_allowed:
             self._send_rtcp(self._rtcp.build_bye())  # RFC 3550 §6.6
-        for media_socket in self._sockets():
-            if media_socket is not self._rtp_socket or not self._drained:
-                self._loop.remove_reader(media_socket.fileno())
-            media_socket.close()
-        self._rtp_socket = self._rtcp_socket = None
+        self._close_own_sockets()
+        self._relay_send = None
         self._hand_receiver()
         self._drained = False
         await asyncio.sleep(0)
@@ -398,7 +466,10 @@ class MediaStream:
     def _send_rtcp(self, report: bytes) -> None:
         if self._srtp is not None:
             report = self._srtp.protect_rtcp(report)
-        if self.remote_rtcp is None:
+        if self.remote_rtcp is None or self._path_pending:
+            return
+        if self._relay_send is not None:
+            self._relay_send(report)
             return
         # symmetric: RTCP leaves from the port the peer sends its RTCP to (RFC 4961)
         media_socket = self._rtp_socket if self.rtcp_mux else self._rtcp_socket or self._rtp_socket
@@ -406,7 +477,10 @@ class MediaStream:
             media_socket.send(report, self.remote_rtcp)
 
     def _sendto(self, data: bytes) -> None:
-        if self._rtp_socket is not None and self.remote is not None:
+        if self._relay_send is not None:
+            self._relay_send(data)
+        elif (self._rtp_socket is not None and self.remote is not None
+              and not self._path_pending):
             self._rtp_socket.send(data, self.remote)
 
     # ---- statistics --------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def call_screen(view: CallView) -> object:
     if view.show_stats:
         stats = view.stats or ev.CallStats("-", 0.0, 0.0, None)
         return StatsScreen(codec=stats.codec, loss_pct=stats.loss_pct,
-                           jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms)
+                           jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms, path=stats.path)
     if view.security is Security.NOT_SECURE:
         if view.possible_attack:
             return NotSecureScreen(peer=peer, reason=ATTACK_DETAIL, attack=True)

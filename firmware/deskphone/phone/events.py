@@ -139,6 +139,7 @@ class CallStats:
     loss_pct: float
     jitter_ms: float
     rtt_ms: float | None
+    path: str = ""  # the ICE pair: "direct srflx", "relayed TURN"; "" without ICE
 
 
 @dataclass(frozen=True)

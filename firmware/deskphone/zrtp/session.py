@@ -143,6 +143,20 @@ class ZrtpSession:
             self._apply(fail(discovery.HELLO_HASH_MISMATCH, packets.ERROR_HELLO_MISMATCH,
                              possible_attack=True), 0.0)
 
+    def is_announced_hello(self, data: bytes) -> bool:
+        """Whether `data` is a ZRTP packet carrying the very Hello the peer's SDP announced
+        (a=zrtp-hash, §8.1.1): the one ZRTP packet that proves, before any key exists, that
+        it comes from the peer of the authenticated signalling (symmetric RTP latching)."""
+        expected = self._handshake.expected_peer_hello_hash
+        if expected is None:
+            return False
+        try:
+            packet = packets.decode_packet(data)
+        except packets.MalformedPacket:  # BadCrc included
+            return False
+        return (packets.message_type(packet.message) == packets.Hello.TYPE
+                and hmac.compare_digest(implicit_hash(packet.message), expected))
+
     def start(self, now: float) -> None:
         if self.state is not State.IDLE:
             return
