@@ -30,14 +30,20 @@ def zrtp_outcome(call: ActiveCall, event: zev.ZrtpEvent, *, require_secure: bool
         if isinstance(event, zev.CacheMismatch):
             emit(pev.PossibleMitm(event.sas, call_id=cid))
         else:
-            emit(pev.Secured(event.sas, event.verified, call_id=cid))
+            emit(pev.Secured(event.sas, event.verified, event.post_quantum, call_id=cid))
         if (warning := warning_after_zrtp(call.lan, event.peer_zid)) is not None:
             emit(pev.PeerWarning(warning))
+    elif isinstance(event, zev.CacheWriteFailed):
+        # The keys are good and SRTP stays; key continuity for the next call is lost
+        # (RFC 6189 §4.9), which the person must see rather than meet as a mismatch later.
+        log.warning("call %s: ZRTP retained secret not saved", cid)
+        emit(pev.PeerWarning("not_saved"))
     elif isinstance(event, zev.NotSecure):
         if require_secure:
             log.warning("call %s: ZRTP failed and require_secure is set: ending it", cid)
             hang_up(call)
-            emit(pev.CallFinished("not_secure", None, event.reason, call_id=cid))
+            emit(pev.CallFinished("attack" if event.possible_attack else "not_secure", None,
+                                  event.reason, call_id=cid))
             return
         call.advance(LegInput.CLEARTEXT)
-        emit(pev.CallNotSecure(event.reason, call_id=cid))
+        emit(pev.CallNotSecure(event.reason, event.possible_attack, call_id=cid))

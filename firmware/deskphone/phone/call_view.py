@@ -22,7 +22,7 @@ from deskphone.phone.screens import (
     TransferScreen,
 )
 from deskphone.phone.screens.several_calls import CallWaitingScreen
-from deskphone.phone.vocabulary import PEER_WARNINGS, CallState, Security
+from deskphone.phone.vocabulary import ATTACK_DETAIL, PEER_WARNINGS, CallState, Security
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,12 @@ class CallView:
     show_stats: bool
     stats: ev.CallStats | None
     not_secure_reason: str
+    possible_attack: bool
     answered_at: float | None
     now: float
     held: bool
     dtmf: str
+    post_quantum: bool = False  # the "PQ" mark beside SECURE (ZRTP DPQ1)
     waiting_caller: str = ""  # a second caller waits (issue 15)
     other: str = ""  # the line about a held call ("Held: Bob")
     handed_over: str = ""  # attended transfer: the held party handed to the heard one
@@ -62,12 +64,16 @@ def call_screen(view: CallView) -> object:
     if view.show_stats:
         stats = view.stats or ev.CallStats("-", 0.0, 0.0, None)
         return StatsScreen(codec=stats.codec, loss_pct=stats.loss_pct,
-                           jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms)
+                           jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms, path=stats.path)
     if view.security is Security.NOT_SECURE:
+        if view.possible_attack:
+            return NotSecureScreen(peer=peer, reason=ATTACK_DETAIL, attack=True)
         return NotSecureScreen(peer=peer, reason=view.not_secure_reason)
     if view.security is Security.SECURE and view.sas is not None:
-        return SasScreen(peer=peer, sas=view.sas, warning=warning)
+        return SasScreen(peer=peer, sas=view.sas, warning=warning,
+                         post_quantum=view.post_quantum)
     duration = 0 if view.answered_at is None else int(view.now - view.answered_at)
     return InCallScreen(peer=peer, duration_s=max(0, duration), security=view.security.value,
                         sas=view.sas, verified=view.security is Security.VERIFIED,
-                        held=view.held, dtmf=view.dtmf, warning=warning, other=view.other)
+                        held=view.held, dtmf=view.dtmf, warning=warning,
+                        post_quantum=view.post_quantum, other=view.other)
