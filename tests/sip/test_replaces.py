@@ -64,3 +64,20 @@ def test_replaces_round_trip_and_escaping() -> None:
     assert str(r) == "425928@bob.example.org;to-tag=7743;from-tag=6472"
     assert r.as_uri_header() == "425928%40bob.example.org%3Bto-tag%3D7743%3Bfrom-tag%3D6472"
     assert parse_replaces(str(r)) == r
+
+
+def test_a_refer_from_a_party_not_in_the_call_is_refused_481() -> None:
+    """Bad input (issue 15): a REFER naming our Call-ID but not our dialog's tags (someone who
+    is not the far end of this call) is refused, and no transfer starts (RFC 3261 §12.2.2)."""
+    net = Network()
+    alice, bob, call_id = _connected_call(net)
+    call = alice.calls[call_id]
+    assert call.dialog is not None
+    refer = call.dialog.build_request("REFER")
+    alice._add_via(refer)
+    refer.headers.set("From", f"<sip:mallory@127.0.0.1:5061>;tag=not-{call.dialog.local_tag}")
+    refer.headers.add("Refer-To", "<sip:carol@127.0.0.1:5063>")
+    alice._start_client(refer, ("127.0.0.1", 5062), net.now)
+    net.pump()
+    assert any(line.startswith("SIP/2.0 481") for line in sent_lines(net, 5062))
+    assert not any(isinstance(e, ev.TransferRequested) for e in drain(bob))
