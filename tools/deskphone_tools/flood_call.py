@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 import subprocess
 import sys
@@ -30,6 +31,7 @@ FRAME_BYTES = RATE // 50 * 2  # 20 ms of S16LE mono
 TONE_A, TONE_B = 1000, 600
 AMPLITUDE = 8000
 SECURED = "secure|verified"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def tone(frequency: float, seconds: float) -> bytes:
@@ -55,6 +57,11 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 def percentile(samples: list[float], q: float) -> float | None:
@@ -125,8 +132,9 @@ class FloodedCall:
         """Flood B while the call runs; what B's ears, control socket, memory and counters did."""
         assert self.b.proc is not None
         sip, media = self.b_targets()
-        before = self.b.state()
+        before, a_before = self.b.state(), self.a.state()
         rss_before = rss_mib(self.b.proc.pid)
+        cpu_before, cpu_started = cpu_seconds(self.b.proc.pid), time.monotonic()
         ears_before = (self.a_ear.stat().st_size, self.b_ear.stat().st_size)
         flood = subprocess.Popen(
             [sys.executable, "-m", "deskphone_tools.flood", "--sip", sip, "--media", media,
@@ -150,6 +158,7 @@ class FloodedCall:
             rss_peak = max(rss_peak, rss_mib(self.b.proc.pid))
             time.sleep(poll_interval)  # the polling pace of a script, not a correctness wait
         out, err = flood.communicate(timeout=30)
+        cpu_share = (cpu_seconds(self.b.proc.pid) - cpu_before) / (time.monotonic() - cpu_started)
         if flood.returncode != 0:
             raise RuntimeError(f"flood generator failed ({flood.returncode}): {err.decode()}")
         ears_after = (self.a_ear.stat().st_size, self.b_ear.stat().st_size)
@@ -163,6 +172,7 @@ class FloodedCall:
                 window = ear.read(end - start)
             gaps.append((gap_frames(window), len(window) // FRAME_BYTES))
         media_b0, media_b1 = before.get("media") or {}, after.get("media") or {}
+        media_a0, media_a1 = a_before.get("media") or {}, a_after.get("media") or {}
         return {
             "rate": rate, "seconds": seconds, "sources": sources,
             "flood": json.loads(out),
@@ -170,6 +180,8 @@ class FloodedCall:
             "b_ear_gap_frames": gaps[1][0], "b_ear_frames": gaps[1][1],
             "b_concealed": media_b1.get("concealed", 0) - media_b0.get("concealed", 0),
             "b_late": media_b1.get("late", 0) - media_b0.get("late", 0),
+            "a_concealed": media_a1.get("concealed", 0) - media_a0.get("concealed", 0),
+            "b_cpu_percent": round(cpu_share * 100, 1),
             "b_srtp_auth_failures": media_b1.get("srtp_auth_failures", 0),
             "b_dropped_foreign": media_b1.get("dropped_foreign", 0),
             "b_malformed": media_b1.get("malformed", 0),
@@ -187,3 +199,58 @@ class FloodedCall:
 
 
 __all__ = ["FloodedCall", "gap_frames", "tone"]
+
+
+# The issue's figures on main before the caps (issue 16: 64 sources, 15 s): what the bench
+# compares with.
+ISSUE_FIGURES = {500: {"gap_frames": 51, "control_p99_ms": 375},
+                 2000: {"gap_frames": 266, "control_p99_ms": 847, "rss_growth_mib": 13}}
+BENCH_RATES = (250, 500, 1000, 2000, 4000)
+
+
+def held(run: dict[str, Any]) -> bool:
+    """Zero gaps at both earpieces, the call still secure on both phones."""
+    return (run["a_ear_gap_frames"] == 0 and run["b_ear_gap_frames"] == 0
+            and run["a_after"]["call"] == run["b_after"]["call"] == "in_call"
+            and run["a_after"]["security"] in ("secure", "verified"))
+
+
+def bench(rates: tuple[int, ...] = BENCH_RATES, seconds: float = 15.0,
+          sources: int = 64) -> dict[str, Any]:
+    """One fresh call per rate (the SIP timers of one run must not carry into the next)."""
+    import tempfile
+
+    runs = []
+    for rate in rates:
+        with tempfile.TemporaryDirectory(prefix="deskphone-flood-") as tmp:
+            net = FloodedCall.start(Path(tmp))
+            try:
+                net.call()
+                run = net.flood(rate, seconds, sources)
+            finally:
+                net.stop()
+        run.pop("sip_stats_after", None)
+        run["held"] = held(run)
+        runs.append(run)
+    held_rates = [r["rate"] for r in runs if r["held"]]
+    return {"seconds": seconds, "sources": sources, "runs": runs,
+            "highest_rate_held": max(held_rates, default=None),
+            "issue_figures_before": ISSUE_FIGURES,
+            "note": "B flooded at SIP and media ports; A is the far end; gap frames: 20 ms "
+                    "frames at an earpiece without the far end's tone"}
+
+
+def summary(result: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = [("flood: highest rate held, zero gaps at both ears (64 sources)",
+             f"{result.get('highest_rate_held')} datagrams/s")]
+    for run in result.get("runs", []):
+        if run["rate"] not in (500, 2000):
+            continue
+        rate = int(run["rate"])
+        rows.append((f"flood {rate}/s: gap frames far ear B / A (of ~{run['b_ear_frames']})",
+                     f"{run['b_ear_gap_frames']} / {run['a_ear_gap_frames']}"))
+        rows.append((f"flood {rate}/s: control reply p99", f"{run['control_p99_ms']} ms"))
+        rows.append((f"flood {rate}/s: RSS growth of the flooded phone",
+                     f"{run['rss_growth_mib']} MiB"))
+        rows.append((f"flood {rate}/s: CPU of the flooded phone", f"{run['b_cpu_percent']} %"))
+    return rows
