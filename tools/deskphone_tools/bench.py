@@ -11,7 +11,7 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
 - process: cold start to ready, RSS idle and in a call, CPU seconds per minute of a two-way call;
 - worst_case: the biggest inputs per size (a 60 KB SIP message of 5,000 headers, an SDP of
   10,000 lines, issue 21's offer) and how parsing/answering grows from n to 4n;
-- flood: a secure call while one phone is flooded from 64 sources at 250-4,000 datagrams/s
+- flood: a secure call while one phone is flooded from 64 sources at 250-8,000 datagrams/s
   (deskphone_tools.flood_call): gap frames at each ear, control p99, RSS growth, CPU; the
   highest rate held with zero gaps.
 Speed and memory claims live here, never in tests.
