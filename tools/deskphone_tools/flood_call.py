@@ -86,20 +86,22 @@ class FloodedCall:
         return self.root / "b-play.raw"
 
     @classmethod
-    def start(cls, root: Path, seconds_of_tone: float = 120.0) -> FloodedCall:
+    def start(cls, root: Path, seconds_of_tone: float = 120.0, *, extra_a: str = "",
+              extra_b: str = "") -> FloodedCall:
+        """B, then A with speed dial 1 = B; `extra_*`: more config tables for each."""
         (root / "a-mouth.raw").write_bytes(tone(TONE_A, seconds_of_tone))
         (root / "b-mouth.raw").write_bytes(tone(TONE_B, seconds_of_tone))
         quiet = "[discovery]\nenabled = false\n"  # no mDNS: other phones on loopback stay out
         b = PhoneProcess("B", "202", root / "b", lan_config("202", "Bob", extra=(
             f'[audio]\ncapture_file = "{root / "b-mouth.raw"}"\n'
-            f'playback_file = "{root / "b-play.raw"}"\n' + quiet)))
+            f'playback_file = "{root / "b-play.raw"}"\n' + quiet + extra_b)))
         b.start()
         try:
             transport, host, port = b.state()["sip"].rsplit(":", 2)
             a = PhoneProcess("A", "201", root / "a", lan_config("201", "Alice", extra=(
                 f'[audio]\ncapture_file = "{root / "a-mouth.raw"}"\n'
                 f'playback_file = "{root / "a-play.raw"}"\n' + quiet
-                + f'[dialplan.speed_dial]\n"1" = "sip:ext202@{host}:{port}"\n')))
+                + f'[dialplan.speed_dial]\n"1" = "sip:ext202@{host}:{port}"\n' + extra_a)))
             a.start()
         except BaseException:
             b.stop()

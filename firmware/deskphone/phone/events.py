@@ -70,7 +70,8 @@ class CallConnected:
 @dataclass(frozen=True)
 class CallFinished:
     # busy | declined | unreachable | timeout | cancelled | remote_hangup | local_hangup |
-    # failed | not_secure (refused because it could not be secured)
+    # failed | not_secure (refused because it could not be secured) | connection_lost (no media
+    # from the peer for [media] inactivity_timeout)
     reason: str
     code: int | None = None
     detail: str = ""

@@ -52,4 +52,5 @@ END_REASONS: dict[str, tuple[str, str | None]] = {
     "failed": ("Call failed", "reorder"),
     "not_secure": ("Not secure", "not_secure"),
     "transferred": ("Transferred", None),
+    "connection_lost": ("Connection lost", "reorder"),
 }
