@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from deskphone_tools.harness import PhoneError
 from deskphone_tools.flood_call import FloodedCall
+from deskphone_tools.harness import PhoneError
 
 pytestmark = pytest.mark.timeout(90)
 
