@@ -267,10 +267,18 @@ def test_unhandled_events_are_ignored_and_counted() -> None:
 
 
 def test_every_table_row_names_a_real_handler() -> None:
+    assert set(TRANSITIONS) == set(CallState)
     for state, rows in TRANSITIONS.items():
-        assert isinstance(state, CallState)
-        for event_type, handler in rows.items():
-            assert callable(handler), (state, event_type)
+        for event_type, name in rows.items():
+            assert issubclass(event_type, ev.Event), (state, event_type)
+            assert callable(getattr(PhoneMachine, f"_{name}", None)), (state, event_type, name)
+
+
+def test_a_table_row_naming_no_handler_refuses_to_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deskphone.phone import machine, transitions
+    monkeypatch.setitem(transitions.TRANSITIONS[CallState.IDLE], ev.HookOff, "lfit")
+    with pytest.raises(TypeError, match="lfit"):
+        machine._bind_handlers()
 
 
 def test_nobody_answers_the_caller_gives_up() -> None:

@@ -12,9 +12,10 @@ The phone has two pieces of state that a person can see:
   verified, not_secure, mismatch. "Secure" is shown only when it is true; a mismatch overrides
   everything else until the person compares the SAS again.
 
-Every event-triggered transition of the call state is a row of `TRANSITIONS` below: `{state:
-{event type: handler}}`. An event that has no row in the current state is ignored and counted in
-`ignored` (a key pressed while ringing does nothing, as on a real desk phone). Handlers return the
+Every event-triggered transition of the call state is a row of `TRANSITIONS` in
+`transitions.py`: `{state: {event type: handler name}}`. An event that has no row in the current
+state is ignored and counted in `ignored` (a key pressed while ringing does nothing, as on a real
+desk phone). Handlers return the
 commands for the app (screens, tones, ringer, SIP actions); the app never decides what the phone
 does, it only carries it out. Time comes in as `now`; the machine reads no clock. Its only timers
 are the inter-digit timeout, the end-of-call screen, and the once-a-second in-call refresh.
@@ -23,7 +24,7 @@ The pieces beside this file keep their own state and never see the machine: `voc
 names the states, keys and end-of-call reasons; `settings.py` is the machine's configuration;
 `call_view.py` picks a call's screen from a read-only `CallView`; `call_security.py` and
 `transfer.py` (blind transfer, RFC 3515) are objects the machine owns and delegates to. Only this
-file changes the call state, and only through `TRANSITIONS`' handlers.
+file changes the call state, and only through the handlers `TRANSITIONS` names.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from deskphone.phone.screens import (
 )
 from deskphone.phone.settings import MachineSettings
 from deskphone.phone.transfer import BlindTransfer, Keyed, SetAsideCall
+from deskphone.phone.transitions import TRANSITIONS
 from deskphone.phone.vocabulary import (
     DIAL_KEYS,
     END_REASONS,
@@ -104,7 +106,7 @@ class PhoneMachine:
             self.off_hook = True
         elif isinstance(event, ev.HookOn):
             self.off_hook = False
-        handler = TRANSITIONS[self.state].get(type(event))
+        handler = _HANDLERS[self.state].get(type(event))
         if handler is None:
             self.ignored += 1
             return []
@@ -487,109 +489,19 @@ class PhoneMachine:
         self.held = not self.held
         return [ev.SetHold(self.held), *self._refresh_call_screen()]
 
-    def _ended_lift(self, event: ev.HookOff) -> Commands:
-        return self._lift(event)
 
-    def _ended_incoming(self, event: ev.CallArrived) -> Commands:
-        return self._incoming(event)
+def _bind_handlers() -> dict[CallState, dict[type[ev.Event], Callable[..., Commands]]]:
+    """Each name in `TRANSITIONS` as the PhoneMachine method it names, checked once at import."""
+    bound: dict[CallState, dict[type[ev.Event], Callable[..., Commands]]] = {}
+    for state, rows in TRANSITIONS.items():
+        bound[state] = {}
+        for event_type, name in rows.items():
+            handler = getattr(PhoneMachine, f"_{name}", None)
+            if not callable(handler):
+                raise TypeError(f"phone TRANSITIONS[{state.value}][{event_type.__name__}] names "
+                                f"{name!r}, which is no PhoneMachine handler (_{name})")
+            bound[state][event_type] = handler
+    return bound
 
 
-H = PhoneMachine
-# ZRTP's progress and the SAS keys mean the same in every state of an answered call (talking,
-# keying a transfer target, waiting for the transfer's outcome).
-SECURITY_ROWS: dict[type, Callable[..., Commands]] = {
-    ev.SasConfirmed: H._confirm,
-    ev.SasRejected: H._reject_sas,
-    ev.SecuringStarted: H._securing,
-    ev.Secured: H._secured,
-    ev.CallNotSecure: H._not_secure,
-    ev.PossibleMitm: H._mismatch,
-    ev.DtmfReceived: H._dtmf,
-}
-# The whole call-state machine: {state: {event type: handler}}. Anything else is ignored.
-TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
-    CallState.IDLE: {
-        ev.HookOff: H._lift,
-        ev.DialRequested: H._dial_now,
-        ev.CallArrived: H._incoming,
-        ev.StatusChanged: H._status,
-        ev.LanWarning: H._lan_warning,
-    },
-    CallState.OFFHOOK: {
-        ev.HookOn: H._put_down,
-        ev.KeyPressed: H._first_key,
-        ev.DialRequested: H._dial_now,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.DIALING: {
-        ev.HookOn: H._put_down,
-        ev.KeyPressed: H._dial_key,
-        ev.DialRequested: H._dial_now,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.CALLING: {
-        ev.HookOn: H._hang_up,
-        ev.TransferAborted: H._transfer_fell_through,
-        ev.PeerWarning: H._peer_warning,
-        ev.CallRinging: H._far_ringing,
-        ev.CallConnected: H._connected,
-        ev.CallFinished: H._ended,
-        ev.CallFailedLocally: H._failed_locally,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.RINGING: {
-        ev.HookOff: H._answer,
-        ev.CallFinished: H._missed,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.IN_CALL: {
-        ev.HookOn: H._hang_up,
-        ev.CallFinished: H._ended,
-        ev.KeyPressed: H._in_call_key,
-        **SECURITY_ROWS,
-        ev.HoldToggled: H._hold,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-        ev.TransferDialed: H._transfer_now,
-        ev.TransferStarted: H._transferred_away,
-        ev.PeerWarning: H._peer_warning,
-        ev.StatsToggled: H._toggle_stats,
-        ev.CallStats: H._call_stats,
-        ev.ReverifyRequested: H._reverify,
-    },
-    CallState.TRANSFER_DIALING: {
-        ev.HookOn: H._hang_up,
-        ev.CallFinished: H._ended,
-        ev.KeyPressed: H._transfer_key,
-        ev.TransferDialed: H._transfer_now,
-        ev.TransferStarted: H._transferred_away,
-        **SECURITY_ROWS,
-        ev.PeerWarning: H._peer_warning,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.TRANSFERRING: {
-        ev.HookOn: H._hang_up,
-        ev.CallFinished: H._ended,
-        ev.TransferSucceeded: H._transfer_done,
-        ev.TransferAborted: H._transfer_refused,
-        **SECURITY_ROWS,
-        ev.PeerWarning: H._peer_warning,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.ENDED: {
-        ev.HookOn: H._put_down,
-        ev.HookOff: H._ended_lift,
-        ev.DialRequested: H._dial_now,
-        ev.CallArrived: H._ended_incoming,
-        ev.StatusChanged: H._status,
-    },
-}
-# A LAN warning is remembered in every state (the idle screen shows it when the phone is idle).
-for _rows in TRANSITIONS.values():
-    _rows.setdefault(ev.LanWarning, H._lan_warning)
+_HANDLERS = _bind_handlers()
