@@ -12,6 +12,7 @@ SLICE_SECONDS, each slice yielding to the loop: under a flood from many sources 
 rate limit) the media tick, the keypad and the control socket wait for one slice at most, never
 for a whole burst the kernel had buffered. The queue is bounded (MAX_QUEUED): past it datagrams
 are dropped and counted, as the kernel would drop them from a full socket buffer.
+(MAX_QUEUED datagrams or MAX_QUEUED_BYTES, whichever comes first.)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ MAX_DATAGRAM = 65535
 CORE_ERROR_BACKOFF = 1.0  # seconds before the timer runs again after the core raised
 SLICE_SECONDS = 0.004  # SIP work per loop turn at most: a fifth of a 20 ms audio frame
 MAX_QUEUED = 1024  # UDP datagrams waiting for a slice (~1 s of a 1,000/s flood)
+MAX_QUEUED_BYTES = 2 << 20  # and their size: 1,024 datagrams of 64 KB would be 64 MiB
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class SipEndpoint:
         self._resolved: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queue: deque[tuple[bytes, Addr]] = deque()
+        self._queued_bytes = 0
         self._slice_scheduled = False
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -178,10 +181,11 @@ class SipEndpoint:
         """A UDP datagram: queue it for the next slice (module docstring)."""
         if not self._admit(data, addr):
             return
-        if len(self._queue) >= MAX_QUEUED:
+        if len(self._queue) >= MAX_QUEUED or self._queued_bytes + len(data) > MAX_QUEUED_BYTES:
             self.stats.queue_dropped += 1
             return
         self._queue.append((data, addr))
+        self._queued_bytes += len(data)
         self.stats.queue_peak = max(self.stats.queue_peak, len(self._queue))
         if not self._slice_scheduled:
             self._slice_scheduled = True
@@ -191,16 +195,19 @@ class SipEndpoint:
         """Handle queued datagrams for SLICE_SECONDS at most, send what they produced, and
         come back on the next loop turn if more wait (after the loop served its other fds)."""
         deadline = self._loop.time() + SLICE_SECONDS
-        while self._queue:
-            data, addr = self._queue.popleft()
-            self._receive(data, addr)
-            if self._loop.time() >= deadline:
-                break
-        self._flush()
-        if self._queue:
-            self._loop.call_soon(self._slice)
-        else:
-            self._slice_scheduled = False
+        try:
+            while self._queue:
+                data, addr = self._queue.popleft()
+                self._queued_bytes -= len(data)
+                self._receive(data, addr)
+                if self._loop.time() >= deadline:
+                    break
+            self._flush()
+        finally:  # a send that raised must not leave the queue unserved for good
+            if self._queue:
+                self._loop.call_soon(self._slice)
+            else:
+                self._slice_scheduled = False
 
     def _receive(self, data: bytes, addr: Addr) -> None:
         try:
