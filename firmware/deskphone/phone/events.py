@@ -70,8 +70,9 @@ class CallConnected:
 @dataclass(frozen=True)
 class CallFinished:
     # busy | declined | unreachable | timeout | cancelled | remote_hangup | local_hangup |
-    # failed | not_secure (refused because it could not be secured) | connection_lost (no media
-    # from the peer for [media] inactivity_timeout)
+    # failed | not_secure (refused because it could not be secured) | attack (refused: evidence
+    # of an attack, RFC 6189 §8.1.1) | connection_lost (no media from the peer for
+    # [media] inactivity_timeout)
     reason: str
     code: int | None = None
     detail: str = ""
@@ -92,15 +93,20 @@ class SecuringStarted:
 
 @dataclass(frozen=True)
 class Secured:
-    """ZRTP finished: SRTP keys in place. `verified` = the SAS was confirmed in an earlier call."""
+    """ZRTP finished: SRTP keys in place. `verified` = the SAS was confirmed in an earlier call;
+    `post_quantum` = the key agreement resists a future quantum computer (ZRTP DPQ1)."""
 
     sas: str
     verified: bool
+    post_quantum: bool = False
 
 
 @dataclass(frozen=True)
 class CallNotSecure:
     reason: str
+    # RFC 6189 §8.1.1: the failure is evidence of an attack (the peer's Hello did not match the
+    # a=zrtp-hash its signalling announced), shown as such, not as a plain "not secure".
+    possible_attack: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,7 @@ class CallStats:
     loss_pct: float
     jitter_ms: float
     rtt_ms: float | None
+    path: str = ""  # the ICE pair: "direct srflx", "relayed TURN"; "" without ICE
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,8 @@ class TransferAborted:
 @dataclass(frozen=True)
 class PeerWarning:
     """Who answers may not be who the LAN said: "new_zid" (the extension is announced under a
-    different ZRTP ZID than before) or "zid_mismatch" (ZRTP's peer ZID is not the announced one).
+    different ZRTP ZID than before) or "zid_mismatch" (ZRTP's peer ZID is not the announced one);
+    or "not_saved": this call's retained secret could not be written (RFC 6189 §4.9).
     """
 
     kind: str

@@ -42,6 +42,7 @@ class UaStats:
     auth_foreign_realm: int = 0  # challenges refused: their realm is not the account's
     stateless_answered: int = 0  # new requests answered without state: too many open (§8.2.7)
     overload_dropped: int = 0  # ACK/CANCEL matching nothing while overloaded: ignored (§8.2.7)
+    keepalives_sent: int = 0  # CRLF keep-alives on registered UDP flows (RFC 5626 §4.4)
 
 
 __all__ = ["UaConfig", "UaStats"]
