@@ -100,6 +100,10 @@ class MediaConfig:
     host: str
     port_min: int = 16384
     port_max: int = 16483
+    # RFC 3550 / RFC 3264 §5.1: RTCP flows on held (sendonly, recvonly, inactive) streams too, so
+    # no RTP, RTCP or ZRTP from the peer for this long means it is gone: the call ends with
+    # "Connection lost" and a BYE (calls/liveness.py). 0: never.
+    inactivity_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -373,14 +377,16 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     )
 
     media_t = _table(raw, "media")
-    _unknown_keys(media_t, "media", {"host", "port_min", "port_max"})
+    _unknown_keys(media_t, "media", {"host", "port_min", "port_max", "inactivity_timeout"})
     port_min = _int(media_t, "port_min", "media", 16384, 1024, 65534)
     port_max = _int(media_t, "port_max", "media", 16483, 1025, 65535)
     if port_max <= port_min:
         raise ConfigError("media.port_max", port_max, f"greater than media.port_min ({port_min})")
     media = MediaConfig(host=_str(media_t, "host", "media", listen.host if listen.host not in
                                   ("0.0.0.0", "::") else default_host) or default_host,
-                        port_min=port_min, port_max=port_max)
+                        port_min=port_min, port_max=port_max,
+                        inactivity_timeout=_float(media_t, "inactivity_timeout", "media", 30.0,
+                                                  0.0, 3600.0))
 
     zrtp_t = _table(raw, "zrtp")
     _unknown_keys(zrtp_t, "zrtp", {"require_secure", "key_agreements", "sas_types",
