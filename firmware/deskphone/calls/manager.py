@@ -44,6 +44,7 @@ from deskphone.calls.call_media import (
     start_media,
 )
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
+from deskphone.calls.liveness import MediaWatch
 from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
     expectation_for,
@@ -94,6 +95,7 @@ class CallManager:
         self.cache: CacheWriter | None = None
         self.routes: Routes | None = None
         self.accounts: AccountManager | None = None
+        self.media_watch: MediaWatch | None = None
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -121,6 +123,8 @@ class CallManager:
         self._tasks.append(self.loop.create_task(
             drain(endpoint.events, self.on_sip_event), name="sip-events"))
         self.routes = Routes(self.config, self.account_names, self.emit)
+        self.media_watch = MediaWatch(self.loop, self.config.media.inactivity_timeout,
+                                      lambda: self.call, self._connection_lost)
         if self.config.discovery.enabled:
             # mDNS probing and announcing take about a second (RFC 6762 §8): the phone is ready
             # for calls by URI and for incoming calls meanwhile; extensions resolve once peers
@@ -138,6 +142,8 @@ class CallManager:
             self.accounts.start()
 
     async def close(self) -> None:
+        if self.media_watch is not None:
+            self.media_watch.close()
         if self.call is not None:
             self.hangup()
         self.others.end_all(self.hangup_call)
@@ -537,6 +543,11 @@ class CallManager:
             return  # a call set aside by a transfer is not the phone's to show
         zrtp_outcome(call, event, require_secure=self.config.zrtp.require_secure,
                      emit=self.emit, hang_up=self.hangup_call)
+
+    def _connection_lost(self, call: ActiveCall, detail: str) -> None:
+        if call is self.call:  # BYE (RFC 3261 §15.1.1), then the person sees why
+            self.hangup()
+            self.emit(pev.CallFinished("connection_lost", None, detail))
 
     def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)
