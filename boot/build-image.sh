@@ -253,9 +253,11 @@ if [ -n "$CACHE_FILE" ]; then
     step "cache: storing rootfs and boot files in $CACHE_FILE"
     mkdir -p "$CACHE"
     rm -f "$CACHE"/rootfs-"$SUITE"-arm64-*.tar  # one entry: the key changes weekly anyway
-    tar --numeric-owner --xattrs --xattrs-include='*' -C "$WORK" -cf "$CACHE_FILE.tmp" \
-        rootfs bootfs && mv "$CACHE_FILE.tmp" "$CACHE_FILE" \
-        || { rm -f "$CACHE_FILE.tmp"; die "could not store the cache in $CACHE_FILE"; }
+    # A name of this build's own, renamed into place: two builds storing at once (two CI runs)
+    # cannot mix their files, and a reader sees either no entry or a whole one.
+    tar --numeric-owner --xattrs --xattrs-include='*' -C "$WORK" -cf "$CACHE_FILE.tmp.$$" \
+        rootfs bootfs && mv "$CACHE_FILE.tmp.$$" "$CACHE_FILE" \
+        || { rm -f "$CACHE_FILE.tmp.$$"; die "could not store the cache in $CACHE_FILE"; }
 fi
 rm -f "$WORK/boot.vfat"
 mkfs.vfat -C -n RASPIFIRM -F 32 "$WORK/boot.vfat" $((BOOT_MIB * 1024)) >/dev/null
