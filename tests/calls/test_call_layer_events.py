@@ -102,3 +102,76 @@ def test_an_unknown_number_is_an_event_not_a_call(tmp_path: Path) -> None:
             await calls.close()
 
     asyncio.run(asyncio.wait_for(go(), 30))
+
+
+def test_a_retained_secret_that_cannot_be_saved_is_said_not_silent(tmp_path: Path) -> None:
+    """Issue 13 F7: a failed cache write after the handshake (RFC 6189 §4.9: key continuity for
+    the next call is lost) reaches the phone as a warning; the call stays secure."""
+    async def go() -> None:
+        alice = manager(tmp_path, "Alice", "201", 21300)
+        bob = manager(tmp_path, "Bob", "202", 21400)
+        await alice.start()
+        await bob.start()
+        try:
+            assert alice.endpoint is not None and bob.endpoint is not None
+            assert alice.cache is not None
+            # Alice's cache database becomes unusable (as a full or failing flash would): its
+            # writer connection is closed on the writer's own thread, so every write fails.
+            alice.cache._executor.submit(alice.cache._writer.close).result()
+            host, port = bob.endpoint.local_address
+            alice.place(f"sip:bob@{host}:{port}")
+            arrived = await next_phone_event(bob, pev.CallArrived)
+            assert isinstance(arrived, pev.CallArrived)
+            bob.answer(arrived.call_id)
+            await next_phone_event(alice, pev.Secured)
+            warning = await next_phone_event(alice, pev.PeerWarning)
+            assert warning == pev.PeerWarning("not_saved")
+            info = alice.info()
+            assert info["media"]["secure"] is True and info["zrtp"]["state"] == "secure"
+            assert info["zrtp"]["cache_write_failures"] >= 1
+            alice.hangup()
+            await next_phone_event(bob, pev.CallFinished)
+        finally:
+            await alice.close()
+            await bob.close()
+
+    asyncio.run(asyncio.wait_for(go(), 60))
+
+
+def test_an_invite_flood_makes_at_most_max_calls_calls_the_rest_hear_busy(tmp_path: Path) -> None:
+    """Issue 15, bad input: ten INVITEs at once to a phone with max_calls = 2 (the default): the
+    first rings, the second waits, the other eight get 486 at once and leave no call behind."""
+    from deskphone.calls.call_media import probe_media
+    from deskphone.sdp import OfferAnswer
+
+    async def go() -> None:
+        alice = manager(tmp_path, "Alice", "201", 21500)
+        bob = manager(tmp_path, "Bob", "202", 21600)
+        await alice.start()
+        await bob.start()
+        try:
+            assert alice.endpoint is not None and bob.endpoint is not None
+            host, port = bob.endpoint.local_address
+            offer = OfferAnswer().create_offer(probe_media(("PCMU",)))
+            for _ in range(10):
+                alice.sip(alice.ua.invite, f"sip:bob@{host}:{port}", offer)
+            first = await next_phone_event(bob, pev.CallArrived)
+            second = await next_phone_event(bob, pev.CallArrived)
+            assert isinstance(first, pev.CallArrived) and isinstance(second, pev.CallArrived)
+            deadline = time.monotonic() + 10
+            while bob.others.counters["refused_limit"] < 8 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)  # a condition polled under a deadline
+            assert bob.others.counters["refused_limit"] == 8
+            assert bob.current is not None and bob.current.call_id == first.call_id
+            assert [c["call_id"] for c in bob.info()["other_calls"]] == [second.call_id]
+            assert [c["role"] for c in bob.info()["other_calls"]] == ["waiting"]
+            while (event := bob.next_event()) is not None:
+                assert not isinstance(event, pev.CallArrived), "a third call rang"
+            # The phone refuses the waiting one (e.g. nobody answers it): it is gone for good.
+            bob.reject(second.call_id, 480)
+            assert bob.info()["other_calls"] == []
+        finally:
+            await alice.close()
+            await bob.close()
+
+    asyncio.run(asyncio.wait_for(go(), 60))

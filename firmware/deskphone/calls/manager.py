@@ -14,7 +14,9 @@ Security rules enforced here (RFC 6189 §4.6, §8.1):
 * no audio leaves the phone until ZRTP has handed SRTP keys to the media stream, unless ZRTP has
   failed and the settings allow the call to continue NOT SECURE;
 * the peer's `a=zrtp-hash` from its SDP is handed to ZRTP, which checks the Hello against it;
-* media always goes straight to the peer's address from its SDP, never through a server.
+* media goes straight to the peer's address from its SDP, or with ICE (call_ice.py) on the
+  nominated pair, through a TURN relay only when no direct pair works: ZRTP end to end either
+  way.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from deskphone.calls import call_ice
 from deskphone.calls.accounts import AccountManager
 from deskphone.calls.audio_path import ToneSource
 from deskphone.calls.call import ActiveCall, LegInput, LegState
@@ -41,16 +44,20 @@ from deskphone.calls.call_media import (
     start_media,
 )
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
+from deskphone.calls.liveness import MediaWatch
+from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
     expectation_for,
-    warning_after_zrtp,
     warnings_before_call,
 )
 from deskphone.calls.routes import Routes
 from deskphone.calls.sip_setup import endpoint_for, sip_info, user_agent_for
+from deskphone.calls.tasks import drain, log_task_failure
 from deskphone.calls.transfer import CallTransfers
+from deskphone.calls.zrtp_outcomes import zrtp_outcome
 from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
+from deskphone.media.ice import IceError
 from deskphone.phone import events as pev
 from deskphone.sdp import Negotiated, OfferAnswer, SdpError
 from deskphone.sip import events as sev
@@ -60,7 +67,6 @@ from deskphone.zrtp import events as zev
 from deskphone.zrtp.writer import CacheWriter
 
 log = logging.getLogger(__name__)
-E = TypeVar("E")
 
 
 class CallManager:
@@ -80,6 +86,7 @@ class CallManager:
         self.call: ActiveCall | None = None
         self.counters = {"sip_commands": 0, "rejected_busy": 0, "bad_sdp": 0}
         self.transfers = CallTransfers(self)
+        self.others = OtherCalls(self)  # waiting and held calls (issue 15)
         self.events_waiting = asyncio.Event()
         self._events: deque[CallLayerEvent] = deque()
         # Set by start(); a CallManager is only used after it.
@@ -88,6 +95,7 @@ class CallManager:
         self.cache: CacheWriter | None = None
         self.routes: Routes | None = None
         self.accounts: AccountManager | None = None
+        self.media_watch: MediaWatch | None = None
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -113,8 +121,10 @@ class CallManager:
         if port != listen.port:  # "port 0": the kernel chose; Via and Contact must say which
             self.ua.config = replace(self.ua.config, local_port=port)
         self._tasks.append(self.loop.create_task(
-            _drain(endpoint.events, self.on_sip_event), name="sip-events"))
+            drain(endpoint.events, self.on_sip_event), name="sip-events"))
         self.routes = Routes(self.config, self.account_names, self.emit)
+        self.media_watch = MediaWatch(self.loop, self.config.media.inactivity_timeout,
+                                      lambda: self.call, self._connection_lost)
         if self.config.discovery.enabled:
             # mDNS probing and announcing take about a second (RFC 6762 §8): the phone is ready
             # for calls by URI and for incoming calls meanwhile; extensions resolve once peers
@@ -127,12 +137,16 @@ class CallManager:
                 self.config.accounts, self.account_names, self.ua, endpoint.command,
                 self.clock, lambda when, callback: loop.call_later(
                     max(0.0, when - self.clock()), callback),
-                lambda text: self.emit(pev.StatusChanged(text)))
+                lambda text: self.emit(pev.StatusChanged(text)),
+                keepalive_seconds=self.config.sip.keepalive_seconds)
             self.accounts.start()
 
     async def close(self) -> None:
+        if self.media_watch is not None:
+            self.media_watch.close()
         if self.call is not None:
             self.hangup()
+        self.others.end_all(self.hangup_call)
         if self.accounts is not None:
             self.accounts.close()
         if self.endpoint is not None and self.config.accounts:
@@ -164,17 +178,25 @@ class CallManager:
     def set_current(self, call: ActiveCall | None) -> None:
         self.call = call
 
+    def find(self, call_id: str | None) -> ActiveCall | None:
+        """The current call or one of the others, by Call-ID."""
+        if self.call is not None and call_id and self.call.call_id == call_id:
+            return self.call
+        return self.others.find(call_id)
+
     def end(self, call: ActiveCall) -> None:
         """The call is over for us (no signalling here): its media and ZRTP are let go."""
         call.move(LegInput.END)
         if self.call is call:
             self.call = None
+        self.others.forget(call)
         self._spawn(None, self._teardown(call))
 
     # -- commands from the phone ---------------------------------------------------------------
 
-    def place(self, target: str) -> ActiveCall | None:
-        """Call `target`; the new call, now current, or None when it cannot be placed."""
+    def place(self, target: str, replaces: str | None = None) -> ActiveCall | None:
+        """Call `target`; the new call, now current, or None when it cannot be placed.
+        `replaces`: it takes that dialog's place at the target (attended transfer, RFC 3891)."""
         resolved = self.resolve(target)
         if isinstance(resolved, str):
             self.emit(pev.CallFailedLocally("Unknown number", resolved))
@@ -182,7 +204,7 @@ class CallManager:
         uri, account = resolved
         call = ActiveCall(call_id="", outgoing=True, peer=target,
                           offer_answer=new_offer_answer(self.config),
-                          state=LegState.OPENING_MEDIA)
+                          state=LegState.OPENING_MEDIA, replaces=replaces)
         assert self.routes is not None
         call.lan = expectation_for(self.routes.dialplan, self.routes.directory, target)
         self.call = call
@@ -194,19 +216,31 @@ class CallManager:
     def transfer(self, target: str) -> None:
         self.transfers.transfer(target)
 
+    def transfer_attended(self, call_id: str) -> None:
+        self.transfers.transfer_attended(call_id)
+
+    def partner_of(self, call: ActiveCall) -> ActiveCall | None:
+        """The other answered call beside `call` (an attended transfer's target)."""
+        for other in [self.call, *self.others.all()]:
+            if other is not None and other is not call and other.negotiated is not None:
+                return other
+        return None
+
     async def _place(self, call: ActiveCall, uri: str, account: str | None) -> None:
         try:
             await self._open_media(call)
-        except OSError as exc:
+            if self.config.nat.configured and not call.ended:  # RFC 8445: we offer ICE
+                await call_ice.gather(call, self.config)
+        except (OSError, IceError) as exc:
             self._finish_locally(call, "No media port", str(exc))
             return
         if call.ended:
             await self._teardown(call)
             return
-        sdp = call.offer_answer.create_offer(
-                                                                 local_media(self.config, call))
+        sdp = call.offer_answer.create_offer(local_media(self.config, call))
         try:
-            call.call_id = self.sip(self.ua.invite, uri, sdp, account=account)
+            call.call_id = self.sip(self.ua.invite, uri, sdp, account=account,
+                                    replaces=call.replaces)
         except (ValueError, KeyError) as exc:  # a target the UA cannot address
             self._finish_locally(call, "Cannot call", str(exc))
             return
@@ -220,7 +254,13 @@ class CallManager:
 
     def answer(self, call_id: str) -> None:
         call = self.call
-        if call is None or call.call_id != call_id or not call.accepts(LegInput.ANSWER_REQUESTED):
+        if call is None or call.call_id != call_id:
+            # A waiting call: the current one is held first (issue 15), then this one answered.
+            call = self.others.waiting(call_id)
+            if call is None:
+                return
+            self._make_current(call_id)
+        if not call.accepts(LegInput.ANSWER_REQUESTED):
             return
         call.move(LegInput.ANSWER_REQUESTED)
         self._spawn(call, self._answer(call))
@@ -228,7 +268,11 @@ class CallManager:
     async def _answer(self, call: ActiveCall) -> None:
         try:
             await self._open_media(call)
-        except OSError as exc:
+            assert call.remote_offer is not None
+            components = call_ice.offer_ice_components(call.remote_offer)
+            if components and not call.ended:  # RFC 8839 §4.2.2: answer ICE with ICE
+                await call_ice.gather(call, self.config, components)
+        except (OSError, IceError) as exc:
             self.sip(self.ua.reject, call.call_id, 500)
             self._finish(call, pev.CallFinished("failed", 500, f"no media port: {exc}"))
             return
@@ -245,16 +289,35 @@ class CallManager:
         start_media(call, negotiated)
         assert call.zrtp is not None
         call.zrtp.start_on_first_packet()  # or on the ACK, whichever comes first
+        if call.ice is not None:
+            self._spawn(call, call_ice.run(call, negotiated, self._ice_failed))
 
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
         self.sip(self.ua.reject, call_id, code)
+        call = self.find(call_id)
+        if call is not None and call.state is LegState.RINGING:
+            self.end(call)  # the UA reports no end for a call it refused itself
+
+    def swap(self, call_id: str) -> None:
+        """Hold the current call and bring back `call_id` (a held call, or answer a waiting one)."""
+        if self.others.waiting(call_id) is not None:
+            self.answer(call_id)
+        elif self.others.get(call_id) is not None:
+            self._make_current(call_id)
+
+    def _make_current(self, call_id: str) -> None:
+        if self.call is not None:
+            self.others.hold(self.call)
+        self.call = self.others.resume(call_id)
 
     def hangup(self) -> None:
+        """End the current call; the others (held, waiting) stay."""
         self.transfers.hangup()
-        call = self.call
-        if call is None:
-            return
+        if self.call is not None:
+            self.hangup_call(self.call)
+
+    def hangup_call(self, call: ActiveCall) -> None:
         if call.call_id:
             with contextlib.suppress(Exception):
                 self.sip(self.ua.hangup, call.call_id)
@@ -277,10 +340,12 @@ class CallManager:
         call = self.call
         if call is None or call.media is None or call.negotiated is None:
             return
+        self.reoffer(call, "sendonly" if on else "sendrecv")
+
+    def reoffer(self, call: ActiveCall, direction: str) -> None:
         # RFC 3264 §8.4: hold is a re-offer with sendonly (or inactive if they hold us too).
-        call.direction = "sendonly" if on else "sendrecv"
-        sdp = call.offer_answer.create_offer(
-                                                                 local_media(self.config, call))
+        call.direction = direction
+        sdp = call.offer_answer.create_offer(local_media(self.config, call))
         self.sip(self.ua.reinvite, call.call_id, sdp)
 
     def media_active(self) -> bool:
@@ -297,6 +362,7 @@ class CallManager:
             info["lan_peers"] = self.routes.lan_peers()
         if self.call is not None:
             info.update(call_info(self.call))
+        info["other_calls"] = self.others.info()
         return info
 
     # -- SIP ---------------------------------------------------------------------------------
@@ -312,11 +378,10 @@ class CallManager:
         log.info("sip event %s %s", type(event).__name__, getattr(event, "code", "") or "")
         if self.transfers.on_sip_event(event):
             return
-        call = self.call
         match event:
             case sev.IncomingCall(call_id=call_id, remote_uri=uri, remote_display=display,
-                                  sdp=sdp):
-                self._incoming(call_id, uri, display, sdp)
+                                  sdp=sdp, replaces=replaces):
+                self._incoming(call_id, uri, display, sdp, replaces)
             case sev.RegistrationState():
                 if self.accounts is not None:
                     self.accounts.on_registration(event)
@@ -324,15 +389,19 @@ class CallManager:
             case sev.ProbeResult():
                 if self.accounts is not None:
                     self.accounts.on_probe_result(event)
-        if call is None or call.call_id != getattr(event, "call_id", None):
+        call = self.find(getattr(event, "call_id", None))
+        if call is None:
             return
         match event:
-            case sev.CallProgress(code=code) if code in (180, 183):
+            case sev.CallProgress(code=code) if code in (180, 183) and call is self.call:
                 self.emit(pev.CallRinging())
             case sev.CallEstablished() if call.accepts(LegInput.PEER_HAS_ANSWER):
                 call.move(LegInput.PEER_HAS_ANSWER)  # the ACK: the caller has our answer
                 assert call.zrtp is not None
-                call.zrtp.start()
+                if call.ice is not None and not call.ice_ready:
+                    call.zrtp_after_ice = True  # ZRTP goes on the ICE pair, once there is one
+                else:
+                    call.zrtp.start()
             case sev.CallAnswered(sdp=sdp):
                 self._answered(call, sdp)
             case sev.CallEnded(reason=reason, code=code):
@@ -340,8 +409,13 @@ class CallManager:
             case sev.Reoffer(sdp=sdp):
                 self._reoffer(call, sdp)
 
-    def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes) -> None:
-        if self.call is not None:
+    def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes,
+                  replaces: str | None = None) -> None:
+        replaced = self.find(replaces)
+        if replaces is not None and (replaced is None or replaced.negotiated is None):
+            self.sip(self.ua.reject, call_id, 481)  # RFC 3891 §3: not a call of ours to replace
+            return
+        if replaced is None and self.others.refusal() is not None:
             self.counters["rejected_busy"] += 1
             self.sip(self.ua.reject, call_id, 486)  # RFC 3261 §21.4.7 Busy Here
             return
@@ -352,11 +426,30 @@ class CallManager:
             log.warning("incoming call %s: bad SDP offer: %s", call_id, exc)
             self.sip(self.ua.reject, call_id, 488)  # §21.4.26 Not Acceptable Here
             return
-        self.call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
-                               offer_answer=new_offer_answer(self.config), state=LegState.RINGING,
-                               remote_offer=sdp)
+        call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
+                          offer_answer=new_offer_answer(self.config), state=LegState.RINGING,
+                          remote_offer=sdp)
+        if replaced is not None:
+            self._replace(replaced, call)
+            return
+        if self.call is None and not self.others.calls:
+            self.call = call
+        else:  # during a call: it waits (call-waiting tone) until answered or given up
+            self.others.add_waiting(call)
         self.sip(self.ua.ringing, call_id)
         self.emit(pev.CallArrived(call_id, uri, display))
+
+    def _replace(self, old: ActiveCall, new: ActiveCall) -> None:
+        """RFC 3891 §3: the new call takes the old one's place, answered at once (no ringing:
+        the person already talks to this transfer); the old dialog ends with a BYE."""
+        if self.call is old:
+            self.call = new
+        else:
+            self.others.calls[new.call_id] = replace(self.others.calls.pop(old.call_id), call=new)
+        self.hangup_call(old)
+        self.emit(pev.CallReplaced(old.call_id, new.call_id, new.peer))
+        new.move(LegInput.ANSWER_REQUESTED)
+        self._spawn(new, self._answer(new))
 
     def _answered(self, call: ActiveCall, sdp: bytes) -> None:
         if call.negotiated is not None:  # the answer to our re-INVITE (hold/resume)
@@ -384,8 +477,17 @@ class CallManager:
         call.move(LegInput.ANSWER_RECEIVED)
         start_media(call, negotiated)
         assert call.zrtp is not None
-        call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
-        self.emit(pev.CallConnected())
+        if call.ice is not None:  # ZRTP starts once the checks have nominated a pair
+            call.zrtp_after_ice = True
+            self._spawn(call, call_ice.run(call, negotiated, self._ice_failed))
+        else:
+            call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
+        self.emit(pev.CallConnected(call_id=call.call_id))
+
+    def _ice_failed(self, call: ActiveCall) -> None:
+        if call is self.call and not call.ended:
+            self.hangup()
+            self.emit(pev.CallFinished("failed", None, "no media path (ICE failed)"))
 
     def _create_answer(self, call: ActiveCall, offer: bytes) -> tuple[bytes, Negotiated] | None:
         """Our SDP answer to the caller's offer, or None after rejecting the call (488)."""
@@ -409,7 +511,7 @@ class CallManager:
                                                                  local_media(self.config, call))
         except SdpError:
             # ua.reject_reoffer arrives with the sip/ rework; until then this fails as before
-            # (logged by _drain), and the re-INVITE's transaction times out.
+            # (logged by drain), and the re-INVITE's transaction times out.
             self.sip(self.ua.reject_reoffer, call.call_id, 488)
             return
         self.sip(self.ua.answer_reoffer, call.call_id, answer)
@@ -428,7 +530,7 @@ class CallManager:
         call.media.on_dtmf = functools.partial(self._dtmf_in, call)
         # ZRTP's outcomes reach us like SIP's: an adapter's queue, read by a task.
         call.zrtp_events = self.loop.create_task(
-            _drain(call.zrtp.events, functools.partial(self.on_zrtp_event, call)),
+            drain(call.zrtp.events, functools.partial(self.on_zrtp_event, call)),
             name="zrtp-events")
 
     def _dtmf_in(self, call: ActiveCall, key: str) -> None:
@@ -437,33 +539,19 @@ class CallManager:
 
     def on_zrtp_event(self, call: ActiveCall, event: zev.ZrtpEvent) -> None:
         """What the call's ZRTP driver reports (its keys are already on the stream)."""
-        if call is not self.call or call.ended:
-            return
-        if isinstance(event, zev.Securing):
-            self.emit(pev.SecuringStarted())
-        elif isinstance(event, zev.Secure | zev.CacheMismatch):
-            call.advance(LegInput.SECURED)
-            if isinstance(event, zev.CacheMismatch):
-                self.emit(pev.PossibleMitm(event.sas))
-            else:
-                self.emit(pev.Secured(event.sas, event.verified))
-            if (warning := warning_after_zrtp(call.lan, event.peer_zid)) is not None:
-                self.emit(pev.PeerWarning(warning))
-        elif isinstance(event, zev.NotSecure):
-            if self.config.zrtp.require_secure:
-                log.warning("call %s: ZRTP failed and require_secure is set: ending it",
-                            call.call_id)
-                self.hangup()
-                self.emit(pev.CallFinished("not_secure", None, event.reason))
-                return
-            call.advance(LegInput.CLEARTEXT)
-            self.emit(pev.CallNotSecure(event.reason))
+        if call.ended or (call is not self.call and self.others.find(call.call_id) is not call):
+            return  # a call set aside by a transfer is not the phone's to show
+        zrtp_outcome(call, event, require_secure=self.config.zrtp.require_secure,
+                     emit=self.emit, hang_up=self.hangup_call)
 
-
+    def _connection_lost(self, call: ActiveCall, detail: str) -> None:
+        if call is self.call:  # BYE (RFC 3261 §15.1.1), then the person sees why
+            self.hangup()
+            self.emit(pev.CallFinished("connection_lost", None, detail))
 
     def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)
-        self.emit(event)
+        self.emit(replace(event, call_id=call.call_id))
 
     async def _teardown(self, call: ActiveCall) -> None:
         if call.zrtp is not None:
@@ -474,25 +562,12 @@ class CallManager:
             media, call.media = call.media, None
             with contextlib.suppress(Exception):
                 await media.close()
+        await call_ice.close(call)
 
     def _spawn(self, call: ActiveCall | None, coro: Coroutine[Any, Any, None]) -> None:
         assert self.loop is not None
         task = self.loop.create_task(coro)
         if call is not None:
             call.tasks.append(task)
-        task.add_done_callback(_log_task_failure)
+        task.add_done_callback(log_task_failure)
 
-
-async def _drain(queue: asyncio.Queue[E], handle: Callable[[E], None]) -> None:
-    """Hand each event of an adapter's queue to the call layer, one at a time."""
-    while True:
-        event = await queue.get()
-        try:
-            handle(event)
-        except Exception:  # one bad event must not stop signalling
-            log.exception("handling %s failed", type(event).__name__)
-
-
-def _log_task_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("call task failed", exc_info=task.exception())

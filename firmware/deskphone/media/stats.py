@@ -21,6 +21,7 @@ from deskphone.media.udp_socket import UdpSocketStats
 class MediaStats:
     packets_sent: int
     packets_received: int
+    rtcp_received: int
     lost: int
     jitter_ms: float
     rtt_ms: float | None
@@ -39,13 +40,15 @@ class MediaStats:
     stun_answered: int
     zrtp_received: int
     secure: bool
+    srtp_contexts: int  # SRTP contexts built this call: 1 once keyed (RFC 3711 §9.1, see stream.py)
     receive_mode: str  # "reader" (woken per datagram) or "drained" (read at each tick)
     send_failed: int  # socket buffer full or a send error: the packet was dropped
+    latched: int = 0  # symmetric RTP: media followed the peer's authenticated new source
 
 
 def media_stats(rtcp: RtcpSession | None, jitter: JitterBuffer | None, srtp: SrtpContext | None,
                 received: ReceiveCounters, sockets: Iterable[UdpSocketStats], *,
-                secure: bool, receive_mode: str) -> MediaStats:
+                secure: bool, srtp_contexts: int, receive_mode: str) -> MediaStats:
     """One snapshot of a stream's parts (None: not set up yet, reported as zero)."""
     snap = rtcp.snapshot() if rtcp is not None else None
     jb = jitter.stats if jitter is not None else None
@@ -54,6 +57,7 @@ def media_stats(rtcp: RtcpSession | None, jitter: JitterBuffer | None, srtp: Srt
     return MediaStats(
         packets_sent=snap.packets_sent if snap else 0,
         packets_received=received.packets_received,
+        rtcp_received=received.rtcp_received,
         lost=snap.packets_lost if snap else 0,
         jitter_ms=round(snap.jitter_ms, 2) if snap else 0.0,
         rtt_ms=round(snap.rtt_ms, 2) if snap and snap.rtt_ms is not None else None,
@@ -72,6 +76,8 @@ def media_stats(rtcp: RtcpSession | None, jitter: JitterBuffer | None, srtp: Srt
         stun_answered=received.stun_answered,
         zrtp_received=received.zrtp_received,
         secure=secure,
+        srtp_contexts=srtp_contexts,
         receive_mode=receive_mode,
         send_failed=sum(s.send_dropped + s.send_errors for s in socket_stats),
+        latched=received.latched,
     )

@@ -7,14 +7,16 @@ The phone has two pieces of state that a person can see:
 * the **call state** — idle, offhook (dial tone), dialing (digits on screen), calling (waiting for
   the far end, ringback once it alerts), ringing (an incoming call), in_call, transfer_dialing
   (the transfer key was pressed: keying the target), transferring (REFER sent, waiting for the
-  far end's new call), ended (a reason on screen until the handset goes down);
+  far end's new call), held (no call in the earpiece, one on hold), ended (a reason on screen
+  until the handset goes down);
 * the **security state** of the current call (`call_security.py`) — none, securing, secure,
   verified, not_secure, mismatch. "Secure" is shown only when it is true; a mismatch overrides
   everything else until the person compares the SAS again.
 
-Every event-triggered transition of the call state is a row of `TRANSITIONS` below: `{state:
-{event type: handler}}`. An event that has no row in the current state is ignored and counted in
-`ignored` (a key pressed while ringing does nothing, as on a real desk phone). Handlers return the
+Every event-triggered transition of the call state is a row of `TRANSITIONS` in
+`transitions.py`: `{state: {event type: handler name}}`. An event that has no row in the current
+state is ignored and counted in `ignored` (a key pressed while ringing does nothing, as on a real
+desk phone). Handlers return the
 commands for the app (screens, tones, ringer, SIP actions); the app never decides what the phone
 does, it only carries it out. Time comes in as `now`; the machine reads no clock. Its only timers
 are the inter-digit timeout, the end-of-call screen, and the once-a-second in-call refresh.
@@ -22,18 +24,20 @@ are the inter-digit timeout, the end-of-call screen, and the once-a-second in-ca
 The pieces beside this file keep their own state and never see the machine: `vocabulary.py`
 names the states, keys and end-of-call reasons; `settings.py` is the machine's configuration;
 `call_view.py` picks a call's screen from a read-only `CallView`; `call_security.py` and
-`transfer.py` (blind transfer, RFC 3515) are objects the machine owns and delegates to. Only this
-file changes the call state, and only through `TRANSITIONS`' handlers.
+`transfer.py` (blind transfer, RFC 3515) are objects the machine owns and delegates to;
+`other_calls.py` keeps the waiting and held calls, each with its own security. The call state
+changes only through the handlers `TRANSITIONS` names: here, and those of several calls at once
+(call waiting, swap: `several_calls.py`, a base class of the machine).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
+from deskphone.phone.other_calls import OtherCalls
 from deskphone.phone.screens import (
     CallingScreen,
     DialingScreen,
@@ -44,8 +48,11 @@ from deskphone.phone.screens import (
     RingingScreen,
 )
 from deskphone.phone.settings import MachineSettings
+from deskphone.phone.several_calls import SeveralCalls
 from deskphone.phone.transfer import BlindTransfer, Keyed, SetAsideCall
+from deskphone.phone.transitions import TRANSITIONS, bind_handlers
 from deskphone.phone.vocabulary import (
+    ATTACK_DETAIL,
     DIAL_KEYS,
     END_REASONS,
     IN_CALL_STATES,
@@ -53,6 +60,7 @@ from deskphone.phone.vocabulary import (
     PEER_WARNINGS,
     REVERIFY_KEY,
     STATS_KEY,
+    SWAP_KEY,
     TRANSFER_KEY,
     CallState,
     Security,
@@ -69,7 +77,7 @@ __all__ = [
 Commands = list[ev.Command]
 
 
-class PhoneMachine:
+class PhoneMachine(SeveralCalls):
     def __init__(self, settings: MachineSettings) -> None:
         self.settings = settings
         self.state = CallState.IDLE
@@ -79,6 +87,8 @@ class PhoneMachine:
         self.digits = ""
         self.peer: str | None = None
         self.incoming_call_id: str | None = None
+        self.call_id = ""  # the call the earpiece carries, once the call layer named it
+        self.others = OtherCalls()  # waiting and held calls, each with its own security
         self.held = False
         self.last_dtmf = ""
         self.answered_at: float | None = None
@@ -104,7 +114,16 @@ class PhoneMachine:
             self.off_hook = True
         elif isinstance(event, ev.HookOn):
             self.off_hook = False
-        handler = TRANSITIONS[self.state].get(type(event))
+        call_id = getattr(event, "call_id", "")
+        # These name another call but concern the current one (its state table decides).
+        commands_about = ev.AnswerRequested | ev.AttendedTransferRequested | ev.TransferSucceeded
+        if call_id in self.others and not isinstance(event, commands_about):
+            return self._other_call_event(event)  # about a waiting or held call
+        if call_id and self.call_id and call_id != self.call_id and not isinstance(
+                event, ev.CallArrived | commands_about):
+            self.ignored += 1  # about a call that is no longer ours
+            return []
+        handler = _HANDLERS[self.state].get(type(event))
         if handler is None:
             self.ignored += 1
             return []
@@ -128,13 +147,17 @@ class PhoneMachine:
             return [ev.HangUp(), *self._end("No answer", self.peer or "", "reorder")]
         if kind == "ring_timeout" and self.state is CallState.RINGING:
             call_id, caller = self.incoming_call_id or "", self.peer
-            commands = [ev.RejectCall(call_id, 480), *self._go_idle()]
-            if caller:
+            commands = [ev.RejectCall(call_id, 480), *self._go_idle_or_held()]
+            if caller and self.state is CallState.IDLE:
                 self.status = f"Missed: {caller}"
                 commands.append(self._show(self._idle_screen()))
             return commands
         if kind == "refresh" and self.state in IN_CALL_STATES:
             self._set_timer("refresh", now + 1.0)
+            late = self.others.waited_too_long(now, self.settings.ring_seconds)
+            if late:  # a waiting call never waits forever: 480 (RFC 3261 §21.4.18)
+                return [*(ev.RejectCall(r.call_id, 480) for r in late), ev.PlayTone(None),
+                        *self._refresh_call_screen()]
             return self._refresh_call_screen(only_if_changed=True)
         return []
 
@@ -145,6 +168,7 @@ class PhoneMachine:
             "call": self.state.value,
             "security": self.security.value,
             "sas": self.sas,
+            "post_quantum": self.call_security.post_quantum,
             "peer": self.peer,
             "off_hook": self.off_hook,
             "digits": self.digits,
@@ -153,9 +177,13 @@ class PhoneMachine:
             "stats_shown": self.show_stats,
             "screen": "\n".join(lines),
             "peer_warning": self.call_security.peer_warning,
+            "possible_attack": self.call_security.possible_attack,
             "lan_warning": self.lan_warning or None,
             "transfer": self.transfer.target,
             "transfer_failed": self.transfer.failed or None,
+            "calls": self.calls(),
+            "waiting": getattr(self.others.waiting(), "peer", None),
+            "held_calls": sum(r.role == "held" for r in self.others.records.values()),
         }
 
     @property
@@ -193,6 +221,7 @@ class PhoneMachine:
         self.peer = None
         self.call_security = CallSecurity()
         self.incoming_call_id = None
+        self.call_id = ""
         self.held = False
         self.last_dtmf = ""
         self.answered_at = None
@@ -212,7 +241,11 @@ class PhoneMachine:
             peer_warning=self.call_security.peer_warning,
             transfer_target=self.transfer.target or "", show_stats=self.show_stats,
             stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
-            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf))
+            possible_attack=self.call_security.possible_attack,
+            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf,
+            post_quantum=self.call_security.post_quantum,
+            waiting_caller=getattr(self.others.waiting(), "peer", ""),
+            other=self.others.summary(), handed_over=self.transfer.handed_over))
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -300,16 +333,19 @@ class PhoneMachine:
     def _incoming(self, event: ev.CallArrived) -> Commands:
         if self.off_hook:
             return self._busy_reject(event)
+        return self._ring_for(event, self._now)
+
+    def _ring_for(self, event: ev.CallArrived, since: float) -> Commands:
         self._reset_call()
         self.state = CallState.RINGING
         self.incoming_call_id = event.call_id
         self.peer = event.display_name or event.caller
-        self._set_timer("ring_timeout", self._now + self.settings.ring_seconds)
+        self._set_timer("ring_timeout", since + self.settings.ring_seconds)
         return [ev.PlayTone(None), ev.Ring(True),
                 self._show(RingingScreen(caller=event.caller, display_name=event.display_name))]
 
-    def _answer(self, _: ev.HookOff) -> Commands:
-        call_id = self.incoming_call_id or ""
+    def _answer(self, _: ev.Event) -> Commands:
+        call_id = self.call_id = self.incoming_call_id or ""
         self.state = CallState.IN_CALL
         self.answered_at = self._now
         self._set_timer("refresh", self._now + 1.0)
@@ -317,31 +353,37 @@ class PhoneMachine:
 
     def _missed(self, event: ev.CallFinished) -> Commands:
         caller = self.peer
-        commands = self._go_idle()
-        if caller and event.reason in ("cancelled", "remote_hangup", "timeout"):
+        commands = self._go_idle_or_held()
+        if caller and self.state is CallState.IDLE and event.reason in (
+                "cancelled", "remote_hangup", "timeout"):
             self.status = f"Missed: {caller}"
             commands.append(self._show(self._idle_screen()))
         return commands
 
     def _hang_up(self, _: ev.HookOn) -> Commands:
-        return [ev.HangUp(), *self._go_idle()]
+        return [ev.HangUp(), *self._go_idle_or_held()]
 
     def _far_ringing(self, _: ev.CallRinging) -> Commands:
         return [ev.PlayTone("ringback"),
                 self._show(CallingScreen(peer=self.peer or "", progress="Ringing…"))]
 
-    def _connected(self, _: ev.CallConnected) -> Commands:
+    def _connected(self, event: ev.CallConnected) -> Commands:
         self.transfer.replaced()  # a transfer's new call replaces the old one
+        self.call_id = event.call_id or self.call_id
         self.state = CallState.IN_CALL
         self.answered_at = self._now
         self._set_timer("refresh", self._now + 1.0)
         return [ev.PlayTone(None), *self._refresh_call_screen()]
 
     def _ended(self, event: ev.CallFinished) -> Commands:
+        if self.others:  # another call is left: it rings, or waits on hold
+            return self._go_idle_or_held()
         title, tone = END_REASONS.get(event.reason, ("Call ended", "reorder"))
         detail = event.detail or self.peer or ""
         if event.reason == "failed" and event.code:
             detail = f"{event.code} {event.detail}".strip()
+        elif event.reason == "attack":
+            detail = ATTACK_DETAIL  # RFC 6189 §8.1.1, in the words of the NOT SECURE screen
         return self._end(title, detail, tone)
 
     def _failed_locally(self, event: ev.CallFailedLocally) -> Commands:
@@ -357,6 +399,8 @@ class PhoneMachine:
             return self._toggle_stats(event)
         if event.key == REVERIFY_KEY:
             return self._reverify(event)
+        if event.key == SWAP_KEY and self.others:
+            return self._swap(event)
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
             self.transfer.open()
@@ -411,8 +455,10 @@ class PhoneMachine:
         self._set_timer("refresh", self._now + 1.0)
         return self._refresh_call_screen()
 
-    def _transfer_done(self, _: ev.TransferSucceeded) -> Commands:
-        return [ev.HangUp(), *self._end("Transferred", self.transfer.target or "", None)]
+    def _transfer_done(self, event: ev.TransferSucceeded) -> Commands:
+        handed = self.others.take(event.call_id)  # attended: the held call handed over
+        target = f"{handed.peer} to {self.peer}" if handed else self.transfer.target or ""
+        return [ev.HangUp(), *self._end("Transferred", target, None)]
 
     def _transfer_refused(self, event: ev.TransferAborted) -> Commands:
         self.transfer.record_failure(event.detail)
@@ -471,10 +517,12 @@ class PhoneMachine:
         return self._security_changed(self.call_security.securing())
 
     def _secured(self, event: ev.Secured) -> Commands:
-        return self._security_changed(self.call_security.secured(event.sas, event.verified))
+        return self._security_changed(self.call_security.secured(event.sas, event.verified,
+                                                                 event.post_quantum))
 
     def _not_secure(self, event: ev.CallNotSecure) -> Commands:
-        return self._security_changed(self.call_security.not_secure(event.reason))
+        return self._security_changed(self.call_security.not_secure(event.reason,
+                                                                   event.possible_attack))
 
     def _mismatch(self, event: ev.PossibleMitm) -> Commands:
         return self._security_changed(self.call_security.mismatch(event.sas))
@@ -487,109 +535,5 @@ class PhoneMachine:
         self.held = not self.held
         return [ev.SetHold(self.held), *self._refresh_call_screen()]
 
-    def _ended_lift(self, event: ev.HookOff) -> Commands:
-        return self._lift(event)
 
-    def _ended_incoming(self, event: ev.CallArrived) -> Commands:
-        return self._incoming(event)
-
-
-H = PhoneMachine
-# ZRTP's progress and the SAS keys mean the same in every state of an answered call (talking,
-# keying a transfer target, waiting for the transfer's outcome).
-SECURITY_ROWS: dict[type, Callable[..., Commands]] = {
-    ev.SasConfirmed: H._confirm,
-    ev.SasRejected: H._reject_sas,
-    ev.SecuringStarted: H._securing,
-    ev.Secured: H._secured,
-    ev.CallNotSecure: H._not_secure,
-    ev.PossibleMitm: H._mismatch,
-    ev.DtmfReceived: H._dtmf,
-}
-# The whole call-state machine: {state: {event type: handler}}. Anything else is ignored.
-TRANSITIONS: dict[CallState, dict[type, Callable[..., Commands]]] = {
-    CallState.IDLE: {
-        ev.HookOff: H._lift,
-        ev.DialRequested: H._dial_now,
-        ev.CallArrived: H._incoming,
-        ev.StatusChanged: H._status,
-        ev.LanWarning: H._lan_warning,
-    },
-    CallState.OFFHOOK: {
-        ev.HookOn: H._put_down,
-        ev.KeyPressed: H._first_key,
-        ev.DialRequested: H._dial_now,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.DIALING: {
-        ev.HookOn: H._put_down,
-        ev.KeyPressed: H._dial_key,
-        ev.DialRequested: H._dial_now,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.CALLING: {
-        ev.HookOn: H._hang_up,
-        ev.TransferAborted: H._transfer_fell_through,
-        ev.PeerWarning: H._peer_warning,
-        ev.CallRinging: H._far_ringing,
-        ev.CallConnected: H._connected,
-        ev.CallFinished: H._ended,
-        ev.CallFailedLocally: H._failed_locally,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.RINGING: {
-        ev.HookOff: H._answer,
-        ev.CallFinished: H._missed,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.IN_CALL: {
-        ev.HookOn: H._hang_up,
-        ev.CallFinished: H._ended,
-        ev.KeyPressed: H._in_call_key,
-        **SECURITY_ROWS,
-        ev.HoldToggled: H._hold,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-        ev.TransferDialed: H._transfer_now,
-        ev.TransferStarted: H._transferred_away,
-        ev.PeerWarning: H._peer_warning,
-        ev.StatsToggled: H._toggle_stats,
-        ev.CallStats: H._call_stats,
-        ev.ReverifyRequested: H._reverify,
-    },
-    CallState.TRANSFER_DIALING: {
-        ev.HookOn: H._hang_up,
-        ev.CallFinished: H._ended,
-        ev.KeyPressed: H._transfer_key,
-        ev.TransferDialed: H._transfer_now,
-        ev.TransferStarted: H._transferred_away,
-        **SECURITY_ROWS,
-        ev.PeerWarning: H._peer_warning,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.TRANSFERRING: {
-        ev.HookOn: H._hang_up,
-        ev.CallFinished: H._ended,
-        ev.TransferSucceeded: H._transfer_done,
-        ev.TransferAborted: H._transfer_refused,
-        **SECURITY_ROWS,
-        ev.PeerWarning: H._peer_warning,
-        ev.CallArrived: H._busy_reject,
-        ev.StatusChanged: H._status,
-    },
-    CallState.ENDED: {
-        ev.HookOn: H._put_down,
-        ev.HookOff: H._ended_lift,
-        ev.DialRequested: H._dial_now,
-        ev.CallArrived: H._ended_incoming,
-        ev.StatusChanged: H._status,
-    },
-}
-# A LAN warning is remembered in every state (the idle screen shows it when the phone is idle).
-for _rows in TRANSITIONS.values():
-    _rows.setdefault(ev.LanWarning, H._lan_warning)
+_HANDLERS = bind_handlers(PhoneMachine)

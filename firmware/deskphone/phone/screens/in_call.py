@@ -38,6 +38,9 @@ class InCallScreen(Screen):
     held: bool = False
     dtmf: str = ""  # digits sent in this call (the tail is shown)
     warning: str = ""  # who answers may not be who the LAN announced: shown before the peer
+    post_quantum: bool = False  # "PQ" beside Secure/Verified: a post-quantum key agreement (DPQ1)
+    # Another call on hold (issue 15), e.g. "Held: Bob"; "!" first when its security alarms.
+    other: str = ""
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_STATES:
@@ -54,6 +57,8 @@ class InCallScreen(Screen):
         layout.text(duration, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         self._security(layout)
+        if self.other and not self.held and not self.dtmf:
+            layout.text(f"{self.other}  D swap", 62, SMALL, width=WIDTH)
         if self.held:
             layout.text("On hold", 62, SMALL)
         if self.dtmf:
@@ -80,10 +85,13 @@ class InCallScreen(Screen):
         layout.shape(padlock(2, 17, closed=True))
         if state == "verified":
             layout.shape(check_mark(14, 19))
-            layout.text("Verified", 27, MEDIUM, x=27, width=WIDTH - 27)
+            layout.text("Verified PQ" if self.post_quantum else "Verified", 27, MEDIUM, x=27,
+                        width=WIDTH - 27)
             if self.sas:
                 layout.text(f"SAS {self.sas}", 45, SMALL, align="center")
             return
-        layout.text("Secure: compare", 27, MEDIUM, x=16, width=WIDTH - 16)
+        # "Secure PQ: compare" does not fit the line; the SAS below says what to compare.
+        layout.text("Secure PQ" if self.post_quantum else "Secure: compare", 27, MEDIUM, x=16,
+                    width=WIDTH - 16)
         if self.sas:
             add_sas(layout, self.sas, 30, 51)
