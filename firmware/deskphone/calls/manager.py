@@ -132,7 +132,8 @@ class CallManager:
                 self.clock, lambda when, callback: loop.call_later(
                     max(0.0, when - self.clock()), callback),
                 lambda text: self.emit(pev.StatusChanged(text)),
-                keepalive_seconds=self.config.sip.keepalive_seconds)
+                keepalive_seconds=self.config.sip.keepalive_seconds,
+                flow_check_seconds=self.config.sip.flow_check_seconds)
             self.accounts.start()
 
     async def close(self) -> None:

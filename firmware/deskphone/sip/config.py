@@ -37,6 +37,9 @@ class UaStats:
     auth_retries: int = 0
     auth_foreign_realm: int = 0  # challenges refused: their realm is not the account's
     keepalives_sent: int = 0  # CRLF keep-alives on registered UDP flows (RFC 5626 §4.4)
+    flow_checks_sent: int = 0  # OPTIONS asking the registrar which mapping it sees (flow.py)
+    flow_changes: int = 0  # ... that came back with another mapping: registered again
+    flow_failures: int = 0  # ... that got no answer within 10 s: registered again
 
 
 __all__ = ["UaConfig", "UaStats"]
