@@ -414,8 +414,8 @@ class CallManager:
     def _create_answer(self, call: ActiveCall, offer: bytes) -> tuple[bytes, Negotiated] | None:
         """Our SDP answer to the caller's offer, or None after rejecting the call (488)."""
         try:
-            answer, negotiated = call.offer_answer.create_answer(offer,
-                                                                 local_media(self.config, call))
+            answer, negotiated = call.offer_answer.create_answer(
+                offer, local_media(self.config, call, answer=True))
         except SdpError as exc:
             log.warning("call %s: unusable offer: %s", call.call_id, exc)
             self.sip(self.ua.reject, call.call_id, 488)
@@ -429,8 +429,8 @@ class CallManager:
 
     def _reoffer(self, call: ActiveCall, sdp: bytes) -> None:
         try:
-            answer, negotiated = call.offer_answer.create_answer(sdp,
-                                                                 local_media(self.config, call))
+            answer, negotiated = call.offer_answer.create_answer(
+                sdp, local_media(self.config, call, answer=True))
         except SdpError:
             # ua.reject_reoffer arrives with the sip/ rework; until then this fails as before
             # (logged by drain), and the re-INVITE's transaction times out.
