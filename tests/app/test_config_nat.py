@@ -90,3 +90,11 @@ def test_sip_keepalive_defaults_to_25_seconds_and_is_validated() -> None:
     for bad in (-1, 3601, "25", True):
         with pytest.raises(ConfigError, match="sip.keepalive_seconds"):
             config_from_dict({"sip": {"keepalive_seconds": bad}})
+
+
+def test_sip_flow_check_defaults_to_120_seconds_and_is_validated() -> None:
+    assert config_from_dict({}).sip.flow_check_seconds == 120
+    assert config_from_dict({"sip": {"flow_check_seconds": 0}}).sip.flow_check_seconds == 0
+    for bad in (-1, 86401, "120", True):
+        with pytest.raises(ConfigError, match="sip.flow_check_seconds"):
+            config_from_dict({"sip": {"flow_check_seconds": bad}})

@@ -164,11 +164,13 @@ def bench_nat() -> dict[str, Any]:
     return run()
 
 
-def bench_process(call_seconds: float = 10.0) -> dict[str, Any]:
+def bench_process(call_seconds: float | None = None) -> dict[str, Any]:
     import tempfile
 
     from deskphone_tools.harness import PhonePair, PhoneProcess, lan_config
+    from deskphone_tools.nat_bench import CALL_SECONDS
 
+    call_seconds = CALL_SECONDS if call_seconds is None else call_seconds
     with tempfile.TemporaryDirectory(prefix="deskphone-bench-") as tmp:
         cold: list[float] = []
         for i in range(3):
@@ -291,7 +293,8 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         rows += flood_summary(flood)
     nat = results.get("nat")
     if isinstance(nat, dict):
-        for mode, label in (("port-preserving", "an ICE srflx pair"), ("random", "TURN")):
+        for mode, label in (("lan", "the LAN path (same run, same window)"),
+                            ("port-preserving", "an ICE srflx pair"), ("random", "TURN")):
             cpus = nat.get(mode, {}).get("cpu_percent_of_one_core") if isinstance(
                 nat.get(mode), dict) else None
             if cpus:

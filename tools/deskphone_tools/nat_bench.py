@@ -5,7 +5,9 @@ randomising: only coturn's TURN relay connects) two `deskphone run --sim` proces
 with Kamailio on the public side call each other a few times. Figures: dialled → SAS on both
 screens (each phone's own monotonic timeline, as in the LAN call_setup section), ICE gathering
 and connectivity-check times as the agents report them, and the CPU of both phone processes
-during a few seconds of the two-way SRTP call on the pair (next to the LAN "process" section).
+during the two-way SRTP call on the pair, next to the same figure for a LAN call (two phones
+on loopback, no [nat]) measured in this section over the same window (CALL_SECONDS, also the
+"process" section's), so the ICE path and today's path compare within one run.
 Needs root, nftables, coturn and Kamailio; otherwise the section says so instead of a figure.
 """
 
@@ -23,6 +25,7 @@ from deskphone_tools.natlab import PUBLIC_ADDRESS, NatLab, NatMode, TurnServer
 from deskphone_tools.natlab_phones import LabRegistrar, lab_phone
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+CALL_SECONDS = 10.0  # the window of every CPU figure of a call (bench.py's process section too)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -102,12 +105,41 @@ def _mode(mode: NatMode, runs: int, call_seconds: float) -> dict[str, Any]:
                     f"{call_seconds:g} s of the first call"}
 
 
-def run(runs: int = 3, call_seconds: float = 5.0) -> dict[str, Any]:
+def _lan_call_cpu(call_seconds: float) -> dict[str, Any]:
+    """The same measurement on today's path: two phones on loopback without [nat]."""
+    from deskphone_tools.harness import PhonePair
+
+    with PhonePair() as pair:
+        a, b = pair.a, pair.b
+        a.wait(lan_peers=f"~{b.extension}")
+        assert a.proc is not None and b.proc is not None
+        a.ctl("hook", "off")
+        a.ctl("press", f"{b.extension}#")
+        b.wait(call="ringing")
+        b.ctl("hook", "off")
+        a.wait(security="secure|verified")
+        b.wait(15, **{"media.packets_received": ">25"})
+        before = [_cpu_seconds(p.proc.pid) for p in (a, b) if p.proc]
+        started = time.monotonic()
+        time.sleep(call_seconds)  # a benchmark measures a call of a given length
+        elapsed = time.monotonic() - started
+        after = [_cpu_seconds(p.proc.pid) for p in (a, b) if p.proc]
+        receive_mode = b.state()["media"]["receive_mode"]
+        a.ctl("hook", "on")
+    return {"cpu_percent_of_one_core": [round((y - x) / elapsed * 100, 2)
+                                        for x, y in zip(before, after, strict=True)],
+            "receive_mode": receive_mode,
+            "note": f"G.711 SRTP both ways on loopback, no ICE; CPU over {call_seconds:g} s"}
+
+
+def run(runs: int = 3, call_seconds: float = CALL_SECONDS) -> dict[str, Any]:
     if os.geteuid() != 0:
         return {"skipped": "needs root (network namespaces, nftables)"}
     missing = [t for t in ("ip", "nft", "turnserver", "kamailio")
                if shutil.which(t) is None and not os.path.exists(f"/usr/sbin/{t}")]
     if missing:
         return {"skipped": f"not installed: {', '.join(missing)}"}
-    return {mode.value: _mode(mode, runs, call_seconds)
-            for mode in (NatMode.PORT_PRESERVING, NatMode.RANDOM)}
+    results: dict[str, Any] = {"lan": _lan_call_cpu(call_seconds)}
+    results.update({mode.value: _mode(mode, runs, call_seconds)
+                    for mode in (NatMode.PORT_PRESERVING, NatMode.RANDOM)})
+    return results

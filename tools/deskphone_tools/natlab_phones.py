@@ -95,7 +95,7 @@ class LabPhone(PhoneProcess):
 
 
 def lab_phone(root: Path, home: LabNamespace, user: str, extension: str, registrar: str, *,
-              nat: str, audio: str, sip: str = "") -> LabPhone:
+              nat: str, audio: str, sip: str = "", expires: int = 60) -> LabPhone:
     """A phone registered as `user` with the lab's registrar; 201/202 dial alice/bob there."""
     rules = "".join(f"""
 [[dialplan.rules]]
@@ -131,7 +131,7 @@ name = "office"
 user = "{user}"
 password = "{user}pw"
 registrars = ["{registrar}"]
-expires = 60
+expires = {expires}
 {rules}"""
     phone = LabPhone(user, extension, root / user, text)
     phone.namespace = home

@@ -83,6 +83,7 @@ class AccountManager:
         *,
         random: Callable[[], float] | None = None,
         keepalive_seconds: float = 0,
+        flow_check_seconds: float = 0,
     ) -> None:
         self.ua = ua
         self.command = command
@@ -101,6 +102,8 @@ class AccountManager:
         self._timer: Cancellable | None = None
         self.keepalive_seconds = keepalive_seconds
         self._keepalive: Cancellable | None = None
+        self.flow_check_seconds = flow_check_seconds
+        self._flow_check: Cancellable | None = None
         self.stats = {"failovers": 0, "fallbacks": 0, "probes": 0, "unknown_events": 0}
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -112,6 +115,7 @@ class AccountManager:
             self._run_policy(state)
         self._arm_timer()
         self._arm_keepalive()
+        self._arm_flow_check()
 
     def close(self) -> None:
         if self._timer is not None:
@@ -120,6 +124,9 @@ class AccountManager:
         if self._keepalive is not None:
             self._keepalive.cancel()
             self._keepalive = None
+        if self._flow_check is not None:
+            self._flow_check.cancel()
+            self._flow_check = None
 
     def _arm_keepalive(self) -> None:
         """RFC 5626 §4.4: every `keepalive_seconds`, a keep-alive on each registered UDP flow
@@ -131,6 +138,17 @@ class AccountManager:
     def _send_keepalive(self) -> None:
         self.command(self.ua.keepalive)
         self._arm_keepalive()
+
+    def _arm_flow_check(self) -> None:
+        """RFC 5626 §4.4.2: every `flow_check_seconds`, ask each registrar whether our flow's
+        public mapping is still the one it registered (sip/flow.py)."""
+        if self.flow_check_seconds > 0:
+            self._flow_check = self.schedule(self.clock() + self.flow_check_seconds,
+                                             self._check_flows)
+
+    def _check_flows(self) -> None:
+        self.command(self.ua.check_flows)
+        self._arm_flow_check()
 
     # -- what the user agent reports -----------------------------------------------------------
 

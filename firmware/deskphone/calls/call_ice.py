@@ -15,8 +15,18 @@ aioice's TURN client. Until then the stream sends nothing (`await_path`), so ZRT
 pair and audio never leaves before ZRTP has keyed SRTP (RFC 6189 §4.6, as without ICE): ZRTP
 runs end to end over the pair, a TURN server only ever sees SRTP.
 
-No re-INVITE with the selected pair is sent: RFC 8445 §8.1.2's updated offer existed for the
-default-candidate checks of middleboxes, which RFC 8839 §4.2.4 leaves optional.
+After nomination. RFC 8839 §4.4.1.2.2 rules what a subsequent offer carries once a pair is
+nominated: c=/m= name the nominated pair's local candidate, that is the only a=candidate, and
+the controlling agent adds a=remote-candidates (the peer's side of the pair) so that an offer
+overtaking the last checks cannot make the controlled agent pick another pair; an answer to a
+subsequent offer follows the same rules without a=remote-candidates (§4.4.2). Our hold/resume
+re-INVITEs and our answers to the peer's re-INVITEs are written that way (`local_attributes`).
+What RFC 8839 does not ask for is a re-INVITE of its own just because the nominated pair is not
+the default candidate (RFC 5245 §9.1.2.2's "updated offer" is gone from RFC 8445/8839: its only
+purpose was telling ICE-unaware middleboxes, and Kamailio here never touches SDP), so none is
+sent: it would cost a SIP round trip through every proxy on each call and change nothing for
+the two agents, which already send on the pair. With two components (a liblinphone peer without
+rtcp-mux) only component 1's pair is tracked, so the subsequent SDP keeps the initial form.
 """
 
 from __future__ import annotations
@@ -84,12 +94,21 @@ async def gather(call: ActiveCall, config: Config, components: int = 1) -> None:
     await agent.gather()
 
 
-def local_attributes(call: ActiveCall) -> tuple[str, int, IceAttributes] | None:
-    """The default candidate (c=, m=) and the ICE attributes for our SDP, None without ICE."""
+def local_attributes(call: ActiveCall, *, answer: bool = False
+                     ) -> tuple[str, int, IceAttributes] | None:
+    """The default candidate (c=, m=) and the ICE attributes for our SDP, None without ICE.
+    After nomination, the subsequent-offer (or answer) form of RFC 8839 §4.4.1.2.2."""
     agent = call.ice
     if agent is None:
         return None
     description = agent.local_description
+    pair = agent.selected_pair
+    if pair is not None and agent.components == 1:
+        remote = None if answer or not agent.controlling else (
+            f"1 {pair.remote.host} {pair.remote.port}")
+        attributes = IceAttributes(description.parameters.ufrag, description.parameters.pwd,
+                                   (pair.local.to_sdp(),), remote_candidates=remote)
+        return pair.local.host, pair.local.port, attributes
     default = agent.default_candidate()
     rtcp = None
     if agent.components == 2:  # RFC 8839 §4.2.1.2 with RFC 3605: component 2's default

@@ -32,10 +32,10 @@ def new_offer_answer(config: Config) -> OfferAnswer:
     return OfferAnswer(username=policy.sdp_username(config.identity.user))
 
 
-def local_media(config: Config, call: ActiveCall) -> LocalMedia:
+def local_media(config: Config, call: ActiveCall, *, answer: bool = False) -> LocalMedia:
     """What our SDP offers or answers for this call (RFC 3264 §5), a=zrtp-hash included."""
     assert call.media is not None and call.zrtp is not None
-    ice = call_ice.local_attributes(call)
+    ice = call_ice.local_attributes(call, answer=answer)
     if ice is not None:  # RFC 8839 §4.2.1.2: c=/m= carry the default candidate
         address, port, attributes = ice
         return LocalMedia(address=address, port=port, codecs=config.audio.codecs, dtmf=True,

@@ -138,7 +138,8 @@ class CallManager:
                 self.clock, lambda when, callback: loop.call_later(
                     max(0.0, when - self.clock()), callback),
                 lambda text: self.emit(pev.StatusChanged(text)),
-                keepalive_seconds=self.config.sip.keepalive_seconds)
+                keepalive_seconds=self.config.sip.keepalive_seconds,
+                flow_check_seconds=self.config.sip.flow_check_seconds)
             self.accounts.start()
 
     async def close(self) -> None:
@@ -492,8 +493,8 @@ class CallManager:
     def _create_answer(self, call: ActiveCall, offer: bytes) -> tuple[bytes, Negotiated] | None:
         """Our SDP answer to the caller's offer, or None after rejecting the call (488)."""
         try:
-            answer, negotiated = call.offer_answer.create_answer(offer,
-                                                                 local_media(self.config, call))
+            answer, negotiated = call.offer_answer.create_answer(
+                offer, local_media(self.config, call, answer=True))
         except SdpError as exc:
             log.warning("call %s: unusable offer: %s", call.call_id, exc)
             self.sip(self.ua.reject, call.call_id, 488)
@@ -507,8 +508,8 @@ class CallManager:
 
     def _reoffer(self, call: ActiveCall, sdp: bytes) -> None:
         try:
-            answer, negotiated = call.offer_answer.create_answer(sdp,
-                                                                 local_media(self.config, call))
+            answer, negotiated = call.offer_answer.create_answer(
+                sdp, local_media(self.config, call, answer=True))
         except SdpError:
             # ua.reject_reoffer arrives with the sip/ rework; until then this fails as before
             # (logged by drain), and the re-INVITE's transaction times out.

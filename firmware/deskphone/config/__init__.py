@@ -96,6 +96,9 @@ class SipConfig:
     # RFC 5626 §4.4: a CRLF keep-alive on each registered UDP flow this often (0: none), so the
     # home router keeps the mapping that incoming calls arrive through (UDP timeouts are ~30 s+).
     keepalive_seconds: int = 25
+    # RFC 5626 §4.4.2: this often (0: never) an OPTIONS asks the registrar which public mapping
+    # the flow has; a new one, or no answer, registers again at once (sip/flow.py).
+    flow_check_seconds: int = 120
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     sip_t = read_table(raw, "sip")
     refuse_unknown_keys(sip_t, "sip", {"listen", "privacy", "tls_ca", "tls_cert", "tls_key",
-                                 "user_agent", "keepalive_seconds"})
+                                       "user_agent", "keepalive_seconds", "flow_check_seconds"})
     listen = parse_listen(sip_t.get("listen", f"udp:{default_host}:5071"))
     tls_paths = {}
     for key in ("tls_ca", "tls_cert", "tls_key"):
@@ -275,6 +278,8 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     sip = SipConfig(listen=listen, privacy=read_bool(sip_t, "privacy", "sip", False),
                     user_agent=read_str(sip_t, "user_agent", "sip", "deskphone/0.1") or "",
                     keepalive_seconds=read_int(sip_t, "keepalive_seconds", "sip", 25, 0, 3600),
+                    flow_check_seconds=read_int(sip_t, "flow_check_seconds", "sip", 120, 0,
+                                                86400),
                     **tls_paths)
 
     accounts_raw = raw.get("accounts", [])

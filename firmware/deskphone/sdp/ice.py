@@ -38,6 +38,9 @@ class IceAttributes:
     end_of_candidates: bool = True  # no trickle over SIP here (RFC 8840 not used)
     dropped: int = 0  # candidate lines beyond MAX_CANDIDATE_LINES or MAX_VALUE
     rtcp: str | None = None  # ours only: a=rtcp (RFC 3605) naming component 2's default
+    # ours only: a=remote-candidates (RFC 8839 §5.2), the peer's side of the nominated pair in
+    # a controlling agent's subsequent offer ("1 <address> <port>")
+    remote_candidates: str | None = None
 
 
     def media_attributes(self) -> list[Attribute]:
@@ -46,6 +49,8 @@ class IceAttributes:
         attributes = [Attribute("rtcp", self.rtcp)] if self.rtcp else []
         attributes += [Attribute("ice-ufrag", self.ufrag), Attribute("ice-pwd", self.pwd)]
         attributes += [Attribute("candidate", value) for value in self.candidates]
+        if self.remote_candidates:
+            attributes.append(Attribute("remote-candidates", self.remote_candidates))
         if self.end_of_candidates:
             attributes.append(Attribute("end-of-candidates"))
         return attributes

@@ -43,6 +43,9 @@ class UaStats:
     stateless_answered: int = 0  # new requests answered without state: too many open (§8.2.7)
     overload_dropped: int = 0  # ACK/CANCEL matching nothing while overloaded: ignored (§8.2.7)
     keepalives_sent: int = 0  # CRLF keep-alives on registered UDP flows (RFC 5626 §4.4)
+    flow_checks_sent: int = 0  # OPTIONS asking the registrar which mapping it sees (flow.py)
+    flow_changes: int = 0  # ... that came back with another mapping: registered again
+    flow_failures: int = 0  # ... that got no answer within 10 s: registered again
 
 
 __all__ = ["UaConfig", "UaStats"]

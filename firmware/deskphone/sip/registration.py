@@ -57,6 +57,9 @@ class Registration:
         self.give_up_at: float | None = None  # Account.register_timeout for the open REGISTER
         self.leave_cseq: int | None = None  # first CSeq set aside for remove_binding_at
         self.leaving: dict[int, tuple[Transaction, str, int]] = {}  # id → (tx, registrar, tries)
+        # The public (address, port) our last successful REGISTER came from, as the registrar
+        # reported it (RFC 3581 received/rport): what `flow.FlowChecks` compares against.
+        self.flow_address: tuple[str, int] | None = None
 
     @property
     def current_registrar(self) -> str:
@@ -75,6 +78,14 @@ class Registration:
         if self.state in ("registered", "registering"):
             self.state = "unregistering"
             self._send(now, 0)
+
+    def register_again(self, now: float) -> None:
+        """The flow broke (RFC 5626 §4.4.2): refresh the binding now, through the flow as it is
+        now, rather than at `refresh_at`."""
+        if self.state == "registered":
+            self.state = "registering"
+            self.refresh_at = None
+            self._send(now, self.expires)
 
     def switch_registrar(self, account: Account, now: float) -> None:
         """Register with `account.proxy` from now on (same Call-ID: RFC 3261 §10.2 asks one
@@ -211,6 +222,7 @@ class Registration:
                 return
             granted = self._granted_expires(response)
             self.state = "registered"
+            self.flow_address = mapped_address(response)
             self.granted = granted
             # Refresh early: half-way for short bindings, 30 s before expiry for long ones.
             self.refresh_at = now + max(1.0, granted - min(30.0, granted / 2))
@@ -295,6 +307,19 @@ class Registration:
         self.refresh_at = None if retry is None else now + retry
         self._emit(ev.RegistrationState(
             self.account.name, "failed", 0, reason, code, self.current_registrar, retry_after))
+
+
+def mapped_address(response: SipResponse) -> tuple[str, int] | None:
+    """The public (address, port) the peer saw our request come from, from the top Via's
+    received= and rport= (RFC 3581 §4); None when it does not report the port."""
+    try:
+        top = response.top_via
+    except (SipSyntaxError, ValueError, IndexError):
+        return None
+    rport = top.param("rport")
+    if not rport or not rport.isdigit():
+        return None
+    return (top.param("received") or top.host, int(rport))
 
 
 def _retry_after(response: SipResponse) -> float | None:

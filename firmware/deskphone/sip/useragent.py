@@ -42,6 +42,7 @@ from deskphone.sip.builder import (
 from deskphone.sip.call import Addr, Call, CallStateError, CallTable, SipCallState, end_reason
 from deskphone.sip.config import UaConfig, UaStats
 from deskphone.sip.digest import AccountRealms
+from deskphone.sip.flow import FlowChecks
 from deskphone.sip.in_dialog import InDialogRequests
 from deskphone.sip.invite import DIRECT, InviteSessions
 from deskphone.sip.message import SipParseError, SipRequest, SipResponse, parse_message
@@ -92,6 +93,7 @@ class UserAgent:
             account.name: Registration(account, self.builder, self.table, self._events.append)
             for account in config.accounts
         }
+        self.flows = FlowChecks(self.builder, self.table)
 
     @property
     def config(self) -> UaConfig:
@@ -122,7 +124,7 @@ class UserAgent:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        deadlines = [self.table.get_timer(), self.probes.get_timer()]
+        deadlines = [self.table.get_timer(), self.probes.get_timer(), self.flows.get_timer()]
         deadlines += [r.get_timer() for r in self.registrations.values()]
         for call in self.calls.values():
             deadlines += [call.reinvite_retry_at, call.refer_deadline]
@@ -175,6 +177,7 @@ class UserAgent:
         for registration in self.registrations.values():
             registration.handle_timer(now)
         self.probes.handle_timer(now)
+        self.flows.handle_timer(now)
         for call in list(self.calls.values()):
             if call.reinvite_retry_at is not None and call.reinvite_retry_at <= now:
                 call.reinvite_retry_at = None
@@ -280,6 +283,15 @@ class UserAgent:
             if registration.state == "registered" and account.transport.lower() == "udp":
                 self._send(b"\r\n\r\n", account.registrar_addr)
                 self.stats.keepalives_sent += 1
+
+    def check_flows(self, now: float) -> None:
+        """Ask the registrar of every account registered over UDP which public address our
+        flow has now (`flow.FlowChecks`): a changed mapping or no answer registers again."""
+        for registration in self.registrations.values():
+            account = registration.account
+            if registration.state == "registered" and account.transport.lower() == "udp":
+                self.flows.check(registration, now)
+        self._collect(now)
 
     def remove_binding_at(self, account_name: str, registrar: str, now: float) -> None:
         """Take our binding off a registrar this account has left (see
@@ -425,6 +437,9 @@ class UserAgent:
         request = transaction.request
         if self.probes.owns(request):
             self.probes.on_transaction_event(request, event)
+            return
+        if self.flows.owns(request):
+            self.flows.on_transaction_event(request, event, now)
             return
         if request.method == "REGISTER":
             for registration in self.registrations.values():
