@@ -31,6 +31,7 @@ from deskphone.devices.build import Devices
 from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
+from deskphone.phone_files import HISTORY_FILE, HistoryKeeper
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class PhoneApp:
             ring_seconds=config.phone.ring_seconds,
         )
         self.machine = PhoneMachine(settings)
+        self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)
         self.control = ControlServer(control_path, self.handle_control) if control_path else None
         # The call-progress tone now playing: the audio tick plays it outside calls, the call's
         # media stream mixes it in during one (it is the call layer's ToneSource).
@@ -112,6 +114,7 @@ class PhoneApp:
         self.loop = asyncio.get_running_loop()
         self._wire_devices()
         self._run_commands(self.machine.start(self.clock()))
+        self.post(self.history.event())  # the missed count and redial's number, from the file
         if self.calls is not None:
             await self.calls.start()
         # The control socket opens last: a script that can reach it can also place and receive
@@ -307,6 +310,8 @@ class PhoneApp:
             case ev.TransferCall(target=target):
                 if calls is not None:
                     calls.transfer(target)
+            case ev.RecordCall() | ev.MarkHistorySeen():
+                self.post(self.history.apply(command))
 
     def _show(self, screen: Any) -> None:
         image = screen.render()

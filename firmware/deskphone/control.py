@@ -37,6 +37,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("reject-sas", "", "the SAS did not match (as *): possible MITM"),
     ("reverify", "", "forget the peer's verification, compare again"),
     ("stats", "", "show or hide the call-quality screen"),
+    ("history", "[call N]", "the call history, newest first; call N back"),
+    ("redial", "", "call the last number dialled again"),
     ("screenshot", "FILE.png", "save the screen as a PNG (4x scale)"),
     ("state", "", "the phone's state as JSON: call, sas, screen"),
     ("wait", "KEY=VALUE... [timeout=S]", "wait until the state matches: call=in_call"),

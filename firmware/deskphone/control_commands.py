@@ -16,6 +16,7 @@ from deskphone.control import ControlError, help_text
 from deskphone.devices.build import Devices
 from deskphone.phone import events as ev
 from deskphone.phone.machine import PhoneMachine
+from deskphone.phone_files import HistoryKeeper
 
 VALID_KEYS = frozenset("0123456789*#ABCD")
 
@@ -25,6 +26,7 @@ class ControlledPhone(Protocol):
 
     machine: PhoneMachine
     devices: Devices
+    history: HistoryKeeper
 
     def post(self, event: ev.Event) -> None: ...
     def state(self) -> dict[str, Any]: ...
@@ -167,6 +169,29 @@ async def _cmd_wait(app: ControlledPhone, args: list[str]) -> Any:
     return await app.wait_for(conditions, timeout)
 
 
+async def _cmd_history(app: ControlledPhone, args: list[str]) -> Any:
+    usage = "history [call N]   (the call history, newest first; call N calls entry N back)"
+    if not args:
+        return app.history.listing()
+    if len(args) != 2 or args[0] != "call":
+        raise ControlError(f"usage: {usage}")
+    entries = app.history.history.newest_first()
+    if not args[1].isdigit() or not 1 <= int(args[1]) <= len(entries):
+        raise ControlError(f"history call: got {args[1]!r}, expected an entry number 1 to "
+                           f"{len(entries)}" if entries else "history call: the history is empty")
+    app.post(ev.DialRequested(entries[int(args[1]) - 1].peer))
+    return app.state()
+
+
+async def _cmd_redial(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "redial   (call the last number dialled again)")
+    target = app.history.history.last_dialled()
+    if target is None:
+        raise ControlError("redial: nothing dialled yet (the call history has no outgoing call)")
+    app.post(ev.DialRequested(target))
+    return app.state()
+
+
 async def _cmd_help(app: ControlledPhone, args: list[str]) -> Any:
     return help_text()  # the one table deskphone ctl help also prints, with no phone
 
@@ -188,6 +213,8 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "reverify": _cmd_reverify,
     "confirm-sas": _cmd_confirm,
     "reject-sas": _cmd_reject,
+    "history": _cmd_history,
+    "redial": _cmd_redial,
     "screenshot": _cmd_screenshot,
     "state": _cmd_state,
     "wait": _cmd_wait,

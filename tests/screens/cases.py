@@ -16,6 +16,7 @@ from deskphone.phone.screens import (
     SasScreen,
     StatsScreen,
 )
+from deskphone.phone.screens.history import HistoryScreen
 
 LONG_NAME = "Maximilian Alexander von Habsburg-Lothringen of the Accounts Department"
 
@@ -23,6 +24,18 @@ CASES = {
     "idle": IdleScreen("1042", "Alice Martin", "Registered", "14:05"),
     "idle_no_clock": IdleScreen("7", "Bob", "LAN only"),
     "idle_long_name": IdleScreen("104212345678901234567890", LONG_NAME, LONG_NAME, "23:59"),
+    "idle_missed": IdleScreen("1042", "Alice Martin", "Registered", "14:05", missed=3),
+    "idle_missed_many": IdleScreen("104212345678901234567890", LONG_NAME, "LAN", missed=120),
+    "history_verified": HistoryScreen(1, 12, "incoming", "Alice Martin", "sip:201@10.0.0.7",
+                                      "02 Dec 14:05", 205, "verified"),
+    "history_missed": HistoryScreen(3, 12, "missed", "", "201", "02 Dec 14:05", 0, "none"),
+    "history_mitm": HistoryScreen(100, 100, "outgoing", LONG_NAME, "sip:" + "x" * 80 + "@e.org",
+                                  "30 Nov 09:41", 37250, "mismatch"),
+    "history_not_secure": HistoryScreen(2, 2, "outgoing", "Bob", "202", "30 Nov 09:41", 5,
+                                        "not_secure"),
+    "history_secure_hostile": HistoryScreen(1, 1, "incoming", "\u202e\x1b[2J" + "😀" * 40,
+                                            "sip:1@h", "01 Jan 00:00", 1, "secure"),
+    "history_empty": HistoryScreen(0, 0),
     "offhook": OffHookScreen(),
     "dialing": DialingScreen("1042"),
     "dialing_long": DialingScreen("0044207946012345678901234567"),

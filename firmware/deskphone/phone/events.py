@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deskphone.phone.feature_events import FeatureCommand, FeatureEvent
+from deskphone.phone.feature_events import HistoryChanged as HistoryChanged
+from deskphone.phone.feature_events import MarkHistorySeen as MarkHistorySeen
+from deskphone.phone.feature_events import RecordCall as RecordCall
+
 # -- events in -------------------------------------------------------------------------------
 
 
@@ -268,6 +273,6 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | StatusChanged | Tick
          | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
-         | LanWarning)
+         | LanWarning | FeatureEvent)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
-           | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified)
+           | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified | FeatureCommand)

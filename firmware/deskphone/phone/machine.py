@@ -35,6 +35,8 @@ from dataclasses import replace
 from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
+from deskphone.phone.history_keys import HistoryKeys
+from deskphone.phone.history_view import CallTracker
 from deskphone.phone.screens import (
     CallingScreen,
     DialingScreen,
@@ -88,6 +90,9 @@ class PhoneMachine:
         self.transfer = BlindTransfer()
         self.show_stats = False  # the call-quality screen instead of the call screen
         self.stats: ev.CallStats | None = None
+        self.history = HistoryKeys()  # call history: missed count, redial, the list (A-D keys)
+        self.tracker = CallTracker()
+        self._pending: Commands = []  # what a handler's _reset_call recorded, sent after it
         self.screen: object = self._idle_screen()
         self.ignored = 0
         self._timer: float | None = None
@@ -110,12 +115,15 @@ class PhoneMachine:
         if handler is None:
             self.ignored += 1
             return []
-        return handler(self, event)
+        return handler(self, event) + self._take_pending()
 
     def get_timer(self) -> float | None:
         return self._timer
 
     def handle_timer(self, now: float) -> Commands:
+        return self._timer_fired(now) + self._take_pending()
+
+    def _timer_fired(self, now: float) -> Commands:
         self._now = now
         if self._timer is None or now < self._timer:
             return []
@@ -185,12 +193,22 @@ class PhoneMachine:
         self.screen = screen
         return ev.ShowScreen(screen)
 
-    def _idle_screen(self) -> IdleScreen:
+    def _idle_screen(self) -> object:
+        if self.history.browser is not None:  # the history list is open over the idle screen
+            return self.history.screen()
         return IdleScreen(extension=self.settings.extension,
                           display_name=self.settings.display_name, status=self.status,
-                          warning=self.lan_warning)
+                          warning=self.lan_warning, missed=self.history.missed)
+
+    def _take_pending(self) -> Commands:
+        pending, self._pending = self._pending, []
+        return pending
 
     def _reset_call(self) -> None:
+        record = self.tracker.finish(self._now, self.security.value)
+        if record is not None:
+            self._pending.append(record)
+        self.history.browser = None
         self.digits = ""
         self.peer = None
         self.call_security = CallSecurity()
@@ -227,6 +245,7 @@ class PhoneMachine:
         self.peer = target
         self.state = CallState.CALLING
         self._set_timer("no_answer", self._now + self.settings.no_answer_seconds)
+        self.tracker.begin("outgoing", target, "", self._now)
         return [ev.PlayTone(None), ev.PlaceCall(target),
                 self._show(CallingScreen(peer=target, progress="Calling…"))]
 
@@ -264,6 +283,8 @@ class PhoneMachine:
         return self._place(event.target)
 
     def _first_key(self, event: ev.KeyPressed) -> Commands:
+        if event.key == "#" and self.history.last_dialled:  # '#' with nothing dialled: redial
+            return self._place(self.history.last_dialled)
         if event.key not in DIAL_KEYS:
             return []  # '*' or '#' with nothing dialled yet: nothing to erase or send
         self.state = CallState.DIALING
@@ -297,7 +318,7 @@ class PhoneMachine:
 
     def _busy_reject(self, event: ev.CallArrived) -> Commands:
         # One call at a time: a second caller hears busy (RFC 3261 §21.4.7, 486 Busy Here).
-        return [ev.RejectCall(event.call_id, 486)]
+        return [ev.RejectCall(event.call_id, 486), self.history.missed_now(event, self._now)]
 
     def _incoming(self, event: ev.CallArrived) -> Commands:
         if self.off_hook:
@@ -306,6 +327,7 @@ class PhoneMachine:
         self.state = CallState.RINGING
         self.incoming_call_id = event.call_id
         self.peer = event.display_name or event.caller
+        self.tracker.begin("incoming", event.caller, event.display_name or "", self._now)
         self._set_timer("ring_timeout", self._now + self.settings.ring_seconds)
         return [ev.PlayTone(None), ev.Ring(True),
                 self._show(RingingScreen(caller=event.caller, display_name=event.display_name))]
@@ -314,6 +336,7 @@ class PhoneMachine:
         call_id = self.incoming_call_id or ""
         self.state = CallState.IN_CALL
         self.answered_at = self._now
+        self.tracker.answered(self._now)
         self._set_timer("refresh", self._now + 1.0)
         return [ev.Ring(False), ev.AnswerCall(call_id), *self._refresh_call_screen()]
 
@@ -336,6 +359,7 @@ class PhoneMachine:
         self.transfer.replaced()  # a transfer's new call replaces the old one
         self.state = CallState.IN_CALL
         self.answered_at = self._now
+        self.tracker.answered(self._now)
         self._set_timer("refresh", self._now + 1.0)
         return [ev.PlayTone(None), *self._refresh_call_screen()]
 
@@ -488,6 +512,22 @@ class PhoneMachine:
     def _hold(self, _: ev.HoldToggled) -> Commands:
         self.held = not self.held
         return [ev.SetHold(self.held), *self._refresh_call_screen()]
+
+    # -- call history and redial (phone/history_keys.py) -----------------------------------
+
+    def _history_changed(self, event: ev.HistoryChanged) -> Commands:
+        self.history.changed(event)
+        return [self._show(self._idle_screen())] if self.state is CallState.IDLE else []
+
+    def _idle_key(self, event: ev.KeyPressed) -> Commands:
+        action = self.history.press(event.key)
+        if action.call is not None:
+            self._reset_call()
+            return self._place(action.call)
+        if not action.redraw:
+            self.ignored += 1  # a key with no meaning here, as before the history had keys
+            return []
+        return [*action.commands, self._show(self._idle_screen())]
 
 
 def _bind_handlers() -> dict[CallState, dict[type[ev.Event], Callable[..., Commands]]]:

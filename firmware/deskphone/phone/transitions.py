@@ -33,6 +33,7 @@ SECURITY_ROWS: dict[type[ev.Event], str] = {
 TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
     CallState.IDLE: {
         ev.HookOff: "lift",
+        ev.KeyPressed: "idle_key",  # history list and redial (phone/history_keys.py)
         ev.DialRequested: "dial_now",
         ev.CallArrived: "incoming",
         ev.StatusChanged: "status",
@@ -116,3 +117,4 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
 # A LAN warning is remembered in every state (the idle screen shows it when the phone is idle).
 for _rows in TRANSITIONS.values():
     _rows.setdefault(ev.LanWarning, "lan_warning")
+    _rows.setdefault(ev.HistoryChanged, "history_changed")  # the missed count, redial's number

@@ -14,6 +14,7 @@ class IdleScreen(Screen):
     status: str  # "Registered", "LAN only", "No network"...
     clock: str | None = None  # "14:05"
     warning: str = ""  # a LAN problem (our extension announced by another phone): wins the line
+    missed: int = 0  # missed calls not yet looked at in the history ('#' opens it)
 
     def layout(self) -> Layout:
         layout = Layout()
@@ -24,5 +25,10 @@ class IdleScreen(Screen):
             layout.text(self.clock, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         layout.text(self.display_name, 35, LARGE, align="center")
-        layout.text(f"Ext {self.extension}", 55, MEDIUM, align="center")
+        if self.missed:
+            layout.text(f"Ext {self.extension}", 55, MEDIUM, x=0, width=WIDTH - 64)
+            layout.text(f"{min(self.missed, 99)} missed", 55, MEDIUM, x=WIDTH - 63, width=63,
+                        align="right", bold=True)
+        else:
+            layout.text(f"Ext {self.extension}", 55, MEDIUM, align="center")
         return layout

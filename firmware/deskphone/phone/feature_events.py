@@ -1,0 +1,48 @@
+"""Events and commands of the everyday features beside the call (call history, redial).
+
+Kept apart from `events.py` (the call's own vocabulary) so the features can grow without
+touching it; `events.py` folds these into its `Event` and `Command` unions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deskphone.phone.history import CallRecord
+
+# -- events in -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryChanged:
+    """The stored call history now holds `entries` (newest first), `missed` of them unseen."""
+
+    entries: tuple[CallRecord, ...]
+    missed: int
+    last_dialled: str | None
+
+
+# -- commands out ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordCall:
+    """A call is over: the app stores it. Times are the machine's `now` (monotonic seconds);
+    the app turns them into wall-clock time, which the machine never reads."""
+
+    direction: str  # incoming | outgoing | missed
+    peer: str
+    name: str
+    started: float
+    answered: float | None
+    ended: float
+    security: str
+
+
+@dataclass(frozen=True)
+class MarkHistorySeen:
+    """The person opened the history: the missed calls are no longer new."""
+
+
+FeatureEvent = HistoryChanged
+FeatureCommand = RecordCall | MarkHistorySeen

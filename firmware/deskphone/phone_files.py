@@ -1,0 +1,105 @@
+"""The phone's own small state files in its data directory: the call history (history.jsonl).
+
+Each is read once at start and replaced atomically on every change (deskphone.storage: temp
+file, fsync, rename, fsync of the directory), so a power cut leaves the old or the new file. A
+file that is corrupt or hostile never stops the phone: the lines that parse are kept, each bad
+line is logged with the file and its line number, and the next write leaves only good lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from deskphone.phone.feature_events import HistoryChanged, MarkHistorySeen, RecordCall
+from deskphone.phone.history import (
+    MAX_NAME,
+    MAX_PEER,
+    SECURITY_LABELS,
+    CallRecord,
+    parse_history,
+)
+from deskphone.storage import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+HISTORY_FILE = "history.jsonl"
+MAX_FILE_BYTES = 1 << 20  # 100 records are ~20 KB; a bigger file is read only this far
+
+
+def read_state_file(path: Path) -> str:
+    """A state file's text ("" when it does not exist yet); undecodable bytes are replaced, so
+    one bad byte costs one line, not the file."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES)
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        log.warning("%s: cannot read (%s); starting without it", path, exc.strerror or exc)
+        return ""
+    return data.decode("utf-8", errors="replace")
+
+
+class HistoryKeeper:
+    """The stored call history: records what the machine reports, tells it what changed."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float],
+                 wall: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.clock = clock  # the machine's `now` (monotonic)
+        self.wall = wall
+        self.history, errors = parse_history(read_state_file(path), str(path))
+        for error in errors:
+            log.warning("%s (line skipped)", error)
+        self.load_errors = errors
+
+    def event(self) -> HistoryChanged:
+        return HistoryChanged(entries=self.history.newest_first(),
+                              missed=self.history.missed_unseen,
+                              last_dialled=self.history.last_dialled())
+
+    def apply(self, command: RecordCall | MarkHistorySeen) -> HistoryChanged:
+        if isinstance(command, RecordCall):
+            if not command.peer:
+                return self.event()
+            self.history.add(self._record(command))
+            log.info("call history: %s %s (%s)", command.direction, _loggable(command.peer),
+                     command.security)
+        elif not self.history.mark_seen():
+            return self.event()
+        self.save()
+        return self.event()
+
+    def save(self) -> None:
+        try:
+            atomic_write_text(self.path, self.history.dumps())
+        except OSError as exc:  # a full or read-only disk: the list stays in memory
+            log.warning("%s: cannot save the call history (%s)", self.path,
+                        exc.strerror or exc)
+
+    def _record(self, command: RecordCall) -> CallRecord:
+        # Monotonic times from the machine become wall-clock time here, at the one place that
+        # reads the wall clock.
+        started = self.wall() - max(0.0, self.clock() - command.started)
+        duration = 0 if command.answered is None else round(command.ended - command.answered)
+        return CallRecord(direction=command.direction,
+                          peer=_loggable(command.peer, MAX_PEER),
+                          name=command.name[:MAX_NAME], started=max(0.0, started),
+                          duration=max(0, duration), security=command.security,
+                          seen=command.direction != "missed")
+
+    def listing(self) -> dict[str, object]:
+        """What the control socket's `history` answers: newest first."""
+        return {
+            "missed": self.history.missed_unseen,
+            "entries": [{**r.to_json(), "security_label": SECURITY_LABELS[r.security],
+                         "position": i} for i, r in enumerate(self.history.newest_first(), 1)],
+        }
+
+
+def _loggable(text: str, limit: int = 80) -> str:
+    """A network-supplied string for the log or the file: printable, one line, bounded."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
