@@ -21,6 +21,7 @@ from deskphone.phone.history import (
     CallRecord,
     parse_history,
 )
+from deskphone.phone.names import log_text
 from deskphone.storage import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class HistoryKeeper:
             if not command.peer:
                 return self.event()
             self.history.add(self._record(command))
-            log.info("call history: %s %s (%s)", command.direction, _loggable(command.peer),
+            log.info("call history: %s %s (%s)", command.direction, log_text(command.peer),
                      command.security)
         elif not self.history.mark_seen():
             return self.event()
@@ -86,7 +87,7 @@ class HistoryKeeper:
         started = self.wall() - max(0.0, self.clock() - command.started)
         duration = 0 if command.answered is None else round(command.ended - command.answered)
         return CallRecord(direction=command.direction,
-                          peer=_loggable(command.peer, MAX_PEER),
+                          peer=_printable(command.peer, MAX_PEER),
                           name=command.name[:MAX_NAME], started=max(0.0, started),
                           duration=max(0, duration), security=command.security,
                           seen=command.direction != "missed")
@@ -100,6 +101,6 @@ class HistoryKeeper:
         }
 
 
-def _loggable(text: str, limit: int = 80) -> str:
-    """A network-supplied string for the log or the file: printable, one line, bounded."""
+def _printable(text: str, limit: int) -> str:
+    """A network-supplied string for the file: printable, one line, bounded."""
     return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
