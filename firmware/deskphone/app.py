@@ -31,7 +31,7 @@ from deskphone.devices.build import Devices
 from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
-from deskphone.phone_files import HISTORY_FILE, HistoryKeeper
+from deskphone.phone_files import CONTACTS_FILE, HISTORY_FILE, ContactsKeeper, HistoryKeeper
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class CallLayer(Protocol):
     def transfer(self, target: str) -> None: ...
     def media_active(self) -> bool: ...
     def info(self) -> dict[str, Any]: ...
+    def lan_directory(self) -> list[dict[str, Any]]: ...
 
 
 class PhoneApp:
@@ -88,6 +89,7 @@ class PhoneApp:
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)
+        self.contacts = ContactsKeeper(data_dir / CONTACTS_FILE)
         self.control = ControlServer(control_path, self.handle_control) if control_path else None
         # The call-progress tone now playing: the audio tick plays it outside calls, the call's
         # media stream mixes it in during one (it is the call layer's ToneSource).
@@ -115,6 +117,7 @@ class PhoneApp:
         self._wire_devices()
         self._run_commands(self.machine.start(self.clock()))
         self.post(self.history.event())  # the missed count and redial's number, from the file
+        self.post(self.contacts_event())
         if self.calls is not None:
             await self.calls.start()
         # The control socket opens last: a script that can reach it can also place and receive
@@ -201,8 +204,10 @@ class PhoneApp:
         while (event := calls.next_event()) is not None:
             if isinstance(event, CallLayerChanged):
                 self._check_waiters()
-            else:
-                self._inbox.append(event)
+                continue
+            if isinstance(event, ev.CallArrived):  # who is calling, from a fresh directory
+                self._inbox.append(self.contacts_event())
+            self._inbox.append(event)
 
     async def _call_events(self) -> None:
         # Events the call layer queued on its own (SIP, ZRTP, LAN discovery, registration).
@@ -394,6 +399,10 @@ class PhoneApp:
     def _on_machine_timer(self) -> None:
         self._machine_timer = None
         self._run_commands(self.machine.handle_timer(self.clock()))
+
+    def contacts_event(self) -> ev.ContactsChanged:
+        lan = self.calls.lan_directory() if self.calls is not None else []
+        return self.contacts.event(lan, self.history.history)
 
     # -- the control socket --------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("stats", "", "show or hide the call-quality screen"),
     ("history", "[call N]", "the call history, newest first; call N back"),
     ("redial", "", "call the last number dialled again"),
+    ("contacts", "", "contacts (file and LAN) with verified marks"),
     ("screenshot", "FILE.png", "save the screen as a PNG (4x scale)"),
     ("state", "", "the phone's state as JSON: call, sas, screen"),
     ("wait", "KEY=VALUE... [timeout=S]", "wait until the state matches: call=in_call"),

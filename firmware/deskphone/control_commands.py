@@ -28,6 +28,8 @@ class ControlledPhone(Protocol):
     devices: Devices
     history: HistoryKeeper
 
+    def contacts_event(self) -> ev.ContactsChanged: ...
+
     def post(self, event: ev.Event) -> None: ...
     def state(self) -> dict[str, Any]: ...
     async def wait_for(self, conditions: dict[str, str], timeout: float) -> dict[str, Any]: ...
@@ -183,6 +185,12 @@ async def _cmd_history(app: ControlledPhone, args: list[str]) -> Any:
     return app.state()
 
 
+async def _cmd_contacts(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "contacts   (the contacts file's and the LAN's, with verified/warning marks)")
+    return [{"name": c.name, "target": c.target, "source": c.source, "mark": c.mark or None}
+            for c in app.contacts_event().book.listing()]
+
+
 async def _cmd_redial(app: ControlledPhone, args: list[str]) -> Any:
     _expect(args, 0, "redial   (call the last number dialled again)")
     target = app.history.history.last_dialled()
@@ -215,6 +223,7 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "reject-sas": _cmd_reject,
     "history": _cmd_history,
     "redial": _cmd_redial,
+    "contacts": _cmd_contacts,
     "screenshot": _cmd_screenshot,
     "state": _cmd_state,
     "wait": _cmd_wait,

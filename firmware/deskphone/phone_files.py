@@ -1,4 +1,5 @@
-"""The phone's own small state files in its data directory: the call history (history.jsonl).
+"""The phone's own small state files in its data directory: the call history (history.jsonl)
+and the contacts (contacts.txt, written by the person; read only).
 
 Each is read once at start and replaced atomically on every change (deskphone.storage: temp
 file, fsync, rename, fsync of the directory), so a power cut leaves the old or the new file. A
@@ -12,12 +13,20 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from deskphone.phone.feature_events import HistoryChanged, MarkHistorySeen, RecordCall
+from deskphone.phone.contacts import ContactBook, LanPeer, parse_contacts
+from deskphone.phone.feature_events import (
+    ContactsChanged,
+    HistoryChanged,
+    MarkHistorySeen,
+    RecordCall,
+)
 from deskphone.phone.history import (
     MAX_NAME,
     MAX_PEER,
     SECURITY_LABELS,
+    CallHistory,
     CallRecord,
     parse_history,
 )
@@ -27,6 +36,7 @@ from deskphone.storage import atomic_write_text
 log = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.jsonl"
+CONTACTS_FILE = "contacts.txt"
 MAX_FILE_BYTES = 1 << 20  # 100 records are ~20 KB; a bigger file is read only this far
 
 
@@ -99,6 +109,37 @@ class HistoryKeeper:
             "entries": [{**r.to_json(), "security_label": SECURITY_LABELS[r.security],
                          "position": i} for i, r in enumerate(self.history.newest_first(), 1)],
         }
+
+
+class ContactsKeeper:
+    """The contacts file, read once at start, and the LAN's phones as the call layer sees them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.contacts, errors = parse_contacts(read_state_file(path), str(path))
+        for error in errors:
+            log.warning("%s (line skipped)", error)
+        self.load_errors = errors
+
+    def book(self, lan_directory: list[dict[str, Any]], history: CallHistory) -> ContactBook:
+        lan = []
+        for peer in lan_directory:
+            try:
+                lan.append(LanPeer(extension=str(peer["extension"]), name=str(peer["name"] or ""),
+                                   host=str(peer["host"]), port=int(peer["port"]),
+                                   verified=bool(peer.get("verified")),
+                                   zid_changed=bool(peer.get("zid_changed"))))
+            except (KeyError, TypeError, ValueError):
+                continue  # a half-announced peer: not a contact yet
+        # A peer whose newest call in the history ended in a SAS mismatch keeps a warning mark.
+        newest: dict[str, str] = {}
+        for record in history.newest_first():
+            newest.setdefault(record.peer, record.security)
+        mismatched = [peer for peer, security in newest.items() if security == "mismatch"]
+        return ContactBook(self.contacts, lan, mismatched)
+
+    def event(self, lan_directory: list[dict[str, Any]], history: CallHistory) -> ContactsChanged:
+        return ContactsChanged(self.book(lan_directory, history))
 
 
 def _printable(text: str, limit: int) -> str:

@@ -51,6 +51,9 @@ class QueueingCalls:
     def info(self) -> dict[str, Any]:
         return {}
 
+    def lan_directory(self) -> list[dict[str, Any]]:
+        return []
+
     def later(self, event: CallLayerEvent) -> None:
         """As if the network brought it: queued, and the app told events are waiting."""
         self.queue.append(event)

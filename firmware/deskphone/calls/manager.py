@@ -461,6 +461,20 @@ class CallManager:
 
 
 
+    def lan_directory(self) -> list[dict[str, Any]]:
+        """The LAN phones with their ZRTP-cache marks, for the contacts (not in `info`: the
+        cache is read, and `info` is read every 100 ms while a script waits)."""
+        return self.routes.lan_directory(self._zid_verified) if self.routes is not None else []
+
+    def _zid_verified(self, zid_hex: str) -> bool:
+        """Whether the ZRTP cache holds `zid_hex` (a LAN peer's announced ZID) as SAS-verified."""
+        try:
+            zid = bytes.fromhex(zid_hex)
+        except ValueError:
+            return False
+        secrets = self.cache.lookup(zid) if self.cache is not None and len(zid) == 12 else None
+        return secrets is not None and secrets.verified
+
     def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)
         self.emit(event)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deskphone.phone.feature_events import ContactsChanged as ContactsChanged
 from deskphone.phone.feature_events import FeatureCommand, FeatureEvent
 from deskphone.phone.feature_events import HistoryChanged as HistoryChanged
 from deskphone.phone.feature_events import MarkHistorySeen as MarkHistorySeen

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deskphone.phone.contacts import ContactBook
 from deskphone.phone.history import CallRecord
 
 # -- events in -------------------------------------------------------------------------------
@@ -20,6 +21,15 @@ class HistoryChanged:
     entries: tuple[CallRecord, ...]
     missed: int
     last_dialled: str | None
+
+
+@dataclass(frozen=True)
+class ContactsChanged:
+    """The contacts as they are now: the file's and the LAN's, with their marks. The app sends
+    it at start and just before each incoming call, so the ringing screen names the caller
+    from a fresh directory."""
+
+    book: ContactBook
 
 
 # -- commands out ----------------------------------------------------------------------------
@@ -44,5 +54,5 @@ class MarkHistorySeen:
     """The person opened the history: the missed calls are no longer new."""
 
 
-FeatureEvent = HistoryChanged
+FeatureEvent = HistoryChanged | ContactsChanged
 FeatureCommand = RecordCall | MarkHistorySeen

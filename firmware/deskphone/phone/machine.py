@@ -35,6 +35,7 @@ from dataclasses import replace
 from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
+from deskphone.phone.contacts import ContactBook
 from deskphone.phone.history_keys import HistoryKeys
 from deskphone.phone.history_view import CallTracker
 from deskphone.phone.screens import (
@@ -92,6 +93,7 @@ class PhoneMachine:
         self.stats: ev.CallStats | None = None
         self.history = HistoryKeys()  # call history: missed count, redial, the list (A-D keys)
         self.tracker = CallTracker()
+        self.contacts = ContactBook()  # names and verified marks for the ringing screen
         self._pending: Commands = []  # what a handler's _reset_call recorded, sent after it
         self.screen: object = self._idle_screen()
         self.ignored = 0
@@ -326,11 +328,15 @@ class PhoneMachine:
         self._reset_call()
         self.state = CallState.RINGING
         self.incoming_call_id = event.call_id
-        self.peer = event.display_name or event.caller
-        self.tracker.begin("incoming", event.caller, event.display_name or "", self._now)
+        # The person's own contacts (or the LAN's name) before whatever the From header claims.
+        known = self.contacts.lookup(event.caller)
+        name = known.name if known is not None else event.display_name
+        self.peer = name or event.caller
+        self.tracker.begin("incoming", event.caller, name or "", self._now)
         self._set_timer("ring_timeout", self._now + self.settings.ring_seconds)
         return [ev.PlayTone(None), ev.Ring(True),
-                self._show(RingingScreen(caller=event.caller, display_name=event.display_name))]
+                self._show(RingingScreen(caller=event.caller, display_name=name,
+                                         mark=known.mark if known is not None else ""))]
 
     def _answer(self, _: ev.HookOff) -> Commands:
         call_id = self.incoming_call_id or ""
@@ -518,6 +524,10 @@ class PhoneMachine:
     def _history_changed(self, event: ev.HistoryChanged) -> Commands:
         self.history.changed(event)
         return [self._show(self._idle_screen())] if self.state is CallState.IDLE else []
+
+    def _contacts_changed(self, event: ev.ContactsChanged) -> Commands:
+        self.contacts = event.book
+        return []
 
     def _idle_key(self, event: ev.KeyPressed) -> Commands:
         action = self.history.press(event.key)
