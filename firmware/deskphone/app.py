@@ -86,6 +86,7 @@ class PhoneApp:
             ended_screen_seconds=config.phone.ended_screen_seconds,
             no_answer_seconds=config.phone.no_answer_seconds,
             ring_seconds=config.phone.ring_seconds,
+            dnd_code=config.phone.dnd_code,
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)

@@ -191,6 +191,14 @@ async def _cmd_contacts(app: ControlledPhone, args: list[str]) -> Any:
             for c in app.contacts_event().book.listing()]
 
 
+async def _cmd_dnd(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "dnd on|off   (do not disturb: turn callers away, noted as missed)")
+    if args[0] not in ("on", "off"):
+        raise ControlError(f"dnd: got {args[0]!r}, expected 'on' or 'off'")
+    app.post(ev.DndSet(args[0] == "on"))
+    return app.state()
+
+
 async def _cmd_redial(app: ControlledPhone, args: list[str]) -> Any:
     _expect(args, 0, "redial   (call the last number dialled again)")
     target = app.history.history.last_dialled()
@@ -224,6 +232,7 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "history": _cmd_history,
     "redial": _cmd_redial,
     "contacts": _cmd_contacts,
+    "dnd": _cmd_dnd,
     "screenshot": _cmd_screenshot,
     "state": _cmd_state,
     "wait": _cmd_wait,

@@ -24,6 +24,7 @@ CASES = {
     "idle": IdleScreen("1042", "Alice Martin", "Registered", "14:05"),
     "idle_no_clock": IdleScreen("7", "Bob", "LAN only"),
     "idle_long_name": IdleScreen("104212345678901234567890", LONG_NAME, LONG_NAME, "23:59"),
+    "idle_dnd": IdleScreen("1042", "Alice Martin", "Registered", "14:05", dnd=True, missed=1),
     "idle_missed": IdleScreen("1042", "Alice Martin", "Registered", "14:05", missed=3),
     "idle_missed_many": IdleScreen("104212345678901234567890", LONG_NAME, "LAN", missed=120),
     "history_verified": HistoryScreen(1, 12, "incoming", "Alice Martin", "sip:201@10.0.0.7",

@@ -249,6 +249,9 @@ class CallManager:
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
         self.sip(self.ua.reject, call_id, code)
+        call = self.call
+        if call is not None and call.call_id == call_id:  # the ringing call itself (DND, no
+            self.end(call)  # answer): no longer current, or every later call would get 486
 
     def hangup(self) -> None:
         self.transfers.hangup()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deskphone.phone.feature_events import ContactsChanged as ContactsChanged
+from deskphone.phone.feature_events import DndSet as DndSet
 from deskphone.phone.feature_events import FeatureCommand, FeatureEvent
 from deskphone.phone.feature_events import HistoryChanged as HistoryChanged
 from deskphone.phone.feature_events import MarkHistorySeen as MarkHistorySeen

@@ -32,6 +32,13 @@ class ContactsChanged:
     book: ContactBook
 
 
+@dataclass(frozen=True)
+class DndSet:
+    """Do not disturb on or off (ctl dnd): callers are turned away with the configured code."""
+
+    on: bool
+
+
 # -- commands out ----------------------------------------------------------------------------
 
 
@@ -54,5 +61,5 @@ class MarkHistorySeen:
     """The person opened the history: the missed calls are no longer new."""
 
 
-FeatureEvent = HistoryChanged | ContactsChanged
+FeatureEvent = HistoryChanged | ContactsChanged | DndSet
 FeatureCommand = RecordCall | MarkHistorySeen

@@ -94,6 +94,7 @@ class PhoneMachine:
         self.history = HistoryKeys()  # call history: missed count, redial, the list (A-D keys)
         self.tracker = CallTracker()
         self.contacts = ContactBook()  # names and verified marks for the ringing screen
+        self.dnd = False
         self._pending: Commands = []  # what a handler's _reset_call recorded, sent after it
         self.screen: object = self._idle_screen()
         self.ignored = 0
@@ -168,6 +169,7 @@ class PhoneMachine:
             "lan_warning": self.lan_warning or None,
             "transfer": self.transfer.target,
             "transfer_failed": self.transfer.failed or None,
+            "dnd": self.dnd,
         }
 
     @property
@@ -200,7 +202,8 @@ class PhoneMachine:
             return self.history.screen()
         return IdleScreen(extension=self.settings.extension,
                           display_name=self.settings.display_name, status=self.status,
-                          warning=self.lan_warning, missed=self.history.missed)
+                          warning=self.lan_warning, missed=self.history.missed,
+                          dnd=self.dnd)
 
     def _take_pending(self) -> Commands:
         pending, self._pending = self._pending, []
@@ -325,6 +328,9 @@ class PhoneMachine:
     def _incoming(self, event: ev.CallArrived) -> Commands:
         if self.off_hook:
             return self._busy_reject(event)
+        if self.dnd:  # do not disturb: turned away without ringing, noted as missed
+            return [ev.RejectCall(event.call_id, self.settings.dnd_code),
+                    self.history.missed_now(event, self._now)]
         self._reset_call()
         self.state = CallState.RINGING
         self.incoming_call_id = event.call_id
@@ -523,6 +529,10 @@ class PhoneMachine:
 
     def _history_changed(self, event: ev.HistoryChanged) -> Commands:
         self.history.changed(event)
+        return [self._show(self._idle_screen())] if self.state is CallState.IDLE else []
+
+    def _dnd_set(self, event: ev.DndSet) -> Commands:
+        self.dnd = event.on
         return [self._show(self._idle_screen())] if self.state is CallState.IDLE else []
 
     def _contacts_changed(self, event: ev.ContactsChanged) -> Commands:

@@ -119,3 +119,4 @@ for _rows in TRANSITIONS.values():
     _rows.setdefault(ev.LanWarning, "lan_warning")
     _rows.setdefault(ev.HistoryChanged, "history_changed")  # the missed count, redial's number
     _rows.setdefault(ev.ContactsChanged, "contacts_changed")  # who a caller is
+    _rows.setdefault(ev.DndSet, "dnd_set")  # do not disturb

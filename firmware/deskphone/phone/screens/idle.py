@@ -15,11 +15,13 @@ class IdleScreen(Screen):
     clock: str | None = None  # "14:05"
     warning: str = ""  # a LAN problem (our extension announced by another phone): wins the line
     missed: int = 0  # missed calls not yet looked at in the history ('#' opens it)
+    dnd: bool = False  # do not disturb: calls are turned away
 
     def layout(self) -> Layout:
         layout = Layout()
         clock_width = 34 if self.clock else 0
-        layout.text(f"! {self.warning}" if self.warning else self.status, 9, SMALL,
+        status = f"DND  {self.status}" if self.dnd else self.status
+        layout.text(f"! {self.warning}" if self.warning else status, 9, SMALL,
                     width=WIDTH - clock_width - 2)
         if self.clock:
             layout.text(self.clock, 9, SMALL, align="right")

@@ -1,0 +1,33 @@
+"""Do not disturb: callers are turned away with the configured code and noted as missed."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskphone.config import ConfigError, config_from_dict
+from deskphone.phone import events as ev
+from deskphone.phone.machine import CallState, MachineSettings, PhoneMachine
+
+
+def test_dnd_rejects_with_the_configured_code_records_a_missed_call_and_shows_dnd() -> None:
+    m = PhoneMachine(MachineSettings(extension="201", display_name="Alice", dnd_code=603))
+    m.start(0.0)
+    m.handle(ev.DndSet(True), 0.0)
+    assert m.snapshot()["screen"].startswith("DND") and m.snapshot()["dnd"] is True
+    out = m.handle(ev.CallArrived("c1", "sip:202@h", "Bob"), 1.0)
+    assert ev.RejectCall("c1", 603) in out and not [c for c in out if isinstance(c, ev.Ring)]
+    assert [(c.direction, c.peer) for c in out if isinstance(c, ev.RecordCall)] == [
+        ("missed", "sip:202@h")]
+    assert m.state is CallState.IDLE
+    m.handle(ev.DndSet(False), 2.0)
+    m.handle(ev.CallArrived("c2", "sip:202@h", "Bob"), 3.0)
+    assert m.state is CallState.RINGING
+
+
+def test_dnd_code_is_validated_with_the_key_named() -> None:
+    assert config_from_dict({"phone": {"dnd_code": 480}}).phone.dnd_code == 480
+    assert config_from_dict({}).phone.dnd_code == 486
+    with pytest.raises(ConfigError, match="phone.dnd_code"):
+        config_from_dict({"phone": {"dnd_code": 200}})
+    with pytest.raises(ConfigError, match="did you mean 'dnd_code'"):
+        config_from_dict({"phone": {"dnd_cod": 486}})
