@@ -28,6 +28,7 @@ from deskphone.config import Config
 from deskphone.control import ControlError, ControlServer
 from deskphone.control_commands import CONTROL_COMMANDS
 from deskphone.devices.build import Devices
+from deskphone.devices.microphone import MuteableMicrophone
 from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
@@ -95,6 +96,7 @@ class PhoneApp:
         # The call-progress tone now playing: the audio tick plays it outside calls, the call's
         # media stream mixes it in during one (it is the call layer's ToneSource).
         self.tone = CurrentTone(devices.audio.rate)
+        self.microphone = MuteableMicrophone(devices.audio)  # what a call captures from
         self._inbox: deque[ev.Event] = deque()
         self._handling = False
         self.calls: CallLayer | None = call_layer_factory(self) if call_layer_factory else None
@@ -316,6 +318,8 @@ class PhoneApp:
             case ev.TransferCall(target=target):
                 if calls is not None:
                     calls.transfer(target)
+            case ev.SetMute(on=on):
+                self.microphone.muted = on
             case ev.RecordCall() | ev.MarkHistorySeen():
                 self.post(self.history.apply(command))
 

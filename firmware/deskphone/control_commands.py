@@ -199,6 +199,14 @@ async def _cmd_dnd(app: ControlledPhone, args: list[str]) -> Any:
     return app.state()
 
 
+async def _cmd_mute(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "mute   (toggles the microphone in a call; the far end hears silence)")
+    if app.machine.state.value != "in_call":
+        raise ControlError(f"mute: the phone is {app.machine.state.value}, expected in_call")
+    app.post(ev.MuteToggled())
+    return app.state()
+
+
 async def _cmd_redial(app: ControlledPhone, args: list[str]) -> Any:
     _expect(args, 0, "redial   (call the last number dialled again)")
     target = app.history.history.last_dialled()
@@ -233,6 +241,7 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "redial": _cmd_redial,
     "contacts": _cmd_contacts,
     "dnd": _cmd_dnd,
+    "mute": _cmd_mute,
     "screenshot": _cmd_screenshot,
     "state": _cmd_state,
     "wait": _cmd_wait,

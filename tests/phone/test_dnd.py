@@ -31,3 +31,18 @@ def test_dnd_code_is_validated_with_the_key_named() -> None:
         config_from_dict({"phone": {"dnd_code": 200}})
     with pytest.raises(ConfigError, match="did you mean 'dnd_code'"):
         config_from_dict({"phone": {"dnd_cod": 486}})
+
+
+def test_mute_toggles_in_a_call_shows_muted_and_ends_with_the_call() -> None:
+    m = PhoneMachine(MachineSettings(extension="201", display_name="Alice"))
+    m.start(0.0)
+    m.handle(ev.DialRequested("202"), 0.0)
+    assert m.handle(ev.MuteToggled(), 0.5) == []  # not in a call yet: ignored
+    m.handle(ev.CallConnected(), 1.0)
+    out = m.handle(ev.KeyPressed("D"), 2.0)
+    assert ev.SetMute(True) in out and not [c for c in out if isinstance(c, ev.SendDtmf)]
+    assert "MUTED" in m.snapshot()["screen"] and m.snapshot()["muted"] is True
+    assert ev.SetMute(False) in m.handle(ev.MuteToggled(), 3.0)
+    m.handle(ev.MuteToggled(), 4.0)
+    assert ev.SetMute(False) in m.handle(ev.HookOn(), 5.0)  # hanging up gives the mic back
+    assert m.muted is False

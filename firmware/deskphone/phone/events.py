@@ -15,7 +15,9 @@ from deskphone.phone.feature_events import DndSet as DndSet
 from deskphone.phone.feature_events import FeatureCommand, FeatureEvent
 from deskphone.phone.feature_events import HistoryChanged as HistoryChanged
 from deskphone.phone.feature_events import MarkHistorySeen as MarkHistorySeen
+from deskphone.phone.feature_events import MuteToggled as MuteToggled
 from deskphone.phone.feature_events import RecordCall as RecordCall
+from deskphone.phone.feature_events import SetMute as SetMute
 
 # -- events in -------------------------------------------------------------------------------
 

@@ -39,6 +39,11 @@ class DndSet:
     on: bool
 
 
+@dataclass(frozen=True)
+class MuteToggled:
+    """Mute or unmute the microphone in a call (ctl mute, the D key in a call)."""
+
+
 # -- commands out ----------------------------------------------------------------------------
 
 
@@ -61,5 +66,12 @@ class MarkHistorySeen:
     """The person opened the history: the missed calls are no longer new."""
 
 
-FeatureEvent = HistoryChanged | ContactsChanged | DndSet
-FeatureCommand = RecordCall | MarkHistorySeen
+@dataclass(frozen=True)
+class SetMute:
+    """Silence the microphone (the far end hears silence frames) or give it back."""
+
+    on: bool
+
+
+FeatureEvent = HistoryChanged | ContactsChanged | DndSet | MuteToggled
+FeatureCommand = RecordCall | MarkHistorySeen | SetMute

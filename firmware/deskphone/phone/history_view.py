@@ -20,6 +20,7 @@ from deskphone.phone.history import CallRecord
 
 HISTORY_KEY = "#"  # on the idle screen: open the list
 REDIAL_KEY = "D"  # on the idle screen (4x4 keypad, labelled REDIAL); '#' off-hook on any keypad
+MUTE_KEY = "D"  # in a call the same key mutes (digits are DTMF there); ctl mute on any keypad
 UP_KEYS = frozenset("2")
 DOWN_KEYS = frozenset("8")
 CALL_BACK_KEY = "#"

@@ -37,13 +37,14 @@ from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
 from deskphone.phone.contacts import ContactBook
 from deskphone.phone.history_keys import HistoryKeys
-from deskphone.phone.history_view import CallTracker
+from deskphone.phone.history_view import MUTE_KEY, CallTracker
 from deskphone.phone.screens import (
     CallingScreen,
     DialingScreen,
     EndedScreen,
     ErrorScreen,
     IdleScreen,
+    InCallScreen,
     OffHookScreen,
     RingingScreen,
 )
@@ -95,6 +96,7 @@ class PhoneMachine:
         self.tracker = CallTracker()
         self.contacts = ContactBook()  # names and verified marks for the ringing screen
         self.dnd = False
+        self.muted = False  # the microphone, in this call
         self._pending: Commands = []  # what a handler's _reset_call recorded, sent after it
         self.screen: object = self._idle_screen()
         self.ignored = 0
@@ -170,6 +172,7 @@ class PhoneMachine:
             "transfer": self.transfer.target,
             "transfer_failed": self.transfer.failed or None,
             "dnd": self.dnd,
+            "muted": self.muted,
         }
 
     @property
@@ -214,6 +217,9 @@ class PhoneMachine:
         if record is not None:
             self._pending.append(record)
         self.history.browser = None
+        if self.muted:  # a call's mute ends with it
+            self.muted = False
+            self._pending.append(ev.SetMute(False))
         self.digits = ""
         self.peer = None
         self.call_security = CallSecurity()
@@ -241,6 +247,8 @@ class PhoneMachine:
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
+        if self.muted and isinstance(screen, InCallScreen):
+            screen = replace(screen, muted=True)
         if only_if_changed and screen == self.screen:
             return []
         return [self._show(screen)]
@@ -395,6 +403,8 @@ class PhoneMachine:
             return self._toggle_stats(event)
         if event.key == REVERIFY_KEY:
             return self._reverify(event)
+        if event.key == MUTE_KEY:
+            return self._toggle_mute(event)
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
             self.transfer.open()
@@ -530,6 +540,10 @@ class PhoneMachine:
     def _history_changed(self, event: ev.HistoryChanged) -> Commands:
         self.history.changed(event)
         return [self._show(self._idle_screen())] if self.state is CallState.IDLE else []
+
+    def _toggle_mute(self, _: ev.Event) -> Commands:
+        self.muted = not self.muted
+        return [ev.SetMute(self.muted), *self._refresh_call_screen()]
 
     def _dnd_set(self, event: ev.DndSet) -> Commands:
         self.dnd = event.on

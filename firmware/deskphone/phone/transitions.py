@@ -84,6 +84,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.StatsToggled: "toggle_stats",
         ev.CallStats: "call_stats",
         ev.ReverifyRequested: "reverify",
+        ev.MuteToggled: "toggle_mute",
     },
     CallState.TRANSFER_DIALING: {
         ev.HookOn: "hang_up",

@@ -38,6 +38,7 @@ class InCallScreen(Screen):
     held: bool = False
     dtmf: str = ""  # digits sent in this call (the tail is shown)
     warning: str = ""  # who answers may not be who the LAN announced: shown before the peer
+    muted: bool = False  # the microphone is silenced
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_STATES:
@@ -54,8 +55,10 @@ class InCallScreen(Screen):
         layout.text(duration, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         self._security(layout)
-        if self.held:
-            layout.text("On hold", 62, SMALL)
+        if self.held or self.muted:
+            label = ("Held, muted" if self.held and self.muted
+                     else "On hold" if self.held else "MUTED")
+            layout.text(label, 62, SMALL, width=WIDTH if not self.dtmf else 62)
         if self.dtmf:
             left = 44 if self.held else 0
             layout.text(f"Sent {self.dtmf}", 62, SMALL, x=left, width=WIDTH - left,
