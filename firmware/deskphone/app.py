@@ -386,7 +386,7 @@ class PhoneApp:
                 codec=str(info.get("codec") or "-"),
                 loss_pct=100.0 * lost / expected if expected else 0.0,
                 jitter_ms=float(media.get("jitter_ms") or 0.0),
-                rtt_ms=media.get("rtt_ms")))
+                rtt_ms=media.get("rtt_ms"), path=str(info.get("path") or "")))
 
     # -- timers ------------------------------------------------------------------------------
 

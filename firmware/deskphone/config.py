@@ -80,6 +80,9 @@ class SipConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     user_agent: str = "deskphone/0.1"
+    # RFC 5626 §4.4: a CRLF keep-alive on each registered UDP flow this often (0: none), so the
+    # home router keeps the mapping that incoming calls arrive through (UDP timeouts are ~30 s+).
+    keepalive_seconds: int = 25
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,11 @@ class MediaConfig:
 class ZrtpSettings:
     # Refuse calls that cannot be secured instead of continuing NOT SECURE.
     require_secure: bool = False
-    key_agreements: tuple[str, ...] = ("X255", "DH3k", "EC25", "DH2k", "EC38")
+    key_agreements: tuple[str, ...] = ("DPQ1", "X255", "DH3k", "EC25", "DH2k", "EC38")
     sas_types: tuple[str, ...] = ("B32", "B256")
+    # Largest ZRTP packet sent; a bigger message (only DPQ1's, 1348 bytes) goes as ZRTP
+    # fragments. Lower it on paths that drop IP fragments (some VPNs and firewalls).
+    mtu: int = 1452
     # Accepted, but trusts nothing: every SASrelay is refused (RFC 6189 §7.3 needs an enrolment
     # proven by a pbxsecret, §7.3.1, which is not implemented). Kept so old configs still load.
     enrolled_pbx_zids: tuple[bytes, ...] = ()
@@ -331,7 +337,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     sip_t = _table(raw, "sip")
     _unknown_keys(sip_t, "sip", {"listen", "privacy", "tls_ca", "tls_cert", "tls_key",
-                                 "user_agent"})
+                                 "user_agent", "keepalive_seconds"})
     listen = parse_listen(sip_t.get("listen", f"udp:{default_host}:5071"))
     tls_paths = {}
     for key in ("tls_ca", "tls_cert", "tls_key"):
@@ -340,7 +346,9 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
             raise ConfigError(f"sip.{key}", path, "the path of an existing PEM file")
         tls_paths[key] = path
     sip = SipConfig(listen=listen, privacy=_bool(sip_t, "privacy", "sip", False),
-                    user_agent=_str(sip_t, "user_agent", "sip", "deskphone/0.1") or "", **tls_paths)
+                    user_agent=_str(sip_t, "user_agent", "sip", "deskphone/0.1") or "",
+                    keepalive_seconds=_int(sip_t, "keepalive_seconds", "sip", 25, 0, 3600),
+                    **tls_paths)
 
     accounts_raw = raw.get("accounts", [])
     if not isinstance(accounts_raw, list):
@@ -377,7 +385,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     zrtp_t = _table(raw, "zrtp")
     _unknown_keys(zrtp_t, "zrtp", {"require_secure", "key_agreements", "sas_types",
-                                   "enrolled_pbx_zids"})
+                                   "enrolled_pbx_zids", "mtu"})
     pbx = zrtp_t.get("enrolled_pbx_zids", [])
     if not isinstance(pbx, list) or not all(
             isinstance(z, str) and re.fullmatch(r"[0-9a-fA-F]{24}", z) for z in pbx):
@@ -386,8 +394,9 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     zrtp = ZrtpSettings(
         require_secure=_bool(zrtp_t, "require_secure", "zrtp", False),
         key_agreements=_choices(zrtp_t, "key_agreements", "zrtp", ZrtpSettings.key_agreements,
-                                ("X255", "DH3k", "EC25", "DH2k", "EC38")),
+                                ("DPQ1", "X255", "DH3k", "EC25", "DH2k", "EC38")),
         sas_types=_choices(zrtp_t, "sas_types", "zrtp", ZrtpSettings.sas_types, ("B32", "B256")),
+        mtu=_int(zrtp_t, "mtu", "zrtp", ZrtpSettings.mtu, 600, 65507),
         enrolled_pbx_zids=tuple(bytes.fromhex(z) for z in pbx),
     )
 

@@ -82,3 +82,11 @@ def test_a_bad_turn_password_is_reported_without_its_value() -> None:
                                   "turn_password": "topsecret\x01"}})
     assert error.value.key == "nat.turn_password"
     assert "topsecret" not in str(error.value)
+
+
+def test_sip_keepalive_defaults_to_25_seconds_and_is_validated() -> None:
+    assert config_from_dict({}).sip.keepalive_seconds == 25  # RFC 5626 §4.4.1 suggests ~30 s
+    assert config_from_dict({"sip": {"keepalive_seconds": 0}}).sip.keepalive_seconds == 0
+    for bad in (-1, 3601, "25", True):
+        with pytest.raises(ConfigError, match="sip.keepalive_seconds"):
+            config_from_dict({"sip": {"keepalive_seconds": bad}})

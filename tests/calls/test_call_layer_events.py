@@ -102,3 +102,37 @@ def test_an_unknown_number_is_an_event_not_a_call(tmp_path: Path) -> None:
             await calls.close()
 
     asyncio.run(asyncio.wait_for(go(), 30))
+
+
+def test_a_retained_secret_that_cannot_be_saved_is_said_not_silent(tmp_path: Path) -> None:
+    """Issue 13 F7: a failed cache write after the handshake (RFC 6189 §4.9: key continuity for
+    the next call is lost) reaches the phone as a warning; the call stays secure."""
+    async def go() -> None:
+        alice = manager(tmp_path, "Alice", "201", 21300)
+        bob = manager(tmp_path, "Bob", "202", 21400)
+        await alice.start()
+        await bob.start()
+        try:
+            assert alice.endpoint is not None and bob.endpoint is not None
+            assert alice.cache is not None
+            # Alice's cache database becomes unusable (as a full or failing flash would): its
+            # writer connection is closed on the writer's own thread, so every write fails.
+            alice.cache._executor.submit(alice.cache._writer.close).result()
+            host, port = bob.endpoint.local_address
+            alice.place(f"sip:bob@{host}:{port}")
+            arrived = await next_phone_event(bob, pev.CallArrived)
+            assert isinstance(arrived, pev.CallArrived)
+            bob.answer(arrived.call_id)
+            await next_phone_event(alice, pev.Secured)
+            warning = await next_phone_event(alice, pev.PeerWarning)
+            assert warning == pev.PeerWarning("not_saved")
+            info = alice.info()
+            assert info["media"]["secure"] is True and info["zrtp"]["state"] == "secure"
+            assert info["zrtp"]["cache_write_failures"] >= 1
+            alice.hangup()
+            await next_phone_event(bob, pev.CallFinished)
+        finally:
+            await alice.close()
+            await bob.close()
+
+    asyncio.run(asyncio.wait_for(go(), 60))

@@ -47,6 +47,11 @@ def test_lan_call_same_sas_confirm_and_hang_up(pair: PhonePair) -> None:
     assert sa["security"] == sb["security"] == "secure"  # first call: SAS not yet compared
     assert sa["sas"] and sa["sas"] == sb["sas"]
     assert sa["sas"].upper() in sa["screen"].upper() and "# if it matches" in sa["screen"]
+    # Two deskphones agree on the hybrid X25519 + ML-KEM-768 (DPQ1) and show it: "PQ".
+    for state in (sa, sb):
+        assert (state["zrtp"]["key_agreement"], state["zrtp"]["hash"],
+                state["zrtp"]["cipher"]) == ("DPQ1", "S384", "AES3")
+        assert state["post_quantum"] is True and "PQ" in state["screen"].split("\n")
     a.ctl("press", "#")  # A hears B read the same words
     assert a.wait(security="verified")["sas"] == sa["sas"]
     b.ctl("confirm-sas")
@@ -79,7 +84,8 @@ def test_lan_call_same_sas_confirm_and_hang_up(pair: PhonePair) -> None:
 
 def test_audio_arrives_decrypted_and_dtmf_is_shown(pair: PhonePair, tmp_path: Path) -> None:
     a, b = pair.a, pair.b
-    call_and_answer(a, b)
+    sa, sb = call_and_answer(a, b)
+    assert sa["zrtp"]["key_agreement"] == sb["zrtp"]["key_agreement"] == "DPQ1"  # audio under PQ
     # a second of call audio (50 packets of 20 ms) has reached B
     b.wait(**{"media.packets_received": ">50"})
     a.ctl("press", "5")  # in a call, keys are RFC 4733 telephone-events

@@ -98,6 +98,8 @@ def check_secured(call: SecuredCall, suites: str, phone: PhoneProcess) -> None:
                     "dropped_malformed"):
         assert zrtp[counter] == 0, f"{counter}: {context}"
     assert ours["media"]["secure"] is True, context
+    # linphonec 5.1 does not list our DPQ1: the usual agreement, and no "PQ" mark on screen.
+    assert ours["post_quantum"] is False and "PQ" not in ours["screen"].split(), context
 
 
 CODEC_RATES = {"PCMU": 8000, "PCMA": 8000, "G722": 16000, "opus": 48000}

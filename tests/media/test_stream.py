@@ -133,7 +133,7 @@ async def test_dtmf_zrtp_stun_hold_and_foreign_packets(tmp_path):
     a, b, a_audio, b_audio = await _pair(tmp_path, PCMU, 8000, 1.0, clock)
     keys, zrtp = [], []
     b.on_dtmf = keys.append
-    b.on_zrtp = zrtp.append
+    b.on_zrtp = lambda packet, source: zrtp.append(packet)
     loop = asyncio.get_running_loop()
     replies: asyncio.Queue = asyncio.Queue()
 

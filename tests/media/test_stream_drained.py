@@ -87,7 +87,7 @@ async def test_drained_only_while_secure_with_audio_on_and_packets_wait_for_the_
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(Peer, local_addr=("127.0.0.1", 0))
     zrtp: list[bytes] = []
-    stream.on_zrtp = zrtp.append
+    stream.on_zrtp = lambda packet, source: zrtp.append(packet)
     try:
         assert stream.stats.receive_mode == "reader"
         stream.start(("127.0.0.1", transport.get_extra_info("sockname")[1]), PCMU,
@@ -141,7 +141,7 @@ async def test_a_burst_is_handled_in_one_tick_in_arrival_order():
     clock = ManualClock()
     stream, transport, peer, protect = await open_secure_stream(clock)
     zrtp: list[bytes] = []
-    stream.on_zrtp = zrtp.append
+    stream.on_zrtp = lambda packet, source: zrtp.append(packet)
     given = spy_on_jitter_buffer(stream)
     try:
         target = ("127.0.0.1", stream.local_port)

@@ -55,6 +55,7 @@ class VethLink(contextlib.AbstractContextManager["VethLink"]):
 
     suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:7])
     subnet: int = field(default_factory=lambda: random.randint(1, 254))
+    mtu: int = 1500  # of both veth ends: a smaller one plays a VPN or PPPoE path
     a: Namespace = field(init=False)
     b: Namespace = field(init=False)
 
@@ -80,6 +81,7 @@ class VethLink(contextlib.AbstractContextManager["VethLink"]):
                        "echo 1 > $c/all/disable_ipv6 && echo 1 > $c/default/disable_ipv6")
                 ip("-n", ns.name, "addr", "add", f"{ns.address}/24", "dev", ns.device)
                 ip("-n", ns.name, "link", "set", "lo", "up")
+                ip("-n", ns.name, "link", "set", ns.device, "mtu", str(self.mtu))
                 ip("-n", ns.name, "link", "set", ns.device, "up")
         except BaseException:
             self.close()

@@ -233,6 +233,35 @@ def test_not_secure_plays_a_warning_and_never_shows_secure() -> None:
     assert m.security is Security.NOT_SECURE
 
 
+def test_hello_hash_mismatch_is_shown_at_once_as_a_possible_attack_with_the_alarm() -> None:
+    """RFC 6189 §8.1.1: a Hello that fails the signalled a=zrtp-hash is evidence of an attack."""
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.SecuringStarted(), 1.1)
+    out = m.handle(ev.CallNotSecure("possible attack: the peer's Hello does not match its SDP"
+                                    " a=zrtp-hash", possible_attack=True), 1.2)
+    assert tones(out) == ["mitm"]  # the alarm, not the not-secure warning
+    assert isinstance(m.screen, NotSecureScreen) and m.screen.attack
+    lines = m.screen.lines()
+    assert lines[0] == "POSSIBLE ATTACK" and "NOT SECURE" not in lines
+    assert " ".join(lines[2:]) == "Key exchange does not match the call setup"
+    snapshot = m.snapshot()
+    assert snapshot["security"] == "not_secure" and snapshot["possible_attack"] is True
+    assert m.handle(ev.SasConfirmed(), 2.0) == []  # no SAS: never verified
+    # the next call starts clean
+    m.handle(ev.HookOn(), 3.0)
+    assert m.snapshot()["possible_attack"] is False
+
+
+def test_require_secure_refusing_an_attacked_call_says_so() -> None:
+    m = make()
+    outgoing_answered(m)
+    out = m.handle(ev.CallFinished("attack", None, "possible attack: ..."), 1.2)
+    assert isinstance(m.screen, EndedScreen) and m.screen.title == "Possible attack"
+    assert m.screen.detail == "Key exchange does not match the call setup"
+    assert tones(out) == ["mitm"]
+
+
 def test_cache_mismatch_overrides_everything_until_the_sas_is_compared() -> None:
     m = make()
     outgoing_answered(m)
@@ -327,3 +356,27 @@ def test_reverify_forgets_the_verification_and_shows_the_sas_again() -> None:
     assert ev.ClearVerified() in out
     assert m.security is Security.SECURE and isinstance(m.screen, SasScreen)
     assert m.handle(ev.ReverifyRequested(), 3.0) == []  # nothing left to forget
+
+
+def test_post_quantum_keys_show_the_pq_mark_on_screen_and_in_state() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Secured("7ep3", verified=False, post_quantum=True), 1.2)
+    assert isinstance(m.screen, SasScreen) and "PQ" in m.screen.lines()
+    assert m.snapshot()["post_quantum"] is True
+    m.handle(ev.KeyPressed("#"), 2.0)
+    assert isinstance(m.screen, InCallScreen) and "Verified PQ" in m.screen.lines()
+
+
+def test_no_pq_mark_without_a_post_quantum_key_agreement_or_after_a_mismatch() -> None:
+    m = make()
+    outgoing_answered(m)
+    m.handle(ev.Secured("7ep3", verified=True), 1.2)
+    assert m.snapshot()["post_quantum"] is False
+    assert not any("PQ" in line for line in m.screen.lines())
+    m2 = make()
+    outgoing_answered(m2)
+    m2.handle(ev.Secured("7ep3", verified=False, post_quantum=True), 1.2)
+    m2.handle(ev.KeyPressed("*"), 2.0)  # the SAS differs: possible MITM
+    assert m2.snapshot()["post_quantum"] is False
+    assert not any("PQ" in line for line in m2.screen.lines())

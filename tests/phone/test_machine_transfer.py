@@ -141,3 +141,19 @@ def test_lan_warning_on_the_idle_screen_and_cleared() -> None:
     m.handle(ev.LanWarning(""), 0.3)  # remembered in any state
     m.handle(ev.HookOn(), 0.4)
     assert m.snapshot()["lan_warning"] is None and "registered" in m.screen.lines()
+
+
+def test_a_retained_secret_not_saved_is_shown_and_outranks_a_new_phone_id() -> None:
+    """Issue 13 F7: the next call cannot check key continuity (RFC 6189 §4.9): say so."""
+    m = make()
+    m.handle(ev.DialRequested("202"), 0.0)
+    m.handle(ev.PeerWarning("new_zid"), 0.1)
+    m.handle(ev.CallConnected(), 1.0)
+    m.handle(ev.Secured("abcd", False), 1.5)
+    m.handle(ev.PeerWarning("not_saved"), 1.6)
+    assert isinstance(m.screen, SasScreen) and "KEY NOT SAVED" in m.screen.lines()[0]
+    assert m.snapshot()["peer_warning"] == "not_saved" and m.security is Security.SECURE
+    m.handle(ev.PeerWarning("new_zid"), 1.7)  # a lesser warning does not hide it
+    assert m.snapshot()["peer_warning"] == "not_saved"
+    m.handle(ev.PeerWarning("zid_mismatch"), 1.8)  # a weightier one does
+    assert m.snapshot()["peer_warning"] == "zid_mismatch" and m.security is Security.MISMATCH

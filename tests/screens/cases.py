@@ -17,6 +17,7 @@ from deskphone.phone.screens import (
     StatsScreen,
 )
 from deskphone.phone.screens.history import HistoryScreen
+from deskphone.phone.vocabulary import ATTACK_DETAIL
 
 LONG_NAME = "Maximilian Alexander von Habsburg-Lothringen of the Accounts Department"
 
@@ -52,6 +53,9 @@ CASES = {
     "in_call_securing": InCallScreen("Alice", 1, "securing", None, False),
     "in_call_secure": InCallScreen("Alice", 83, "secure", "4K7Q", False),
     "in_call_verified": InCallScreen("Alice", 754, "verified", "4K7Q", True),
+    "in_call_secure_pq": InCallScreen("Alice", 83, "secure", "4K7Q", False, post_quantum=True),
+    "in_call_verified_pq": InCallScreen("Alice", 754, "verified", "4K7Q", True,
+                                        post_quantum=True),
     "in_call_not_secure": InCallScreen("Alice", 12, "not_secure", None, False),
     "in_call_mismatch": InCallScreen("Alice", 12, "mismatch", "4K7Q", False),
     "in_call_held_dtmf": InCallScreen(LONG_NAME, 3725, "verified", "4K7Q", True, held=True,
@@ -65,8 +69,11 @@ CASES = {
     "sas_b32_wide": SasScreen("Alice", "WWMW"),
     "sas_b256": SasScreen("Alice Martin", "adroitness:gravity"),
     "sas_b256_long": SasScreen(LONG_NAME, "unravel:Wilmington"),
+    "sas_b32_pq": SasScreen("Alice", "4K7Q", post_quantum=True),
+    "sas_b256_long_pq": SasScreen(LONG_NAME, "unravel:Wilmington", post_quantum=True),
     "not_secure": NotSecureScreen("Alice", "Peer does not support ZRTP"),
     "not_secure_long": NotSecureScreen(LONG_NAME, "ZRTP handshake failed: " + "x" * 90),
+    "not_secure_attack": NotSecureScreen("Alice", ATTACK_DETAIL, attack=True),
     "mitm": MitmScreen("Alice", "4K7Q"),
     "mitm_no_sas": MitmScreen(LONG_NAME, None),
     "ended_busy": EndedScreen("Busy", "Alice is on another call"),
@@ -76,4 +83,6 @@ CASES = {
                              "pbx.example.org: self-signed certificate"),
     "stats": StatsScreen("opus/48000", 1.25, 12.5, 48.0),
     "stats_no_rtt": StatsScreen("PCMU", 0.0, 143.7, None),
+    "stats_direct_srflx": StatsScreen("opus/48000", 0.0, 2.5, 31.0, path="direct srflx"),
+    "stats_relayed": StatsScreen("opus/48000", 0.5, 4.0, 62.0, path="relayed TURN"),
 }

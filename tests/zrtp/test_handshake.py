@@ -12,7 +12,7 @@ from deskphone.zrtp.session import State
 
 from .harness import Endpoint, LossyWire, make_endpoint, run, run_links
 
-KEY_AGREEMENTS = ("DH3k", "DH2k", "EC25", "EC38", "X255")
+KEY_AGREEMENTS = ("DH3k", "DH2k", "EC25", "EC38", "X255", "DPQ1")
 
 
 def final(endpoint: Endpoint):

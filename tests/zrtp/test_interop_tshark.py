@@ -33,7 +33,7 @@ def write_pcap(path, datagrams: list[tuple[bytes, int, int]]) -> None:
             out.write(struct.pack("<IIII", 1, index, len(packet), len(packet)) + packet)
 
 
-@pytest.mark.parametrize("key_agreement", ["DH3k", "X255", "EC38"])
+@pytest.mark.parametrize("key_agreement", ["DH3k", "X255", "EC38", "DPQ1"])
 def test_tshark_validates_the_crc_of_every_packet(tmp_path, key_agreement):
     tshark = require_tool("tshark")
     a = make_endpoint("a", key_agreements=(key_agreement,), sas_types=("B256",))

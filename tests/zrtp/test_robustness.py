@@ -112,7 +112,7 @@ def test_wrong_hash_chain_is_dropped_and_counted():
 
 
 def test_tampered_dhpart2_fails_the_hvi_check_with_error_0x62():
-    wire = tamper(b"DHPart2 ", lambda m: m.__setitem__(100, m[100] ^ 1))
+    wire = tamper(b"DHPart2 ", lambda m: m.__setitem__(80, m[80] ^ 1))  # the public value
     a, b = make_endpoint("a"), make_endpoint("b")
     run(a, b, wire=wire)
     responder = a if a.session.role == "responder" else b

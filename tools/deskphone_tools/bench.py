@@ -3,12 +3,15 @@
 Sections (each can be chosen with --only; a section that cannot run here is reported, not faked):
 - call_setup: deskphone↔deskphone through the control socket, real processes on loopback:
   handset lifted (answer) → SAS on both screens, and dialled → SAS on both screens, from each
-  phone's own monotonic timeline (CLOCK_MONOTONIC is shared by processes on one machine);
+  phone's own monotonic timeline (CLOCK_MONOTONIC is shared by processes on one machine); with
+  the default key agreement (DPQ1, post-quantum) and again with only X255 and only DH3k;
 - linphone: linphonec↔linphonec dialled → SAS (the reference), and deskphone↔linphonec when the
   interop bench exists;
 - zrtp: the in-process handshake per key agreement;
 - media: own mouth-to-ear latency, CPU and RSS of the audio path with impairments;
 - process: cold start to ready, RSS idle and in a call, CPU seconds per minute of a two-way call;
+- nat: deskphone↔deskphone behind two NAT routers (ICE srflx pair, then TURN relay): dialled →
+  SAS, ICE gathering and check times, CPU of a call on the pair (nat_bench.py; needs root);
 - worst_case: the biggest inputs per size (a 60 KB SIP message of 5,000 headers, an SDP of
   10,000 lines, issue 21's offer) and how parsing/answering grows from n to 4n.
 Speed and memory claims live here, never in tests.
@@ -68,12 +71,23 @@ def _cpu_seconds(pid: int) -> float:
 # -- sections --------------------------------------------------------------------------------
 
 
+# Beside the default configuration (which negotiates DPQ1 between deskphones): classical only.
+CALL_SETUP_KEY_AGREEMENTS = ("X255", "DH3k")
+
+
 def bench_call_setup(runs: int = 5) -> dict[str, Any]:
+    return {"pair": "deskphone<->deskphone", "runs": runs, **_call_setup(runs, None),
+            "by_key_agreement": {ka: _call_setup(runs, ka) for ka in CALL_SETUP_KEY_AGREEMENTS}}
+
+
+def _call_setup(runs: int, key_agreement: str | None) -> dict[str, Any]:
     from deskphone_tools.harness import PhonePair
 
     answer_to_sas: list[float] = []
     dial_to_sas: list[float] = []
-    with PhonePair() as pair:
+    negotiated: set[str] = set()
+    zrtp = f'[zrtp]\nkey_agreements = ["{key_agreement}"]\n' if key_agreement else ""
+    with PhonePair(extra_a=zrtp, extra_b=zrtp) as pair:
         a, b = pair.a, pair.b
         a.wait(lan_peers=f"~{b.extension}")
         for _ in range(runs):
@@ -83,6 +97,8 @@ def bench_call_setup(runs: int = 5) -> dict[str, Any]:
             b.ctl("hook", "off")
             sa = a.wait(security="secure|verified")
             sb = b.wait(security="secure|verified")
+            negotiated.add("/".join(str(sa["zrtp"].get(k)) for k in ("key_agreement", "hash",
+                                                                     "cipher")))
             secured = max(sa["timeline"]["secured"], sb["timeline"]["secured"])
             answer_to_sas.append((secured - sb["timeline"]["answered"]) * 1000)
             dial_to_sas.append((secured - sa["timeline"]["dialled"]) * 1000)
@@ -91,8 +107,8 @@ def bench_call_setup(runs: int = 5) -> dict[str, Any]:
             b.ctl("hook", "on")
             a.wait(call="idle")
             b.wait(call="idle")
-    return {"pair": "deskphone<->deskphone", "runs": runs,
-            "answer_to_sas_ms": _ms(answer_to_sas), "invite_to_sas_ms": _ms(dial_to_sas)}
+    return {"algorithms": sorted(negotiated), "answer_to_sas_ms": _ms(answer_to_sas),
+            "invite_to_sas_ms": _ms(dial_to_sas)}
 
 
 def bench_linphone(runs: int = 5) -> dict[str, Any]:
@@ -114,6 +130,12 @@ def bench_zrtp(rounds: int = 10) -> dict[str, Any]:
     return measure_handshakes(rounds=rounds)
 
 
+def bench_zrtp_cache(rounds: int = 20) -> dict[str, Any]:
+    from deskphone_tools.zrtp_bench import measure_cache_writes
+
+    return measure_cache_writes(rounds=rounds)
+
+
 def bench_media() -> dict[str, Any]:
     from deskphone_tools.media_bench import run
 
@@ -125,6 +147,12 @@ def bench_worst_case() -> dict[str, Any]:
     from deskphone_tools.fuzz.worst_case import measure
 
     return measure()
+
+
+def bench_nat() -> dict[str, Any]:
+    from deskphone_tools.nat_bench import run
+
+    return run()
 
 
 def bench_process(call_seconds: float = 10.0) -> dict[str, Any]:
@@ -176,10 +204,12 @@ def bench_process(call_seconds: float = 10.0) -> dict[str, Any]:
 SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "call_setup": bench_call_setup,
     "zrtp": bench_zrtp,
+    "zrtp_cache": bench_zrtp_cache,
     "process": bench_process,
     "media": bench_media,
     "linphone": bench_linphone,
     "worst_case": bench_worst_case,
+    "nat": bench_nat,
 }
 
 
@@ -202,14 +232,31 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
 
     add("answer → SAS on both screens, deskphone↔deskphone",
         median("call_setup", "answer_to_sas_ms", "median"), "ms")
-    add("dialled → SAS, deskphone↔deskphone",
+    add("dialled → SAS, deskphone↔deskphone (default: DPQ1)",
         median("call_setup", "invite_to_sas_ms", "median"), "ms")
+    for ka in CALL_SETUP_KEY_AGREEMENTS:
+        add(f"dialled → SAS, deskphone↔deskphone, {ka} only",
+            median("call_setup", "by_key_agreement", ka, "invite_to_sas_ms", "median"), "ms")
+    for mode, label in (("port-preserving", "ICE srflx"), ("random", "ICE TURN relay")):
+        add(f"dialled → SAS, deskphone↔deskphone behind two NATs, {label}",
+            median("nat", mode, "dial_to_sas_ms", "median"), "ms")
+        add(f"ICE gathering (host+srflx{'+relay' if mode == 'random' else ''}), {label}",
+            median("nat", mode, "ice_gathering_ms", "median"), "ms")
+        add(f"ICE checks to a nominated pair, {label}",
+            median("nat", mode, "ice_checks_ms", "median"), "ms")
     add("dialled → SAS, deskphone↔linphonec",
         median("linphone", "deskphone<->linphonec", "invite_to_sas_ms", "median"), "ms")
     add("dialled → SAS, linphonec↔linphonec",
         median("linphone", "linphonec<->linphonec", "invite_to_sas_ms", "median"), "ms")
-    for ka in ("DH3k", "X255", "EC25"):
+    for ka in ("DPQ1", "DH3k", "X255", "EC25"):
         add(f"ZRTP handshake in process, {ka}", median("zrtp", ka, "median_ms"), "ms")
+    for ka in ("DPQ1", "DH3k", "X255"):
+        add(f"largest ZRTP packet (UDP payload), {ka}",
+            median("zrtp", ka, "largest_packet_bytes"), "bytes")
+    add("retained-secret write, loop held inline (fsync)",
+        median("zrtp_cache", "inline", "loop_held", "median_ms"), "ms")
+    add("retained-secret write, loop held via CacheWriter",
+        median("zrtp_cache", "cache_writer", "loop_held", "median_ms"), "ms")
     media = results.get("media") or {}
     rows_media = media.get("media", []) if isinstance(media, dict) else []
     for row in rows_media:
@@ -227,6 +274,14 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         add("RSS idle", proc.get("rss_idle_mib"), "MiB")
         add("RSS in call", proc.get("rss_in_call_mib"), "MiB")
         add("cold start to ready", median("process", "cold_start_to_ready_ms", "median"), "ms")
+    nat = results.get("nat")
+    if isinstance(nat, dict):
+        for mode, label in (("port-preserving", "an ICE srflx pair"), ("random", "TURN")):
+            cpus = nat.get(mode, {}).get("cpu_percent_of_one_core") if isinstance(
+                nat.get(mode), dict) else None
+            if cpus:
+                add(f"CPU of one core in a G.711 SRTP call over {label} (per phone, max)",
+                    max(cpus), "%")
     worst = results.get("worst_case") or {}
     if isinstance(worst, dict) and "sip" in worst:
         from deskphone_tools.fuzz.worst_case import summary

@@ -260,6 +260,14 @@ class TurnServer(contextlib.AbstractContextManager["TurnServer"]):
             f"pidfile={self.directory / 'turnserver.pid'}",
             f"log-file={self.log}", "simple-log", "verbose",
             "no-tls", "no-dtls", "no-cli", "no-multicast-peers",
+            # As coturn's own security notes ask of a public server: no relaying into private
+            # networks. ICE pairs our relay with the peer's private host candidate too; without
+            # this coturn sends there, the lab's public side has no route (ENETUNREACH on the
+            # relay socket) and coturn tears the whole allocation down. Refused, it answers the
+            # ChannelBind with 403 and only that pair fails, as on the internet.
+            "denied-peer-ip=10.0.0.0-10.255.255.255",
+            "denied-peer-ip=172.16.0.0-172.31.255.255",
+            "denied-peer-ip=192.168.0.0-192.168.255.255",
             # The lab's "public" peers are TEST-NET addresses: nothing to deny among them.
             "",
         ])

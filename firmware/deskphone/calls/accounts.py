@@ -82,6 +82,7 @@ class AccountManager:
         on_status: Callable[[str], None],
         *,
         random: Callable[[], float] | None = None,
+        keepalive_seconds: float = 0,
     ) -> None:
         self.ua = ua
         self.command = command
@@ -98,6 +99,8 @@ class AccountManager:
             self.accounts[ua_names[account.name]] = AccountState(account, ua_names[account.name],
                                                                   policy)
         self._timer: Cancellable | None = None
+        self.keepalive_seconds = keepalive_seconds
+        self._keepalive: Cancellable | None = None
         self.stats = {"failovers": 0, "fallbacks": 0, "probes": 0, "unknown_events": 0}
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -108,11 +111,26 @@ class AccountManager:
             state.policy.start(now)
             self._run_policy(state)
         self._arm_timer()
+        self._arm_keepalive()
 
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
+
+    def _arm_keepalive(self) -> None:
+        """RFC 5626 §4.4: every `keepalive_seconds`, a keep-alive on each registered UDP flow
+        (the user agent sends it only to accounts that are registered)."""
+        if self.keepalive_seconds > 0:
+            self._keepalive = self.schedule(self.clock() + self.keepalive_seconds,
+                                            self._send_keepalive)
+
+    def _send_keepalive(self) -> None:
+        self.command(self.ua.keepalive)
+        self._arm_keepalive()
 
     # -- what the user agent reports -----------------------------------------------------------
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from deskphone.calls.peer_identity import LanExpectation
 from deskphone.calls.zrtp_driver import ZrtpDriver
+from deskphone.media.ice import IceAgent
 from deskphone.media.stream import MediaStream
 from deskphone.sdp import Negotiated, OfferAnswer
 
@@ -98,6 +99,9 @@ class ActiveCall:
     lan: LanExpectation | None = None  # what the LAN said of the callee
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     zrtp_events: asyncio.Task[None] | None = None  # reads zrtp.events until the call ends
+    ice: IceAgent | None = None  # RFC 8445 for the audio stream (call_ice.py), None: no ICE
+    ice_ready: bool = False  # the stream is on the nominated pair
+    zrtp_after_ice: bool = False  # the ACK came before the pair: ZRTP starts on it
 
     @property
     def ended(self) -> bool:

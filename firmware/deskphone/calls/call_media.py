@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from deskphone.calls import call_ice
 from deskphone.calls.audio_path import ToneMixingPort, ToneSource, open_media
 from deskphone.calls.call import ActiveCall
 from deskphone.calls.zrtp_driver import ZrtpDriver
@@ -34,6 +35,12 @@ def new_offer_answer(config: Config) -> OfferAnswer:
 def local_media(config: Config, call: ActiveCall) -> LocalMedia:
     """What our SDP offers or answers for this call (RFC 3264 §5), a=zrtp-hash included."""
     assert call.media is not None and call.zrtp is not None
+    ice = call_ice.local_attributes(call)
+    if ice is not None:  # RFC 8839 §4.2.1.2: c=/m= carry the default candidate
+        address, port, attributes = ice
+        return LocalMedia(address=address, port=port, codecs=config.audio.codecs, dtmf=True,
+                          zrtp_hash=call.zrtp.hello_hash(), direction=call.direction,
+                          ice=attributes)
     return LocalMedia(address=config.media.host, port=call.media.local_port,
                       codecs=config.audio.codecs, dtmf=True,
                       zrtp_hash=call.zrtp.hello_hash(), direction=call.direction)
@@ -60,7 +67,7 @@ async def open_call_media(call: ActiveCall, config: Config, *, audio: AudioPort,
     driver: list[ZrtpDriver] = []
     session = ZrtpSession(
         ZrtpConfig(zid=zid, key_agreements=z.key_agreements, sas_types=z.sas_types,
-                   pbx_enrolled=frozenset(z.enrolled_pbx_zids)),
+                   pbx_enrolled=frozenset(z.enrolled_pbx_zids), mtu=z.mtu),
         ssrc=media.ssrc, lookup_secrets=cache.lookup,
         # Writes go to a worker thread: their fsync never holds the loop (issue 13, item 7);
         # a failed write ends the handshake with a clear outcome instead of a silent call.
@@ -81,6 +88,8 @@ def start_media(call: ActiveCall, negotiated: Negotiated) -> None:
     call.media.start((negotiated.remote_address, negotiated.remote_port), codec,
                      dtmf_pt=negotiated.dtmf_payload_type, rtcp_mux=negotiated.rtcp_mux)
     call.media.set_direction(negotiated.direction)
+    # Symmetric RTP latching for a peer without ICE (issue 14 item 3); an ICE pair is fixed.
+    call.media.enable_latching(negotiated.remote_ice is None)
     if negotiated.remote_zrtp_hash:
         version = negotiated.remote_zrtp_version or "1.10"
         try:  # RFC 6189 §8.1: the peer's Hello must hash to what its SDP promised
@@ -97,6 +106,12 @@ def call_info(call: ActiveCall) -> dict[str, Any]:
         info["direction"] = call.negotiated.direction
         info["remote_media"] = (f"{call.negotiated.remote_address}:"
                                 f"{call.negotiated.remote_port}")
+    ice = call_ice.ice_info(call)
+    if ice is not None:
+        info["ice"] = ice
+        info["path"] = call_ice.path_label(call)
+        if "remote" in ice:  # where the media really goes: the nominated pair
+            info["remote_media"] = ice["remote"]
     if call.media is not None:
         info["media"] = dataclasses.asdict(call.media.stats)
     if call.zrtp is not None:

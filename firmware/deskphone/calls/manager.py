@@ -14,7 +14,9 @@ Security rules enforced here (RFC 6189 §4.6, §8.1):
 * no audio leaves the phone until ZRTP has handed SRTP keys to the media stream, unless ZRTP has
   failed and the settings allow the call to continue NOT SECURE;
 * the peer's `a=zrtp-hash` from its SDP is handed to ZRTP, which checks the Hello against it;
-* media always goes straight to the peer's address from its SDP, never through a server.
+* media goes straight to the peer's address from its SDP, or with ICE (call_ice.py) on the
+  nominated pair, through a TURN relay only when no direct pair works: ZRTP end to end either
+  way.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from deskphone.calls import call_ice
 from deskphone.calls.accounts import AccountManager
 from deskphone.calls.audio_path import ToneSource
 from deskphone.calls.call import ActiveCall, LegInput, LegState
@@ -48,9 +51,11 @@ from deskphone.calls.peer_identity import (
 )
 from deskphone.calls.routes import Routes
 from deskphone.calls.sip_setup import endpoint_for, sip_info, user_agent_for
+from deskphone.calls.tasks import drain, log_task_failure
 from deskphone.calls.transfer import CallTransfers
 from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
+from deskphone.media.ice import IceError
 from deskphone.phone import events as pev
 from deskphone.sdp import Negotiated, OfferAnswer, SdpError
 from deskphone.sip import events as sev
@@ -60,7 +65,6 @@ from deskphone.zrtp import events as zev
 from deskphone.zrtp.writer import CacheWriter
 
 log = logging.getLogger(__name__)
-E = TypeVar("E")
 
 
 class CallManager:
@@ -113,7 +117,7 @@ class CallManager:
         if port != listen.port:  # "port 0": the kernel chose; Via and Contact must say which
             self.ua.config = replace(self.ua.config, local_port=port)
         self._tasks.append(self.loop.create_task(
-            _drain(endpoint.events, self.on_sip_event), name="sip-events"))
+            drain(endpoint.events, self.on_sip_event), name="sip-events"))
         self.routes = Routes(self.config, self.account_names, self.emit)
         if self.config.discovery.enabled:
             # mDNS probing and announcing take about a second (RFC 6762 §8): the phone is ready
@@ -127,7 +131,8 @@ class CallManager:
                 self.config.accounts, self.account_names, self.ua, endpoint.command,
                 self.clock, lambda when, callback: loop.call_later(
                     max(0.0, when - self.clock()), callback),
-                lambda text: self.emit(pev.StatusChanged(text)))
+                lambda text: self.emit(pev.StatusChanged(text)),
+                keepalive_seconds=self.config.sip.keepalive_seconds)
             self.accounts.start()
 
     async def close(self) -> None:
@@ -197,14 +202,15 @@ class CallManager:
     async def _place(self, call: ActiveCall, uri: str, account: str | None) -> None:
         try:
             await self._open_media(call)
-        except OSError as exc:
+            if self.config.nat.configured and not call.ended:  # RFC 8445: we offer ICE
+                await call_ice.gather(call, self.config)
+        except (OSError, IceError) as exc:
             self._finish_locally(call, "No media port", str(exc))
             return
         if call.ended:
             await self._teardown(call)
             return
-        sdp = call.offer_answer.create_offer(
-                                                                 local_media(self.config, call))
+        sdp = call.offer_answer.create_offer(local_media(self.config, call))
         try:
             call.call_id = self.sip(self.ua.invite, uri, sdp, account=account)
         except (ValueError, KeyError) as exc:  # a target the UA cannot address
@@ -228,7 +234,11 @@ class CallManager:
     async def _answer(self, call: ActiveCall) -> None:
         try:
             await self._open_media(call)
-        except OSError as exc:
+            assert call.remote_offer is not None
+            components = call_ice.offer_ice_components(call.remote_offer)
+            if components and not call.ended:  # RFC 8839 §4.2.2: answer ICE with ICE
+                await call_ice.gather(call, self.config, components)
+        except (OSError, IceError) as exc:
             self.sip(self.ua.reject, call.call_id, 500)
             self._finish(call, pev.CallFinished("failed", 500, f"no media port: {exc}"))
             return
@@ -245,6 +255,8 @@ class CallManager:
         start_media(call, negotiated)
         assert call.zrtp is not None
         call.zrtp.start_on_first_packet()  # or on the ACK, whichever comes first
+        if call.ice is not None:
+            self._spawn(call, call_ice.run(call, negotiated, self._ice_failed))
 
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
@@ -282,8 +294,7 @@ class CallManager:
             return
         # RFC 3264 §8.4: hold is a re-offer with sendonly (or inactive if they hold us too).
         call.direction = "sendonly" if on else "sendrecv"
-        sdp = call.offer_answer.create_offer(
-                                                                 local_media(self.config, call))
+        sdp = call.offer_answer.create_offer(local_media(self.config, call))
         self.sip(self.ua.reinvite, call.call_id, sdp)
 
     def media_active(self) -> bool:
@@ -335,7 +346,10 @@ class CallManager:
             case sev.CallEstablished() if call.accepts(LegInput.PEER_HAS_ANSWER):
                 call.move(LegInput.PEER_HAS_ANSWER)  # the ACK: the caller has our answer
                 assert call.zrtp is not None
-                call.zrtp.start()
+                if call.ice is not None and not call.ice_ready:
+                    call.zrtp_after_ice = True  # ZRTP goes on the ICE pair, once there is one
+                else:
+                    call.zrtp.start()
             case sev.CallAnswered(sdp=sdp):
                 self._answered(call, sdp)
             case sev.CallEnded(reason=reason, code=code):
@@ -387,8 +401,17 @@ class CallManager:
         call.move(LegInput.ANSWER_RECEIVED)
         start_media(call, negotiated)
         assert call.zrtp is not None
-        call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
+        if call.ice is not None:  # ZRTP starts once the checks have nominated a pair
+            call.zrtp_after_ice = True
+            self._spawn(call, call_ice.run(call, negotiated, self._ice_failed))
+        else:
+            call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
         self.emit(pev.CallConnected())
+
+    def _ice_failed(self, call: ActiveCall) -> None:
+        if call is self.call and not call.ended:
+            self.hangup()
+            self.emit(pev.CallFinished("failed", None, "no media path (ICE failed)"))
 
     def _create_answer(self, call: ActiveCall, offer: bytes) -> tuple[bytes, Negotiated] | None:
         """Our SDP answer to the caller's offer, or None after rejecting the call (488)."""
@@ -412,7 +435,7 @@ class CallManager:
                                                                  local_media(self.config, call))
         except SdpError:
             # ua.reject_reoffer arrives with the sip/ rework; until then this fails as before
-            # (logged by _drain), and the re-INVITE's transaction times out.
+            # (logged by drain), and the re-INVITE's transaction times out.
             self.sip(self.ua.reject_reoffer, call.call_id, 488)
             return
         self.sip(self.ua.answer_reoffer, call.call_id, answer)
@@ -431,7 +454,7 @@ class CallManager:
         call.media.on_dtmf = functools.partial(self._dtmf_in, call)
         # ZRTP's outcomes reach us like SIP's: an adapter's queue, read by a task.
         call.zrtp_events = self.loop.create_task(
-            _drain(call.zrtp.events, functools.partial(self.on_zrtp_event, call)),
+            drain(call.zrtp.events, functools.partial(self.on_zrtp_event, call)),
             name="zrtp-events")
 
     def _dtmf_in(self, call: ActiveCall, key: str) -> None:
@@ -449,20 +472,24 @@ class CallManager:
             if isinstance(event, zev.CacheMismatch):
                 self.emit(pev.PossibleMitm(event.sas))
             else:
-                self.emit(pev.Secured(event.sas, event.verified))
+                self.emit(pev.Secured(event.sas, event.verified, event.post_quantum))
             if (warning := warning_after_zrtp(call.lan, event.peer_zid)) is not None:
                 self.emit(pev.PeerWarning(warning))
+        elif isinstance(event, zev.CacheWriteFailed):
+            # The keys are good and SRTP stays; key continuity for the next call is lost
+            # (RFC 6189 §4.9), which the person must see rather than meet as a mismatch later.
+            log.warning("call %s: ZRTP retained secret not saved", call.call_id)
+            self.emit(pev.PeerWarning("not_saved"))
         elif isinstance(event, zev.NotSecure):
             if self.config.zrtp.require_secure:
                 log.warning("call %s: ZRTP failed and require_secure is set: ending it",
                             call.call_id)
                 self.hangup()
-                self.emit(pev.CallFinished("not_secure", None, event.reason))
+                self.emit(pev.CallFinished("attack" if event.possible_attack else "not_secure",
+                                           None, event.reason))
                 return
             call.advance(LegInput.CLEARTEXT)
-            self.emit(pev.CallNotSecure(event.reason))
-
-
+            self.emit(pev.CallNotSecure(event.reason, event.possible_attack))
 
     def lan_directory(self) -> list[dict[str, Any]]:
         """The LAN phones with their ZRTP-cache marks, for the contacts (not in `info`: the
@@ -491,25 +518,12 @@ class CallManager:
             media, call.media = call.media, None
             with contextlib.suppress(Exception):
                 await media.close()
+        await call_ice.close(call)
 
     def _spawn(self, call: ActiveCall | None, coro: Coroutine[Any, Any, None]) -> None:
         assert self.loop is not None
         task = self.loop.create_task(coro)
         if call is not None:
             call.tasks.append(task)
-        task.add_done_callback(_log_task_failure)
+        task.add_done_callback(log_task_failure)
 
-
-async def _drain(queue: asyncio.Queue[E], handle: Callable[[E], None]) -> None:
-    """Hand each event of an adapter's queue to the call layer, one at a time."""
-    while True:
-        event = await queue.get()
-        try:
-            handle(event)
-        except Exception:  # one bad event must not stop signalling
-            log.exception("handling %s failed", type(event).__name__)
-
-
-def _log_task_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("call task failed", exc_info=task.exception())

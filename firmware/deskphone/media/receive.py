@@ -7,8 +7,12 @@
 
 Symmetric RTP (RFC 4961): media is accepted only from the signalled remote address; RTCP from the
 peer's RTCP address on the RTP port, or from any port of its host on the RTCP port (RFC 5761
-§5.1.1). Nothing is played or counted as received before SRTP keys are set unless cleartext was
-allowed (architecture.md's security rule); what is dropped is counted in `counters`.
+§5.1.1). For a peer without ICE the stream may latch (`on_latch`): a packet from another source
+moves the remote address there only when it is authentic, i.e. it passed SRTP authentication (not
+a replay), or before keys it is the ZRTP Hello the peer's SDP announced (a=zrtp-hash); anything
+else from elsewhere is dropped and counted: nobody steals the stream by sending from elsewhere.
+Nothing is played or counted as received before SRTP keys are set unless cleartext was allowed
+(architecture.md's security rule); what is dropped is counted in `counters`.
 
 The stream (stream.py) owns the sockets, the codec, the jitter buffer, the RTCP session and the
 SRTP context; it hands the receiver the ones in use through the public attributes below whenever
@@ -43,6 +47,7 @@ class ReceiveCounters:
     stun_answered: int = 0
     zrtp_received: int = 0
     packets_received: int = 0  # RTP that passed SRTP and parsed
+    latched: int = 0  # times media followed the peer's authenticated new source (RFC 4961)
 
 
 class MediaReceiver:
@@ -60,8 +65,17 @@ class MediaReceiver:
         self.rtcp: RtcpSession | None = None
         self.payload_type: int | None = None
         self.dtmf_pt: int | None = None
-        self.on_zrtp: Callable[[bytes], None] = lambda packet: None
+        self.on_zrtp: Callable[[bytes, tuple[str, int]], None] = lambda packet, source: None
+        # Set while the SRTP context only receives (stream.accept_srtp): called once, when the
+        # first SRTP packet from the peer authenticates under it, then cleared.
+        self.on_srtp_authenticated: Callable[[], None] | None = None
         self.on_dtmf: Callable[[str], None] = lambda key: None
+        # An ICE pair's socket (stream.adopt_socket): its STUN is the ICE agent's to answer
+        # (checks with the pair's credentials, consent freshness, RFC 7675), not ours.
+        self.on_stun: Callable[[bytes, tuple[str, int]], None] | None = None
+        # Symmetric RTP latching (stream.enable_latching): None = media only from `remote`.
+        self.on_latch: Callable[[tuple[str, int]], None] | None = None
+        self.zrtp_authentic: Callable[[bytes], bool] = lambda packet: False
         # the receiver's own
         self.counters = ReceiveCounters()
         self._dtmf_receiver = DtmfReceiver()
@@ -73,18 +87,23 @@ class MediaReceiver:
             arrival = self._clock()
         kind = classify(data)
         if kind is PacketKind.STUN:
-            self._answer_stun(data, addr, self.rtp_socket)
+            if self.on_stun is not None:
+                self.on_stun(data, addr)
+            else:
+                self._answer_stun(data, addr, self.rtp_socket)
             return
         if addr != self.remote:
             if kind is PacketKind.RTCP and addr == self.remote_rtcp:
                 self._receive_rtcp(data, arrival)
                 return
             if self.remote is not None:
+                if self.on_latch is not None and self._latched(data, kind, addr, arrival):
+                    return
                 self.counters.dropped_foreign += 1  # symmetric RTP: only the signalled peer
                 return
         if kind is PacketKind.ZRTP:
             self.counters.zrtp_received += 1
-            self.on_zrtp(data)
+            self.on_zrtp(data, addr)  # the source too: early ZRTP is checked by the plug-in
         elif kind is PacketKind.RTP:
             self._receive_rtp(data, arrival)
         elif kind is PacketKind.RTCP:
@@ -107,15 +126,41 @@ class MediaReceiver:
             return
         self._receive_rtcp(data, self._clock() if arrival is None else arrival)
 
-    def _receive_rtp(self, data: bytes, now: float) -> None:
+    def _latched(self, data: bytes, kind: PacketKind, addr: tuple[str, int],
+                 arrival: float) -> bool:
+        """A packet from a source other than the peer's: latch onto that source only when the
+        packet is authentic (SRTP authentication passed, or, before keys, the ZRTP Hello that
+        the peer's SDP announced), then handle it; False leaves it to be dropped as foreign."""
+        assert self.on_latch is not None
+        if kind is PacketKind.RTP and self.srtp is not None and self.codec is not None:
+            plain = self.srtp.unprotect(data)  # a failure is counted in the SRTP stats
+            if plain is None:
+                return False
+            self.counters.latched += 1
+            self.on_latch(addr)
+            self._receive_rtp(plain, arrival, decrypted=True)
+            return True
+        if kind is PacketKind.ZRTP and self.srtp is None and self.zrtp_authentic(data):
+            self.counters.latched += 1
+            self.on_latch(addr)
+            self.counters.zrtp_received += 1
+            self.on_zrtp(data, addr)  # the stream's remote is addr now: not "early foreign"
+            return True
+        return False
+
+    def _receive_rtp(self, data: bytes, now: float, decrypted: bool = False) -> None:
         """`now`: the packet's arrival (RFC 3550 §6.4.1 transit; the jitter buffer's too)."""
         if self.codec is None or self.jitter is None or self.rtcp is None:
             return
         if self.srtp is not None:
-            plain = self.srtp.unprotect(data)
-            if plain is None:
-                return  # counted in the SRTP stats (auth failure / replay)
-            data = plain
+            if not decrypted:  # `decrypted`: by _latched already
+                plain = self.srtp.unprotect(data)
+                if plain is None:
+                    return  # counted in the SRTP stats (auth failure / replay)
+                data = plain
+            if self.on_srtp_authenticated is not None:
+                authenticated, self.on_srtp_authenticated = self.on_srtp_authenticated, None
+                authenticated()
         elif not self.cleartext_allowed:
             self.counters.dropped_cleartext += 1
             return

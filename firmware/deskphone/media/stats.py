@@ -39,13 +39,15 @@ class MediaStats:
     stun_answered: int
     zrtp_received: int
     secure: bool
+    srtp_contexts: int  # SRTP contexts built this call: 1 once keyed (RFC 3711 §9.1, see stream.py)
     receive_mode: str  # "reader" (woken per datagram) or "drained" (read at each tick)
     send_failed: int  # socket buffer full or a send error: the packet was dropped
+    latched: int = 0  # symmetric RTP: media followed the peer's authenticated new source
 
 
 def media_stats(rtcp: RtcpSession | None, jitter: JitterBuffer | None, srtp: SrtpContext | None,
                 received: ReceiveCounters, sockets: Iterable[UdpSocketStats], *,
-                secure: bool, receive_mode: str) -> MediaStats:
+                secure: bool, srtp_contexts: int, receive_mode: str) -> MediaStats:
     """One snapshot of a stream's parts (None: not set up yet, reported as zero)."""
     snap = rtcp.snapshot() if rtcp is not None else None
     jb = jitter.stats if jitter is not None else None
@@ -72,6 +74,8 @@ def media_stats(rtcp: RtcpSession | None, jitter: JitterBuffer | None, srtp: Srt
         stun_answered=received.stun_answered,
         zrtp_received=received.zrtp_received,
         secure=secure,
+        srtp_contexts=srtp_contexts,
         receive_mode=receive_mode,
         send_failed=sum(s.send_dropped + s.send_errors for s in socket_stats),
+        latched=received.latched,
     )

@@ -19,6 +19,15 @@ played 20 ms per tick from a residue (jitterbuffer.py).
 Security rule (architecture.md): no audio leaves or is played before SRTP keys are set, unless
 `allow_cleartext()` was called because ZRTP failed and the user/setting allows it.
 
+SRTP keying (RFC 3711 §9.1: a key and a packet index are never used twice). The stream builds
+one SRTP context per set of keys and keeps it: `set_srtp` with the keys it already has (a
+repeated Secure, a hold/resume re-INVITE, anything else) changes nothing, so the rollover
+counter and the SRTCP index (which a new context would restart at 1) go on from where they were.
+`accept_srtp` builds the context before we may send with it (a ZRTP initiator between Confirm1
+and Conf2ACK, RFC 6189 §4.6): incoming SRTP is decrypted, nothing is sent, and the first packet
+that authenticates is reported (an implicit Conf2ACK, §5.8); the later `set_srtp` with the same
+keys turns sending on in that same context.
+
 Clock: with `clock=None` the stream ticks itself every 20 ms from a kernel timer read by the
 event loop (ticker.py) and keeps time on `time.monotonic()`; with an injected `clock` (a
 zero-argument callable returning seconds) nothing is scheduled and the owner calls `tick()`
@@ -53,6 +62,7 @@ import asyncio
 import logging
 import os
 import random
+import socket
 import time
 from collections.abc import Callable
 
@@ -109,6 +119,9 @@ class MediaStream:
         self._dtmf_pt: int | None = None
         self._dtmf_sender: DtmfSender | None = None
         self._srtp: SrtpContext | None = None
+        self._srtp_keys: tuple[str, bytes, bytes, bytes, bytes] | None = None  # what _srtp has
+        self._srtp_sending = False  # False while the context only receives (accept_srtp)
+        self._srtp_contexts = 0  # contexts built: more than one only for really new keys
         self._cleartext_allowed = False
         self._audio_on = False
         self._direction = "sendrecv"
@@ -119,6 +132,11 @@ class MediaStream:
         self._ticker: PeriodicTicker | None = None
         self._closed = False
         self._receiver = MediaReceiver(self._clock)  # what arrives (receive.py)
+        # ICE (media/ice, driven by the call layer): until the nominated pair is known nothing
+        # is sent (await_path); a relay pair sends through this callable (the TURN client)
+        # instead of a socket of ours.
+        self._path_pending = False
+        self._relay_send: Callable[[bytes], object] | None = None
 
     def _hand_receiver(self) -> None:
         """The receive side gets what it reads (receive.py) each time one of them changes."""
@@ -131,12 +149,13 @@ class MediaStream:
         receiver.dtmf_pt = self._dtmf_pt
 
     @property
-    def on_zrtp(self) -> Callable[[bytes], None]:
-        """Called with each ZRTP packet from the peer (`set_encryption` plugs one in)."""
+    def on_zrtp(self) -> Callable[[bytes, tuple[str, int]], None]:
+        """Called with each ZRTP packet for us and its source (`set_encryption` plugs one in);
+        before the peer's address is signalled that source may be anyone."""
         return self._receiver.on_zrtp
 
     @on_zrtp.setter
-    def on_zrtp(self, handler: Callable[[bytes], None]) -> None:
+    def on_zrtp(self, handler: Callable[[bytes, tuple[str, int]], None]) -> None:
         self._receiver.on_zrtp = handler
 
     @property
@@ -203,7 +222,21 @@ class MediaStream:
     def set_encryption(self, encryption: MediaEncryption) -> None:
         """Plug in media encryption: ZRTP packets from the peer go to it from now on."""
         self.on_zrtp = encryption.receive
+        self._receiver.zrtp_authentic = encryption.authenticates
         encryption.attach(self)
+
+    def enable_latching(self, on: bool) -> None:
+        """Symmetric RTP for a peer without ICE (RFC 4961 §5, issue 14 item 3): once a packet
+        from another source passes SRTP authentication (or is the peer's announced ZRTP
+        Hello, before keys), media goes to that source. Never on an unauthenticated packet:
+        an attacker cannot steal the stream by sending from elsewhere."""
+        self._receiver.on_latch = self._latch if on else None
+
+    def _latch(self, source: tuple[str, int]) -> None:
+        log.info("media: latched onto the peer's authenticated source (symmetric RTP)")
+        self.remote = (source[0], source[1])
+        self.remote_rtcp = self.remote if self.rtcp_mux else (source[0], source[1] + 1)
+        self._hand_receiver()
 
     @property
     def ssrc(self) -> int:
@@ -211,9 +244,31 @@ class MediaStream:
         return self._ssrc
 
     def set_srtp(self, keys: SrtpKeysLike) -> None:
-        self._srtp = SrtpContext(keys)
+        """Protect what we send and check what we receive with `keys` from now on (the same
+        keys again keep the context, module docstring)."""
+        self._key_context(keys)
+        self._srtp_sending = True
+        self._receiver.on_srtp_authenticated = None
         self._hand_receiver()
         self._update_receive_mode()
+
+    def accept_srtp(self, keys: SrtpKeysLike, on_authenticated: Callable[[], None]) -> None:
+        """Decrypt the peer's SRTP with `keys` but send nothing yet; `on_authenticated()` once,
+        when the first packet authenticates (RFC 6189 §4.6: an implicit Conf2ACK)."""
+        if self._srtp_sending:
+            return  # already sending with keys of its own: never step back to receive-only
+        self._key_context(keys)
+        self._receiver.on_srtp_authenticated = on_authenticated
+        self._hand_receiver()
+
+    def _key_context(self, keys: SrtpKeysLike) -> None:
+        material = (keys.profile, keys.local_key, keys.local_salt, keys.remote_key,
+                    keys.remote_salt)
+        if material == self._srtp_keys:
+            return  # RFC 3711 §9.1: a rebuilt context would reuse (key, index) pairs
+        self._srtp = SrtpContext(keys)
+        self._srtp_keys = material
+        self._srtp_contexts += 1
 
     def enable_audio(self, on: bool) -> None:
         self._audio_on = on
@@ -236,16 +291,67 @@ class MediaStream:
         self._dtmf_sender.press(key)
 
     def send_zrtp(self, packet: bytes) -> None:
-        if self._rtp_socket is not None and self.remote is not None:
-            self._rtp_socket.send(packet, self.remote)
+        self._sendto(packet)
+
+    # ---- an ICE pair as the path (RFC 8445 §12: media goes on the selected pair) -------------
+    def await_path(self) -> None:
+        """ICE is under way: send nothing (no ZRTP, no RTCP) until `adopt_socket` or
+        `use_relay` names the nominated pair."""
+        self._path_pending = True
+
+    def adopt_socket(self, sock: socket.socket, remote: tuple[str, int],
+                     on_stun: Callable[[bytes, tuple[str, int]], None], *,
+                     rtcp_mux: bool = True) -> None:
+        """Carry the stream on the nominated host/srflx pair's UDP socket, read like our own
+        (one wake-up per frame once secure). The stream's own ports are closed; STUN on the
+        pair (the peer's checks and consent, RFC 7675) goes to `on_stun` (the ICE agent)."""
+        self._close_own_sockets()
+        self._rtp_socket = MediaUdpSocket(sock)
+        self.local_port = self._rtp_socket.port
+        if not self._drained:
+            self._loop.add_reader(sock.fileno(), self._on_readable, self._rtp_socket,
+                                  self._receiver.datagram_received)
+        self._receiver.on_stun = on_stun
+        self._set_path(remote, rtcp_mux)
+
+    def use_relay(self, send: Callable[[bytes], object], remote: tuple[str, int], *,
+                  rtcp_mux: bool = True) -> None:
+        """Carry the stream on a TURN relay pair: `send` is the agent's, what arrives comes
+        through `relay_received` (the TURN client owns that socket)."""
+        self._close_own_sockets()
+        self._relay_send = send
+        self._set_path(remote, rtcp_mux)
+
+    def relay_received(self, data: bytes) -> None:
+        """A datagram of the relay pair, unwrapped by the TURN client (source: the pair)."""
+        if self.remote is not None and not self._closed:
+            self._receiver.datagram_received(data, self.remote, self._clock())
+
+    def _set_path(self, remote: tuple[str, int], rtcp_mux: bool) -> None:
+        # With ICE one component carries RTP, RTCP and ZRTP; a peer without ICE or rtcp-mux
+        # takes its RTCP on port + 1 (RFC 3550 §11), sent from the pair's one socket.
+        self.remote = (remote[0], remote[1])
+        self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
+        self.rtcp_mux = rtcp_mux
+        self._path_pending = False
+        self._hand_receiver()
+        self._update_receive_mode()
+
+    def _close_own_sockets(self) -> None:
+        for media_socket in self._sockets():
+            if media_socket is not self._rtp_socket or not self._drained:
+                self._loop.remove_reader(media_socket.fileno())
+            media_socket.close()
+        self._rtp_socket = self._rtcp_socket = None
+        self.local_rtcp_port = None
 
     @property
     def secure(self) -> bool:
-        return self._srtp is not None
+        return self._srtp is not None and self._srtp_sending
 
     @property
     def _media_allowed(self) -> bool:
-        return self._audio_on and (self._srtp is not None or self._cleartext_allowed)
+        return self._audio_on and (self.secure or self._cleartext_allowed)
 
     async def close(self) -> None:
         if self._closed:
@@ -256,11 +362,8 @@ class MediaStream:
             self._ticker = None
         if self._rtcp is not None and self._media_allowed:
             self._send_rtcp(self._rtcp.build_bye())  # RFC 3550 §6.6
-        for media_socket in self._sockets():
-            if media_socket is not self._rtp_socket or not self._drained:
-                self._loop.remove_reader(media_socket.fileno())
-            media_socket.close()
-        self._rtp_socket = self._rtcp_socket = None
+        self._close_own_sockets()
+        self._relay_send = None
         self._hand_receiver()
         self._drained = False
         await asyncio.sleep(0)
@@ -272,7 +375,7 @@ class MediaStream:
     def _update_receive_mode(self) -> None:
         """"drained" exactly while the call is secure with audio on (module docstring)."""
         rtp = self._rtp_socket
-        drained = (self._srtp is not None and self._audio_on and self._codec is not None
+        drained = (self.secure and self._audio_on and self._codec is not None
                    and not self._closed and rtp is not None)
         if drained == self._drained or rtp is None:
             return
@@ -355,7 +458,7 @@ class MediaStream:
         data = FIXED_HEADER.pack(PLAIN_V2, second, self._sequence, timestamp, self._ssrc) + payload
         self._sequence = (self._sequence + 1) & 0xFFFF
         if self._srtp is not None:
-            data = self._srtp.protect(data)
+            data = self._srtp.protect(data)  # sending only when secure: see _media_allowed
         assert self._rtcp is not None
         self._rtcp.on_rtp_sent(timestamp, len(payload), now)
         self._sendto(data)
@@ -363,7 +466,10 @@ class MediaStream:
     def _send_rtcp(self, report: bytes) -> None:
         if self._srtp is not None:
             report = self._srtp.protect_rtcp(report)
-        if self.remote_rtcp is None:
+        if self.remote_rtcp is None or self._path_pending:
+            return
+        if self._relay_send is not None:
+            self._relay_send(report)
             return
         # symmetric: RTCP leaves from the port the peer sends its RTCP to (RFC 4961)
         media_socket = self._rtp_socket if self.rtcp_mux else self._rtcp_socket or self._rtp_socket
@@ -371,7 +477,10 @@ class MediaStream:
             media_socket.send(report, self.remote_rtcp)
 
     def _sendto(self, data: bytes) -> None:
-        if self._rtp_socket is not None and self.remote is not None:
+        if self._relay_send is not None:
+            self._relay_send(data)
+        elif (self._rtp_socket is not None and self.remote is not None
+              and not self._path_pending):
             self._rtp_socket.send(data, self.remote)
 
     # ---- statistics --------------------------------------------------------------------------
@@ -379,4 +488,5 @@ class MediaStream:
     def stats(self) -> MediaStats:
         return media_stats(self._rtcp, self._jitter, self._srtp, self._receiver.counters,
                            [s.stats for s in self._sockets()], secure=self.secure,
+                           srtp_contexts=self._srtp_contexts,
                            receive_mode="drained" if self._drained else "reader")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deskphone.phone import events as ev
-from deskphone.phone.vocabulary import PEER_WARNINGS, Security
+from deskphone.phone.vocabulary import PEER_WARNINGS, Security, warning_rank
 
 # The states in which there is a SAS the person can compare (again).
 _COMPARABLE = (Security.SECURE, Security.MISMATCH, Security.VERIFIED)
@@ -27,7 +27,11 @@ class CallSecurity:
     level: Security = Security.NONE
     sas: str | None = None
     not_secure_reason: str = ""
+    possible_attack: bool = False  # the not-secure outcome is evidence of an attack (§8.1.1)
     peer_warning: str | None = None  # a PEER_WARNINGS key for the current call
+    # The keys came from a post-quantum key agreement (ZRTP DPQ1): the "PQ" mark beside SECURE.
+    # Set from the ZRTP result of this very call only, so a stripped offer shows no mark.
+    post_quantum: bool = False
 
     def awaiting_comparison(self) -> bool:
         """The SAS or POSSIBLE MITM screen is up: '#' means "it matches", '*' "it does not"."""
@@ -47,6 +51,7 @@ class CallSecurity:
             return None
         # The two people read different words: someone is in the middle (RFC 6189 §7).
         self.level = Security.MISMATCH
+        self.post_quantum = False
         return [ev.RejectSas(), ev.PlayTone("mitm")]
 
     def reverify(self) -> list[ev.Command] | None:
@@ -61,22 +66,27 @@ class CallSecurity:
         self.level = Security.SECURING
         return []
 
-    def secured(self, sas: str, verified: bool) -> list[ev.Command]:
+    def secured(self, sas: str, verified: bool, post_quantum: bool = False) -> list[ev.Command]:
         self.sas = sas
+        self.post_quantum = post_quantum
         if self.level is Security.MISMATCH:
             return []  # a mismatch stands until the SAS is compared
         self.level = Security.VERIFIED if verified else Security.SECURE
         return [ev.PlayTone(None)]
 
-    def not_secure(self, reason: str) -> list[ev.Command] | None:
+    def not_secure(self, reason: str, possible_attack: bool = False) -> list[ev.Command] | None:
         if self.level is Security.MISMATCH:
             return None
         self.level = Security.NOT_SECURE
+        self.post_quantum = False
         self.not_secure_reason = reason
-        return [ev.PlayTone("not_secure")]
+        self.possible_attack = possible_attack
+        # Evidence of an attack (RFC 6189 §8.1.1) gets the alarm, not the not-secure warning.
+        return [ev.PlayTone("mitm" if possible_attack else "not_secure")]
 
     def mismatch(self, sas: str | None) -> list[ev.Command]:
         self.level = Security.MISMATCH
+        self.post_quantum = False  # nothing about a possible MITM call earns a reassuring mark
         if sas is not None:
             self.sas = sas
         return [ev.PlayTone("mitm")]
@@ -85,7 +95,7 @@ class CallSecurity:
         """None: not a warning we know; []: noted; [the MITM tone]: it raised a mismatch."""
         if kind not in PEER_WARNINGS:
             return None
-        if kind == "zid_mismatch" or self.peer_warning is None:
+        if self.peer_warning is None or warning_rank(kind) > warning_rank(self.peer_warning):
             self.peer_warning = kind
         if kind == "zid_mismatch" and self.level is not Security.MISMATCH:
             # The ZRTP endpoint is not the phone the LAN announced: treat as a possible MITM.

@@ -20,7 +20,7 @@ from deskphone.phone.screens import (
     StatsScreen,
     TransferScreen,
 )
-from deskphone.phone.vocabulary import PEER_WARNINGS, CallState, Security
+from deskphone.phone.vocabulary import ATTACK_DETAIL, PEER_WARNINGS, CallState, Security
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,12 @@ class CallView:
     show_stats: bool
     stats: ev.CallStats | None
     not_secure_reason: str
+    possible_attack: bool
     answered_at: float | None
     now: float
     held: bool
     dtmf: str
+    post_quantum: bool = False  # the "PQ" mark beside SECURE (ZRTP DPQ1)
 
 
 def call_screen(view: CallView) -> object:
@@ -52,12 +54,16 @@ def call_screen(view: CallView) -> object:
     if view.show_stats:
         stats = view.stats or ev.CallStats("-", 0.0, 0.0, None)
         return StatsScreen(codec=stats.codec, loss_pct=stats.loss_pct,
-                           jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms)
+                           jitter_ms=stats.jitter_ms, rtt_ms=stats.rtt_ms, path=stats.path)
     if view.security is Security.NOT_SECURE:
+        if view.possible_attack:
+            return NotSecureScreen(peer=peer, reason=ATTACK_DETAIL, attack=True)
         return NotSecureScreen(peer=peer, reason=view.not_secure_reason)
     if view.security is Security.SECURE and view.sas is not None:
-        return SasScreen(peer=peer, sas=view.sas, warning=warning)
+        return SasScreen(peer=peer, sas=view.sas, warning=warning,
+                         post_quantum=view.post_quantum)
     duration = 0 if view.answered_at is None else int(view.now - view.answered_at)
     return InCallScreen(peer=peer, duration_s=max(0, duration), security=view.security.value,
                         sas=view.sas, verified=view.security is Security.VERIFIED,
-                        held=view.held, dtmf=view.dtmf, warning=warning)
+                        held=view.held, dtmf=view.dtmf, warning=warning,
+                        post_quantum=view.post_quantum)

@@ -79,7 +79,8 @@ class CallConnected:
 @dataclass(frozen=True)
 class CallFinished:
     # busy | declined | unreachable | timeout | cancelled | remote_hangup | local_hangup |
-    # failed | not_secure (refused because it could not be secured)
+    # failed | not_secure (refused because it could not be secured) | attack (refused: evidence
+    # of an attack, RFC 6189 §8.1.1)
     reason: str
     code: int | None = None
     detail: str = ""
@@ -100,15 +101,20 @@ class SecuringStarted:
 
 @dataclass(frozen=True)
 class Secured:
-    """ZRTP finished: SRTP keys in place. `verified` = the SAS was confirmed in an earlier call."""
+    """ZRTP finished: SRTP keys in place. `verified` = the SAS was confirmed in an earlier call;
+    `post_quantum` = the key agreement resists a future quantum computer (ZRTP DPQ1)."""
 
     sas: str
     verified: bool
+    post_quantum: bool = False
 
 
 @dataclass(frozen=True)
 class CallNotSecure:
     reason: str
+    # RFC 6189 §8.1.1: the failure is evidence of an attack (the peer's Hello did not match the
+    # a=zrtp-hash its signalling announced), shown as such, not as a plain "not secure".
+    possible_attack: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,7 @@ class CallStats:
     loss_pct: float
     jitter_ms: float
     rtt_ms: float | None
+    path: str = ""  # the ICE pair: "direct srflx", "relayed TURN"; "" without ICE
 
 
 @dataclass(frozen=True)
@@ -181,7 +188,8 @@ class TransferAborted:
 @dataclass(frozen=True)
 class PeerWarning:
     """Who answers may not be who the LAN said: "new_zid" (the extension is announced under a
-    different ZRTP ZID than before) or "zid_mismatch" (ZRTP's peer ZID is not the announced one).
+    different ZRTP ZID than before) or "zid_mismatch" (ZRTP's peer ZID is not the announced one);
+    or "not_saved": this call's retained secret could not be written (RFC 6189 §4.9).
     """
 
     kind: str

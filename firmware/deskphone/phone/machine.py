@@ -52,6 +52,7 @@ from deskphone.phone.settings import MachineSettings
 from deskphone.phone.transfer import BlindTransfer, Keyed, SetAsideCall
 from deskphone.phone.transitions import TRANSITIONS
 from deskphone.phone.vocabulary import (
+    ATTACK_DETAIL,
     DIAL_KEYS,
     END_REASONS,
     IN_CALL_STATES,
@@ -160,6 +161,7 @@ class PhoneMachine:
             "call": self.state.value,
             "security": self.security.value,
             "sas": self.sas,
+            "post_quantum": self.call_security.post_quantum,
             "peer": self.peer,
             "off_hook": self.off_hook,
             "digits": self.digits,
@@ -168,6 +170,7 @@ class PhoneMachine:
             "stats_shown": self.show_stats,
             "screen": "\n".join(lines),
             "peer_warning": self.call_security.peer_warning,
+            "possible_attack": self.call_security.possible_attack,
             "lan_warning": self.lan_warning or None,
             "transfer": self.transfer.target,
             "transfer_failed": self.transfer.failed or None,
@@ -243,7 +246,9 @@ class PhoneMachine:
             peer_warning=self.call_security.peer_warning,
             transfer_target=self.transfer.target or "", show_stats=self.show_stats,
             stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
-            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf))
+            possible_attack=self.call_security.possible_attack,
+            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf,
+            post_quantum=self.call_security.post_quantum))
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -388,6 +393,8 @@ class PhoneMachine:
         detail = event.detail or self.peer or ""
         if event.reason == "failed" and event.code:
             detail = f"{event.code} {event.detail}".strip()
+        elif event.reason == "attack":
+            detail = ATTACK_DETAIL  # RFC 6189 §8.1.1, in the words of the NOT SECURE screen
         return self._end(title, detail, tone)
 
     def _failed_locally(self, event: ev.CallFailedLocally) -> Commands:
@@ -519,10 +526,12 @@ class PhoneMachine:
         return self._security_changed(self.call_security.securing())
 
     def _secured(self, event: ev.Secured) -> Commands:
-        return self._security_changed(self.call_security.secured(event.sas, event.verified))
+        return self._security_changed(self.call_security.secured(event.sas, event.verified,
+                                                                 event.post_quantum))
 
     def _not_secure(self, event: ev.CallNotSecure) -> Commands:
-        return self._security_changed(self.call_security.not_secure(event.reason))
+        return self._security_changed(self.call_security.not_secure(event.reason,
+                                                                   event.possible_attack))
 
     def _mismatch(self, event: ev.PossibleMitm) -> Commands:
         return self._security_changed(self.call_security.mismatch(event.sas))

@@ -37,7 +37,20 @@ STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quali
 REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
 IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
 # How a PeerWarning is put on the call screens.
-PEER_WARNINGS = {"new_zid": "NEW PHONE ID", "zid_mismatch": "WRONG PHONE ID"}
+# The NOT SECURE screen's detail for a failure that is evidence of an attack (RFC 6189 §8.1.1):
+# the peer's Hello did not hash to the a=zrtp-hash its SDP announced.
+ATTACK_DETAIL = "Key exchange does not match the call setup"
+# "not_saved": the retained secret of this call could not be written (RFC 6189 §4.9), so the next
+# call with this peer cannot check key continuity and may raise a mismatch.
+PEER_WARNINGS = {"new_zid": "NEW PHONE ID", "zid_mismatch": "WRONG PHONE ID",
+                 "not_saved": "KEY NOT SAVED"}
+_WARNING_RANK = {"new_zid": 0, "not_saved": 1, "zid_mismatch": 2}
+
+
+def warning_rank(kind: str) -> int:
+    """Of two warnings in one call, the one with the higher rank is shown."""
+    return _WARNING_RANK.get(kind, -1)
+
 MAX_DIGITS = 32  # E.164 is 15 digits; leave room for prefixes and PINs, never grow unbounded
 
 # How each end-of-call reason is put to a person: (screen title, tone).
@@ -51,5 +64,6 @@ END_REASONS: dict[str, tuple[str, str | None]] = {
     "local_hangup": ("Call ended", None),
     "failed": ("Call failed", "reorder"),
     "not_secure": ("Not secure", "not_secure"),
+    "attack": ("Possible attack", "mitm"),  # refused: RFC 6189 §8.1.1 evidence (CallNotSecure)
     "transferred": ("Transferred", None),
 }

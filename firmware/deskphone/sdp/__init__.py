@@ -2,6 +2,7 @@
 
 from deskphone.sdp.codecs import SUPPORTED_CODECS, CodecChoice
 from deskphone.sdp.errors import SdpError
+from deskphone.sdp.ice import IceAttributes
 from deskphone.sdp.offer_answer import LocalMedia, Negotiated, OfferAnswer
 from deskphone.sdp.session import (
     Attribute,
@@ -16,6 +17,7 @@ __all__ = [
     "SUPPORTED_CODECS",
     "Attribute",
     "CodecChoice",
+    "IceAttributes",
     "Connection",
     "LocalMedia",
     "MediaDescription",

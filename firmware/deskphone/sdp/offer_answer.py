@@ -46,6 +46,7 @@ from deskphone.sdp.codecs import (
     spec_for_encoding,
 )
 from deskphone.sdp.errors import SdpError
+from deskphone.sdp.ice import IceAttributes
 from deskphone.sdp.session import (
     DIRECTIONS,
     Attribute,
@@ -75,6 +76,7 @@ class LocalMedia:
     direction: str = "sendrecv"
     ptime: int = 20
     rtcp_mux: bool = True             # offer / accept a=rtcp-mux (RFC 5761)
+    ice: IceAttributes | None = None  # RFC 8839; address/port above are the default candidate
 
     def __post_init__(self) -> None:
         try:
@@ -117,6 +119,7 @@ class Negotiated:
     remote_ptime: int | None = None
     fmtp: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     rtcp_mux: bool = False                    # RFC 5761: RTCP on the RTP port (else port + 1)
+    remote_ice: IceAttributes | None = field(default=None, compare=False)  # RFC 8839
 
     @property
     def may_send(self) -> bool:
@@ -406,6 +409,7 @@ class OfferAnswer:
             remote_ptime=_remote_ptime(media),
             fmtp=codec.fmtp,
             rtcp_mux=rtcp_mux,
+            remote_ice=IceAttributes.from_description(remote, media),
         )
 
     def _remember(self, negotiated: Negotiated) -> Negotiated:
@@ -430,6 +434,8 @@ class OfferAnswer:
         split = _split_zrtp_hash(local.zrtp_hash)
         if split is not None:
             attributes.append(Attribute("zrtp-hash", f"{split[0]} {split[1]}"))
+        if local.ice is not None:
+            attributes += local.ice.media_attributes()
         return attributes
 
     def _description(self, local: LocalMedia, *media: MediaDescription) -> SessionDescription:

@@ -36,6 +36,7 @@ class UaStats:
     retransmissions_absorbed: int = 0
     auth_retries: int = 0
     auth_foreign_realm: int = 0  # challenges refused: their realm is not the account's
+    keepalives_sent: int = 0  # CRLF keep-alives on registered UDP flows (RFC 5626 §4.4)
 
 
 __all__ = ["UaConfig", "UaStats"]

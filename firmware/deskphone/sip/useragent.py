@@ -252,6 +252,16 @@ class UserAgent:
         registration.switch_registrar(moved, now)
         self._collect(now)
 
+    def keepalive(self, now: float) -> None:
+        """A CRLF keep-alive (RFC 5626 §4.4.1's ping, sent on UDP as many phones do; registrars
+        ignore it, RFC 3261 §7.5) to the registrar of every account registered over UDP: the
+        NAT mapping of that flow stays open, so incoming requests keep arriving."""
+        for registration in self.registrations.values():
+            account = registration.account
+            if registration.state == "registered" and account.transport.lower() == "udp":
+                self._send(b"\r\n\r\n", account.registrar_addr)
+                self.stats.keepalives_sent += 1
+
     def remove_binding_at(self, account_name: str, registrar: str, now: float) -> None:
         """Take our binding off a registrar this account has left (see
         `Registration.switch_registrar` for why a shared location table keeps it)."""

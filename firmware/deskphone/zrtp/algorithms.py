@@ -2,8 +2,9 @@
 
 Each algorithm is named by its 4-character ZRTP type (as sent in Hello/Commit, space padded):
 hash S256/S384, cipher AES1/AES3 (CFB for Confirm and SASrelay, §5.7), SRTP auth tag HS32/HS80,
-key agreement DH3k/DH2k/EC25/EC38/X255 (X25519, as bzrtp names it) and Mult (multistream; parsed,
-never committed to by us), SAS rendering B32/B256.
+key agreement DH3k/DH2k/EC25/EC38/X255 (X25519, as bzrtp names it), DPQ1 (our hybrid X25519 +
+ML-KEM-768, `pq_kem.py`) and Mult (multistream; parsed, never committed to by us), SAS rendering
+B32/B256.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from importlib import resources
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+from .pq_kem import POST_QUANTUM_KEY_AGREEMENTS
 
 try:  # cryptography >= 47 keeps CFB among the "decrepit" modes; ZRTP §5.7 still mandates it
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
@@ -234,8 +237,9 @@ KEY_AGREEMENT_FACTORIES: dict[str, Callable[[], KeyAgreement]] = {
 KEY_AGREEMENT_PV_LENGTH: dict[str, int] = {
     "DH2k": 256, "DH3k": 384, "EC25": 64, "EC38": 96, "X255": 32,
 }
-# Fastest first: when both sides' first choices differ the faster one is used (§4.1.2).
-KEY_AGREEMENT_SPEED_ORDER = ("X255", "EC25", "DH2k", "EC38", "DH3k")
+# Fastest first: when both sides' first choices differ the faster one is used (§4.1.2). DPQ1
+# costs an X25519 and an ML-KEM-768 operation per side: about twice EC25, far below DH2k.
+KEY_AGREEMENT_SPEED_ORDER = ("X255", "EC25", "DPQ1", "DH2k", "EC38", "DH3k")
 NON_DH_KEY_AGREEMENTS = ("Mult", "Prsh")
 
 
@@ -294,6 +298,6 @@ SUPPORTED = {
     "hash": tuple(HASHES),
     "cipher": tuple(CIPHERS),
     "auth_tag": tuple(AUTH_TAGS),
-    "key_agreement": tuple(KEY_AGREEMENT_FACTORIES),
+    "key_agreement": (*POST_QUANTUM_KEY_AGREEMENTS, *KEY_AGREEMENT_FACTORIES),
     "sas": SAS_TYPES,
 }

@@ -17,6 +17,13 @@ from .dh_exchange import build_dhpart
 from .handshake import Handshake
 from .hashchain import implicit_mac, preimage_matches
 from .negotiation import NegotiationError, check_commit, choose, our_secret_ids
+from .pq_kem import (
+    NONCE_LENGTH,
+    HybridKemInitiator,
+    HybridKemResponder,
+    InvalidKemValue,
+    is_post_quantum,
+)
 from .states import State
 
 
@@ -37,14 +44,20 @@ def become_initiator(hs: Handshake, now: float) -> Step:
     hs.look_up_retained()
     rs1, rs2 = hs.retained_pair()
     rs1_id, rs2_id = our_secret_ids(h, rs1, rs2, True, hs.rng)
-    key_agreement = hs.key_agreement(choice.key_agreement)
+    commit_value = b""
+    if is_post_quantum(choice.key_agreement):
+        # KEM (pq_kem.py, as bzrtp): the key shares go in the Commit, DHPart2 holds a nonce.
+        hs.kem = HybridKemInitiator()
+        commit_value, our_value = hs.kem.commit_value, hs.rng(NONCE_LENGTH)
+    else:
+        our_value = hs.key_agreement(choice.key_agreement).public_value
     # §4.4.1.1: DHPart2 is built first; hvi = hash(DHPart2 || responder's Hello).
-    hs.our_dhpart_bytes = build_dhpart(hs, 2, rs1_id, rs2_id, key_agreement.public_value)
+    hs.our_dhpart_bytes = build_dhpart(hs, 2, rs1_id, rs2_id, our_value)
     hvi = h.digest(hs.our_dhpart_bytes + hs.peer_hello_bytes)[:32]
     commit = packets.Commit(
         h2=hs.chain.h2, zid=hs.config.zid, hash=choice.hash, cipher=choice.cipher,
         auth_tag=choice.auth_tag, key_agreement=choice.key_agreement,
-        sas_type=choice.sas_type, hvi=hvi,
+        sas_type=choice.sas_type, hvi=hvi, public_value=commit_value,
     )
     unsigned = commit.encode()[:-8]
     hs.our_commit = commit
@@ -114,6 +127,15 @@ def become_responder(hs: Handshake, packet, commit: packets.Commit) -> Step:
         choice = check_commit(commit, hs.hello)
     except NegotiationError as exc:
         return fail(str(exc), exc.error_code)
+    if is_post_quantum(choice.key_agreement):
+        try:  # the responder encapsulates to the Commit's keys; DHPart1 carries the result
+            hs.kem = HybridKemResponder.encapsulate(commit.public_value)
+        except InvalidKemValue as exc:
+            return fail(str(exc), packets.ERROR_BAD_PUBLIC_VALUE)
+        our_value = hs.kem.dhpart1_value
+    else:
+        hs.kem = None  # we may have been a DPQ1 initiator before losing the contention
+        our_value = hs.key_agreement(choice.key_agreement).public_value
     hs.choice = choice
     hs.role = "responder"
     hs.our_commit = None
@@ -124,8 +146,7 @@ def become_responder(hs: Handshake, packet, commit: packets.Commit) -> Step:
     hs.look_up_retained()
     rs1, rs2 = hs.retained_pair()
     rs1_id, rs2_id = our_secret_ids(h, rs1, rs2, False, hs.rng)
-    key_agreement = hs.key_agreement(choice.key_agreement)
-    hs.our_dhpart_bytes = build_dhpart(hs, 1, rs1_id, rs2_id, key_agreement.public_value)
+    hs.our_dhpart_bytes = build_dhpart(hs, 1, rs1_id, rs2_id, our_value)
     hs.last_reply = hs.our_dhpart_bytes
     return Step(State.DHPART1_SENT, [StopTimer(), Send(hs.our_dhpart_bytes)])
 

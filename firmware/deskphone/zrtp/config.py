@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .fragments import DEFAULT_MTU, MINIMUM_MTU
 from .retained import NEVER_EXPIRES
 
 
@@ -14,7 +15,7 @@ class ZrtpConfig:
     hashes: tuple[str, ...] = ("S256", "S384")
     ciphers: tuple[str, ...] = ("AES1", "AES3")
     auth_tags: tuple[str, ...] = ("HS80", "HS32")
-    key_agreements: tuple[str, ...] = ("DH3k", "X255", "EC25", "DH2k", "EC38")
+    key_agreements: tuple[str, ...] = ("DPQ1", "DH3k", "X255", "EC25", "DH2k", "EC38")
     sas_types: tuple[str, ...] = ("B32", "B256")
     t1: float = 0.05
     t2: float = 0.2
@@ -24,12 +25,17 @@ class ZrtpConfig:
     pbx_enrolled: frozenset[bytes] = frozenset()
     # §5.7: what our Confirm asks the peer to keep the new rs1 for (seconds).
     cache_expiration: int = NEVER_EXPIRES
+    # Largest ZRTP packet we send (UDP payload); a bigger message goes as fragments
+    # (fragments.py). Only DPQ1's Commit and DHPart1 (1348, 1220 bytes) can exceed it.
+    mtu: int = DEFAULT_MTU
 
     def __post_init__(self) -> None:
         if len(self.zid) != 12:
             raise ValueError(f"ZID must be 12 bytes (96 bits, §4.9), got {len(self.zid)}")
         if not 0 <= self.cache_expiration <= NEVER_EXPIRES:
             raise ValueError(f"cache expiration {self.cache_expiration} is not a 32-bit count")
+        if not MINIMUM_MTU <= self.mtu <= 65507:
+            raise ValueError(f"ZRTP MTU {self.mtu} must be {MINIMUM_MTU} to 65507 bytes")
 
 
 @dataclass
@@ -54,3 +60,6 @@ class ZrtpStats:
     conf2ack_implicit: int = 0  # initiator: peer's SRTP authenticated before Conf2ACK (§4.6)
     conf2ack_missing: int = 0  # initiator: Confirm2 retransmissions spent, no Conf2ACK
     cache_write_failures: int = 0
+    fragments_sent: int = 0  # packets carrying a fragment of a message (fragments.py)
+    fragments_received: int = 0
+    messages_reassembled: int = 0

@@ -17,6 +17,7 @@ from .handshake import Handshake
 from .hashchain import implicit_hash, implicit_mac, preimage_matches
 from .kdf import derive_session_keys, kdf_context, s0_dh_mode, total_hash
 from .negotiation import match_retained_secret
+from .pq_kem import HybridKemInitiator, HybridKemResponder, InvalidKemValue
 from .states import State
 
 
@@ -106,8 +107,13 @@ def derive_keys(hs: Handshake, dhpart: packets.DHPart, raw: bytes, *, responder_
     choice = hs.choice
     h = HASHES[choice.hash]
     try:
-        dh_result = hs.key_agreement(choice.key_agreement).shared_secret(dhpart.public_value)
-    except InvalidPublicValue as exc:
+        if isinstance(hs.kem, HybridKemInitiator):  # DPQ1: decapsulate DHPart1's ciphertext
+            dh_result = hs.kem.shared_secret(h.digest, dhpart.public_value)
+        elif isinstance(hs.kem, HybridKemResponder):  # encapsulated on Commit; DHPart2: nonce
+            dh_result = hs.kem.shared_secret(h.digest)
+        else:
+            dh_result = hs.key_agreement(choice.key_agreement).shared_secret(dhpart.public_value)
+    except (InvalidPublicValue, InvalidKemValue) as exc:
         return fail(str(exc), packets.ERROR_BAD_PUBLIC_VALUE)
     is_initiator = hs.role == "initiator"
     rs1, rs2 = hs.retained_pair()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .pq_kem import is_post_quantum
+
 SRTP_PROFILES = (
     "AES_CM_128_HMAC_SHA1_80",
     "AES_CM_128_HMAC_SHA1_32",
@@ -64,6 +66,11 @@ class Secure(ZrtpEvent):
     auth_tag: str
     key_agreement: str
     peer_zid: bytes
+
+    @property
+    def post_quantum(self) -> bool:
+        """The key agreement resists a future quantum computer (DPQ1, pq_kem.py)."""
+        return is_post_quantum(self.key_agreement)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from .hashchain import HashChain, implicit_hash, implicit_mac
 from .kdf import SessionKeys
 from .negotiation import AlgorithmChoice, our_offer
 from .packets import ZRTP_VERSION
+from .pq_kem import HybridKemInitiator, HybridKemResponder
 from .retained import NEVER_EXPIRES, RetainedSecrets, SecretLookup
 from .states import State
 
@@ -41,6 +42,7 @@ class Handshake:
     hello_acknowledged: bool = False
     choice: AlgorithmChoice | None = None
     key_agreements: dict[str, KeyAgreement] = field(default_factory=dict)
+    kem: HybridKemInitiator | HybridKemResponder | None = None  # DPQ1 only (pq_kem.py)
     retained: RetainedSecrets | None = None
     commit_bytes: bytes = b""  # the Commit that won (ours or the peer's)
     our_commit: packets.Commit | None = None

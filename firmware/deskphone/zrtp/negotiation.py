@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from . import packets
 from .algorithms import KEY_AGREEMENT_SPEED_ORDER, MANDATORY, SUPPORTED, HashAlgorithm
 from .kdf import secret_id
+from .pq_kem import REQUIRED_CIPHER, REQUIRED_HASH, is_post_quantum
 
 
 @dataclass(frozen=True)
@@ -89,19 +90,29 @@ def tie_break(kind: str, my_first: str, peer_first: str) -> str:
 def choose(ours: packets.Hello, theirs: packets.Hello) -> AlgorithmChoice:
     """The algorithms we commit to as initiator (§4.1.2, with the tie-break above)."""
     our_lists, their_lists = hello_lists(ours), hello_lists(theirs)
-    chosen: dict[str, str] = {}
-    for kind in ("hash", "cipher", "auth_tag", "key_agreement", "sas"):
+    commons: dict[str, list[str]] = {}
+    for kind in ("hash", "cipher", "auth_tag", "sas", "key_agreement"):
         mine = [n for n in with_mandatory(kind, our_lists[kind]) if n in SUPPORTED[kind]]
         peer = with_mandatory(kind, their_lists[kind])
-        common = [name for name in mine if name in peer]
+        commons[kind] = [name for name in mine if name in peer]
+    if REQUIRED_HASH not in commons["hash"] or REQUIRED_CIPHER not in commons["cipher"]:
+        # A post-quantum agreement needs S384 and AES3 (pq_kem.py); without both in common it is
+        # not common either. Both sides see the same lists, so both drop it.
+        commons["key_agreement"] = [n for n in commons["key_agreement"] if not is_post_quantum(n)]
+    chosen: dict[str, str] = {}
+    for kind in ("key_agreement", "hash", "cipher", "auth_tag", "sas"):
+        common = commons[kind]
         if not common:
             raise NegotiationError(_ERROR_FOR_KIND[kind], f"no common {kind} algorithm")
         my_first = common[0]
-        peer_first = next(name for name in peer if name in common)
+        peer_first = next(name for name in with_mandatory(kind, their_lists[kind])
+                          if name in common)
         if kind == "key_agreement":
             # §4.1.2: if the two first choices differ, use the faster of them so that both sides
             # tend to commit to the same key agreement (cheaper Commit contention).
             chosen[kind] = min(my_first, peer_first, key=KEY_AGREEMENT_SPEED_ORDER.index)
+        elif is_post_quantum(chosen["key_agreement"]) and kind in ("hash", "cipher"):
+            chosen[kind] = REQUIRED_HASH if kind == "hash" else REQUIRED_CIPHER
         else:
             chosen[kind] = tie_break(kind, my_first, peer_first)
     return AlgorithmChoice(chosen["hash"], chosen["cipher"], chosen["auth_tag"],
@@ -117,6 +128,12 @@ def check_commit(commit: packets.Commit, ours: packets.Hello) -> AlgorithmChoice
         if name not in with_mandatory(kind, our_lists[kind]) or name not in SUPPORTED[kind]:
             raise NegotiationError(_ERROR_FOR_KIND[kind],
                                    f"peer committed to {kind} {name!r}, which we do not offer")
+    if is_post_quantum(commit.key_agreement):
+        for kind, required in (("hash", REQUIRED_HASH), ("cipher", REQUIRED_CIPHER)):
+            if committed[kind] != required:
+                raise NegotiationError(_ERROR_FOR_KIND[kind], f"peer committed to {kind} "
+                                       f"{committed[kind]!r} with {commit.key_agreement}, "
+                                       f"which needs {required!r}")
     return AlgorithmChoice(commit.hash, commit.cipher, commit.auth_tag, commit.key_agreement,
                            commit.sas_type)
 

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 import google_crc32c
 
 from .algorithms import KEY_AGREEMENT_PV_LENGTH
+from .pq_kem import COMMIT_VALUE_LENGTH, DHPART1_VALUE_LENGTH, NONCE_LENGTH, PQ_KEY_AGREEMENT
 
 HEADER_LENGTH = 12
 CRC_LENGTH = 4
 MAGIC_COOKIE = b"ZRTP"
 PREAMBLE = b"\x50\x5a"
-MAX_PACKET_LENGTH = 1500  # a ZRTP packet fits one UDP datagram; the largest (DHPart DH3k) is 484
+MAX_PACKET_LENGTH = 1500  # one UDP datagram; the largest, a DPQ1 Commit, is 1348 (fragments.py)
 MAC_LENGTH = 8
 ZRTP_VERSION = "1.10"  # §4.1.1, §5.2: the version we speak, written in our Hello and PingAck
 
@@ -111,9 +112,8 @@ def decode_packet(data: bytes) -> ZrtpPacket:
         raise MalformedPacket(f"message preamble {message[:2].hex()}, expected 505a")
     words = struct.unpack("!H", message[2:4])[0]
     if 4 * words != len(message):
-        raise MalformedPacket(
-            f"message length field says {4 * words} bytes, packet carries {len(message)}"
-        )
+        raise MalformedPacket(f"message length field says {4 * words} bytes, packet carries "
+                              f"{len(message)}")
     return ZrtpPacket(sequence_number, ssrc, message)
 
 
@@ -216,7 +216,8 @@ class Hello:
 
 @dataclass(frozen=True)
 class Commit:
-    """§5.4. DH mode carries hvi (32 bytes); Mult carries a 16-byte nonce; Prsh nonce + key ID."""
+    """§5.4. DH mode carries hvi (32 bytes); Mult carries a 16-byte nonce; Prsh nonce + key ID.
+    DPQ1 (KEM, bzrtp's layout) carries hvi then the initiator's key shares (`pq_kem.py`)."""
 
     h2: bytes
     zid: bytes
@@ -228,6 +229,7 @@ class Commit:
     hvi: bytes = b""
     nonce: bytes = b""
     key_id: bytes = b""
+    public_value: bytes = b""  # DPQ1 only
     mac: bytes = field(default=b"\x00" * 8, repr=False)
 
     TYPE = b"Commit  "
@@ -241,7 +243,7 @@ class Commit:
             self.h2 + self.zid
             + b"".join(_algorithm_block(name) for name in (
                 self.hash, self.cipher, self.auth_tag, self.key_agreement, self.sas_type))
-            + (self.hvi if self.is_dh_mode else self.nonce + self.key_id)
+            + (self.hvi + self.public_value if self.is_dh_mode else self.nonce + self.key_id)
             + self.mac
         )
         return _frame(self.TYPE, body)
@@ -252,7 +254,8 @@ class Commit:
             raise MalformedPacket(f"Commit message is {len(message)} bytes, expected at least 76")
         names = [_algorithm_name(message[56 + 4 * i: 60 + 4 * i]) for i in range(5)]
         key_agreement = names[3]
-        expected = {"Mult": 100, "Prsh": 108}.get(key_agreement, 116)
+        expected = {"Mult": 100, "Prsh": 108,
+                    PQ_KEY_AGREEMENT: 116 + COMMIT_VALUE_LENGTH}.get(key_agreement, 116)
         _expect_length(f"Commit ({key_agreement})", message, expected)
         variable = message[76:-8]
         if key_agreement == "Mult":
@@ -260,10 +263,11 @@ class Commit:
         elif key_agreement == "Prsh":
             hvi, nonce, key_id = b"", variable[:16], variable[16:]
         else:
-            hvi, nonce, key_id = variable, b"", b""
+            hvi, nonce, key_id = variable[:32], b"", b""
         return cls(h2=message[12:44], zid=message[44:56], hash=names[0], cipher=names[1],
                    auth_tag=names[2], key_agreement=key_agreement, sas_type=names[4], hvi=hvi,
-                   nonce=nonce, key_id=key_id, mac=message[-8:])
+                   nonce=nonce, key_id=key_id, public_value=variable[32:] if hvi else b"",
+                   mac=message[-8:])
 
 
 @dataclass(frozen=True)
@@ -292,16 +296,16 @@ class DHPart:
             raise MalformedPacket(f"DHPart{part} message is {len(message)} bytes, too short")
         public_value = message[76:-8]
         if key_agreement is not None:
-            expected = KEY_AGREEMENT_PV_LENGTH.get(key_agreement)
+            expected = (KEY_AGREEMENT_PV_LENGTH.get(key_agreement)
+                        if key_agreement != PQ_KEY_AGREEMENT  # ciphertext or nonce, pq_kem.py
+                        else DHPART1_VALUE_LENGTH if part == 1 else NONCE_LENGTH)
             if expected is not None and len(public_value) != expected:
-                raise MalformedPacket(
-                    f"DHPart{part} public value is {len(public_value)} bytes, {key_agreement} "
-                    f"needs {expected}"
-                )
-        elif len(public_value) not in KEY_AGREEMENT_PV_LENGTH.values():
-            raise MalformedPacket(
-                f"DHPart{part} public value of {len(public_value)} bytes fits no key agreement"
-            )
+                raise MalformedPacket(f"DHPart{part} public value is {len(public_value)} bytes, "
+                                      f"{key_agreement} needs {expected}")
+        elif len(public_value) not in (*KEY_AGREEMENT_PV_LENGTH.values(), DHPART1_VALUE_LENGTH,
+                                       NONCE_LENGTH):
+            raise MalformedPacket(f"DHPart{part} public value of {len(public_value)} bytes "
+                                  "fits no key agreement")
         return cls(part=part, h1=message[12:44], rs1_id=message[44:52], rs2_id=message[52:60],
                    auxsecret_id=message[60:68], pbxsecret_id=message[68:76],
                    public_value=public_value, mac=message[-8:])

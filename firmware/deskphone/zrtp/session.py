@@ -42,6 +42,8 @@ core does no file I/O. The handlers live one module per phase:
     handshake.py     the handshake state the handlers are given
     actions.py       what a handler asks the session to do
     states.py        the state names
+    fragments.py     messages above the ZRTP MTU sent and received as fragments (bzrtp's layout)
+    pq_kem.py        DPQ1, the X25519 + ML-KEM-768 hybrid (Commit, DHPart1, DHPart2 nonce)
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import any_state, commit, confirm, dh_exchange, discovery, packets, retransmit
+from . import any_state, commit, confirm, dh_exchange, discovery, fragments, packets, retransmit
 from .actions import Action, ArmT1, ArmT2, Emit, Fail, Send, Step, StopTimer, StoreSecret, fail
 from .config import ZrtpConfig, ZrtpStats
 from .events import CacheMismatch, CacheWriteFailed, NotSecure, Secure, ZrtpEvent
@@ -97,6 +99,10 @@ class ZrtpSession:
         self._retransmission: Retransmission | None = None
         self._guard_deadline: float | None = None
         self._keys_emitted = False  # a Secure/CacheMismatch went out: never a second one
+        self._reassembler = fragments.Reassembler()
+        # message id per fragmented message (its retransmissions reuse it); a few recent ones
+        self._message_ids: dict[bytes, int] = {}
+        self._next_message_id = int.from_bytes(rng(2), "big")
 
     # --- read-only views of the handshake ---------------------------------------------------------
     @property
@@ -137,6 +143,20 @@ class ZrtpSession:
             self._apply(fail(discovery.HELLO_HASH_MISMATCH, packets.ERROR_HELLO_MISMATCH,
                              possible_attack=True), 0.0)
 
+    def is_announced_hello(self, data: bytes) -> bool:
+        """Whether `data` is a ZRTP packet carrying the very Hello the peer's SDP announced
+        (a=zrtp-hash, §8.1.1): the one ZRTP packet that proves, before any key exists, that
+        it comes from the peer of the authenticated signalling (symmetric RTP latching)."""
+        expected = self._handshake.expected_peer_hello_hash
+        if expected is None:
+            return False
+        try:
+            packet = packets.decode_packet(data)
+        except packets.MalformedPacket:  # BadCrc included
+            return False
+        return (packets.message_type(packet.message) == packets.Hello.TYPE
+                and hmac.compare_digest(implicit_hash(packet.message), expected))
+
     def start(self, now: float) -> None:
         if self.state is not State.IDLE:
             return
@@ -147,7 +167,12 @@ class ZrtpSession:
     def receive_datagram(self, data: bytes, now: float) -> None:
         self.stats.received += 1
         try:
-            packet = packets.decode_packet(data)
+            if fragments.is_fragment(data):
+                packet = self._reassembled(fragments.decode_fragment(data))
+                if packet is None:
+                    return  # more fragments to come
+            else:
+                packet = packets.decode_packet(data)
             message = packets.parse_message(packet.message)
         except packets.BadCrc:
             self.stats.dropped_crc += 1
@@ -304,8 +329,31 @@ class ZrtpSession:
 
     def _send(self, message: bytes) -> None:
         self._sequence = (self._sequence + 1) & 0xFFFF
-        self._outbox.append(packets.encode_packet(self._sequence, self._ssrc, message))
+        packet = packets.encode_packet(self._sequence, self._ssrc, message)
         self.stats.sent += 1
+        if len(packet) <= self.config.mtu:
+            self._outbox.append(packet)
+            return
+        key = implicit_hash(message)
+        message_id = self._message_ids.get(key)
+        if message_id is None:
+            message_id = self._next_message_id = (self._next_message_id + 1) & 0xFFFF
+            self._message_ids = {**dict(list(self._message_ids.items())[-3:]), key: message_id}
+        pieces = fragments.split(message, self.config.mtu)
+        for index, (offset, piece) in enumerate(pieces):
+            if index:
+                self._sequence = (self._sequence + 1) & 0xFFFF
+            self._outbox.append(fragments.encode_fragment(
+                self._sequence, self._ssrc, message_id, len(message) // 4, offset, piece))
+            self.stats.fragments_sent += 1
+
+    def _reassembled(self, fragment: fragments.Fragment) -> packets.ZrtpPacket | None:
+        self.stats.fragments_received += 1
+        message = self._reassembler.add(fragment)
+        if message is None:
+            return None
+        self.stats.messages_reassembled += 1
+        return packets.ZrtpPacket(fragment.sequence_number, fragment.ssrc, message)
 
     def _fail(self, reason: str, error_code: int | None, now: float, *,
               possible_attack: bool = False) -> None:

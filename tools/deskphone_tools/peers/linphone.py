@@ -98,12 +98,13 @@ class MatchedLine:
     match: re.Match[str]
 
 
-def _udp_inodes_listening(host: str, port: int) -> set[int]:
-    """Socket inodes bound to host:port over UDP, from /proc/net/udp (Linux)."""
+def _udp_inodes_listening(host: str, port: int, pid: int | str = "self") -> set[int]:
+    """Socket inodes bound to host:port over UDP, from /proc/PID/net/udp (Linux): the table
+    of that process's network namespace (a linphonec run under `ip netns exec`)."""
     packed = "".join(f"{int(octet):02X}" for octet in reversed(host.split(".")))
     wanted = {f"{packed}:{port:04X}", f"00000000:{port:04X}"}
     inodes: set[int] = set()
-    with contextlib.suppress(OSError), open("/proc/net/udp") as table:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/net/udp") as table:
         next(table, None)
         for row in table:
             fields = row.split()
@@ -278,7 +279,8 @@ class LinphonePeer:
                     f"listening on udp {host}:{port}; it printed:\n{self.tail()}"
                 )
             assert self._process is not None
-            if _udp_inodes_listening(host, port) & _socket_inodes_of(self._process.pid):
+            pid = self._process.pid
+            if _udp_inodes_listening(host, port, pid) & _socket_inodes_of(pid):
                 return
             if loop.time() >= deadline:
                 raise LinphoneError(

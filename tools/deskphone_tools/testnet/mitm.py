@@ -26,7 +26,9 @@ A patient attacker keeps what it learnt (`remember_secrets`): one cache shared b
 every call, so after one call through it the relay holds an rs1 with each phone; a phone that
 replaced its old rs1 with that one after a mismatch would greet the next attack as a plain
 "secure" call (RFC 6189 §4.6.1.1 is why it must not). `cache_expiration` is what its Confirms ask
-the phones to keep rs1 for (§5.7); 0 asks them to forget.
+the phones to keep rs1 for (§5.7); 0 asks them to forget. `key_agreements` is what its legs offer
+(default: deskphone's own, DPQ1 first); ("X255",) plays a MITM that keys both legs classically,
+so that what it records stays open to a future quantum computer.
 
 `zrtp_hash="keep"` plays a clumsier attacker who leaves the SDP alone: a phone that checks the
 peer's Hello against the `a=zrtp-hash` of its SDP (§8.1.1) then refuses the handshake.
@@ -73,7 +75,10 @@ class ZrtpLeg:
         self.zid = zid
         self.owns_cache = media.shared_cache is None
         self.cache = media.shared_cache or ZrtpCache(":memory:")
-        self.session = ZrtpSession(ZrtpConfig(zid=zid, cache_expiration=media.cache_expiration),
+        config = ZrtpConfig(zid=zid, cache_expiration=media.cache_expiration)
+        if media.key_agreements is not None:
+            config = dataclasses.replace(config, key_agreements=media.key_agreements)
+        self.session = ZrtpSession(config,
                                    ssrc=secrets.randbits(32),
                                    lookup_secrets=self.cache.lookup,
                                    store_secrets=self.cache.store)
@@ -153,8 +158,10 @@ class MitmMedia(MediaRelay):
     def __init__(self, loop: asyncio.AbstractEventLoop, call_id: str, *,
                  impersonate_zids: bool, zrtp_hash: str | None = None,
                  shared_cache: ZrtpCache | None = None,
-                 cache_expiration: int = NEVER_EXPIRES) -> None:
+                 cache_expiration: int = NEVER_EXPIRES,
+                 key_agreements: tuple[str, ...] | None = None) -> None:
         super().__init__(loop, call_id)
+        self.key_agreements = key_agreements
         self.shared_cache = shared_cache
         self.cache_expiration = cache_expiration
         self.impersonate_zids = impersonate_zids
@@ -306,8 +313,9 @@ class MitmRelay:
     def __init__(self, loop: asyncio.AbstractEventLoop, target: Addr, *,
                  impersonate_zids: bool = True, zrtp_hash: str | None = None,
                  remember_secrets: bool = False, cache_expiration: int = NEVER_EXPIRES,
-                 port: int = 0) -> None:
+                 key_agreements: tuple[str, ...] | None = None, port: int = 0) -> None:
         self.loop = loop
+        self.key_agreements = key_agreements
         self.impersonate_zids = impersonate_zids
         self.cache = ZrtpCache(":memory:") if remember_secrets else None
         self.cache_expiration = cache_expiration
@@ -318,7 +326,8 @@ class MitmRelay:
     def _new_media(self, call_id: str) -> CallMedia:
         media = MitmMedia(self.loop, call_id, impersonate_zids=self.impersonate_zids,
                           zrtp_hash=self.zrtp_hash, shared_cache=self.cache,
-                          cache_expiration=self.cache_expiration)
+                          cache_expiration=self.cache_expiration,
+                          key_agreements=self.key_agreements)
         self.media[call_id] = media
         return media
 

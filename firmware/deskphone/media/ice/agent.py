@@ -33,6 +33,7 @@ import asyncio
 import contextvars
 import ipaddress
 import logging
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ from deskphone.media.ice.candidates import (
     IceParameters,
     screen_remote_candidates,
 )
+from deskphone.media.ice.takeover import take_over
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +87,12 @@ class TurnRelay:
 
 
 class _TurnSetting(Protocol):
-    host: str
-    port: int
-    transport: str
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def transport(self) -> str: ...
 
 
 class NatSettings(Protocol):
@@ -274,12 +279,19 @@ class IceAgent:
 
     def __init__(self, *, controlling: bool, servers: IceServers = IceServers(),
                  host_addresses: Sequence[str] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, components: int = 1) -> None:
+        # components=2 only to answer a peer that offers ICE without rtcp-mux (RTCP as its own
+        # component, RFC 8445 §4; liblinphone does): its agent completes only once both have
+        # pairs. Media, RTCP included, still goes on component 1's pair.
+        if components not in (1, 2):
+            raise IceError(f"ICE components {components}: expected 1 (rtcp-mux) or 2")
+        self.components = components
         self.stats = IceStats()
         self.selected_pair: SelectedPair | None = None
         self._clock = clock
         self._receiver: Callable[[bytes], None] | None = None
         self._send_target: tuple[Any, tuple[str, int]] | None = None
+        self._pair: Any = None  # aioice's nominated CandidatePair
         self._tokens = ERROR_ANSWERS_PER_SECOND
         self._tokens_at = clock()
         self._servers = servers
@@ -288,7 +300,8 @@ class IceAgent:
             ipaddress.ip_address(a).is_loopback for a in host_addresses or ())
         self._broadcasts = local_networks()[1]
         self._connection = _Connection(
-            self, host_addresses, servers.turn, ice_controlling=controlling, components=1,
+            self, host_addresses, servers.turn, ice_controlling=controlling,
+            components=components,
             stun_server=servers.stun, turn_username=servers.username,
             turn_password=servers.password, use_ipv4=True, use_ipv6=False)
         self._local: IceDescription | None = None
@@ -326,11 +339,12 @@ class IceAgent:
             raise IceError("local ICE description asked for before gather()")
         return self._local
 
-    def default_candidate(self) -> IceCandidate:
-        """The candidate for c=/m= (RFC 8839 §4.2.1.2): the relayed one when there is one
-        (most likely to work), else the srflx, else a host candidate."""
+    def default_candidate(self, component: int = 1) -> IceCandidate:
+        """The candidate for c=/m= (RFC 8839 §4.2.1.2), or for a=rtcp with `component` 2: the
+        relayed one when there is one (most likely to work), else the srflx, else a host one."""
         order = {"relay": 0, "srflx": 1, "host": 2}
-        return min(self.local_description.candidates, key=lambda c: order.get(c.type, 3))
+        return min((c for c in self.local_description.candidates if c.component == component),
+                   key=lambda c: order.get(c.type, 3))
 
     async def set_remote(self, remote: IceDescription) -> None:
         """The peer's ufrag, pwd and candidates, from its authenticated SDP."""
@@ -341,7 +355,8 @@ class IceAgent:
         connection.remote_is_lite = remote.parameters.lite
         screened = screen_remote_candidates(remote.candidates,
                                             allow_loopback=self._allow_loopback,
-                                            local_broadcasts=self._broadcasts)
+                                            local_broadcasts=self._broadcasts,
+                                            components=self.components)
         self.stats.remote_candidates_accepted += len(screened.accepted)
         self.stats.remote_candidates_refused.update(screened.refused)
         if screened.refused:
@@ -367,6 +382,33 @@ class IceAgent:
                  self.selected_pair.describe())
         return self.selected_pair
 
+    async def use_default_candidate(self, remote: tuple[str, int]) -> SelectedPair:
+        """The peer answered without ICE (RFC 8839 §4.2.3: no a=ice-ufrag/ice-pwd): it sends to
+        our default candidate (c=/m=) and receives at its own c=/m= address, so that is the
+        pair, set without checks (aioice's `set_selected_pair`, meant for this case). A srflx
+        default is sent from its base, the host socket behind the NAT mapping."""
+        default = self.default_candidate()
+        local = default
+        if default.type == "srflx":
+            local = next(c for c in self.local_description.candidates if c.type == "host"
+                         and (c.host, c.port) == (default.related_address, default.related_port))
+        peer = IceCandidate("noice", 1, "udp", 1, remote[0], remote[1], "host")
+        screened = screen_remote_candidates([peer], allow_loopback=self._allow_loopback,
+                                            local_broadcasts=self._broadcasts)
+        if not screened.accepted:
+            self.stats.remote_candidates_refused.update(screened.refused)
+            raise IceError(f"the peer's media address {remote[0]}:{remote[1]} is refused "
+                           f"({', '.join(screened.refused)})")
+        connection = self._connection
+        await connection.add_remote_candidate(peer.to_aioice())
+        connection.set_selected_pair(1, local.foundation, peer.foundation)
+        # aioice keeps the forced pair in its nominated table (the one private read here; the
+        # version is pinned): its protocol is the socket media goes on.
+        pair = connection._nominated[1]
+        self._nominated(pair)
+        self.selected_pair = SelectedPair(default, peer, remote)
+        return self.selected_pair
+
     def set_receiver(self, receiver: Callable[[bytes], None] | None) -> None:
         """Where datagrams arriving after nomination go (RTP, RTCP, ZRTP: RFC 7983 bytes)."""
         self._receiver = receiver
@@ -387,6 +429,17 @@ class IceAgent:
         self.stats.datagrams_sent += 1
         return True
 
+    def take_over_socket(self) -> tuple[socket.socket, Callable[[bytes, tuple[str, int]], None]]:
+        """The nominated host/srflx pair's socket, for the media stream to read (takeover.py),
+        and where the STUN the stream reads on it must go. A relay pair stays with aioice."""
+        if self._pair is None or self.selected_pair is None:
+            raise IceError("socket takeover asked for before a pair was nominated")
+        if self.selected_pair.kind is PairKind.RELAY:
+            raise IceError("a relayed pair's socket stays with the TURN client")
+        sock, stun_received = take_over(self._pair.protocol)
+        self._send_target = (self._pair.protocol.transport, self._pair.remote_addr)
+        return sock, stun_received
+
     async def close(self) -> None:
         """Stop checks and consent, delete TURN allocations, close every socket."""
         self._send_target = None
@@ -402,6 +455,7 @@ class IceAgent:
                                           IceCandidate.from_aioice(pair.remote_candidate),
                                           (pair.remote_addr[0], pair.remote_addr[1]))
         self._send_target = (pair.protocol.transport, pair.remote_addr)
+        self._pair = pair
 
     def _datagram_received(self, data: bytes) -> None:
         if data and data[0] <= 3:  # RFC 7983 §7: STUN range, yet aioice could not parse it

@@ -140,9 +140,10 @@ class ScreenedCandidates:
 
 
 def refusal_reason(candidate: IceCandidate, *, allow_loopback: bool,
-                   local_broadcasts: frozenset[str] = frozenset()) -> str | None:
+                   local_broadcasts: frozenset[str] = frozenset(),
+                   components: int = 1) -> str | None:
     """Why the agent must not send to `candidate`, or None when it may."""
-    if candidate.component != 1:
+    if not 1 <= candidate.component <= components:
         return "component"  # rtcp-mux: RTP, RTCP, ZRTP all on component 1 (RFC 5761)
     if candidate.transport != "udp":
         return "transport"
@@ -172,14 +173,15 @@ def refusal_reason(candidate: IceCandidate, *, allow_loopback: bool,
 
 def screen_remote_candidates(candidates: Iterable[IceCandidate], *, allow_loopback: bool,
                              local_broadcasts: frozenset[str] = frozenset(),
-                             limit: int = MAX_REMOTE_CANDIDATES) -> ScreenedCandidates:
+                             limit: int = MAX_REMOTE_CANDIDATES,
+                             components: int = 1) -> ScreenedCandidates:
     """The peer's candidates the agent may check, best first, and the refusals by reason."""
     refused: Counter[str] = Counter()
     usable: list[IceCandidate] = []
     seen: set[tuple[str, int]] = set()
     for candidate in candidates:
         reason = refusal_reason(candidate, allow_loopback=allow_loopback,
-                                local_broadcasts=local_broadcasts)
+                                local_broadcasts=local_broadcasts, components=components)
         if reason is None and (candidate.host, candidate.port) in seen:
             reason = "duplicate"
         if reason is not None:

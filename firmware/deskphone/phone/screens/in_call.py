@@ -39,6 +39,7 @@ class InCallScreen(Screen):
     dtmf: str = ""  # digits sent in this call (the tail is shown)
     warning: str = ""  # who answers may not be who the LAN announced: shown before the peer
     muted: bool = False  # the microphone is silenced
+    post_quantum: bool = False  # "PQ" beside Secure/Verified: a post-quantum key agreement (DPQ1)
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_STATES:
@@ -83,10 +84,13 @@ class InCallScreen(Screen):
         layout.shape(padlock(2, 17, closed=True))
         if state == "verified":
             layout.shape(check_mark(14, 19))
-            layout.text("Verified", 27, MEDIUM, x=27, width=WIDTH - 27)
+            layout.text("Verified PQ" if self.post_quantum else "Verified", 27, MEDIUM, x=27,
+                        width=WIDTH - 27)
             if self.sas:
                 layout.text(f"SAS {self.sas}", 45, SMALL, align="center")
             return
-        layout.text("Secure: compare", 27, MEDIUM, x=16, width=WIDTH - 16)
+        # "Secure PQ: compare" does not fit the line; the SAS below says what to compare.
+        layout.text("Secure PQ" if self.post_quantum else "Secure: compare", 27, MEDIUM, x=16,
+                    width=WIDTH - 16)
         if self.sas:
             add_sas(layout, self.sas, 30, 51)

@@ -17,13 +17,18 @@ class SasScreen(Screen):
     peer: str
     sas: str
     warning: str = ""  # e.g. "NEW PHONE ID": replaces the header, the SAS matters even more
+    post_quantum: bool = False  # "PQ" at the right of the header: a post-quantum key agreement
 
     def layout(self) -> Layout:
         layout = Layout()
         header = f"Read aloud with {self.peer}"
         if self.warning:
             header = f"! {self.warning}: {self.peer}"
-        layout.text(header, 9, SMALL)
+        if self.post_quantum:
+            layout.text(header, 9, SMALL, width=WIDTH - 18)
+            layout.text("PQ", 9, SMALL, align="right", bold=True)
+        else:
+            layout.text(header, 9, SMALL)
         layout.box(0, 12, WIDTH - 1, 12)
         add_sas(layout, self.sas, 14, 50)
         layout.text("# if it matches, * if not", 62, SMALL, align="center")

@@ -1,0 +1,199 @@
+"""ICE for a call's audio stream (RFC 8445 over SIP offer/answer, SDP of RFC 8839).
+
+When. The caller offers ICE only when `[nat]` names a STUN or TURN server; the callee answers
+with ICE only when the offer carried it (RFC 8839 §4.2.2: no ice-ufrag/ice-pwd in the offer, no
+ICE). With no `[nat]` and a peer without ICE, nothing here runs: a LAN call's SDP and packets
+are what they were (host only, no traffic to any server). A callee with no `[nat]` answering an
+ICE offer gathers host candidates only.
+
+How. The agent (media/ice, aioice) gathers before our SDP is written; its candidates and the
+default candidate (the relayed one, else the srflx, else a host one: RFC 8839 §4.2.1.2) go in
+the offer or answer. Once both descriptions are known the checks run (offerer controlling, RFC
+8445 §6.1.1); after nomination the stream is carried on the pair: a host/srflx pair's socket is
+taken over by the stream (one wake-up per frame, takeover.py), a relay pair goes through
+aioice's TURN client. Until then the stream sends nothing (`await_path`), so ZRTP starts on the
+pair and audio never leaves before ZRTP has keyed SRTP (RFC 6189 §4.6, as without ICE): ZRTP
+runs end to end over the pair, a TURN server only ever sees SRTP.
+
+No re-INVITE with the selected pair is sent: RFC 8445 §8.1.2's updated offer existed for the
+default-candidate checks of middleboxes, which RFC 8839 §4.2.4 leaves optional.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from deskphone.calls.call import ActiveCall
+from deskphone.config import Config
+from deskphone.media.ice import (
+    CandidateError,
+    IceAgent,
+    IceCandidate,
+    IceDescription,
+    IceError,
+    IceParameters,
+    IceServers,
+    PairKind,
+)
+from deskphone.sdp import IceAttributes, Negotiated, SdpError, SessionDescription
+
+log = logging.getLogger(__name__)
+
+
+def offer_ice_components(offer: bytes) -> int:
+    """0 when the first usable audio stream of `offer` has no ICE credentials; else how many
+    ICE components to answer with: 1 with a=rtcp-mux, 2 when the peer keeps RTCP apart and
+    offers component-2 candidates (liblinphone does, and treats an answer without a component
+    2 default as an ICE mismatch, RFC 8445 §5.4: it then drops ICE altogether)."""
+    try:
+        session = SessionDescription.parse(offer)
+    except SdpError:
+        return 0
+    for media in session.media:
+        if media.media.lower() == "audio" and media.port != 0:
+            ice = IceAttributes.from_description(session, media)
+            if ice is None:
+                return 0
+            separate = not media.attribute_values("rtcp-mux") and any(
+                len(c.split()) > 1 and c.split()[1] == "2" for c in ice.candidates)
+            return 2 if separate else 1
+    return 0
+
+
+def _host_addresses(config: Config) -> list[str] | None:
+    """Host candidates on [media] host when it names one address, else every interface."""
+    try:
+        address = ipaddress.ip_address(config.media.host)
+    except ValueError:
+        return None
+    return None if address.is_unspecified else [config.media.host]
+
+
+async def gather(call: ActiveCall, config: Config, components: int = 1) -> None:
+    """Give the call an ICE agent with its candidates gathered; the stream waits for the pair."""
+    assert call.media is not None
+    servers = IceServers.from_settings(config.nat) if config.nat.configured else IceServers()
+    agent = IceAgent(controlling=call.outgoing, servers=servers,
+                     host_addresses=_host_addresses(config), components=components)
+    call.ice = agent
+    call.media.await_path()
+    await agent.gather()
+
+
+def local_attributes(call: ActiveCall) -> tuple[str, int, IceAttributes] | None:
+    """The default candidate (c=, m=) and the ICE attributes for our SDP, None without ICE."""
+    agent = call.ice
+    if agent is None:
+        return None
+    description = agent.local_description
+    default = agent.default_candidate()
+    rtcp = None
+    if agent.components == 2:  # RFC 8839 §4.2.1.2 with RFC 3605: component 2's default
+        rtcp_default = agent.default_candidate(2)
+        rtcp = f"{rtcp_default.port} IN IP4 {rtcp_default.host}"
+    attributes = IceAttributes(description.parameters.ufrag, description.parameters.pwd,
+                               tuple(c.to_sdp() for c in description.candidates), rtcp=rtcp)
+    return default.host, default.port, attributes
+
+
+def remote_description(attributes: IceAttributes) -> tuple[IceDescription, int]:
+    """The peer's ICE description from its SDP, and how many of its candidates were malformed
+    (dropped, like the lines past the SDP layer's limit)."""
+    candidates: list[IceCandidate] = []
+    bad = attributes.dropped
+    for value in attributes.candidates:
+        try:
+            candidates.append(IceCandidate.from_sdp(value))
+        except CandidateError as exc:
+            bad += 1
+            log.info("ICE: peer candidate refused: %s", exc)
+    parameters = IceParameters(attributes.ufrag, attributes.pwd, attributes.lite)
+    return IceDescription(parameters, tuple(candidates)), bad
+
+
+async def connect(call: ActiveCall, negotiated: Negotiated) -> None:
+    """Run the checks against the peer's candidates and carry the stream on the nominated pair.
+    Raises IceError (with the step) when there is no pair; the caller ends the call."""
+    agent, media = call.ice, call.media
+    assert agent is not None and media is not None
+    if negotiated.remote_ice is None:  # RFC 8839 §4.2.3: a peer without ICE
+        pair = await agent.use_default_candidate((negotiated.remote_address,
+                                                  negotiated.remote_port))
+        mux = negotiated.rtcp_mux
+    else:
+        remote, malformed = remote_description(negotiated.remote_ice)
+        agent.stats.remote_candidates_refused["malformed"] += malformed
+        try:
+            await agent.set_remote(remote)
+        except CandidateError as exc:
+            raise IceError(f"the peer's ICE credentials are unusable: {exc}") from None
+        pair = await agent.connect()
+        mux = True  # one component: RTP, RTCP and ZRTP on the pair (RFC 8839 §5.1.3)
+    if call.ended or call.media is None:
+        return
+    agent.set_receiver(media.relay_received)  # datagrams until the takeover, and a relay's
+    if pair.kind is PairKind.RELAY:
+        media.use_relay(agent.send, pair.remote_address, rtcp_mux=mux)
+    else:
+        sock, stun_received = agent.take_over_socket()
+        media.adopt_socket(sock, pair.remote_address, stun_received, rtcp_mux=mux)
+    call.ice_ready = True
+
+
+async def run(call: ActiveCall, negotiated: Negotiated,
+              failed: Callable[[ActiveCall], None]) -> None:
+    """`connect`, then ZRTP on the pair when it was waiting for one; `failed(call)` (the call
+    layer ends the call) when ICE found no pair."""
+    try:
+        await connect(call, negotiated)
+    except IceError as exc:
+        log.warning("call %s: %s", call.call_id, exc)
+        failed(call)
+        return
+    if not call.ended and call.zrtp is not None and call.zrtp_after_ice:
+        call.zrtp.start()
+
+
+def ice_info(call: ActiveCall) -> dict[str, Any] | None:
+    """What `state` says of the path: direct (host/srflx pair) or relayed (TURN), the pair,
+    and the agent's counters; no ufrag, no password."""
+    agent = call.ice
+    if agent is None:
+        return None
+    stats = asdict(agent.stats)
+    stats["remote_candidates_refused"] = dict(agent.stats.remote_candidates_refused)
+    pair = agent.selected_pair
+    try:
+        local = sorted(c.type for c in agent.local_description.candidates)
+    except IceError:  # still gathering
+        return {"state": "gathering", "stats": stats}
+    info: dict[str, Any] = {"state": "connected" if call.ice_ready else "checking",
+                            "stats": stats, "local_candidates": local}
+    if pair is not None:
+        info.update(path="direct" if pair.kind.direct else "relayed", kind=pair.kind.value,
+                    pair=pair.describe(), local=f"{pair.local.host}:{pair.local.port}",
+                    remote=f"{pair.remote_address[0]}:{pair.remote_address[1]}",
+                    encrypted_end_to_end=True)  # ZRTP runs over the pair either way
+    return info
+
+
+def path_label(call: ActiveCall) -> str:
+    """One short line for the call-quality screen: 'direct srflx', 'relayed TURN', 'direct'."""
+    agent = call.ice
+    if agent is None or agent.selected_pair is None:
+        return "direct" if agent is None else "checking"
+    kind = agent.selected_pair.kind
+    return f"direct {kind.value}" if kind.direct else "relayed TURN"
+
+
+async def close(call: ActiveCall) -> None:
+    agent, call.ice = call.ice, None
+    if agent is not None:
+        try:
+            await agent.close()
+        except (OSError, RuntimeError, ConnectionError) as exc:
+            log.debug("ICE close: %s", exc)
