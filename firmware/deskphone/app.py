@@ -28,11 +28,18 @@ from deskphone.config import Config
 from deskphone.control import ControlError, ControlServer
 from deskphone.control_commands import CONTROL_COMMANDS
 from deskphone.devices.build import Devices
-from deskphone.devices.microphone import MuteableMicrophone
+from deskphone.devices.microphone import MuteableMicrophone, scale_s16
 from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
-from deskphone.phone_files import CONTACTS_FILE, HISTORY_FILE, ContactsKeeper, HistoryKeeper
+from deskphone.phone_files import (
+    CONTACTS_FILE,
+    HISTORY_FILE,
+    SETTINGS_FILE,
+    ContactsKeeper,
+    HistoryKeeper,
+    VolumeKeeper,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +104,8 @@ class PhoneApp:
         # media stream mixes it in during one (it is the call layer's ToneSource).
         self.tone = CurrentTone(devices.audio.rate)
         self.microphone = MuteableMicrophone(devices.audio)  # what a call captures from
+        self.volume = VolumeKeeper(data_dir / SETTINGS_FILE)
+        self.microphone.gain = self.volume.gain("earpiece")
         self._inbox: deque[ev.Event] = deque()
         self._handling = False
         self.calls: CallLayer | None = call_layer_factory(self) if call_layer_factory else None
@@ -362,9 +371,10 @@ class PhoneApp:
                 continue
             audio.capture_frame()  # keep the capture side drained
             frame = self.tone_frame()
+            gain = self.volume.gain("earpiece")
             if frame is None and self._ring_tone is not None:
-                frame = self._ring_tone.next_frame()
-            audio.play_frame(frame or silence)
+                frame, gain = self._ring_tone.next_frame(), self.volume.gain("ringer")
+            audio.play_frame(scale_s16(frame, gain) if frame else silence)
             next_at += FRAME_SECONDS
             delay = next_at - self.clock()
             if delay < -0.2:  # we fell far behind (suspended laptop): resynchronise

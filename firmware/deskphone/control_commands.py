@@ -14,9 +14,10 @@ from typing import Any, Protocol
 
 from deskphone.control import ControlError, help_text
 from deskphone.devices.build import Devices
+from deskphone.devices.microphone import MuteableMicrophone
 from deskphone.phone import events as ev
 from deskphone.phone.machine import PhoneMachine
-from deskphone.phone_files import HistoryKeeper
+from deskphone.phone_files import MAX_VOLUME, VOLUMES, HistoryKeeper, VolumeKeeper
 
 VALID_KEYS = frozenset("0123456789*#ABCD")
 
@@ -27,6 +28,8 @@ class ControlledPhone(Protocol):
     machine: PhoneMachine
     devices: Devices
     history: HistoryKeeper
+    volume: VolumeKeeper
+    microphone: MuteableMicrophone
 
     def contacts_event(self) -> ev.ContactsChanged: ...
 
@@ -207,6 +210,20 @@ async def _cmd_mute(app: ControlledPhone, args: list[str]) -> Any:
     return app.state()
 
 
+async def _cmd_volume(app: ControlledPhone, args: list[str]) -> Any:
+    usage = f"volume [earpiece|ringer up|down|0-{MAX_VOLUME}]   (remembered across restarts)"
+    if args:
+        if len(args) != 2 or args[0] not in VOLUMES:
+            raise ControlError(f"usage: {usage}")
+        how = args[1]
+        if how not in ("up", "down") and not (how.isdigit() and 0 <= int(how) <= MAX_VOLUME):
+            raise ControlError(f"volume {args[0]}: got {how!r}, expected up, down or a level "
+                               f"0 to {MAX_VOLUME}")
+        app.volume.change(args[0], how)
+        app.microphone.gain = app.volume.gain("earpiece")
+    return dict(app.volume.levels)
+
+
 async def _cmd_redial(app: ControlledPhone, args: list[str]) -> Any:
     _expect(args, 0, "redial   (call the last number dialled again)")
     target = app.history.history.last_dialled()
@@ -242,6 +259,7 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "contacts": _cmd_contacts,
     "dnd": _cmd_dnd,
     "mute": _cmd_mute,
+    "volume": _cmd_volume,
     "screenshot": _cmd_screenshot,
     "state": _cmd_state,
     "wait": _cmd_wait,

@@ -9,6 +9,7 @@ line is logged with the file and its line number, and the next write leaves only
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -36,6 +37,10 @@ from deskphone.storage import atomic_write_text
 log = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.jsonl"
+SETTINGS_FILE = "settings.json"  # what the person set on the phone itself: volumes
+VOLUMES = ("earpiece", "ringer")
+MAX_VOLUME = 10
+UNITY_VOLUME = 8  # the level at which audio plays as captured; 10 is 1.25x, 0 is silent
 CONTACTS_FILE = "contacts.txt"
 MAX_FILE_BYTES = 1 << 20  # 100 records are ~20 KB; a bigger file is read only this far
 
@@ -140,6 +145,46 @@ class ContactsKeeper:
 
     def event(self, lan_directory: list[dict[str, Any]], history: CallHistory) -> ContactsChanged:
         return ContactsChanged(self.book(lan_directory, history))
+
+
+class VolumeKeeper:
+    """Earpiece and ringer volume, 0 to 10, remembered across restarts in settings.json."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.levels = dict.fromkeys(VOLUMES, UNITY_VOLUME)
+        text = read_state_file(path)
+        if not text:
+            return
+        try:
+            stored = json.loads(text)
+            if not isinstance(stored, dict):
+                raise ValueError(f"expected a JSON object, got {type(stored).__name__}")
+        except ValueError as exc:
+            log.warning("%s line 1: %s; volumes back to %d", path, exc, UNITY_VOLUME)
+            return
+        for name, level in stored.get("volume", {}).items() if isinstance(
+                stored.get("volume"), dict) else ():
+            if name in VOLUMES and isinstance(level, int) and not isinstance(level, bool) \
+                    and 0 <= level <= MAX_VOLUME:
+                self.levels[name] = level
+            else:
+                log.warning("%s: field 'volume.%s' is %r, expected %s 0 to %d", path,
+                            log_text(str(name)), level, " or ".join(VOLUMES), MAX_VOLUME)
+
+    def gain(self, name: str) -> float:
+        return self.levels[name] / UNITY_VOLUME
+
+    def change(self, name: str, how: str) -> int:
+        """`how` is up, down or a level 0..10; the new level (saved)."""
+        level = self.levels[name]
+        level = level + 1 if how == "up" else level - 1 if how == "down" else int(how)
+        self.levels[name] = max(0, min(MAX_VOLUME, level))
+        try:
+            atomic_write_text(self.path, json.dumps({"volume": self.levels}, sort_keys=True))
+        except OSError as exc:
+            log.warning("%s: cannot save the volume (%s)", self.path, exc.strerror or exc)
+        return self.levels[name]
 
 
 def _printable(text: str, limit: int) -> str:

@@ -9,17 +9,35 @@ and timestamp stay continuous).
 
 from __future__ import annotations
 
+import sys
+from array import array
+
 from deskphone.devices.audio import AudioPort
 
 
+def scale_s16(pcm: bytes, gain: float) -> bytes:
+    """An S16LE frame times `gain`, saturated (the volume; 1.0 returns it untouched)."""
+    if gain == 1.0:
+        return pcm
+    samples = array("h", pcm[: len(pcm) // 2 * 2])
+    if sys.byteorder != "little":
+        samples.byteswap()
+    out = array("h", (max(-32768, min(32767, int(s * gain))) for s in samples))
+    if sys.byteorder != "little":
+        out.byteswap()
+    return out.tobytes()
+
+
 class MuteableMicrophone:
-    """An AudioPort that passes everything through to `audio`, but captures silence if muted."""
+    """An AudioPort that passes everything through to `audio`, but captures silence if muted
+    and plays at the earpiece volume (`gain`)."""
 
     def __init__(self, audio: AudioPort) -> None:
         self.audio = audio
         self.rate = audio.rate
         self.muted = False
         self.silenced_frames = 0
+        self.gain = 1.0
 
     def capture_frame(self) -> bytes:
         frame = self.audio.capture_frame()
@@ -29,7 +47,7 @@ class MuteableMicrophone:
         return bytes(len(frame))
 
     def play_frame(self, pcm: bytes) -> None:
-        self.audio.play_frame(pcm)
+        self.audio.play_frame(scale_s16(pcm, self.gain))
 
     def close(self) -> None:  # the app owns the device
         pass
