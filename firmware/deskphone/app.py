@@ -130,6 +130,7 @@ class PhoneApp:
         self._run_commands(self.machine.start(self.clock()))
         self.post(self.history.event())  # the missed count and redial's number, from the file
         self.post(self.contacts_event())
+        self.post(ev.ClockChanged(clock_text(time.time())))
         if self.calls is not None:
             await self.calls.start()
         # The control socket opens last: a script that can reach it can also place and receive
@@ -138,6 +139,7 @@ class PhoneApp:
             await self.control.start()
         self._ticks.append(asyncio.create_task(self._audio_tick(), name="audio-tick"))
         self._ticks.append(asyncio.create_task(self._stats_tick(), name="stats-tick"))
+        self._ticks.append(asyncio.create_task(self._clock_tick(), name="clock-tick"))
         if self.calls is not None:
             self._ticks.append(asyncio.create_task(self._call_events(), name="call-events"))
         if self.devices.hook is not None or self.devices.keypad is not None:
@@ -398,6 +400,16 @@ class PhoneApp:
                 jitter_ms=float(media.get("jitter_ms") or 0.0),
                 rtt_ms=media.get("rtt_ms"), path=str(info.get("path") or "")))
 
+    async def _clock_tick(self) -> None:
+        # The idle screen's time, posted when the minute changes (woken just after it does).
+        shown = self.machine.clock_text
+        while True:
+            await asyncio.sleep(60.5 - time.time() % 60)
+            text = clock_text(time.time())
+            if text != shown:
+                shown = text
+                self.post(ev.ClockChanged(text))
+
     # -- timers ------------------------------------------------------------------------------
 
     def _arm_machine_timer(self) -> None:
@@ -475,6 +487,14 @@ class PhoneApp:
             raise ControlError(f"unknown command {name!r}; commands: "
                                + ", ".join(sorted(CONTROL_COMMANDS)))
         return await handler(self, args)
+
+
+CLOCK_UNSET_BEFORE = 1_704_067_200.0  # 2024-01-01: earlier than any build, so never set
+
+
+def clock_text(now: float) -> str | None:
+    """"14:05" local time, or None when the clock is known to be unset."""
+    return None if now < CLOCK_UNSET_BEFORE else time.strftime("%H:%M", time.localtime(now))
 
 
 def state_now(app: PhoneApp) -> str:

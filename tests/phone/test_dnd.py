@@ -46,3 +46,17 @@ def test_mute_toggles_in_a_call_shows_muted_and_ends_with_the_call() -> None:
     m.handle(ev.MuteToggled(), 4.0)
     assert ev.SetMute(False) in m.handle(ev.HookOn(), 5.0)  # hanging up gives the mic back
     assert m.muted is False
+
+
+def test_the_idle_screen_shows_the_time_and_hides_it_when_the_clock_is_unset() -> None:
+    from deskphone.app import clock_text
+
+    m = PhoneMachine(MachineSettings(extension="201", display_name="Alice"))
+    m.start(0.0)
+    m.handle(ev.ClockChanged("14:05"), 0.0)
+    assert "14:05" in m.snapshot()["screen"]
+    m.handle(ev.ClockChanged(None), 1.0)
+    assert ":" not in m.snapshot()["screen"]
+    assert clock_text(0.0) is None  # 1970: a Pi that has not heard timesyncd yet
+    text = clock_text(1_764_690_000.0)
+    assert text is not None and len(text) == 5 and text[2] == ":"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deskphone.phone.feature_events import ClockChanged as ClockChanged
 from deskphone.phone.feature_events import ContactsChanged as ContactsChanged
 from deskphone.phone.feature_events import DndSet as DndSet
 from deskphone.phone.feature_events import FeatureCommand, FeatureEvent

@@ -44,6 +44,14 @@ class MuteToggled:
     """Mute or unmute the microphone in a call (ctl mute, the D key in a call)."""
 
 
+@dataclass(frozen=True)
+class ClockChanged:
+    """The wall-clock time for the idle screen ("14:05"), or None when the clock is known to be
+    unset (a Pi without a battery boots in 1970 until timesyncd has been heard)."""
+
+    text: str | None
+
+
 # -- commands out ----------------------------------------------------------------------------
 
 
@@ -73,5 +81,5 @@ class SetMute:
     on: bool
 
 
-FeatureEvent = HistoryChanged | ContactsChanged | DndSet | MuteToggled
+FeatureEvent = HistoryChanged | ContactsChanged | DndSet | MuteToggled | ClockChanged
 FeatureCommand = RecordCall | MarkHistorySeen | SetMute

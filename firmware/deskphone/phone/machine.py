@@ -98,6 +98,7 @@ class PhoneMachine:
         self.contacts = ContactBook()  # names and verified marks for the ringing screen
         self.dnd = False
         self.muted = False  # the microphone, in this call
+        self.clock_text: str | None = None  # the app's wall clock, minute by minute
         self._pending: Commands = []  # what a handler's _reset_call recorded, sent after it
         self.screen: object = self._idle_screen()
         self.ignored = 0
@@ -209,7 +210,7 @@ class PhoneMachine:
         return IdleScreen(extension=self.settings.extension,
                           display_name=self.settings.display_name, status=self.status,
                           warning=self.lan_warning, missed=self.history.missed,
-                          dnd=self.dnd)
+                          dnd=self.dnd, clock=self.clock_text)
 
     def _take_pending(self) -> Commands:
         pending, self._pending = self._pending, []
@@ -553,6 +554,10 @@ class PhoneMachine:
     def _toggle_mute(self, _: ev.Event) -> Commands:
         self.muted = not self.muted
         return [ev.SetMute(self.muted), *self._refresh_call_screen()]
+
+    def _clock_changed(self, event: ev.ClockChanged) -> Commands:
+        self.clock_text = event.text
+        return [self._show(self._idle_screen())] if self.state is CallState.IDLE else []
 
     def _dnd_set(self, event: ev.DndSet) -> Commands:
         self.dnd = event.on

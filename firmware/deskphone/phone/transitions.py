@@ -121,3 +121,4 @@ for _rows in TRANSITIONS.values():
     _rows.setdefault(ev.HistoryChanged, "history_changed")  # the missed count, redial's number
     _rows.setdefault(ev.ContactsChanged, "contacts_changed")  # who a caller is
     _rows.setdefault(ev.DndSet, "dnd_set")  # do not disturb
+    _rows.setdefault(ev.ClockChanged, "clock_changed")  # the time on the idle screen
