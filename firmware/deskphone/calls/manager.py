@@ -44,6 +44,7 @@ from deskphone.calls.call_media import (
     start_media,
 )
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
+from deskphone.calls.liveness import MediaWatch
 from deskphone.calls.peer_identity import (
     expectation_for,
     warning_after_zrtp,
@@ -92,6 +93,7 @@ class CallManager:
         self.cache: CacheWriter | None = None
         self.routes: Routes | None = None
         self.accounts: AccountManager | None = None
+        self.media_watch: MediaWatch | None = None
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -119,6 +121,8 @@ class CallManager:
         self._tasks.append(self.loop.create_task(
             drain(endpoint.events, self.on_sip_event), name="sip-events"))
         self.routes = Routes(self.config, self.account_names, self.emit)
+        self.media_watch = MediaWatch(self.loop, self.config.media.inactivity_timeout,
+                                      lambda: self.call, self._connection_lost)
         if self.config.discovery.enabled:
             # mDNS probing and announcing take about a second (RFC 6762 §8): the phone is ready
             # for calls by URI and for incoming calls meanwhile; extensions resolve once peers
@@ -136,6 +140,8 @@ class CallManager:
             self.accounts.start()
 
     async def close(self) -> None:
+        if self.media_watch is not None:
+            self.media_watch.close()
         if self.call is not None:
             self.hangup()
         if self.accounts is not None:
@@ -504,6 +510,11 @@ class CallManager:
             return False
         secrets = self.cache.lookup(zid) if self.cache is not None and len(zid) == 12 else None
         return secrets is not None and secrets.verified
+
+    def _connection_lost(self, call: ActiveCall, detail: str) -> None:
+        if call is self.call:  # BYE (RFC 3261 §15.1.1), then the person sees why
+            self.hangup()
+            self.emit(pev.CallFinished("connection_lost", None, detail))
 
     def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)

@@ -81,7 +81,8 @@ class CallConnected:
 class CallFinished:
     # busy | declined | unreachable | timeout | cancelled | remote_hangup | local_hangup |
     # failed | not_secure (refused because it could not be secured) | attack (refused: evidence
-    # of an attack, RFC 6189 §8.1.1)
+    # of an attack, RFC 6189 §8.1.1) | connection_lost (no media from the peer for
+    # [media] inactivity_timeout)
     reason: str
     code: int | None = None
     detail: str = ""

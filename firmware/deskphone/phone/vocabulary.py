@@ -66,4 +66,5 @@ END_REASONS: dict[str, tuple[str, str | None]] = {
     "not_secure": ("Not secure", "not_secure"),
     "attack": ("Possible attack", "mitm"),  # refused: RFC 6189 §8.1.1 evidence (CallNotSecure)
     "transferred": ("Transferred", None),
+    "connection_lost": ("Connection lost", "reorder"),
 }

@@ -47,6 +47,7 @@ from deskphone.sip.invite import DIRECT, InviteSessions
 from deskphone.sip.message import SipParseError, SipRequest, SipResponse, parse_message
 from deskphone.sip.probe import Probes
 from deskphone.sip.registration import Account, Registration
+from deskphone.sip.stateless import StatelessAnswers
 from deskphone.sip.table import TransactionTable
 from deskphone.sip.transaction import (
     AcceptedWindowClosed,
@@ -85,6 +86,7 @@ class UserAgent:
         self.sessions = InviteSessions(self.builder, self.table, self.call_table,
                                        self.in_dialog, self._events.append, self._send)
         self.probes = Probes(self.builder, self.table, self._events.append)
+        self.stateless = StatelessAnswers(self.builder, self.stats, self._send)
         self.registrations = {
             account.name: Registration(account, self.builder, self.table, self._events.append)
             for account in config.accounts
@@ -300,6 +302,12 @@ class UserAgent:
             existing.receive_request(request, now)
             self.stats.retransmissions_absorbed += request.method != "ACK"
             return
+        if self._overloaded(request):
+            if request.method in ("ACK", "CANCEL"):
+                self.stats.overload_dropped += 1  # §8.2.7: a stateless UAS ignores both
+            else:
+                self.stateless.answer(request, out_of_dialog_status(request.method), reply_addr)
+            return
         if request.method == "ACK":
             self.sessions.receive_2xx_ack(request, now)
             return
@@ -311,6 +319,13 @@ class UserAgent:
             self._receive_new_request(request, transaction, reply_addr, now)
         except _BAD_INPUT as error:
             self._refuse_unparsable(request, transaction, error, now)
+
+    def _overloaded(self, request: SipRequest) -> bool:
+        """Too many server transactions open, and this request belongs to no call we have
+        (stateless.py): the call that is up, its BYE, re-INVITE and ACKs stay stateful."""
+        if self.table.server_count < self.config.max_server_transactions:
+            return False
+        return request.call_id not in self.calls
 
     def _refuse_unparsable(
         self, request: SipRequest, transaction: ServerTransaction, error: Exception, now: float
@@ -342,14 +357,7 @@ class UserAgent:
         if method == "INVITE":
             self.sessions.receive_invite(request, transaction, reply_addr, now)
             return
-        if method == "OPTIONS":
-            status = 200
-        elif method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE"):
-            status = 405
-        elif method in ("BYE", "REFER", "NOTIFY", "INFO", "PRACK", "UPDATE"):
-            status = 481
-        else:
-            status = 501
+        status = out_of_dialog_status(method)
         response = self.builder.response(request, status, to_tag=self.privacy.new_tag())
         if method == "OPTIONS":
             response.headers.add("Accept", "application/sdp")
@@ -445,6 +453,18 @@ class UserAgent:
                 self.call_table.end(call, "timeout", 408)
         elif isinstance(event, AcceptedWindowClosed) and transaction is call.reoffer_tx:
             call.reoffer_tx = None
+
+
+def out_of_dialog_status(method: str) -> int:
+    """The answer to a request outside any dialog that is not an INVITE: OPTIONS is answered
+    (§11.2), what a phone does not serve is 405, what needs a dialog 481 (§12.2.2), the rest 501."""
+    if method == "OPTIONS":
+        return 200
+    if method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE"):
+        return 405
+    if method in ("BYE", "REFER", "NOTIFY", "INFO", "PRACK", "UPDATE"):
+        return 481
+    return 501
 
 
 # The public names of this module before it was split by concept stay importable from here.
