@@ -140,6 +140,12 @@ class PhoneSettings:
     no_answer_seconds: float = 90.0  # a call nobody answers is given up
     ring_seconds: float = 120.0  # a phone nobody picks up stops ringing (480)
     dnd_code: int = 486  # do not disturb rejects with this SIP response (RFC 3261 §21.4/§21.6)
+    # Several calls (issue 15): a caller during a call waits (call-waiting tone) unless this is
+    # off; in do-not-disturb every caller hears busy; at max_calls calls a new caller hears busy
+    # (RFC 3261 §21.4.7), so an INVITE flood never makes more than max_calls - 1 waiting calls.
+    call_waiting: bool = True
+    dnd: bool = False
+    max_calls: int = 2
 
 
 @dataclass(frozen=True)
@@ -328,13 +334,17 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     phone_t = read_table(raw, "phone")
     refuse_unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds",
-                                     "no_answer_seconds", "ring_seconds", "dnd_code"})
+                                           "no_answer_seconds", "ring_seconds", "dnd_code",
+                                           "call_waiting", "dnd", "max_calls"})
     phone = PhoneSettings(
         interdigit_timeout=read_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
         ended_screen_seconds=read_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
         no_answer_seconds=read_float(phone_t, "no_answer_seconds", "phone", 90.0, 1.0, 3600.0),
         ring_seconds=read_float(phone_t, "ring_seconds", "phone", 120.0, 1.0, 3600.0),
         dnd_code=_dnd_code(phone_t),
+        call_waiting=read_bool(phone_t, "call_waiting", "phone", True),
+        dnd=read_bool(phone_t, "dnd", "phone", False),
+        max_calls=read_int(phone_t, "max_calls", "phone", 2, 1, 8),
     )
 
     disc_t = read_table(raw, "discovery")

@@ -28,7 +28,9 @@ CLOSE_KEY = "*"
 
 
 @dataclass
-class _Current:
+class TrackedCall:
+    """One call's history entry in the making (a held call keeps its own)."""
+
     direction: str
     peer: str
     name: str
@@ -40,10 +42,18 @@ class CallTracker:
     """The one call being noted; `finish` says what to record (and forgets the call)."""
 
     def __init__(self) -> None:
-        self._call: _Current | None = None
+        self._call: TrackedCall | None = None
 
     def begin(self, direction: str, peer: str, name: str, now: float) -> None:
-        self._call = _Current(direction, peer, name, now)
+        self._call = TrackedCall(direction, peer, name, now)
+
+    def set_aside(self) -> TrackedCall | None:
+        """The call leaves the earpiece (held): its entry goes with it, to `resume` later."""
+        call, self._call = self._call, None
+        return call
+
+    def resume(self, call: TrackedCall | None) -> None:
+        self._call = call
 
     def answered(self, now: float) -> None:
         if self._call is not None and self._call.answered is None:
@@ -51,6 +61,11 @@ class CallTracker:
 
     def finish(self, now: float, security: str) -> RecordCall | None:
         call, self._call = self._call, None
+        return self.record(call, now, security)
+
+    @staticmethod
+    def record(call: TrackedCall | None, now: float, security: str) -> RecordCall | None:
+        """What to record of `call`, ended at `now` with its own `security`."""
         if call is None or not call.peer:
             return None
         direction = call.direction

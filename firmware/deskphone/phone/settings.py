@@ -23,3 +23,4 @@ class MachineSettings:
     # Do not disturb turns callers away with this response (RFC 3261 §21.4.7 486 Busy Here by
     # default; 480 or 603 are the other usual choices).
     dnd_code: int = 486
+    dnd: bool = False  # do not disturb at start ([phone] dnd); ctl dnd on|off changes it

@@ -47,6 +47,7 @@ from deskphone.sip.invite import DIRECT, InviteSessions
 from deskphone.sip.message import SipParseError, SipRequest, SipResponse, parse_message
 from deskphone.sip.probe import Probes
 from deskphone.sip.registration import Account, Registration
+from deskphone.sip.replaces import replaces_for
 from deskphone.sip.stateless import StatelessAnswers
 from deskphone.sip.table import TransactionTable
 from deskphone.sip.transaction import (
@@ -187,8 +188,9 @@ class UserAgent:
                     self._events.append(ev.TransferFailed(call.call_id, 408))
 
     # -- call commands (delegated; each ends with the routing of what it started) ---------------
-    def invite(self, target: str, sdp: bytes, now: float, account: str | None = None) -> str:
-        call_id = self.sessions.invite(target, sdp, now, account)
+    def invite(self, target: str, sdp: bytes, now: float, account: str | None = None,
+               replaces: str | None = None) -> str:
+        call_id = self.sessions.invite(target, sdp, now, account, replaces)
         self._collect(now)
         return call_id
 
@@ -203,6 +205,21 @@ class UserAgent:
     def reject(self, call_id: str, code: int, now: float) -> None:
         self.sessions.reject(call_id, code, now)
         self._collect(now)
+
+    def dialog_replaces(self, call_id: str, now: float) -> str:
+        """What an INVITE replacing our dialog `call_id` must say, as its far end will match it
+        (RFC 3891 §3), e.g. for an attended transfer's REFER."""
+        dialog = self.calls[call_id].dialog if call_id in self.calls else None
+        if dialog is None:
+            raise CallStateError(f"call {call_id} has no dialog to replace")
+        return str(replaces_for(call_id, dialog.local_tag, dialog.remote_tag))
+
+    def dialog_target(self, call_id: str, now: float) -> str:
+        """The far end's remote target (Contact) of our dialog `call_id` (RFC 3261 §12.1)."""
+        dialog = self.calls[call_id].dialog if call_id in self.calls else None
+        if dialog is None:
+            raise CallStateError(f"call {call_id} has no dialog")
+        return str(dialog.remote_target)
 
     def hangup(self, call_id: str, now: float) -> None:
         self.sessions.hangup(call_id, now)
@@ -220,8 +237,8 @@ class UserAgent:
         self.in_dialog.reject_reoffer(call_id, code, now)
         self._collect(now)
 
-    def refer(self, call_id: str, target: str, now: float) -> None:
-        self.in_dialog.refer(call_id, target, now)
+    def refer(self, call_id: str, target: str, now: float, replaces: str | None = None) -> None:
+        self.in_dialog.refer(call_id, target, now, replaces)
         self._collect(now)
 
     def notify_transfer(self, call_id: str, status: int, reason: str, now: float) -> None:

@@ -40,6 +40,8 @@ class InCallScreen(Screen):
     warning: str = ""  # who answers may not be who the LAN announced: shown before the peer
     muted: bool = False  # the microphone is silenced
     post_quantum: bool = False  # "PQ" beside Secure/Verified: a post-quantum key agreement (DPQ1)
+    # Another call on hold (issue 15), e.g. "Held: Bob"; "!" first when its security alarms.
+    other: str = ""
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_STATES:
@@ -56,7 +58,11 @@ class InCallScreen(Screen):
         layout.text(duration, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         self._security(layout)
-        if self.held or self.muted:
+        if self.other and not self.held and not self.dtmf:
+            # D swaps while another call exists (and mutes only when there is none).
+            muted = "MUTED  " if self.muted else ""
+            layout.text(f"{muted}{self.other}  D swap", 62, SMALL, width=WIDTH)
+        elif self.held or self.muted:
             label = ("Held, muted" if self.held and self.muted
                      else "On hold" if self.held else "MUTED")
             layout.text(label, 62, SMALL, width=WIDTH if not self.dtmf else 62)
