@@ -40,6 +40,7 @@ from deskphone.phone_files import (
     HistoryKeeper,
     VolumeKeeper,
 )
+from deskphone.state_wait import StateWaiters, WaitTimedOut
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class PhoneApp:
         self._audio_wake = asyncio.Event()
         self._scan_wake = asyncio.Event()
         self._ticks: list[asyncio.Task[None]] = []
-        self._waiters: list[tuple[dict[str, str], asyncio.Future[dict[str, Any]]]] = []
+        self.waiters = StateWaiters(self.state)  # the control socket's `wait KEY=VALUE`
         self.counters = {"events": 0, "commands": 0, "bad_control": 0}
         # When the current call's milestones happened (monotonic seconds, for benchmarks).
         self.timeline: dict[str, float] = {}
@@ -163,9 +164,7 @@ class PhoneApp:
                 await self.calls.close()
         if self.control is not None:
             await self.control.close()
-        for _, fut in self._waiters:
-            if not fut.done():
-                fut.set_exception(ControlError("the phone is shutting down"))
+        self.waiters.fail_all(ControlError("the phone is shutting down"))
         self.devices.close()
         self.stopped.set()
 
@@ -221,7 +220,7 @@ class PhoneApp:
             return
         while (event := calls.next_event()) is not None:
             if isinstance(event, CallLayerChanged):
-                self._check_waiters()
+                self.waiters.check()
                 continue
             if isinstance(event, ev.CallArrived):  # who is calling, from a fresh directory
                 self._inbox.append(self.contacts_event())
@@ -291,7 +290,7 @@ class PhoneApp:
             except Exception:  # a failing device must not take the phone down
                 log.exception("command %s failed", type(command).__name__)
         self._arm_machine_timer()
-        self._check_waiters()
+        self.waiters.check()
 
     def _execute(self, command: ev.Command) -> None:
         calls = self.calls
@@ -413,7 +412,7 @@ class PhoneApp:
 
     async def _clock_tick(self) -> None:
         # The idle screen's time, posted when the minute changes (woken just after it does).
-        shown = self.machine.clock_text
+        shown = self.machine.idle.clock_text
         while True:
             await asyncio.sleep(60.5 - time.time() % 60)
             text = clock_text(time.time())
@@ -447,7 +446,7 @@ class PhoneApp:
     def state(self) -> dict[str, Any]:
         snapshot = self.machine.snapshot()
         snapshot["extension"] = self.config.identity.extension
-        snapshot["status"] = self.machine.status
+        snapshot["status"] = self.machine.idle.status
         snapshot["tone"] = self.tone.name
         snapshot["ringing"] = self.ringing
         snapshot["timeline"] = dict(self.timeline)
@@ -455,42 +454,13 @@ class PhoneApp:
             snapshot.update(self.calls.info())
         return snapshot
 
-    def _check_waiters(self) -> None:
-        if not self._waiters:
-            return
-        state = self.state()
-        still = []
-        for conditions, fut in self._waiters:
-            if fut.done():
-                continue
-            if _matches(state, conditions):
-                fut.set_result(state)
-            else:
-                still.append((conditions, fut))
-        self._waiters = still
-
     async def wait_for(self, conditions: dict[str, str], timeout: float) -> dict[str, Any]:
-        state = self.state()
-        if _matches(state, conditions):
-            return state
-        assert self.loop is not None
-        fut: asyncio.Future[dict[str, Any]] = self.loop.create_future()
-        self._waiters.append((conditions, fut))
-        recheck = self.loop.create_task(self._recheck_waiters(fut))
         try:
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
+            return await self.waiters.wait(conditions, timeout)
+        except WaitTimedOut:
             raise ControlError(f"timed out after {timeout:g} s waiting for "
                                f"{' '.join(f'{k}={v}' for k, v in conditions.items())}; now "
                                f"call={state_now(self)}") from None
-        finally:
-            recheck.cancel()
-
-    async def _recheck_waiters(self, fut: asyncio.Future[dict[str, Any]]) -> None:
-        # Media counters and the like change without an event: look again every 100 ms.
-        while not fut.done():
-            await asyncio.sleep(0.1)
-            self._check_waiters()
 
     async def handle_control(self, name: str, args: list[str]) -> Any:
         handler = CONTROL_COMMANDS.get(name)
@@ -512,34 +482,3 @@ def clock_text(now: float) -> str | None:
 def state_now(app: PhoneApp) -> str:
     s = app.state()
     return f"{s['call']} security={s['security']}"
-
-
-def _matches(state: dict[str, Any], conditions: dict[str, str]) -> bool:
-    """KEY=VALUE: equal (case-insensitive); VALUE may be `a|b` (any of), `~text` (contains),
-    `>N` (a number above N) or `null`. KEY may reach into a table: `media.packets_received`."""
-    return all(any(_matches_one(_lookup(state, key), alt) for alt in want.split("|"))
-               for key, want in conditions.items())
-
-
-def _lookup(state: dict[str, Any], key: str) -> Any:
-    value: Any = state
-    for part in key.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-def _matches_one(have: Any, want: str) -> bool:
-    if want == "null":
-        return have is None
-    if want.startswith(">"):
-        try:
-            return isinstance(have, int | float) and have > float(want[1:])
-        except ValueError:
-            return False
-    if want.startswith("~"):
-        return have is not None and want[1:].lower() in str(have).lower()
-    if isinstance(have, bool):
-        return want.lower() == str(have).lower()
-    return str(have).lower() == want.lower()

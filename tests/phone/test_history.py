@@ -181,7 +181,7 @@ def test_star_closes_the_list_and_a_call_arriving_closes_it_too() -> None:
     assert isinstance(m.screen, IdleScreen)
     m.handle(ev.KeyPressed("#"), 3.0)
     m.handle(ev.CallArrived("c1", "202", None), 4.0)
-    assert m.state is CallState.RINGING and m.history.browser is None
+    assert m.state is CallState.RINGING and m.idle.history.browser is None
 
 
 def test_an_empty_list_says_so() -> None:
