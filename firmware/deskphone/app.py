@@ -28,9 +28,19 @@ from deskphone.config import Config
 from deskphone.control import ControlError, ControlServer
 from deskphone.control_commands import CONTROL_COMMANDS
 from deskphone.devices.build import Devices
+from deskphone.devices.microphone import MuteableMicrophone, scale_s16
 from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
+from deskphone.phone_files import (
+    CONTACTS_FILE,
+    HISTORY_FILE,
+    SETTINGS_FILE,
+    ContactsKeeper,
+    HistoryKeeper,
+    VolumeKeeper,
+)
+from deskphone.state_wait import StateWaiters, WaitTimedOut
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +77,7 @@ class CallLayer(Protocol):
     def transfer_attended(self, call_id: str) -> None: ...
     def media_active(self) -> bool: ...
     def info(self) -> dict[str, Any]: ...
+    def lan_directory(self) -> list[dict[str, Any]]: ...
 
 
 class PhoneApp:
@@ -86,12 +97,19 @@ class PhoneApp:
             ended_screen_seconds=config.phone.ended_screen_seconds,
             no_answer_seconds=config.phone.no_answer_seconds,
             ring_seconds=config.phone.ring_seconds,
+            dnd_code=config.phone.dnd_code,
+            dnd=config.phone.dnd,
         )
         self.machine = PhoneMachine(settings)
+        self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)
+        self.contacts = ContactsKeeper(data_dir / CONTACTS_FILE)
         self.control = ControlServer(control_path, self.handle_control) if control_path else None
         # The call-progress tone now playing: the audio tick plays it outside calls, the call's
         # media stream mixes it in during one (it is the call layer's ToneSource).
         self.tone = CurrentTone(devices.audio.rate)
+        self.microphone = MuteableMicrophone(devices.audio)  # what a call captures from
+        self.volume = VolumeKeeper(data_dir / SETTINGS_FILE)
+        self.microphone.gain = self.volume.gain("earpiece")
         self._inbox: deque[ev.Event] = deque()
         self._handling = False
         self.calls: CallLayer | None = call_layer_factory(self) if call_layer_factory else None
@@ -104,7 +122,7 @@ class PhoneApp:
         self._audio_wake = asyncio.Event()
         self._scan_wake = asyncio.Event()
         self._ticks: list[asyncio.Task[None]] = []
-        self._waiters: list[tuple[dict[str, str], asyncio.Future[dict[str, Any]]]] = []
+        self.waiters = StateWaiters(self.state)  # the control socket's `wait KEY=VALUE`
         self.counters = {"events": 0, "commands": 0, "bad_control": 0}
         # When the current call's milestones happened (monotonic seconds, for benchmarks).
         self.timeline: dict[str, float] = {}
@@ -115,6 +133,9 @@ class PhoneApp:
         self.loop = asyncio.get_running_loop()
         self._wire_devices()
         self._run_commands(self.machine.start(self.clock()))
+        self.post(self.history.event())  # the missed count and redial's number, from the file
+        self.post(self.contacts_event())
+        self.post(ev.ClockChanged(clock_text(time.time())))
         if self.calls is not None:
             await self.calls.start()
         # The control socket opens last: a script that can reach it can also place and receive
@@ -123,6 +144,7 @@ class PhoneApp:
             await self.control.start()
         self._ticks.append(asyncio.create_task(self._audio_tick(), name="audio-tick"))
         self._ticks.append(asyncio.create_task(self._stats_tick(), name="stats-tick"))
+        self._ticks.append(asyncio.create_task(self._clock_tick(), name="clock-tick"))
         if self.calls is not None:
             self._ticks.append(asyncio.create_task(self._call_events(), name="call-events"))
         if self.devices.hook is not None or self.devices.keypad is not None:
@@ -142,9 +164,7 @@ class PhoneApp:
                 await self.calls.close()
         if self.control is not None:
             await self.control.close()
-        for _, fut in self._waiters:
-            if not fut.done():
-                fut.set_exception(ControlError("the phone is shutting down"))
+        self.waiters.fail_all(ControlError("the phone is shutting down"))
         self.devices.close()
         self.stopped.set()
 
@@ -200,9 +220,11 @@ class PhoneApp:
             return
         while (event := calls.next_event()) is not None:
             if isinstance(event, CallLayerChanged):
-                self._check_waiters()
-            else:
-                self._inbox.append(event)
+                self.waiters.check()
+                continue
+            if isinstance(event, ev.CallArrived):  # who is calling, from a fresh directory
+                self._inbox.append(self.contacts_event())
+            self._inbox.append(event)
 
     async def _call_events(self) -> None:
         # Events the call layer queued on its own (SIP, ZRTP, LAN discovery, registration).
@@ -268,7 +290,7 @@ class PhoneApp:
             except Exception:  # a failing device must not take the phone down
                 log.exception("command %s failed", type(command).__name__)
         self._arm_machine_timer()
-        self._check_waiters()
+        self.waiters.check()
 
     def _execute(self, command: ev.Command) -> None:
         calls = self.calls
@@ -316,6 +338,10 @@ class PhoneApp:
             case ev.TransferCall(target=target):
                 if calls is not None:
                     calls.transfer(target)
+            case ev.SetMute(on=on):
+                self.microphone.muted = on
+            case ev.RecordCall() | ev.MarkHistorySeen():
+                self.post(self.history.apply(command))
 
     def _show(self, screen: Any) -> None:
         image = screen.render()
@@ -357,9 +383,10 @@ class PhoneApp:
                 continue
             audio.capture_frame()  # keep the capture side drained
             frame = self.tone_frame()
+            gain = self.volume.gain("earpiece")
             if frame is None and self._ring_tone is not None:
-                frame = self._ring_tone.next_frame()
-            audio.play_frame(frame or silence)
+                frame, gain = self._ring_tone.next_frame(), self.volume.gain("ringer")
+            audio.play_frame(scale_s16(frame, gain) if frame else silence)
             next_at += FRAME_SECONDS
             delay = next_at - self.clock()
             if delay < -0.2:  # we fell far behind (suspended laptop): resynchronise
@@ -383,6 +410,16 @@ class PhoneApp:
                 jitter_ms=float(media.get("jitter_ms") or 0.0),
                 rtt_ms=media.get("rtt_ms"), path=str(info.get("path") or "")))
 
+    async def _clock_tick(self) -> None:
+        # The idle screen's time, posted when the minute changes (woken just after it does).
+        shown = self.machine.idle.clock_text
+        while True:
+            await asyncio.sleep(60.5 - time.time() % 60)
+            text = clock_text(time.time())
+            if text != shown:
+                shown = text
+                self.post(ev.ClockChanged(text))
+
     # -- timers ------------------------------------------------------------------------------
 
     def _arm_machine_timer(self) -> None:
@@ -400,12 +437,16 @@ class PhoneApp:
         self._machine_timer = None
         self._run_commands(self.machine.handle_timer(self.clock()))
 
+    def contacts_event(self) -> ev.ContactsChanged:
+        lan = self.calls.lan_directory() if self.calls is not None else []
+        return self.contacts.event(lan, self.history.history)
+
     # -- the control socket --------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         snapshot = self.machine.snapshot()
         snapshot["extension"] = self.config.identity.extension
-        snapshot["status"] = self.machine.status
+        snapshot["status"] = self.machine.idle.status
         snapshot["tone"] = self.tone.name
         snapshot["ringing"] = self.ringing
         snapshot["timeline"] = dict(self.timeline)
@@ -413,42 +454,13 @@ class PhoneApp:
             snapshot.update(self.calls.info())
         return snapshot
 
-    def _check_waiters(self) -> None:
-        if not self._waiters:
-            return
-        state = self.state()
-        still = []
-        for conditions, fut in self._waiters:
-            if fut.done():
-                continue
-            if _matches(state, conditions):
-                fut.set_result(state)
-            else:
-                still.append((conditions, fut))
-        self._waiters = still
-
     async def wait_for(self, conditions: dict[str, str], timeout: float) -> dict[str, Any]:
-        state = self.state()
-        if _matches(state, conditions):
-            return state
-        assert self.loop is not None
-        fut: asyncio.Future[dict[str, Any]] = self.loop.create_future()
-        self._waiters.append((conditions, fut))
-        recheck = self.loop.create_task(self._recheck_waiters(fut))
         try:
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
+            return await self.waiters.wait(conditions, timeout)
+        except WaitTimedOut:
             raise ControlError(f"timed out after {timeout:g} s waiting for "
                                f"{' '.join(f'{k}={v}' for k, v in conditions.items())}; now "
                                f"call={state_now(self)}") from None
-        finally:
-            recheck.cancel()
-
-    async def _recheck_waiters(self, fut: asyncio.Future[dict[str, Any]]) -> None:
-        # Media counters and the like change without an event: look again every 100 ms.
-        while not fut.done():
-            await asyncio.sleep(0.1)
-            self._check_waiters()
 
     async def handle_control(self, name: str, args: list[str]) -> Any:
         handler = CONTROL_COMMANDS.get(name)
@@ -459,37 +471,14 @@ class PhoneApp:
         return await handler(self, args)
 
 
+CLOCK_UNSET_BEFORE = 1_704_067_200.0  # 2024-01-01: earlier than any build, so never set
+
+
+def clock_text(now: float) -> str | None:
+    """"14:05" local time, or None when the clock is known to be unset."""
+    return None if now < CLOCK_UNSET_BEFORE else time.strftime("%H:%M", time.localtime(now))
+
+
 def state_now(app: PhoneApp) -> str:
     s = app.state()
     return f"{s['call']} security={s['security']}"
-
-
-def _matches(state: dict[str, Any], conditions: dict[str, str]) -> bool:
-    """KEY=VALUE: equal (case-insensitive); VALUE may be `a|b` (any of), `~text` (contains),
-    `>N` (a number above N) or `null`. KEY may reach into a table: `media.packets_received`."""
-    return all(any(_matches_one(_lookup(state, key), alt) for alt in want.split("|"))
-               for key, want in conditions.items())
-
-
-def _lookup(state: dict[str, Any], key: str) -> Any:
-    value: Any = state
-    for part in key.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-def _matches_one(have: Any, want: str) -> bool:
-    if want == "null":
-        return have is None
-    if want.startswith(">"):
-        try:
-            return isinstance(have, int | float) and have > float(want[1:])
-        except ValueError:
-            return False
-    if want.startswith("~"):
-        return have is not None and want[1:].lower() in str(have).lower()
-    if isinstance(have, bool):
-        return want.lower() == str(have).lower()
-    return str(have).lower() == want.lower()

@@ -14,8 +14,10 @@ from typing import Any, Protocol
 
 from deskphone.control import ControlError, help_text
 from deskphone.devices.build import Devices
+from deskphone.devices.microphone import MuteableMicrophone
 from deskphone.phone import events as ev
 from deskphone.phone.machine import PhoneMachine
+from deskphone.phone_files import MAX_VOLUME, VOLUMES, HistoryKeeper, VolumeKeeper
 
 VALID_KEYS = frozenset("0123456789*#ABCD")
 
@@ -25,6 +27,11 @@ class ControlledPhone(Protocol):
 
     machine: PhoneMachine
     devices: Devices
+    history: HistoryKeeper
+    volume: VolumeKeeper
+    microphone: MuteableMicrophone
+
+    def contacts_event(self) -> ev.ContactsChanged: ...
 
     def post(self, event: ev.Event) -> None: ...
     def state(self) -> dict[str, Any]: ...
@@ -202,6 +209,65 @@ async def _cmd_wait(app: ControlledPhone, args: list[str]) -> Any:
     return await app.wait_for(conditions, timeout)
 
 
+async def _cmd_history(app: ControlledPhone, args: list[str]) -> Any:
+    usage = "history [call N]   (the call history, newest first; call N calls entry N back)"
+    if not args:
+        return app.history.listing()
+    if len(args) != 2 or args[0] != "call":
+        raise ControlError(f"usage: {usage}")
+    entries = app.history.history.newest_first()
+    if not args[1].isdigit() or not 1 <= int(args[1]) <= len(entries):
+        raise ControlError(f"history call: got {args[1]!r}, expected an entry number 1 to "
+                           f"{len(entries)}" if entries else "history call: the history is empty")
+    app.post(ev.DialRequested(entries[int(args[1]) - 1].peer))
+    return app.state()
+
+
+async def _cmd_contacts(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "contacts   (the contacts file's and the LAN's, with verified/warning marks)")
+    return [{"name": c.name, "target": c.target, "source": c.source, "mark": c.mark or None}
+            for c in app.contacts_event().book.listing()]
+
+
+async def _cmd_dnd(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "dnd on|off   (do not disturb: turn callers away, noted as missed)")
+    if args[0] not in ("on", "off"):
+        raise ControlError(f"dnd: got {args[0]!r}, expected 'on' or 'off'")
+    app.post(ev.DndSet(args[0] == "on"))
+    return app.state()
+
+
+async def _cmd_mute(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "mute   (toggles the microphone in a call; the far end hears silence)")
+    if app.machine.state.value != "in_call":
+        raise ControlError(f"mute: the phone is {app.machine.state.value}, expected in_call")
+    app.post(ev.MuteToggled())
+    return app.state()
+
+
+async def _cmd_volume(app: ControlledPhone, args: list[str]) -> Any:
+    usage = f"volume [earpiece|ringer up|down|0-{MAX_VOLUME}]   (remembered across restarts)"
+    if args:
+        if len(args) != 2 or args[0] not in VOLUMES:
+            raise ControlError(f"usage: {usage}")
+        how = args[1]
+        if how not in ("up", "down") and not (how.isdigit() and 0 <= int(how) <= MAX_VOLUME):
+            raise ControlError(f"volume {args[0]}: got {how!r}, expected up, down or a level "
+                               f"0 to {MAX_VOLUME}")
+        app.volume.change(args[0], how)
+        app.microphone.gain = app.volume.gain("earpiece")
+    return dict(app.volume.levels)
+
+
+async def _cmd_redial(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "redial   (call the last number dialled again)")
+    target = app.history.history.last_dialled()
+    if target is None:
+        raise ControlError("redial: nothing dialled yet (the call history has no outgoing call)")
+    app.post(ev.DialRequested(target))
+    return app.state()
+
+
 async def _cmd_help(app: ControlledPhone, args: list[str]) -> Any:
     return help_text()  # the one table deskphone ctl help also prints, with no phone
 
@@ -226,6 +292,12 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "reverify": _cmd_reverify,
     "confirm-sas": _cmd_confirm,
     "reject-sas": _cmd_reject,
+    "history": _cmd_history,
+    "redial": _cmd_redial,
+    "contacts": _cmd_contacts,
+    "dnd": _cmd_dnd,
+    "mute": _cmd_mute,
+    "volume": _cmd_volume,
     "screenshot": _cmd_screenshot,
     "state": _cmd_state,
     "wait": _cmd_wait,

@@ -36,7 +36,7 @@ def run_phone(config: Config, *, data_dir: Path, control_path: Path, terminal: b
 
 def call_layer_factory(data_dir: Path) -> Callable[[PhoneApp], CallLayer]:
     """The call layer for an app: the handset, the app's tone source and clock, nothing more."""
-    return lambda app: CallManager(app.config, data_dir, audio=app.devices.audio,
+    return lambda app: CallManager(app.config, data_dir, audio=app.microphone,
                                    tones=app.tone, clock=app.clock)
 
 

@@ -51,6 +51,9 @@ class QueueingCalls:
     def info(self) -> dict[str, Any]:
         return {}
 
+    def lan_directory(self) -> list[dict[str, Any]]:
+        return []
+
     def later(self, event: CallLayerEvent) -> None:
         """As if the network brought it: queued, and the app told events are waiting."""
         self.queue.append(event)
@@ -79,10 +82,11 @@ def test_call_layer_events_are_handled_after_the_command_that_caused_them(
             events_when_placed, state_when_placed = calls.seen_at_place or (0, "")
             # When place() ran, the phone had handled the "#" and nothing after it ...
             assert state_when_placed == "calling"
-            # ... and the failure it queued was handled right after, in the same drain.
+            # ... and the failure it queued was handled right after, in the same drain (then the
+            # call history's update that the failed call's record caused).
             state = app.state()
             assert state["call"] == "ended" and "Unknown number" in state["screen"]
-            assert app.counters["events"] == events_when_placed + 1
+            assert app.counters["events"] == events_when_placed + 2
             assert calls.queue == []
             # Events that arrive on their own are drained by the app's task.
             calls.later(ev.StatusChanged("registered"))

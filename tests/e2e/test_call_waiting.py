@@ -203,6 +203,15 @@ def test_busy_when_waiting_is_off_in_dnd_or_at_the_limit(tmp_path: Path, setting
         if setting == "dnd = true":  # in DND nobody gets through, even to an idle phone
             c.ctl("dial", a.extension)
             assert "Busy" in c.wait(call="ended")["screen"]
+            # One DND: [phone] dnd is where `ctl dnd` starts; the caller is a missed call.
+            assert a.state()["dnd"] is True and a.state()["call"] == "idle"
+            a.wait(screen="~1 missed")
+            assert a.ctl("history")["entries"][0]["direction"] == "missed"
+            a.ctl("dnd", "off")
+            c.ctl("hangup")
+            c.wait(call="idle")
+            c.ctl("dial", a.extension)
+            a.wait(call="ringing")
             return
         a_calls_b(t)
         c.ctl("dial", a.extension)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deskphone.phone import events as ev
+from deskphone.phone.dialing import Dialing
 from deskphone.phone.machine import TRANSITIONS, CallState, MachineSettings, PhoneMachine, Security
 from deskphone.phone.screens import (
     CallingScreen,
@@ -18,6 +19,8 @@ from deskphone.phone.screens import (
     RingingScreen,
     SasScreen,
 )
+from deskphone.phone.several_calls import SeveralCalls
+from deskphone.phone.transfer_flow import TransferFlow
 
 
 def make(**kw: object) -> PhoneMachine:
@@ -303,14 +306,21 @@ def test_every_table_row_names_a_real_handler() -> None:
     for state, rows in TRANSITIONS.items():
         for event_type, name in rows.items():
             assert issubclass(event_type, ev.Event), (state, event_type)
-            assert callable(getattr(PhoneMachine, f"_{name}", None)), (state, event_type, name)
+            part, _, method = name.rpartition(".")  # "several.swap": the machine's part's
+            owner = {"": PhoneMachine, "several": SeveralCalls, "transfer_flow": TransferFlow,
+                     "dialing": Dialing}[part]
+            handler = getattr(owner, method if part else f"_{name}", None)
+            assert callable(handler), (state, event_type, name)
 
 
 def test_a_table_row_naming_no_handler_refuses_to_load(monkeypatch: pytest.MonkeyPatch) -> None:
     from deskphone.phone import machine, transitions
     monkeypatch.setitem(transitions.TRANSITIONS[CallState.IDLE], ev.HookOff, "lfit")
     with pytest.raises(TypeError, match="lfit"):
-        transitions.bind_handlers(machine.PhoneMachine)
+        transitions.bind_handlers(machine.PhoneMachine, machine.PARTS)
+    monkeypatch.setitem(transitions.TRANSITIONS[CallState.IDLE], ev.HookOff, "several.lfit")
+    with pytest.raises(TypeError, match="several.lfit"):
+        transitions.bind_handlers(machine.PhoneMachine, machine.PARTS)
 
 
 def test_nobody_answers_the_caller_gives_up() -> None:

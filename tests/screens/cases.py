@@ -18,6 +18,7 @@ from deskphone.phone.screens import (
     SasScreen,
     StatsScreen,
 )
+from deskphone.phone.screens.history import HistoryScreen
 from deskphone.phone.vocabulary import ATTACK_DETAIL
 
 LONG_NAME = "Maximilian Alexander von Habsburg-Lothringen of the Accounts Department"
@@ -26,6 +27,19 @@ CASES = {
     "idle": IdleScreen("1042", "Alice Martin", "Registered", "14:05"),
     "idle_no_clock": IdleScreen("7", "Bob", "LAN only"),
     "idle_long_name": IdleScreen("104212345678901234567890", LONG_NAME, LONG_NAME, "23:59"),
+    "idle_dnd": IdleScreen("1042", "Alice Martin", "Registered", "14:05", dnd=True, missed=1),
+    "idle_missed": IdleScreen("1042", "Alice Martin", "Registered", "14:05", missed=3),
+    "idle_missed_many": IdleScreen("104212345678901234567890", LONG_NAME, "LAN", missed=120),
+    "history_verified": HistoryScreen(1, 12, "incoming", "Alice Martin", "sip:201@10.0.0.7",
+                                      "02 Dec 14:05", 205, "verified"),
+    "history_missed": HistoryScreen(3, 12, "missed", "", "201", "02 Dec 14:05", 0, "none"),
+    "history_mitm": HistoryScreen(100, 100, "outgoing", LONG_NAME, "sip:" + "x" * 80 + "@e.org",
+                                  "30 Nov 09:41", 37250, "mismatch"),
+    "history_not_secure": HistoryScreen(2, 2, "outgoing", "Bob", "202", "30 Nov 09:41", 5,
+                                        "not_secure"),
+    "history_secure_hostile": HistoryScreen(1, 1, "incoming", "\u202e\x1b[2J" + "😀" * 40,
+                                            "sip:1@h", "01 Jan 00:00", 1, "secure"),
+    "history_empty": HistoryScreen(0, 0),
     "offhook": OffHookScreen(),
     "dialing": DialingScreen("1042"),
     "dialing_long": DialingScreen("0044207946012345678901234567"),
@@ -33,6 +47,9 @@ CASES = {
     "calling_ringing": CallingScreen("Bob", "Ringing…"),
     "ringing": RingingScreen("sip:1042@192.168.1.20", "Alice Martin"),
     "ringing_no_name": RingingScreen("1042", None),
+    "ringing_verified": RingingScreen("sip:ext202@10.0.0.8:5071", "Bob Martin", "verified"),
+    "ringing_warning": RingingScreen("sip:ext202@10.0.0.8:5071", LONG_NAME, "warning"),
+    "ringing_hostile": RingingScreen("sip:1@h", "\u202e\x1b[2J" + "😀" * 3000, "verified"),
     "ringing_long": RingingScreen("sip:" + "x" * 80 + "@example.org", LONG_NAME),
     "in_call_none": InCallScreen("Alice", 5, "none", None, False),
     "in_call_securing": InCallScreen("Alice", 1, "securing", None, False),
@@ -45,6 +62,9 @@ CASES = {
     "in_call_mismatch": InCallScreen("Alice", 12, "mismatch", "4K7Q", False),
     "in_call_held_dtmf": InCallScreen(LONG_NAME, 3725, "verified", "4K7Q", True, held=True,
                                       dtmf="1234567890*#1234"),
+    "in_call_muted": InCallScreen("Alice", 61, "verified", "4K7Q", True, muted=True),
+    "in_call_held_muted_dtmf": InCallScreen("Alice", 61, "secure", "4K7Q", False, held=True,
+                                            muted=True, dtmf="1234567890"),
     "in_call_dtmf": InCallScreen("Alice", 61, "verified", "adroitness:gravity", True,
                                  dtmf="12#"),
     "sas_b32": SasScreen("Alice", "4K7Q"),

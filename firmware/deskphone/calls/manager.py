@@ -10,6 +10,11 @@ events: `SipEndpoint.events` (the SIP user agent) and, per call, `ZrtpDriver.eve
 session, which the driver pumps and which keys the media stream itself, zrtp_driver.py). Each
 call is an `ActiveCall` whose state follows the table in call.py.
 
+Beside it, objects it owns keep their own concern and see it only through a host protocol of
+its public methods: `CallTransfers` (transfer.py), `OtherCalls` (waiting and held calls,
+other_calls.py) and `CallNegotiation` (SDP offer/answer once a call is under way,
+negotiation.py); a call's ZRTP outcomes become phone events in zrtp_outcomes.py.
+
 Security rules enforced here (RFC 6189 §4.6, §8.1):
 * no audio leaves the phone until ZRTP has handed SRTP keys to the media stream, unless ZRTP has
   failed and the settings allow the call to continue NOT SECURE;
@@ -41,10 +46,10 @@ from deskphone.calls.call_media import (
     new_offer_answer,
     open_call_media,
     probe_media,
-    start_media,
 )
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.calls.liveness import MediaWatch
+from deskphone.calls.negotiation import CallNegotiation
 from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
     expectation_for,
@@ -59,7 +64,7 @@ from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
 from deskphone.media.ice import IceError
 from deskphone.phone import events as pev
-from deskphone.sdp import Negotiated, OfferAnswer, SdpError
+from deskphone.sdp import OfferAnswer, SdpError
 from deskphone.sip import events as sev
 from deskphone.sip.transport import SipEndpoint
 from deskphone.sip.useragent import UserAgent
@@ -87,6 +92,7 @@ class CallManager:
         self.counters = {"sip_commands": 0, "rejected_busy": 0, "bad_sdp": 0}
         self.transfers = CallTransfers(self)
         self.others = OtherCalls(self)  # waiting and held calls (issue 15)
+        self.negotiation = CallNegotiation(self)  # SDP offer/answer once a call is under way
         self.events_waiting = asyncio.Event()
         self._events: deque[CallLayerEvent] = deque()
         # Set by start(); a CallManager is only used after it.
@@ -191,7 +197,7 @@ class CallManager:
         if self.call is call:
             self.call = None
         self.others.forget(call)
-        self._spawn(None, self._teardown(call))
+        self.spawn(None, self.teardown(call))
 
     # -- commands from the phone ---------------------------------------------------------------
 
@@ -211,7 +217,7 @@ class CallManager:
         self.call = call
         for warning in warnings_before_call(call.lan):
             self.emit(pev.PeerWarning(warning))
-        self._spawn(call, self._place(call, uri, account))
+        self.spawn(call, self._place(call, uri, account))
         return call
 
     def transfer(self, target: str) -> None:
@@ -229,14 +235,14 @@ class CallManager:
 
     async def _place(self, call: ActiveCall, uri: str, account: str | None) -> None:
         try:
-            await self._open_media(call)
+            await self.open_media(call)
             if self.config.nat.configured and not call.ended:  # RFC 8445: we offer ICE
                 await call_ice.gather(call, self.config)
         except (OSError, IceError) as exc:
             self._finish_locally(call, "No media port", str(exc))
             return
         if call.ended:
-            await self._teardown(call)
+            await self.teardown(call)
             return
         sdp = call.offer_answer.create_offer(local_media(self.config, call))
         try:
@@ -264,34 +270,7 @@ class CallManager:
         if not call.accepts(LegInput.ANSWER_REQUESTED):
             return
         call.move(LegInput.ANSWER_REQUESTED)
-        self._spawn(call, self._answer(call))
-
-    async def _answer(self, call: ActiveCall) -> None:
-        try:
-            await self._open_media(call)
-            assert call.remote_offer is not None
-            components = call_ice.offer_ice_components(call.remote_offer)
-            if components and not call.ended:  # RFC 8839 §4.2.2: answer ICE with ICE
-                await call_ice.gather(call, self.config, components)
-        except (OSError, IceError) as exc:
-            self.sip(self.ua.reject, call.call_id, 500)
-            self._finish(call, pev.CallFinished("failed", 500, f"no media port: {exc}"))
-            return
-        if call.ended:
-            await self._teardown(call)
-            return
-        assert call.remote_offer is not None
-        answer = self._create_answer(call, call.remote_offer)
-        if answer is None:
-            return
-        sdp, negotiated = answer
-        self.sip(self.ua.answer, call.call_id, sdp)
-        call.move(LegInput.ANSWER_SENT)
-        start_media(call, negotiated)
-        assert call.zrtp is not None
-        call.zrtp.start_on_first_packet()  # or on the ACK, whichever comes first
-        if call.ice is not None:
-            self._spawn(call, call_ice.run(call, negotiated, self._ice_failed))
+        self.spawn(call, self.negotiation.answer(call))
 
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
@@ -344,10 +323,7 @@ class CallManager:
         self.reoffer(call, "sendonly" if on else "sendrecv")
 
     def reoffer(self, call: ActiveCall, direction: str) -> None:
-        # RFC 3264 §8.4: hold is a re-offer with sendonly (or inactive if they hold us too).
-        call.direction = direction
-        sdp = call.offer_answer.create_offer(local_media(self.config, call))
-        self.sip(self.ua.reinvite, call.call_id, sdp)
+        self.negotiation.reoffer(call, direction)
 
     def media_active(self) -> bool:
         call = self.call
@@ -404,11 +380,11 @@ class CallManager:
                 else:
                     call.zrtp.start()
             case sev.CallAnswered(sdp=sdp):
-                self._answered(call, sdp)
+                self.negotiation.answered(call, sdp)
             case sev.CallEnded(reason=reason, code=code):
-                self._finish(call, pev.CallFinished(reason, code))
+                self.finish(call, pev.CallFinished(reason, code))
             case sev.Reoffer(sdp=sdp):
-                self._reoffer(call, sdp)
+                self.negotiation.reoffered(call, sdp)
 
     def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes,
                   replaces: str | None = None) -> None:
@@ -450,79 +426,11 @@ class CallManager:
         self.hangup_call(old)
         self.emit(pev.CallReplaced(old.call_id, new.call_id, new.peer))
         new.move(LegInput.ANSWER_REQUESTED)
-        self._spawn(new, self._answer(new))
-
-    def _answered(self, call: ActiveCall, sdp: bytes) -> None:
-        if call.negotiated is not None:  # the answer to our re-INVITE (hold/resume)
-            try:
-                negotiated = call.offer_answer.receive_answer(sdp)
-            except SdpError:
-                return
-            call.negotiated = negotiated
-            assert call.media is not None
-            call.media.set_direction(negotiated.direction)
-            return
-        if not call.accepts(LegInput.ANSWER_RECEIVED):
-            return
-        try:
-            negotiated = call.offer_answer.receive_answer(sdp)
-        except SdpError as exc:
-            log.warning("call %s: bad SDP answer: %s", call.call_id, exc)
-            self.hangup()
-            self.emit(pev.CallFinished("failed", 488, "bad SDP answer"))
-            return
-        if negotiated.rejected:
-            self.hangup()
-            self.emit(pev.CallFinished("failed", 488, "no common codec"))
-            return
-        call.move(LegInput.ANSWER_RECEIVED)
-        start_media(call, negotiated)
-        assert call.zrtp is not None
-        if call.ice is not None:  # ZRTP starts once the checks have nominated a pair
-            call.zrtp_after_ice = True
-            self._spawn(call, call_ice.run(call, negotiated, self._ice_failed))
-        else:
-            call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
-        self.emit(pev.CallConnected(call_id=call.call_id))
-
-    def _ice_failed(self, call: ActiveCall) -> None:
-        if call is self.call and not call.ended:
-            self.hangup()
-            self.emit(pev.CallFinished("failed", None, "no media path (ICE failed)"))
-
-    def _create_answer(self, call: ActiveCall, offer: bytes) -> tuple[bytes, Negotiated] | None:
-        """Our SDP answer to the caller's offer, or None after rejecting the call (488)."""
-        try:
-            answer, negotiated = call.offer_answer.create_answer(
-                offer, local_media(self.config, call, answer=True))
-        except SdpError as exc:
-            log.warning("call %s: unusable offer: %s", call.call_id, exc)
-            self.sip(self.ua.reject, call.call_id, 488)
-            self._finish(call, pev.CallFinished("failed", 488, "Not Acceptable Here"))
-            return None
-        if negotiated.rejected:
-            self.sip(self.ua.reject, call.call_id, 488)
-            self._finish(call, pev.CallFinished("failed", 488, "no common codec"))
-            return None
-        return answer, negotiated
-
-    def _reoffer(self, call: ActiveCall, sdp: bytes) -> None:
-        try:
-            answer, negotiated = call.offer_answer.create_answer(
-                sdp, local_media(self.config, call, answer=True))
-        except SdpError:
-            # ua.reject_reoffer arrives with the sip/ rework; until then this fails as before
-            # (logged by drain), and the re-INVITE's transaction times out.
-            self.sip(self.ua.reject_reoffer, call.call_id, 488)
-            return
-        self.sip(self.ua.answer_reoffer, call.call_id, answer)
-        call.negotiated = negotiated
-        assert call.media is not None
-        call.media.set_direction(negotiated.direction)
+        self.spawn(new, self.negotiation.answer(new))
 
     # -- media and ZRTP ----------------------------------------------------------------------
 
-    async def _open_media(self, call: ActiveCall) -> None:
+    async def open_media(self, call: ActiveCall) -> None:
         assert self.loop is not None and self.cache is not None
         await open_call_media(call, self.config, audio=self.audio, tones=self.tones,
                               zid=self.zid, cache=self.cache, clock=self.clock, loop=self.loop)
@@ -545,16 +453,30 @@ class CallManager:
         zrtp_outcome(call, event, require_secure=self.config.zrtp.require_secure,
                      emit=self.emit, hang_up=self.hangup_call)
 
+    def lan_directory(self) -> list[dict[str, Any]]:
+        """The LAN phones with their ZRTP-cache marks, for the contacts (not in `info`: the
+        cache is read, and `info` is read every 100 ms while a script waits)."""
+        return self.routes.lan_directory(self._zid_verified) if self.routes is not None else []
+
+    def _zid_verified(self, zid_hex: str) -> bool:
+        """Whether the ZRTP cache holds `zid_hex` (a LAN peer's announced ZID) as SAS-verified."""
+        try:
+            zid = bytes.fromhex(zid_hex)
+        except ValueError:
+            return False
+        secrets = self.cache.lookup(zid) if self.cache is not None and len(zid) == 12 else None
+        return secrets is not None and secrets.verified
+
     def _connection_lost(self, call: ActiveCall, detail: str) -> None:
         if call is self.call:  # BYE (RFC 3261 §15.1.1), then the person sees why
             self.hangup()
             self.emit(pev.CallFinished("connection_lost", None, detail))
 
-    def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
+    def finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)
         self.emit(replace(event, call_id=call.call_id))
 
-    async def _teardown(self, call: ActiveCall) -> None:
+    async def teardown(self, call: ActiveCall) -> None:
         if call.zrtp is not None:
             call.zrtp.close()
         if call.zrtp_events is not None:
@@ -565,7 +487,7 @@ class CallManager:
                 await media.close()
         await call_ice.close(call)
 
-    def _spawn(self, call: ActiveCall | None, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, call: ActiveCall | None, coro: Coroutine[Any, Any, None]) -> None:
         assert self.loop is not None
         task = self.loop.create_task(coro)
         if call is not None:

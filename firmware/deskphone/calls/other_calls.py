@@ -58,16 +58,16 @@ class OtherCalls:
     def __init__(self, host: OtherCallsHost) -> None:
         self.host = host
         self.calls: dict[str, OtherCall] = {}
-        self.counters = {"waiting_admitted": 0, "refused_dnd": 0, "refused_no_waiting": 0,
+        self.counters = {"waiting_admitted": 0, "refused_no_waiting": 0,
                          "refused_limit": 0, "held": 0, "resumed": 0}
 
     def refusal(self) -> str | None:
         """Why a new incoming call must hear busy now, or None when it may ring or wait."""
         phone = self.host.config.phone
         existing = len(self.calls) + (self.host.current is not None)
-        if phone.dnd:
-            reason = "dnd"
-        elif existing and not phone.call_waiting:
+        # Do not disturb is not refused here: it is the phone's (ctl dnd changes it at run time),
+        # which turns the caller away with [phone] dnd_code and notes the call as missed.
+        if existing and not phone.call_waiting:
             reason = "no_waiting"
         elif existing >= phone.max_calls:
             reason = "limit"

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.calls.peer_identity import lan_warning
@@ -100,6 +101,15 @@ class Routes:
 
     def lan_peers(self) -> list[str]:
         return sorted(p.extension for p in self.directory.peers()) if self.directory else []
+
+    def lan_directory(self, verified: Callable[[str], bool]) -> list[dict[str, Any]]:
+        """The LAN phones for the contacts: who, where, and what the ZRTP cache says of their
+        announced ZID (`verified(zid_hex)`: the SAS was compared on an earlier call)."""
+        if self.directory is None:
+            return []
+        return [{"extension": p.extension, "name": p.name, "host": p.host, "port": p.port,
+                 "zid_changed": p.zid_changed, "verified": verified(p.zid)}
+                for p in sorted(self.directory.peers(), key=lambda p: p.extension)]
 
 
 def primary_address() -> str:

@@ -142,6 +142,7 @@ class PhoneSettings:
     ended_screen_seconds: float = 3.0
     no_answer_seconds: float = 90.0  # a call nobody answers is given up
     ring_seconds: float = 120.0  # a phone nobody picks up stops ringing (480)
+    dnd_code: int = 486  # do not disturb rejects with this SIP response (RFC 3261 §21.4/§21.6)
     # Several calls (issue 15): a caller during a call waits (call-waiting tone) unless this is
     # off; in do-not-disturb every caller hears busy; at max_calls calls a new caller hears busy
     # (RFC 3261 §21.4.7), so an INVITE flood never makes more than max_calls - 1 waiting calls.
@@ -338,13 +339,14 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     phone_t = read_table(raw, "phone")
     refuse_unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds",
-                                           "no_answer_seconds", "ring_seconds", "call_waiting",
-                                           "dnd", "max_calls"})
+                                           "no_answer_seconds", "ring_seconds", "dnd_code",
+                                           "call_waiting", "dnd", "max_calls"})
     phone = PhoneSettings(
         interdigit_timeout=read_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
         ended_screen_seconds=read_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
         no_answer_seconds=read_float(phone_t, "no_answer_seconds", "phone", 90.0, 1.0, 3600.0),
         ring_seconds=read_float(phone_t, "ring_seconds", "phone", 120.0, 1.0, 3600.0),
+        dnd_code=_dnd_code(phone_t),
         call_waiting=read_bool(phone_t, "call_waiting", "phone", True),
         dnd=read_bool(phone_t, "dnd", "phone", False),
         max_calls=read_int(phone_t, "max_calls", "phone", 2, 1, 8),
@@ -378,6 +380,17 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     return Config(identity=identity, sip=sip, accounts=accounts, devices_mode=mode, audio=audio,
                   media=media, zrtp=zrtp, phone=phone, discovery=discovery, pins=pins,
                   dialplan=dialplan, source=source, nat=parse_nat(read_table(raw, "nat")))
+
+
+DND_CODES = (480, 486, 600, 603)  # Temporarily Unavailable, Busy Here, Busy/Decline Everywhere
+
+
+def _dnd_code(t: dict[str, Any]) -> int:
+    code = t.get("dnd_code", 486)
+    if isinstance(code, bool) or code not in DND_CODES:
+        raise ConfigError("phone.dnd_code", code, "one of " + ", ".join(map(str, DND_CODES))
+                          + " (a SIP final response that turns a caller away)")
+    return int(code)
 
 
 def load_config(path: Path | None, *, sim: bool | None = None) -> Config:

@@ -91,6 +91,19 @@ class CallSecurity:
             self.sas = sas
         return [ev.PlayTone("mitm")]
 
+    def on_event(self, event: ev.Event) -> list[ev.Command] | None:
+        """A ZRTP outcome for this call (SecuringStarted, Secured, CallNotSecure, PossibleMitm)."""
+        match event:
+            case ev.SecuringStarted():
+                return self.securing()
+            case ev.Secured(sas=sas, verified=verified, post_quantum=post_quantum):
+                return self.secured(sas, verified, post_quantum)
+            case ev.CallNotSecure(reason=reason, possible_attack=possible_attack):
+                return self.not_secure(reason, possible_attack)
+            case ev.PossibleMitm(sas=sas):
+                return self.mismatch(sas)
+        return None
+
     def warn(self, kind: str) -> list[ev.Command] | None:
         """None: not a warning we know; []: noted; [the MITM tone]: it raised a mismatch."""
         if kind not in PEER_WARNINGS:

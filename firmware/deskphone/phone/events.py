@@ -10,6 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deskphone.phone.feature_events import ClockChanged as ClockChanged
+from deskphone.phone.feature_events import ContactsChanged as ContactsChanged
+from deskphone.phone.feature_events import DndSet as DndSet
+from deskphone.phone.feature_events import FeatureCommand, FeatureEvent
+from deskphone.phone.feature_events import HistoryChanged as HistoryChanged
+from deskphone.phone.feature_events import MarkHistorySeen as MarkHistorySeen
+from deskphone.phone.feature_events import MuteToggled as MuteToggled
+from deskphone.phone.feature_events import RecordCall as RecordCall
+from deskphone.phone.feature_events import SetMute as SetMute
+
 # -- events in -------------------------------------------------------------------------------
 
 
@@ -335,7 +345,7 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
          | LanWarning | AnswerRequested | SwapRequested | AttendedTransferRequested
-         | CallReplaced)
+         | CallReplaced | FeatureEvent)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
            | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified
-           | SwapTo | TransferAttended)
+           | SwapTo | TransferAttended | FeatureCommand)

@@ -23,11 +23,14 @@ are the inter-digit timeout, the end-of-call screen, and the once-a-second in-ca
 
 The pieces beside this file keep their own state and never see the machine: `vocabulary.py`
 names the states, keys and end-of-call reasons; `settings.py` is the machine's configuration;
-`call_view.py` picks a call's screen from a read-only `CallView`; `call_security.py` and
-`transfer.py` (blind transfer, RFC 3515) are objects the machine owns and delegates to;
-`other_calls.py` keeps the waiting and held calls, each with its own security. The call state
-changes only through the handlers `TRANSITIONS` names: here, and those of several calls at once
-(call waiting, swap: `several_calls.py`, a base class of the machine).
+`call_view.py` picks a call's screen from a read-only `CallView`; `call_security.py`,
+`transfer.py` (blind transfer's own state), `idle_panel.py` (status, history, contacts, DND,
+clock) and `history_view.py` (the call being noted) are objects the machine owns and delegates
+to; `other_calls.py` keeps the waiting and held calls, each with its own security. The call
+state changes only through the handlers `TRANSITIONS` names: here, and those of the machine's
+parts (`PARTS`: `several_calls.py` call waiting and swap, `transfer_flow.py` blind transfer,
+`dialing.py` the dialling keys), owned objects that see the machine only as `CallHost`
+(call_host.py), its public call state and helpers.
 """
 
 from __future__ import annotations
@@ -37,19 +40,22 @@ from dataclasses import replace
 from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
+from deskphone.phone.dialing import Dialing
+from deskphone.phone.history_view import MUTE_KEY, CallTracker
+from deskphone.phone.idle_panel import IdlePanel
 from deskphone.phone.other_calls import OtherCalls
 from deskphone.phone.screens import (
     CallingScreen,
-    DialingScreen,
     EndedScreen,
     ErrorScreen,
-    IdleScreen,
+    InCallScreen,
     OffHookScreen,
     RingingScreen,
 )
 from deskphone.phone.settings import MachineSettings
 from deskphone.phone.several_calls import SeveralCalls
-from deskphone.phone.transfer import BlindTransfer, Keyed, SetAsideCall
+from deskphone.phone.transfer import BlindTransfer, SetAsideCall
+from deskphone.phone.transfer_flow import TransferFlow
 from deskphone.phone.transitions import TRANSITIONS, bind_handlers
 from deskphone.phone.vocabulary import (
     ATTACK_DETAIL,
@@ -77,39 +83,44 @@ __all__ = [
 Commands = list[ev.Command]
 
 
-class PhoneMachine(SeveralCalls):
+class PhoneMachine:
     def __init__(self, settings: MachineSettings) -> None:
         self.settings = settings
         self.state = CallState.IDLE
         self.call_security = CallSecurity()
-        self.status = settings.status
         self.off_hook = False
         self.digits = ""
         self.peer: str | None = None
         self.incoming_call_id: str | None = None
         self.call_id = ""  # the call the earpiece carries, once the call layer named it
         self.others = OtherCalls()  # waiting and held calls, each with its own security
+        self.several = SeveralCalls(self)  # call waiting, swap, held calls (its handlers)
+        self.transfer_flow = TransferFlow(self)  # blind transfer's handlers (RFC 3515)
+        self.dialing = Dialing(self)  # the keys of a lifted handset: digits, redial
         self.held = False
         self.last_dtmf = ""
         self.answered_at: float | None = None
-        self.lan_warning = ""
         self.transfer = BlindTransfer()
         self.show_stats = False  # the call-quality screen instead of the call screen
         self.stats: ev.CallStats | None = None
-        self.screen: object = self._idle_screen()
+        self.idle = IdlePanel(settings)  # status, history, contacts, DND, clock between calls
+        self.tracker = CallTracker()
+        self.muted = False  # the microphone, in this call
+        self.pending: Commands = []  # what a handler's _reset_call recorded, sent after it
+        self.screen: object = self.idle_screen()
         self.ignored = 0
         self._timer: float | None = None
         self._timer_kind: str | None = None
-        self._now = 0.0
+        self.now = 0.0
 
     # -- public API ------------------------------------------------------------------------
 
     def start(self, now: float) -> Commands:
-        self._now = now
-        return [self._show(self._idle_screen())]
+        self.now = now
+        return [self.show(self.idle_screen())]
 
     def handle(self, event: ev.Event, now: float) -> Commands:
-        self._now = now
+        self.now = now
         if isinstance(event, ev.HookOff):
             self.off_hook = True
         elif isinstance(event, ev.HookOn):
@@ -118,7 +129,8 @@ class PhoneMachine(SeveralCalls):
         # These name another call but concern the current one (its state table decides).
         commands_about = ev.AnswerRequested | ev.AttendedTransferRequested | ev.TransferSucceeded
         if call_id in self.others and not isinstance(event, commands_about):
-            return self._other_call_event(event)  # about a waiting or held call
+            # about a waiting or held call
+            return self.several.other_call_event(event) + self.take_pending()
         if call_id and self.call_id and call_id != self.call_id and not isinstance(
                 event, ev.CallArrived | commands_about):
             self.ignored += 1  # about a call that is no longer ours
@@ -127,38 +139,42 @@ class PhoneMachine(SeveralCalls):
         if handler is None:
             self.ignored += 1
             return []
-        return handler(self, event)
+        return handler(self, event) + self.take_pending()
 
     def get_timer(self) -> float | None:
         return self._timer
 
     def handle_timer(self, now: float) -> Commands:
-        self._now = now
+        return self._timer_fired(now) + self.take_pending()
+
+    def _timer_fired(self, now: float) -> Commands:
+        self.now = now
         if self._timer is None or now < self._timer:
             return []
         kind, self._timer, self._timer_kind = self._timer_kind, None, None
         if kind == "interdigit" and self.state is CallState.DIALING:
-            return self._place(self.digits)
+            return self.place(self.digits)
         if kind == "interdigit" and self.state is CallState.TRANSFER_DIALING:
-            return self._send_transfer(self.transfer.target or "")
+            return self.transfer_flow.send(self.transfer.target or "")
         if kind == "ended" and self.state is CallState.ENDED and not self.off_hook:
-            return self._go_idle()
+            return self.go_idle()
         if kind == "no_answer" and self.state is CallState.CALLING:
-            return [ev.HangUp(), *self._end("No answer", self.peer or "", "reorder")]
+            return [ev.HangUp(), *self.end("No answer", self.peer or "", "reorder")]
         if kind == "ring_timeout" and self.state is CallState.RINGING:
             call_id, caller = self.incoming_call_id or "", self.peer
-            commands = [ev.RejectCall(call_id, 480), *self._go_idle_or_held()]
+            commands = [ev.RejectCall(call_id, 480), *self.several.go_idle_or_held()]
             if caller and self.state is CallState.IDLE:
-                self.status = f"Missed: {caller}"
-                commands.append(self._show(self._idle_screen()))
+                self.idle.status = f"Missed: {caller}"
+                commands.append(self.show(self.idle_screen()))
             return commands
         if kind == "refresh" and self.state in IN_CALL_STATES:
-            self._set_timer("refresh", now + 1.0)
+            self.set_timer("refresh", now + 1.0)
             late = self.others.waited_too_long(now, self.settings.ring_seconds)
             if late:  # a waiting call never waits forever: 480 (RFC 3261 §21.4.18)
-                return [*(ev.RejectCall(r.call_id, 480) for r in late), ev.PlayTone(None),
-                        *self._refresh_call_screen()]
-            return self._refresh_call_screen(only_if_changed=True)
+                missed = [e for r in late if (e := r.history_record(now)) is not None]
+                return [*(ev.RejectCall(r.call_id, 480) for r in late), *missed, ev.PlayTone(None),
+                        *self.refresh_call_screen()]
+            return self.refresh_call_screen(only_if_changed=True)
         return []
 
     def snapshot(self) -> dict[str, object]:
@@ -178,9 +194,11 @@ class PhoneMachine(SeveralCalls):
             "screen": "\n".join(lines),
             "peer_warning": self.call_security.peer_warning,
             "possible_attack": self.call_security.possible_attack,
-            "lan_warning": self.lan_warning or None,
+            "lan_warning": self.idle.lan_warning or None,
             "transfer": self.transfer.target,
             "transfer_failed": self.transfer.failed or None,
+            "dnd": self.idle.dnd,
+            "muted": self.muted,
             "calls": self.calls(),
             "waiting": getattr(self.others.waiting(), "peer", None),
             "held_calls": sum(r.role == "held" for r in self.others.records.values()),
@@ -201,22 +219,31 @@ class PhoneMachine(SeveralCalls):
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _set_timer(self, kind: str, at: float) -> None:
+    def set_timer(self, kind: str, at: float) -> None:
         self._timer, self._timer_kind = at, kind
 
-    def _clear_timer(self) -> None:
+    def clear_timer(self) -> None:
         self._timer, self._timer_kind = None, None
 
-    def _show(self, screen: object) -> ev.ShowScreen:
+    def show(self, screen: object) -> ev.ShowScreen:
         self.screen = screen
         return ev.ShowScreen(screen)
 
-    def _idle_screen(self) -> IdleScreen:
-        return IdleScreen(extension=self.settings.extension,
-                          display_name=self.settings.display_name, status=self.status,
-                          warning=self.lan_warning)
+    def idle_screen(self) -> object:
+        return self.idle.screen()
 
-    def _reset_call(self) -> None:
+    def take_pending(self) -> Commands:
+        pending, self.pending = self.pending, []
+        return pending
+
+    def reset_call(self) -> None:
+        record = self.tracker.finish(self.now, self.security.value)
+        if record is not None:
+            self.pending.append(record)
+        self.idle.history.browser = None
+        if self.muted:  # a call's mute ends with it
+            self.muted = False
+            self.pending.append(ev.SetMute(False))
         self.digits = ""
         self.peer = None
         self.call_security = CallSecurity()
@@ -228,12 +255,12 @@ class PhoneMachine(SeveralCalls):
         self.transfer.clear()
         self.show_stats = False
         self.stats = None
-        self._clear_timer()
+        self.clear_timer()
 
-    def _go_idle(self) -> Commands:
-        self._reset_call()
+    def go_idle(self) -> Commands:
+        self.reset_call()
         self.state = CallState.IDLE
-        return [ev.PlayTone(None), ev.Ring(False), self._show(self._idle_screen())]
+        return [ev.PlayTone(None), ev.Ring(False), self.show(self.idle_screen())]
 
     def _call_screen(self) -> object:
         return call_screen(CallView(
@@ -242,152 +269,142 @@ class PhoneMachine(SeveralCalls):
             transfer_target=self.transfer.target or "", show_stats=self.show_stats,
             stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
             possible_attack=self.call_security.possible_attack,
-            answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf,
+            answered_at=self.answered_at, now=self.now, held=self.held, dtmf=self.last_dtmf,
             post_quantum=self.call_security.post_quantum,
             waiting_caller=getattr(self.others.waiting(), "peer", ""),
             other=self.others.summary(), handed_over=self.transfer.handed_over))
 
-    def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
+    def refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
+        if self.muted and isinstance(screen, InCallScreen):
+            screen = replace(screen, muted=True)
         if only_if_changed and screen == self.screen:
             return []
-        return [self._show(screen)]
+        return [self.show(screen)]
 
-    def _place(self, target: str) -> Commands:
-        self._clear_timer()
+    def place(self, target: str) -> Commands:
+        self.clear_timer()
         self.peer = target
         self.state = CallState.CALLING
-        self._set_timer("no_answer", self._now + self.settings.no_answer_seconds)
+        self.set_timer("no_answer", self.now + self.settings.no_answer_seconds)
+        self.tracker.begin("outgoing", target, "", self.now)
         return [ev.PlayTone(None), ev.PlaceCall(target),
-                self._show(CallingScreen(peer=target, progress="Calling…"))]
+                self.show(CallingScreen(peer=target, progress="Calling…"))]
 
-    def _end(self, title: str, detail: str, tone: str | None, error: bool = False) -> Commands:
+    def end(self, title: str, detail: str, tone: str | None, error: bool = False) -> Commands:
         peer = self.peer
-        self._reset_call()
+        self.reset_call()
         self.peer = peer
         self.state = CallState.ENDED
         screen = ErrorScreen(title=title, detail=detail) if error else EndedScreen(title=title,
                                                                                    detail=detail)
         commands: Commands = [ev.Ring(False), ev.PlayTone(tone if self.off_hook else None),
-                              self._show(screen)]
+                              self.show(screen)]
         if not self.off_hook:
-            self._set_timer("ended", self._now + self.settings.ended_screen_seconds)
+            self.set_timer("ended", self.now + self.settings.ended_screen_seconds)
         return commands
 
     # -- handlers (each is one row or more of TRANSITIONS) ----------------------------------
 
     def _lift(self, _: ev.Event) -> Commands:
-        self._reset_call()
+        self.reset_call()
         self.state = CallState.OFFHOOK
-        return [ev.PlayTone("dial"), self._show(OffHookScreen())]
+        return [ev.PlayTone("dial"), self.show(OffHookScreen())]
 
     def _put_down(self, _: ev.Event) -> Commands:
-        return self._go_idle()
+        return self.go_idle()
 
-    def _status(self, event: ev.StatusChanged) -> Commands:
-        self.status = event.status
-        if self.state is CallState.IDLE:
-            return [self._show(self._idle_screen())]
-        return []
+    def _panel_changed(self, event: ev.Event) -> Commands:
+        self.idle.apply(event)  # status, LAN warning, history, contacts, DND, clock
+        return [self.show(self.idle_screen())] if self.state is CallState.IDLE else []
 
     def _dial_now(self, event: ev.DialRequested) -> Commands:
-        self._reset_call()
-        return self._place(event.target)
-
-    def _first_key(self, event: ev.KeyPressed) -> Commands:
-        if event.key not in DIAL_KEYS:
-            return []  # '*' or '#' with nothing dialled yet: nothing to erase or send
-        self.state = CallState.DIALING
-        return [ev.PlayTone(None)] + self._add_digit(event.key)
-
-    def _add_digit(self, key: str) -> Commands:
-        if len(self.digits) >= MAX_DIGITS:
-            return [ev.PlayTone("error")]
-        self.digits += key
-        complete = self.settings.is_complete
-        if complete is not None and complete(self.digits):
-            return self._place(self.digits)
-        self._set_timer("interdigit", self._now + self.settings.interdigit_timeout)
-        return [self._show(DialingScreen(digits=self.digits))]
-
-    def _dial_key(self, event: ev.KeyPressed) -> Commands:
-        key = event.key
-        if key in DIAL_KEYS:
-            return self._add_digit(key)
-        if key == "#":
-            return self._place(self.digits)
-        if key == "*":
-            self.digits = self.digits[:-1]
-            if not self.digits:
-                self._clear_timer()
-                self.state = CallState.OFFHOOK
-                return [ev.PlayTone("dial"), self._show(OffHookScreen())]
-            self._set_timer("interdigit", self._now + self.settings.interdigit_timeout)
-            return [self._show(DialingScreen(digits=self.digits))]
-        return []  # A-D have no meaning while dialling
+        self.reset_call()
+        return self.place(event.target)
 
     def _busy_reject(self, event: ev.CallArrived) -> Commands:
         # One call at a time: a second caller hears busy (RFC 3261 §21.4.7, 486 Busy Here).
-        return [ev.RejectCall(event.call_id, 486)]
+        return [ev.RejectCall(event.call_id, 486), self.idle.history.missed_now(event, self.now)]
 
     def _incoming(self, event: ev.CallArrived) -> Commands:
         if self.off_hook:
             return self._busy_reject(event)
-        return self._ring_for(event, self._now)
+        if self.idle.dnd:
+            return self.dnd_reject(event)
+        return self.ring_for(event, self.now)
 
-    def _ring_for(self, event: ev.CallArrived, since: float) -> Commands:
-        self._reset_call()
+    def dnd_reject(self, event: ev.CallArrived) -> Commands:
+        # Do not disturb: turned away without ringing ([phone] dnd_code), noted as missed.
+        return [ev.RejectCall(event.call_id, self.settings.dnd_code),
+                self.idle.history.missed_now(event, self.now)]
+
+    def ring_for(self, event: ev.CallArrived, since: float) -> Commands:
+        self.reset_call()
         self.state = CallState.RINGING
         self.incoming_call_id = event.call_id
-        self.peer = event.display_name or event.caller
-        self._set_timer("ring_timeout", since + self.settings.ring_seconds)
+        # The person's own contacts (or the LAN's name) before whatever the From header claims.
+        known = self.idle.contacts.lookup(event.caller)
+        name = known.name if known is not None else event.display_name
+        self.peer = name or event.caller
+        self.tracker.begin("incoming", event.caller, name or "", since)
+        self.set_timer("ring_timeout", since + self.settings.ring_seconds)
         return [ev.PlayTone(None), ev.Ring(True),
-                self._show(RingingScreen(caller=event.caller, display_name=event.display_name))]
+                self.show(RingingScreen(caller=event.caller, display_name=name,
+                                         mark=known.mark if known is not None else ""))]
+
+    def calls(self) -> list[dict[str, object]]:
+        """Every call: the one in the earpiece (or ringing), then the waiting and held ones."""
+        return self.several.calls()
 
     def _answer(self, _: ev.Event) -> Commands:
+        return self.answer_incoming()
+
+    def answer_incoming(self) -> Commands:
         call_id = self.call_id = self.incoming_call_id or ""
         self.state = CallState.IN_CALL
-        self.answered_at = self._now
-        self._set_timer("refresh", self._now + 1.0)
-        return [ev.Ring(False), ev.AnswerCall(call_id), *self._refresh_call_screen()]
+        self.answered_at = self.now
+        self.tracker.answered(self.now)
+        self.set_timer("refresh", self.now + 1.0)
+        return [ev.Ring(False), ev.AnswerCall(call_id), *self.refresh_call_screen()]
 
     def _missed(self, event: ev.CallFinished) -> Commands:
         caller = self.peer
-        commands = self._go_idle_or_held()
+        commands = self.several.go_idle_or_held()
         if caller and self.state is CallState.IDLE and event.reason in (
                 "cancelled", "remote_hangup", "timeout"):
-            self.status = f"Missed: {caller}"
-            commands.append(self._show(self._idle_screen()))
+            self.idle.status = f"Missed: {caller}"
+            commands.append(self.show(self.idle_screen()))
         return commands
 
     def _hang_up(self, _: ev.HookOn) -> Commands:
-        return [ev.HangUp(), *self._go_idle_or_held()]
+        return [ev.HangUp(), *self.several.go_idle_or_held()]
 
     def _far_ringing(self, _: ev.CallRinging) -> Commands:
         return [ev.PlayTone("ringback"),
-                self._show(CallingScreen(peer=self.peer or "", progress="Ringing…"))]
+                self.show(CallingScreen(peer=self.peer or "", progress="Ringing…"))]
 
     def _connected(self, event: ev.CallConnected) -> Commands:
         self.transfer.replaced()  # a transfer's new call replaces the old one
         self.call_id = event.call_id or self.call_id
         self.state = CallState.IN_CALL
-        self.answered_at = self._now
-        self._set_timer("refresh", self._now + 1.0)
-        return [ev.PlayTone(None), *self._refresh_call_screen()]
+        self.answered_at = self.now
+        self.tracker.answered(self.now)
+        self.set_timer("refresh", self.now + 1.0)
+        return [ev.PlayTone(None), *self.refresh_call_screen()]
 
     def _ended(self, event: ev.CallFinished) -> Commands:
         if self.others:  # another call is left: it rings, or waits on hold
-            return self._go_idle_or_held()
+            return self.several.go_idle_or_held()
         title, tone = END_REASONS.get(event.reason, ("Call ended", "reorder"))
         detail = event.detail or self.peer or ""
         if event.reason == "failed" and event.code:
             detail = f"{event.code} {event.detail}".strip()
         elif event.reason == "attack":
             detail = ATTACK_DETAIL  # RFC 6189 §8.1.1, in the words of the NOT SECURE screen
-        return self._end(title, detail, tone)
+        return self.end(title, detail, tone)
 
     def _failed_locally(self, event: ev.CallFailedLocally) -> Commands:
-        return self._end(event.title, event.detail, "reorder", error=True)
+        return self.end(event.title, event.detail, "reorder", error=True)
 
     def _in_call_key(self, event: ev.KeyPressed) -> Commands:
         if self.call_security.awaiting_comparison():  # '#': it matches, '*': it does not
@@ -399,12 +416,14 @@ class PhoneMachine(SeveralCalls):
             return self._toggle_stats(event)
         if event.key == REVERIFY_KEY:
             return self._reverify(event)
-        if event.key == SWAP_KEY and self.others:
-            return self._swap(event)
+        if event.key == SWAP_KEY and self.others:  # D: swap / answer the waiting call
+            return self.several.swap(event)
+        if event.key == MUTE_KEY:  # D with no other call: mute
+            return self._toggle_mute(event)
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
             self.transfer.open()
-            return self._refresh_call_screen()
+            return self.refresh_call_screen()
         return [ev.SendDtmf(event.key)]
 
     def _reverify(self, _: ev.Event) -> Commands:
@@ -412,82 +431,15 @@ class PhoneMachine(SeveralCalls):
         if commands is None:
             return []
         self.show_stats = False
-        return [*commands, *self._refresh_call_screen()]
+        return [*commands, *self.refresh_call_screen()]
 
     def _toggle_stats(self, _: ev.Event) -> Commands:
         self.show_stats = not self.show_stats
-        return self._refresh_call_screen()
+        return self.refresh_call_screen()
 
     def _call_stats(self, event: ev.CallStats) -> Commands:
         self.stats = event
-        return self._refresh_call_screen(only_if_changed=True) if self.show_stats else []
-
-    # -- blind transfer (RFC 3515) ------------------------------------------------------------
-
-    def _transfer_key(self, event: ev.KeyPressed) -> Commands:
-        keyed = self.transfer.press(event.key)
-        if keyed is Keyed.TYPED:
-            self._set_timer("interdigit", self._now + self.settings.interdigit_timeout)
-        if keyed in (Keyed.TYPED, Keyed.ERASED):
-            return self._refresh_call_screen()
-        if keyed is Keyed.FULL:
-            return [ev.PlayTone("error")]
-        if keyed is Keyed.SEND:
-            return self._send_transfer(self.transfer.target or "")
-        if keyed is Keyed.BACK:
-            return self._back_to_call()
-        return []
-
-    def _transfer_now(self, event: ev.TransferDialed) -> Commands:
-        return self._send_transfer(event.target)
-
-    def _send_transfer(self, target: str) -> Commands:
-        if not target:
-            return self._back_to_call()
-        self.state = CallState.TRANSFERRING
-        self.transfer.send(target)
-        self._set_timer("refresh", self._now + 1.0)
-        return [ev.TransferCall(target), *self._refresh_call_screen()]
-
-    def _back_to_call(self) -> Commands:
-        self.state = CallState.IN_CALL
-        self.transfer.close()
-        self._set_timer("refresh", self._now + 1.0)
-        return self._refresh_call_screen()
-
-    def _transfer_done(self, event: ev.TransferSucceeded) -> Commands:
-        handed = self.others.take(event.call_id)  # attended: the held call handed over
-        target = f"{handed.peer} to {self.peer}" if handed else self.transfer.target or ""
-        return [ev.HangUp(), *self._end("Transferred", target, None)]
-
-    def _transfer_refused(self, event: ev.TransferAborted) -> Commands:
-        self.transfer.record_failure(event.detail)
-        commands = self._back_to_call()
-        return [ev.PlayTone("error"), *commands]
-
-    def _transferred_away(self, event: ev.TransferStarted) -> Commands:
-        # We are the transferee: keep what the person saw of the call set aside.
-        saved = SetAsideCall(peer=self.peer, answered_at=self.answered_at, held=self.held,
-                             security=replace(self.call_security))
-        self._reset_call()
-        self.transfer.put_aside(saved)
-        self.peer = event.target
-        self.state = CallState.CALLING
-        return [ev.PlayTone(None),
-                self._show(CallingScreen(peer=event.target, progress="Transferring…"))]
-
-    def _transfer_fell_through(self, event: ev.TransferAborted) -> Commands:
-        saved = self.transfer.set_aside
-        if saved is None:
-            self.ignored += 1
-            return []
-        self._reset_call()
-        self.transfer.record_failure(event.detail)
-        self.peer, self.answered_at, self.held = saved.peer, saved.answered_at, saved.held
-        self.call_security = replace(saved.security)
-        self.state = CallState.IN_CALL
-        self._set_timer("refresh", self._now + 1.0)
-        return [ev.PlayTone("error"), *self._refresh_call_screen()]
+        return self.refresh_call_screen(only_if_changed=True) if self.show_stats else []
 
     def _peer_warning(self, event: ev.PeerWarning) -> Commands:
         commands = self.call_security.warn(event.kind)
@@ -495,17 +447,11 @@ class PhoneMachine(SeveralCalls):
             self.ignored += 1
             return []
         if commands or self.state in IN_CALL_STATES:
-            return [*commands, *self._refresh_call_screen()]
-        return []
-
-    def _lan_warning(self, event: ev.LanWarning) -> Commands:
-        self.lan_warning = event.text
-        if self.state is CallState.IDLE:
-            return [self._show(self._idle_screen())]
+            return [*commands, *self.refresh_call_screen()]
         return []
 
     def _security_changed(self, commands: Commands | None) -> Commands:
-        return [] if commands is None else [*commands, *self._refresh_call_screen()]
+        return [] if commands is None else [*commands, *self.refresh_call_screen()]
 
     def _confirm(self, _: ev.Event) -> Commands:
         return self._security_changed(self.call_security.confirm())
@@ -513,27 +459,35 @@ class PhoneMachine(SeveralCalls):
     def _reject_sas(self, _: ev.Event) -> Commands:
         return self._security_changed(self.call_security.reject())
 
-    def _securing(self, _: ev.SecuringStarted) -> Commands:
-        return self._security_changed(self.call_security.securing())
-
-    def _secured(self, event: ev.Secured) -> Commands:
-        return self._security_changed(self.call_security.secured(event.sas, event.verified,
-                                                                 event.post_quantum))
-
-    def _not_secure(self, event: ev.CallNotSecure) -> Commands:
-        return self._security_changed(self.call_security.not_secure(event.reason,
-                                                                   event.possible_attack))
-
-    def _mismatch(self, event: ev.PossibleMitm) -> Commands:
-        return self._security_changed(self.call_security.mismatch(event.sas))
+    def _zrtp_outcome(self, event: ev.Event) -> Commands:
+        return self._security_changed(self.call_security.on_event(event))
 
     def _dtmf(self, event: ev.DtmfReceived) -> Commands:
         self.last_dtmf = (self.last_dtmf + event.key)[-12:]
-        return self._refresh_call_screen()
+        return self.refresh_call_screen()
 
     def _hold(self, _: ev.HoldToggled) -> Commands:
         self.held = not self.held
-        return [ev.SetHold(self.held), *self._refresh_call_screen()]
+        return [ev.SetHold(self.held), *self.refresh_call_screen()]
+
+    # -- call history and redial (phone/history_keys.py) -----------------------------------
+
+    def _toggle_mute(self, _: ev.Event) -> Commands:
+        self.muted = not self.muted
+        return [ev.SetMute(self.muted), *self.refresh_call_screen()]
+
+    def _idle_key(self, event: ev.KeyPressed) -> Commands:
+        action = self.idle.history.press(event.key)
+        if action.call is not None:
+            self.reset_call()
+            return self.place(action.call)
+        if not action.redraw:
+            self.ignored += 1  # a key with no meaning here, as before the history had keys
+            return []
+        return [*action.commands, self.show(self.idle_screen())]
 
 
-_HANDLERS = bind_handlers(PhoneMachine)
+# The objects the machine owns whose handlers are rows of the table ("several.swap").
+PARTS: dict[str, type] = {"several": SeveralCalls, "transfer_flow": TransferFlow,
+                          "dialing": Dialing}
+_HANDLERS = bind_handlers(PhoneMachine, PARTS)

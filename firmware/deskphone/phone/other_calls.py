@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
+from deskphone.phone.feature_events import RecordCall
+from deskphone.phone.history_view import CallTracker, TrackedCall
 from deskphone.phone.vocabulary import Security
 
 WAITING, HELD = "waiting", "held"
@@ -33,6 +35,15 @@ class CallRecord:
     answered_at: float | None = None
     caller: str = ""  # a waiting caller's number or URI, and display name, for its ringing screen
     display_name: str | None = None
+    tracked: TrackedCall | None = None  # a held call's history entry in the making
+
+    def history_record(self, now: float) -> RecordCall | None:
+        """The history entry of this call, ended at `now` with its own security: a held call's
+        as tracked, a waiting caller nobody answered as missed."""
+        if self.role == WAITING:
+            return RecordCall(direction="missed", peer=self.caller, name=self.display_name or "",
+                              started=self.since, answered=None, ended=now, security="none")
+        return CallTracker.record(self.tracked, now, self.security.level.value)
 
     def info(self, hearing: bool = False) -> dict[str, object]:
         return {"id": self.call_id, "peer": self.peer, "state": self.role,
@@ -66,8 +77,9 @@ class OtherCalls:
         return record
 
     def hold(self, call_id: str, peer: str, security: CallSecurity, answered_at: float | None,
-             now: float) -> None:
-        self.records[call_id] = CallRecord(call_id, peer, HELD, now, security, answered_at)
+             now: float, tracked: TrackedCall | None = None) -> None:
+        self.records[call_id] = CallRecord(call_id, peer, HELD, now, security, answered_at,
+                                           tracked=tracked)
 
     def take(self, call_id: str) -> CallRecord | None:
         return self.records.pop(call_id, None)

@@ -20,3 +20,7 @@ class MachineSettings:
     # True when a dialled string is complete by the dial plan (fixed-length extensions), so the
     # call goes out without waiting for '#' or the timeout.
     is_complete: Callable[[str], bool] | None = None
+    # Do not disturb turns callers away with this response (RFC 3261 §21.4.7 486 Busy Here by
+    # default; 480 or 603 are the other usual choices).
+    dnd_code: int = 486
+    dnd: bool = False  # do not disturb at start ([phone] dnd); ctl dnd on|off changes it

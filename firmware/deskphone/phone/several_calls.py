@@ -8,194 +8,181 @@ earpiece ends, a waiting caller rings like any incoming call and a held call lea
 in `held`: its reminder ring sounds while the handset is down, and lifting it resumes the call.
 
 These are rows of the one table (`transitions.py`) like every other handler: `SeveralCalls` is
-a base class of `PhoneMachine`, kept apart so machine.py stays one concept per file. It changes
-the call state only through these handlers; `other_calls.py` keeps each other call's record
-(and its own `CallSecurity`), and the call layer does the SIP (RFC 3264 §8.4 hold re-offers).
+an object the machine owns (`machine.several`), reaching the machine only through its public
+call state and helpers (`CallHost`, call_host.py). It changes the call state only through
+these handlers; `other_calls.py` keeps each other call's record (and its own `CallSecurity`),
+and the call layer does the SIP (RFC 3264 §8.4 hold re-offers).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
 from deskphone.phone import events as ev
+from deskphone.phone.call_host import CallHost
 from deskphone.phone.call_security import CallSecurity
-from deskphone.phone.other_calls import CallRecord, OtherCalls
+from deskphone.phone.history_view import TrackedCall
+from deskphone.phone.other_calls import CallRecord
 from deskphone.phone.screens import HeldScreen
-from deskphone.phone.settings import MachineSettings
 from deskphone.phone.vocabulary import IN_CALL_STATES, SWAP_KEY, CallState
-
-if TYPE_CHECKING:
-    from deskphone.phone.transfer import BlindTransfer
 
 Commands = list[ev.Command]
 
 
-class _Machine(Protocol):
-    """What these handlers use of the machine (deskphone.phone.machine.PhoneMachine)."""
-
-    settings: MachineSettings
-    state: CallState
-    others: OtherCalls
-    off_hook: bool
-    held: bool
-    call_id: str
-    peer: str | None
-    incoming_call_id: str | None
-    call_security: CallSecurity
-    answered_at: float | None
-    ignored: int
-    transfer: BlindTransfer
-    _now: float
-
-    def _reset_call(self) -> None: ...
-    def _show(self, screen: object) -> ev.ShowScreen: ...
-    def _go_idle(self) -> Commands: ...
-    def _ring_for(self, event: ev.CallArrived, since: float) -> Commands: ...
-    def _answer(self, event: ev.Event) -> Commands: ...
-    def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands: ...
-    def _set_timer(self, kind: str, at: float) -> None: ...
-    # and this class's own, reached through the same `self`
-    def _go_idle_or_held(self) -> Commands: ...
-    def _refresh_current(self) -> Commands: ...
-    def _held_screen(self) -> HeldScreen: ...
-    def _take_over(self, record: CallRecord) -> None: ...
-    def _bring_back(self, record: CallRecord) -> Commands: ...
-    def _swap(self, event: ev.Event) -> Commands: ...
-
-
 class SeveralCalls:
-    # What these handlers set on the machine (PhoneMachine.__init__ gives the values).
-    state: CallState
-    call_id: str
-    peer: str | None
-    call_security: CallSecurity
-    answered_at: float | None
-    def calls(self: _Machine) -> list[dict[str, object]]:
+    """Owned by the machine (`machine.several`); its handlers are rows `several.NAME` of the
+    table. The records of the other calls are the machine's `others` (phone/other_calls.py)."""
+
+    def __init__(self, machine: CallHost) -> None:
+        self.m = machine
+
+    def calls(self) -> list[dict[str, object]]:
         """Every call: the one in the earpiece (or ringing), then the waiting and held ones."""
         listed = []
-        if self.state in IN_CALL_STATES or self.state in (CallState.RINGING, CallState.CALLING):
+        if self.m.state in IN_CALL_STATES or self.m.state in (CallState.RINGING, CallState.CALLING):
             state = {CallState.RINGING: "ringing", CallState.CALLING: "calling"}.get(
-                self.state, "on_hold" if self.held else "active")
-            me = CallRecord(self.call_id or self.incoming_call_id or "", self.peer or "", state,
-                            self._now, self.call_security)
-            listed.append(me.info(hearing=self.state in IN_CALL_STATES))
-        return listed + self.others.info()
+                self.m.state, "on_hold" if self.m.held else "active")
+            m = self.m
+            me = CallRecord(m.call_id or m.incoming_call_id or "", m.peer or "", state, m.now,
+                            m.call_security)
+            listed.append(me.info(hearing=self.m.state in IN_CALL_STATES))
+        return listed + self.m.others.info()
 
-    def _other_call_event(self: _Machine, event: ev.Event) -> Commands:
-        record = self.others.records[getattr(event, "call_id", "")]
+    def other_call_event(self, event: ev.Event) -> Commands:
+        record = self.m.others.records[getattr(event, "call_id", "")]
         if isinstance(event, ev.CallFinished):  # the waiting caller gave up, a held party left
-            self.others.take(record.call_id)
-            if self.state is CallState.HELD:
-                return self._go_idle_or_held()
+            self.m.others.take(record.call_id)
+            # Each call of several is noted on its own, with its own security.
+            if (entry := record.history_record(self.m.now)) is not None:
+                self.m.pending.append(entry)
+            if self.m.state is CallState.HELD:
+                return self.go_idle_or_held()
             quiet = [ev.PlayTone(None)] if record.role == "waiting" else []
             return [*quiet, *self._refresh_current()]
-        if self.others.on_security(record, event):  # flagged at once, on the line naming it
+        if self.m.others.on_security(record, event):  # flagged at once, on the line naming it
             return self._refresh_current()
         return []
 
-    def _refresh_current(self: _Machine) -> Commands:
-        if self.state is CallState.HELD:
-            return [self._show(self._held_screen())]
-        return self._refresh_call_screen() if self.state in IN_CALL_STATES else []
+    def _refresh_current(self) -> Commands:
+        if self.m.state is CallState.HELD:
+            return [self.m.show(self._held_screen())]
+        return self.m.refresh_call_screen() if self.m.state in IN_CALL_STATES else []
 
-    def _held_screen(self: _Machine) -> HeldScreen:
-        record = self.others.held()
+    def _held_screen(self) -> HeldScreen:
+        record = self.m.others.held()
         assert record is not None, "the held state always has a held call"
         return HeldScreen(peer=record.peer, security=record.security.level.value,
-                          off_hook=self.off_hook)
+                          off_hook=self.m.off_hook)
 
-    def _go_idle_or_held(self: _Machine) -> Commands:
+    def go_idle_or_held(self) -> Commands:
         """The call in the earpiece is gone: a waiting caller now rings, a held call reminds."""
-        waiting, held = self.others.waiting(), self.others.held()
+        waiting, held = self.m.others.waiting(), self.m.others.held()
         if waiting is not None:
-            self.others.take(waiting.call_id)
-            return self._ring_for(ev.CallArrived(waiting.call_id, waiting.caller,
+            self.m.others.take(waiting.call_id)
+            return self.m.ring_for(ev.CallArrived(waiting.call_id, waiting.caller,
                                                  waiting.display_name), waiting.since)
         if held is None:
-            return self._go_idle()
-        self._reset_call()
-        self.state = CallState.HELD
+            return self.m.go_idle()
+        self.m.reset_call()
+        self.m.state = CallState.HELD
         # The reminder ring: a call left on hold with the handset down must not be forgotten.
-        return [ev.PlayTone(None), ev.Ring(not self.off_hook), self._show(self._held_screen())]
+        return [ev.PlayTone(None), ev.Ring(not self.m.off_hook), self.m.show(self._held_screen())]
 
-    def _call_waiting(self: _Machine, event: ev.CallArrived) -> Commands:
-        self.others.add_waiting(event, self._now)
+    def call_waiting(self, event: ev.CallArrived) -> Commands:
+        if self.m.idle.dnd:  # the one do not disturb: no second caller waits either
+            return self.m.dnd_reject(event)
+        self.m.others.add_waiting(event, self.m.now)
         # In the earpiece, not the ringer: the person is on the phone (ITU-T E.182 §5).
-        return [ev.PlayTone("call_waiting"), *self._refresh_call_screen()]
+        return [ev.PlayTone("call_waiting"), *self.m.refresh_call_screen()]
 
-    def _take_over(self: _Machine, record: CallRecord) -> None:
+    def _take_over(self, record: CallRecord) -> None:
         """`record`'s call becomes the one in the earpiece; the current one, if any, is held."""
-        self.others.take(record.call_id)
-        if self.state in IN_CALL_STATES:
-            self.others.hold(self.call_id, self.peer or "", self.call_security,
-                             self.answered_at, self._now)
-        self._reset_call()
-        self.call_id, self.peer, self.call_security = record.call_id, record.peer, record.security
-        self.answered_at = record.answered_at if record.role == "held" else self._now
-        self.state = CallState.IN_CALL
-        self._set_timer("refresh", self._now + 1.0)
+        self.m.others.take(record.call_id)
+        if self.m.state in IN_CALL_STATES:  # its history entry goes with it, to end on its own
+            self.m.others.hold(self.m.call_id, self.m.peer or "", self.m.call_security,
+                             self.m.answered_at, self.m.now, self.m.tracker.set_aside())
+        self.m.reset_call()
+        if record.role == "held":
+            self.m.tracker.resume(record.tracked)
+        else:  # a waiting caller answered: an incoming call from when it began to wait
+            known = self.m.idle.contacts.lookup(record.caller)
+            name = known.name if known is not None else record.display_name
+            self.m.tracker.begin("incoming", record.caller, name or "", record.since)
+            self.m.tracker.answered(self.m.now)
+        m = self.m
+        m.call_id, m.peer, m.call_security = record.call_id, record.peer, record.security
+        self.m.answered_at = record.answered_at if record.role == "held" else self.m.now
+        self.m.state = CallState.IN_CALL
+        self.m.set_timer("refresh", self.m.now + 1.0)
 
-    def _swap(self: _Machine, _: ev.Event) -> Commands:
-        record = self.others.waiting() or self.others.held()
+    def swap(self, _: ev.Event) -> Commands:
+        record = self.m.others.waiting() or self.m.others.held()
         if record is None:
-            self.ignored += 1
+            self.m.ignored += 1
             return []
         return self._bring_back(record)
 
-    def _bring_back(self: _Machine, record: CallRecord) -> Commands:
+    def _bring_back(self, record: CallRecord) -> Commands:
         answering = record.role == "waiting"
         self._take_over(record)
         # A mismatch found while it was held sounds now that it is heard (issue 15 item 2).
         tone = "mitm" if record.security.level.value == "mismatch" else None
         action: ev.Command = ev.AnswerCall(record.call_id) if answering else ev.SwapTo(
             record.call_id)
-        return [ev.Ring(False), ev.PlayTone(tone), action, *self._refresh_call_screen()]
+        return [ev.Ring(False), ev.PlayTone(tone), action, *self.m.refresh_call_screen()]
 
-    def _answer_other(self: _Machine, event: ev.AnswerRequested) -> Commands:
-        record = self.others.records.get(event.call_id)
+    def answer_other(self, event: ev.AnswerRequested) -> Commands:
+        record = self.m.others.records.get(event.call_id)
         if record is None:
-            self.ignored += 1
+            self.m.ignored += 1
             return []
         return self._bring_back(record)
 
-    def _answer_ringing(self: _Machine, event: ev.AnswerRequested) -> Commands:
-        if event.call_id != self.incoming_call_id:
-            self.ignored += 1
+    def answer_ringing(self, event: ev.AnswerRequested) -> Commands:
+        if event.call_id != self.m.incoming_call_id:
+            self.m.ignored += 1
             return []
-        return self._answer(event)
+        return self.m.answer_incoming()
 
-    def _ringing_key(self: _Machine, event: ev.KeyPressed) -> Commands:
+    def ringing_key(self, event: ev.KeyPressed) -> Commands:
         # Handset already up (the call before it ended): the swap key answers.
-        return self._answer(event) if event.key == SWAP_KEY and self.off_hook else []
+        return self.m.answer_incoming() if event.key == SWAP_KEY and self.m.off_hook else []
 
-    def _remind(self: _Machine, _: ev.HookOn) -> Commands:
-        return [ev.Ring(True), self._show(self._held_screen())]
+    def remind(self, _: ev.HookOn) -> Commands:
+        return [ev.Ring(True), self.m.show(self._held_screen())]
 
-    def _transfer_attended(self: _Machine, event: ev.AttendedTransferRequested) -> Commands:
-        record = self.others.records.get(event.call_id)
+    def transfer_attended(self, event: ev.AttendedTransferRequested) -> Commands:
+        record = self.m.others.records.get(event.call_id)
         if record is None or record.role != "held":
-            self.ignored += 1
+            self.m.ignored += 1
             return []
-        self.state = CallState.TRANSFERRING
-        self.transfer.send(record.peer)
-        self.transfer.handed_over = record.peer
-        return [ev.TransferAttended(record.call_id), *self._refresh_call_screen()]
+        self.m.state = CallState.TRANSFERRING
+        self.m.transfer.send(record.peer)
+        self.m.transfer.handed_over = record.peer
+        return [ev.TransferAttended(record.call_id), *self.m.refresh_call_screen()]
 
-    def _call_replaced(self: _Machine, event: ev.CallReplaced) -> Commands:
+    def call_replaced(self, event: ev.CallReplaced) -> Commands:
         # We are the transfer's target: a new call, with its own ZRTP and SAS, stands in.
-        if event.old_call_id == self.call_id:
-            self.call_id, self.peer = event.new_call_id, event.peer
-            self.call_security = CallSecurity()
-            self.answered_at = self._now
-            return [ev.PlayTone(None), *self._refresh_call_screen()]
-        record = self.others.take(event.old_call_id)
+        if event.old_call_id == self.m.call_id:
+            # The replaced call ends in the history with its security; the new one begins.
+            if (entry := self.m.tracker.finish(self.m.now, self.m.call_security.level.value)):
+                self.m.pending.append(entry)
+            self.m.tracker.begin("incoming", event.peer, "", self.m.now)
+            self.m.tracker.answered(self.m.now)
+            self.m.call_id, self.m.peer = event.new_call_id, event.peer
+            self.m.call_security = CallSecurity()
+            self.m.answered_at = self.m.now
+            return [ev.PlayTone(None), *self.m.refresh_call_screen()]
+        record = self.m.others.take(event.old_call_id)
         if record is None:
-            self.ignored += 1
+            self.m.ignored += 1
             return []
-        self.others.hold(event.new_call_id, event.peer, CallSecurity(), self._now, self._now)
+        if (entry := record.history_record(self.m.now)) is not None:
+            self.m.pending.append(entry)
+        tracked = TrackedCall("incoming", event.peer, "", self.m.now, self.m.now)
+        self.m.others.hold(event.new_call_id, event.peer, CallSecurity(), self.m.now, self.m.now,
+                         tracked)
         return self._refresh_current()
 
-    def _held_key(self: _Machine, event: ev.KeyPressed) -> Commands:
-        return self._swap(event) if event.key == SWAP_KEY else []
+    def held_key(self, event: ev.KeyPressed) -> Commands:
+        return self.swap(event) if event.key == SWAP_KEY else []
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deskphone.phone import events as ev
+from deskphone.phone.idle_panel import PANEL_EVENTS
 from deskphone.phone.vocabulary import CallState
 
 __all__ = ["SECURITY_ROWS", "TRANSITIONS", "bind_handlers"]
@@ -26,53 +27,54 @@ __all__ = ["SECURITY_ROWS", "TRANSITIONS", "bind_handlers"]
 SECURITY_ROWS: dict[type[ev.Event], str] = {
     ev.SasConfirmed: "confirm",
     ev.SasRejected: "reject_sas",
-    ev.SecuringStarted: "securing",
-    ev.Secured: "secured",
-    ev.CallNotSecure: "not_secure",
-    ev.PossibleMitm: "mismatch",
+    ev.SecuringStarted: "zrtp_outcome",
+    ev.Secured: "zrtp_outcome",
+    ev.CallNotSecure: "zrtp_outcome",
+    ev.PossibleMitm: "zrtp_outcome",
     ev.DtmfReceived: "dtmf",
 }
 # The whole call-state machine: {state: {event type: handler name}}. Anything else is ignored.
 TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
     CallState.IDLE: {
         ev.HookOff: "lift",
+        ev.KeyPressed: "idle_key",  # history list and redial (phone/history_keys.py)
         ev.DialRequested: "dial_now",
         ev.CallArrived: "incoming",
-        ev.StatusChanged: "status",
-        ev.LanWarning: "lan_warning",
+        ev.StatusChanged: "panel_changed",
+        ev.LanWarning: "panel_changed",
     },
     CallState.OFFHOOK: {
         ev.HookOn: "put_down",
-        ev.KeyPressed: "first_key",
+        ev.KeyPressed: "dialing.first_key",
         ev.DialRequested: "dial_now",
         ev.CallArrived: "busy_reject",
-        ev.StatusChanged: "status",
+        ev.StatusChanged: "panel_changed",
     },
     CallState.DIALING: {
         ev.HookOn: "put_down",
-        ev.KeyPressed: "dial_key",
+        ev.KeyPressed: "dialing.key",
         ev.DialRequested: "dial_now",
         ev.CallArrived: "busy_reject",
-        ev.StatusChanged: "status",
+        ev.StatusChanged: "panel_changed",
     },
     CallState.CALLING: {
         ev.HookOn: "hang_up",
-        ev.TransferAborted: "transfer_fell_through",
+        ev.TransferAborted: "transfer_flow.fell_through",
         ev.PeerWarning: "peer_warning",
         ev.CallRinging: "far_ringing",
         ev.CallConnected: "connected",
         ev.CallFinished: "ended",
         ev.CallFailedLocally: "failed_locally",
         ev.CallArrived: "busy_reject",
-        ev.StatusChanged: "status",
+        ev.StatusChanged: "panel_changed",
     },
     CallState.RINGING: {
         ev.HookOff: "answer",
-        ev.AnswerRequested: "answer_ringing",
-        ev.KeyPressed: "ringing_key",
+        ev.AnswerRequested: "several.answer_ringing",
+        ev.KeyPressed: "several.ringing_key",
         ev.CallFinished: "missed",
         ev.CallArrived: "busy_reject",
-        ev.StatusChanged: "status",
+        ev.StatusChanged: "panel_changed",
     },
     CallState.IN_CALL: {
         ev.HookOn: "hang_up",
@@ -80,74 +82,88 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.KeyPressed: "in_call_key",
         **SECURITY_ROWS,
         ev.HoldToggled: "hold",
-        ev.CallArrived: "call_waiting",
-        ev.AnswerRequested: "answer_other",
-        ev.SwapRequested: "swap",
-        ev.AttendedTransferRequested: "transfer_attended",
-        ev.CallReplaced: "call_replaced",
-        ev.StatusChanged: "status",
-        ev.TransferDialed: "transfer_now",
-        ev.TransferStarted: "transferred_away",
+        ev.CallArrived: "several.call_waiting",
+        ev.AnswerRequested: "several.answer_other",
+        ev.SwapRequested: "several.swap",
+        ev.AttendedTransferRequested: "several.transfer_attended",
+        ev.CallReplaced: "several.call_replaced",
+        ev.StatusChanged: "panel_changed",
+        ev.TransferDialed: "transfer_flow.dialled",
+        ev.TransferStarted: "transfer_flow.away",
         ev.PeerWarning: "peer_warning",
         ev.StatsToggled: "toggle_stats",
         ev.CallStats: "call_stats",
         ev.ReverifyRequested: "reverify",
+        ev.MuteToggled: "toggle_mute",
     },
     CallState.TRANSFER_DIALING: {
         ev.HookOn: "hang_up",
         ev.CallFinished: "ended",
-        ev.KeyPressed: "transfer_key",
-        ev.TransferDialed: "transfer_now",
-        ev.TransferStarted: "transferred_away",
+        ev.KeyPressed: "transfer_flow.key",
+        ev.TransferDialed: "transfer_flow.dialled",
+        ev.TransferStarted: "transfer_flow.away",
         **SECURITY_ROWS,
         ev.PeerWarning: "peer_warning",
         ev.CallArrived: "busy_reject",
-        ev.StatusChanged: "status",
+        ev.StatusChanged: "panel_changed",
     },
     CallState.TRANSFERRING: {
         ev.HookOn: "hang_up",
         ev.CallFinished: "ended",
-        ev.TransferSucceeded: "transfer_done",
-        ev.TransferAborted: "transfer_refused",
+        ev.TransferSucceeded: "transfer_flow.done",
+        ev.TransferAborted: "transfer_flow.refused",
         **SECURITY_ROWS,
         ev.PeerWarning: "peer_warning",
         ev.CallArrived: "busy_reject",
-        ev.StatusChanged: "status",
+        ev.StatusChanged: "panel_changed",
     },
     # No call in the earpiece, one on hold (issue 15): lifting the handset or the swap key brings
     # it back; putting the handset down rings the reminder.
     CallState.HELD: {
-        ev.HookOff: "swap",
-        ev.HookOn: "remind",
-        ev.KeyPressed: "held_key",
-        ev.SwapRequested: "swap",
-        ev.AnswerRequested: "answer_other",
+        ev.HookOff: "several.swap",
+        ev.HookOn: "several.remind",
+        ev.KeyPressed: "several.held_key",
+        ev.SwapRequested: "several.swap",
+        ev.AnswerRequested: "several.answer_other",
         ev.CallArrived: "incoming",
-        ev.StatusChanged: "status",
+        ev.StatusChanged: "panel_changed",
     },
     CallState.ENDED: {
         ev.HookOn: "put_down",
         ev.HookOff: "lift",
         ev.DialRequested: "dial_now",
         ev.CallArrived: "incoming",
-        ev.StatusChanged: "status",
+        ev.StatusChanged: "panel_changed",
     },
 }
-# A LAN warning is remembered in every state (the idle screen shows it when the phone is idle).
+# What the idle screen shows is kept in every state (and shown when the phone is idle).
 for _rows in TRANSITIONS.values():
-    _rows.setdefault(ev.LanWarning, "lan_warning")
+    for _event in PANEL_EVENTS:  # status, LAN warning, history, contacts, DND, clock
+        _rows.setdefault(_event, "panel_changed")
 
 
-def bind_handlers(machine: type) -> dict[CallState, dict[type[ev.Event], Callable[..., Any]]]:
-    """Each name in `TRANSITIONS` as the method of `machine` (the PhoneMachine class, passed in
-    so this module never imports it) that it names, checked once at import."""
+def bind_handlers(machine: type, components: dict[str, type]) -> dict[
+        CallState, dict[type[ev.Event], Callable[..., Any]]]:
+    """Each name in `TRANSITIONS` as the handler it names, checked once at import: `NAME` is the
+    method `_NAME` of `machine` (the PhoneMachine class, passed in so this module never imports
+    it), `PART.NAME` the method `NAME` of the object the machine owns as `PART`, of the class
+    `components[PART]` (`several.swap`: `machine.several.swap`)."""
     bound: dict[CallState, dict[type[ev.Event], Callable[..., Any]]] = {}
     for state, rows in TRANSITIONS.items():
         bound[state] = {}
         for event_type, name in rows.items():
-            handler = getattr(machine, f"_{name}", None)
-            if not callable(handler):
+            part, _, method = name.rpartition(".")
+            owner = components.get(part) if part else machine
+            handler = getattr(owner, method if part else f"_{name}", None)
+            if owner is None or not callable(handler):
                 raise TypeError(f"phone TRANSITIONS[{state.value}][{event_type.__name__}] names "
-                                f"{name!r}, which is no {machine.__name__} handler (_{name})")
-            bound[state][event_type] = handler
+                                f"{name!r}, which is no handler of {machine.__name__} or its "
+                                f"parts {sorted(components)}")
+            bound[state][event_type] = _on_part(part, handler) if part else handler
     return bound
+
+
+def _on_part(part: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+    def call(machine: object, event: ev.Event) -> Any:
+        return handler(getattr(machine, part), event)
+    return call

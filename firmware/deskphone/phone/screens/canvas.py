@@ -10,7 +10,7 @@ image turns anti-aliasing off. Sizes were picked on a 0.96" panel (~0.17 mm pixe
 is the smallest comfortable read at arm's length; the SAS uses the largest size that fits.
 
 Text never leaves the panel: every item is fitted to its box, long text is cut with an ellipsis
-("…"), and control characters from the network (SIP display names) are replaced by spaces.
+("…"), and text from the network (SIP display names) is made safe first (phone/names.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw, ImageFont
+
+from deskphone.phone.names import display_text
 
 WIDTH = 128
 HEIGHT = 64
@@ -41,8 +43,9 @@ def font(size: int) -> ImageFont.FreeTypeFont:
 
 
 def clean(text: str) -> str:
-    """One printable line: control characters (CR, LF, TAB, ESC...) become spaces."""
-    return "".join(" " if (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0) else ch for ch in text)
+    """One printable line: control characters (CR, LF, TAB, ESC...) become spaces, bidi
+    overrides are dropped, emoji become '?', and only what could fit is kept (phone/names.py)."""
+    return display_text(text)
 
 
 def text_width(text: str, size: int) -> float:

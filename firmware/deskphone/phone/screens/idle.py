@@ -14,15 +14,23 @@ class IdleScreen(Screen):
     status: str  # "Registered", "LAN only", "No network"...
     clock: str | None = None  # "14:05"
     warning: str = ""  # a LAN problem (our extension announced by another phone): wins the line
+    missed: int = 0  # missed calls not yet looked at in the history ('#' opens it)
+    dnd: bool = False  # do not disturb: calls are turned away
 
     def layout(self) -> Layout:
         layout = Layout()
         clock_width = 34 if self.clock else 0
-        layout.text(f"! {self.warning}" if self.warning else self.status, 9, SMALL,
+        status = f"DND  {self.status}" if self.dnd else self.status
+        layout.text(f"! {self.warning}" if self.warning else status, 9, SMALL,
                     width=WIDTH - clock_width - 2)
         if self.clock:
             layout.text(self.clock, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         layout.text(self.display_name, 35, LARGE, align="center")
-        layout.text(f"Ext {self.extension}", 55, MEDIUM, align="center")
+        if self.missed:
+            layout.text(f"Ext {self.extension}", 55, MEDIUM, x=0, width=WIDTH - 64)
+            layout.text(f"{min(self.missed, 99)} missed", 55, MEDIUM, x=WIDTH - 63, width=63,
+                        align="right", bold=True)
+        else:
+            layout.text(f"Ext {self.extension}", 55, MEDIUM, align="center")
         return layout

@@ -38,6 +38,7 @@ class InCallScreen(Screen):
     held: bool = False
     dtmf: str = ""  # digits sent in this call (the tail is shown)
     warning: str = ""  # who answers may not be who the LAN announced: shown before the peer
+    muted: bool = False  # the microphone is silenced
     post_quantum: bool = False  # "PQ" beside Secure/Verified: a post-quantum key agreement (DPQ1)
     # Another call on hold (issue 15), e.g. "Held: Bob"; "!" first when its security alarms.
     other: str = ""
@@ -58,9 +59,13 @@ class InCallScreen(Screen):
         layout.box(0, 12, WIDTH - 1, 12)
         self._security(layout)
         if self.other and not self.held and not self.dtmf:
-            layout.text(f"{self.other}  D swap", 62, SMALL, width=WIDTH)
-        if self.held:
-            layout.text("On hold", 62, SMALL)
+            # D swaps while another call exists (and mutes only when there is none).
+            muted = "MUTED  " if self.muted else ""
+            layout.text(f"{muted}{self.other}  D swap", 62, SMALL, width=WIDTH)
+        elif self.held or self.muted:
+            label = ("Held, muted" if self.held and self.muted
+                     else "On hold" if self.held else "MUTED")
+            layout.text(label, 62, SMALL, width=WIDTH if not self.dtmf else 62)
         if self.dtmf:
             left = 44 if self.held else 0
             layout.text(f"Sent {self.dtmf}", 62, SMALL, x=left, width=WIDTH - left,

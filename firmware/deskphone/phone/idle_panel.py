@@ -1,0 +1,58 @@
+"""The idle screen and what it shows between calls: the registration status, a LAN warning, the
+missed count and the history list, do not disturb, the time; and the contacts that name a caller.
+
+`IdlePanel` owns that state. The app tells it what changed through events (`StatusChanged`,
+`HistoryChanged`, `DndSet`...), which mean the same in every call state; `apply` takes one and
+says whether it was one of these, the machine redrawing the idle screen when the phone is idle.
+It never sees the machine and never changes the call state.
+"""
+
+from __future__ import annotations
+
+from deskphone.phone import events as ev
+from deskphone.phone.contacts import ContactBook
+from deskphone.phone.history_keys import HistoryKeys
+from deskphone.phone.screens import IdleScreen
+from deskphone.phone.settings import MachineSettings
+
+# What the panel hears of, in any call state (rows of the one table, transitions.py).
+PANEL_EVENTS = (ev.StatusChanged, ev.LanWarning, ev.HistoryChanged, ev.ContactsChanged,
+                ev.DndSet, ev.ClockChanged)
+
+
+class IdlePanel:
+    def __init__(self, settings: MachineSettings) -> None:
+        self.settings = settings
+        self.status = settings.status
+        self.lan_warning = ""
+        self.history = HistoryKeys()  # call history: missed count, redial, the list
+        self.contacts = ContactBook()  # names and verified marks for the ringing screen
+        self.dnd = settings.dnd  # [phone] dnd at start; ctl dnd on|off (DndSet) after
+        self.clock_text: str | None = None  # the app's wall clock, minute by minute
+
+    def apply(self, event: ev.Event) -> bool:
+        """Take one of PANEL_EVENTS; True when it was one (the idle screen may have changed)."""
+        match event:
+            case ev.StatusChanged(status=status):
+                self.status = status
+            case ev.LanWarning(text=text):
+                self.lan_warning = text
+            case ev.HistoryChanged():
+                self.history.changed(event)
+            case ev.ContactsChanged(book=book):
+                self.contacts = book
+            case ev.DndSet(on=on):
+                self.dnd = on
+            case ev.ClockChanged(text=text):
+                self.clock_text = text
+            case _:
+                return False
+        return True
+
+    def screen(self) -> object:
+        if self.history.browser is not None:  # the history list is open over the idle screen
+            return self.history.screen()
+        return IdleScreen(extension=self.settings.extension,
+                          display_name=self.settings.display_name, status=self.status,
+                          warning=self.lan_warning, missed=self.history.missed,
+                          dnd=self.dnd, clock=self.clock_text)
