@@ -202,9 +202,10 @@ class MediaStream:
         if (self.codec_spec is None or codec_key(codec) != codec_key(self.codec_spec)
                 or self._codec is None):
             self.codec_spec = codec
-            self._codec = create_codec(codec, secure=not self._cleartext_allowed)
+            self._codec = create_codec(codec, secure=not self._cleartext_allowed,
+                                       capture_rate=self.audio.rate)
             self._jitter = JitterBuffer(codec.clock_rate, self._codec.timestamp_increment)
-            rate, device_rate = self._codec.sample_rate, self.audio.rate
+            rate, device_rate = self._codec.encode_rate, self.audio.rate
             self._to_codec = Resampler(device_rate, rate) if device_rate != rate else None
             self._playout = Playout(self._codec, self._jitter, codec.clock_rate, device_rate)
         self._dtmf_pt = dtmf_pt
