@@ -63,6 +63,8 @@ class CallLayer(Protocol):
     def reject_sas(self) -> None: ...
     def set_hold(self, on: bool) -> None: ...
     def transfer(self, target: str) -> None: ...
+    def swap(self, call_id: str) -> None: ...
+    def transfer_attended(self, call_id: str) -> None: ...
     def media_active(self) -> bool: ...
     def info(self) -> dict[str, Any]: ...
 
@@ -98,6 +100,7 @@ class PhoneApp:
         self.screen_listeners: list[Callable[[Any], None]] = []
         self._machine_timer: asyncio.TimerHandle | None = None
         self._ring_tone: ToneGenerator | None = None
+        self.ringing = False  # the ringer (or the ring through the audio output) is on
         self._audio_wake = asyncio.Event()
         self._scan_wake = asyncio.Event()
         self._call_activity = asyncio.Event()  # set by every event handled (wakes _stats_tick)
@@ -306,6 +309,12 @@ class PhoneApp:
             case ev.SetHold(on=on):
                 if calls is not None:
                     calls.set_hold(on)
+            case ev.SwapTo(call_id=call_id):
+                if calls is not None:
+                    calls.swap(call_id)
+            case ev.TransferAttended(call_id=call_id):
+                if calls is not None:
+                    calls.transfer_attended(call_id)
             case ev.TransferCall(target=target):
                 if calls is not None:
                     calls.transfer(target)
@@ -321,6 +330,7 @@ class PhoneApp:
         self._audio_wake.set()
 
     def _ring(self, on: bool) -> None:
+        self.ringing = on
         ringer = self.devices.ringer
         if ringer is not None:  # a GPIO buzzer
             ringer.start() if on else ringer.stop()
@@ -405,6 +415,7 @@ class PhoneApp:
         snapshot["extension"] = self.config.identity.extension
         snapshot["status"] = self.machine.status
         snapshot["tone"] = self.tone.name
+        snapshot["ringing"] = self.ringing
         snapshot["timeline"] = dict(self.timeline)
         if self.calls is not None:
             snapshot.update(self.calls.info())

@@ -76,13 +76,48 @@ async def _cmd_dial(app: ControlledPhone, args: list[str]) -> Any:
 
 
 async def _cmd_transfer(app: ControlledPhone, args: list[str]) -> Any:
-    _expect(args, 1, "transfer TARGET   (blind transfer of the current call: a number or sip: URI)")
+    if args[:1] == ["--attended"]:
+        return await _transfer_attended(app, args[1:])
+    _expect(args, 1, "transfer TARGET | transfer --attended ID   (blind: a number or sip: URI;"
+                     " attended: the held call ID goes to the call in the earpiece)")
     target = args[0]
     if not (target.isdigit() or target.startswith(("sip:", "sips:", "tel:"))) or len(target) > 256:
         raise ControlError(f"transfer: got {target!r}, expected digits or a sip:/sips:/tel: URI")
     if app.machine.state.value not in ("in_call", "transfer_dialing"):
         raise ControlError(f"transfer: the phone is {app.machine.state.value}, expected in_call")
     app.post(ev.TransferDialed(target))
+    return app.state()
+
+
+async def _cmd_answer(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "answer ID   (a call id from `calls`)")
+    known = [str(c["id"]) for c in app.machine.calls()]
+    if args[0] not in known:
+        raise ControlError(f"answer: no call {args[0]!r}; calls: {', '.join(known) or 'none'}")
+    app.post(ev.AnswerRequested(args[0]))
+    return app.state()
+
+
+async def _cmd_swap(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "swap   (hold this call, resume the held or waiting one)")
+    if not app.machine.others:
+        raise ControlError("swap: there is no other call (none held or waiting)")
+    app.post(ev.SwapRequested())
+    return app.state()
+
+
+async def _cmd_calls(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "calls")
+    return app.machine.calls()
+
+
+async def _transfer_attended(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 1, "transfer --attended ID   (a held call's id from `calls`)")
+    held = [str(c["id"]) for c in app.machine.calls() if c["state"] == "held"]
+    if args[0] not in held or app.machine.state.value != "in_call":
+        raise ControlError(f"transfer --attended: {args[0]!r} is no held call beside the call "
+                           f"in the earpiece; held: {', '.join(held) or 'none'}")
+    app.post(ev.AttendedTransferRequested(args[0]))
     return app.state()
 
 
@@ -183,6 +218,9 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "dial": _cmd_dial,
     "hangup": _cmd_hangup,
     "transfer": _cmd_transfer,
+    "answer": _cmd_answer,
+    "swap": _cmd_swap,
+    "calls": _cmd_calls,
     "hold": _cmd_hold,
     "stats": _cmd_stats,
     "reverify": _cmd_reverify,

@@ -6,6 +6,11 @@ filesystem, so rename(2) is atomic), is fsync'ed, renamed over the old name, and
 directory itself is fsync'ed so the rename survives a power cut. A reader sees either the old or
 the new file, never a truncated mix (POSIX rename(2); ext4's data=ordered does not make a plain
 open(..., "w") safe).
+
+A power cut between creating the temporary file and the rename leaves that temporary file behind
+(".NAME.XXXX.tmp"); the next write of the same file removes such leftovers first, so repeated cuts
+never pile them up. Each file has one writer in the firmware (the first-boot script, the phone),
+so no leftover can be another writer's file in progress.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int = 0o600,
         raise FileNotFoundError(
             f"atomic write of {target}: directory {directory} does not exist "
             "(expected an existing directory on the same filesystem)")
+    _remove_leftovers(directory, target.name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as tmp:
@@ -55,6 +61,21 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int = 0o600,
             os.unlink(tmp_name)
         raise
     fsync_directory(directory)
+
+
+def _remove_leftovers(directory: Path, name: str) -> None:
+    """Temporary files of an earlier write of `name` that a power cut stopped before its rename
+    (module docstring)."""
+    # mkstemp's random part is 8 characters: another file's leftovers (".NAME.result.XXXXXXXX.tmp")
+    # do not match.
+    for leftover in directory.glob(f".{glob_escape(name)}.????????.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+
+
+def glob_escape(text: str) -> str:
+    """`text` matched literally by Path.glob (its wildcards in brackets)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def atomic_write_text(path: Path | str, text: str, *, mode: int = 0o600,

@@ -71,3 +71,14 @@ def test_group_is_set_before_the_file_appears(tmp_path: Path,
     atomic_write_text(target, "[identity]\n", mode=0o640, group=gid)
     assert seen == [(0o640, gid)]
     assert target.stat().st_gid == gid
+
+
+def test_leftovers_of_a_cut_write_are_removed_by_the_next_write_of_that_file(tmp_path: Path) -> None:
+    target = tmp_path / "deskphone.toml"
+    mine = tmp_path / ".deskphone.toml.abcd1234.tmp"  # what a power cut before the rename leaves
+    other = tmp_path / ".deskphone.toml.result.abcd1234.tmp"  # another file's: not ours
+    mine.write_text("half")
+    other.write_text("half")
+    atomic_write_text(target, "new\n")
+    assert target.read_text() == "new\n"
+    assert not mine.exists() and other.exists()

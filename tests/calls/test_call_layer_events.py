@@ -136,3 +136,42 @@ def test_a_retained_secret_that_cannot_be_saved_is_said_not_silent(tmp_path: Pat
             await bob.close()
 
     asyncio.run(asyncio.wait_for(go(), 60))
+
+
+def test_an_invite_flood_makes_at_most_max_calls_calls_the_rest_hear_busy(tmp_path: Path) -> None:
+    """Issue 15, bad input: ten INVITEs at once to a phone with max_calls = 2 (the default): the
+    first rings, the second waits, the other eight get 486 at once and leave no call behind."""
+    from deskphone.calls.call_media import probe_media
+    from deskphone.sdp import OfferAnswer
+
+    async def go() -> None:
+        alice = manager(tmp_path, "Alice", "201", 21500)
+        bob = manager(tmp_path, "Bob", "202", 21600)
+        await alice.start()
+        await bob.start()
+        try:
+            assert alice.endpoint is not None and bob.endpoint is not None
+            host, port = bob.endpoint.local_address
+            offer = OfferAnswer().create_offer(probe_media(("PCMU",)))
+            for _ in range(10):
+                alice.sip(alice.ua.invite, f"sip:bob@{host}:{port}", offer)
+            first = await next_phone_event(bob, pev.CallArrived)
+            second = await next_phone_event(bob, pev.CallArrived)
+            assert isinstance(first, pev.CallArrived) and isinstance(second, pev.CallArrived)
+            deadline = time.monotonic() + 10
+            while bob.others.counters["refused_limit"] < 8 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)  # a condition polled under a deadline
+            assert bob.others.counters["refused_limit"] == 8
+            assert bob.current is not None and bob.current.call_id == first.call_id
+            assert [c["call_id"] for c in bob.info()["other_calls"]] == [second.call_id]
+            assert [c["role"] for c in bob.info()["other_calls"]] == ["waiting"]
+            while (event := bob.next_event()) is not None:
+                assert not isinstance(event, pev.CallArrived), "a third call rang"
+            # The phone refuses the waiting one (e.g. nobody answers it): it is gone for good.
+            bob.reject(second.call_id, 480)
+            assert bob.info()["other_calls"] == []
+        finally:
+            await alice.close()
+            await bob.close()
+
+    asyncio.run(asyncio.wait_for(go(), 60))

@@ -94,11 +94,13 @@ def test_failover_to_node2_and_fallback_to_node1(cluster, tmp_path: Path) -> Non
         # She left a binding on node 2 and removed it with a CSeq older than her fresh REGISTER
         # on node 1: the shared table refuses that as out of order (RFC 3261 §10.3 step 7).
         node2_log = node2.runtime / "kamailio.log"
-        wait_until(lambda: "invalid cseq" in node2_log.read_text(errors="replace").lower()
-                   or "sip:alice@" not in node2.contacts(), 10,
-                   "node 2 to answer alice's removal of the binding she left")
-        assert "sip:alice@" in node1.contacts(), node1.contacts()
-        assert "sip:alice@" in node2.contacts(), node2.contacts()
+        # Whether the removal reaches node 2 before or after DMQ brings it her fresh binding is a
+        # race between two nodes; either way the removal arrives, and the shared table ends with
+        # her fresh binding on both (refused as out of order, or re-replicated after it).
+        wait_until(lambda: "register from alice expires=0" in node2_log.read_text(
+                   errors="replace"), 10, "alice's removal of the binding she left to reach node 2")
+        wait_until(lambda: "sip:alice@" in node1.contacts() and "sip:alice@" in node2.contacts(),
+                   10, "both nodes to hold alice's fresh binding")
         secure_call(bob, alice, "201")
     finally:
         alice.stop()

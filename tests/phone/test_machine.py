@@ -172,12 +172,15 @@ def test_caller_gives_up_while_ringing_shows_missed_call() -> None:
     assert "Bob" in "\n".join(m.screen.lines())
 
 
-def test_second_caller_gets_busy() -> None:
+def test_second_caller_waits_with_the_call_waiting_tone() -> None:
+    # (Whether a second caller may wait at all is the call layer's: it answers 486 itself when
+    # call waiting is off, in DND or at the limit; tests/phone/test_machine_several_calls.py.)
     m = make()
     outgoing_answered(m)
     out = m.handle(ev.CallArrived("c2", "sip:eve@h"), 2.0)
-    assert of(out, ev.RejectCall) == [ev.RejectCall("c2", 486)]
-    assert m.state is CallState.IN_CALL
+    assert of(out, ev.RejectCall) == [] and tones(out) == ["call_waiting"]
+    assert ev.Ring(True) not in out  # the earpiece, not the ringer
+    assert m.state is CallState.IN_CALL and "sip:eve@h" in "\n".join(m.screen.lines())
 
 
 def test_caller_hangs_up_while_calling() -> None:
@@ -307,7 +310,7 @@ def test_a_table_row_naming_no_handler_refuses_to_load(monkeypatch: pytest.Monke
     from deskphone.phone import machine, transitions
     monkeypatch.setitem(transitions.TRANSITIONS[CallState.IDLE], ev.HookOff, "lfit")
     with pytest.raises(TypeError, match="lfit"):
-        machine._bind_handlers()
+        transitions.bind_handlers(machine.PhoneMachine)
 
 
 def test_nobody_answers_the_caller_gives_up() -> None:

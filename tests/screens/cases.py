@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from deskphone.phone.screens import (
     CallingScreen,
+    CallWaitingScreen,
     DialingScreen,
     EndedScreen,
     ErrorScreen,
+    HeldScreen,
     IdleScreen,
     InCallScreen,
     MitmScreen,
@@ -65,4 +67,10 @@ CASES = {
     "stats_no_rtt": StatsScreen("PCMU", 0.0, 143.7, None),
     "stats_direct_srflx": StatsScreen("opus/48000", 0.0, 2.5, 31.0, path="direct srflx"),
     "stats_relayed": StatsScreen("opus/48000", 0.5, 4.0, 62.0, path="relayed TURN"),
+    # Several calls (issue 15): who waits, which call is heard and how secure it is.
+    "call_waiting": CallWaitingScreen("Carol", "Bob", "verified"),
+    "call_waiting_not_secure": CallWaitingScreen(LONG_NAME, LONG_NAME, "not_secure"),
+    "in_call_other_held": InCallScreen("Carol", 42, "verified", "4K7Q", True, other="Held: Bob"),
+    "held_reminder": HeldScreen("Bob", "verified", off_hook=False),
+    "held_mismatch": HeldScreen(LONG_NAME, "mismatch", off_hook=True),
 }

@@ -130,7 +130,8 @@ def test_notify_without_our_refer_gets_481_and_bad_refers_are_refused() -> None:
     assert "SIP/2.0 481 Call/Transaction Does Not Exist" in sent_lines(net, 5062)
 
     for refer_to, status in (("<http://example.com/>", "416"),
-                             ("<sip:carol@h?Replaces=abc%40h>", "501")):
+                             ("<sip:carol@h?Subject=hi>", "501"),  # only Replaces
+                             ("<sip:carol@h?Replaces=abc%40h>", "400")):  # no tags
         refer = call.dialog.build_request("REFER")
         alice._add_via(refer)
         refer.headers.add("Refer-To", refer_to)
@@ -142,7 +143,8 @@ def test_notify_without_our_refer_gets_481_and_bad_refers_are_refused() -> None:
 
 @pytest.mark.parametrize(("values", "status"), [
     ([], 400), (["<sip:a@h>", "<sip:b@h>"], 400), (["not a uri"], 400),
-    (["<mailto:a@h>"], 416), (["<sip:a@h?Replaces=x>"], 501),
+    (["<mailto:a@h>"], 416), (["<sip:a@h?Replaces=x>"], 400), (["<sip:a@h?Subject=x>"], 501),
+    (["<sip:a@h?Replaces=x%3Bto-tag%3D1%3Bfrom-tag%3D2&Replaces=y>"], 501),
 ])
 def test_refer_to_checks(values: list[str], status: int) -> None:
     with pytest.raises(ReferError) as caught:
@@ -167,3 +169,15 @@ def test_sipfrag_parsing() -> None:
         with pytest.raises(ReferError) as caught:
             parse_refer_notify(event, ctype, state, body)
         assert caught.value.status == status
+
+
+def test_refer_to_with_replaces_gives_the_target_and_the_dialog_to_replace() -> None:
+    # RFC 3891 §6.1's example form: the Replaces value escaped into the Refer-To URI.
+    uri, replaces = refer_target(
+        ["<sip:carol@h;transport=udp?Replaces=425928%40bob.example.org%3Bto-tag%3D7743"
+         "%3Bfrom-tag%3D6472>"])
+    assert str(uri) == "sip:carol@h;transport=udp"
+    assert replaces is not None
+    assert (replaces.call_id, replaces.to_tag, replaces.from_tag, replaces.early_only) == (
+        "425928@bob.example.org", "7743", "6472", False)
+    assert str(replaces) == "425928@bob.example.org;to-tag=7743;from-tag=6472"

@@ -16,7 +16,10 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
 - nat: deskphone↔deskphone behind two NAT routers (ICE srflx pair, then TURN relay): dialled →
   SAS, ICE gathering and check times, CPU of a call on the pair (nat_bench.py; needs root);
 - worst_case: the biggest inputs per size (a 60 KB SIP message of 5,000 headers, an SDP of
-  10,000 lines, issue 21's offer) and how parsing/answering grows from n to 4n.
+  10,000 lines, issue 21's offer) and how parsing/answering grows from n to 4n;
+- flood: a secure call while one phone is flooded from 64 sources at 250-8,000 datagrams/s
+  (deskphone_tools.flood_call): gap frames at each ear, control p99, RSS growth, CPU; the
+  highest rate held with zero gaps.
 Speed and memory claims live here, never in tests.
 """
 
@@ -152,6 +155,12 @@ def bench_worst_case() -> dict[str, Any]:
     return measure()
 
 
+def bench_flood() -> dict[str, Any]:
+    from deskphone_tools.flood_call import bench
+
+    return bench()
+
+
 def bench_nat() -> dict[str, Any]:
     from deskphone_tools.nat_bench import run
 
@@ -219,6 +228,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "media": bench_media,
     "linphone": bench_linphone,
     "worst_case": bench_worst_case,
+    "flood": bench_flood,
     "nat": bench_nat,
 }
 
@@ -289,6 +299,11 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         from deskphone_tools.call_cpu_bench import summary as call_cpu_summary
 
         rows += call_cpu_summary(call_cpu)
+    flood = results.get("flood") or {}
+    if isinstance(flood, dict) and "runs" in flood:
+        from deskphone_tools.flood_call import summary as flood_summary
+
+        rows += flood_summary(flood)
     nat = results.get("nat")
     if isinstance(nat, dict):
         for mode, label in (("port-preserving", "an ICE srflx pair"), ("random", "TURN")):

@@ -97,6 +97,7 @@ class ActiveCall:
     negotiated: Negotiated | None = None
     direction: str = "sendrecv"
     lan: LanExpectation | None = None  # what the LAN said of the callee
+    replaces: str | None = None  # outgoing, attended transfer: the Replaces it carries (RFC 3891)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     zrtp_events: asyncio.Task[None] | None = None  # reads zrtp.events until the call ends
     ice: IceAgent | None = None  # RFC 8445 for the audio stream (call_ice.py), None: no ICE

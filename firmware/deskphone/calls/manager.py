@@ -44,15 +44,17 @@ from deskphone.calls.call_media import (
     start_media,
 )
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
+from deskphone.calls.liveness import MediaWatch
+from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
     expectation_for,
-    warning_after_zrtp,
     warnings_before_call,
 )
 from deskphone.calls.routes import Routes
 from deskphone.calls.sip_setup import endpoint_for, sip_info, user_agent_for
 from deskphone.calls.tasks import drain, log_task_failure
 from deskphone.calls.transfer import CallTransfers
+from deskphone.calls.zrtp_outcomes import zrtp_outcome
 from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
 from deskphone.media.ice import IceError
@@ -84,6 +86,7 @@ class CallManager:
         self.call: ActiveCall | None = None
         self.counters = {"sip_commands": 0, "rejected_busy": 0, "bad_sdp": 0}
         self.transfers = CallTransfers(self)
+        self.others = OtherCalls(self)  # waiting and held calls (issue 15)
         self.events_waiting = asyncio.Event()
         self._events: deque[CallLayerEvent] = deque()
         # Set by start(); a CallManager is only used after it.
@@ -92,6 +95,7 @@ class CallManager:
         self.cache: CacheWriter | None = None
         self.routes: Routes | None = None
         self.accounts: AccountManager | None = None
+        self.media_watch: MediaWatch | None = None
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -119,6 +123,8 @@ class CallManager:
         self._tasks.append(self.loop.create_task(
             drain(endpoint.events, self.on_sip_event), name="sip-events"))
         self.routes = Routes(self.config, self.account_names, self.emit)
+        self.media_watch = MediaWatch(self.loop, self.config.media.inactivity_timeout,
+                                      lambda: self.call, self._connection_lost)
         if self.config.discovery.enabled:
             # mDNS probing and announcing take about a second (RFC 6762 §8): the phone is ready
             # for calls by URI and for incoming calls meanwhile; extensions resolve once peers
@@ -136,8 +142,11 @@ class CallManager:
             self.accounts.start()
 
     async def close(self) -> None:
+        if self.media_watch is not None:
+            self.media_watch.close()
         if self.call is not None:
             self.hangup()
+        self.others.end_all(self.hangup_call)
         if self.accounts is not None:
             self.accounts.close()
         if self.endpoint is not None and self.config.accounts:
@@ -169,17 +178,25 @@ class CallManager:
     def set_current(self, call: ActiveCall | None) -> None:
         self.call = call
 
+    def find(self, call_id: str | None) -> ActiveCall | None:
+        """The current call or one of the others, by Call-ID."""
+        if self.call is not None and call_id and self.call.call_id == call_id:
+            return self.call
+        return self.others.find(call_id)
+
     def end(self, call: ActiveCall) -> None:
         """The call is over for us (no signalling here): its media and ZRTP are let go."""
         call.move(LegInput.END)
         if self.call is call:
             self.call = None
+        self.others.forget(call)
         self._spawn(None, self._teardown(call))
 
     # -- commands from the phone ---------------------------------------------------------------
 
-    def place(self, target: str) -> ActiveCall | None:
-        """Call `target`; the new call, now current, or None when it cannot be placed."""
+    def place(self, target: str, replaces: str | None = None) -> ActiveCall | None:
+        """Call `target`; the new call, now current, or None when it cannot be placed.
+        `replaces`: it takes that dialog's place at the target (attended transfer, RFC 3891)."""
         resolved = self.resolve(target)
         if isinstance(resolved, str):
             self.emit(pev.CallFailedLocally("Unknown number", resolved))
@@ -187,7 +204,7 @@ class CallManager:
         uri, account = resolved
         call = ActiveCall(call_id="", outgoing=True, peer=target,
                           offer_answer=new_offer_answer(self.config),
-                          state=LegState.OPENING_MEDIA)
+                          state=LegState.OPENING_MEDIA, replaces=replaces)
         assert self.routes is not None
         call.lan = expectation_for(self.routes.dialplan, self.routes.directory, target)
         self.call = call
@@ -198,6 +215,16 @@ class CallManager:
 
     def transfer(self, target: str) -> None:
         self.transfers.transfer(target)
+
+    def transfer_attended(self, call_id: str) -> None:
+        self.transfers.transfer_attended(call_id)
+
+    def partner_of(self, call: ActiveCall) -> ActiveCall | None:
+        """The other answered call beside `call` (an attended transfer's target)."""
+        for other in [self.call, *self.others.all()]:
+            if other is not None and other is not call and other.negotiated is not None:
+                return other
+        return None
 
     async def _place(self, call: ActiveCall, uri: str, account: str | None) -> None:
         try:
@@ -212,7 +239,8 @@ class CallManager:
             return
         sdp = call.offer_answer.create_offer(local_media(self.config, call))
         try:
-            call.call_id = self.sip(self.ua.invite, uri, sdp, account=account)
+            call.call_id = self.sip(self.ua.invite, uri, sdp, account=account,
+                                    replaces=call.replaces)
         except (ValueError, KeyError) as exc:  # a target the UA cannot address
             self._finish_locally(call, "Cannot call", str(exc))
             return
@@ -226,7 +254,13 @@ class CallManager:
 
     def answer(self, call_id: str) -> None:
         call = self.call
-        if call is None or call.call_id != call_id or not call.accepts(LegInput.ANSWER_REQUESTED):
+        if call is None or call.call_id != call_id:
+            # A waiting call: the current one is held first (issue 15), then this one answered.
+            call = self.others.waiting(call_id)
+            if call is None:
+                return
+            self._make_current(call_id)
+        if not call.accepts(LegInput.ANSWER_REQUESTED):
             return
         call.move(LegInput.ANSWER_REQUESTED)
         self._spawn(call, self._answer(call))
@@ -261,12 +295,29 @@ class CallManager:
     def reject(self, call_id: str, code: int) -> None:
         self.counters["rejected_busy"] += 1
         self.sip(self.ua.reject, call_id, code)
+        call = self.find(call_id)
+        if call is not None and call.state is LegState.RINGING:
+            self.end(call)  # the UA reports no end for a call it refused itself
+
+    def swap(self, call_id: str) -> None:
+        """Hold the current call and bring back `call_id` (a held call, or answer a waiting one)."""
+        if self.others.waiting(call_id) is not None:
+            self.answer(call_id)
+        elif self.others.get(call_id) is not None:
+            self._make_current(call_id)
+
+    def _make_current(self, call_id: str) -> None:
+        if self.call is not None:
+            self.others.hold(self.call)
+        self.call = self.others.resume(call_id)
 
     def hangup(self) -> None:
+        """End the current call; the others (held, waiting) stay."""
         self.transfers.hangup()
-        call = self.call
-        if call is None:
-            return
+        if self.call is not None:
+            self.hangup_call(self.call)
+
+    def hangup_call(self, call: ActiveCall) -> None:
         if call.call_id:
             with contextlib.suppress(Exception):
                 self.sip(self.ua.hangup, call.call_id)
@@ -289,8 +340,11 @@ class CallManager:
         call = self.call
         if call is None or call.media is None or call.negotiated is None:
             return
+        self.reoffer(call, "sendonly" if on else "sendrecv")
+
+    def reoffer(self, call: ActiveCall, direction: str) -> None:
         # RFC 3264 §8.4: hold is a re-offer with sendonly (or inactive if they hold us too).
-        call.direction = "sendonly" if on else "sendrecv"
+        call.direction = direction
         sdp = call.offer_answer.create_offer(local_media(self.config, call))
         self.sip(self.ua.reinvite, call.call_id, sdp)
 
@@ -308,6 +362,7 @@ class CallManager:
             info["lan_peers"] = self.routes.lan_peers()
         if self.call is not None:
             info.update(call_info(self.call))
+        info["other_calls"] = self.others.info()
         return info
 
     # -- SIP ---------------------------------------------------------------------------------
@@ -323,11 +378,10 @@ class CallManager:
         log.info("sip event %s %s", type(event).__name__, getattr(event, "code", "") or "")
         if self.transfers.on_sip_event(event):
             return
-        call = self.call
         match event:
             case sev.IncomingCall(call_id=call_id, remote_uri=uri, remote_display=display,
-                                  sdp=sdp):
-                self._incoming(call_id, uri, display, sdp)
+                                  sdp=sdp, replaces=replaces):
+                self._incoming(call_id, uri, display, sdp, replaces)
             case sev.RegistrationState():
                 if self.accounts is not None:
                     self.accounts.on_registration(event)
@@ -335,10 +389,11 @@ class CallManager:
             case sev.ProbeResult():
                 if self.accounts is not None:
                     self.accounts.on_probe_result(event)
-        if call is None or call.call_id != getattr(event, "call_id", None):
+        call = self.find(getattr(event, "call_id", None))
+        if call is None:
             return
         match event:
-            case sev.CallProgress(code=code) if code in (180, 183):
+            case sev.CallProgress(code=code) if code in (180, 183) and call is self.call:
                 self.emit(pev.CallRinging())
             case sev.CallEstablished() if call.accepts(LegInput.PEER_HAS_ANSWER):
                 call.move(LegInput.PEER_HAS_ANSWER)  # the ACK: the caller has our answer
@@ -354,8 +409,13 @@ class CallManager:
             case sev.Reoffer(sdp=sdp):
                 self._reoffer(call, sdp)
 
-    def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes) -> None:
-        if self.call is not None:
+    def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes,
+                  replaces: str | None = None) -> None:
+        replaced = self.find(replaces)
+        if replaces is not None and (replaced is None or replaced.negotiated is None):
+            self.sip(self.ua.reject, call_id, 481)  # RFC 3891 §3: not a call of ours to replace
+            return
+        if replaced is None and self.others.refusal() is not None:
             self.counters["rejected_busy"] += 1
             self.sip(self.ua.reject, call_id, 486)  # RFC 3261 §21.4.7 Busy Here
             return
@@ -366,11 +426,30 @@ class CallManager:
             log.warning("incoming call %s: bad SDP offer: %s", call_id, exc)
             self.sip(self.ua.reject, call_id, 488)  # §21.4.26 Not Acceptable Here
             return
-        self.call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
-                               offer_answer=new_offer_answer(self.config), state=LegState.RINGING,
-                               remote_offer=sdp)
+        call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
+                          offer_answer=new_offer_answer(self.config), state=LegState.RINGING,
+                          remote_offer=sdp)
+        if replaced is not None:
+            self._replace(replaced, call)
+            return
+        if self.call is None and not self.others.calls:
+            self.call = call
+        else:  # during a call: it waits (call-waiting tone) until answered or given up
+            self.others.add_waiting(call)
         self.sip(self.ua.ringing, call_id)
         self.emit(pev.CallArrived(call_id, uri, display))
+
+    def _replace(self, old: ActiveCall, new: ActiveCall) -> None:
+        """RFC 3891 §3: the new call takes the old one's place, answered at once (no ringing:
+        the person already talks to this transfer); the old dialog ends with a BYE."""
+        if self.call is old:
+            self.call = new
+        else:
+            self.others.calls[new.call_id] = replace(self.others.calls.pop(old.call_id), call=new)
+        self.hangup_call(old)
+        self.emit(pev.CallReplaced(old.call_id, new.call_id, new.peer))
+        new.move(LegInput.ANSWER_REQUESTED)
+        self._spawn(new, self._answer(new))
 
     def _answered(self, call: ActiveCall, sdp: bytes) -> None:
         if call.negotiated is not None:  # the answer to our re-INVITE (hold/resume)
@@ -403,7 +482,7 @@ class CallManager:
             self._spawn(call, call_ice.run(call, negotiated, self._ice_failed))
         else:
             call.zrtp.start()  # the caller starts ZRTP on the 200 OK (RFC 6189 §4.1)
-        self.emit(pev.CallConnected())
+        self.emit(pev.CallConnected(call_id=call.call_id))
 
     def _ice_failed(self, call: ActiveCall) -> None:
         if call is self.call and not call.ended:
@@ -460,37 +539,19 @@ class CallManager:
 
     def on_zrtp_event(self, call: ActiveCall, event: zev.ZrtpEvent) -> None:
         """What the call's ZRTP driver reports (its keys are already on the stream)."""
-        if call is not self.call or call.ended:
-            return
-        if isinstance(event, zev.Securing):
-            self.emit(pev.SecuringStarted())
-        elif isinstance(event, zev.Secure | zev.CacheMismatch):
-            call.advance(LegInput.SECURED)
-            if isinstance(event, zev.CacheMismatch):
-                self.emit(pev.PossibleMitm(event.sas))
-            else:
-                self.emit(pev.Secured(event.sas, event.verified, event.post_quantum))
-            if (warning := warning_after_zrtp(call.lan, event.peer_zid)) is not None:
-                self.emit(pev.PeerWarning(warning))
-        elif isinstance(event, zev.CacheWriteFailed):
-            # The keys are good and SRTP stays; key continuity for the next call is lost
-            # (RFC 6189 §4.9), which the person must see rather than meet as a mismatch later.
-            log.warning("call %s: ZRTP retained secret not saved", call.call_id)
-            self.emit(pev.PeerWarning("not_saved"))
-        elif isinstance(event, zev.NotSecure):
-            if self.config.zrtp.require_secure:
-                log.warning("call %s: ZRTP failed and require_secure is set: ending it",
-                            call.call_id)
-                self.hangup()
-                self.emit(pev.CallFinished("attack" if event.possible_attack else "not_secure",
-                                           None, event.reason))
-                return
-            call.advance(LegInput.CLEARTEXT)
-            self.emit(pev.CallNotSecure(event.reason, event.possible_attack))
+        if call.ended or (call is not self.call and self.others.find(call.call_id) is not call):
+            return  # a call set aside by a transfer is not the phone's to show
+        zrtp_outcome(call, event, require_secure=self.config.zrtp.require_secure,
+                     emit=self.emit, hang_up=self.hangup_call)
+
+    def _connection_lost(self, call: ActiveCall, detail: str) -> None:
+        if call is self.call:  # BYE (RFC 3261 §15.1.1), then the person sees why
+            self.hangup()
+            self.emit(pev.CallFinished("connection_lost", None, detail))
 
     def _finish(self, call: ActiveCall, event: pev.CallFinished) -> None:
         self.end(call)
-        self.emit(event)
+        self.emit(replace(event, call_id=call.call_id))
 
     async def _teardown(self, call: ActiveCall) -> None:
         if call.zrtp is not None:

@@ -40,8 +40,12 @@ def endpoint_for(ua: UserAgent, config: Config) -> SipEndpoint:
 
 def sip_info(endpoint: SipEndpoint, config: Config) -> dict[str, Any]:
     """Where we listen and the SIP counters, for `state`: counters only (no addresses, no
-    headers), what was dropped and why."""
+    headers), what was dropped and why, and how much a remote party holds open right now
+    (transactions, calls still in the table) — what a flood must not grow without bound."""
     host, port = endpoint.local_address
+    ua = endpoint.ua
     return {"sip": f"{config.sip.listen.transport}:{host}:{port}",
             "sip_stats": {**dataclasses.asdict(endpoint.stats),
-                          **dataclasses.asdict(endpoint.ua.stats)}}
+                          **dataclasses.asdict(ua.stats),
+                          "open_transactions": len(ua.transactions),
+                          "open_calls": len(ua.calls)}}

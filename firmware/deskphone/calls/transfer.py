@@ -12,6 +12,13 @@ placed, ZRTP and all, as if dialled. Its progress goes back as NOTIFY sipfrags. 
 answered, NOTIFY 200 goes out and the old call is hung up; when it fails, the failure is
 reported and the old call comes back to the handset (RFC 5589 §6.2), unless the transferor hung
 up meanwhile, in which case the failure simply ends the call.
+
+Attended transfer (RFC 5589 §7): the transferor has consulted the target on a second call and
+hands the held call over with `transfer_attended(held call)`: REFER on the held call whose
+Refer-To is the target's Contact with `?Replaces=` naming the consultation dialog (RFC 3891).
+On NOTIFY 2xx the held call is hung up and the consultation call let go (the target ends it
+with its own BYE once the new call replaced it). As transferee the REFER's Replaces rides on the
+new INVITE; as target the call layer answers that INVITE in the replaced call's place.
 """
 
 from __future__ import annotations
@@ -46,7 +53,10 @@ class TransferHost(Protocol):
     def resolve(self, target: str) -> tuple[str, str | None] | str: ...
     def sip(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
     def emit(self, event: pev.Event) -> None: ...
-    def place(self, target: str) -> ActiveCall | None: ...
+    def place(self, target: str, replaces: str | None = None) -> ActiveCall | None: ...
+    def find(self, call_id: str | None) -> ActiveCall | None: ...
+    def partner_of(self, call: ActiveCall) -> ActiveCall | None: ...
+    def hangup_call(self, call: ActiveCall) -> None: ...
     def set_current(self, call: ActiveCall | None) -> None: ...
     def end(self, call: ActiveCall) -> None: ...
 
@@ -64,6 +74,7 @@ class CallTransfers:
     def __init__(self, calls: TransferHost) -> None:
         self.calls = calls
         self.pending: PendingTransfer | None = None
+        self.attended: tuple[ActiveCall, ActiveCall] | None = None  # (handed over, target)
         self.counters = {"refers_sent": 0, "refers_received": 0, "succeeded": 0, "failed": 0}
 
     # -- transferor ---------------------------------------------------------------------------
@@ -88,6 +99,37 @@ class CallTransfers:
             return
         self.counters["refers_sent"] += 1
 
+    def transfer_attended(self, call_id: str) -> None:
+        """Hand the call `call_id` over to the other call's party (RFC 5589 §7)."""
+        calls = self.calls
+        transferee = calls.find(call_id)
+        target = calls.partner_of(transferee) if transferee is not None else None
+        if transferee is None or target is None or transferee.negotiated is None:
+            calls.emit(pev.TransferAborted("attended transfer needs two answered calls"))
+            return
+        try:
+            replaces = calls.sip(calls.ua.dialog_replaces, target.call_id)
+            contact = calls.sip(calls.ua.dialog_target, target.call_id)
+            calls.sip(calls.ua.refer, transferee.call_id, contact, replaces=replaces)
+        except (CallStateError, ValueError) as exc:
+            calls.emit(pev.TransferAborted(str(exc)))
+            return
+        self.counters["refers_sent"] += 1
+        self.attended = (transferee, target)
+
+    def _attended_outcome(self, ok: bool, detail: str) -> None:
+        assert self.attended is not None
+        transferee, target = self.attended
+        self.attended = None
+        if not ok:
+            self.counters["failed"] += 1
+            self.calls.emit(pev.TransferAborted(detail))
+            return
+        self.counters["succeeded"] += 1
+        self.calls.hangup_call(transferee)
+        self.calls.end(target)  # the target's BYE for the replaced dialog follows (§7)
+        self.calls.emit(pev.TransferSucceeded(call_id=transferee.call_id))
+
     def _account_uri(self, number: str) -> str:
         """A bare number routed by the registrar: the peer reaches it in our account's domain."""
         accounts = self.calls.ua.config.accounts
@@ -99,7 +141,22 @@ class CallTransfers:
         """Handle what concerns a transfer; True when the call layer must not handle it too."""
         calls = self.calls
         current = calls.current
+        attended = self.attended[0].call_id if self.attended is not None else None
         match event:
+            case sev.TransferNotify(call_id=call_id, code=code, reason=reason, final=final) if (
+                    call_id == attended):
+                if final:
+                    self._attended_outcome(200 <= code < 300, f"{code} {reason}".strip())
+                return True
+            case sev.TransferFailed(call_id=call_id, code=code) if call_id == attended:
+                self._attended_outcome(False, f"{code} refused")
+                return True
+            case sev.CallEnded(call_id=call_id) if (
+                    self.attended is not None and call_id == self.attended[1].call_id):
+                # The target replaced our consultation call (RFC 5589 §7) and ended it: no
+                # "call ended" for the phone, the NOTIFY with the outcome follows.
+                calls.end(self.attended[1])
+                return True
             case sev.TransferNotify(call_id=call_id, code=code, reason=reason, final=final):
                 if final and current is not None and current.call_id == call_id:
                     if 200 <= code < 300:
@@ -116,8 +173,8 @@ class CallTransfers:
                 return True
             case sev.TransferAccepted():
                 return True
-            case sev.TransferRequested(call_id=call_id, target=target):
-                self._requested(call_id, target)
+            case sev.TransferRequested(call_id=call_id, target=target, replaces=replaces):
+                self._requested(call_id, target, replaces)
                 return True
         pending = self.pending
         if pending is None:
@@ -126,7 +183,7 @@ class CallTransfers:
 
     # -- transferee ---------------------------------------------------------------------------
 
-    def _requested(self, call_id: str, target: str) -> None:
+    def _requested(self, call_id: str, target: str, replaces: str | None = None) -> None:
         calls = self.calls
         original = calls.current
         self.counters["refers_received"] += 1
@@ -146,7 +203,7 @@ class CallTransfers:
             original.media.audio = NullAudio(audio.rate)
         calls.set_current(None)
         calls.emit(pev.TransferStarted(target))
-        replacement = calls.place(target)
+        replacement = calls.place(target, replaces)
         if replacement is None:  # placing failed at once
             self._restore(original, audio, "could not place the call")
             self._notify(call_id, 500, "Server Internal Error")

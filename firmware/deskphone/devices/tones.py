@@ -17,6 +17,9 @@ Tones of our own (distinct from all of the above so a person can tell them apart
     not_secure  three descending beeps 1400, 1000, 700 Hz, twice, then silence
     mitm        alarm: 2000/1200 Hz alternating every 250 ms for 2 s, 1 s pause, repeating
     error       a short low double beep (400 Hz), e.g. a key that does nothing here
+    call_waiting  a second caller during a call, in the earpiece: 440 Hz for 300 ms, then
+                10 s of quiet (the North American call-waiting tone, Telcordia GR-506; it
+                is heard over the conversation, so it is short and rare)
 
 `ToneGenerator(name, rate).next_frame()` returns the next 20 ms as signed 16-bit little-endian
 mono PCM; it never reads a clock (the caller's 20 ms tick is the clock). The waveform is phase
@@ -70,6 +73,7 @@ TONES: dict[str, ToneSpec] = {
     "not_secure": ToneSpec(_DESCENDING * 2, -13.0, repeat=False),
     "mitm": ToneSpec((*(Burst((2000,), 250), Burst((1200,), 250)) * 4, Burst((), 1000)),
                      -10.0, repeat=True),
+    "call_waiting": ToneSpec(_on_off((440,), 300, 9700), -13.0, repeat=True),
     "error": ToneSpec((Burst((400,), 100), Burst((), 60), Burst((400,), 100)), -13.0,
                       repeat=False),
 }

@@ -47,6 +47,7 @@ class ReceiveCounters:
     stun_answered: int = 0
     zrtp_received: int = 0
     packets_received: int = 0  # RTP that passed SRTP and parsed
+    rtcp_received: int = 0  # RTCP that passed SRTCP (or cleartext where allowed)
     latched: int = 0  # times media followed the peer's authenticated new source (RFC 4961)
 
 
@@ -202,6 +203,7 @@ class MediaReceiver:
         elif not self.cleartext_allowed:
             self.counters.dropped_cleartext += 1
             return
+        self.counters.rtcp_received += 1
         self.rtcp.receive_rtcp(data, arrival)  # RFC 3550 §6.4.1: A, the SR's arrival
 
     def _answer_stun(self, data: bytes, addr: tuple[str, int],

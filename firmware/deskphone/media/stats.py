@@ -21,6 +21,7 @@ from deskphone.media.udp_socket import UdpSocketStats
 class MediaStats:
     packets_sent: int
     packets_received: int
+    rtcp_received: int
     lost: int
     jitter_ms: float
     rtt_ms: float | None
@@ -56,6 +57,7 @@ def media_stats(rtcp: RtcpSession | None, jitter: JitterBuffer | None, srtp: Srt
     return MediaStats(
         packets_sent=snap.packets_sent if snap else 0,
         packets_received=received.packets_received,
+        rtcp_received=received.rtcp_received,
         lost=snap.packets_lost if snap else 0,
         jitter_ms=round(snap.jitter_ms, 2) if snap else 0.0,
         rtt_ms=round(snap.rtt_ms, 2) if snap and snap.rtt_ms is not None else None,

@@ -2,9 +2,10 @@
 
 The machine hands `call_screen` a `CallView` — only the facts a call screen needs, copied — and
 gets a screen back; nothing here keeps state or sees the machine. The order of the checks is the
-order of importance: a possible man in the middle hides everything else, then the transfer
-screens, the call-quality screen the person asked for, "not secure", the SAS to compare, and
-last the ordinary in-call screen.
+order of importance: a possible man in the middle hides everything else, then a second caller
+waiting (naming the call heard and its security), the transfer screens, the call-quality
+screen the person asked for, "not secure", the SAS to compare, and last the ordinary in-call
+screen.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from deskphone.phone.screens import (
     StatsScreen,
     TransferScreen,
 )
+from deskphone.phone.screens.several_calls import CallWaitingScreen
 from deskphone.phone.vocabulary import ATTACK_DETAIL, PEER_WARNINGS, CallState, Security
 
 
@@ -40,6 +42,9 @@ class CallView:
     held: bool
     dtmf: str
     post_quantum: bool = False  # the "PQ" mark beside SECURE (ZRTP DPQ1)
+    waiting_caller: str = ""  # a second caller waits (issue 15)
+    other: str = ""  # the line about a held call ("Held: Bob")
+    handed_over: str = ""  # attended transfer: the held party handed to the heard one
 
 
 def call_screen(view: CallView) -> object:
@@ -47,8 +52,13 @@ def call_screen(view: CallView) -> object:
     warning = PEER_WARNINGS.get(view.peer_warning or "", "")
     if view.security is Security.MISMATCH:
         return MitmScreen(peer=f"{warning} {peer}".strip(), sas=view.sas)
+    if view.waiting_caller:
+        return CallWaitingScreen(caller=view.waiting_caller, talking_to=peer,
+                                 talking_security=view.security.value)
     if view.state is CallState.TRANSFER_DIALING:
         return TransferScreen(peer=peer, digits=view.transfer_target)
+    if view.state is CallState.TRANSFERRING and view.handed_over:
+        return TransferScreen(peer=view.handed_over, digits=peer, progress="Transferring…")
     if view.state is CallState.TRANSFERRING:
         return TransferScreen(peer=peer, digits=view.transfer_target, progress="Transferring…")
     if view.show_stats:
@@ -66,4 +76,4 @@ def call_screen(view: CallView) -> object:
     return InCallScreen(peer=peer, duration_s=max(0, duration), security=view.security.value,
                         sas=view.sas, verified=view.security is Security.VERIFIED,
                         held=view.held, dtmf=view.dtmf, warning=warning,
-                        post_quantum=view.post_quantum)
+                        post_quantum=view.post_quantum, other=view.other)

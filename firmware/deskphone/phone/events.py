@@ -66,15 +66,19 @@ class CallRinging:
 class CallConnected:
     """Our outgoing call was answered (200 OK), or our answer was acknowledged."""
 
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
+
 
 @dataclass(frozen=True)
 class CallFinished:
     # busy | declined | unreachable | timeout | cancelled | remote_hangup | local_hangup |
     # failed | not_secure (refused because it could not be secured) | attack (refused: evidence
-    # of an attack, RFC 6189 §8.1.1)
+    # of an attack, RFC 6189 §8.1.1) | connection_lost (no media from the peer for
+    # [media] inactivity_timeout)
     reason: str
     code: int | None = None
     detail: str = ""
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class CallFailedLocally:
 class SecuringStarted:
     """ZRTP started: keys are being agreed. Nothing is shown as secure yet."""
 
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
+
 
 @dataclass(frozen=True)
 class Secured:
@@ -98,6 +104,7 @@ class Secured:
     sas: str
     verified: bool
     post_quantum: bool = False
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class CallNotSecure:
     # RFC 6189 §8.1.1: the failure is evidence of an attack (the peer's Hello did not match the
     # a=zrtp-hash its signalling announced), shown as such, not as a plain "not secure".
     possible_attack: bool = False
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class PossibleMitm:
     """Retained secrets did not match (RFC 6189 §4.3.2): possible man in the middle."""
 
     sas: str | None
+    call_id: str = ""  # which call (several at once, issue 15); "" in tests of one call
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,10 @@ class TransferStarted:
 
 @dataclass(frozen=True)
 class TransferSucceeded:
-    """Transferor: the far end's new call was answered (NOTIFY 200); our leg is ending."""
+    """Transferor: the far end's new call was answered (NOTIFY 200); our leg is ending.
+    `call_id`: the call handed over (attended transfer: the held one, already ended)."""
+
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,6 +204,37 @@ class LanWarning:
     it."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class AnswerRequested:
+    """Answer this call (control socket `answer ID`): the ringing call, or a waiting one during
+    a call, which holds the current call (issue 15)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class AttendedTransferRequested:
+    """Hand call `call_id` (held) over to the call in the earpiece (RFC 5589 §7: REFER with
+    Replaces), control socket `transfer --attended ID`."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class CallReplaced:
+    """As a transfer's target: an INVITE with Replaces (RFC 3891) took call `old_call_id`'s
+    place; the new call, with `peer`, is answered and secures itself with its own ZRTP."""
+
+    old_call_id: str
+    new_call_id: str
+    peer: str
+
+
+@dataclass(frozen=True)
+class SwapRequested:
+    """Hold the current call and resume the held one (the D key, control socket `swap`)."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +307,21 @@ class SetHold:
 
 
 @dataclass(frozen=True)
+class SwapTo:
+    """Hold the current call, if any (RFC 3264 §8.4), and resume `call_id`, which becomes the
+    call the handset hears."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class TransferAttended:
+    """Send held call `call_id` to the call in the earpiece (REFER with Replaces, RFC 5589 §7)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
 class TransferCall:
     """Ask the far end to call `target` (blind transfer: REFER, RFC 3515)."""
 
@@ -276,6 +334,8 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | StatusChanged | Tick
          | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
-         | LanWarning)
+         | LanWarning | AnswerRequested | SwapRequested | AttendedTransferRequested
+         | CallReplaced)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
-           | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified)
+           | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified
+           | SwapTo | TransferAttended)

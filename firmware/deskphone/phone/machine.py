@@ -7,7 +7,8 @@ The phone has two pieces of state that a person can see:
 * the **call state** — idle, offhook (dial tone), dialing (digits on screen), calling (waiting for
   the far end, ringback once it alerts), ringing (an incoming call), in_call, transfer_dialing
   (the transfer key was pressed: keying the target), transferring (REFER sent, waiting for the
-  far end's new call), ended (a reason on screen until the handset goes down);
+  far end's new call), held (no call in the earpiece, one on hold), ended (a reason on screen
+  until the handset goes down);
 * the **security state** of the current call (`call_security.py`) — none, securing, secure,
   verified, not_secure, mismatch. "Secure" is shown only when it is true; a mismatch overrides
   everything else until the person compares the SAS again.
@@ -23,18 +24,20 @@ are the inter-digit timeout, the end-of-call screen, and the once-a-second in-ca
 The pieces beside this file keep their own state and never see the machine: `vocabulary.py`
 names the states, keys and end-of-call reasons; `settings.py` is the machine's configuration;
 `call_view.py` picks a call's screen from a read-only `CallView`; `call_security.py` and
-`transfer.py` (blind transfer, RFC 3515) are objects the machine owns and delegates to. Only this
-file changes the call state, and only through the handlers `TRANSITIONS` names.
+`transfer.py` (blind transfer, RFC 3515) are objects the machine owns and delegates to;
+`other_calls.py` keeps the waiting and held calls, each with its own security. The call state
+changes only through the handlers `TRANSITIONS` names: here, and those of several calls at once
+(call waiting, swap: `several_calls.py`, a base class of the machine).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
+from deskphone.phone.other_calls import OtherCalls
 from deskphone.phone.screens import (
     CallingScreen,
     DialingScreen,
@@ -45,8 +48,9 @@ from deskphone.phone.screens import (
     RingingScreen,
 )
 from deskphone.phone.settings import MachineSettings
+from deskphone.phone.several_calls import SeveralCalls
 from deskphone.phone.transfer import BlindTransfer, Keyed, SetAsideCall
-from deskphone.phone.transitions import TRANSITIONS
+from deskphone.phone.transitions import TRANSITIONS, bind_handlers
 from deskphone.phone.vocabulary import (
     ATTACK_DETAIL,
     DIAL_KEYS,
@@ -56,6 +60,7 @@ from deskphone.phone.vocabulary import (
     PEER_WARNINGS,
     REVERIFY_KEY,
     STATS_KEY,
+    SWAP_KEY,
     TRANSFER_KEY,
     CallState,
     Security,
@@ -72,7 +77,7 @@ __all__ = [
 Commands = list[ev.Command]
 
 
-class PhoneMachine:
+class PhoneMachine(SeveralCalls):
     def __init__(self, settings: MachineSettings) -> None:
         self.settings = settings
         self.state = CallState.IDLE
@@ -82,6 +87,8 @@ class PhoneMachine:
         self.digits = ""
         self.peer: str | None = None
         self.incoming_call_id: str | None = None
+        self.call_id = ""  # the call the earpiece carries, once the call layer named it
+        self.others = OtherCalls()  # waiting and held calls, each with its own security
         self.held = False
         self.last_dtmf = ""
         self.answered_at: float | None = None
@@ -107,6 +114,15 @@ class PhoneMachine:
             self.off_hook = True
         elif isinstance(event, ev.HookOn):
             self.off_hook = False
+        call_id = getattr(event, "call_id", "")
+        # These name another call but concern the current one (its state table decides).
+        commands_about = ev.AnswerRequested | ev.AttendedTransferRequested | ev.TransferSucceeded
+        if call_id in self.others and not isinstance(event, commands_about):
+            return self._other_call_event(event)  # about a waiting or held call
+        if call_id and self.call_id and call_id != self.call_id and not isinstance(
+                event, ev.CallArrived | commands_about):
+            self.ignored += 1  # about a call that is no longer ours
+            return []
         handler = _HANDLERS[self.state].get(type(event))
         if handler is None:
             self.ignored += 1
@@ -131,13 +147,17 @@ class PhoneMachine:
             return [ev.HangUp(), *self._end("No answer", self.peer or "", "reorder")]
         if kind == "ring_timeout" and self.state is CallState.RINGING:
             call_id, caller = self.incoming_call_id or "", self.peer
-            commands = [ev.RejectCall(call_id, 480), *self._go_idle()]
-            if caller:
+            commands = [ev.RejectCall(call_id, 480), *self._go_idle_or_held()]
+            if caller and self.state is CallState.IDLE:
                 self.status = f"Missed: {caller}"
                 commands.append(self._show(self._idle_screen()))
             return commands
         if kind == "refresh" and self.state in IN_CALL_STATES:
             self._set_timer("refresh", now + 1.0)
+            late = self.others.waited_too_long(now, self.settings.ring_seconds)
+            if late:  # a waiting call never waits forever: 480 (RFC 3261 §21.4.18)
+                return [*(ev.RejectCall(r.call_id, 480) for r in late), ev.PlayTone(None),
+                        *self._refresh_call_screen()]
             return self._refresh_call_screen(only_if_changed=True)
         return []
 
@@ -161,6 +181,9 @@ class PhoneMachine:
             "lan_warning": self.lan_warning or None,
             "transfer": self.transfer.target,
             "transfer_failed": self.transfer.failed or None,
+            "calls": self.calls(),
+            "waiting": getattr(self.others.waiting(), "peer", None),
+            "held_calls": sum(r.role == "held" for r in self.others.records.values()),
         }
 
     @property
@@ -198,6 +221,7 @@ class PhoneMachine:
         self.peer = None
         self.call_security = CallSecurity()
         self.incoming_call_id = None
+        self.call_id = ""
         self.held = False
         self.last_dtmf = ""
         self.answered_at = None
@@ -219,7 +243,9 @@ class PhoneMachine:
             stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
             possible_attack=self.call_security.possible_attack,
             answered_at=self.answered_at, now=self._now, held=self.held, dtmf=self.last_dtmf,
-            post_quantum=self.call_security.post_quantum))
+            post_quantum=self.call_security.post_quantum,
+            waiting_caller=getattr(self.others.waiting(), "peer", ""),
+            other=self.others.summary(), handed_over=self.transfer.handed_over))
 
     def _refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -307,16 +333,19 @@ class PhoneMachine:
     def _incoming(self, event: ev.CallArrived) -> Commands:
         if self.off_hook:
             return self._busy_reject(event)
+        return self._ring_for(event, self._now)
+
+    def _ring_for(self, event: ev.CallArrived, since: float) -> Commands:
         self._reset_call()
         self.state = CallState.RINGING
         self.incoming_call_id = event.call_id
         self.peer = event.display_name or event.caller
-        self._set_timer("ring_timeout", self._now + self.settings.ring_seconds)
+        self._set_timer("ring_timeout", since + self.settings.ring_seconds)
         return [ev.PlayTone(None), ev.Ring(True),
                 self._show(RingingScreen(caller=event.caller, display_name=event.display_name))]
 
-    def _answer(self, _: ev.HookOff) -> Commands:
-        call_id = self.incoming_call_id or ""
+    def _answer(self, _: ev.Event) -> Commands:
+        call_id = self.call_id = self.incoming_call_id or ""
         self.state = CallState.IN_CALL
         self.answered_at = self._now
         self._set_timer("refresh", self._now + 1.0)
@@ -324,27 +353,31 @@ class PhoneMachine:
 
     def _missed(self, event: ev.CallFinished) -> Commands:
         caller = self.peer
-        commands = self._go_idle()
-        if caller and event.reason in ("cancelled", "remote_hangup", "timeout"):
+        commands = self._go_idle_or_held()
+        if caller and self.state is CallState.IDLE and event.reason in (
+                "cancelled", "remote_hangup", "timeout"):
             self.status = f"Missed: {caller}"
             commands.append(self._show(self._idle_screen()))
         return commands
 
     def _hang_up(self, _: ev.HookOn) -> Commands:
-        return [ev.HangUp(), *self._go_idle()]
+        return [ev.HangUp(), *self._go_idle_or_held()]
 
     def _far_ringing(self, _: ev.CallRinging) -> Commands:
         return [ev.PlayTone("ringback"),
                 self._show(CallingScreen(peer=self.peer or "", progress="Ringing…"))]
 
-    def _connected(self, _: ev.CallConnected) -> Commands:
+    def _connected(self, event: ev.CallConnected) -> Commands:
         self.transfer.replaced()  # a transfer's new call replaces the old one
+        self.call_id = event.call_id or self.call_id
         self.state = CallState.IN_CALL
         self.answered_at = self._now
         self._set_timer("refresh", self._now + 1.0)
         return [ev.PlayTone(None), *self._refresh_call_screen()]
 
     def _ended(self, event: ev.CallFinished) -> Commands:
+        if self.others:  # another call is left: it rings, or waits on hold
+            return self._go_idle_or_held()
         title, tone = END_REASONS.get(event.reason, ("Call ended", "reorder"))
         detail = event.detail or self.peer or ""
         if event.reason == "failed" and event.code:
@@ -366,6 +399,8 @@ class PhoneMachine:
             return self._toggle_stats(event)
         if event.key == REVERIFY_KEY:
             return self._reverify(event)
+        if event.key == SWAP_KEY and self.others:
+            return self._swap(event)
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
             self.transfer.open()
@@ -420,8 +455,10 @@ class PhoneMachine:
         self._set_timer("refresh", self._now + 1.0)
         return self._refresh_call_screen()
 
-    def _transfer_done(self, _: ev.TransferSucceeded) -> Commands:
-        return [ev.HangUp(), *self._end("Transferred", self.transfer.target or "", None)]
+    def _transfer_done(self, event: ev.TransferSucceeded) -> Commands:
+        handed = self.others.take(event.call_id)  # attended: the held call handed over
+        target = f"{handed.peer} to {self.peer}" if handed else self.transfer.target or ""
+        return [ev.HangUp(), *self._end("Transferred", target, None)]
 
     def _transfer_refused(self, event: ev.TransferAborted) -> Commands:
         self.transfer.record_failure(event.detail)
@@ -499,18 +536,4 @@ class PhoneMachine:
         return [ev.SetHold(self.held), *self._refresh_call_screen()]
 
 
-def _bind_handlers() -> dict[CallState, dict[type[ev.Event], Callable[..., Commands]]]:
-    """Each name in `TRANSITIONS` as the PhoneMachine method it names, checked once at import."""
-    bound: dict[CallState, dict[type[ev.Event], Callable[..., Commands]]] = {}
-    for state, rows in TRANSITIONS.items():
-        bound[state] = {}
-        for event_type, name in rows.items():
-            handler = getattr(PhoneMachine, f"_{name}", None)
-            if not callable(handler):
-                raise TypeError(f"phone TRANSITIONS[{state.value}][{event_type.__name__}] names "
-                                f"{name!r}, which is no PhoneMachine handler (_{name})")
-            bound[state][event_type] = handler
-    return bound
-
-
-_HANDLERS = _bind_handlers()
+_HANDLERS = bind_handlers(PhoneMachine)

@@ -48,10 +48,11 @@ class BlindTransfer:
         self.target: str | None = None  # keyed/sent transfer target (transferor)
         self.failed = ""  # why the last transfer of this call did not happen
         self.set_aside: SetAsideCall | None = None  # transferee: the call put aside
+        self.handed_over = ""  # attended transfer: who is handed over to the call in the earpiece
 
     def clear(self) -> None:
         """A new call, or none: nothing of an earlier transfer is left."""
-        self.target, self.failed, self.set_aside = None, "", None
+        self.target, self.failed, self.set_aside, self.handed_over = None, "", None, ""
 
     def open(self) -> None:
         """The transfer key was pressed in a call: start keying a target."""
@@ -78,7 +79,7 @@ class BlindTransfer:
 
     def close(self) -> None:
         """Back to the call: no target any more (an earlier failure is still remembered)."""
-        self.target = None
+        self.target, self.handed_over = None, ""
 
     def record_failure(self, detail: str) -> None:
         self.failed = detail

@@ -5,7 +5,7 @@
 next state. An event with no row in the current state is ignored and counted, as a real desk
 phone ignores a key pressed while it rings. Reading this file tells where every event can lead
 without reading the handlers; `machine.py` binds the names once at import and refuses to load
-if one names no handler, so a typo here cannot wait for the first call to surface.
+if one names no handler (`bind_handlers`), so a typo cannot wait for the first call to surface.
 
 This module knows the vocabulary and the events, never the machine (no import of it): the
 table is data, the machine is behaviour.
@@ -13,10 +13,13 @@ table is data, the machine is behaviour.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from deskphone.phone import events as ev
 from deskphone.phone.vocabulary import CallState
 
-__all__ = ["SECURITY_ROWS", "TRANSITIONS"]
+__all__ = ["SECURITY_ROWS", "TRANSITIONS", "bind_handlers"]
 
 # ZRTP's progress and the SAS keys mean the same in every state of an answered call (talking,
 # keying a transfer target, waiting for the transfer's outcome).
@@ -65,6 +68,8 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
     },
     CallState.RINGING: {
         ev.HookOff: "answer",
+        ev.AnswerRequested: "answer_ringing",
+        ev.KeyPressed: "ringing_key",
         ev.CallFinished: "missed",
         ev.CallArrived: "busy_reject",
         ev.StatusChanged: "status",
@@ -75,7 +80,11 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.KeyPressed: "in_call_key",
         **SECURITY_ROWS,
         ev.HoldToggled: "hold",
-        ev.CallArrived: "busy_reject",
+        ev.CallArrived: "call_waiting",
+        ev.AnswerRequested: "answer_other",
+        ev.SwapRequested: "swap",
+        ev.AttendedTransferRequested: "transfer_attended",
+        ev.CallReplaced: "call_replaced",
         ev.StatusChanged: "status",
         ev.TransferDialed: "transfer_now",
         ev.TransferStarted: "transferred_away",
@@ -105,6 +114,17 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.CallArrived: "busy_reject",
         ev.StatusChanged: "status",
     },
+    # No call in the earpiece, one on hold (issue 15): lifting the handset or the swap key brings
+    # it back; putting the handset down rings the reminder.
+    CallState.HELD: {
+        ev.HookOff: "swap",
+        ev.HookOn: "remind",
+        ev.KeyPressed: "held_key",
+        ev.SwapRequested: "swap",
+        ev.AnswerRequested: "answer_other",
+        ev.CallArrived: "incoming",
+        ev.StatusChanged: "status",
+    },
     CallState.ENDED: {
         ev.HookOn: "put_down",
         ev.HookOff: "lift",
@@ -116,3 +136,18 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
 # A LAN warning is remembered in every state (the idle screen shows it when the phone is idle).
 for _rows in TRANSITIONS.values():
     _rows.setdefault(ev.LanWarning, "lan_warning")
+
+
+def bind_handlers(machine: type) -> dict[CallState, dict[type[ev.Event], Callable[..., Any]]]:
+    """Each name in `TRANSITIONS` as the method of `machine` (the PhoneMachine class, passed in
+    so this module never imports it) that it names, checked once at import."""
+    bound: dict[CallState, dict[type[ev.Event], Callable[..., Any]]] = {}
+    for state, rows in TRANSITIONS.items():
+        bound[state] = {}
+        for event_type, name in rows.items():
+            handler = getattr(machine, f"_{name}", None)
+            if not callable(handler):
+                raise TypeError(f"phone TRANSITIONS[{state.value}][{event_type.__name__}] names "
+                                f"{name!r}, which is no {machine.__name__} handler (_{name})")
+            bound[state][event_type] = handler
+    return bound

@@ -19,6 +19,7 @@ class CallState(StrEnum):
     IN_CALL = "in_call"
     TRANSFER_DIALING = "transfer_dialing"
     TRANSFERRING = "transferring"
+    HELD = "held"  # no call in the earpiece, one on hold (issue 15)
     ENDED = "ended"
 
 
@@ -35,6 +36,7 @@ DIAL_KEYS = frozenset("0123456789")
 TRANSFER_KEY = "A"  # the top key of the 4x4 keypad's letter column, labelled XFER
 STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quality on/off
 REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
+SWAP_KEY = "D"  # labelled SWAP: answer the waiting call (holding this one), or swap calls
 IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
 # How a PeerWarning is put on the call screens.
 # The NOT SECURE screen's detail for a failure that is evidence of an attack (RFC 6189 §8.1.1):
@@ -66,4 +68,5 @@ END_REASONS: dict[str, tuple[str, str | None]] = {
     "not_secure": ("Not secure", "not_secure"),
     "attack": ("Possible attack", "mitm"),  # refused: RFC 6189 §8.1.1 evidence (CallNotSecure)
     "transferred": ("Transferred", None),
+    "connection_lost": ("Connection lost", "reorder"),
 }

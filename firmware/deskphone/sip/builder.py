@@ -30,9 +30,8 @@ from deskphone.sip.transaction import ServerTransaction
 from deskphone.sip.uri import SipSyntaxError, SipUri, Uri
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"
-SUPPORTED_EXTENSIONS: frozenset[str] = (
-    frozenset()
-)  # we require nothing and implement no option tags
+# We require nothing; we implement Replaces (RFC 3891 §6.2), so `Require: replaces` is fine.
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"replaces"})
 REASON_PHRASES = {
     100: "Trying",
     180: "Ringing",

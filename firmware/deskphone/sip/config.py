@@ -25,6 +25,10 @@ class UaConfig:
     t4: float = 5.0
     max_redirects: int = 3
     seed: int | None = None  # for the 491 back-off (RFC 3261 §14.1); None: from secrets
+    # Server transactions remote parties may hold open before new out-of-dialog requests are
+    # answered statelessly (stateless.py, RFC 3261 §8.2.7). A phone needs a handful; a flood of
+    # 2,000/s would otherwise hold 64,000 (64*T1 each).
+    max_server_transactions: int = 128
 
 
 @dataclass
@@ -36,6 +40,8 @@ class UaStats:
     retransmissions_absorbed: int = 0
     auth_retries: int = 0
     auth_foreign_realm: int = 0  # challenges refused: their realm is not the account's
+    stateless_answered: int = 0  # new requests answered without state: too many open (§8.2.7)
+    overload_dropped: int = 0  # ACK/CANCEL matching nothing while overloaded: ignored (§8.2.7)
     keepalives_sent: int = 0  # CRLF keep-alives on registered UDP flows (RFC 5626 §4.4)
 
 

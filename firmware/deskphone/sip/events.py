@@ -11,6 +11,9 @@ class IncomingCall:
     remote_uri: str
     remote_display: str | None
     sdp: bytes
+    # RFC 3891: the Call-ID of our call this one replaces (its dialog matched the INVITE's
+    # Replaces header, §3): it is answered at once in that call's place.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class TransferRequested:
 
     call_id: str
     target: str
+    replaces: str | None = None  # attended transfer: the Replaces value for the new INVITE
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from deskphone.sip.refer import (
     sipfrag,
     subscription_state,
 )
+from deskphone.sip.replaces import parse_replaces
 from deskphone.sip.table import TransactionStarter
 from deskphone.sip.transaction import ServerTransaction
 from deskphone.sip.uri import SipSyntaxError
@@ -82,19 +83,24 @@ class InDialogRequests:
         )
 
     # -- transfer commands (RFC 3515) ----------------------------------------------------------
-    def refer(self, call_id: str, target: str, now: float) -> None:
-        """Ask the peer to call `target` (blind transfer): REFER with Refer-To (§2.4.1)."""
+    def refer(self, call_id: str, target: str, now: float, replaces: str | None = None) -> None:
+        """Ask the peer to call `target` (blind transfer): REFER with Refer-To (§2.4.1); with
+        `replaces`, in place of our dialog with the target (attended, RFC 5589 §7)."""
         call = self.calls.get(call_id)
         if call.dialog is None or call.state != SipCallState.CONFIRMED or call.ended:
             raise CallStateError(f"call {call_id} is {call.state}, REFER needs a confirmed dialog")
         if call.refer_sent:
             raise CallStateError(f"call {call_id} already has a transfer in progress")
-        uri = refer_target([f"<{target.strip('<>')}>"])
+        uri, _ = refer_target([f"<{target.strip('<>')}>"])
         request = call.dialog.build_request("REFER")
         self.builder.add_via(request)
         request.headers.add("Max-Forwards", "70")
         self.builder.add_contact(request)
-        request.headers.add("Refer-To", f"<{uri}>")
+        if replaces is not None:  # RFC 3891 §6.1: escaped into the Refer-To URI's headers
+            escaped = parse_replaces(replaces).as_uri_header()
+            request.headers.add("Refer-To", f"<{uri}?Replaces={escaped}>")
+        else:
+            request.headers.add("Refer-To", f"<{uri}>")
         if not self.builder.privacy.enabled:  # RFC 3892: who asked; left out with privacy
             request.headers.add("Referred-By", call.dialog.local_uri)
         call.refer_sent = True
@@ -156,7 +162,7 @@ class InDialogRequests:
     ) -> None:
         """RFC 3515 §2.4.2-§2.4.5: 202, then at once the first NOTIFY (100 Trying)."""
         try:
-            target = refer_target(request.headers.get_all("Refer-To"))
+            target, replaces = refer_target(request.headers.get_all("Refer-To"))
         except ReferError as error:
             transaction.send_response(
                 self.builder.response(request, error.status, reason=safe_reason(error.status,
@@ -175,7 +181,8 @@ class InDialogRequests:
         transaction.send_response(self.builder.response(request, 202), now)
         call.refer_received = request.cseq.number
         self._send_refer_notify(call, 100, "Trying", now)
-        self._emit(ev.TransferRequested(call.call_id, str(target)))
+        self._emit(ev.TransferRequested(call.call_id, str(target),
+                                        str(replaces) if replaces is not None else None))
 
     def _receive_notify(
         self, call: Call, request: SipRequest, transaction: ServerTransaction, now: float

@@ -23,6 +23,7 @@ from deskphone.sip.call import Addr, Call, CallStateError, CallTable, SipCallSta
 from deskphone.sip.dialog import Dialog
 from deskphone.sip.in_dialog import InDialogRequests
 from deskphone.sip.message import SipRequest, SipResponse
+from deskphone.sip.replaces import ReplacesError, match_dialog, parse_replaces
 from deskphone.sip.table import TransactionTable
 from deskphone.sip.transaction import ServerTransaction, TxState, transaction_key
 from deskphone.sip.uri import NameAddress, SipSyntaxError, SipUri, Uri, parse_uri, quote
@@ -44,7 +45,8 @@ class InviteSessions:
         self._send = send
 
     # -- call commands -------------------------------------------------------------------------
-    def invite(self, target: str, sdp: bytes, now: float, account: str | None = None) -> str:
+    def invite(self, target: str, sdp: bytes, now: float, account: str | None = None,
+               replaces: str | None = None) -> str:
         chosen = self._account(account)
         uri = self._target_uri(target, chosen)
         call_id = self.builder.privacy.new_call_id(self.builder.config.local_host)
@@ -54,6 +56,8 @@ class InviteSessions:
         request.headers.add("To", f"<{uri}>")
         request.headers.add("Call-ID", call_id)
         request.headers.add("CSeq", "1 INVITE")
+        if replaces is not None:  # attended transfer's new call (RFC 3891 §4, RFC 5589 §7)
+            request.headers.add("Replaces", str(parse_replaces(replaces)))
         self.builder.add_body(request, sdp)
         addr = self._destination(uri, chosen)
         call = Call(call_id, "uac", request, addr, chosen, local_tag=local_tag)
@@ -117,6 +121,9 @@ class InviteSessions:
                 self.builder.response(request, 482, to_tag=self.builder.privacy.new_tag()), now
             )
             return
+        refused, replaced = self._replaced_call(request, transaction, now)
+        if refused:
+            return
         # The dialog it would create must be addressable (a SIP Contact and Record-Route), or
         # answering it later could never reach the caller: 400 now, from the caller's guard.
         Dialog.from_uas(request, "")
@@ -126,8 +133,27 @@ class InviteSessions:
         self.calls.add(call)
         remote = request.from_
         self._emit(
-            ev.IncomingCall(call.call_id, str(remote.uri), remote.display_name, request.body)
+            ev.IncomingCall(call.call_id, str(remote.uri), remote.display_name, request.body,
+                            replaces=replaced)
         )
+
+    def _replaced_call(self, request: SipRequest, transaction: ServerTransaction,
+                       now: float) -> tuple[bool, str | None]:
+        """RFC 3891 §3: (refused, the Call-ID the INVITE's Replaces names, None if it has none).
+        Refused: 400 for two or a malformed one, 481/486/603 as match_dialog says."""
+        values = request.headers.get_all("Replaces")
+        if not values:
+            return False, None
+        try:
+            if len(values) != 1:
+                raise ReplacesError(400, f"expected one Replaces, got {len(values)}")
+            return False, match_dialog(self.calls.calls.values(),
+                                       parse_replaces(values[0])).call_id
+        except ReplacesError as error:
+            transaction.send_response(self.builder.response(
+                request, error.status, reason=error.reason,
+                to_tag=self.builder.privacy.new_tag()), now)
+            return True, None
 
     def receive_cancel(self, cancel: SipRequest, addr: Addr, now: float) -> None:
         """§9.2: match the INVITE server transaction by branch; 200 the CANCEL, 487 the INVITE."""

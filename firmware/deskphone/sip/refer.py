@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from deskphone.sip.replaces import Replaces, ReplacesError, split_refer_to
 from deskphone.sip.uri import SipSyntaxError, SipUri, Uri, is_ascii_digits, parse_name_addr
 
 SIPFRAG = "message/sipfrag;version=2.0"  # RFC 3515 §2.4.5, RFC 3420 §2
@@ -32,12 +33,12 @@ class ReferError(ValueError):
         self.reason = reason
 
 
-def refer_target(values: list[str]) -> Uri:
-    """The one Refer-To URI of a REFER (RFC 3515 §2.4.1), or ReferError with the response.
+def refer_target(values: list[str]) -> tuple[Uri, Replaces | None]:
+    """The one Refer-To URI of a REFER (RFC 3515 §2.4.1) and the Replaces embedded in it
+    (attended transfer, RFC 5589 §7, RFC 3891 §6.1), or ReferError with the response.
 
-    Embedded URI headers (`?Replaces=...`, attended transfer, RFC 3891) would change what the new
-    INVITE means; we do not implement Replaces, so such a REFER is refused rather than followed
-    as if it were a blind transfer.
+    Any other embedded URI header would change what the new INVITE means in ways we do not
+    implement, so such a REFER is refused (501) rather than followed as a blind transfer.
     """
     if len(values) != 1:
         raise ReferError(400, f"expected exactly one Refer-To, got {len(values)}")
@@ -48,8 +49,11 @@ def refer_target(values: list[str]) -> Uri:
     if uri.scheme.lower() not in REFERABLE_SCHEMES:
         raise ReferError(416, f"Refer-To scheme {uri.scheme!r}: expected sip, sips or tel")
     if isinstance(uri, SipUri) and uri.headers:
-        raise ReferError(501, "Refer-To with embedded headers (Replaces) is not supported")
-    return uri
+        try:
+            return split_refer_to(uri)
+        except ReplacesError as error:
+            raise ReferError(error.status, error.reason) from None
+    return uri, None
 
 
 def sipfrag(status: int, reason: str) -> bytes:

@@ -49,6 +49,7 @@ class TransactionTable:
         self.freed_call_ids: set[str] = set()  # Call-IDs whose last transaction just went
         self._deadlines: list[tuple[float, int, Transaction]] = []  # heap, stale entries skipped
         self._deadline_seq = 0
+        self.server_count = 0  # open server transactions: what remote parties hold
 
     # -- storing -------------------------------------------------------------------------------
     def start_client(self, request: SipRequest, addr: Addr, now: float) -> ClientTransaction:
@@ -71,6 +72,7 @@ class TransactionTable:
             self.forget(key)
         self.transactions[key] = transaction
         transaction.key = key
+        self.server_count += isinstance(transaction, ServerTransaction)
         call_id = transaction.request.call_id
         self._live[call_id] = self._live.get(call_id, 0) + 1
         transaction.on_activity = self._on_activity
@@ -84,6 +86,7 @@ class TransactionTable:
         if transaction is None:
             return
         transaction.on_activity = None
+        self.server_count -= isinstance(transaction, ServerTransaction)
         call_id = transaction.request.call_id
         left = self._live.get(call_id, 1) - 1
         if left > 0:

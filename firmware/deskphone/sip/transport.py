@@ -6,6 +6,13 @@ loop's monotonic clock as `now`, sends what the core queues, re-arms the timer f
 into messages by Content-Length (RFC 3261 §18.3); a framing error closes the connection.
 TLS verifies the peer against the system CAs or a configured CA file (RFC 5630 §3.1.3).
 Abusive sources are rate limited per IP with a token bucket and counted.
+
+UDP datagrams are not handled in the socket's callback but queued and handled in slices of at most
+SLICE_SECONDS, each slice yielding to the loop: under a flood from many sources (each under its
+rate limit) the media tick, the keypad and the control socket wait for one slice at most, never
+for a whole burst the kernel had buffered. The queue is bounded (MAX_QUEUED): past it datagrams
+are dropped and counted, as the kernel would drop them from a full socket buffer.
+(MAX_QUEUED datagrams or MAX_QUEUED_BYTES, whichever comes first.)
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import asyncio
 import ipaddress
 import logging
 import ssl
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +34,9 @@ log = logging.getLogger(__name__)
 Addr = tuple[str, int]
 MAX_DATAGRAM = 65535
 CORE_ERROR_BACKOFF = 1.0  # seconds before the timer runs again after the core raised
+SLICE_SECONDS = 0.004  # SIP work per loop turn at most: a fifth of a 20 ms audio frame
+MAX_QUEUED = 1024  # UDP datagrams waiting for a slice (~1 s of a 1,000/s flood)
+MAX_QUEUED_BYTES = 2 << 20  # and their size: 1,024 datagrams of 64 KB would be 64 MiB
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class TransportStats:
     framing_errors: int = 0
     send_failures: int = 0
     core_errors: int = 0  # exceptions out of the UA core (a bug): logged, counted, survived
+    queue_dropped: int = 0  # UDP datagrams dropped: MAX_QUEUED already waiting (overload)
+    queue_peak: int = 0  # the most datagrams that waited at once
 
 
 @dataclass
@@ -84,6 +97,9 @@ class SipEndpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._resolved: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._queue: deque[tuple[bytes, Addr]] = deque()
+        self._queued_bytes = 0
+        self._slice_scheduled = False
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -148,19 +164,57 @@ class SipEndpoint:
         bucket.tokens -= 1
         return True
 
-    def deliver(self, data: bytes, addr: Addr) -> None:
+    def _admit(self, data: bytes, addr: Addr) -> bool:
         self.stats.datagrams_in += 1
         if len(data) > MAX_DATAGRAM:
             self.stats.oversize_dropped += 1
+            return False
+        return self._allow(addr[0])
+
+    def deliver(self, data: bytes, addr: Addr) -> None:
+        """Handle one message now (a stream's, or a test's)."""
+        if self._admit(data, addr):
+            self._receive(data, addr)
+            self._flush()
+
+    def enqueue(self, data: bytes, addr: Addr) -> None:
+        """A UDP datagram: queue it for the next slice (module docstring)."""
+        if not self._admit(data, addr):
             return
-        if not self._allow(addr[0]):
+        if len(self._queue) >= MAX_QUEUED or self._queued_bytes + len(data) > MAX_QUEUED_BYTES:
+            self.stats.queue_dropped += 1
             return
+        self._queue.append((data, addr))
+        self._queued_bytes += len(data)
+        self.stats.queue_peak = max(self.stats.queue_peak, len(self._queue))
+        if not self._slice_scheduled:
+            self._slice_scheduled = True
+            self._loop.call_soon(self._slice)
+
+    def _slice(self) -> None:
+        """Handle queued datagrams for SLICE_SECONDS at most, send what they produced, and
+        come back on the next loop turn if more wait (after the loop served its other fds)."""
+        deadline = self._loop.time() + SLICE_SECONDS
+        try:
+            while self._queue:
+                data, addr = self._queue.popleft()
+                self._queued_bytes -= len(data)
+                self._receive(data, addr)
+                if self._loop.time() >= deadline:
+                    break
+            self._flush()
+        finally:  # a send that raised must not leave the queue unserved for good
+            if self._queue:
+                self._loop.call_soon(self._slice)
+            else:
+                self._slice_scheduled = False
+
+    def _receive(self, data: bytes, addr: Addr) -> None:
         try:
             self.ua.receive_datagram(data, (addr[0], addr[1]), self.now())
         except Exception:  # the core documents that it never raises; if it does, live on
             self.stats.core_errors += 1
             log.exception("SIP core failed on a %d-byte message", len(data))
-        self._flush()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -298,7 +352,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.endpoint = endpoint
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.endpoint.deliver(data, (addr[0], addr[1]))
+        self.endpoint.enqueue(data, (addr[0], addr[1]))
 
     def error_received(self, exc: Exception) -> None:
         log.info("UDP error: %s", exc)  # ICMP unreachable: the transaction timers decide

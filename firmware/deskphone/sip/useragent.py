@@ -47,6 +47,8 @@ from deskphone.sip.invite import DIRECT, InviteSessions
 from deskphone.sip.message import SipParseError, SipRequest, SipResponse, parse_message
 from deskphone.sip.probe import Probes
 from deskphone.sip.registration import Account, Registration
+from deskphone.sip.replaces import replaces_for
+from deskphone.sip.stateless import StatelessAnswers
 from deskphone.sip.table import TransactionTable
 from deskphone.sip.transaction import (
     AcceptedWindowClosed,
@@ -85,6 +87,7 @@ class UserAgent:
         self.sessions = InviteSessions(self.builder, self.table, self.call_table,
                                        self.in_dialog, self._events.append, self._send)
         self.probes = Probes(self.builder, self.table, self._events.append)
+        self.stateless = StatelessAnswers(self.builder, self.stats, self._send)
         self.registrations = {
             account.name: Registration(account, self.builder, self.table, self._events.append)
             for account in config.accounts
@@ -185,8 +188,9 @@ class UserAgent:
                     self._events.append(ev.TransferFailed(call.call_id, 408))
 
     # -- call commands (delegated; each ends with the routing of what it started) ---------------
-    def invite(self, target: str, sdp: bytes, now: float, account: str | None = None) -> str:
-        call_id = self.sessions.invite(target, sdp, now, account)
+    def invite(self, target: str, sdp: bytes, now: float, account: str | None = None,
+               replaces: str | None = None) -> str:
+        call_id = self.sessions.invite(target, sdp, now, account, replaces)
         self._collect(now)
         return call_id
 
@@ -201,6 +205,21 @@ class UserAgent:
     def reject(self, call_id: str, code: int, now: float) -> None:
         self.sessions.reject(call_id, code, now)
         self._collect(now)
+
+    def dialog_replaces(self, call_id: str, now: float) -> str:
+        """What an INVITE replacing our dialog `call_id` must say, as its far end will match it
+        (RFC 3891 §3), e.g. for an attended transfer's REFER."""
+        dialog = self.calls[call_id].dialog if call_id in self.calls else None
+        if dialog is None:
+            raise CallStateError(f"call {call_id} has no dialog to replace")
+        return str(replaces_for(call_id, dialog.local_tag, dialog.remote_tag))
+
+    def dialog_target(self, call_id: str, now: float) -> str:
+        """The far end's remote target (Contact) of our dialog `call_id` (RFC 3261 §12.1)."""
+        dialog = self.calls[call_id].dialog if call_id in self.calls else None
+        if dialog is None:
+            raise CallStateError(f"call {call_id} has no dialog")
+        return str(dialog.remote_target)
 
     def hangup(self, call_id: str, now: float) -> None:
         self.sessions.hangup(call_id, now)
@@ -218,8 +237,8 @@ class UserAgent:
         self.in_dialog.reject_reoffer(call_id, code, now)
         self._collect(now)
 
-    def refer(self, call_id: str, target: str, now: float) -> None:
-        self.in_dialog.refer(call_id, target, now)
+    def refer(self, call_id: str, target: str, now: float, replaces: str | None = None) -> None:
+        self.in_dialog.refer(call_id, target, now, replaces)
         self._collect(now)
 
     def notify_transfer(self, call_id: str, status: int, reason: str, now: float) -> None:
@@ -300,6 +319,12 @@ class UserAgent:
             existing.receive_request(request, now)
             self.stats.retransmissions_absorbed += request.method != "ACK"
             return
+        if self._overloaded(request):
+            if request.method in ("ACK", "CANCEL"):
+                self.stats.overload_dropped += 1  # §8.2.7: a stateless UAS ignores both
+            else:
+                self.stateless.answer(request, out_of_dialog_status(request.method), reply_addr)
+            return
         if request.method == "ACK":
             self.sessions.receive_2xx_ack(request, now)
             return
@@ -311,6 +336,13 @@ class UserAgent:
             self._receive_new_request(request, transaction, reply_addr, now)
         except _BAD_INPUT as error:
             self._refuse_unparsable(request, transaction, error, now)
+
+    def _overloaded(self, request: SipRequest) -> bool:
+        """Too many server transactions open, and this request belongs to no call we have
+        (stateless.py): the call that is up, its BYE, re-INVITE and ACKs stay stateful."""
+        if self.table.server_count < self.config.max_server_transactions:
+            return False
+        return request.call_id not in self.calls
 
     def _refuse_unparsable(
         self, request: SipRequest, transaction: ServerTransaction, error: Exception, now: float
@@ -342,14 +374,7 @@ class UserAgent:
         if method == "INVITE":
             self.sessions.receive_invite(request, transaction, reply_addr, now)
             return
-        if method == "OPTIONS":
-            status = 200
-        elif method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE"):
-            status = 405
-        elif method in ("BYE", "REFER", "NOTIFY", "INFO", "PRACK", "UPDATE"):
-            status = 481
-        else:
-            status = 501
+        status = out_of_dialog_status(method)
         response = self.builder.response(request, status, to_tag=self.privacy.new_tag())
         if method == "OPTIONS":
             response.headers.add("Accept", "application/sdp")
@@ -445,6 +470,18 @@ class UserAgent:
                 self.call_table.end(call, "timeout", 408)
         elif isinstance(event, AcceptedWindowClosed) and transaction is call.reoffer_tx:
             call.reoffer_tx = None
+
+
+def out_of_dialog_status(method: str) -> int:
+    """The answer to a request outside any dialog that is not an INVITE: OPTIONS is answered
+    (§11.2), what a phone does not serve is 405, what needs a dialog 481 (§12.2.2), the rest 501."""
+    if method == "OPTIONS":
+        return 200
+    if method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE"):
+        return 405
+    if method in ("BYE", "REFER", "NOTIFY", "INFO", "PRACK", "UPDATE"):
+        return 481
+    return 501
 
 
 # The public names of this module before it was split by concept stay importable from here.

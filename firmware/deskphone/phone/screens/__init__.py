@@ -12,15 +12,18 @@ from deskphone.phone.screens.not_secure import NotSecureScreen
 from deskphone.phone.screens.offhook import OffHookScreen
 from deskphone.phone.screens.ringing import RingingScreen
 from deskphone.phone.screens.sas import SasScreen
+from deskphone.phone.screens.several_calls import CallWaitingScreen, HeldScreen
 from deskphone.phone.screens.stats import StatsScreen
 from deskphone.phone.screens.transfer import TransferScreen
 
 __all__ = [
     "SECURITY_STATES",
+    "CallWaitingScreen",
     "CallingScreen",
     "DialingScreen",
     "EndedScreen",
     "ErrorScreen",
+    "HeldScreen",
     "IdleScreen",
     "InCallScreen",
     "MitmScreen",

@@ -39,6 +39,8 @@ class InCallScreen(Screen):
     dtmf: str = ""  # digits sent in this call (the tail is shown)
     warning: str = ""  # who answers may not be who the LAN announced: shown before the peer
     post_quantum: bool = False  # "PQ" beside Secure/Verified: a post-quantum key agreement (DPQ1)
+    # Another call on hold (issue 15), e.g. "Held: Bob"; "!" first when its security alarms.
+    other: str = ""
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_STATES:
@@ -55,6 +57,8 @@ class InCallScreen(Screen):
         layout.text(duration, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         self._security(layout)
+        if self.other and not self.held and not self.dtmf:
+            layout.text(f"{self.other}  D swap", 62, SMALL, width=WIDTH)
         if self.held:
             layout.text("On hold", 62, SMALL)
         if self.dtmf:
