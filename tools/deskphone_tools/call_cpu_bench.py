@@ -13,6 +13,10 @@ Windows, one after another:
 - G.711: PCMU, SRTP keyed by ZRTP on both pairs;
 - Opus: the same with opus (deskphone's figure is also given relative to its own G.711 call).
 And cold start to ready (control socket answering) of a deskphone process, three times.
+
+Profile: when py-spy is installed (`pip install -e 'tools[bench]'`), one deskphone of the G.711
+call is sampled after the measured window (non-blocking: the process is never paused) and the
+top entries by own and by inclusive samples are reported: where a call's CPU goes.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import math
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import wave
 from array import array
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +75,39 @@ async def _window(pids: dict[str, list[int]], seconds: float) -> dict[str, Any]:
                         "cpu_percent_mean": round(statistics.mean(cpu), 2),
                         "rss_mib": [rss_mib(p) for p in group]}
     return result
+
+
+async def profile(pid: int, seconds: float, out: Path, top: int = 12) -> dict[str, Any]:
+    """py-spy's samples of `pid` for `seconds`: the top frames by own and by inclusive share."""
+    # the venv's bin first: `make bench` runs .venv/bin/python without the venv on PATH
+    beside = Path(sys.executable).parent / "py-spy"
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
+    if spy is None:
+        return {"skipped": "py-spy is not installed (pip install -e 'tools[bench]')"}
+    process = await asyncio.create_subprocess_exec(
+        spy, "record", "--nonblocking", "-p", str(pid), "-d", str(int(seconds)), "-r", "1000",
+        "-f", "raw", "-o", str(out), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
+    _, err = await process.communicate()
+    if process.returncode != 0 or not out.exists():
+        return {"error": f"py-spy exited with {process.returncode}: {err.decode()[-300:]}"}
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in out.read_text().splitlines():  # collapsed stacks: "f1;f2;...;fn count"
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+
+    def share(counter: Counter[str]) -> list[tuple[str, float]]:
+        return [(frame, round(100 * n / total, 1)) for frame, n in counter.most_common(top)]
+
+    return {"samples": total, "own_pct": share(own), "inclusive_pct": share(inclusive)}
 
 
 def _ratios(window: dict[str, Any]) -> dict[str, float | None]:
@@ -198,6 +237,8 @@ async def _run(seconds: float, root: Path) -> dict[str, Any]:
             window["codec"] = negotiated
             window["ratio"] = _ratios(window)
             result[label] = window
+            if label == "g711":
+                result["profile_g711"] = await profile(desk.pids[1], 8.0, root / "g711.spy")
             await asyncio.to_thread(desk.hang_up)
             if lin is not None:
                 await lin.hang_up()
@@ -256,6 +297,10 @@ def summary(result: dict[str, Any]) -> list[tuple[str, str]]:
     side_by_side("two-way G.711 SRTP call, audio from files", result.get("g711"))
     side_by_side("two-way Opus SRTP call, audio from files", result.get("opus"))
     side_by_side("idle (no call)", result.get("idle"))
+    spy = result.get("profile_g711")
+    if isinstance(spy, dict) and spy.get("own_pct"):
+        top = ", ".join(f"{frame.split(' (')[0]} {pct:g} %" for frame, pct in spy["own_pct"][:4])
+        rows.append(("G.711 call profile, top own entries (py-spy)", top))
     if "opus_over_g711_cpu" in result:
         rows.append(("deskphone Opus call CPU / G.711 call CPU",
                      f"{result['opus_over_g711_cpu']}×"))
