@@ -16,8 +16,8 @@
 # A miss (a clean machine) is a full build. Host packages missing: as root they are installed
 # (boot/host-prereqs.sh, one line says which; DESKPHONE_NO_INSTALL=1 only prints the apt line).
 #
-# What it does, in order (each step prints a line; ~25 min on 2 cores x86_64: ~7 min packages,
-# ~15 min building the initrd under qemu-user-static, ~2 min venv and pyalsaaudio):
+# What it does, in order (each step prints a line; ~14 min on 2 cores x86_64: ~6 min packages,
+# ~7 min building the initrd under qemu-user-static, ~1 min venv and pyalsaaudio):
 #   1. preflight: root, tools, binfmt_misc with qemu-aarch64, free disk space;
 #   2. wheelhouse: arm64 wheels of the firmware's pinned dependencies (firmware/pyproject.toml
 #      plus boot/requirements-pi.txt), the firmware wheel itself; pyalsaaudio has no arm64
@@ -71,7 +71,7 @@ step() {
 die() { echo "build-image: error: $*" >&2; exit 1; }
 
 # --- 1. preflight -------------------------------------------------------------------------
-step "preflight (a full build takes ~25 minutes on 2 cores; --reuse-rootfs about 1 minute)"
+step "preflight (a full build takes ~14 minutes on 2 cores; from the cache or --reuse-rootfs about 1 minute)"
 [ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap --mode=root creates device nodes \
 and file ownership for the image); try: sudo $0"
 prereq_args=(build)
@@ -253,9 +253,11 @@ if [ -n "$CACHE_FILE" ]; then
     step "cache: storing rootfs and boot files in $CACHE_FILE"
     mkdir -p "$CACHE"
     rm -f "$CACHE"/rootfs-"$SUITE"-arm64-*.tar  # one entry: the key changes weekly anyway
-    tar --numeric-owner --xattrs --xattrs-include='*' -C "$WORK" -cf "$CACHE_FILE.tmp" \
-        rootfs bootfs && mv "$CACHE_FILE.tmp" "$CACHE_FILE" \
-        || { rm -f "$CACHE_FILE.tmp"; die "could not store the cache in $CACHE_FILE"; }
+    # A name of this build's own, renamed into place: two builds storing at once (two CI runs)
+    # cannot mix their files, and a reader sees either no entry or a whole one.
+    tar --numeric-owner --xattrs --xattrs-include='*' -C "$WORK" -cf "$CACHE_FILE.tmp.$$" \
+        rootfs bootfs && mv "$CACHE_FILE.tmp.$$" "$CACHE_FILE" \
+        || { rm -f "$CACHE_FILE.tmp.$$"; die "could not store the cache in $CACHE_FILE"; }
 fi
 rm -f "$WORK/boot.vfat"
 mkfs.vfat -C -n RASPIFIRM -F 32 "$WORK/boot.vfat" $((BOOT_MIB * 1024)) >/dev/null

@@ -7,7 +7,8 @@
 # and for build that binfmt_misc runs arm64 programs (qemu-user-static). Without --install it
 # prints the one apt-get line and exits 1 when something is missing; with --install (as root)
 # it runs apt-get update + install with that line and mounts/enables binfmt_misc, saying so.
-# build-image.sh and image-test.sh run it first (CI does not build the image yet: issue 11).
+# build-image.sh runs it first (with --install as root), image-test.sh checks with it; .ci/run
+# runs --install all before make image.
 set -euo pipefail
 
 # package: the commands that prove it is installed
@@ -61,9 +62,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$INSTALL" -eq 1 ] && [ "$(id -u)" -eq 0 ]; then
         echo "host-prereqs: installing ${missing[*]} (needed by make image / make image-test)" >&2
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
+        # Another apt-get (a CI job, a helper) may hold the dpkg lock: wait for it, not fail.
+        apt-get -o DPkg::Lock::Timeout=600 update -qq
         # shellcheck disable=SC2086
-        apt-get install -y -qq ${missing[*]} >/dev/null
+        apt-get -o DPkg::Lock::Timeout=600 install -y -qq ${missing[*]} >/dev/null
     else
         echo "host-prereqs: missing host packages for the image: ${missing[*]}; install them" \
              "with: sudo $line" >&2

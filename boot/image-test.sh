@@ -251,8 +251,11 @@ EOF
     expect "deskphone.service state" "$(fact active)" "active"
     expect "process user" "$(fact process_user)" "$(unit_value User)"
     expect "process uid" "$(fact uid)" "$(fact deskphone_uid)"
-    expect "supplementary groups" "$(factline groups)" \
-        "$(unit_value SupplementaryGroups | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//')"
+    # systemd gives the process the user's group list (its own group included) plus the unit's
+    # SupplementaryGroups=: Group= and those, nothing else.
+    expect "groups (Group= + SupplementaryGroups=)" "$(factline groups)" \
+        "$(echo "$(unit_value Group) $(unit_value SupplementaryGroups)" | tr ' ' '\n' | sort -u \
+        | tr '\n' ' ' | sed 's/ $//')"
     expect "NoNewPrivs (NoNewPrivileges=yes)" "$(fact nonewprivs)" 1
     expect "seccomp filter (SystemCallFilter=)" "$(fact seccomp)" 2
     expect "effective capabilities" "$(fact capeff)" 0000000000000000

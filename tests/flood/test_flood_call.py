@@ -62,8 +62,13 @@ def test_secure_call_survives_a_flood_from_64_sources(tmp_path: Path) -> None:
         assert most.get("INVITE", 0) <= invite_response_bound(), diagnostics
         assert flood["responses_total"] <= flood["sent_total"] * 1.2, diagnostics
 
-        # And the call still ends properly afterwards.
+        # And the call still ends properly afterwards. With call waiting on (the default) one
+        # flood INVITE may be B's waiting call (the rest got 486/503: capped, never unbounded),
+        # and then B rings for it once A's call is over, as a desk phone does.
+        waiting = [c for c in result["b_calls_after"] if c.get("state") == "waiting"]
+        assert len(waiting) <= 1, diagnostics
         net.a.ctl("hook", "on")
-        net.b.wait(15, call="ended")
+        b_state = net.b.wait(15, call="ringing" if waiting else "ended")
+        assert not any(c.get("state") in ("active", "on_hold") for c in b_state["calls"]), b_state
     finally:
         net.stop()

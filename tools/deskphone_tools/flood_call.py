@@ -196,6 +196,7 @@ class FloodedCall:
             "peak_open": peak,
             "sip_stats_after": after.get("sip_stats"),
             "b_after": {k: after.get(k) for k in ("call", "security", "sas")},
+            "b_calls_after": after.get("calls", []),
             "a_after": {k: a_after.get(k) for k in ("call", "security", "sas")},
         }
 
