@@ -60,6 +60,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports --config .importlinter --no-cache
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e 'tools[bench]'
 	$(PY) -m deskphone_tools.bench --out bench-results.json
 
 # Coverage-guided fuzzing (atheris) of every parser that takes bytes from outside, one process per

@@ -121,6 +121,7 @@ class PhoneApp:
         self.ringing = False  # the ringer (or the ring through the audio output) is on
         self._audio_wake = asyncio.Event()
         self._scan_wake = asyncio.Event()
+        self._call_activity = asyncio.Event()  # set by every event handled (wakes _stats_tick)
         self._ticks: list[asyncio.Task[None]] = []
         self.waiters = StateWaiters(self.state)  # the control socket's `wait KEY=VALUE`
         self.counters = {"events": 0, "commands": 0, "bad_control": 0}
@@ -184,6 +185,7 @@ class PhoneApp:
         if self._handling:
             return
         self._handling = True
+        self._call_activity.set()
         try:
             while True:
                 self._take_call_events()
@@ -396,9 +398,15 @@ class PhoneApp:
 
     async def _stats_tick(self) -> None:
         # Once a second in a call, the RTCP figures go to the phone (shown on the stats screen).
+        # Outside a call it sleeps until an event is handled (a call starts with events): an idle
+        # phone has no timer of its own to wake for (issue 19).
         while True:
-            await asyncio.sleep(1.0)
             if self.calls is None or not self.calls.media_active():
+                self._call_activity.clear()
+                await self._call_activity.wait()
+                continue
+            await asyncio.sleep(1.0)
+            if not self.calls.media_active():
                 continue
             info = self.calls.info()
             media = info.get("media") or {}

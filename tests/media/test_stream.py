@@ -80,6 +80,8 @@ async def tick_until(streams, clock: ManualClock, done, ticks: int = 200) -> Non
     (PCMU, 8000, 30.0),
     (CodecChoice("G722", 9, 8000), 16000, 20.0),
     (CodecChoice("opus", 111, 48000, 2), 48000, 12.0),
+    # 8 kHz handset: Opus encodes the 8 kHz frames as they are (no upsampling), decodes at 48
+    (CodecChoice("opus", 111, 48000, 2), 8000, 12.0),
     (PCMU, 16000, 20.0),  # device at 16 kHz, codec at 8 kHz: resampled both ways
 ])
 @run_async

@@ -308,3 +308,53 @@ def test_self_ticking_secure_streams_drain_at_their_ticks(tmp_path, loop_kind):
     out = np.frombuffer((tmp_path / "out.raw").read_bytes(), dtype="<i2")
     assert abs(dominant_frequency(out[-1600:], 8000) - 800.0) < 10.0
 
+
+
+@pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])
+def test_one_loop_wake_up_per_frame_once_secure(loop_kind):
+    """Issue 19's guard (a count, not a time): in a secure call with audio on, the event loop
+    wakes for a stream at most once per 20 ms tick: the ticker's wake-up, with capture, send,
+    receive and playout done in it. A cleartext call (socket readers on) is the control: there
+    every received packet is a wake-up of its own, so the count does see a second one."""
+
+    async def call(secure: bool) -> tuple[tuple[int, int], tuple[int, int], int]:
+        a = await MediaStream.open("127.0.0.1", audio=NullAudio(8000))
+        b = await MediaStream.open("127.0.0.1", audio=NullAudio(8000))
+        try:
+            for stream, peer in ((a, b), (b, a)):
+                if not secure:
+                    stream.allow_cleartext()
+                stream.start(("127.0.0.1", peer.local_port), PCMU, dtmf_pt=None, send_audio=True)
+            if secure:
+                a.set_srtp(A_KEYS)
+                b.set_srtp(B_KEYS)
+
+            async def received(count: int) -> None:
+                while b.stats.packets_received < count:
+                    await asyncio.sleep(0.02)
+
+            await asyncio.wait_for(received(10), 10.0)  # both ticking, past the first packets
+            before_a, before_b = a.loop_wakeups, b.loop_wakeups
+            packets = b.stats.packets_received
+            await asyncio.wait_for(received(packets + 50), 10.0)
+            after_a, after_b = a.loop_wakeups, b.loop_wakeups
+            return ((after_a[0] - before_a[0], after_a[1] - before_a[1]),
+                    (after_b[0] - before_b[0], after_b[1] - before_b[1]),
+                    b.stats.packets_received - packets)
+        finally:
+            await a.close()
+            await b.close()
+
+    def run(secure: bool):
+        if loop_kind == "uvloop":
+            return _uvloop_or_skip().run(asyncio.wait_for(call(secure), 30))
+        return asyncio.run(asyncio.wait_for(call(secure), 30))
+
+    (wakeups_a, ticks_a), (wakeups_b, ticks_b), packets = run(secure=True)
+    assert packets >= 50 and ticks_a >= 40 and ticks_b >= 40
+    assert wakeups_a <= ticks_a and wakeups_b <= ticks_b, (
+        f"a secure stream woke the loop more than once per tick: A {wakeups_a} wake-ups in "
+        f"{ticks_a} ticks, B {wakeups_b} in {ticks_b}")
+    (_, _), (wakeups_b, ticks_b), packets = run(secure=False)
+    assert wakeups_b >= ticks_b + packets // 2, (  # the control: readers add one per packet
+        f"cleartext: {wakeups_b} wake-ups in {ticks_b} ticks for {packets} packets")

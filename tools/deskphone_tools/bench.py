@@ -9,6 +9,9 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
   interop bench exists;
 - zrtp: the in-process handshake per key agreement;
 - media: own mouth-to-ear latency, CPU and RSS of the audio path with impairments;
+- call_cpu: deskphone↔deskphone and linphonec↔linphonec in two-way calls with audio from files,
+  in the same window: CPU % of a core and RSS per phone side by side with the ratio, for G.711
+  and Opus, and idle; cold start to ready (call_cpu_bench.py, issue 19);
 - process: cold start to ready, RSS idle and in a call, CPU seconds per minute of a two-way call;
 - nat: deskphone↔deskphone behind two NAT routers (ICE srflx pair, then TURN relay): dialled →
   SAS, ICE gathering and check times, CPU of a call on the pair (nat_bench.py; needs root);
@@ -164,6 +167,12 @@ def bench_nat() -> dict[str, Any]:
     return run()
 
 
+def bench_call_cpu() -> dict[str, Any]:
+    from deskphone_tools.call_cpu_bench import run
+
+    return run()
+
+
 def bench_process(call_seconds: float | None = None) -> dict[str, Any]:
     import tempfile
 
@@ -217,6 +226,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "zrtp": bench_zrtp,
     "zrtp_cache": bench_zrtp_cache,
     "process": bench_process,
+    "call_cpu": bench_call_cpu,
     "media": bench_media,
     "linphone": bench_linphone,
     "worst_case": bench_worst_case,
@@ -286,6 +296,11 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         add("RSS idle", proc.get("rss_idle_mib"), "MiB")
         add("RSS in call", proc.get("rss_in_call_mib"), "MiB")
         add("cold start to ready", median("process", "cold_start_to_ready_ms", "median"), "ms")
+    call_cpu = results.get("call_cpu")
+    if isinstance(call_cpu, dict) and "g711" in call_cpu:
+        from deskphone_tools.call_cpu_bench import summary as call_cpu_summary
+
+        rows += call_cpu_summary(call_cpu)
     flood = results.get("flood") or {}
     if isinstance(flood, dict) and "runs" in flood:
         from deskphone_tools.flood_call import summary as flood_summary

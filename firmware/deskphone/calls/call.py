@@ -25,13 +25,15 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deskphone.calls.peer_identity import LanExpectation
 from deskphone.calls.zrtp_driver import ZrtpDriver
-from deskphone.media.ice import IceAgent
 from deskphone.media.stream import MediaStream
 from deskphone.sdp import Negotiated, OfferAnswer
+
+if TYPE_CHECKING:  # the agent (aioice) is imported by the calls that gather (call_ice.py)
+    from deskphone.media.ice.agent import IceAgent
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,6 @@ from deskphone.calls.call import ActiveCall
 from deskphone.config import Config
 from deskphone.media.ice import (
     CandidateError,
-    IceAgent,
     IceCandidate,
     IceDescription,
     IceError,
@@ -87,6 +86,8 @@ async def gather(call: ActiveCall, config: Config, components: int = 1) -> None:
     """Give the call an ICE agent with its candidates gathered; the stream waits for the pair."""
     assert call.media is not None
     servers = IceServers.from_settings(config.nat) if config.nat.configured else IceServers()
+    from deskphone.media.ice.agent import IceAgent  # aioice only for calls with ICE (paths.py)
+
     agent = IceAgent(controlling=call.outgoing, servers=servers,
                      host_addresses=_host_addresses(config), components=components)
     call.ice = agent

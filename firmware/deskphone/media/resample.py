@@ -50,9 +50,9 @@ class Resampler:
 
     @staticmethod
     def _down(samples: array, factor: int) -> bytes:
-        count = len(samples) // factor
-        out = array("h", bytes(2 * count))
-        for j in range(count):
-            base = j * factor
-            out[j] = sum(samples[base : base + factor]) // factor
-        return out.tobytes()
+        # the k-th sample of every group as one strided slice each, summed group by group: one
+        # comprehension in C-level iteration instead of a slice object per output sample (the
+        # Opus decoder's 48 kHz is brought down to the handset's 8 kHz every frame, issue 19)
+        # strict=False: a trailing partial group is dropped, as the output has whole groups only
+        groups = zip(*(samples[k::factor] for k in range(factor)), strict=False)
+        return array("h", [sum(group) // factor for group in groups]).tobytes()

@@ -105,6 +105,9 @@ class MediaStream:
         self._rtp_socket: MediaUdpSocket | None = None
         self._rtcp_socket: MediaUdpSocket | None = None
         self._drained = False  # receive mode, see the module docstring
+        # loop wake-ups for readable media sockets ("reader" mode): with the ticker's wake-ups,
+        # what the one-wake-up-per-frame property counts (tests/media/test_stream_drained.py)
+        self.reader_wakeups = 0
         self.local_port = 0
         self.local_rtcp_port: int | None = None
         self.remote: tuple[str, int] | None = None
@@ -199,9 +202,10 @@ class MediaStream:
         if (self.codec_spec is None or codec_key(codec) != codec_key(self.codec_spec)
                 or self._codec is None):
             self.codec_spec = codec
-            self._codec = create_codec(codec, secure=not self._cleartext_allowed)
+            self._codec = create_codec(codec, secure=not self._cleartext_allowed,
+                                       capture_rate=self.audio.rate)
             self._jitter = JitterBuffer(codec.clock_rate, self._codec.timestamp_increment)
-            rate, device_rate = self._codec.sample_rate, self.audio.rate
+            rate, device_rate = self._codec.encode_rate, self.audio.rate
             self._to_codec = Resampler(device_rate, rate) if device_rate != rate else None
             self._playout = Playout(self._codec, self._jitter, codec.clock_rate, device_rate)
         self._dtmf_pt = dtmf_pt
@@ -390,6 +394,7 @@ class MediaStream:
     def _on_readable(self, media_socket: MediaUdpSocket,
                      handler: Callable[[bytes, tuple[str, int], float], None]) -> None:
         """"reader" mode: the loop saw the socket readable; take everything queued."""
+        self.reader_wakeups += 1
         self._dispatch(media_socket.receive(), handler)
 
     def _drain(self) -> None:
@@ -482,6 +487,14 @@ class MediaStream:
         elif (self._rtp_socket is not None and self.remote is not None
               and not self._path_pending):
             self._rtp_socket.send(data, self.remote)
+
+    @property
+    def loop_wakeups(self) -> tuple[int, int]:
+        """(event-loop wake-ups this stream caused, ticks run): the first stays at most the
+        second once the call is secure with audio on (one wake-up per 20 ms frame)."""
+        ticker = self._ticker
+        return (self.reader_wakeups + (ticker.wakeups if ticker else 0),
+                ticker.ticks if ticker else 0)
 
     # ---- statistics --------------------------------------------------------------------------
     @property

@@ -88,6 +88,9 @@ class PeriodicTicker:
         self._use_timerfd = use_timerfd and _LIBC is not None
         self.kind = "timerfd" if self._use_timerfd else "call_at"
         self.ticks = 0
+        # event-loop callbacks that ran this ticker (one per period, fewer when a late loop
+        # catches up): the one-wake-up-per-frame property counts these, not time
+        self.wakeups = 0
         self.skipped = 0  # ticks dropped after a stall longer than catch_up
 
     def start(self, first: float) -> None:
@@ -132,6 +135,7 @@ class PeriodicTicker:
     def _on_expired(self) -> None:
         if self._fd is None:
             return
+        self.wakeups += 1
         try:
             # timerfd_create(2): a native-endian uint64, the expirations since the last read
             expirations = int.from_bytes(os.read(self._fd, 8), sys.byteorder)
@@ -149,6 +153,7 @@ class PeriodicTicker:
         self._handle = None
         if self._stopped:
             return
+        self.wakeups += 1
         late = time.monotonic() - self._next
         self._run(1 + max(0, int(late / self.period)))
         if not self._stopped:

@@ -46,7 +46,8 @@ def codec_key(spec: NegotiatedCodec) -> tuple[object, ...]:
 
 class Codec(Protocol):
     name: str
-    sample_rate: int  # PCM rate the codec consumes/produces
+    sample_rate: int  # PCM rate decode() and conceal() produce
+    encode_rate: int  # PCM rate encode() takes (Opus: the capture device's, see opus.py)
     frame_samples: int  # PCM samples per 20 ms frame
     timestamp_increment: int  # RTP timestamp units per 20 ms frame
 
@@ -69,9 +70,11 @@ def _opus_bitrate(maxaveragebitrate: str | None) -> int:
     return 24000
 
 
-def create_codec(spec: NegotiatedCodec, *, secure: bool = True) -> Codec:
+def create_codec(spec: NegotiatedCodec, *, secure: bool = True,
+                 capture_rate: int | None = None) -> Codec:
     """Build the codec for `spec`. `secure` makes Opus constant-bitrate unless the fmtp says
-    otherwise (variable bitrate leaks speech content through packet sizes, RFC 6562)."""
+    otherwise (variable bitrate leaks speech content through packet sizes, RFC 6562).
+    `capture_rate`: the capture device's rate; Opus encodes at it when libopus can (opus.py)."""
     name = spec.name.upper()
     if spec.channels != 1 and name != "OPUS":
         raise CodecError(f"codec {spec.name} with {spec.channels} channels, expected mono")
@@ -81,5 +84,6 @@ def create_codec(spec: NegotiatedCodec, *, secure: bool = True) -> Codec:
         return G722Codec()
     if name == "OPUS":
         cbr = spec.fmtp.get("cbr", "1" if secure else "0") == "1"
-        return OpusCodec(bitrate=_opus_bitrate(spec.fmtp.get("maxaveragebitrate")), cbr=cbr)
+        return OpusCodec(bitrate=_opus_bitrate(spec.fmtp.get("maxaveragebitrate")), cbr=cbr,
+                         capture_rate=capture_rate or OpusCodec.sample_rate)
     raise CodecError(f"codec {spec.name!r} unsupported, expected PCMU, PCMA, G722 or opus")

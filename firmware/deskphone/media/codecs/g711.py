@@ -90,7 +90,7 @@ _BIG_ENDIAN = sys.byteorder == "big"
 
 
 class G711Codec:
-    sample_rate = 8000
+    sample_rate = encode_rate = 8000
     frame_samples = 160
     timestamp_increment = 160
 

@@ -12,7 +12,7 @@ from deskphone.media.codecs.conceal import RepeatFadeConcealer
 
 class G722Codec:
     name = "G722"
-    sample_rate = 16000
+    sample_rate = encode_rate = 16000
     frame_samples = 320
     timestamp_increment = 160  # RFC 3551 §4.5.2
 

@@ -5,6 +5,13 @@ phonemes and leak content through encryption (RFC 6562 §3, RFC 7587 §7.1 `cbr`
 Loss concealment is libopus's own PLC: RFC 6716 §3.2.1 lets a frame of length 0 stand for a lost
 frame, so a one-octet packet holding only the last TOC byte (code 0: one frame, no data) makes
 the decoder synthesise 20 ms, the same as calling opus_decode() with no data.
+
+Encoder input at the capture device's rate. libopus takes PCM at 8, 12, 16, 24 or 48 kHz
+(RFC 6716 §2: the encoder's input rate is independent of the coded bandwidth and of the 48 kHz
+RTP clock, RFC 7587 §4.1), so an 8 kHz handset's frames go in as they are: upsampling them to
+48 kHz in Python (resample.py) cost more per frame than the encoder itself, and added nothing
+the microphone had captured (issue 19). FFmpeg's libopus decoder always produces 48 kHz, so the
+playout side still resamples down to the handset.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ _CELT = (120, 240, 480, 960)  # 2.5, 5, 10, 20 ms (configs 16-31)
 _FRAME_SAMPLES = tuple(
     _SILK[c % 4] if c < 12 else _HYBRID[c % 2] if c < 16 else _CELT[c % 4] for c in range(32)
 )
+ENCODER_RATES = (8000, 12000, 16000, 24000, 48000)  # RFC 6716 §2: what libopus takes as input
 MAX_PACKET_SAMPLES = 5760  # RFC 6716 §3.2.5: at most 120 ms of audio per packet
 
 
@@ -45,13 +53,16 @@ class OpusCodec:
     frame_samples = 960
     timestamp_increment = 960  # RFC 7587 §4.1: the RTP clock is always 48 kHz
 
-    def __init__(self, *, bitrate: int = 24000, cbr: bool = True) -> None:
+    def __init__(self, *, bitrate: int = 24000, cbr: bool = True,
+                 capture_rate: int = 48000) -> None:
         options = {"application": "voip", "frame_duration": "20", "vbr": "off" if cbr else "on"}
         self.cbr = cbr
+        # a rate libopus does not take is resampled to 48 kHz by the stream, as before
+        self.encode_rate = capture_rate if capture_rate in ENCODER_RATES else self.sample_rate
         self._av = AvFrameCodec(
-            open_encoder("libopus", 48000, bit_rate=bitrate, options=options),
-            open_decoder("libopus", 48000),
-            self.frame_samples,
+            open_encoder("libopus", self.encode_rate, bit_rate=bitrate, options=options),
+            open_decoder("libopus", self.sample_rate),
+            self.encode_rate // 50,
         )
         self._last_toc: int | None = None
 

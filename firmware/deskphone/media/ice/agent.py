@@ -35,11 +35,8 @@ import ipaddress
 import logging
 import socket
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 import aioice
 import ifaddr
@@ -51,6 +48,14 @@ from deskphone.media.ice.candidates import (
     IceParameters,
     screen_remote_candidates,
 )
+from deskphone.media.ice.paths import (
+    IceError,
+    IceServers,
+    IceStats,
+    PairKind,
+    SelectedPair,
+    TurnRelay,
+)
 from deskphone.media.ice.takeover import take_over
 
 log = logging.getLogger(__name__)
@@ -61,109 +66,7 @@ CONNECT_TIMEOUT = 20.0  # checks give up after this (RFC 8445 leaves it to the a
 # most this many per second (token bucket): a forged-source flood then costs the victim a few
 # hundred bytes a second, not a reflected copy of the flood.
 ERROR_ANSWERS_PER_SECOND = 10.0
-
-
-class PairKind(Enum):
-    """What the call-quality screen says about the path (issue 14 item 5)."""
-
-    HOST = "host"  # both ends' own addresses: same LAN
-    SRFLX = "srflx"  # through NAT mappings, still straight between the two ends
-    RELAY = "relay"  # through a TURN server: still end-to-end encrypted, one hop more
-
-    @property
-    def direct(self) -> bool:
-        return self is not PairKind.RELAY
-
-
-@dataclass(frozen=True)
-class TurnRelay:
-    host: str
-    port: int
-    transport: str = "udp"  # "udp" or "tcp" (RFC 8656 §3.1; TLS not offered here)
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"turn:{host}:{self.port}?transport={self.transport}"
-
-
-class _TurnSetting(Protocol):
-    @property
-    def host(self) -> str: ...
-    @property
-    def port(self) -> int: ...
-    @property
-    def transport(self) -> str: ...
-
-
-class NatSettings(Protocol):
-    """The shape of the app's [nat] config (config.NatConfig); media does not import config."""
-
-    @property
-    def stun(self) -> tuple[str, int] | None: ...
-    @property
-    def turn(self) -> Sequence[_TurnSetting]: ...
-    @property
-    def turn_user(self) -> str | None: ...
-    @property
-    def turn_password(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class IceServers:
-    """STUN and TURN servers for gathering. Empty: host candidates only, no server traffic."""
-
-    stun: tuple[str, int] | None = None
-    turn: tuple[TurnRelay, ...] = ()
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_settings(cls, nat: NatSettings) -> IceServers:
-        return cls(stun=nat.stun,
-                   turn=tuple(TurnRelay(t.host, t.port, t.transport) for t in nat.turn),
-                   username=nat.turn_user, password=nat.turn_password)
-
-
-@dataclass(frozen=True)
-class SelectedPair:
-    local: IceCandidate
-    remote: IceCandidate
-    remote_address: tuple[str, int]  # where datagrams go (a relay pair: the peer, via TURN)
-
-    @property
-    def kind(self) -> PairKind:
-        types = {self.local.type, self.remote.type}
-        if "relay" in types:
-            return PairKind.RELAY
-        if types & {"srflx", "prflx"}:
-            return PairKind.SRFLX
-        return PairKind.HOST
-
-    def describe(self) -> str:
-        return (f"{self.kind.value} {self.local.host}:{self.local.port} ({self.local.type}) -> "
-                f"{self.remote_address[0]}:{self.remote_address[1]} ({self.remote.type})")
-
-
-@dataclass
-class IceStats:
-    remote_candidates_accepted: int = 0
-    remote_candidates_refused: Counter[str] = field(default_factory=Counter)
-    stun_bad_requests: int = 0  # Binding requests without USERNAME or MESSAGE-INTEGRITY
-    stun_unauthenticated: int = 0  # wrong ufrag or MESSAGE-INTEGRITY
-    stun_answers_suppressed: int = 0  # error answers not sent (rate limit)
-    stun_malformed: int = 0  # first byte 0-3 (RFC 7983) but not parseable STUN
-    data_before_nomination: int = 0  # media datagrams dropped: no pair yet
-    datagrams_received: int = 0
-    datagrams_sent: int = 0
-    send_failures: int = 0
-    relays_failed: int = 0  # TURN servers that gave no relayed candidate
-    stun_failed: bool = False  # a STUN server was configured but gave no srflx candidate
-    gathering_seconds: float | None = None
-    connect_seconds: float | None = None
-
-
-class IceError(ConnectionError):
-    """ICE could not give this stream a path; the message says at which step."""
+_NO_SERVERS = IceServers()  # host candidates only
 
 
 def local_networks() -> tuple[list[str], frozenset[str]]:
@@ -277,7 +180,7 @@ class IceAgent:
     the peer's loopback candidates; otherwise they are refused.
     """
 
-    def __init__(self, *, controlling: bool, servers: IceServers = IceServers(),
+    def __init__(self, *, controlling: bool, servers: IceServers = _NO_SERVERS,
                  host_addresses: Sequence[str] | None = None,
                  clock: Callable[[], float] = time.monotonic, components: int = 1) -> None:
         # components=2 only to answer a peer that offers ICE without rtcp-mux (RTCP as its own

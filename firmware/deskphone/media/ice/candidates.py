@@ -26,8 +26,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from aioice import Candidate
+if TYPE_CHECKING:  # imported where used: a phone without ICE never loads aioice (paths.py)
+    from aioice import Candidate
+
 
 MAX_REMOTE_CANDIDATES = 20
 CANDIDATE_TYPES = ("host", "srflx", "prflx", "relay")
@@ -59,6 +62,8 @@ class IceCandidate:
                    candidate.related_address, candidate.related_port, candidate.tcptype)
 
     def to_aioice(self) -> Candidate:
+        from aioice import Candidate
+
         return Candidate(foundation=self.foundation, component=self.component,
                          transport=self.transport, priority=self.priority, host=self.host,
                          port=self.port, type=self.type, related_address=self.related_address,
@@ -77,6 +82,8 @@ class IceCandidate:
         fields = text.split()
         if len(fields) >= 8 and fields[6].lower() != "typ":
             raise CandidateError(f"a=candidate {value[:80]!r}: expected 'typ' as the 7th field")
+        from aioice import Candidate
+
         try:
             parsed = Candidate.from_sdp(text)  # aioice: fields, integers, optional extensions
         except (ValueError, IndexError) as exc:
