@@ -148,3 +148,14 @@ def test_fit_keeps_text_that_fits_and_cuts_what_does_not():
     cut = fit("W" * 100, 10, 60)
     assert cut.endswith(ELLIPSIS) and text_width(cut, 10) <= 60
     assert fit("W" * 100, 10, 1) == ELLIPSIS
+
+
+def test_a_lan_warning_takes_the_clocks_place_on_the_idle_screen() -> None:
+    from deskphone.phone.screens.idle import IdleScreen
+
+    warned = IdleScreen("321980", "Alice", "LAN only", clock="18:49",
+                        warning="ext 321980 also on LAN")
+    assert warned.lines()[0] == "! ext 321980 also on LAN"
+    assert "18:49" not in warned.lines()
+    calm = IdleScreen("321980", "Alice", "LAN only", clock="18:49")
+    assert "18:49" in calm.lines()

@@ -19,12 +19,15 @@ class IdleScreen(Screen):
 
     def layout(self) -> Layout:
         layout = Layout()
-        clock_width = 34 if self.clock else 0
+        # A LAN warning is the one thing on this line worth reading in full: it takes the clock's
+        # place (the time comes back when the warning clears).
+        clock = self.clock if not self.warning else None
+        clock_width = 34 if clock else 0
         status = f"DND  {self.status}" if self.dnd else self.status
         layout.text(f"! {self.warning}" if self.warning else status, 9, SMALL,
                     width=WIDTH - clock_width - 2)
-        if self.clock:
-            layout.text(self.clock, 9, SMALL, align="right")
+        if clock:
+            layout.text(clock, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         layout.text(self.display_name, 35, LARGE, align="center")
         if self.missed:
