@@ -150,6 +150,16 @@ class AccountManager:
         self.command(self.ua.check_flows)
         self._arm_flow_check()
 
+    def network_changed(self) -> None:
+        """Our address changed: REGISTER again at once, with the new Contact and Via, wherever
+        each account is registered or trying to (RFC 3261 §10.2.1: a new binding). The old
+        binding cannot be removed from an address we no longer have; it expires at the
+        registrar, and until then a call forked to it simply goes unanswered there."""
+        for state in self.accounts.values():
+            registrar = state.registrar or state.policy.primary
+            self._set_status(state, REGISTERING)
+            self.command(self.ua.use_registrar, state.ua_name, registrar)
+
     # -- what the user agent reports -----------------------------------------------------------
 
     def on_registration(self, event: sev.RegistrationState) -> None:

@@ -23,7 +23,7 @@ import logging
 import ssl
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from deskphone.sip import events as ev
@@ -112,6 +112,23 @@ class SipEndpoint:
             server_ssl = self._server_ssl() if self.kind == "tls" else None
             self._server = await asyncio.start_server(self._accept, host, port, ssl=server_ssl)
         # TLS without a certificate is client-only: requests come back on our own connections.
+
+    async def rebind(self, host: str) -> None:
+        """Listen on `host` from now on, on the same port: the address we were bound to has gone
+        (the interface was renumbered), and a socket bound to it can neither send nor receive.
+        Streams to peers are dropped (their local address is gone too); the core re-sends."""
+        port = self.local_address[1]
+        self.ua.config = replace(self.ua.config, local_host=host, local_port=port)
+        old_udp, old_server = self._udp, self._server
+        self._udp = self._server = None
+        for stream in self._streams.values():
+            stream.writer.close()
+        self._streams.clear()
+        if old_udp is not None:
+            old_udp.close()
+        if old_server is not None:
+            old_server.close()
+        await self.start()
 
     async def close(self) -> None:
         if self._timer is not None:
