@@ -49,8 +49,8 @@ from deskphone.calls.call_media import (
 )
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.calls.liveness import MediaWatch
-from deskphone.calls.network import NetworkFollower
 from deskphone.calls.negotiation import CallNegotiation
+from deskphone.calls.network import NetworkFollower
 from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
     expectation_for,
