@@ -76,6 +76,9 @@ class AccountConfig:
     # An unanswered REGISTER fails over after this long instead of after the full Timer F
     # (64*T1 = 32 s, RFC 3261 §17.1.2.2): a desk phone should not sit unreachable for 32 s.
     failover_timeout_seconds: float = 8.0
+    # When every registrar failed (or its name did not resolve), the next round waits this long,
+    # doubled each round up to 30 min, with jitter: RFC 5626 §4.5's base-time.
+    retry_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,7 @@ def _account(raw: Any, index: int) -> AccountConfig:
         raise ConfigError(where, raw, "a table [[accounts]]")
     refuse_unknown_keys(raw, where, {"name", "registrar", "registrars", "user", "password", "realm",
                                "transport", "expires", "failover_probe_seconds",
-                               "failover_timeout_seconds"})
+                               "failover_timeout_seconds", "retry_seconds"})
     if "registrars" in raw:
         regs = raw["registrars"]
         if not isinstance(regs, list) or not regs or not all(isinstance(r, str) for r in regs):
@@ -234,6 +237,7 @@ def _account(raw: Any, index: int) -> AccountConfig:
         failover_probe_seconds=read_float(raw, "failover_probe_seconds", where, 120.0, 1.0,
                                           86400.0),
         failover_timeout_seconds=read_float(raw, "failover_timeout_seconds", where, 8.0, 0.5, 32.0),
+        retry_seconds=read_float(raw, "retry_seconds", where, 30.0, 1.0, 1800.0),
     )
 
 

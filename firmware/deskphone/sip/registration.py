@@ -26,6 +26,8 @@ from deskphone.sip.transaction import (
 )
 from deskphone.sip.uri import SipSyntaxError, SipUri
 
+# The failure reason when the registrar's host name does not resolve (shown on the idle screen).
+REGISTRAR_NOT_FOUND = "Registrar not found"
 RETRY_AFTER_FAILURE = 60.0  # seconds before trying a failed registration again
 MAX_AUTH_ATTEMPTS = 2
 # CSeq numbers set aside on each change of registrar for removing the binding left behind (see
@@ -133,12 +135,15 @@ class Registration:
                 self.state = "registering"
                 self._send(now, self.expires)
 
-    def transport_error(self, addr: tuple[str, int], now: float) -> None:
+    def transport_error(self, addr: tuple[str, int], now: float, *,
+                        unresolved: bool = False) -> None:
         if addr == self.account.registrar_addr and self.state in ("registering", "unregistering"):
             if self.transaction is not None:
                 self.transactions.abandon(self.transaction)
                 self.transaction = None
-            self._fail(now, "unreachable", None)
+            # A name that does not resolve: the person must see which (DNS or a typo to fix).
+            reason = f"{REGISTRAR_NOT_FOUND}: {addr[0]}" if unresolved else "unreachable"
+            self._fail(now, reason, None)
 
     def _build(self, account: Account, cseq: int, expires: int,
                authorization: tuple[str, str] | None) -> SipRequest:

@@ -61,6 +61,7 @@ class TransportStats:
     rate_limited: int = 0
     framing_errors: int = 0
     send_failures: int = 0
+    unresolved: int = 0  # host names that did not resolve (each try counted)
     core_errors: int = 0  # exceptions out of the UA core (a bug): logged, counted, survived
     queue_dropped: int = 0  # UDP datagrams dropped: MAX_QUEUED already waiting (overload)
     queue_peak: int = 0  # the most datagrams that waited at once
@@ -313,9 +314,11 @@ class SipEndpoint:
         try:
             infos = await self._loop.getaddrinfo(addr[0], addr[1], type=2)  # SOCK_DGRAM
             self._resolved[addr[0]] = str(infos[0][4][0])
-        except OSError:
+        except OSError as error:
             self.stats.send_failures += 1
-            self.ua.transport_error(addr, self.now())
+            self.stats.unresolved += 1
+            log.info("cannot resolve %s: %s", addr[0], error)
+            self.ua.transport_error(addr, self.now(), unresolved=True)
             self._flush()
             return
         self._send(data, addr)
