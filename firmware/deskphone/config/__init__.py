@@ -112,6 +112,9 @@ class AudioConfig:
     playback_file: str | None = None
     rate: int = 8000
     codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722", "opus")
+    # sim: capture_file/playback_file are device nodes the phone never creates; removing one
+    # unplugs the handset, recreating it plugs it back (devices/audio_reopen.py).
+    device_nodes: bool = False
 
 
 @dataclass(frozen=True)
@@ -297,7 +300,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     audio_t = read_table(raw, "audio")
     refuse_unknown_keys(audio_t, "audio", {"capture", "playback", "capture_file", "playback_file",
-                                     "rate", "codecs"})
+                                     "rate", "codecs", "device_nodes"})
     rate = audio_t.get("rate", 8000)
     if rate not in AUDIO_RATES or isinstance(rate, bool):
         raise ConfigError("audio.rate", rate, "8000, 16000 or 48000")
@@ -308,6 +311,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         playback_file=read_str(audio_t, "playback_file", "audio", None),
         rate=rate,
         codecs=read_choices(audio_t, "codecs", "audio", AudioConfig.codecs, CODECS),
+        device_nodes=read_bool(audio_t, "device_nodes", "audio", False),
     )
 
     media_t = read_table(raw, "media")
