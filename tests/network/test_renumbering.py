@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from deskphone_tools.harness import unique_extensions
+from tests.interop.kamailio import wait_until
 from tests.netns.netns import NetnsPhone, VethLink, ip, phone_config
 from tests.network.wakeups import main_thread_switches
 from tests.support import require_root, require_tool
@@ -43,13 +44,22 @@ mode = "sim"
 """
 
 
+def unplug(link: VethLink) -> None:
+    """A's link down and its address gone (the cable pulled, the lease lost)."""
+    ip("-n", link.a.name, "link", "set", link.a.device, "down")
+    ip("-n", link.a.name, "addr", "flush", "dev", link.a.device)
+
+
+def plug_in(link: VethLink, address: str) -> None:
+    """A's link up again with `address` (another network, a new lease)."""
+    ip("-n", link.a.name, "addr", "add", f"{address}/24", "dev", link.a.device)
+    ip("-n", link.a.name, "link", "set", link.a.device, "up")
+
+
 def renumber(link: VethLink, new_address: str) -> None:
     """A's link down, its address replaced, the link up again (a cable moved, a new lease)."""
-    ns, dev = link.a.name, link.a.device
-    ip("-n", ns, "link", "set", dev, "down")
-    ip("-n", ns, "addr", "flush", "dev", dev)
-    ip("-n", ns, "addr", "add", f"{new_address}/24", "dev", dev)
-    ip("-n", ns, "link", "set", dev, "up")
+    unplug(link)
+    plug_in(link, new_address)
 
 
 @pytest.fixture
@@ -95,14 +105,30 @@ def test_lan_phone_renumbered_is_called_again_by_extension(
     a.wait(30, lan_peers=f"~{b.extension}")
     call_and_hang_up(b, a, old)
 
+    # The network goes away: A says so and then waits on the kernel, doing nothing. Its loop
+    # wakes no more than B's, an idle phone beside it, over the same stretch (B's 40 wake-ups:
+    # its keypad scan's safety poll and mDNS). A loop polling every 10 ms would wake ~10 times
+    # as often as B does.
+    unplug(link)
+    down = a.wait(30, status="No network", **{"network.address": "null"})
+    assert down["call"] == "idle", down
+    switches_a, switches_b = main_thread_switches(a), main_thread_switches(b)
+    wait_until(lambda: main_thread_switches(b) >= switches_b + 40, 60, "40 wake-ups of B")
+    woken_a = main_thread_switches(a) - switches_a
+    woken_b = main_thread_switches(b) - switches_b
+    print(f"network down: A woke {woken_a} times while B woke {woken_b}")
+    assert woken_a <= 2 * woken_b + 20, (woken_a, woken_b)
+    assert a.state()["network"]["renumbered"] == 0  # nothing was retried meanwhile
+
     switches_before = main_thread_switches(a)
     renumbered_at = time.monotonic()
-    renumber(link, new)
+    plug_in(link, new)
     state = a.wait(30, **{"network.address": new, "network.renumbered": "1"})
     assert state["sip"] == f"udp:{new}:5071", state
     # B hears A's announcement from the new address (RFC 6762 §10.2 cache flush)
     b.wait(60, **{f"lan_hosts.{a.extension}": f"{new}:5071"})
-    print(f"renumbered: A announced again and B sees it in {time.monotonic() - renumbered_at:.2f} s")
+    took = time.monotonic() - renumbered_at
+    print(f"renumbered: A announced again and B sees it {took:.2f} s after the link came up")
     # a handful of netlink messages woke A, not a poll
     assert 0 < a.state()["network"]["notifications"] < 50, a.state()["network"]
     assert main_thread_switches(a) > switches_before  # the counter is live
