@@ -27,7 +27,7 @@ from tests.support import require_root, require_tool
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(150)]
 
 NAME = "sip.test"  # an alias in tests/sip/kamailio.cfg
-NOT_FOUND = f"Not found: {NAME}"  # the status line (the screen has room for the name)
+NOT_FOUND = f"No DNS: {NAME}"  # the status line (beside the clock: room for the name)
 REASON = f"Registrar not found: {NAME}"  # the account's last failure
 
 

@@ -289,10 +289,11 @@ class AccountManager:
 
 
 def failure_status(reason: str | None) -> str:
-    """What the idle screen says of a failed account: "Not found: pbx.example.com" when the
-    registrar's name did not resolve (the fix is in DNS or the config, not at the server; the
-    status line has room for the name, not for "Registrar" too), else "reg failed"."""
+    """What the idle screen says of a failed account: "No DNS: pbx.example.com" when the
+    registrar's name did not resolve (the fix is in DNS, the hosts file or the config, not at
+    the server; the status line beside the clock has room for the name, not for "Registrar not
+    found" too: that full reason is the account's `last_failure`), else "reg failed"."""
     prefix = f"{REGISTRAR_NOT_FOUND}: "
     if reason is not None and reason.startswith(prefix):
-        return f"Not found: {reason.removeprefix(prefix)}"
+        return f"No DNS: {reason.removeprefix(prefix)}"
     return REG_FAILED

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deskphone.phone.screens.canvas import (
-    LARGE,
-    MEDIUM,
-    SMALL,
-    WIDTH,
-    Layout,
-    Screen,
-    text_width,
-)
-
-CLOCK_WIDTH = 34  # "14:05" in the small font, with its margin
+from deskphone.phone.screens.canvas import LARGE, MEDIUM, SMALL, WIDTH, Layout, Screen
 
 
 @dataclass(frozen=True)
@@ -30,12 +20,10 @@ class IdleScreen(Screen):
     def layout(self) -> Layout:
         layout = Layout()
         # A LAN warning is the one thing on this line worth reading in full: it takes the clock's
-        # place (the time comes back when the warning clears). So does a status too long to sit
-        # beside it ("Registrar not found: pbx.example.com" names what to fix).
+        # place (the time comes back when the warning clears).
+        clock = self.clock if not self.warning else None
+        clock_width = 34 if clock else 0
         status = f"DND  {self.status}" if self.dnd else self.status
-        fits = text_width(status, SMALL) <= WIDTH - CLOCK_WIDTH - 2
-        clock = self.clock if not self.warning and fits else None
-        clock_width = CLOCK_WIDTH if clock else 0
         layout.text(f"! {self.warning}" if self.warning else status, 9, SMALL,
                     width=WIDTH - clock_width - 2)
         if clock:
