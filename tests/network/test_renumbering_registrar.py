@@ -96,6 +96,9 @@ def test_renumbered_phone_registers_again_and_is_called_through_kamailio(
     assert state["sip"] == f"udp:{new}:5071", state
     wait_until(lambda: f"sip:alice@{new}:5071" in server.contacts(), 20,
                f"alice's new contact in Kamailio's location\n{server.contacts()}")
+    # the binding at the old address was taken away with the new REGISTER (no forking to it)
+    wait_until(lambda: f"sip:alice@{old}:5071" not in server.contacts(), 20,
+               f"alice's old contact removed\n{server.contacts()}")
     print(f"renumbered: registered again from the new address in {took:.2f} s")
 
     bob.ctl("hook", "off")

@@ -46,11 +46,15 @@ def test_new_address_registers_the_new_contact_and_via() -> None:
     ua.config = replace(ua.config, local_host="10.0.0.9")  # what SipEndpoint.rebind does
     ua.use_registrar(first_account(ua), "127.0.0.1:5601", 1.0)
     again = register_ok(ua, 1.0)
-    assert "10.0.0.9:5070" in (again.headers.get("Contact") or "")
+    # the new binding, and the one at the address we no longer have taken away (§10.2.1.1)
+    assert again.headers.raw("Contact") == ["<sip:alice@10.0.0.9:5070>",
+                                            "<sip:alice@10.0.0.5:5070>;expires=0"]
     assert (again.headers.get("Via") or "").startswith("SIP/2.0/UDP 10.0.0.9:5070")
     assert again.headers.get("Call-ID") == first.headers.get("Call-ID")  # §10.2: one Call-ID
     (state,) = [e for e in events(ua) if isinstance(e, ev.RegistrationState)]
     assert state.state == "registered"
+    ua.use_registrar(first_account(ua), "127.0.0.1:5601", 2.0)  # a refresh: one Contact again
+    assert register_ok(ua, 2.0).headers.raw("Contact") == ["<sip:alice@10.0.0.9:5070>"]
 
 
 def first_account(ua: UserAgent) -> str:

@@ -62,6 +62,10 @@ class Registration:
         # The public (address, port) our last successful REGISTER came from, as the registrar
         # reported it (RFC 3581 received/rport): what `flow.FlowChecks` compares against.
         self.flow_address: tuple[str, int] | None = None
+        # The Contact our last successful REGISTER bound. When our address changes it is stale:
+        # the next REGISTER removes it (its own expires=0, RFC 3261 §10.2.1.1) beside the new
+        # one, so that the registrar stops forking calls to an address we no longer have.
+        self.bound_contact: str | None = None
 
     @property
     def current_registrar(self) -> str:
@@ -167,6 +171,9 @@ class Registration:
     def _send(self, now: float, expires: int, authorization: tuple[str, str] | None = None) -> None:
         self.cseq += 1
         request = self._build(self.account, self.cseq, expires, authorization)
+        contact = request.headers.get("Contact")
+        if expires > 0 and self.bound_contact not in (None, contact):
+            request.headers.add("Contact", f"{self.bound_contact};expires=0")
         self.requested = expires
         self.transaction = self.transactions.start_client(request, self.account.registrar_addr, now)
         timeout = self.account.register_timeout
@@ -226,6 +233,7 @@ class Registration:
                 )
                 return
             granted = self._granted_expires(response)
+            self.bound_contact = transaction.request.headers.get("Contact")
             self.state = "registered"
             self.flow_address = mapped_address(response)
             self.granted = granted
