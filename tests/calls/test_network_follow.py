@@ -48,9 +48,13 @@ class Endpoint:
 class Accounts:
     def __init__(self) -> None:
         self.changes = 0
+        self.retries = 0
 
-    def network_changed(self) -> None:
-        self.changes += 1
+    def network_changed(self, *, only_failed: bool = False) -> None:
+        if only_failed:
+            self.retries += 1
+        else:
+            self.changes += 1
 
 
 class Host:
@@ -78,5 +82,6 @@ def test_follower_rebinds_and_registers_again_only_when_the_address_changed() ->
     host, follower = asyncio.run(scenario())
     assert host.endpoint.bound == ["127.0.0.2"]  # the same address: nothing to do
     assert host.accounts.changes == 1 and follower.renumbered == 1
+    assert host.accounts.retries == 1  # the first report: same address, the failed ones retry
     assert host.events == [pev.StatusChanged(NO_NETWORK)]  # between the two: no address
     assert host.config.media.host == "127.0.0.2" and follower.address == "127.0.0.2"

@@ -151,12 +151,16 @@ class AccountManager:
         self.command(self.ua.check_flows)
         self._arm_flow_check()
 
-    def network_changed(self) -> None:
+    def network_changed(self, *, only_failed: bool = False) -> None:
         """Our address changed: REGISTER again at once, with the new Contact and Via, wherever
-        each account is registered or trying to (RFC 3261 §10.2.1: a new binding). The old
-        binding cannot be removed from an address we no longer have; it expires at the
-        registrar, and until then a call forked to it simply goes unanswered there."""
+        each account is registered or trying to (RFC 3261 §10.2.1: a new binding; the one at
+        the old address is removed by the same request, registration.py `bound_contact`).
+        `only_failed`: the link came back with the same address — only the accounts that
+        failed meanwhile try now, rather than at the end of a back-off grown while the link was
+        down."""
         for state in self.accounts.values():
+            if only_failed and state.status in (REGISTERED, ON_BACKUP, REGISTERING):
+                continue
             registrar = state.registrar or state.policy.primary
             self._set_status(state, REGISTERING)
             self.command(self.ua.use_registrar, state.ua_name, registrar)

@@ -135,9 +135,13 @@ class NetworkFollower:
 
     async def _follow_once(self) -> None:
         address = self.lookup(self.interface)
-        if address == self.address:
-            return
         host = self.host
+        if address == self.address:
+            # The link flapped and kept its address: whatever failed while it was down (the
+            # kernel drops the routes of a down link) may work now.
+            if address is not None and host.accounts is not None:
+                host.accounts.network_changed(only_failed=True)
+            return
         if address is None:
             log.info("network: %s has no address", self.interface)
             self.address = None
