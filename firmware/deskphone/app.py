@@ -27,6 +27,7 @@ from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.config import Config
 from deskphone.control import ControlError, ControlServer
 from deskphone.control_commands import CONTROL_COMMANDS
+from deskphone.devices.audio_reopen import ReopeningAudio
 from deskphone.devices.build import Devices
 from deskphone.devices.microphone import MuteableMicrophone, scale_s16
 from deskphone.devices.tones import CurrentTone, ToneGenerator
@@ -248,6 +249,11 @@ class PhoneApp:
         def key_pressed(key: str) -> None:
             self.post_threadsafe(ev.KeyPressed(key))
 
+        def handset_audio(lost: bool) -> None:
+            self.post_threadsafe(ev.HandsetAudioChanged(lost))
+
+        if isinstance(self.devices.audio, ReopeningAudio):  # a handset that can be unplugged
+            self.devices.audio.on_change = handset_audio
         if self.devices.hook is not None:
             self.devices.hook.set_emit(hook_changed)
         if self.devices.keypad is not None:
@@ -458,6 +464,8 @@ class PhoneApp:
         snapshot["tone"] = self.tone.name
         snapshot["ringing"] = self.ringing
         snapshot["timeline"] = dict(self.timeline)
+        if isinstance(self.devices.audio, ReopeningAudio):
+            snapshot["audio_device"] = self.devices.audio.info()
         if self.calls is not None:
             snapshot.update(self.calls.info())
         return snapshot

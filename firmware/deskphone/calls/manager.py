@@ -50,6 +50,7 @@ from deskphone.calls.call_media import (
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.calls.liveness import MediaWatch
 from deskphone.calls.negotiation import CallNegotiation
+from deskphone.calls.network import NetworkFollower
 from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
     expectation_for,
@@ -102,6 +103,7 @@ class CallManager:
         self.routes: Routes | None = None
         self.accounts: AccountManager | None = None
         self.media_watch: MediaWatch | None = None
+        self.network: NetworkFollower | None = None  # `[sip] listen` names an interface
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -119,6 +121,7 @@ class CallManager:
         self.cache = CacheWriter(self.data_dir / "zrtp-cache.sqlite",
                                  asyncio.get_running_loop().call_soon_threadsafe)
         self.zid = self.cache.reader.local_zid()
+        self.network = NetworkFollower.for_config(self, self.loop)
         listen = self.config.sip.listen
         self.ua, self.account_names = user_agent_for(self.config)
         self.endpoint = endpoint = endpoint_for(self.ua, self.config)
@@ -147,10 +150,14 @@ class CallManager:
                 keepalive_seconds=self.config.sip.keepalive_seconds,
                 flow_check_seconds=self.config.sip.flow_check_seconds)
             self.accounts.start()
+        if self.network is not None:
+            self.network.start()
 
     async def close(self) -> None:
         if self.media_watch is not None:
             self.media_watch.close()
+        if self.network is not None:
+            self.network.close()
         if self.call is not None:
             self.hangup()
         self.others.end_all(self.hangup_call)
@@ -336,7 +343,9 @@ class CallManager:
         if self.accounts is not None:
             info["accounts"] = self.accounts.info()
         if self.routes is not None:
-            info["lan_peers"] = self.routes.lan_peers()
+            info["lan_peers"], info["lan_hosts"] = self.routes.lan_peers(), self.routes.lan_hosts()
+        if self.network is not None:
+            info["network"] = self.network.info()
         if self.call is not None:
             info.update(call_info(self.call))
         info["other_calls"] = self.others.info()

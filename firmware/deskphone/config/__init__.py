@@ -76,6 +76,9 @@ class AccountConfig:
     # An unanswered REGISTER fails over after this long instead of after the full Timer F
     # (64*T1 = 32 s, RFC 3261 §17.1.2.2): a desk phone should not sit unreachable for 32 s.
     failover_timeout_seconds: float = 8.0
+    # When every registrar failed (or its name did not resolve), the next round waits this long,
+    # doubled each round up to 30 min, with jitter: RFC 5626 §4.5's base-time.
+    retry_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ class AudioConfig:
     playback_file: str | None = None
     rate: int = 8000
     codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722", "opus")
+    # sim: capture_file/playback_file are device nodes the phone never creates; removing one
+    # unplugs the handset, recreating it plugs it back (devices/audio_reopen.py).
+    device_nodes: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,7 +206,7 @@ def _account(raw: Any, index: int) -> AccountConfig:
         raise ConfigError(where, raw, "a table [[accounts]]")
     refuse_unknown_keys(raw, where, {"name", "registrar", "registrars", "user", "password", "realm",
                                "transport", "expires", "failover_probe_seconds",
-                               "failover_timeout_seconds"})
+                               "failover_timeout_seconds", "retry_seconds"})
     if "registrars" in raw:
         regs = raw["registrars"]
         if not isinstance(regs, list) or not regs or not all(isinstance(r, str) for r in regs):
@@ -234,6 +240,7 @@ def _account(raw: Any, index: int) -> AccountConfig:
         failover_probe_seconds=read_float(raw, "failover_probe_seconds", where, 120.0, 1.0,
                                           86400.0),
         failover_timeout_seconds=read_float(raw, "failover_timeout_seconds", where, 8.0, 0.5, 32.0),
+        retry_seconds=read_float(raw, "retry_seconds", where, 30.0, 1.0, 1800.0),
     )
 
 
@@ -293,7 +300,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     audio_t = read_table(raw, "audio")
     refuse_unknown_keys(audio_t, "audio", {"capture", "playback", "capture_file", "playback_file",
-                                     "rate", "codecs"})
+                                     "rate", "codecs", "device_nodes"})
     rate = audio_t.get("rate", 8000)
     if rate not in AUDIO_RATES or isinstance(rate, bool):
         raise ConfigError("audio.rate", rate, "8000, 16000 or 48000")
@@ -304,6 +311,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         playback_file=read_str(audio_t, "playback_file", "audio", None),
         rate=rate,
         codecs=read_choices(audio_t, "codecs", "audio", AudioConfig.codecs, CODECS),
+        device_nodes=read_bool(audio_t, "device_nodes", "audio", False),
     )
 
     media_t = read_table(raw, "media")

@@ -209,6 +209,14 @@ class PeerWarning:
 
 
 @dataclass(frozen=True)
+class HandsetAudioChanged:
+    """The handset's audio device vanished (USB handset unplugged: `lost`) or is back. A call
+    goes on meanwhile; its screen says the earpiece and microphone are gone."""
+
+    lost: bool
+
+
+@dataclass(frozen=True)
 class LanWarning:
     """Idle-screen warning about the LAN (e.g. another phone announces our extension); "" clears
     it."""
@@ -345,7 +353,7 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
          | LanWarning | AnswerRequested | SwapRequested | AttendedTransferRequested
-         | CallReplaced | FeatureEvent)
+         | CallReplaced | HandsetAudioChanged | FeatureEvent)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
            | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified
            | SwapTo | TransferAttended | FeatureCommand)

@@ -106,6 +106,7 @@ class PhoneMachine:
         self.idle = IdlePanel(settings)  # status, history, contacts, DND, clock between calls
         self.tracker = CallTracker()
         self.muted = False  # the microphone, in this call
+        self.handset_lost = False  # the handset's audio device has vanished (unplugged)
         self.pending: Commands = []  # what a handler's _reset_call recorded, sent after it
         self.screen: object = self.idle_screen()
         self.ignored = 0
@@ -125,6 +126,9 @@ class PhoneMachine:
             self.off_hook = True
         elif isinstance(event, ev.HookOn):
             self.off_hook = False
+        elif isinstance(event, ev.HandsetAudioChanged):  # in any state: a device fact
+            self.handset_lost = event.lost
+            return self.refresh_call_screen() if self.state in IN_CALL_STATES else []
         call_id = getattr(event, "call_id", "")
         # These name another call but concern the current one (its state table decides).
         commands_about = ev.AnswerRequested | ev.AttendedTransferRequested | ev.TransferSucceeded
@@ -199,6 +203,7 @@ class PhoneMachine:
             "transfer_failed": self.transfer.failed or None,
             "dnd": self.idle.dnd,
             "muted": self.muted,
+            "handset_audio": "lost" if self.handset_lost else "ok",
             "calls": self.calls(),
             "waiting": getattr(self.others.waiting(), "peer", None),
             "held_calls": sum(r.role == "held" for r in self.others.records.values()),
@@ -276,8 +281,8 @@ class PhoneMachine:
 
     def refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
-        if self.muted and isinstance(screen, InCallScreen):
-            screen = replace(screen, muted=True)
+        if isinstance(screen, InCallScreen) and (self.muted or self.handset_lost):
+            screen = replace(screen, muted=self.muted, audio_lost=self.handset_lost)
         if only_if_changed and screen == self.screen:
             return []
         return [self.show(screen)]

@@ -39,6 +39,7 @@ class InCallScreen(Screen):
     dtmf: str = ""  # digits sent in this call (the tail is shown)
     warning: str = ""  # who answers may not be who the LAN announced: shown before the peer
     muted: bool = False  # the microphone is silenced
+    audio_lost: bool = False  # the handset's audio device vanished: the call goes on unheard
     post_quantum: bool = False  # "PQ" beside Secure/Verified: a post-quantum key agreement (DPQ1)
     # Another call on hold (issue 15), e.g. "Held: Bob"; "!" first when its security alarms.
     other: str = ""
@@ -58,7 +59,9 @@ class InCallScreen(Screen):
         layout.text(duration, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         self._security(layout)
-        if self.other and not self.held and not self.dtmf:
+        if self.audio_lost:  # what matters most to the person holding a silent handset
+            layout.text("Handset audio lost", 62, SMALL, width=WIDTH, bold=True)
+        elif self.other and not self.held and not self.dtmf:
             # D swaps while another call exists (and mutes only when there is none).
             muted = "MUTED  " if self.muted else ""
             layout.text(f"{muted}{self.other}  D swap", 62, SMALL, width=WIDTH)
