@@ -18,11 +18,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deskphone.phone.screens.canvas import PAPER, SMALL, WIDTH, Layout, Screen, check_mark
+from deskphone.phone.screens.canvas import (
+    PAPER,
+    SMALL,
+    WIDTH,
+    Layout,
+    Screen,
+    check_mark,
+    text_width,
+)
 from deskphone.phone.screens.sas_text import sas_words
 from deskphone.phone.screens.several_calls import security_words
 
 _ALARMING = ("not_secure", "mismatch")
+_SMALLER = 9
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,11 @@ class ConferenceScreen(Screen):
             return
         if leg.verified:
             layout.shape(check_mark(0, baseline - 8))
-        layout.text(leg.peer, baseline, SMALL, x=12, width=62)
         sas = " ".join(sas_words(leg.sas)) if leg.sas else security_words(leg.security)
-        layout.text(sas, baseline, SMALL, x=76, width=WIDTH - 76, align="right")
+        # the SAS is what people read out: it gets the room it needs, the name what is left
+        # (two PGP words, RFC 6189 §5.1.6 B256, in a smaller size rather than cut)
+        room = WIDTH - 12 - 12
+        size = SMALL if text_width(sas, SMALL) < room else _SMALLER
+        sas_width = min(int(text_width(sas, size)) + 1, room)
+        layout.text(leg.peer, baseline, SMALL, x=12, width=WIDTH - 12 - sas_width - 4)
+        layout.text(sas, baseline, size, x=WIDTH - sas_width, width=sas_width, align="right")
