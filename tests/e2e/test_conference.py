@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from deskphone_tools.harness import PhoneProcess, lan_config, unique_extensions
+from deskphone_tools.harness import PhoneError, PhoneProcess, lan_config, unique_extensions
 from tests.call_audio import tone
 from tests.e2e.test_call_waiting import Trio, call_id_of
 
@@ -90,6 +91,8 @@ def conference(t: Trio) -> tuple[dict, dict, dict]:
     b.ctl("hook", "off")
     sab = a.wait(security="secure|verified", call="in_call")
     sb = b.wait(security="secure|verified", call="in_call")
+    with pytest.raises(PhoneError, match="needs a call in the earpiece and one on hold"):
+        a.ctl("conference")  # one call only: nothing to mix, said so
     c.ctl("dial", a.extension)
     a.wait(waiting="Carol")
     a.ctl("answer", call_id_of(a, "Carol"))

@@ -4,6 +4,9 @@ hanging up ends both or joins them by attended transfer ([phone] conference_hang
 
 from __future__ import annotations
 
+import pytest
+
+from deskphone.config import ConfigError, config_from_dict
 from deskphone.phone import events as ev
 from deskphone.phone.machine import CallState, MachineSettings, PhoneMachine
 from deskphone.phone.screens import ConferenceLeg, ConferenceScreen, InCallScreen, MitmScreen
@@ -94,3 +97,13 @@ def test_a_mismatch_on_the_heard_leg_still_takes_the_whole_screen() -> None:
     m.handle(ev.ConferenceRequested(), 4.0)
     m.handle(ev.PossibleMitm("ZP2X", call_id="carol"), 5.0)
     assert isinstance(m.screen, MitmScreen)
+
+
+def test_conference_hangup_is_validated_with_the_key_named() -> None:
+    assert config_from_dict({}).phone.conference_hangup == "end"
+    assert config_from_dict({"phone": {"conference_hangup": "join"}}).phone.conference_hangup == (
+        "join")
+    with pytest.raises(ConfigError, match="phone.conference_hangup"):
+        config_from_dict({"phone": {"conference_hangup": "transfer"}})
+    with pytest.raises(ConfigError, match="phone.conference_hangup"):
+        config_from_dict({"phone": {"conference_hangup": 1}})
