@@ -148,11 +148,11 @@ def heard_since_two(t: Trio) -> dict[str, dict[str, float]]:
             for name in ("a", "b")}
 
 
-def test_the_leg_in_the_earpiece_drops_and_the_other_takes_over(tmp_path: Path) -> None:
+def test_the_other_leg_drops_and_the_call_in_the_earpiece_goes_on(tmp_path: Path) -> None:
     with trio_with_tones(tmp_path) as t:
         a, b, c = t.a, t.b, t.c
         sab, sac, _ = conference(t)
-        b.ctl("hangup")  # B was the held leg; now C (the earpiece's) stays
+        b.ctl("hangup")  # B was the held leg: C, the call in the earpiece, goes on
         b.wait(call="ended|idle")
         a.wait(conference="false", call="in_call", peer="Carol")
         c.ctl("hangup")  # and then that one: nothing is left
