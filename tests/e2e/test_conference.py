@@ -124,6 +124,14 @@ def test_three_way_conference_everyone_hears_the_other_two(tmp_path: Path) -> No
         assert heard["a"]["b"] > 0.2 and heard["a"]["c"] > 0.2 and heard["a"]["a"] < 0.02, heard
         assert heard["b"]["a"] > 0.2 and heard["b"]["c"] > 0.2 and heard["b"]["b"] < 0.02, heard
         assert heard["c"]["a"] > 0.2 and heard["c"]["b"] > 0.2 and heard["c"]["c"] < 0.02, heard
+        # one event-loop wake-up per 20 ms frame for the whole conference (issue 19's guard,
+        # in the phone process): the mixer's tick runs both legs, no timer per leg
+        before = a.state()["mixer"]
+        a.wait(**{"media.packets_received": f">{a.state()['media']['packets_received'] + 50}"})
+        after = a.state()["mixer"]
+        ticks = after["ticks"] - before["ticks"]
+        assert ticks >= 40 and after["loop_wakeups"] - before["loop_wakeups"] <= ticks, (
+            before, after)
         # still each leg's own ZRTP session: the SAS did not change with the mixing
         assert b.state()["sas"] == sab["sas"] and c.state()["sas"] == sac["sas"]
 
