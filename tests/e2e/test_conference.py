@@ -26,7 +26,7 @@ TONES = {"a": 1000, "b": 600, "c": 1500}
 
 
 @contextlib.contextmanager
-def trio_with_tones(root: Path, extra_a: str = "") -> Iterator[Trio]:
+def trio_with_tones(root: Path, extra_a: str = "", audio_c: str = "") -> Iterator[Trio]:
     ext = unique_extensions(3)
     phones = []
     for (name, label), number in zip((("a", "Alice"), ("b", "Bob"), ("c", "Carol")), ext,
@@ -35,7 +35,7 @@ def trio_with_tones(root: Path, extra_a: str = "") -> Iterator[Trio]:
         capture.write_bytes(tone(TONES[name], 90))
         audio = (f'[audio]\nplayback_file = "{root / f"{name}-play.raw"}"\n'
                  f'capture_file = "{capture}"\n')
-        extra = audio + (extra_a if name == "a" else "")
+        extra = audio + (audio_c if name == "c" else "") + (extra_a if name == "a" else "")
         phones.append(PhoneProcess(name.upper(), number, root / name,
                                    lan_config(number, label, extra=extra)))
     started: list[PhoneProcess] = []
@@ -207,4 +207,21 @@ def test_hanging_up_a_conference_can_join_the_others_by_transfer(tmp_path: Path)
         b_heard = tone_shares(t.played("b")[marks_["b"]:marks_["b"] + 2 * RATE])
         assert b_heard["c"] > 0.5, b_heard
         b.ctl("hangup")
+        c.wait(call="ended|idle")
+
+
+def test_a_wideband_leg_and_a_narrowband_leg_are_mixed_each_at_its_rate(tmp_path: Path) -> None:
+    # C speaks only G.722 (16 kHz), B the default PCMU (8 kHz); the handsets run at 8 kHz
+    with trio_with_tones(tmp_path, audio_c='codecs = ["G722"]\n') as t:
+        a, b, c = t.a, t.b, t.c
+        conference(t)
+        assert a.state()["codec"] == "G722" and b.state()["codec"] == "PCMU"
+        assert a.state()["mixer"]["rates"] == {call_id_of(a, b.extension): 8000,
+                                               call_id_of(a, "Carol"): 16000}
+        heard = heard_since(t, marks(t))
+        assert heard["a"]["b"] > 0.2 and heard["a"]["c"] > 0.2 and heard["a"]["a"] < 0.02, heard
+        assert heard["b"]["a"] > 0.2 and heard["b"]["c"] > 0.2 and heard["b"]["b"] < 0.02, heard
+        assert heard["c"]["a"] > 0.2 and heard["c"]["b"] > 0.2 and heard["c"]["c"] < 0.02, heard
+        a.ctl("hook", "on")
+        b.wait(call="ended|idle")
         c.wait(call="ended|idle")
