@@ -42,8 +42,9 @@ def test_the_conference_key_mixes_the_held_call_in_and_lists_both_legs() -> None
     listed = {c["id"]: c for c in m.calls()}
     assert listed["bob"]["state"] == "conference" and listed["bob"]["hearing"] is True
     assert listed["carol"]["state"] == "active" and m.snapshot()["conference"] is True
-    # no second conference while one runs
+    # no second conference while one runs, and no hold of one leg (it would hear the other)
     assert m.handle(ev.ConferenceRequested(), 4.1) == []
+    assert m.handle(ev.HoldToggled(), 4.2) == [] and m.held is False
 
 
 def test_the_held_legs_alarm_shows_on_the_conference_screen() -> None:

@@ -476,6 +476,9 @@ class PhoneMachine:
         return self.refresh_call_screen()
 
     def _hold(self, _: ev.HoldToggled) -> Commands:
+        if self.others.conference() is not None:  # one leg held would still hear the other
+            self.ignored += 1
+            return []
         self.held = not self.held
         return [ev.SetHold(self.held), *self.refresh_call_screen()]
 
