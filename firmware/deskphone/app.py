@@ -76,6 +76,7 @@ class CallLayer(Protocol):
     def transfer(self, target: str) -> None: ...
     def swap(self, call_id: str) -> None: ...
     def transfer_attended(self, call_id: str) -> None: ...
+    def conference_join(self) -> None: ...
     def media_active(self) -> bool: ...
     def info(self) -> dict[str, Any]: ...
     def lan_directory(self) -> list[dict[str, Any]]: ...
@@ -100,6 +101,7 @@ class PhoneApp:
             ring_seconds=config.phone.ring_seconds,
             dnd_code=config.phone.dnd_code,
             dnd=config.phone.dnd,
+            conference_hangup=config.phone.conference_hangup,
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)
@@ -340,6 +342,9 @@ class PhoneApp:
             case ev.SwapTo(call_id=call_id):
                 if calls is not None:
                     calls.swap(call_id)
+            case ev.JoinConference():
+                if calls is not None:
+                    calls.conference_join()
             case ev.TransferAttended(call_id=call_id):
                 if calls is not None:
                     calls.transfer_attended(call_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from deskphone.phone.screens import (
     CallingScreen,
     CallWaitingScreen,
+    ConferenceLeg,
+    ConferenceScreen,
     DialingScreen,
     EndedScreen,
     ErrorScreen,
@@ -93,4 +95,10 @@ CASES = {
     "in_call_other_held": InCallScreen("Carol", 42, "verified", "4K7Q", True, other="Held: Bob"),
     "held_reminder": HeldScreen("Bob", "verified", off_hook=False),
     "held_mismatch": HeldScreen(LONG_NAME, "mismatch", off_hook=True),
+    # A 3-way conference mixed on this phone: each leg's own SAS and flag (issue 15 item 4).
+    "conference": ConferenceScreen((ConferenceLeg("Bob", "verified", "4K7Q", True),
+                                    ConferenceLeg("Carol", "secure", "ZP2X", False))),
+    "conference_b256_mismatch": ConferenceScreen((
+        ConferenceLeg(LONG_NAME, "secure", "adroitness:aftermath", False),
+        ConferenceLeg("Carol", "mismatch", "ZP2X", False))),
 }

@@ -19,7 +19,9 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
   10,000 lines, issue 21's offer) and how parsing/answering grows from n to 4n;
 - flood: a secure call while one phone is flooded from 64 sources at 250-8,000 datagrams/s
   (deskphone_tools.flood_call): gap frames at each ear, control p99, RSS growth, CPU; the
-  highest rate held with zero gaps.
+  highest rate held with zero gaps;
+- conference: phone A's CPU in a 3-way conference it mixes next to a 2-party call (ratio, issue
+  19's goal <= 2x), and mouth-to-ear through the mixer (conference_bench.py, issue 15).
 Speed and memory claims live here, never in tests.
 """
 
@@ -167,6 +169,12 @@ def bench_nat() -> dict[str, Any]:
     return run()
 
 
+def bench_conference() -> dict[str, Any]:
+    from deskphone_tools.conference_bench import run
+
+    return run()
+
+
 def bench_call_cpu() -> dict[str, Any]:
     from deskphone_tools.call_cpu_bench import run
 
@@ -232,6 +240,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "worst_case": bench_worst_case,
     "flood": bench_flood,
     "nat": bench_nat,
+    "conference": bench_conference,
 }
 
 
@@ -315,6 +324,11 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
             if cpus:
                 add(f"CPU of one core in a G.711 SRTP call over {label} (per phone, max)",
                     max(cpus), "%")
+    conference = results.get("conference") or {}
+    if isinstance(conference, dict) and "pcmu_pcmu" in conference:
+        from deskphone_tools.conference_bench import summary as conference_summary
+
+        rows += conference_summary(conference)
     worst = results.get("worst_case") or {}
     if isinstance(worst, dict) and "sip" in worst:
         from deskphone_tools.fuzz.worst_case import summary

@@ -47,6 +47,7 @@ from deskphone.calls.call_media import (
     open_call_media,
     probe_media,
 )
+from deskphone.calls.conference import CallConference
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.calls.liveness import MediaWatch
 from deskphone.calls.negotiation import CallNegotiation
@@ -94,6 +95,7 @@ class CallManager:
         self.transfers = CallTransfers(self)
         self.others = OtherCalls(self)  # waiting and held calls (issue 15)
         self.negotiation = CallNegotiation(self)  # SDP offer/answer once a call is under way
+        self.conference = CallConference(self)  # two calls mixed on this phone (issue 15)
         self.events_waiting = asyncio.Event()
         self._events: deque[CallLayerEvent] = deque()
         # Set by start(); a CallManager is only used after it.
@@ -204,6 +206,7 @@ class CallManager:
         if self.call is call:
             self.call = None
         self.others.forget(call)
+        self.conference.leg_ended(call)  # before the teardown: the bridge lets its stream go
         self.spawn(None, self.teardown(call))
 
     # -- commands from the phone ---------------------------------------------------------------
@@ -231,7 +234,13 @@ class CallManager:
         self.transfers.transfer(target)
 
     def transfer_attended(self, call_id: str) -> None:
+        self.conference.split()  # a conference joined by transfer: unmixed before the REFER
         self.transfers.transfer_attended(call_id)
+
+    def conference_join(self) -> None:
+        """Mix the current call and the held one on this phone (calls/conference.py)."""
+        if not self.conference.join():
+            log.warning("conference refused: it needs a call with media and a held one")
 
     def partner_of(self, call: ActiveCall) -> ActiveCall | None:
         """The other answered call beside `call` (an attended transfer's target)."""
@@ -301,6 +310,7 @@ class CallManager:
     def hangup(self) -> None:
         """End the current call; the others (held, waiting) stay."""
         self.transfers.hangup()
+        self.conference.hang_up_all(self.hangup_call)  # in a conference: both legs
         if self.call is not None:
             self.hangup_call(self.call)
 
@@ -349,6 +359,7 @@ class CallManager:
         if self.call is not None:
             info.update(call_info(self.call))
         info["other_calls"] = self.others.info()
+        info["mixer"] = self.conference.info()  # the conference mixed here, if any
         return info
 
     # -- SIP ---------------------------------------------------------------------------------

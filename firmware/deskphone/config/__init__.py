@@ -155,6 +155,9 @@ class PhoneSettings:
     call_waiting: bool = True
     dnd: bool = False
     max_calls: int = 2
+    # Hanging up a 3-way conference mixed on this phone: "end" ends both calls, "join" hands
+    # one to the other by attended transfer (REFER with Replaces, RFC 5589 §7) first.
+    conference_hangup: str = "end"
 
 
 @dataclass(frozen=True)
@@ -348,7 +351,8 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     phone_t = read_table(raw, "phone")
     refuse_unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds",
                                            "no_answer_seconds", "ring_seconds", "dnd_code",
-                                           "call_waiting", "dnd", "max_calls"})
+                                           "call_waiting", "dnd", "max_calls",
+                                           "conference_hangup"})
     phone = PhoneSettings(
         interdigit_timeout=read_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
         ended_screen_seconds=read_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
@@ -358,6 +362,8 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         call_waiting=read_bool(phone_t, "call_waiting", "phone", True),
         dnd=read_bool(phone_t, "dnd", "phone", False),
         max_calls=read_int(phone_t, "max_calls", "phone", 2, 1, 8),
+        conference_hangup=read_str(phone_t, "conference_hangup", "phone", "end",
+                                   pattern="end|join", what='"end" or "join"') or "end",
     )
 
     disc_t = read_table(raw, "discovery")

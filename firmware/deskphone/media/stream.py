@@ -98,6 +98,7 @@ class MediaStream:
         self.audio = audio
         self._loop = loop
         self._auto_tick = clock is None
+        self._own_clock = clock is None  # with an injected clock the owner always ticks
         # time.monotonic(): the ticker's CLOCK_MONOTONIC, read to the nanosecond (uvloop's
         # loop.time() is the same clock in whole milliseconds)
         self._clock = clock or time.monotonic
@@ -222,6 +223,41 @@ class MediaStream:
             self._ticker.start(self._clock() + TICK)
         self._hand_receiver()
         self._update_receive_mode()
+
+    # ---- another owner of the tick and the handset (a conference, media/conference.py) ------
+    @property
+    def leg_rate(self) -> int:
+        """The rate the codec decodes at (the device's before a codec is agreed): what a
+        conference mixes this stream at."""
+        return self._codec.sample_rate if self._codec is not None else self.audio.rate
+
+    def use_audio(self, audio: AudioPort) -> None:
+        """Capture from and play to `audio` from the next tick on, at its rate: the resamplers
+        between it and the codec are rebuilt (the jitter buffer and its timeline are kept)."""
+        self.audio = audio
+        codec, spec = self._codec, self.codec_spec
+        if codec is None or spec is None or self._jitter is None:
+            return
+        rate = codec.encode_rate
+        self._to_codec = Resampler(audio.rate, rate) if audio.rate != rate else None
+        self._playout = Playout(codec, self._jitter, spec.clock_rate, audio.rate)
+
+    def hand_ticks_over(self) -> None:
+        """Someone else calls `tick(scheduled)` every 20 ms from now on (a conference ticks all
+        its legs from one timer: one wake-up per frame for the whole conference)."""
+        self._auto_tick = False
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def take_ticks_back(self) -> None:
+        """The stream ticks itself again, from the next 20 ms on (the conference is over)."""
+        if self._auto_tick or self._closed or not self._own_clock:
+            return
+        self._auto_tick = True
+        if self._codec is not None and self._ticker is None:
+            self._ticker = PeriodicTicker(self._loop, TICK, self._on_tick, catch_up=_CATCH_UP)
+            self._ticker.start(self._clock() + TICK)
 
     def set_encryption(self, encryption: MediaEncryption) -> None:
         """Plug in media encryption: ZRTP packets from the peer go to it from now on."""

@@ -21,6 +21,7 @@ from deskphone.phone.screens import (
     StatsScreen,
     TransferScreen,
 )
+from deskphone.phone.screens.conference import ConferenceLeg, ConferenceScreen
 from deskphone.phone.screens.several_calls import CallWaitingScreen
 from deskphone.phone.vocabulary import ATTACK_DETAIL, PEER_WARNINGS, CallState, Security
 
@@ -45,6 +46,7 @@ class CallView:
     waiting_caller: str = ""  # a second caller waits (issue 15)
     other: str = ""  # the line about a held call ("Held: Bob")
     handed_over: str = ""  # attended transfer: the held party handed to the heard one
+    conference: tuple[ConferenceLeg, ...] = ()  # both legs of a conference mixed here
 
 
 def call_screen(view: CallView) -> object:
@@ -52,6 +54,8 @@ def call_screen(view: CallView) -> object:
     warning = PEER_WARNINGS.get(view.peer_warning or "", "")
     if view.security is Security.MISMATCH:
         return MitmScreen(peer=f"{warning} {peer}".strip(), sas=view.sas)
+    if view.conference:
+        return ConferenceScreen(legs=view.conference)
     if view.waiting_caller:
         return CallWaitingScreen(caller=view.waiting_caller, talking_to=peer,
                                  talking_security=view.security.value)

@@ -256,6 +256,12 @@ class SwapRequested:
 
 
 @dataclass(frozen=True)
+class ConferenceRequested:
+    """Mix the call in the earpiece and the held one on this phone (the '#' key with a call
+    on hold, control socket `conference`)."""
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed (the app calls handle_timer; this event exists for symmetry in tests)."""
 
@@ -340,6 +346,11 @@ class TransferAttended:
 
 
 @dataclass(frozen=True)
+class JoinConference:
+    """Mix the current call and the held one in a 3-way conference (calls/conference.py)."""
+
+
+@dataclass(frozen=True)
 class TransferCall:
     """Ask the far end to call `target` (blind transfer: REFER, RFC 3515)."""
 
@@ -353,7 +364,7 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | StatsToggled | CallStats | ReverifyRequested
          | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
          | LanWarning | AnswerRequested | SwapRequested | AttendedTransferRequested
-         | CallReplaced | HandsetAudioChanged | FeatureEvent)
+         | CallReplaced | HandsetAudioChanged | ConferenceRequested | FeatureEvent)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
            | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified
-           | SwapTo | TransferAttended | FeatureCommand)
+           | SwapTo | TransferAttended | JoinConference | FeatureCommand)

@@ -59,6 +59,7 @@ from deskphone.phone.transfer_flow import TransferFlow
 from deskphone.phone.transitions import TRANSITIONS, bind_handlers
 from deskphone.phone.vocabulary import (
     ATTACK_DETAIL,
+    CONFERENCE_KEY,
     DIAL_KEYS,
     END_REASONS,
     IN_CALL_STATES,
@@ -207,6 +208,7 @@ class PhoneMachine:
             "calls": self.calls(),
             "waiting": getattr(self.others.waiting(), "peer", None),
             "held_calls": sum(r.role == "held" for r in self.others.records.values()),
+            "conference": self.others.conference() is not None,
         }
 
     @property
@@ -277,7 +279,8 @@ class PhoneMachine:
             answered_at=self.answered_at, now=self.now, held=self.held, dtmf=self.last_dtmf,
             post_quantum=self.call_security.post_quantum,
             waiting_caller=getattr(self.others.waiting(), "peer", ""),
-            other=self.others.summary(), handed_over=self.transfer.handed_over))
+            other=self.others.summary(), handed_over=self.transfer.handed_over,
+            conference=self.several.conference_legs()))
 
     def refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -381,7 +384,9 @@ class PhoneMachine:
             commands.append(self.show(self.idle_screen()))
         return commands
 
-    def _hang_up(self, _: ev.HookOn) -> Commands:
+    def _hang_up(self, event: ev.HookOn) -> Commands:
+        if self.others.conference() is not None:  # both legs end, or are joined ([phone])
+            return self.several.conference_hang_up(event)
         return [ev.HangUp(), *self.several.go_idle_or_held()]
 
     def _far_ringing(self, _: ev.CallRinging) -> Commands:
@@ -398,6 +403,8 @@ class PhoneMachine:
         return [ev.PlayTone(None), *self.refresh_call_screen()]
 
     def _ended(self, event: ev.CallFinished) -> Commands:
+        if self.others.conference() is not None:  # the conference's other leg goes on alone
+            return self.several.conference_leg_left(event)
         if self.others:  # another call is left: it rings, or waits on hold
             return self.several.go_idle_or_held()
         title, tone = END_REASONS.get(event.reason, ("Call ended", "reorder"))
@@ -421,6 +428,8 @@ class PhoneMachine:
             return self._toggle_stats(event)
         if event.key == REVERIFY_KEY:
             return self._reverify(event)
+        if event.key == CONFERENCE_KEY and self.others.held() is not None:
+            return self.several.conference(event)
         if event.key == SWAP_KEY and self.others:  # D: swap / answer the waiting call
             return self.several.swap(event)
         if event.key == MUTE_KEY:  # D with no other call: mute
@@ -472,6 +481,9 @@ class PhoneMachine:
         return self.refresh_call_screen()
 
     def _hold(self, _: ev.HoldToggled) -> Commands:
+        if self.others.conference() is not None:  # one leg held would still hear the other
+            self.ignored += 1
+            return []
         self.held = not self.held
         return [ev.SetHold(self.held), *self.refresh_call_screen()]
 

@@ -24,3 +24,6 @@ class MachineSettings:
     # default; 480 or 603 are the other usual choices).
     dnd_code: int = 486
     dnd: bool = False  # do not disturb at start ([phone] dnd); ctl dnd on|off changes it
+    # Hanging up a conference (issue 15): "end" ends both legs, "join" hands one leg to the
+    # other by attended transfer (REFER with Replaces, RFC 5589 §7) before leaving.
+    conference_hangup: str = "end"

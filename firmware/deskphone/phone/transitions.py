@@ -85,6 +85,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.CallArrived: "several.call_waiting",
         ev.AnswerRequested: "several.answer_other",
         ev.SwapRequested: "several.swap",
+        ev.ConferenceRequested: "several.conference",
         ev.AttendedTransferRequested: "several.transfer_attended",
         ev.CallReplaced: "several.call_replaced",
         ev.StatusChanged: "panel_changed",

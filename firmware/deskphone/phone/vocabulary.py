@@ -37,6 +37,9 @@ TRANSFER_KEY = "A"  # the top key of the 4x4 keypad's letter column, labelled XF
 STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quality on/off
 REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
 SWAP_KEY = "D"  # labelled SWAP: answer the waiting call (holding this one), or swap calls
+# '#' with a call on hold (and no SAS to compare): mix both calls into a 3-way conference on
+# this phone; on both keypads ('#' is on the 4x3 too), also `ctl conference`.
+CONFERENCE_KEY = "#"
 IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
 # How a PeerWarning is put on the call screens.
 # The NOT SECURE screen's detail for a failure that is evidence of an attack (RFC 6189 §8.1.1):

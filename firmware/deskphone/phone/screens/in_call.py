@@ -62,9 +62,11 @@ class InCallScreen(Screen):
         if self.audio_lost:  # what matters most to the person holding a silent handset
             layout.text("Handset audio lost", 62, SMALL, width=WIDTH, bold=True)
         elif self.other and not self.held and not self.dtmf:
-            # D swaps while another call exists (and mutes only when there is none).
+            # D swaps while another call exists (and mutes only when there is none); '#' mixes
+            # a held call in (a 3-way conference, on the 4x3 keypad too).
             muted = "MUTED  " if self.muted else ""
-            layout.text(f"{muted}{self.other}  D swap", 62, SMALL, width=WIDTH)
+            layout.text(f"{muted}{self.other}", 62, SMALL, width=WIDTH - 58)
+            layout.text("D swap # conf", 62, SMALL, align="right")
         elif self.held or self.muted:
             label = ("Held, muted" if self.held and self.muted
                      else "On hold" if self.held else "MUTED")
