@@ -120,7 +120,7 @@ class PhoneApp:
         self._ring_tone: ToneGenerator | None = None
         self.ringing = False  # the ringer (or the ring through the audio output) is on
         self._audio_wake = asyncio.Event()
-        self._scan_wake = asyncio.Event()
+        self._scan_waiter: asyncio.Future[None] | None = None  # the scan tick's rest wait
         self._call_activity = asyncio.Event()  # set by every event handled (wakes _stats_tick)
         self._ticks: list[asyncio.Task[None]] = []
         self.waiters = StateWaiters(self.state)  # the control socket's `wait KEY=VALUE`
@@ -262,7 +262,7 @@ class PhoneApp:
         loop = self.loop
 
         def wake() -> None:
-            loop.call_soon_threadsafe(self._scan_wake.set)
+            loop.call_soon_threadsafe(self._wake_scan)
 
         for device in (keypad, hook):
             if device is not None and hasattr(device, "on_activity"):
@@ -278,9 +278,20 @@ class PhoneApp:
             if not resting:
                 await asyncio.sleep(SCAN_SECONDS)
                 continue
-            self._scan_wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._scan_wake.wait(), REST_POLL_SECONDS)
+            # A bare future and one loop timer: asyncio.wait_for would wrap the wait in a task
+            # and cancel it at every poll, ~6x the CPU of this per wake-up (issue 19).
+            waiter = self._scan_waiter = loop.create_future()
+            timer = loop.call_later(REST_POLL_SECONDS, _settle, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._scan_waiter = None
+
+    def _wake_scan(self) -> None:
+        """A pin edge (from the device's thread, hopped onto the loop): end the rest wait."""
+        if self._scan_waiter is not None:
+            _settle(self._scan_waiter)
 
     # -- commands out --------------------------------------------------------------------------
 
@@ -490,3 +501,8 @@ def clock_text(now: float) -> str | None:
 def state_now(app: PhoneApp) -> str:
     s = app.state()
     return f"{s['call']} security={s['security']}"
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
