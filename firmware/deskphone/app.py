@@ -76,6 +76,7 @@ class CallLayer(Protocol):
     def swap(self, call_id: str) -> None: ...
     def transfer_attended(self, call_id: str) -> None: ...
     def media_active(self) -> bool: ...
+    def media_summary(self) -> dict[str, Any] | None: ...
     def info(self) -> dict[str, Any]: ...
     def lan_directory(self) -> list[dict[str, Any]]: ...
 
@@ -417,17 +418,16 @@ class PhoneApp:
                 await self._call_activity.wait()
                 continue
             await asyncio.sleep(1.0)
-            if not self.calls.media_active():
+            media = self.calls.media_summary()
+            if media is None:
                 continue
-            info = self.calls.info()
-            media = info.get("media") or {}
-            received, lost = media.get("packets_received", 0), max(0, media.get("lost", 0))
+            received, lost = media["packets_received"], max(0, media["lost"])
             expected = received + lost
             self.post(ev.CallStats(
-                codec=str(info.get("codec") or "-"),
+                codec=str(media["codec"] or "-"),
                 loss_pct=100.0 * lost / expected if expected else 0.0,
-                jitter_ms=float(media.get("jitter_ms") or 0.0),
-                rtt_ms=media.get("rtt_ms"), path=str(info.get("path") or "")))
+                jitter_ms=float(media["jitter_ms"] or 0.0),
+                rtt_ms=media["rtt_ms"], path=str(media["path"])))
 
     async def _clock_tick(self) -> None:
         # The idle screen's time, posted when the minute changes (woken just after it does).
