@@ -78,6 +78,7 @@ class CallLayer(Protocol):
     def transfer_attended(self, call_id: str) -> None: ...
     def conference_join(self) -> None: ...
     def media_active(self) -> bool: ...
+    def media_summary(self) -> dict[str, Any] | None: ...
     def info(self) -> dict[str, Any]: ...
     def lan_directory(self) -> list[dict[str, Any]]: ...
 
@@ -123,7 +124,7 @@ class PhoneApp:
         self._ring_tone: ToneGenerator | None = None
         self.ringing = False  # the ringer (or the ring through the audio output) is on
         self._audio_wake = asyncio.Event()
-        self._scan_wake = asyncio.Event()
+        self._scan_waiter: asyncio.Future[None] | None = None  # the scan tick's rest wait
         self._call_activity = asyncio.Event()  # set by every event handled (wakes _stats_tick)
         self._ticks: list[asyncio.Task[None]] = []
         self.waiters = StateWaiters(self.state)  # the control socket's `wait KEY=VALUE`
@@ -270,7 +271,7 @@ class PhoneApp:
         loop = self.loop
 
         def wake() -> None:
-            loop.call_soon_threadsafe(self._scan_wake.set)
+            loop.call_soon_threadsafe(self._wake_scan)
 
         for device in (keypad, hook):
             if device is not None and hasattr(device, "on_activity"):
@@ -286,9 +287,20 @@ class PhoneApp:
             if not resting:
                 await asyncio.sleep(SCAN_SECONDS)
                 continue
-            self._scan_wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._scan_wake.wait(), REST_POLL_SECONDS)
+            # A bare future and one loop timer: asyncio.wait_for would wrap the wait in a task
+            # and cancel it at every poll, ~6x the CPU of this per wake-up (issue 19).
+            waiter = self._scan_waiter = loop.create_future()
+            timer = loop.call_later(REST_POLL_SECONDS, _settle, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._scan_waiter = None
+
+    def _wake_scan(self) -> None:
+        """A pin edge (from the device's thread, hopped onto the loop): end the rest wait."""
+        if self._scan_waiter is not None:
+            _settle(self._scan_waiter)
 
     # -- commands out --------------------------------------------------------------------------
 
@@ -417,17 +429,16 @@ class PhoneApp:
                 await self._call_activity.wait()
                 continue
             await asyncio.sleep(1.0)
-            if not self.calls.media_active():
+            media = self.calls.media_summary()
+            if media is None:
                 continue
-            info = self.calls.info()
-            media = info.get("media") or {}
-            received, lost = media.get("packets_received", 0), max(0, media.get("lost", 0))
+            received, lost = media["packets_received"], max(0, media["lost"])
             expected = received + lost
             self.post(ev.CallStats(
-                codec=str(info.get("codec") or "-"),
+                codec=str(media["codec"] or "-"),
                 loss_pct=100.0 * lost / expected if expected else 0.0,
-                jitter_ms=float(media.get("jitter_ms") or 0.0),
-                rtt_ms=media.get("rtt_ms"), path=str(info.get("path") or "")))
+                jitter_ms=float(media["jitter_ms"] or 0.0),
+                rtt_ms=media["rtt_ms"], path=str(media["path"])))
 
     async def _clock_tick(self) -> None:
         # The idle screen's time, posted when the minute changes (woken just after it does).
@@ -503,3 +514,8 @@ def clock_text(now: float) -> str | None:
 def state_now(app: PhoneApp) -> str:
     s = app.state()
     return f"{s['call']} security={s['security']}"
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

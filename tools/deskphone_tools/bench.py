@@ -11,7 +11,9 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
 - media: own mouth-to-ear latency, CPU and RSS of the audio path with impairments;
 - call_cpu: deskphone↔deskphone and linphonec↔linphonec in two-way calls with audio from files,
   in the same window: CPU % of a core and RSS per phone side by side with the ratio, for G.711
-  and Opus, and idle; cold start to ready (call_cpu_bench.py, issue 19);
+  and Opus, and idle; the floors a Python phone cannot go below here (call_floor.py's CPU in
+  the same window, the RSS of the libraries the phone needs); cold start to ready
+  (call_cpu_bench.py, issue 19);
 - process: cold start to ready, RSS idle and in a call, CPU seconds per minute of a two-way call;
 - nat: deskphone↔deskphone behind two NAT routers (ICE srflx pair, then TURN relay): dialled →
   SAS, ICE gathering and check times, CPU of a call on the pair (nat_bench.py; needs root);

@@ -346,6 +346,20 @@ class CallManager:
         call = self.call
         return call is not None and call.media is not None and call.negotiated is not None
 
+    def media_summary(self) -> dict[str, Any] | None:
+        """The call-quality figures the app posts once a second (codec, counters, path), without
+        building the whole `info()`: that one walks SIP, accounts, LAN peers and ZRTP too, and
+        ran every second of every call (issue 19). None without media."""
+        call = self.call
+        if call is None or call.media is None or call.negotiated is None:
+            return None
+        stats = call.media.stats
+        codec = call.negotiated.codec
+        return {"codec": codec.name if codec else None,
+                "packets_received": stats.packets_received, "lost": stats.lost,
+                "jitter_ms": stats.jitter_ms, "rtt_ms": stats.rtt_ms,
+                "path": call_ice.path_label(call) if call.ice is not None else ""}
+
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"sip": None, "lan_peers": []}
         if self.endpoint is not None:
