@@ -65,6 +65,7 @@ class Frame:
     dst: str
     dst_port: str
     first_byte: int | None  # of the UDP payload (RFC 7983: 16-19 ZRTP, 128-191 RTP/RTCP)
+    second_byte: int | None = None  # RTP's marker and payload type, RTCP's packet type
 
     @property
     def is_zrtp(self) -> bool:
@@ -73,6 +74,11 @@ class Frame:
     @property
     def is_rtp(self) -> bool:
         return self.first_byte is not None and 128 <= self.first_byte <= 191
+
+    @property
+    def is_rtcp(self) -> bool:
+        """RTCP or SRTCP (its header is in the clear): packet type 192-223 (RFC 5761 §4)."""
+        return self.is_rtp and self.second_byte is not None and 192 <= self.second_byte <= 223
 
 
 def read_frames(pcap: Path) -> list[Frame]:
@@ -87,5 +93,6 @@ def read_frames(pcap: Path) -> list[Frame]:
     for line in result.stdout.splitlines():
         protocols, src, dst, port, payload = (line.split(";") + [""] * 5)[:5]
         first = int(payload[:2], 16) if len(payload) >= 2 else None
-        frames.append(Frame(protocols, src, dst, port, first))
+        second = int(payload[2:4], 16) if len(payload) >= 4 else None
+        frames.append(Frame(protocols, src, dst, port, first, second))
     return frames

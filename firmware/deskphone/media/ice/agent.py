@@ -141,7 +141,10 @@ class _Connection(aioice.Connection):
         return candidates
 
     def data_received(self, data: bytes, component: int) -> None:
-        self._agent._datagram_received(data)
+        if component == 2:
+            self._agent._rtcp_datagram_received(data)
+        else:
+            self._agent._datagram_received(data)
 
     def request_received(self, message: stun.Message, addr: tuple[str, int],
                          protocol: Any) -> None:
@@ -161,8 +164,11 @@ class _Connection(aioice.Connection):
 
     def check_complete(self, pair: Any) -> None:
         super().check_complete(pair)
-        if pair.nominated and pair.state == pair.State.SUCCEEDED and pair.component == 1:
-            self._agent._nominated(pair)
+        if pair.nominated and pair.state == pair.State.SUCCEEDED:
+            if pair.component == 1:
+                self._agent._nominated(pair)
+            elif pair.component == 2:
+                self._agent._rtcp_nominated(pair)
 
 
 class IceAgent:
@@ -185,7 +191,8 @@ class IceAgent:
                  clock: Callable[[], float] = time.monotonic, components: int = 1) -> None:
         # components=2 only to answer a peer that offers ICE without rtcp-mux (RTCP as its own
         # component, RFC 8445 §4; liblinphone does): its agent completes only once both have
-        # pairs. Media, RTCP included, still goes on component 1's pair.
+        # pairs. RTP and ZRTP go on component 1's pair, RTCP on component 2's (`send_rtcp`,
+        # `set_rtcp_receiver`): mux was not agreed, so the peer expects it there.
         if components not in (1, 2):
             raise IceError(f"ICE components {components}: expected 1 (rtcp-mux) or 2")
         self.components = components
@@ -195,6 +202,9 @@ class IceAgent:
         self._receiver: Callable[[bytes], None] | None = None
         self._send_target: tuple[Any, tuple[str, int]] | None = None
         self._pair: Any = None  # aioice's nominated CandidatePair
+        self.rtcp_pair: SelectedPair | None = None  # component 2's, with two components
+        self._rtcp_target: tuple[Any, tuple[str, int]] | None = None
+        self._rtcp_receiver: Callable[[bytes], None] | None = None
         self._tokens = ERROR_ANSWERS_PER_SECOND
         self._tokens_at = clock()
         self._servers = servers
@@ -316,13 +326,27 @@ class IceAgent:
         """Where datagrams arriving after nomination go (RTP, RTCP, ZRTP: RFC 7983 bytes)."""
         self._receiver = receiver
 
-    def send(self, datagram: bytes) -> bool:
-        """Send on the nominated pair; False (and counted) when there is none or it fails."""
-        target = self._send_target
+    def set_rtcp_receiver(self, receiver: Callable[[bytes], None] | None) -> None:
+        """Where datagrams on component 2's nominated pair go (RTCP, two components only)."""
+        self._rtcp_receiver = receiver
+
+    def send(self, datagram: bytes, to: tuple[str, int] | None = None) -> bool:
+        """Send on the nominated pair (to the pair's remote address, or `to`: a peer without
+        ICE or rtcp-mux takes RTCP at its port + 1, RFC 3550 §11); False (and counted) when
+        there is no pair or the send fails."""
+        return self._send(self._send_target, datagram, to)
+
+    def send_rtcp(self, datagram: bytes) -> bool:
+        """Send on component 2's nominated pair (two components, RFC 8445 §4)."""
+        return self._send(self._rtcp_target, datagram, None)
+
+    def _send(self, target: tuple[Any, tuple[str, int]] | None, datagram: bytes,
+              to: tuple[str, int] | None) -> bool:
         if target is None:
             self.stats.send_failures += 1
             return False
         transport, address = target
+        address = to or address
         try:
             transport.sendto(datagram, address)
         except (OSError, RuntimeError, AttributeError) as exc:
@@ -345,8 +369,8 @@ class IceAgent:
 
     async def close(self) -> None:
         """Stop checks and consent, delete TURN allocations, close every socket."""
-        self._send_target = None
-        self._receiver = None
+        self._send_target = self._rtcp_target = None
+        self._receiver = self._rtcp_receiver = None
         await self._connection.close()
 
     # -- called by _Connection ---------------------------------------------------------------
@@ -359,6 +383,25 @@ class IceAgent:
                                           (pair.remote_addr[0], pair.remote_addr[1]))
         self._send_target = (pair.protocol.transport, pair.remote_addr)
         self._pair = pair
+
+    def _rtcp_nominated(self, pair: Any) -> None:
+        if self.rtcp_pair is not None:
+            return
+        self.rtcp_pair = SelectedPair(IceCandidate.from_aioice(pair.local_candidate),
+                                      IceCandidate.from_aioice(pair.remote_candidate),
+                                      (pair.remote_addr[0], pair.remote_addr[1]))
+        self._rtcp_target = (pair.protocol.transport, pair.remote_addr)
+
+    def _rtcp_datagram_received(self, data: bytes) -> None:
+        if data and data[0] <= 3:  # RFC 7983 §7: STUN range, yet aioice could not parse it
+            self.stats.stun_malformed += 1
+            return
+        receiver = self._rtcp_receiver
+        if self.rtcp_pair is None or receiver is None:
+            self.stats.data_before_nomination += 1
+            return
+        self.stats.datagrams_received += 1
+        receiver(data)
 
     def _datagram_received(self, data: bytes) -> None:
         if data and data[0] <= 3:  # RFC 7983 §7: STUN range, yet aioice could not parse it
