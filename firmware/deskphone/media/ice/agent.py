@@ -91,7 +91,8 @@ class _Connection(aioice.Connection):
     """aioice's Connection with the hooks listed in the module docstring.
 
     Only public methods and attributes of aioice are overridden or read: `turn_*`,
-    `get_component_candidates`, `data_received`, `request_received`, `check_complete`.
+    `get_component_candidates`, `data_received`, `request_received`, `check_state`,
+    `check_incoming`, `check_complete`, and a pair's `task`, `state` and `protocol`.
     """
 
     def __init__(self, agent: IceAgent, host_addresses: Sequence[str] | None,
@@ -100,6 +101,7 @@ class _Connection(aioice.Connection):
         self._host_addresses = list(host_addresses) if host_addresses is not None else None
         self._relays = relays
         self._turn_defaults: dict[str, Any] = {}
+        self._in_progress: dict[tuple[int, tuple[str, int]], Any] = {}  # pairs being checked
         super().__init__(**kwargs)
 
     # aioice reads these when it starts a TURN allocation; inside a relay round they name that
@@ -161,6 +163,30 @@ class _Connection(aioice.Connection):
             self._agent.stats.stun_answers_suppressed += 1
             return
         super().request_received(message, addr, protocol)
+
+    def check_state(self, pair: Any, state: Any) -> None:
+        super().check_state(pair, state)
+        key = (id(pair.protocol), pair.remote_addr)
+        if state == pair.State.IN_PROGRESS:
+            self._in_progress[key] = pair
+        else:
+            self._in_progress.pop(key, None)
+
+    def check_incoming(self, message: stun.Message, addr: tuple[str, int],
+                       protocol: Any) -> None:
+        # RFC 8445 §7.3.1.4: a check from the peer on a pair whose own check is In-Progress
+        # cancels that transaction and triggers a new check at once. aioice triggers only
+        # Frozen and Failed pairs, so behind NATs the side whose first check the peer's router
+        # dropped (no mapping there yet) waited a whole retransmission (RTO 500 ms) before its
+        # pair succeeded and could be nominated: the ~0.5 s between one side's nomination and
+        # the other's, which ZRTP then waited for.
+        pair = self._in_progress.pop((id(protocol), (addr[0], addr[1])), None)
+        if pair is not None and pair.task is not None:
+            pair.task.cancel()
+            pair.task = None
+            self._agent.stats.checks_triggered += 1
+            super().check_state(pair, pair.State.WAITING)
+        super().check_incoming(message, addr, protocol)
 
     def check_complete(self, pair: Any) -> None:
         super().check_complete(pair)
@@ -288,7 +314,8 @@ class IceAgent:
             raise IceError(f"ICE checks found no working pair within {timeout} s") from None
         except ConnectionError as exc:
             raise IceError(f"ICE failed: {exc}") from None
-        self.stats.connect_seconds = self._clock() - started
+        self.stats.connected_at = self._clock()
+        self.stats.connect_seconds = self.stats.connected_at - started
         if self.selected_pair is None:  # aioice completed without our hook seeing the pair
             raise IceError("ICE completed without a nominated pair on component 1")
         log.info("ICE connected in %.0f ms: %s", self.stats.connect_seconds * 1000,
@@ -320,6 +347,7 @@ class IceAgent:
         pair = connection._nominated[1]
         self._nominated(pair)
         self.selected_pair = SelectedPair(default, peer, remote)
+        self.stats.connected_at = self._clock()
         return self.selected_pair
 
     def set_receiver(self, receiver: Callable[[bytes], None] | None) -> None:

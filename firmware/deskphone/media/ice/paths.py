@@ -108,6 +108,7 @@ class IceStats:
     stun_answers_suppressed: int = 0  # error answers not sent (rate limit)
     stun_malformed: int = 0  # first byte 0-3 (RFC 7983) but not parseable STUN
     data_before_nomination: int = 0  # media datagrams dropped: no pair yet
+    checks_triggered: int = 0  # In-Progress checks restarted by the peer's (RFC 8445 §7.3.1.4)
     datagrams_received: int = 0
     datagrams_sent: int = 0
     send_failures: int = 0
@@ -115,6 +116,7 @@ class IceStats:
     stun_failed: bool = False  # a STUN server was configured but gave no srflx candidate
     gathering_seconds: float | None = None
     connect_seconds: float | None = None
+    connected_at: float | None = None  # time.monotonic() at nomination (bench timelines)
 
 
 class IceError(ConnectionError):
