@@ -6,9 +6,9 @@ with Kamailio on the public side call each other a few times. Figures: dialled â
 screens (each phone's own monotonic timeline, as in the LAN call_setup section), ICE gathering
 and connectivity-check times as the agents report them (caller: controlling, callee:
 controlled), each side's nomination â†’ secured (ZRTP on the pair), and the CPU of both phone
-processes during the two-way SRTP call on the pair, next to the same figure for a LAN call (two phones
-on loopback, no [nat]) measured in this section over the same window (CALL_SECONDS, also the
-"process" section's), so the ICE path and today's path compare within one run.
+processes during the two-way SRTP call on the pair, next to the same figure for a LAN call
+(two phones on loopback, no [nat]) measured in this section over the same window (CALL_SECONDS,
+also the "process" section's), so the ICE path and today's path compare within one run.
 Needs root, nftables, coturn and Kamailio; otherwise the section says so instead of a figure.
 
 Where the ~0.5 s after nomination went (port-preserving, 5 calls, medians): the callee's first
