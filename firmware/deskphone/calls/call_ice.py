@@ -194,6 +194,31 @@ async def run(call: ActiveCall, negotiated: Negotiated,
         call.zrtp.start()
 
 
+def reoffered(call: ActiveCall, negotiated: Negotiated) -> None:
+    """The peer's subsequent offer (a re-INVITE) as seen by ICE. Only its a=remote-candidates
+    matters here (RFC 8839 §5.2, sent by the controlling agent once it has nominated, §4.4.1.2.2):
+    the controlled agent must then be on the pair it names (RFC 5245 §9.2.2.3, kept by RFC
+    8839). Our agent only nominates what the controlling peer nominated (USE-CANDIDATE, RFC
+    8445 §8.1.1), so with a pair in place the list names it and there is nothing to change:
+    that is checked and counted. Before nomination aioice will take the same pair from the
+    peer's USE-CANDIDATE check. A list naming another address means the peer disagrees on
+    the pair; the stream cannot move off a pair it owns, so that is logged and counted, and
+    media stays where both agents' checks proved a path. We never act on it as controlling
+    agent (a controlled peer must not send it)."""
+    agent, attributes = call.ice, negotiated.remote_ice
+    if agent is None or attributes is None or not attributes.remote_candidates:
+        return
+    pair = agent.selected_pair
+    if agent.controlling or pair is None:
+        return
+    if pair.named_by(attributes.remote_candidates, agent.local_description.candidates):
+        agent.stats.remote_candidates_confirmed += 1
+    else:
+        agent.stats.remote_candidates_mismatched += 1
+        log.warning("call %s: the peer's a=remote-candidates name another pair than the one "
+                    "nominated (%s); staying on it", call.call_id, pair.describe())
+
+
 def ice_info(call: ActiveCall) -> dict[str, Any] | None:
     """What `state` says of the path: direct (host/srflx pair) or relayed (TURN), the pair,
     and the agent's counters; no ufrag, no password."""
