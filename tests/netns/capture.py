@@ -66,6 +66,7 @@ class Frame:
     dst_port: str
     first_byte: int | None  # of the UDP payload (RFC 7983: 16-19 ZRTP, 128-191 RTP/RTCP)
     second_byte: int | None = None  # RTP's marker and payload type, RTCP's packet type
+    src_port: str = ""
 
     @property
     def is_zrtp(self) -> bool:
@@ -87,12 +88,12 @@ def read_frames(pcap: Path) -> list[Frame]:
     result = subprocess.run(
         ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=;",
          "-E", "occurrence=f", "-e", "frame.protocols", "-e", "ip.src", "-e", "ip.dst",
-         "-e", "udp.dstport", "-e", "udp.payload"],
+         "-e", "udp.dstport", "-e", "udp.payload", "-e", "udp.srcport"],
         capture_output=True, text=True, timeout=60, check=True)
     frames = []
     for line in result.stdout.splitlines():
-        protocols, src, dst, port, payload = (line.split(";") + [""] * 5)[:5]
+        protocols, src, dst, port, payload, src_port = (line.split(";") + [""] * 6)[:6]
         first = int(payload[:2], 16) if len(payload) >= 2 else None
         second = int(payload[2:4], 16) if len(payload) >= 4 else None
-        frames.append(Frame(protocols, src, dst, port, first, second))
+        frames.append(Frame(protocols, src, dst, port, first, second, src_port))
     return frames
