@@ -179,9 +179,12 @@ class _Connection(aioice.Connection):
         # Frozen and Failed pairs, so behind NATs the side whose first check the peer's router
         # dropped (no mapping there yet) waited a whole retransmission (RTO 500 ms) before its
         # pair succeeded and could be nominated: the ~0.5 s between one side's nomination and
-        # the other's, which ZRTP then waited for.
+        # the other's, which ZRTP then waited for. Only as controlled agent: a controlling
+        # agent's In-Progress transaction may be its nomination (aioice keeps the pair
+        # In-Progress while it sends USE-CANDIDATE, RFC 8445 §8.1.1), which must not be
+        # cancelled; and its checks leave after the controlled side's opened the way.
         pair = self._in_progress.pop((id(protocol), (addr[0], addr[1])), None)
-        if pair is not None and pair.task is not None:
+        if pair is not None and pair.task is not None and not self.ice_controlling:
             pair.task.cancel()
             pair.task = None
             self._agent.stats.checks_triggered += 1
