@@ -140,10 +140,6 @@ def test_port_preserving_nats_media_goes_straight_between_the_routers(
         assert ice["remote"].startswith(f"{peer_wan}:"), context
         assert state["remote_media"] == ice["remote"], context
         assert state["media"]["receive_mode"] == "drained", context  # one wake-up per frame
-    # Bob (controlled) checked first and Alice's router dropped it (no mapping yet); Alice's
-    # check then restarted Bob's In-Progress one at once (RFC 8445 §7.3.1.4) rather than after
-    # a 500 ms retransmission (the bench's "nomination → secured" shows what that saves).
-    assert sb["ice"]["stats"]["checks_triggered"] >= 1, context
     call.alice.ctl("stats")  # the call-quality screen says which path
     assert "direct srflx" in call.alice.wait(screen="~Path")["screen"], context
     _hang_up_and_check_audio(call)
