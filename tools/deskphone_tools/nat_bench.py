@@ -16,7 +16,9 @@ check is dropped by the caller's router (no mapping yet); aioice restarted only 
 pairs on the peer's check, so the callee's pair succeeded at its 500 ms retransmission and the
 caller's ZRTP Hellos, sent on nomination, were dropped until then. Before the adapter's
 triggered check (agent.py, RFC 8445 §7.3.1.4): callee checks 523 ms, caller nomination →
-secured 558 ms, dialled → SAS 657 ms; after: 41 ms, 56 ms, 161 ms.
+secured 558 ms, dialled → SAS 657 ms; after: 41 ms, 56 ms, 161 ms. Through TURN (randomising
+routers, 3 calls): callee checks 564 → 120 ms, dialled → SAS 769 → 247 ms, and both ends now
+nominate the same relay ↔ relay pair.
 """
 
 from __future__ import annotations
