@@ -275,8 +275,11 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
             median("nat", mode, "dial_to_sas_ms", "median"), "ms")
         add(f"ICE gathering (host+srflx{'+relay' if mode == 'random' else ''}), {label}",
             median("nat", mode, "ice_gathering_ms", "median"), "ms")
-        add(f"ICE checks to a nominated pair, {label}",
-            median("nat", mode, "ice_checks_ms", "median"), "ms")
+        for side, role in (("caller", "controlling"), ("callee", "controlled")):
+            add(f"ICE checks to a nominated pair, {label}, {side} ({role})",
+                median("nat", mode, "ice_checks_ms", side, "median"), "ms")
+            add(f"ICE nomination → secured, {label}, {side}",
+                median("nat", mode, "nomination_to_secured_ms", side, "median"), "ms")
     add("dialled → SAS, deskphone↔linphonec",
         median("linphone", "deskphone<->linphonec", "invite_to_sas_ms", "median"), "ms")
     add("dialled → SAS, linphonec↔linphonec",
