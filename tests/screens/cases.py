@@ -17,6 +17,7 @@ from deskphone.phone.screens import (
     RingingScreen,
     SasScreen,
     StatsScreen,
+    TransferScreen,
 )
 from deskphone.phone.screens.history import HistoryScreen
 from deskphone.phone.vocabulary import ATTACK_DETAIL
@@ -93,4 +94,10 @@ CASES = {
     "in_call_other_held": InCallScreen("Carol", 42, "verified", "4K7Q", True, other="Held: Bob"),
     "held_reminder": HeldScreen("Bob", "verified", off_hook=False),
     "held_mismatch": HeldScreen(LONG_NAME, "mismatch", off_hook=True),
+    # Transfer (blind and attended): keying, the far end's NOTIFY sipfrag progress, a failure.
+    "transfer_keying": TransferScreen("Bob", "203"),
+    "transfer_progress": TransferScreen("Bob", "203", "180 Ringing…"),
+    "transfer_failed": TransferScreen("Bob", "203", "Transfer failed 486"),
+    "attended_transfer_progress": TransferScreen("Carol", "Bob", "100 Trying…"),
+    "transfer_progress_long": TransferScreen(LONG_NAME, LONG_NAME, "183 Session Progress…"),
 }

@@ -22,6 +22,7 @@ from deskphone.phone.screens import (
     TransferScreen,
 )
 from deskphone.phone.screens.several_calls import CallWaitingScreen
+from deskphone.phone.transfer import TransferNotice
 from deskphone.phone.vocabulary import ATTACK_DETAIL, PEER_WARNINGS, CallState, Security
 
 
@@ -45,6 +46,8 @@ class CallView:
     waiting_caller: str = ""  # a second caller waits (issue 15)
     other: str = ""  # the line about a held call ("Held: Bob")
     handed_over: str = ""  # attended transfer: the held party handed to the heard one
+    transfer_progress: str = ""  # the far end's last NOTIFY sipfrag: "180 Ringing"
+    transfer_notice: TransferNotice | None = None  # a transfer just failed: said for a moment
 
 
 def call_screen(view: CallView) -> object:
@@ -57,10 +60,16 @@ def call_screen(view: CallView) -> object:
                                  talking_security=view.security.value)
     if view.state is CallState.TRANSFER_DIALING:
         return TransferScreen(peer=peer, digits=view.transfer_target)
+    # The far end's sipfrag in place of "Transferring…" once one came: the title already says
+    # who goes where, and the 128-pixel line holds "183 Session Progress…" but no more.
+    progress = f"{view.transfer_progress}…" if view.transfer_progress else "Transferring…"
     if view.state is CallState.TRANSFERRING and view.handed_over:
-        return TransferScreen(peer=view.handed_over, digits=peer, progress="Transferring…")
+        return TransferScreen(peer=view.handed_over, digits=peer, progress=progress)
     if view.state is CallState.TRANSFERRING:
-        return TransferScreen(peer=peer, digits=view.transfer_target, progress="Transferring…")
+        return TransferScreen(peer=peer, digits=view.transfer_target, progress=progress)
+    if view.transfer_notice is not None:
+        notice = view.transfer_notice
+        return TransferScreen(peer=notice.peer, digits=notice.target, progress=notice.text)
     if view.show_stats:
         stats = view.stats or ev.CallStats("-", 0.0, 0.0, None)
         return StatsScreen(codec=stats.codec, loss_pct=stats.loss_pct,

@@ -192,6 +192,15 @@ class TransferSucceeded:
 
 
 @dataclass(frozen=True)
+class TransferProgress:
+    """Transferor: the far end's NOTIFY reports its new call's progress before the outcome
+    (RFC 3515 §2.4.5 sipfrag, e.g. 180 Ringing), for the transfer screen."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class TransferAborted:
     """The transfer did not happen; the original call goes on. `detail`: e.g. "486 Busy Here"."""
 
@@ -343,7 +352,8 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | SecuringStarted | Secured | CallNotSecure | PossibleMitm | DtmfReceived
          | StatusChanged | Tick
          | StatsToggled | CallStats | ReverifyRequested
-         | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
+         | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | TransferProgress
+         | PeerWarning
          | LanWarning | AnswerRequested | SwapRequested | AttendedTransferRequested
          | CallReplaced | FeatureEvent)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf

@@ -197,6 +197,7 @@ class PhoneMachine:
             "lan_warning": self.idle.lan_warning or None,
             "transfer": self.transfer.target,
             "transfer_failed": self.transfer.failed or None,
+            "transfer_progress": self.transfer.progress or None,
             "dnd": self.idle.dnd,
             "muted": self.muted,
             "calls": self.calls(),
@@ -272,7 +273,9 @@ class PhoneMachine:
             answered_at=self.answered_at, now=self.now, held=self.held, dtmf=self.last_dtmf,
             post_quantum=self.call_security.post_quantum,
             waiting_caller=getattr(self.others.waiting(), "peer", ""),
-            other=self.others.summary(), handed_over=self.transfer.handed_over))
+            other=self.others.summary(), handed_over=self.transfer.handed_over,
+            transfer_progress=self.transfer.progress,
+            transfer_notice=self.transfer.notice_at(self.now)))
 
     def refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()

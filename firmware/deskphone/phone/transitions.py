@@ -112,6 +112,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.CallFinished: "ended",
         ev.TransferSucceeded: "transfer_flow.done",
         ev.TransferAborted: "transfer_flow.refused",
+        ev.TransferProgress: "transfer_flow.progress",
         **SECURITY_ROWS,
         ev.PeerWarning: "peer_warning",
         ev.CallArrived: "busy_reject",
