@@ -27,7 +27,7 @@ from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.config import Config
 from deskphone.control import ControlError, ControlServer
 from deskphone.control_commands import CONTROL_COMMANDS
-from deskphone.devices.build import Devices
+from deskphone.devices.build import Devices, has_letter_keys
 from deskphone.devices.microphone import MuteableMicrophone, scale_s16
 from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
@@ -99,6 +99,7 @@ class PhoneApp:
             ring_seconds=config.phone.ring_seconds,
             dnd_code=config.phone.dnd_code,
             dnd=config.phone.dnd,
+            letter_keys=has_letter_keys(devices),
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)

@@ -94,6 +94,15 @@ CASES = {
     "in_call_other_held": InCallScreen("Carol", 42, "verified", "4K7Q", True, other="Held: Bob"),
     "held_reminder": HeldScreen("Bob", "verified", off_hook=False),
     "held_mismatch": HeldScreen(LONG_NAME, "mismatch", off_hook=True),
+    # The keys of several calls as the hints name them: 4x4 letters, 4x3 hook-flash R codes.
+    "in_call_consulting": InCallScreen("Carol", 42, "verified", "4K7Q", True, other="Held: Bob",
+                                       transfer_key="A"),
+    "in_call_consulting_4x3": InCallScreen("Carol", 42, "secure", "4K7Q", False,
+                                           other="Held: Bob", swap_key="R2", transfer_key="R4"),
+    "in_call_consulting_long": InCallScreen(LONG_NAME, 42, "verified", "4K7Q", True,
+                                            other=f"! Held: {LONG_NAME}", transfer_key="A"),
+    "call_waiting_4x3": CallWaitingScreen("Carol", "Bob", "verified", answer_key="R2"),
+    "held_4x3": HeldScreen("Bob", "verified", off_hook=True, resume_key="R"),
     # Transfer (blind and attended): keying, the far end's NOTIFY sipfrag progress, a failure.
     "transfer_keying": TransferScreen("Bob", "203"),
     "transfer_progress": TransferScreen("Bob", "203", "180 Ringing…"),

@@ -23,7 +23,14 @@ from deskphone.phone.screens import (
 )
 from deskphone.phone.screens.several_calls import CallWaitingScreen
 from deskphone.phone.transfer import TransferNotice
-from deskphone.phone.vocabulary import ATTACK_DETAIL, PEER_WARNINGS, CallState, Security
+from deskphone.phone.vocabulary import (
+    ATTACK_DETAIL,
+    LETTER_KEYS,
+    PEER_WARNINGS,
+    CallState,
+    KeyNames,
+    Security,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class CallView:
     handed_over: str = ""  # attended transfer: the held party handed to the heard one
     transfer_progress: str = ""  # the far end's last NOTIFY sipfrag: "180 Ringing"
     transfer_notice: TransferNotice | None = None  # a transfer just failed: said for a moment
+    keys: KeyNames = LETTER_KEYS  # how the hints name the keys (4x4 letters, 4x3 R codes)
 
 
 def call_screen(view: CallView) -> object:
@@ -57,7 +65,8 @@ def call_screen(view: CallView) -> object:
         return MitmScreen(peer=f"{warning} {peer}".strip(), sas=view.sas)
     if view.waiting_caller:
         return CallWaitingScreen(caller=view.waiting_caller, talking_to=peer,
-                                 talking_security=view.security.value)
+                                 talking_security=view.security.value,
+                                 answer_key=view.keys.swap)
     if view.state is CallState.TRANSFER_DIALING:
         return TransferScreen(peer=peer, digits=view.transfer_target)
     # The far end's sipfrag in place of "Transferring…" once one came: the title already says
@@ -85,4 +94,6 @@ def call_screen(view: CallView) -> object:
     return InCallScreen(peer=peer, duration_s=max(0, duration), security=view.security.value,
                         sas=view.sas, verified=view.security is Security.VERIFIED,
                         held=view.held, dtmf=view.dtmf, warning=warning,
-                        post_quantum=view.post_quantum, other=view.other)
+                        post_quantum=view.post_quantum, other=view.other,
+                        swap_key=view.keys.swap,
+                        transfer_key=view.keys.transfer if view.other else "")

@@ -271,7 +271,8 @@ class ShowScreen:
 
 @dataclass(frozen=True)
 class PlayTone:
-    tone: str | None  # dial | ringback | busy | reorder | error | not_secure | mitm | None (stop)
+    tone: str | None  # dial | ringback | busy | reorder | error | not_secure | mitm | recall ...
+    # | None (stop); the names are devices/tones.py's TONES
 
 
 @dataclass(frozen=True)

@@ -24,3 +24,5 @@ class MachineSettings:
     # default; 480 or 603 are the other usual choices).
     dnd_code: int = 486
     dnd: bool = False  # do not disturb at start ([phone] dnd); ctl dnd on|off changes it
+    # The keypad has A-D (4x4); without them (4x3) the screens name the hook flash's R codes.
+    letter_keys: bool = True

@@ -70,7 +70,7 @@ class SeveralCalls:
         record = self.m.others.held()
         assert record is not None, "the held state always has a held call"
         return HeldScreen(peer=record.peer, security=record.security.level.value,
-                          off_hook=self.m.off_hook)
+                          off_hook=self.m.off_hook, resume_key=self.m.key_names.resume)
 
     def go_idle_or_held(self) -> Commands:
         """The call in the earpiece is gone: a waiting caller now rings, a held call reminds."""

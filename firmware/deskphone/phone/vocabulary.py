@@ -7,6 +7,7 @@ names, so they live here, below all of them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -37,6 +38,20 @@ TRANSFER_KEY = "A"  # the top key of the 4x4 keypad's letter column, labelled XF
 STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quality on/off
 REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
 SWAP_KEY = "D"  # labelled SWAP: answer the waiting call (holding this one), or swap calls
+
+
+@dataclass(frozen=True)
+class KeyNames:
+    """How the screens name the keys of several calls: a 4x4's letter keys, or on a 4x3 (no
+    letters) the hook flash R and its codes (phone/hook_flash.py)."""
+
+    swap: str  # answer the waiting call / swap to the held one
+    transfer: str  # hand the held call over to the heard one (attended transfer)
+    resume: str  # no call in the earpiece, handset up: bring the held call back
+
+
+LETTER_KEYS = KeyNames(swap=SWAP_KEY, transfer=TRANSFER_KEY, resume=SWAP_KEY)
+FLASH_KEYS = KeyNames(swap="R2", transfer="R4", resume="R")  # R: down and up again, quickly
 IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
 # How a PeerWarning is put on the call screens.
 # The NOT SECURE screen's detail for a failure that is evidence of an attack (RFC 6189 §8.1.1):

@@ -9,6 +9,7 @@ cannot be mistaken at a glance for the good ones.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from deskphone.phone.screens.canvas import (
@@ -19,8 +20,10 @@ from deskphone.phone.screens.canvas import (
     Layout,
     Screen,
     check_mark,
+    fit,
     format_duration,
     padlock,
+    text_width,
     warning_sign,
 )
 from deskphone.phone.screens.sas_text import add_sas
@@ -42,6 +45,8 @@ class InCallScreen(Screen):
     post_quantum: bool = False  # "PQ" beside Secure/Verified: a post-quantum key agreement (DPQ1)
     # Another call on hold (issue 15), e.g. "Held: Bob"; "!" first when its security alarms.
     other: str = ""
+    swap_key: str = "D"  # how the keypad names swap ("R2" on a 4x3: the hook flash's code)
+    transfer_key: str = ""  # with a held call: the key that hands it over ("A", "R4")
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_STATES:
@@ -61,7 +66,13 @@ class InCallScreen(Screen):
         if self.other and not self.held and not self.dtmf:
             # D swaps while another call exists (and mutes only when there is none).
             muted = "MUTED  " if self.muted else ""
-            layout.text(f"{muted}{self.other}  D swap", 62, SMALL, width=WIDTH)
+            xfer = f" {self.transfer_key} xfer" if self.transfer_key else ""
+            keys = f"{self.swap_key} swap{xfer}"
+            # The held call's line keeps its start ("! Held:" says it alarms) and the keys stay
+            # whole: a long name gives way.
+            room = WIDTH - math.ceil(text_width(f"  {keys}", SMALL))
+            layout.text(f"{fit(muted + self.other, SMALL, room)}  {keys}", 62, SMALL,
+                        width=WIDTH)
         elif self.held or self.muted:
             label = ("Held, muted" if self.held and self.muted
                      else "On hold" if self.held else "MUTED")
