@@ -115,6 +115,7 @@ def test_the_hints_name_the_letter_keys_on_a_4x4_and_the_r_codes_on_a_4x3() -> N
     assert keypad_4x3.screen.lines()[-1].startswith("R2 answer")
     flash(keypad_4x3, 3.0)
     keypad_4x3.handle(ev.KeyPressed("2"), 3.5)
-    assert keypad_4x3.screen.lines()[-1].endswith("R2 swap R4 xfer")
+    assert keypad_4x3.screen.lines()[-1] == "Held: 202  R2 swap"  # R4 xfer: no room left
+    assert (keypad_4x3.screen.swap_key, keypad_4x3.screen.transfer_key) == ("R2", "R4")
     keypad_4x3.handle(ev.CallFinished("remote_hangup", call_id="carol"), 4.0)
     assert isinstance(keypad_4x3.screen, HeldScreen) and "R resume" in keypad_4x3.screen.lines()

@@ -66,13 +66,7 @@ class InCallScreen(Screen):
         if self.other and not self.held and not self.dtmf:
             # D swaps while another call exists (and mutes only when there is none).
             muted = "MUTED  " if self.muted else ""
-            xfer = f" {self.transfer_key} xfer" if self.transfer_key else ""
-            keys = f"{self.swap_key} swap{xfer}"
-            # The held call's line keeps its start ("! Held:" says it alarms) and the keys stay
-            # whole: a long name gives way.
-            room = WIDTH - math.ceil(text_width(f"  {keys}", SMALL))
-            layout.text(f"{fit(muted + self.other, SMALL, room)}  {keys}", 62, SMALL,
-                        width=WIDTH)
+            layout.text(self._other_line(muted), 62, SMALL, width=WIDTH)
         elif self.held or self.muted:
             label = ("Held, muted" if self.held and self.muted
                      else "On hold" if self.held else "MUTED")
@@ -82,6 +76,19 @@ class InCallScreen(Screen):
             layout.text(f"Sent {self.dtmf}", 62, SMALL, x=left, width=WIDTH - left,
                         align="right" if self.held else "left", keep="end")
         return layout
+
+    def _other_line(self, muted: str) -> str:
+        """The held call and the keys: the held party's name comes first (who waits on hold),
+        then the swap key; the transfer key only when it fits beside them. A name too long
+        even so gives way at its end: "! Held:" (it alarms) always stays."""
+        held = muted + self.other
+        swap = f"{self.swap_key} swap"
+        both = f"{swap} {self.transfer_key} xfer" if self.transfer_key else swap
+        for keys in (both, swap):
+            if text_width(f"{held}  {keys}", SMALL) <= WIDTH:
+                return f"{held}  {keys}"
+        room = WIDTH - math.ceil(text_width(f"  {swap}", SMALL))
+        return f"{fit(held, SMALL, room)}  {swap}"
 
     def _security(self, layout: Layout) -> None:
         state = "verified" if self.security == "secure" and self.verified else self.security
