@@ -141,3 +141,27 @@ def test_replaces_refusals_for_a_confirmed_dialog_then_the_match(bench: SippBenc
     result = end_call(bench, replacement)
     assert result.count("received", "SIP/2.0 200", "INVITE") == 1, bench.context(result.summary())
 
+
+
+def test_a_refer_from_a_party_not_in_the_call_is_481_and_transfers_nothing(
+        bench: SippBench) -> None:
+    phone = bench.phone
+    caller = bench.sipp(OWN_SCENARIOS / "uac_call_until_bye.xml", calls_phone=True)
+    phone.wait(call="ringing")
+    phone.ctl("hook", "off")
+    in_call = phone.wait(call="in_call")
+    dialog = dialog_of(caller, "SIP/2.0 200")
+    inject = bench.root / "refer.csv"
+    inject.write_text(f"SEQUENTIAL\n{dialog.call_id};{dialog.phone_tag};not-the-peer;\n")
+    # SIPp matches responses by Call-ID: this run's messages carry field0's, so it takes the
+    # Call-ID of the call it names for its own (-cid_str), or it could not see the 481.
+    refer = bench.sipp(OWN_SCENARIOS / "uac_refer_outside_the_dialog.xml", calls_phone=True,
+                       extra=("-inf", str(inject), "-cid_str", dialog.call_id)).finish()
+    state = phone.state()
+    context = bench.context(state, refer.summary())
+    assert refer.returncode == 0 and refer.count("received", "SIP/2.0 481") == 1, context
+    assert refer.count("received", "SIP/2.0 202") == 0, context
+    assert state["call"] == "in_call" and state["call_id"] == in_call["call_id"], context
+    assert state["transfer"] is None and len(state["calls"]) == 1, context
+    result = end_call(bench, caller)
+    assert result.count("received", "REFER") == 0, bench.context(result.summary())
