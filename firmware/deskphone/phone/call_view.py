@@ -89,7 +89,8 @@ def call_screen(view: CallView) -> object:
         return NotSecureScreen(peer=peer, reason=view.not_secure_reason)
     if view.security is Security.SECURE and view.sas is not None:
         return SasScreen(peer=peer, sas=view.sas, warning=warning,
-                         post_quantum=view.post_quantum)
+                         post_quantum=view.post_quantum,
+                         held_alarm=view.other if view.other.startswith("!") else "")
     duration = 0 if view.answered_at is None else int(view.now - view.answered_at)
     return InCallScreen(peer=peer, duration_s=max(0, duration), security=view.security.value,
                         sas=view.sas, verified=view.security is Security.VERIFIED,
