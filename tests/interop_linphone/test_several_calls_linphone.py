@@ -1,0 +1,102 @@
+"""Several calls with linphonec as the independent peer (issue 15 item 6): linphonec as the
+caller who waits while we talk to another linphonec.
+
+We call Bob (a linphonec that answers by itself); Carol (another linphonec) calls us during that
+call and waits; `answer ID` takes her call and holds Bob's (RFC 3264 §8.4). Her leg runs a ZRTP
+session of its own: the SAS our screen shows for it is the one Carol's linphonec printed, and
+not Bob's. Audio on her leg decrypts both ways — her 1000 Hz tone in our earpiece, our 700 Hz in
+her recording — and Bob's 400 Hz, on hold, is not what our earpiece plays (FFT, as
+test_zrtp_linphone checks its tones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from tests.interop_linphone.conftest import (
+    LINPHONE_TONE_HZ,
+    OUR_TONE_HZ,
+    RATE,
+    Interop,
+    phone_ctl,
+    wait_file_size,
+    wait_phone,
+)
+from tests.peers.audio import dominant_frequency, loud_part, read_wav, write_tone_wav
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
+
+BOB_TONE_HZ = 400.0
+
+
+def call_id_of(calls: list[dict], peer_part: str) -> str:
+    ids = [str(call["id"]) for call in calls if peer_part in call["peer"]]
+    assert len(ids) == 1, calls
+    return ids[0]
+
+
+def test_linphonec_waits_during_a_call_and_its_leg_has_its_own_sas_and_audio(
+        interop: Interop) -> None:
+    phone = interop.phone()
+    bob = interop.linphone("bob", auto_answer=True)
+    carol = interop.linphone("carol")
+    bob_tone = write_tone_wav(interop.root / "bob.wav", BOB_TONE_HZ, seconds=20)
+    carol_tone = write_tone_wav(interop.root / "carol.wav", LINPHONE_TONE_HZ, seconds=3)
+    carol_heard = interop.root / "carol-heard.wav"
+    playback = phone.workdir / "playback.raw"
+
+    async def scenario() -> tuple[dict, dict, str, str, int]:
+        await asyncio.gather(bob.start(), carol.start())
+        await carol.record(carol_heard)
+        await phone_ctl(phone, "dial", bob.sip_uri)
+        bob_sas = await bob.wait_for_sas(15)
+        with_bob = await wait_phone(phone, 15, call="in_call", security="secure", sas=bob_sas)
+        await bob.play(bob_tone)
+
+        await carol.call(Interop.sip_uri(phone))
+        waiting = await wait_phone(phone, 15, waiting="~carol")
+        assert waiting["tone"] == "call_waiting" and waiting["ringing"] is False, waiting
+        await phone_ctl(phone, "answer", call_id_of(waiting["calls"], "carol"))
+        carol_sas = await carol.wait_for_sas(15)
+        ours = await wait_phone(phone, 15, call="in_call", peer="~carol", security="secure",
+                                sas=carol_sas)
+        mark = playback.stat().st_size if playback.exists() else 0
+        before = ours["media"]["packets_received"]
+        await carol.play(carol_tone)
+        ours = await wait_phone(phone, 10, **{"media.packets_received": f">{before + 90}"})
+        await wait_file_size(carol_heard, min_bytes=int(1.5 * 2 * 8000), timeout=10)
+        calls = {call["peer"]: call for call in await phone_ctl(phone, "calls")}
+        await phone_ctl(phone, "hangup")  # Carol's call; Bob's stays held
+        await carol.wait_call_end(10)
+        await wait_phone(phone, 15, call="held")
+        await phone_ctl(phone, "swap")
+        await wait_phone(phone, 15, call="in_call", sas=bob_sas)
+        await phone_ctl(phone, "hangup")
+        await bob.wait_call_end(10)
+        return with_bob, {"ours": ours, "calls": calls}, bob_sas, carol_sas, mark
+
+    with_bob, during, bob_sas, carol_sas, mark = interop.run(scenario, timeout=100)
+    ours, calls = during["ours"], during["calls"]
+    context = f"{ours}\n{calls}\nphone log:\n{phone.log_tail()}"
+    assert ours["sas"] == carol_sas and carol_sas != bob_sas, context
+    assert with_bob["sas"] == bob_sas, context
+    listed = {("carol" in peer, call["state"], call["sas"]) for peer, call in calls.items()}
+    assert listed == {(True, "active", carol_sas), (False, "held", bob_sas)}, context
+    media = ours["media"]
+    assert media["secure"] is True and media["srtp_auth_failures"] == 0, context
+    assert media["dropped_cleartext"] == 0, context
+
+    # Our earpiece after the answer: Carol's tone, not Bob's (his call is held).
+    played = np.frombuffer(playback.read_bytes()[mark:], "<i2").astype(float)
+    heard = loud_part(played, RATE)
+    assert len(heard) >= RATE, f"only {len(heard) / RATE:.2f} s of Carol's tone\n{context}"
+    frequency = dominant_frequency(heard, RATE)
+    assert abs(frequency - LINPHONE_TONE_HZ) < 20, (frequency, context)
+    # Carol's linphonec decrypted what we said.
+    rate, recorded = read_wav(carol_heard)
+    heard = loud_part(recorded, rate)
+    assert len(heard) >= rate, f"Carol recorded only {len(heard) / rate:.2f} s"
+    assert abs(dominant_frequency(heard, rate) - OUR_TONE_HZ) < 20
