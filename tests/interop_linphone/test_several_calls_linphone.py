@@ -1,5 +1,6 @@
 """Several calls with linphonec as the independent peer (issue 15 item 6): linphonec as the
-caller who waits while we talk to another linphonec.
+caller who waits while we talk to another linphonec, and as the target of our attended
+transfer.
 
 We call Bob (a linphonec that answers by itself); Carol (another linphonec) calls us during that
 call and waits; `answer ID` takes her call and holds Bob's (RFC 3264 §8.4). Her leg runs a ZRTP
@@ -16,6 +17,7 @@ import asyncio
 import numpy as np
 import pytest
 
+from deskphone_tools.harness import PhoneProcess
 from tests.interop_linphone.conftest import (
     LINPHONE_TONE_HZ,
     OUR_TONE_HZ,
@@ -26,6 +28,7 @@ from tests.interop_linphone.conftest import (
     wait_phone,
 )
 from tests.peers.audio import dominant_frequency, loud_part, read_wav, write_tone_wav
+from tests.support import free_udp_port
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
@@ -100,3 +103,70 @@ def test_linphonec_waits_during_a_call_and_its_leg_has_its_own_sas_and_audio(
     heard = loud_part(recorded, rate)
     assert len(heard) >= rate, f"Carol recorded only {len(heard) / rate:.2f} s"
     assert abs(dominant_frequency(heard, rate) - OUR_TONE_HZ) < 20
+
+
+def test_linphonec_as_the_attended_transfer_target_gets_its_own_sas_with_the_transferee(
+        interop: Interop) -> None:
+    """We (A) talk to B, a second deskphone; Carol (linphonec) calls us and we answer her (B
+    held) — the consultation. `transfer --attended B` sends B a REFER whose Refer-To is Carol's
+    Contact with Replaces naming our dialog with her (RFC 5589 §7); B's INVITE with that
+    Replaces reaches linphonec, which takes it in place of our call (RFC 3891). B and Carol then
+    have a ZRTP session of their own: B's SAS equals the one linphonec prints for it."""
+    ours = interop.phone()
+    b_port = free_udp_port()
+    b_dir = interop.root / "b"
+    b_dir.mkdir(mode=0o700)
+    b = PhoneProcess("B", "202", b_dir, f"""
+[identity]
+user = "ext202"
+extension = "202"
+display_name = "Bob"
+
+[sip]
+listen = "udp:127.0.0.1:{b_port}"
+
+[devices]
+mode = "sim"
+
+[discovery]
+enabled = false
+""")
+    interop.phones.append(b)
+    b.start()
+    carol = interop.linphone("carol")
+
+    async def scenario() -> dict:
+        await carol.start()
+        await phone_ctl(ours, "dial", f"sip:ext202@127.0.0.1:{b_port}")
+        await wait_phone(b, 15, call="ringing")
+        await phone_ctl(b, "hook", "off")
+        sab = await wait_phone(ours, 15, call="in_call", security="secure")
+        await carol.call(Interop.sip_uri(ours))
+        waiting = await wait_phone(ours, 15, waiting="~carol")
+        await phone_ctl(ours, "answer", call_id_of(waiting["calls"], "carol"))
+        sac_linphone = await carol.wait_for_sas(15)
+        sac = await wait_phone(ours, 15, call="in_call", peer="~carol", sas=sac_linphone)
+        await wait_phone(b, 15, direction="recvonly")  # B is held
+
+        since = carol.mark()
+        await phone_ctl(ours, "transfer", "--attended", call_id_of(sac["calls"], "202"))
+        done = await wait_phone(ours, 20, call="ended|idle")
+        # linphonec: B's INVITE with Replaces arrives, our call with it ends, B's takes its place.
+        replacing = await carol.wait_for_incoming(20, since=since)
+        replaced_end = await carol.wait_call_end(20, since=since)
+        sbc_linphone = await carol.wait_for_sas(20)  # the new call's, after the old one ended
+        sb = await wait_phone(b, 20, call="in_call", security="secure", sas=sbc_linphone)
+        last = carol.mark()
+        await phone_ctl(b, "hook", "on")
+        await carol.wait_call_end(10, since=last)
+        return {"sab": sab, "sac": sac, "done": done, "sb": sb, "sbc": sbc_linphone,
+                "replacing": replacing, "replaced_end": replaced_end}
+
+    seen = interop.run(scenario, timeout=100)
+    context = f"{seen}\nA log:\n{ours.log_tail()}\nB log:\n{b.log_tail()}"
+    assert "Transferred" in seen["done"]["screen"], context
+    assert "ext202" in seen["replacing"] and seen["replaced_end"] == "No error", context
+    assert seen["sb"]["sas"] == seen["sbc"], context
+    assert seen["sbc"] not in (seen["sab"]["sas"], seen["sac"]["sas"]), context
+    media = seen["sb"]["media"]
+    assert media["secure"] is True and media["srtp_auth_failures"] == 0, context
