@@ -1,6 +1,6 @@
 """Several calls with linphonec as the independent peer (issue 15 item 6): linphonec as the
-caller who waits while we talk to another linphonec, and as the target of our attended
-transfer.
+caller who waits while we talk to another linphonec, and as the target and as the transferee
+of our attended transfer (with a second deskphone in the other role).
 
 We call Bob (a linphonec that answers by itself); Carol (another linphonec) calls us during that
 call and waits; `answer ID` takes her call and holds Bob's (RFC 3264 §8.4). Her leg runs a ZRTP
@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from deskphone_tools.harness import PhoneProcess
+from deskphone_tools.peers.linphone import SAS_SHOWN
 from tests.interop_linphone.conftest import (
     LINPHONE_TONE_HZ,
     OUR_TONE_HZ,
@@ -39,6 +40,31 @@ def call_id_of(calls: list[dict], peer_part: str) -> str:
     ids = [str(call["id"]) for call in calls if peer_part in call["peer"]]
     assert len(ids) == 1, calls
     return ids[0]
+
+
+def second_phone(interop: Interop) -> tuple[PhoneProcess, int]:
+    """B, ext 202: a second deskphone process beside ours, SIP on a free loopback port."""
+    port = free_udp_port()
+    workdir = interop.root / "b"
+    workdir.mkdir(mode=0o700)
+    b = PhoneProcess("B", "202", workdir, f"""
+[identity]
+user = "ext202"
+extension = "202"
+display_name = "Bob"
+
+[sip]
+listen = "udp:127.0.0.1:{port}"
+
+[devices]
+mode = "sim"
+
+[discovery]
+enabled = false
+""")
+    interop.phones.append(b)
+    b.start()
+    return b, port
 
 
 def test_linphonec_waits_during_a_call_and_its_leg_has_its_own_sas_and_audio(
@@ -113,26 +139,7 @@ def test_linphonec_as_the_attended_transfer_target_gets_its_own_sas_with_the_tra
     Replaces reaches linphonec, which takes it in place of our call (RFC 3891). B and Carol then
     have a ZRTP session of their own: B's SAS equals the one linphonec prints for it."""
     ours = interop.phone()
-    b_port = free_udp_port()
-    b_dir = interop.root / "b"
-    b_dir.mkdir(mode=0o700)
-    b = PhoneProcess("B", "202", b_dir, f"""
-[identity]
-user = "ext202"
-extension = "202"
-display_name = "Bob"
-
-[sip]
-listen = "udp:127.0.0.1:{b_port}"
-
-[devices]
-mode = "sim"
-
-[discovery]
-enabled = false
-""")
-    interop.phones.append(b)
-    b.start()
+    b, b_port = second_phone(interop)
     carol = interop.linphone("carol")
 
     async def scenario() -> dict:
@@ -170,3 +177,42 @@ enabled = false
     assert seen["sbc"] not in (seen["sab"]["sas"], seen["sac"]["sas"]), context
     media = seen["sb"]["media"]
     assert media["secure"] is True and media["srtp_auth_failures"] == 0, context
+
+
+def test_linphonec_as_the_transferee_calls_the_target_with_replaces(interop: Interop) -> None:
+    """We (A) talk to Dave (linphonec), B (a second deskphone) calls us and we answer it (Dave
+    held); `transfer --attended Dave` sends linphonec our REFER with Replaces (RFC 5589 §7). Its
+    INVITE with Replaces reaches B, which answers it in place of our call (RFC 3891 §3, the
+    target role): B and Dave then share a SAS of their own."""
+    ours = interop.phone()
+    b, b_port = second_phone(interop)
+    dave = interop.linphone("dave", auto_answer=True)
+
+    async def scenario() -> dict:
+        await dave.start()
+        await phone_ctl(ours, "dial", dave.sip_uri)
+        sad_linphone = await dave.wait_for_sas(15)
+        await wait_phone(ours, 15, call="in_call", security="secure", sas=sad_linphone)
+        await phone_ctl(b, "dial", Interop.sip_uri(ours))
+        waiting = await wait_phone(ours, 15, waiting="~Bob")
+        await phone_ctl(ours, "answer", call_id_of(waiting["calls"], "Bob"))
+        sab = await wait_phone(ours, 15, call="in_call", peer="~Bob", security="secure")
+        await wait_phone(b, 15, call="in_call", security="secure", sas=sab["sas"])
+
+        since = dave.mark()
+        await phone_ctl(ours, "transfer", "--attended", call_id_of(sab["calls"], "dave"))
+        done = await wait_phone(ours, 20, call="ended|idle")
+        # Its new call's SAS; the call with us ends meanwhile (wait_for_sas would stop there).
+        sbd_linphone = (await dave.wait_for(SAS_SHOWN, 20, since=since)).group("sas")
+        sb = await wait_phone(b, 20, call="in_call", peer="~dave", sas=sbd_linphone)
+        last = dave.mark()
+        await phone_ctl(b, "hangup")
+        await dave.wait_call_end(10, since=last)
+        return {"sad": sad_linphone, "sab": sab, "done": done, "sb": sb, "sbd": sbd_linphone}
+
+    seen = interop.run(scenario, timeout=100)
+    context = f"{seen}\nA log:\n{ours.log_tail()}\nB log:\n{b.log_tail()}"
+    assert "Transferred" in seen["done"]["screen"], context
+    assert seen["sb"]["sas"] == seen["sbd"], context
+    assert seen["sbd"] not in (seen["sad"], seen["sab"]["sas"]), context
+    assert len(seen["sb"]["calls"]) == 1, context  # B's call with us was replaced, not added
