@@ -28,7 +28,7 @@ from deskphone.config import Config
 from deskphone.control import ControlError, ControlServer
 from deskphone.control_commands import CONTROL_COMMANDS
 from deskphone.devices.audio_reopen import ReopeningAudio
-from deskphone.devices.build import Devices
+from deskphone.devices.build import Devices, has_letter_keys
 from deskphone.devices.microphone import MuteableMicrophone, scale_s16
 from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
@@ -103,6 +103,7 @@ class PhoneApp:
             dnd_code=config.phone.dnd_code,
             dnd=config.phone.dnd,
             conference_hangup=config.phone.conference_hangup,
+            letter_keys=has_letter_keys(devices),
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)

@@ -8,6 +8,7 @@ import pytest
 
 from deskphone.config import ConfigError, config_from_dict
 from deskphone.phone import events as ev
+from deskphone.phone.hook_flash import FLASH_SECONDS
 from deskphone.phone.machine import CallState, MachineSettings, PhoneMachine
 from deskphone.phone.screens import ConferenceLeg, ConferenceScreen, InCallScreen, MitmScreen
 
@@ -75,10 +76,17 @@ def test_the_heard_leg_drops_and_the_other_is_heard_alone() -> None:
     assert [r.peer for r in of(out, ev.RecordCall)] == ["sip:carol@h"]
 
 
+def hang_up(m: PhoneMachine, now: float) -> list[ev.Command]:
+    """The handset down for longer than a hook flash: with two calls, down is not yet a hang-up
+    (it could be the flash R; phone/hook_flash.py), the window closing is."""
+    assert m.handle(ev.HookOn(), now) == []
+    return m.handle_timer(now + FLASH_SECONDS)
+
+
 def test_hanging_up_ends_both_legs() -> None:
     m = bob_held_carol_heard()
     m.handle(ev.ConferenceRequested(), 4.0)
-    out = m.handle(ev.HookOn(), 6.0)
+    out = hang_up(m, 6.0)
     assert ev.HangUp() in out and m.state is CallState.IDLE and m.calls() == []
     assert {r.peer for r in of(out, ev.RecordCall)} == {"202", "sip:carol@h"}
 
@@ -86,7 +94,7 @@ def test_hanging_up_ends_both_legs() -> None:
 def test_hanging_up_can_join_the_two_others_by_attended_transfer() -> None:
     m = bob_held_carol_heard(hangup="join")
     m.handle(ev.ConferenceRequested(), 4.0)
-    out = m.handle(ev.HookOn(), 6.0)
+    out = hang_up(m, 6.0)
     assert ev.TransferAttended("bob") in out and ev.HangUp() not in out
     assert m.state is CallState.TRANSFERRING
     out = m.handle(ev.TransferSucceeded(call_id="bob"), 7.0)
@@ -108,3 +116,12 @@ def test_conference_hangup_is_validated_with_the_key_named() -> None:
         config_from_dict({"phone": {"conference_hangup": "transfer"}})
     with pytest.raises(ConfigError, match="phone.conference_hangup"):
         config_from_dict({"phone": {"conference_hangup": 1}})
+
+
+def test_flash_then_3_mixes_the_held_call_in_as_the_conference_key_does() -> None:
+    m = bob_held_carol_heard()
+    assert m.handle(ev.HookOn(), 4.0) == []
+    m.handle(ev.HookOff(), 4.0 + FLASH_SECONDS / 2)  # R
+    out = m.handle(ev.KeyPressed("3"), 4.5)
+    assert ev.JoinConference() in out and not of(out, ev.SendDtmf)
+    assert isinstance(m.screen, ConferenceScreen)

@@ -81,6 +81,13 @@ class Devices:
                 close()
 
 
+def has_letter_keys(devices: Devices) -> bool:
+    """The keypad has A-D (4x4). Without a keypad, keys come only from the control socket,
+    which has them all."""
+    keys = getattr(devices.keypad, "keys", None)
+    return keys is None or any("A" in row for row in keys)
+
+
 def _unwired(*_args: object) -> None:
     """Until the app calls set_emit, device events go nowhere."""
 

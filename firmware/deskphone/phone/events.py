@@ -192,6 +192,15 @@ class TransferSucceeded:
 
 
 @dataclass(frozen=True)
+class TransferProgress:
+    """Transferor: the far end's NOTIFY reports its new call's progress before the outcome
+    (RFC 3515 §2.4.5 sipfrag, e.g. 180 Ringing), for the transfer screen."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class TransferAborted:
     """The transfer did not happen; the original call goes on. `detail`: e.g. "486 Busy Here"."""
 
@@ -276,7 +285,8 @@ class ShowScreen:
 
 @dataclass(frozen=True)
 class PlayTone:
-    tone: str | None  # dial | ringback | busy | reorder | error | not_secure | mitm | None (stop)
+    tone: str | None  # dial | ringback | busy | reorder | error | not_secure | mitm | recall ...
+    # | None (stop); the names are devices/tones.py's TONES
 
 
 @dataclass(frozen=True)
@@ -362,7 +372,8 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | SecuringStarted | Secured | CallNotSecure | PossibleMitm | DtmfReceived
          | StatusChanged | Tick
          | StatsToggled | CallStats | ReverifyRequested
-         | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
+         | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | TransferProgress
+         | PeerWarning
          | LanWarning | AnswerRequested | SwapRequested | AttendedTransferRequested
          | CallReplaced | HandsetAudioChanged | ConferenceRequested | FeatureEvent)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf

@@ -42,6 +42,7 @@ from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
 from deskphone.phone.dialing import Dialing
 from deskphone.phone.history_view import MUTE_KEY, CallTracker
+from deskphone.phone.hook_flash import HookFlash
 from deskphone.phone.idle_panel import IdlePanel
 from deskphone.phone.other_calls import OtherCalls
 from deskphone.phone.screens import (
@@ -54,6 +55,7 @@ from deskphone.phone.screens import (
 )
 from deskphone.phone.settings import MachineSettings
 from deskphone.phone.several_calls import SeveralCalls
+from deskphone.phone.snapshot import snapshot_of
 from deskphone.phone.transfer import BlindTransfer, SetAsideCall
 from deskphone.phone.transfer_flow import TransferFlow
 from deskphone.phone.transitions import TRANSITIONS, bind_handlers
@@ -62,7 +64,9 @@ from deskphone.phone.vocabulary import (
     CONFERENCE_KEY,
     DIAL_KEYS,
     END_REASONS,
+    FLASH_KEYS,
     IN_CALL_STATES,
+    LETTER_KEYS,
     MAX_DIGITS,
     PEER_WARNINGS,
     REVERIFY_KEY,
@@ -96,6 +100,8 @@ class PhoneMachine:
         self.call_id = ""  # the call the earpiece carries, once the call layer named it
         self.others = OtherCalls()  # waiting and held calls, each with its own security
         self.several = SeveralCalls(self)  # call waiting, swap, held calls (its handlers)
+        self.flash = HookFlash(self, self.several)  # the hook flash and its R codes (4x3 keypads)
+        self.key_names = LETTER_KEYS if settings.letter_keys else FLASH_KEYS
         self.transfer_flow = TransferFlow(self)  # blind transfer's handlers (RFC 3515)
         self.dialing = Dialing(self)  # the keys of a lifted handset: digits, redial
         self.held = False
@@ -172,6 +178,8 @@ class PhoneMachine:
                 self.idle.status = f"Missed: {caller}"
                 commands.append(self.show(self.idle_screen()))
             return commands
+        if kind in ("flash", "recall") and self.state is CallState.IN_CALL:
+            return self.flash.timer(kind)
         if kind == "refresh" and self.state in IN_CALL_STATES:
             self.set_timer("refresh", now + 1.0)
             late = self.others.waited_too_long(now, self.settings.ring_seconds)
@@ -183,33 +191,8 @@ class PhoneMachine:
         return []
 
     def snapshot(self) -> dict[str, object]:
-        """What the control socket's `state` reports."""
-        lines: list[str] = getattr(self.screen, "lines", lambda: [])()
-        return {
-            "call": self.state.value,
-            "security": self.security.value,
-            "sas": self.sas,
-            "post_quantum": self.call_security.post_quantum,
-            "peer": self.peer,
-            "off_hook": self.off_hook,
-            "digits": self.digits,
-            "held": self.held,
-            "dtmf": self.last_dtmf,
-            "stats_shown": self.show_stats,
-            "screen": "\n".join(lines),
-            "peer_warning": self.call_security.peer_warning,
-            "possible_attack": self.call_security.possible_attack,
-            "lan_warning": self.idle.lan_warning or None,
-            "transfer": self.transfer.target,
-            "transfer_failed": self.transfer.failed or None,
-            "dnd": self.idle.dnd,
-            "muted": self.muted,
-            "handset_audio": "lost" if self.handset_lost else "ok",
-            "calls": self.calls(),
-            "waiting": getattr(self.others.waiting(), "peer", None),
-            "held_calls": sum(r.role == "held" for r in self.others.records.values()),
-            "conference": self.others.conference() is not None,
-        }
+        """What the control socket's `state` reports (phone/snapshot.py)."""
+        return snapshot_of(self)
 
     @property
     def security(self) -> Security:
@@ -260,6 +243,7 @@ class PhoneMachine:
         self.last_dtmf = ""
         self.answered_at = None
         self.transfer.clear()
+        self.flash.clear()
         self.show_stats = False
         self.stats = None
         self.clear_timer()
@@ -280,7 +264,9 @@ class PhoneMachine:
             post_quantum=self.call_security.post_quantum,
             waiting_caller=getattr(self.others.waiting(), "peer", ""),
             other=self.others.summary(), handed_over=self.transfer.handed_over,
-            conference=self.several.conference_legs()))
+            conference=self.several.conference_legs(),
+            transfer_progress=self.transfer.progress,
+            transfer_notice=self.transfer.notice_at(self.now), keys=self.key_names))
 
     def refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
@@ -384,9 +370,12 @@ class PhoneMachine:
             commands.append(self.show(self.idle_screen()))
         return commands
 
-    def _hang_up(self, event: ev.HookOn) -> Commands:
+    def _hang_up(self, _: ev.HookOn) -> Commands:
+        return self.hang_up_now()
+
+    def hang_up_now(self) -> Commands:
         if self.others.conference() is not None:  # both legs end, or are joined ([phone])
-            return self.several.conference_hang_up(event)
+            return self.several.conference_hang_up()
         return [ev.HangUp(), *self.several.go_idle_or_held()]
 
     def _far_ringing(self, _: ev.CallRinging) -> Commands:
@@ -419,6 +408,8 @@ class PhoneMachine:
         return self.end(event.title, event.detail, "reorder", error=True)
 
     def _in_call_key(self, event: ev.KeyPressed) -> Commands:
+        if self.flash.recall:  # the key after a hook flash is an R code
+            return self.flash.code(event)
         if self.call_security.awaiting_comparison():  # '#': it matches, '*': it does not
             if event.key == "#":
                 return self._confirm(event)
@@ -434,6 +425,9 @@ class PhoneMachine:
             return self.several.swap(event)
         if event.key == MUTE_KEY:  # D with no other call: mute
             return self._toggle_mute(event)
+        if event.key == TRANSFER_KEY and (held := self.others.held()) is not None:
+            # A consultation: XFER hands the held call over to this one (RFC 5589 §7).
+            return self.several.transfer_attended(ev.AttendedTransferRequested(held.call_id))
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
             self.transfer.open()
@@ -506,5 +500,5 @@ class PhoneMachine:
 
 # The objects the machine owns whose handlers are rows of the table ("several.swap").
 PARTS: dict[str, type] = {"several": SeveralCalls, "transfer_flow": TransferFlow,
-                          "dialing": Dialing}
+                          "dialing": Dialing, "flash": HookFlash}
 _HANDLERS = bind_handlers(PhoneMachine, PARTS)

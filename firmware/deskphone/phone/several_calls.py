@@ -77,7 +77,7 @@ class SeveralCalls:
         record = self.m.others.held()
         assert record is not None, "the held state always has a held call"
         return HeldScreen(peer=record.peer, security=record.security.level.value,
-                          off_hook=self.m.off_hook)
+                          off_hook=self.m.off_hook, resume_key=self.m.key_names.resume)
 
     def go_idle_or_held(self) -> Commands:
         """The call in the earpiece is gone: a waiting caller now rings, a held call reminds."""
@@ -216,7 +216,8 @@ class SeveralCalls:
                 ConferenceLeg(record.peer, record.security.level.value, record.security.sas,
                               record.security.level is Security.VERIFIED))
 
-    def conference_hang_up(self, _: ev.HookOn) -> Commands:
+    def conference_hang_up(self) -> Commands:
+        """The handset went down (or the flash window closed with it down) in a conference."""
         record = self.m.others.conference()
         assert record is not None, "the machine asks only during a conference"
         if self.m.settings.conference_hangup == "join":
