@@ -103,7 +103,7 @@ class CallManager:
         self.routes: Routes | None = None
         self.accounts: AccountManager | None = None
         self.media_watch: MediaWatch | None = None
-        self.network: NetworkFollower | None = None  # `[sip] listen` names an interface
+        self.network: NetworkFollower | None = None  # listen: an interface or a wildcard
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -129,6 +129,9 @@ class CallManager:
         host, port = endpoint.local_address
         if port != listen.port:  # "port 0": the kernel chose; Via and Contact must say which
             self.ua.config = replace(self.ua.config, local_port=port)
+        if self.network is not None:  # a wildcard listen: Via/Contact name our primary address
+            self.network.advertise(endpoint)
+            host = self.ua.config.local_host
         self._tasks.append(self.loop.create_task(
             drain(endpoint.events, self.on_sip_event), name="sip-events"))
         self.routes = Routes(self.config, self.account_names, self.emit)
@@ -251,7 +254,8 @@ class CallManager:
         if call.ended:
             await self.teardown(call)
             return
-        sdp = call.offer_answer.create_offer(local_media(self.config, call))
+        sdp = call.offer_answer.create_offer(
+            local_media(self.config, call, self.ua.config.local_host))
         try:
             call.call_id = self.sip(self.ua.invite, uri, sdp, account=account,
                                     replaces=call.replaces)

@@ -131,6 +131,15 @@ class SipEndpoint:
             old_server.close()
         await self.start()
 
+    def advertise(self, host: str) -> None:
+        """Put `host` in Via sent-by and Contact from now on, the socket staying where it is:
+        bound to a wildcard, it receives on the new address already (calls/network.py).
+        Streams to peers are dropped: their local address may be the one that went."""
+        self.ua.config = replace(self.ua.config, local_host=host)
+        for stream in self._streams.values():
+            stream.writer.close()
+        self._streams.clear()
+
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
