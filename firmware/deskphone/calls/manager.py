@@ -123,7 +123,8 @@ class CallManager:
         self.zid = self.cache.reader.local_zid()
         self.network = NetworkFollower.for_config(self, self.loop)
         listen = self.config.sip.listen
-        self.ua, self.account_names = user_agent_for(self.config)
+        self.ua, self.account_names = user_agent_for(
+            self.config, self.network.advertised() if self.network is not None else None)
         self.endpoint = endpoint = endpoint_for(self.ua, self.config)
         await endpoint.start()
         host, port = endpoint.local_address

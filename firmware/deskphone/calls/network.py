@@ -128,9 +128,16 @@ class NetworkFollower:
     def start(self) -> None:
         self.watch.start()
 
+    def advertised(self) -> str | None:
+        """What the user agent puts in Via, Contact and Call-IDs from the start: for a wildcard
+        listen our address (an interface's is in the config already)."""
+        if not self.wildcard:
+            return None
+        return self.address or NO_ADDRESS
+
     def advertise(self, endpoint: SipEndpoint) -> None:
-        """Before the first request: a wildcard-bound endpoint names our address in Via and
-        Contact (an interface's address is in the config already)."""
+        """Once the endpoint is up (its port known): a wildcard-bound one names our address in
+        Via and Contact, or the status says there is no network."""
         if not self.wildcard:
             return
         endpoint.advertise(self.address or NO_ADDRESS)
