@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from deskphone.config import Config
+from deskphone.routing.primary_address import is_wildcard, primary_address
 from deskphone.sip.registration import Account
 from deskphone.sip.transport import SipEndpoint, TransportConfig
 from deskphone.sip.useragent import UaConfig, UserAgent
@@ -26,6 +27,9 @@ def user_agent_for(config: Config, local_host: str | None = None
         names[a.name] = account.name
         accounts.append(account)
     ident, listen = config.identity, config.sip.listen
+    if local_host is None and is_wildcard(listen.host):
+        # 0.0.0.0 is where we bind, not an address to send to (RFC 3261 §18.2.1, §10.2.1)
+        local_host = primary_address(ipv6=listen.host == "::") or "127.0.0.1"
     ua = UserAgent(UaConfig(
         user=ident.user, display_name=ident.display_name,
         local_host=local_host or listen.host,
