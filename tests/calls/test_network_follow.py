@@ -6,9 +6,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from deskphone.calls.network import NO_NETWORK, NetworkFollower, listen_interface, with_address
+from deskphone.calls.network import (
+    NO_ADDRESS,
+    NO_NETWORK,
+    WILDCARD,
+    NetworkFollower,
+    listen_interface,
+    with_address,
+)
 from deskphone.config import config_from_dict
 from deskphone.phone import events as pev
+from deskphone.routing.interface_watch import RTMGRP_IPV4_ROUTE
 
 
 def config(listen: str, **media: str) -> Any:
@@ -85,3 +93,58 @@ def test_follower_rebinds_and_registers_again_only_when_the_address_changed() ->
     assert host.accounts.retries == 1  # the first report: same address, the failed ones retry
     assert host.events == [pev.StatusChanged(NO_NETWORK)]  # between the two: no address
     assert host.config.media.host == "127.0.0.2" and follower.address == "127.0.0.2"
+
+
+# -- a wildcard listen (the Pi's default): nothing re-binds, what we advertise follows ----------
+
+class WildcardEndpoint(Endpoint):
+    def __init__(self) -> None:
+        super().__init__()
+        self.local_address = ("0.0.0.0", 5071)
+        self.advertised: list[str] = []
+
+    def advertise(self, host: str) -> None:
+        self.advertised.append(host)
+
+
+def test_a_wildcard_listen_is_followed_through_the_primary_address() -> None:
+    wildcard = config("udp:0.0.0.0:5071")
+    assert listen_interface(wildcard) == WILDCARD
+    assert wildcard.media.host == "0.0.0.0"  # media on every address too, advertising SIP's
+
+
+def test_wildcard_follower_advertises_without_rebinding() -> None:
+    async def scenario() -> tuple[Host, NetworkFollower]:
+        host, answers = Host(), ["192.0.2.7", None, "198.51.100.4"]
+        host.config = config("udp:0.0.0.0:5071")
+        host.endpoint = WildcardEndpoint()
+        follower = NetworkFollower(host, WILDCARD, "192.0.2.7", asyncio.get_running_loop(),
+                                   lookup=lambda name: answers.pop(0))
+        assert follower.advertised() == "192.0.2.7"
+        follower.advertise(host.endpoint)  # at start, before the first REGISTER
+        for _ in range(3):
+            await follower._follow_once()
+        return host, follower
+
+    host, follower = asyncio.run(scenario())
+    assert host.endpoint.bound == []  # the wildcard socket hears every address already
+    assert host.endpoint.advertised == ["192.0.2.7", "198.51.100.4"]
+    assert host.accounts.changes == 1 and host.accounts.retries == 1
+    assert host.events == [pev.StatusChanged(NO_NETWORK)]
+    assert host.config.sip.listen.host == "0.0.0.0"  # the settings keep the wildcard
+    assert follower.watch.groups & RTMGRP_IPV4_ROUTE  # a new default route is a change too
+
+
+def test_wildcard_follower_without_an_address_advertises_loopback_not_the_wildcard() -> None:
+    async def scenario() -> tuple[Host, NetworkFollower]:
+        host = Host()
+        host.config = config("udp:0.0.0.0:5071")
+        host.endpoint = WildcardEndpoint()
+        follower = NetworkFollower(host, WILDCARD, None, asyncio.get_running_loop())
+        follower.advertise(host.endpoint)
+        return host, follower
+
+    host, follower = asyncio.run(scenario())
+    assert follower.advertised() == NO_ADDRESS == "127.0.0.1"
+    assert host.endpoint.advertised == ["127.0.0.1"]
+    assert host.events == [pev.StatusChanged(NO_NETWORK)]

@@ -19,6 +19,7 @@ from deskphone.calls.call import ActiveCall
 from deskphone.calls.zrtp_driver import ZrtpDriver
 from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
+from deskphone.routing.primary_address import is_wildcard
 from deskphone.routing.privacy import PrivacyPolicy
 from deskphone.sdp import LocalMedia, Negotiated, OfferAnswer
 from deskphone.zrtp.session import ZrtpConfig, ZrtpSession
@@ -32,8 +33,13 @@ def new_offer_answer(config: Config) -> OfferAnswer:
     return OfferAnswer(username=policy.sdp_username(config.identity.user))
 
 
-def local_media(config: Config, call: ActiveCall, *, answer: bool = False) -> LocalMedia:
-    """What our SDP offers or answers for this call (RFC 3264 §5), a=zrtp-hash included."""
+def local_media(config: Config, call: ActiveCall, sip_host: str, *,
+                answer: bool = False) -> LocalMedia:
+    """What our SDP offers or answers for this call (RFC 3264 §5), a=zrtp-hash included.
+    `sip_host`: the address our Via and Contact advertise. Media bound to a wildcard ([media]
+    host 0.0.0.0, the Pi's default) receives on every address, but c= and o= must name one the
+    far end can send to (RFC 4566 §5.7; c=0.0.0.0 would even mean hold, RFC 3264 §8.4): the
+    same address as our SIP, which follows the network (calls/network.py)."""
     assert call.media is not None and call.zrtp is not None
     ice = call_ice.local_attributes(call, answer=answer)
     if ice is not None:  # RFC 8839 §4.2.1.2: c=/m= carry the default candidate
@@ -41,7 +47,8 @@ def local_media(config: Config, call: ActiveCall, *, answer: bool = False) -> Lo
         return LocalMedia(address=address, port=port, codecs=config.audio.codecs, dtmf=True,
                           zrtp_hash=call.zrtp.hello_hash(), direction=call.direction,
                           ice=attributes)
-    return LocalMedia(address=config.media.host, port=call.media.local_port,
+    address = sip_host if is_wildcard(config.media.host) else config.media.host
+    return LocalMedia(address=address, port=call.media.local_port,
                       codecs=config.audio.codecs, dtmf=True,
                       zrtp_hash=call.zrtp.hello_hash(), direction=call.direction)
 

@@ -105,7 +105,7 @@ class CallManager:
         self.routes: Routes | None = None
         self.accounts: AccountManager | None = None
         self.media_watch: MediaWatch | None = None
-        self.network: NetworkFollower | None = None  # `[sip] listen` names an interface
+        self.network: NetworkFollower | None = None  # listen: an interface or a wildcard
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -125,12 +125,16 @@ class CallManager:
         self.zid = self.cache.reader.local_zid()
         self.network = NetworkFollower.for_config(self, self.loop)
         listen = self.config.sip.listen
-        self.ua, self.account_names = user_agent_for(self.config)
+        self.ua, self.account_names = user_agent_for(
+            self.config, self.network.advertised() if self.network is not None else None)
         self.endpoint = endpoint = endpoint_for(self.ua, self.config)
         await endpoint.start()
         host, port = endpoint.local_address
         if port != listen.port:  # "port 0": the kernel chose; Via and Contact must say which
             self.ua.config = replace(self.ua.config, local_port=port)
+        if self.network is not None:  # a wildcard listen: Via/Contact name our primary address
+            self.network.advertise(endpoint)
+            host = self.ua.config.local_host
         self._tasks.append(self.loop.create_task(
             drain(endpoint.events, self.on_sip_event), name="sip-events"))
         self.routes = Routes(self.config, self.account_names, self.emit)
@@ -260,7 +264,8 @@ class CallManager:
         if call.ended:
             await self.teardown(call)
             return
-        sdp = call.offer_answer.create_offer(local_media(self.config, call))
+        sdp = call.offer_answer.create_offer(
+            local_media(self.config, call, self.ua.config.local_host))
         try:
             call.call_id = self.sip(self.ua.invite, uri, sdp, account=account,
                                     replaces=call.replaces)

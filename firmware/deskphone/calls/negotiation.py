@@ -120,7 +120,7 @@ class CallNegotiation:
         host = self.host
         try:
             answer, negotiated = call.offer_answer.create_answer(
-                offer, local_media(host.config, call, answer=True))
+                offer, local_media(host.config, call, host.ua.config.local_host, answer=True))
         except SdpError as exc:
             log.warning("call %s: unusable offer: %s", call.call_id, exc)
             host.sip(host.ua.reject, call.call_id, 488)
@@ -135,7 +135,8 @@ class CallNegotiation:
     def reoffer(self, call: ActiveCall, direction: str) -> None:
         # RFC 3264 §8.4: hold is a re-offer with sendonly (or inactive if they hold us too).
         call.direction = direction
-        sdp = call.offer_answer.create_offer(local_media(self.host.config, call))
+        sdp = call.offer_answer.create_offer(
+            local_media(self.host.config, call, self.host.ua.config.local_host))
         self.host.sip(self.host.ua.reinvite, call.call_id, sdp)
 
     def reoffered(self, call: ActiveCall, sdp: bytes) -> None:
@@ -143,7 +144,7 @@ class CallNegotiation:
         host = self.host
         try:
             answer, negotiated = call.offer_answer.create_answer(
-                sdp, local_media(host.config, call, answer=True))
+                sdp, local_media(host.config, call, host.ua.config.local_host, answer=True))
         except SdpError:
             # ua.reject_reoffer arrives with the sip/ rework; until then this fails as before
             # (logged by drain), and the re-INVITE's transaction times out.

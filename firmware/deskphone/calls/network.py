@@ -12,6 +12,14 @@ and the interface's address is not the one we use, `NetworkFollower`:
 3. REGISTERs every account again at once (accounts.py `network_changed`);
 4. withdraws the DNS-SD announcement and announces on the new address (routes.py).
 
+`[sip] listen = "udp:0.0.0.0:5071"` (the Pi's default) binds every address: the socket needs no
+re-binding, but what the phone *advertises* must be one concrete address of its own and follow
+it — the default route's source address (routing/primary_address.py gives the rule and its RFC
+3261 §18.2.1/§10.2.1 reasoning). The follower then watches routes as well as addresses, and on a
+change tells the user agent its new Via/Contact host (`SipEndpoint.advertise`), the SDP of new
+calls names it (call_media.py: a wildcard [media] host advertises the SIP host), and steps 3
+and 4 above follow as for an interface.
+
 While the interface has no address (link down, no lease yet) the status says "No network" and
 nothing is retried: the next kernel report brings us back. Nothing here polls.
 """
@@ -31,16 +39,24 @@ from deskphone.config import Config
 from deskphone.phone import events as pev
 from deskphone.routing.interface_watch import InterfaceWatch
 from deskphone.routing.interfaces import InterfaceError, discovery_address
+from deskphone.routing.primary_address import is_wildcard, primary_address
 from deskphone.sip.transport import SipEndpoint
 
 log = logging.getLogger(__name__)
 
 NO_NETWORK = "No network"
+# What Via/Contact say while a wildcard-bound phone has no address at all: reachable from this
+# machine only, never 0.0.0.0 (not an address, RFC 3261 §18.2.1); replaced by the first address.
+NO_ADDRESS = "127.0.0.1"
+WILDCARD = "*"  # `interface` of a follower of the primary address (a wildcard listen)
 
 
 def listen_interface(config: Config) -> str | None:
-    """The interface `[sip] listen` names, or None when it gives an address (or a host name)."""
+    """The interface `[sip] listen` names, WILDCARD for 0.0.0.0 or ::, or None when it gives
+    one address (or a host name)."""
     host = config.sip.listen.host
+    if is_wildcard(host):
+        return WILDCARD
     try:
         ipaddress.ip_address(host)
         return None
@@ -77,15 +93,16 @@ class NetworkHost(Protocol):
 
 
 class NetworkFollower:
-    def __init__(self, host: NetworkHost, interface: str, address: str,
+    def __init__(self, host: NetworkHost, interface: str, address: str | None,
                  loop: asyncio.AbstractEventLoop,
                  lookup: Callable[[str], str | None] | None = None) -> None:
         self.host = host
         self.interface = interface
         self.address: str | None = address
         self.loop = loop
-        self.lookup = lookup or interface_address
-        self.watch = InterfaceWatch(loop, self._changed)
+        self.wildcard = interface == WILDCARD
+        self.lookup = lookup or (self._primary if self.wildcard else interface_address)
+        self.watch = InterfaceWatch(loop, self._changed, routes=self.wildcard)
         self.renumbered = 0  # address changes followed
         self._following: asyncio.Task[None] | None = None
         self._again = False
@@ -98,6 +115,9 @@ class NetworkFollower:
         interface = listen_interface(host.config)
         if interface is None:
             return None
+        if interface == WILDCARD:  # the socket stays on the wildcard; `advertise` does the rest
+            return cls(host, interface, primary_address(ipv6=host.config.sip.listen.host == "::"),
+                       loop)
         address = interface_address(interface)
         if address is None:
             raise OSError(f"sip.listen = {host.config.sip.listen}: interface {interface} has no "
@@ -107,6 +127,26 @@ class NetworkFollower:
 
     def start(self) -> None:
         self.watch.start()
+
+    def advertised(self) -> str | None:
+        """What the user agent puts in Via, Contact and Call-IDs from the start: for a wildcard
+        listen our address (an interface's is in the config already)."""
+        if not self.wildcard:
+            return None
+        return self.address or NO_ADDRESS
+
+    def advertise(self, endpoint: SipEndpoint) -> None:
+        """Once the endpoint is up (its port known): a wildcard-bound one names our address in
+        Via and Contact, or the status says there is no network."""
+        if not self.wildcard:
+            return
+        endpoint.advertise(self.address or NO_ADDRESS)
+        if self.address is None:
+            log.info("network: no address yet")
+            self.host.emit(pev.StatusChanged(NO_NETWORK))
+
+    def _primary(self, _interface: str) -> str | None:
+        return primary_address(ipv6=self.host.config.sip.listen.host == "::")
 
     def close(self) -> None:
         self.watch.close()
@@ -150,10 +190,14 @@ class NetworkFollower:
         log.info("network: %s has a new address", self.interface)
         self.address = address
         self.renumbered += 1
-        host.config = with_address(host.config, self.interface, address)
         endpoint = host.endpoint
-        if endpoint is not None:
-            await endpoint.rebind(address)
+        if self.wildcard:  # bound to every address already: only what we advertise changes
+            if endpoint is not None:
+                endpoint.advertise(address)
+        else:
+            host.config = with_address(host.config, self.interface, address)
+            if endpoint is not None:
+                await endpoint.rebind(address)
         if host.accounts is not None:
             host.accounts.network_changed()
         else:

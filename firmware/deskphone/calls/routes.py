@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from deskphone.phone import events as pev
 from deskphone.routing.dialplan import DIRECT, DialPlan, DialPlanError, PeerLike
 from deskphone.routing.discovery import LanDirectory
 from deskphone.routing.interfaces import InterfaceError, discovery_address
+from deskphone.routing.primary_address import is_wildcard, primary_address
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ class Routes:
                 log.error("LAN discovery is off: %s", exc)
                 self.emit(pev.StatusChanged("no LAN discovery"))
                 return
-        if address in ("0.0.0.0", "::"):
-            address = primary_address()
+        if is_wildcard(address):  # never announce 0.0.0.0: the rule of primary_address.py
+            address = primary_address(ipv6=":" in address) or "127.0.0.1"
         directory = LanDirectory(address, ident.extension, port, zid_hex, ident.display_name,
                                  on_change=self._directory_changed)
         try:
@@ -128,12 +128,3 @@ class Routes:
                  "zid_changed": p.zid_changed, "verified": verified(p.zid)}
                 for p in sorted(self.directory.peers(), key=lambda p: p.extension)]
 
-
-def primary_address() -> str:
-    """The address the LAN reaches us on (no packet is sent: connect() on UDP only routes)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere real
-            return str(probe.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"

@@ -323,8 +323,10 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     port_max = read_int(media_t, "port_max", "media", 16483, 1025, 65535)
     if port_max <= port_min:
         raise ConfigError("media.port_max", port_max, f"greater than media.port_min ({port_min})")
-    media = MediaConfig(host=read_str(media_t, "host", "media", listen.host if listen.host not in
-                                  ("0.0.0.0", "::") else default_host) or default_host,
+    # The media host defaults to the SIP listen host, a wildcard included (the Pi's default):
+    # media bound to every address advertise the SIP host in c= (calls/call_media.py), so both
+    # follow the network together.
+    media = MediaConfig(host=read_str(media_t, "host", "media", listen.host) or listen.host,
                         port_min=port_min, port_max=port_max,
                         inactivity_timeout=read_float(media_t, "inactivity_timeout", "media", 30.0,
                                                   0.0, 3600.0))

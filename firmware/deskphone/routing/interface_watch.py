@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
+RTMGRP_IPV4_ROUTE = 0x40
+RTMGRP_IPV6_ROUTE = 0x400
 SETTLE_SECONDS = 0.3  # a DHCP renumbering deletes then adds: act once, on the result
 RECEIVE_BYTES = 65536
 
@@ -34,8 +36,14 @@ class InterfaceWatch:
     """Calls `on_change()` once the interfaces have settled after the kernel reported a change."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[], None], *,
-                 settle_seconds: float = SETTLE_SECONDS) -> None:
+                 settle_seconds: float = SETTLE_SECONDS, routes: bool = False) -> None:
         self.loop = loop
+        # `routes`: also hear route changes. A wildcard listen advertises the default route's
+        # source address (primary_address.py), which a new default route changes (DHCP adds
+        # the route after the address) with no address or link event of its own.
+        self.groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+        if routes:
+            self.groups |= RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE
         self.on_change = on_change
         self.settle_seconds = settle_seconds
         self._socket: socket.socket | None = None
@@ -52,7 +60,7 @@ class InterfaceWatch:
             return False
         try:
             sock.setblocking(False)
-            sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+            sock.bind((0, self.groups))
             self.loop.add_reader(sock.fileno(), self._readable)
         except OSError as exc:
             sock.close()

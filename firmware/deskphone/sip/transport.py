@@ -80,9 +80,13 @@ class _Stream:
 
 
 class SipEndpoint:
-    def __init__(self, ua: UserAgent, config: TransportConfig | None = None):
+    def __init__(self, ua: UserAgent, config: TransportConfig | None = None, *,
+                 bind_host: str | None = None):
         self.ua = ua
         self.config = config or TransportConfig()
+        # Where the socket binds; None: the host Via and Contact name. A wildcard (0.0.0.0)
+        # binds every address while Via/Contact name one of them (`advertise`).
+        self.bind_host = bind_host
         self.kind = ua.config.transport.lower()
         if self.kind not in ("udp", "tcp", "tls"):
             raise ValueError(f"transport {ua.config.transport!r} is not one of udp, tcp, tls")
@@ -104,7 +108,7 @@ class SipEndpoint:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
-        host, port = self.ua.config.local_host, self.ua.config.local_port
+        host, port = self.bind_host or self.ua.config.local_host, self.ua.config.local_port
         if self.kind == "udp":
             self._udp, _ = await self._loop.create_datagram_endpoint(
                 lambda: _Datagrams(self), local_addr=(host, port)
@@ -120,6 +124,7 @@ class SipEndpoint:
         Streams to peers are dropped (their local address is gone too); the core re-sends."""
         port = self.local_address[1]
         self.ua.config = replace(self.ua.config, local_host=host, local_port=port)
+        self.bind_host = None
         old_udp, old_server = self._udp, self._server
         self._udp = self._server = None
         for stream in self._streams.values():
@@ -130,6 +135,15 @@ class SipEndpoint:
         if old_server is not None:
             old_server.close()
         await self.start()
+
+    def advertise(self, host: str) -> None:
+        """Put `host` in Via sent-by and Contact from now on, the socket staying where it is:
+        bound to a wildcard, it receives on the new address already (calls/network.py).
+        Streams to peers are dropped: their local address may be the one that went."""
+        self.ua.config = replace(self.ua.config, local_host=host)
+        for stream in self._streams.values():
+            stream.writer.close()
+        self._streams.clear()
 
     async def close(self) -> None:
         if self._timer is not None:
