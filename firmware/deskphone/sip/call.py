@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from deskphone.sip import events as ev
 from deskphone.sip.account import Account
@@ -15,6 +16,9 @@ from deskphone.sip.dialog import Dialog
 from deskphone.sip.message import SipRequest
 from deskphone.sip.transaction import ClientTransaction, ServerTransaction, Transaction
 from deskphone.sip.uri import Uri
+
+if TYPE_CHECKING:
+    from deskphone.sip.session_timer import SessionState
 
 Addr = tuple[str, int]
 
@@ -56,6 +60,14 @@ class Call:
     refer_received: int | None = None
     refer_sent: bool = False
     refer_deadline: float | None = None
+    # RFC 4028 (session_timer.py): the agreed session, a refresh due or in flight, the last
+    # SDP we sent (a refresh offers it again), and what 422s asked for.
+    session: SessionState | None = None
+    session_refreshing: bool = False
+    refresh_pending: bool = False
+    local_sdp: bytes | None = None
+    min_se_asked: int = 0
+    retries_422: int = 0
 
 
 class CallStateError(RuntimeError):

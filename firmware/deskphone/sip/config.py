@@ -29,6 +29,9 @@ class UaConfig:
     # answered statelessly (stateless.py, RFC 3261 §8.2.7). A phone needs a handful; a flood of
     # 2,000/s would otherwise hold 64,000 (64*T1 each).
     max_server_transactions: int = 128
+    # RFC 4028 (session_timer.py): the session interval we offer (0: none) and our Min-SE.
+    session_expires: int = 1800
+    min_se: int = 90
 
 
 @dataclass
