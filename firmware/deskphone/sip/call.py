@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from deskphone.sip import events as ev
 from deskphone.sip.account import Account
@@ -16,9 +15,6 @@ from deskphone.sip.dialog import Dialog
 from deskphone.sip.message import SipRequest
 from deskphone.sip.transaction import ClientTransaction, ServerTransaction, Transaction
 from deskphone.sip.uri import Uri
-
-if TYPE_CHECKING:
-    from deskphone.sip.session_timer import SessionState
 
 Addr = tuple[str, int]
 
@@ -29,6 +25,26 @@ class SipCallState(StrEnum):
     ANSWERED = "answered"  # UAS: our 2xx sent, its ACK not yet here
     CONFIRMED = "confirmed"  # the dialog is confirmed (§12.1)
     ENDED = "ended"
+
+
+@dataclass
+class SessionState:
+    """The session interval agreed for one call, and who refreshes it (RFC 4028,
+    session_timer.py)."""
+
+    interval: int
+    we_refresh: bool
+    refreshed_at: float
+
+    @property
+    def refresh_at(self) -> float | None:
+        return self.refreshed_at + self.interval / 2 if self.we_refresh else None  # §10
+
+    @property
+    def expires_at(self) -> float:
+        # §10: the BYE goes out before the interval ends, so it arrives while the far side's
+        # (and any proxy's) record of the session still exists.
+        return self.refreshed_at + self.interval - min(32.0, self.interval / 3)
 
 
 @dataclass
@@ -147,4 +163,5 @@ def end_reason(code: int) -> str:
     return "failed"
 
 
-__all__ = ["Addr", "Call", "CallStateError", "CallTable", "SipCallState", "end_reason"]
+__all__ = ["Addr", "Call", "CallStateError", "CallTable", "SessionState", "SipCallState",
+           "end_reason"]

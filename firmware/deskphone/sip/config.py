@@ -49,6 +49,8 @@ class UaStats:
     flow_checks_sent: int = 0  # OPTIONS asking the registrar which mapping it sees (flow.py)
     flow_changes: int = 0  # ... that came back with another mapping: registered again
     flow_failures: int = 0  # ... that got no answer within 10 s: registered again
+    session_refreshes_sent: int = 0  # RFC 4028 §10 refresh re-INVITEs of ours
+    sessions_expired: int = 0  # ... calls ended with BYE: no refresh came in time (§10)
 
 
 __all__ = ["UaConfig", "UaStats"]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from deskphone.sip import events as ev
 from deskphone.sip.builder import MessageBuilder
-from deskphone.sip.call import Call, CallTable, SipCallState
+from deskphone.sip.call import Call, CallTable, SessionState, SipCallState
 from deskphone.sip.headers import parse_delta_seconds
 from deskphone.sip.message import SipMessage, SipRequest, SipResponse
 from deskphone.sip.transaction import ServerTransaction
@@ -42,26 +42,6 @@ from deskphone.sip.uri import SipSyntaxError
 TIMER = "timer"  # the option tag (§4)
 MIN_SE_FLOOR = 90  # §4, §5: no Min-SE below 90 s
 MAX_422_RETRIES = 3  # each must raise Min-SE (§7.4); a proxy chain has a few at most
-
-
-@dataclass
-class SessionState:
-    """The session interval agreed for one call, and who refreshes it."""
-
-    interval: int
-    we_refresh: bool
-    refreshed_at: float
-    refreshing: bool = False  # a refresh re-INVITE of ours is in flight (not the person's)
-
-    @property
-    def refresh_at(self) -> float | None:
-        return self.refreshed_at + self.interval / 2 if self.we_refresh else None  # §10
-
-    @property
-    def expires_at(self) -> float:
-        # §10: the BYE goes out before the interval ends, so it arrives while the far side's
-        # (and any proxy's) record of the session still exists.
-        return self.refreshed_at + self.interval - min(32.0, self.interval / 3)
 
 
 @dataclass(frozen=True)
@@ -245,6 +225,7 @@ class SessionTimers:
             if state.expires_at <= now:
                 # §10: no refresh came (or ours got no 2xx) in time: the session is over.
                 call.session = None
+                self.builder.stats.sessions_expired += 1
                 self._send_bye(call, now)
                 self.calls.end(call, "connection_lost", None)
                 continue
@@ -262,6 +243,7 @@ class SessionTimers:
         call.reinvite_sdp = call.local_sdp  # what a 491's retry sends again (RFC 3261 §14.1)
         self._send_reinvite(call, call.local_sdp, now)
         call.refresh_pending = True
+        self.builder.stats.session_refreshes_sent += 1
 
 
 def _with_timer(tags: list[str]) -> str:
