@@ -142,6 +142,10 @@ def test_uac_without_timer_support_gets_us_as_refresher_and_no_require():
     ua = _ua()
     ua.receive_datagram(_request("INVITE", "c2", body=SDP), PEER, 0.0)
     ua.datagrams_to_send(0.0)
+    ua.ringing("c2", 0.0)
+    (ringing,) = _responses(ua, 0.0)
+    assert ringing.status == 180 and ringing.headers.get("Session-Expires") is None
+    assert ua.calls["c2"].session is None  # only a 2xx sets the session (§9)
     ua.answer("c2", ANSWER, 0.0)
     (ok,) = [r for r in _responses(ua, 0.0) if r.status == 200]
     assert ok.headers.get("Session-Expires") == "1800;refresher=uas"

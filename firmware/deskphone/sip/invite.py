@@ -206,7 +206,7 @@ class InviteSessions:
                     response.headers.add("Record-Route", value)
         if sdp is not None:
             self.builder.add_body(response, sdp)
-        if status < 300:
+        if 200 <= status < 300:
             self.timers.accept(call, call.invite, response, now)  # RFC 4028 §9
         transaction.send_response(response, now)
 
