@@ -8,10 +8,10 @@ one session interval, whichever side it was.
 
 What each message carries:
 
-- every INVITE and re-INVITE we send: `Supported: timer`, `Session-Expires` (our interval, or
-  the one agreed; with `refresher=uac` when we are the refresher of an agreed session, none
-  otherwise, §7.1 RECOMMENDS leaving the choice to the UAS), `Min-SE` (§7.1, §7.4: the largest
-  a 422 asked for);
+- every INVITE and re-INVITE we send: `Supported: timer`, `Session-Expires` (our interval,
+  with no refresher: §7.1 RECOMMENDS leaving the choice to the UAS; once a session is agreed,
+  its interval and refresher, `uac` when it is us, the sender, §7.4), `Min-SE` (§7.1, §7.4:
+  the largest a 422 asked for);
 - a 422 to our INVITE or refresh: the same request again, once per larger `Min-SE` (§7.4);
 - an INVITE or re-INVITE we receive: 422 with our `Min-SE` when its `Session-Expires` is below
   our minimum (§9); otherwise our 2xx carries `Session-Expires` with the interval (the asked
