@@ -86,3 +86,21 @@ def test_sipp_uac_requiring_us_as_refresher_gets_our_refresh_reinvite(bench: Sip
     assert INTERVAL / 3 < refreshed - answered < INTERVAL * 2 / 3, context  # §10: at half
     assert "Call ended" in ended["screen"] and "Connection lost" not in ended["screen"], context
     phone.ctl("hook", "on")
+
+
+def test_sipp_uas_answering_422_gets_the_invite_again_with_its_min_se(bench: SippBench) -> None:
+    phone = bench.phone
+    sipp = bench.sipp(OWN_SCENARIOS / "uas_422_then_answer.xml")
+    phone.ctl("hook", "off")
+    phone.ctl("dial", sipp.uri)
+    in_call = phone.wait(call="in_call")
+    phone.ctl("hook", "on")
+    result = sipp.finish()
+    context = bench.context(in_call, result.summary())
+    assert result.returncode == 0 and result.successful_calls == 1, context
+    first, retry = [m for m in result.wire if m.way == "received"
+                    and m.start_line.startswith("INVITE")]
+    assert "Session-Expires: 1800" in first.text and "Min-SE: 90" in first.text, context
+    # RFC 4028 §7.4: the same call (Call-ID), the next CSeq, the interval the 422 asked for
+    assert first.cseq == "1 INVITE" and retry.cseq == "2 INVITE", context
+    assert "Session-Expires: 1900" in retry.text and "Min-SE: 1900" in retry.text, context
