@@ -18,6 +18,7 @@ table, a callable to report events) and none importing this module:
   redirects;
 - `in_dialog.py`: `InDialogRequests`, BYE, re-INVITE, OPTIONS/INFO, REFER/NOTIFY;
 - `registration.py`: `Registration`, one per account; `probe.py`: OPTIONS probes.
+- `session_timer.py`: `SessionTimers`, RFC 4028 Session-Expires, refreshes, BYE on expiry.
 
 This module holds the sans-IO surface, the commands (delegated), and the dispatch of incoming
 requests, responses and transaction events to the part that handles them.
