@@ -14,7 +14,7 @@ DIALPLAN_USERS = {"201": "alice", "202": "bob", "203": "carol"}  # carol has no 
 def account_phone(root: Path, user: str, extension: str, registrars: list[str], *,
                   expires: int = 600, probe_seconds: float = 120.0,
                   timeout_seconds: float = 8.0, media_ports: tuple[int, int] | None = None,
-                  extra: str = "") -> PhoneProcess:
+                  extra: str = "", sip: str = "") -> PhoneProcess:
     """A phone whose account `office` registers `user` (password `<user>pw`) with `registrars`,
     primary first; numbers 201-203 call alice, bob and carol through the account."""
     domain = registrars[0]
@@ -36,6 +36,7 @@ display_name = "{user.title()}"
 
 [sip]
 listen = "udp:127.0.0.1:0"
+{sip}
 
 [devices]
 mode = "sim"

@@ -21,7 +21,7 @@ from tests.support import free_udp_port, require_tool
 EXTENSION = "201"
 
 
-def phone_config(sip_port: int) -> str:
+def phone_config(sip_port: int, extra: str = "") -> str:
     return f"""
 [identity]
 user = "ext{EXTENSION}"
@@ -36,18 +36,19 @@ mode = "sim"
 
 [discovery]
 enabled = false
-"""
+{extra}"""
 
 
 class SippBench:
     """One phone and any number of SIPp runs under one tmp dir."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, extra_config: str = "") -> None:
         self.root = root
         # The SIP port is chosen here, not by the kernel: the control socket answers before the
         # phone has bound its SIP socket, and until then `state` reports the configured port.
         self.sip_port = free_udp_port()
-        self.phone = PhoneProcess("phone", EXTENSION, root / "phone", phone_config(self.sip_port))
+        self.phone = PhoneProcess("phone", EXTENSION, root / "phone", phone_config(self.sip_port,
+                                                                                 extra_config))
         self.sipps: list[Sipp] = []
 
     @property
@@ -66,11 +67,12 @@ class SippBench:
         assert self.phone.state()["sip"] == f"udp:{self.phone_address}", self.phone.state()
 
     def sipp(self, scenario: Path, *, calls_phone: bool = False, service: str = "service",
-             extra: tuple[str, ...] = ()) -> Sipp:
+             extra: tuple[str, ...] = (), timeout_s: int = 20) -> Sipp:
         """A started SIPp: a UAC calling the phone (`calls_phone`) or a UAS waiting for it."""
         run = Sipp(self.root / f"sipp{len(self.sipps)}", scenario,
                    remote=self.phone_address if calls_phone else None,
-                   service=f"ext{EXTENSION}" if calls_phone else service, extra=extra)
+                   service=f"ext{EXTENSION}" if calls_phone else service, extra=extra,
+                   timeout_s=timeout_s)
         self.sipps.append(run)
         return run.start()
 

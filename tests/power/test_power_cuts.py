@@ -3,9 +3,9 @@
 The firmware's durable writes are the ZRTP retained-secret cache (SQLite, zrtp/cache.py, written
 from zrtp/writer.py's worker thread with the same statements), and the files the first-boot
 script writes through deskphone.storage.atomic_write_* (the phone's config, the networkd and
-wpa_supplicant files, the host name, the report on the card). The phone keeps no call history and
-writes no settings at run time (its settings come from the config file first boot wrote), so
-there is nothing else to cut.
+wpa_supplicant files, the host name, the report on the card), and what the phone rewrites at run
+time through the same atomic writes: the call history (history.jsonl, phone_files.HistoryKeeper)
+and the settings the person changes on the phone (settings.json: the volumes, VolumeKeeper).
 
 Each test runs the real writer in a child process and sends it SIGKILL at a different moment each
 round — after a varied number of completed writes, plus a varied fraction of one write's time, so
@@ -18,6 +18,7 @@ The sleep before each kill only moves where it lands; nothing waits on time for 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -30,10 +31,19 @@ from pathlib import Path
 
 import pytest
 
+from deskphone.phone.history import MAX_ENTRIES, parse_history
+from deskphone.phone_files import VolumeKeeper
 from deskphone.storage import atomic_write_bytes
 from deskphone.zrtp.cache import ZrtpCache
 from tests.boot.bootmods import BOOT
-from tests.power.writers import PEERS, Model, content, model_zrtp, parse_content
+from tests.power.writers import (
+    PEERS,
+    Model,
+    content,
+    model_zrtp,
+    parse_content,
+    volume_change,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -149,6 +159,60 @@ def test_atomic_write_killed_at_many_points_leaves_old_or_new_and_no_pile_of_tem
     atomic_write_bytes(path, content(start), mode=0o640)
     assert leftovers(path) == [] and parse_content(path.read_bytes()) == start
     assert temp_left > 0  # some cuts did land between mkstemp and rename
+
+
+def history_calls(path: Path) -> list[int]:
+    """The calls the history file holds, oldest first, as the phone reads it at start: every
+    line must parse (a torn file would cost lines)."""
+    history, errors = parse_history(path.read_text(), str(path))
+    assert errors == [], errors
+    return [int(r.peer.split(":")[1].split("@")[0]) for r in reversed(history.newest_first())]
+
+
+def test_call_history_killed_at_many_points_holds_the_calls_before_the_cut_or_one_more(tmp_path):
+    path = tmp_path / "history.jsonl"
+    rng = random.Random(44)
+    held: list[int] = []  # the calls the file held after the last round, oldest first
+    start = 0  # the next child's first call
+    landed_in_flight = 0
+    for round_ in range(ROUNDS):
+        # round 0 cuts the very first write (no file yet); later rounds pass MAX_ENTRIES calls,
+        # where each write also drops the oldest one
+        writes = 0 if round_ == 0 else rng.randrange(0, 12)
+        lines = cut(writer("history", path, start), writes=writes, within=rng.uniform(0, 0.004))
+        done = last_done(lines)
+        in_flight = start if done is None else done + 1
+        floor = [*held, *range(start, in_flight)][-MAX_ENTRIES:]
+        with_flight = [*held, *range(start, in_flight + 1)][-MAX_ENTRIES:]
+        calls = history_calls(path) if path.exists() else []
+        assert calls in (floor, with_flight), (round_, start, done, calls[-5:], floor[-5:])
+        landed_in_flight += calls == with_flight
+        held, start = calls, in_flight + 1  # the call in flight landed, or never will
+    assert len(held) == MAX_ENTRIES and landed_in_flight > 0
+
+
+def test_volume_settings_killed_at_many_points_hold_the_old_or_the_new_levels(tmp_path):
+    path = tmp_path / "settings.json"
+    rng = random.Random(45)
+    levels = {"earpiece": 8, "ringer": 8}  # what the file holds (none yet: the defaults)
+    start = 0
+    for round_ in range(ROUNDS):
+        # each child reads the file first, as the phone does after its restart
+        lines = cut(writer("volume", path, start), writes=rng.randrange(0, 30),
+                    within=rng.uniform(0, 0.002))
+        done = last_done(lines)
+        in_flight = start if done is None else done + 1
+        before = dict(levels)
+        for i in range(start, in_flight):
+            name, level = volume_change(i)
+            before[name] = int(level)
+        name, level = volume_change(in_flight)
+        with_flight = {**before, name: int(level)}
+        stored = json.loads(path.read_text())["volume"] if path.exists() else levels
+        assert stored in (before, with_flight), (round_, start, done, stored, before)
+        assert VolumeKeeper(path).levels == stored  # read back whole, as the phone would
+        levels, start = stored, in_flight + 1
+    assert start > ROUNDS  # changes did complete between the cuts
 
 
 OLD = """[identity]

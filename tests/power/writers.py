@@ -69,6 +69,22 @@ def parse_content(data: bytes) -> int:
     return int(fields["v"])
 
 
+def history_call(i: int) -> object:
+    """Call i as the phone machine reports it: each one's peer names its number, so the file
+    tells which calls it holds; names vary in length so the file size moves."""
+    from deskphone.phone.feature_events import RecordCall
+
+    return RecordCall(direction=("incoming", "outgoing", "missed")[i % 3],
+                      peer=f"sip:{i}@192.0.2.7", name="Caller " + "x" * (i * 37 % 200),
+                      started=float(i), answered=None if i % 3 == 2 else i + 1.0,
+                      ended=i + 30.0, security="secure")
+
+
+def volume_change(i: int) -> tuple[str, str]:
+    """Change i of the volumes: earpiece and ringer in turn, a level from 0 to 10."""
+    return ("earpiece", "ringer")[i % 2], str(i * 7 % 11)
+
+
 def main(argv: list[str]) -> int:
     kind, path, first = argv[1], Path(argv[2]), int(argv[3])
     if kind == "zrtp":
@@ -82,8 +98,21 @@ def main(argv: list[str]) -> int:
 
         print("ready", flush=True)
         write = lambda i: atomic_write_bytes(path, content(i), mode=0o640)  # noqa: E731
+    elif kind == "history":
+        from deskphone.phone_files import HistoryKeeper
+
+        keeper = HistoryKeeper(path, clock=lambda: 0.0, wall=lambda: 1.7e9)
+        print("ready", flush=True)
+        write = lambda i: keeper.apply(history_call(i))  # type: ignore[arg-type]  # noqa: E731
+    elif kind == "volume":
+        from deskphone.phone_files import VolumeKeeper
+
+        volumes = VolumeKeeper(path)
+        print("ready", flush=True)
+        write = lambda i: volumes.change(*volume_change(i))  # noqa: E731
     else:
-        print(f"unknown writer {kind!r} (expected zrtp or atomic)", file=sys.stderr)
+        print(f"unknown writer {kind!r} (expected zrtp, atomic, history or volume)",
+              file=sys.stderr)
         return 2
     i = first
     while True:

@@ -35,7 +35,8 @@ def user_agent_for(config: Config, local_host: str | None = None
         local_host=local_host or listen.host,
         local_port=listen.port, transport=listen.transport,
         user_agent=None if config.sip.privacy else config.sip.user_agent,
-        accounts=tuple(accounts), privacy=config.sip.privacy))
+        accounts=tuple(accounts), privacy=config.sip.privacy,
+        session_expires=config.sip.session_expires, min_se=config.sip.min_se))
     return ua, names
 
 

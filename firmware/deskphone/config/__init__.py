@@ -102,6 +102,11 @@ class SipConfig:
     # RFC 5626 §4.4.2: this often (0: never) an OPTIONS asks the registrar which public mapping
     # the flow has; a new one, or no answer, registers again at once (sip/flow.py).
     flow_check_seconds: int = 120
+    # RFC 4028 session timers (sip/session_timer.py): the session interval we offer and accept
+    # at most (0: we offer none, but still honour the peer's), and the shortest we accept
+    # (Min-SE; §4: never under 90 s). A crashed peer's dialog ends within one interval.
+    session_expires: int = 1800
+    min_se: int = 90
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,17 @@ class Config:
     dialplan: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
     nat: NatConfig = field(default_factory=NatConfig)
+
+
+def session_timer_settings(sip_t: dict[str, Any]) -> tuple[int, int]:
+    """`[sip] session_expires` (0: off, else 90 s to a day) and `min_se` (RFC 4028 §4: 90 s at
+    least), the interval we offer never under the minimum we insist on."""
+    min_se = read_int(sip_t, "min_se", "sip", 90, 90, 86400)
+    expires = read_int(sip_t, "session_expires", "sip", max(1800, min_se), 0, 86400)
+    if 0 < expires < min_se:
+        raise ConfigError("sip.session_expires", expires,
+                          f"0 (off) or at least sip.min_se ({min_se}) seconds")
+    return expires, min_se
 
 
 def parse_listen(value: Any, key: str = "sip.listen") -> Listen:
@@ -278,7 +294,8 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     sip_t = read_table(raw, "sip")
     refuse_unknown_keys(sip_t, "sip", {"listen", "privacy", "tls_ca", "tls_cert", "tls_key",
-                                       "user_agent", "keepalive_seconds", "flow_check_seconds"})
+                                       "user_agent", "keepalive_seconds", "flow_check_seconds",
+                                       "session_expires", "min_se"})
     listen = parse_listen(sip_t.get("listen", f"udp:{default_host}:5071"))
     tls_paths = {}
     for key in ("tls_ca", "tls_cert", "tls_key"):
@@ -286,12 +303,13 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         if path is not None and not Path(path).is_file():
             raise ConfigError(f"sip.{key}", path, "the path of an existing PEM file")
         tls_paths[key] = path
+    session_expires, min_se = session_timer_settings(sip_t)
     sip = SipConfig(listen=listen, privacy=read_bool(sip_t, "privacy", "sip", False),
                     user_agent=read_str(sip_t, "user_agent", "sip", "deskphone/0.1") or "",
                     keepalive_seconds=read_int(sip_t, "keepalive_seconds", "sip", 25, 0, 3600),
                     flow_check_seconds=read_int(sip_t, "flow_check_seconds", "sip", 120, 0,
                                                 86400),
-                    **tls_paths)
+                    session_expires=session_expires, min_se=min_se, **tls_paths)
 
     accounts_raw = raw.get("accounts", [])
     if not isinstance(accounts_raw, list):

@@ -30,8 +30,9 @@ from deskphone.sip.transaction import ServerTransaction
 from deskphone.sip.uri import SipSyntaxError, SipUri, Uri
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"
-# We require nothing; we implement Replaces (RFC 3891 §6.2), so `Require: replaces` is fine.
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"replaces"})
+# We require nothing; we implement Replaces (RFC 3891 §6.2) and session timers (RFC 4028), so
+# `Require: replaces` and `Require: timer` are fine.
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({"replaces", "timer"})
 REASON_PHRASES = {
     100: "Trying",
     180: "Ringing",

@@ -28,6 +28,26 @@ class SipCallState(StrEnum):
 
 
 @dataclass
+class SessionState:
+    """The session interval agreed for one call, and who refreshes it (RFC 4028,
+    session_timer.py)."""
+
+    interval: int
+    we_refresh: bool
+    refreshed_at: float
+
+    @property
+    def refresh_at(self) -> float | None:
+        return self.refreshed_at + self.interval / 2 if self.we_refresh else None  # §10
+
+    @property
+    def expires_at(self) -> float:
+        # §10: the BYE goes out before the interval ends, so it arrives while the far side's
+        # (and any proxy's) record of the session still exists.
+        return self.refreshed_at + self.interval - min(32.0, self.interval / 3)
+
+
+@dataclass
 class Call:
     call_id: str
     role: str  # "uac" | "uas"
@@ -56,6 +76,14 @@ class Call:
     refer_received: int | None = None
     refer_sent: bool = False
     refer_deadline: float | None = None
+    # RFC 4028 (session_timer.py): the agreed session, a refresh due or in flight, the last
+    # SDP we sent (a refresh offers it again), and what 422s asked for.
+    session: SessionState | None = None
+    session_refreshing: bool = False
+    refresh_pending: bool = False
+    local_sdp: bytes | None = None
+    min_se_asked: int = 0
+    retries_422: int = 0
 
 
 class CallStateError(RuntimeError):
@@ -135,4 +163,5 @@ def end_reason(code: int) -> str:
     return "failed"
 
 
-__all__ = ["Addr", "Call", "CallStateError", "CallTable", "SipCallState", "end_reason"]
+__all__ = ["Addr", "Call", "CallStateError", "CallTable", "SessionState", "SipCallState",
+           "end_reason"]

@@ -29,6 +29,9 @@ class UaConfig:
     # answered statelessly (stateless.py, RFC 3261 §8.2.7). A phone needs a handful; a flood of
     # 2,000/s would otherwise hold 64,000 (64*T1 each).
     max_server_transactions: int = 128
+    # RFC 4028 (session_timer.py): the session interval we offer (0: none) and our Min-SE.
+    session_expires: int = 1800
+    min_se: int = 90
 
 
 @dataclass
@@ -46,6 +49,8 @@ class UaStats:
     flow_checks_sent: int = 0  # OPTIONS asking the registrar which mapping it sees (flow.py)
     flow_changes: int = 0  # ... that came back with another mapping: registered again
     flow_failures: int = 0  # ... that got no answer within 10 s: registered again
+    session_refreshes_sent: int = 0  # RFC 4028 §10 refresh re-INVITEs of ours
+    sessions_expired: int = 0  # ... calls ended with BYE: no refresh came in time (§10)
 
 
 __all__ = ["UaConfig", "UaStats"]

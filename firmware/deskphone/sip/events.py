@@ -51,6 +51,7 @@ CALL_END_REASONS = frozenset(
         "remote_hangup",
         "local_hangup",
         "failed",
+        "connection_lost",  # the session expired unrefreshed (RFC 4028 §10), or its refresh failed
     ]
 )
 

@@ -31,6 +31,7 @@ from deskphone.sip.refer import (
     subscription_state,
 )
 from deskphone.sip.replaces import parse_replaces
+from deskphone.sip.session_timer import SessionTimers
 from deskphone.sip.table import TransactionStarter
 from deskphone.sip.transaction import ServerTransaction
 from deskphone.sip.uri import SipSyntaxError
@@ -41,8 +42,10 @@ class InDialogRequests:
 
     def __init__(self, builder: MessageBuilder, transactions: TransactionStarter,
                  calls: CallTable, emit: Callable[[ev.Event], None],
-                 send: Callable[[bytes, Addr], None], rng: random.Random):
+                 send: Callable[[bytes, Addr], None], rng: random.Random,
+                 timers: SessionTimers):
         self.builder = builder
+        self.timers = timers
         self.transactions = transactions
         self.calls = calls
         self._emit = emit
@@ -58,6 +61,7 @@ class InDialogRequests:
             )
         call.reinvite_sdp = sdp
         if call.reinvite_tx is None and call.reoffer_tx is None:
+            call.refresh_pending = False  # the person's offer: its answer goes to the call layer
             self.send_reinvite(call, sdp, now)
 
     def answer_reoffer(self, call_id: str, sdp: bytes, now: float) -> None:
@@ -67,6 +71,8 @@ class InDialogRequests:
         response = self.builder.response(call.reoffer_tx.request, 200, to_tag=call.local_tag)
         self.builder.add_contact(response)
         self.builder.add_body(response, sdp)
+        call.local_sdp = sdp
+        self.timers.accept(call, call.reoffer_tx.request, response, now)  # RFC 4028 §9, §10
         call.reoffer_tx.send_response(response, now)
 
     def reject_reoffer(self, call_id: str, code: int, now: float) -> None:
@@ -143,7 +149,8 @@ class InDialogRequests:
                 response.headers.add("Retry-After", "1")
                 transaction.send_response(response, now)
                 return
-            if self.builder.reject_if_unsupported(request, transaction, now):
+            if (self.builder.reject_if_unsupported(request, transaction, now)
+                    or self.timers.refuse_too_small(request, transaction, now)):
                 return
             dialog.update_target(request)
             call.reoffer_tx = transaction
@@ -229,6 +236,8 @@ class InDialogRequests:
         request.headers.add("Max-Forwards", "70")
         self.builder.add_contact(request)
         self.builder.add_body(request, sdp)
+        self.timers.offer(call, request)  # RFC 4028 §7.4: every re-INVITE is a refresh
+        call.local_sdp = sdp
         addr = self.builder.dialog_addr(call)
         call.reinvite_tx = self.transactions.start_client(request, addr, now)
 
@@ -250,15 +259,16 @@ class InDialogRequests:
 
     # -- results of our in-dialog requests -----------------------------------------------------
     def reinvite_result(self, call: Call, response: SipResponse | None, now: float) -> None:
+        refresh, call.refresh_pending = call.refresh_pending, call.refresh_pending and (
+            response is not None and response.status < 200)
         if response is None or response.status in (408, 481):  # §14.1: the dialog is gone
             call.reinvite_tx = None
             if not call.ended:
                 self.send_in_dialog(call, "BYE", now)
-                self.calls.end(
-                    call,
-                    "timeout" if response is None or response.status == 408 else "failed",
-                    408 if response is None else response.status,
-                )
+                # RFC 4028 §10: our refresh found nobody: the far end is gone.
+                reason = "connection_lost" if refresh else (
+                    "timeout" if response is None or response.status == 408 else "failed")
+                self.calls.end(call, reason, 408 if response is None else response.status)
             return
         status = response.status
         if status < 200:
@@ -278,21 +288,27 @@ class InDialogRequests:
                 call.acks[response.cseq.number] = ack.serialize()
                 self._send(call.acks[response.cseq.number], self.builder.dialog_addr(call))
             call.reinvite_sdp = None
-            self._emit(ev.CallAnswered(call.call_id, response.body))
+            self.timers.answered(call, response, now)  # RFC 4028 §7.2, §10: refreshed
+            if not refresh:  # a refresh offered the session as it was: nothing to negotiate
+                self._emit(ev.CallAnswered(call.call_id, response.body))
+        elif status == 422 and previous is not None and self.timers.retry_after_422(call,
+                                                                                 response):
+            call.refresh_pending = refresh  # RFC 4028 §7.4: the same offer, a larger Min-SE
+            self.send_reinvite(call, previous.body, now)
         elif status == 491:
             # §14.1: the Call-ID owner waits 2.1-4 s, the other side 0-2 s, then tries again.
             low, high = (2.1, 4.0) if call.role == "uac" else (0.0, 2.0)
             call.reinvite_retry_at = now + self._rng.uniform(low, high)
-        elif status in (401, 407):
-            retry = self.builder.with_credentials(call, previous, response)
-            if retry is not None:
-                addr = self.builder.dialog_addr(call)
-                call.reinvite_tx = self.transactions.start_client(retry, addr, now)
-            else:
-                self._emit(ev.ReofferFailed(call.call_id, status))
+            call.refresh_pending = refresh
+        elif status in (401, 407) and (retry := self.builder.with_credentials(
+                call, previous, response)) is not None:
+            call.refresh_pending = refresh
+            call.reinvite_tx = self.transactions.start_client(retry,
+                                                              self.builder.dialog_addr(call), now)
         else:
             call.reinvite_sdp = None
-            self._emit(ev.ReofferFailed(call.call_id, status))
+            if not refresh:  # a failed refresh: the session expires unless the peer refreshes
+                self._emit(ev.ReofferFailed(call.call_id, status))
 
     def refer_result(self, call: Call, response: SipResponse | None) -> None:
         """RFC 3515 §2.4.2: 2xx accepts (NOTIFYs follow); anything else, or no answer, fails."""

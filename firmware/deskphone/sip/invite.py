@@ -24,6 +24,7 @@ from deskphone.sip.dialog import Dialog
 from deskphone.sip.in_dialog import InDialogRequests
 from deskphone.sip.message import SipRequest, SipResponse
 from deskphone.sip.replaces import ReplacesError, match_dialog, parse_replaces
+from deskphone.sip.session_timer import SessionTimers
 from deskphone.sip.table import TransactionTable
 from deskphone.sip.transaction import ServerTransaction, TxState, transaction_key
 from deskphone.sip.uri import NameAddress, SipSyntaxError, SipUri, Uri, parse_uri, quote
@@ -35,9 +36,10 @@ class InviteSessions:
     """The INVITE client and server side of each call."""
 
     def __init__(self, builder: MessageBuilder, transactions: TransactionTable,
-                 calls: CallTable, in_dialog: InDialogRequests,
+                 calls: CallTable, in_dialog: InDialogRequests, timers: SessionTimers,
                  emit: Callable[[ev.Event], None], send: Callable[[bytes, Addr], None]):
         self.builder = builder
+        self.timers = timers
         self.transactions = transactions
         self.calls = calls
         self.in_dialog = in_dialog
@@ -60,7 +62,7 @@ class InviteSessions:
             request.headers.add("Replaces", str(parse_replaces(replaces)))
         self.builder.add_body(request, sdp)
         addr = self._destination(uri, chosen)
-        call = Call(call_id, "uac", request, addr, chosen, local_tag=local_tag)
+        call = Call(call_id, "uac", request, addr, chosen, local_tag=local_tag, local_sdp=sdp)
         call.tried_targets.append(str(uri))
         self.calls.add(call)
         self._send_invite(call, now)
@@ -80,6 +82,7 @@ class InviteSessions:
             raise CallStateError(f"call {call_id} is {call.state}, cannot answer")
         call.state = SipCallState.ANSWERED
         call.dialog = Dialog.from_uas(call.invite, call.local_tag)
+        call.local_sdp = sdp
         self._respond_call(call, 200, now, sdp)
 
     def reject(self, call_id: str, code: int, now: float) -> None:
@@ -122,7 +125,7 @@ class InviteSessions:
             )
             return
         refused, replaced = self._replaced_call(request, transaction, now)
-        if refused:
+        if refused or self.timers.refuse_too_small(request, transaction, now):
             return
         # The dialog it would create must be addressable (a SIP Contact and Record-Route), or
         # answering it later could never reach the caller: 400 now, from the caller's guard.
@@ -203,6 +206,8 @@ class InviteSessions:
                     response.headers.add("Record-Route", value)
         if sdp is not None:
             self.builder.add_body(response, sdp)
+        if 200 <= status < 300:
+            self.timers.accept(call, call.invite, response, now)  # RFC 4028 §9
         transaction.send_response(response, now)
 
     # -- sending INVITE, CANCEL and ACK (UAC) --------------------------------------------------
@@ -210,6 +215,7 @@ class InviteSessions:
         self.builder.add_via(call.invite, replace=True)
         self.builder.add_contact(call.invite)
         call.invite.headers.set("Max-Forwards", "70")
+        self.timers.offer(call, call.invite)  # RFC 4028 §7.1
         call.invite_tx = self.transactions.start_client(call.invite, call.addr, now)
 
     def _send_cancel(self, call: Call, now: float) -> None:
@@ -265,6 +271,7 @@ class InviteSessions:
                         self.calls.end(call, "failed", 502)
                     return
                 call.state = SipCallState.CONFIRMED
+                self.timers.answered(call, response, now)  # RFC 4028 §7.2
                 call.ack = self._build_2xx_ack(call).serialize()
                 call.acks[call.invite.cseq.number] = call.ack
                 self._send(call.ack, self.builder.dialog_addr(call))
@@ -283,6 +290,10 @@ class InviteSessions:
                 self._send_invite(call, now)
         elif 300 <= status < 400 and not call.ended:
             self._follow_redirect(call, response, now)
+        elif status == 422 and not call.ended and self.timers.retry_after_422(call, response):
+            call.invite = self.builder.next_invite(call.invite)  # §7.4: again, larger Min-SE
+            call.got_provisional = False
+            self._send_invite(call, now)
         elif (not call.ended and call.alternates
               and call.redirects < self.builder.config.max_redirects):
             self._try_next_target(call, now)  # §8.1.3.4: the next contact of the redirect

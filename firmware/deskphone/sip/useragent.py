@@ -18,6 +18,7 @@ table, a callable to report events) and none importing this module:
   redirects;
 - `in_dialog.py`: `InDialogRequests`, BYE, re-INVITE, OPTIONS/INFO, REFER/NOTIFY;
 - `registration.py`: `Registration`, one per account; `probe.py`: OPTIONS probes.
+- `session_timer.py`: `SessionTimers`, RFC 4028 Session-Expires, refreshes, BYE on expiry.
 
 This module holds the sans-IO surface, the commands (delegated), and the dispatch of incoming
 requests, responses and transaction events to the part that handles them.
@@ -49,6 +50,7 @@ from deskphone.sip.message import SipParseError, SipRequest, SipResponse, parse_
 from deskphone.sip.probe import Probes
 from deskphone.sip.registration import Account, Registration
 from deskphone.sip.replaces import replaces_for
+from deskphone.sip.session_timer import SessionTimers
 from deskphone.sip.stateless import StatelessAnswers
 from deskphone.sip.table import TransactionTable
 from deskphone.sip.transaction import (
@@ -83,10 +85,15 @@ class UserAgent:
         self.builder = MessageBuilder(config, self.privacy, self.stats, self.realms)
         self.table = TransactionTable(self.reliable, self.timers, self.builder.finish_request)
         self.call_table = CallTable(self._events.append)
+        self.session_timers = SessionTimers(
+            self.builder, self.call_table, self._events.append,
+            lambda c, sdp, t: self.in_dialog.send_reinvite(c, sdp, t),
+            lambda c, t: self.in_dialog.send_in_dialog(c, "BYE", t))
         self.in_dialog = InDialogRequests(self.builder, self.table, self.call_table,
-                                          self._events.append, self._send, self._rng)
-        self.sessions = InviteSessions(self.builder, self.table, self.call_table,
-                                       self.in_dialog, self._events.append, self._send)
+                                          self._events.append, self._send, self._rng,
+                                          self.session_timers)
+        self.sessions = InviteSessions(self.builder, self.table, self.call_table, self.in_dialog,
+                                       self.session_timers, self._events.append, self._send)
         self.probes = Probes(self.builder, self.table, self._events.append)
         self.stateless = StatelessAnswers(self.builder, self.stats, self._send)
         self.registrations = {
@@ -124,7 +131,8 @@ class UserAgent:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        deadlines = [self.table.get_timer(), self.probes.get_timer(), self.flows.get_timer()]
+        deadlines = [self.table.get_timer(), self.probes.get_timer(), self.flows.get_timer(),
+                     self.session_timers.get_timer()]
         deadlines += [r.get_timer() for r in self.registrations.values()]
         for call in self.calls.values():
             deadlines += [call.reinvite_retry_at, call.refer_deadline]
@@ -179,6 +187,7 @@ class UserAgent:
             registration.handle_timer(now)
         self.probes.handle_timer(now)
         self.flows.handle_timer(now)
+        self.session_timers.handle_timer(now)
         for call in list(self.calls.values()):
             if call.reinvite_retry_at is not None and call.reinvite_retry_at <= now:
                 call.reinvite_retry_at = None
@@ -501,18 +510,5 @@ def out_of_dialog_status(method: str) -> int:
 
 
 # The public names of this module before it was split by concept stay importable from here.
-__all__ = [
-    "ALLOW",
-    "DIRECT",
-    "REASON_PHRASES",
-    "SUPPORTED_EXTENSIONS",
-    "Account",
-    "Addr",
-    "Call",
-    "CallStateError",
-    "NameAddress",
-    "UaConfig",
-    "UaStats",
-    "UserAgent",
-    "end_reason",
-]
+__all__ = ["ALLOW", "DIRECT", "REASON_PHRASES", "SUPPORTED_EXTENSIONS", "Account", "Addr", "Call",
+           "CallStateError", "NameAddress", "UaConfig", "UaStats", "UserAgent", "end_reason"]

@@ -1,0 +1,84 @@
+"""RFC 4028 session timers between two deskphones through Kamailio (a record-routing proxy).
+
+Both phones ask for a 90 s session (the RFC 4028 §4 minimum) and have media inactivity off, so
+that it is the session timer alone that notices a vanished peer: the call survives the caller's
+refreshes (re-INVITEs through the proxy at half the interval, §10, the call staying secure);
+then one phone is killed with SIGKILL, and the other ends the call ("Connection lost", with a
+BYE) within one session interval: the callee because no refresh came (§10), the caller because
+its refresh got no answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deskphone_tools.harness import PhoneProcess
+from tests.interop.kamailio import Kamailio, running_kamailio
+from tests.interop.phones import account_phone
+from tests.interop.test_kamailio_calls import call, logs
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(300)]
+
+INTERVAL = 90
+TIMED = "session_expires = 90"
+NO_MEDIA_WATCH = "\n[media]\ninactivity_timeout = 0\n"
+
+
+@pytest.fixture(scope="module")
+def kamailio() -> Iterator[Kamailio]:
+    with running_kamailio() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def timed_pair(kamailio: Kamailio, root: Path) -> Iterator[tuple[PhoneProcess, PhoneProcess]]:
+    alice = account_phone(root, "alice", "201", [kamailio.address], sip=TIMED,
+                          extra=NO_MEDIA_WATCH)
+    bob = account_phone(root, "bob", "202", [kamailio.address], sip=TIMED, extra=NO_MEDIA_WATCH)
+    try:
+        alice.start()
+        bob.start()
+        for phone in (alice, bob):
+            phone.wait(status="registered", timeout=10)
+        yield alice, bob
+    finally:
+        alice.stop()
+        bob.stop()
+
+
+@pytest.mark.parametrize("killed", ["caller", "callee"])
+def test_call_through_kamailio_survives_refreshes_and_ends_after_a_crash(
+        kamailio: Kamailio, tmp_path: Path, killed: str) -> None:
+    with timed_pair(kamailio, tmp_path) as (alice, bob):
+        call(alice, bob)
+        # §9: the callee lets the caller (who supports timers) refresh; §10: at 45 s.
+        refreshed = alice.wait(INTERVAL, **{"sip_stats.session_refreshes_sent": ">0"})
+        context = logs(alice, bob)
+        assert refreshed["call"] == "in_call", context
+        assert refreshed["security"] in ("secure", "verified"), context
+        assert bob.state()["sip_stats"]["session_refreshes_sent"] == 0, context
+        before = bob.state()["media"]["packets_received"]
+        after = bob.wait(**{"media.packets_received": f">{before + 50}"}, timeout=10)
+        assert after["call"] == "in_call" and after["security"] in ("secure", "verified")
+        victim, survivor = (alice, bob) if killed == "caller" else (bob, alice)
+        assert victim.proc is not None
+        victim.proc.send_signal(signal.SIGKILL)
+        crashed = time.monotonic()
+        victim.proc.wait(5)
+        ended = survivor.wait(INTERVAL + 30, call="ended")
+        took = time.monotonic() - crashed
+        print(f"{killed} killed -> the other phone ended the call after {took:.1f} s "
+              f"(Session-Expires {INTERVAL})")
+        context = logs(survivor)
+        assert "Connection lost" in ended["screen"], context
+        stats = survivor.state()["sip_stats"]
+        if killed == "caller":
+            assert stats["sessions_expired"] == 1, context  # §10: the non-refresher's BYE
+        assert took < INTERVAL, context
+        assert "Traceback" not in survivor.log_path.read_text(), context
