@@ -41,6 +41,7 @@ from deskphone.phone_files import (
     VolumeKeeper,
 )
 from deskphone.state_wait import StateWaiters, WaitTimedOut
+from deskphone.wall_clock import clock_known, clock_text, date_text, seconds_to_next_minute
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class PhoneApp:
         self._run_commands(self.machine.start(self.clock()))
         self.post(self.history.event())  # the missed count and redial's number, from the file
         self.post(self.contacts_event())
-        self.post(ev.ClockChanged(clock_text(time.time())))
+        self.post(clock_event(time.time()))
         if self.calls is not None:
             await self.calls.start()
         # The control socket opens last: a script that can reach it can also place and receive
@@ -419,14 +420,14 @@ class PhoneApp:
                 rtt_ms=media.get("rtt_ms"), path=str(info.get("path") or "")))
 
     async def _clock_tick(self) -> None:
-        # The idle screen's time, posted when the minute changes (woken just after it does).
-        shown = self.machine.idle.clock_text
+        # The idle screen's time and date, posted when the minute changes (woken just after).
+        shown = clock_event(time.time())
         while True:
-            await asyncio.sleep(60.5 - time.time() % 60)
-            text = clock_text(time.time())
-            if text != shown:
-                shown = text
-                self.post(ev.ClockChanged(text))
+            await asyncio.sleep(seconds_to_next_minute(time.time()))
+            event = clock_event(time.time())
+            if event != shown:
+                shown = event
+                self.post(event)
 
     # -- timers ------------------------------------------------------------------------------
 
@@ -479,12 +480,10 @@ class PhoneApp:
         return await handler(self, args)
 
 
-CLOCK_UNSET_BEFORE = 1_704_067_200.0  # 2024-01-01: earlier than any build, so never set
-
-
-def clock_text(now: float) -> str | None:
-    """"14:05" local time, or None when the clock is known to be unset."""
-    return None if now < CLOCK_UNSET_BEFORE else time.strftime("%H:%M", time.localtime(now))
+def clock_event(now: float) -> ev.ClockChanged:
+    """The idle screen's time and date, both None when the clock is known to be unset."""
+    known = clock_known(now)
+    return ev.ClockChanged(clock_text(now, known), date_text(now, known))
 
 
 def state_now(app: PhoneApp) -> str:

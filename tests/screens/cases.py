@@ -26,6 +26,9 @@ LONG_NAME = "Maximilian Alexander von Habsburg-Lothringen of the Accounts Depart
 CASES = {
     "idle": IdleScreen("1042", "Alice Martin", "Registered", "14:05"),
     "idle_no_clock": IdleScreen("7", "Bob", "LAN only"),
+    "idle_date": IdleScreen("1042", "Alice Martin", "Registered", "14:05", date="Thu 3 Dec"),
+    "idle_date_missed": IdleScreen("1042", "Alice Martin", "Registered", "14:05", missed=2,
+                                   date="Wed 31 Dec"),
     "idle_long_name": IdleScreen("104212345678901234567890", LONG_NAME, LONG_NAME, "23:59"),
     "idle_dnd": IdleScreen("1042", "Alice Martin", "Registered", "14:05", dnd=True, missed=1),
     "idle_missed": IdleScreen("1042", "Alice Martin", "Registered", "14:05", missed=3),

@@ -46,10 +46,12 @@ class MuteToggled:
 
 @dataclass(frozen=True)
 class ClockChanged:
-    """The wall-clock time for the idle screen ("14:05"), or None when the clock is known to be
-    unset (a Pi without a battery boots in 1970 until timesyncd has been heard)."""
+    """The wall-clock time and date for the idle screen ("14:05", "Thu 3 Dec"), or None when the
+    clock is known to be unset (a Pi without a battery boots in 1970 until timesyncd has been
+    heard; deskphone.wall_clock decides)."""
 
     text: str | None
+    date: str | None = None
 
 
 # -- commands out ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class IdlePanel:
         self.contacts = ContactBook()  # names and verified marks for the ringing screen
         self.dnd = settings.dnd  # [phone] dnd at start; ctl dnd on|off (DndSet) after
         self.clock_text: str | None = None  # the app's wall clock, minute by minute
+        self.date_text: str | None = None
 
     def apply(self, event: ev.Event) -> bool:
         """Take one of PANEL_EVENTS; True when it was one (the idle screen may have changed)."""
@@ -43,8 +44,8 @@ class IdlePanel:
                 self.contacts = book
             case ev.DndSet(on=on):
                 self.dnd = on
-            case ev.ClockChanged(text=text):
-                self.clock_text = text
+            case ev.ClockChanged(text=text, date=date):
+                self.clock_text, self.date_text = text, date
             case _:
                 return False
         return True
@@ -55,4 +56,5 @@ class IdlePanel:
         return IdleScreen(extension=self.settings.extension,
                           display_name=self.settings.display_name, status=self.status,
                           warning=self.lan_warning, missed=self.history.missed,
-                          dnd=self.dnd, clock=self.clock_text)
+                          dnd=self.dnd, clock=self.clock_text,
+                          date=self.date_text)

@@ -1,4 +1,4 @@
-"""Idle: who this phone is, whether it can call, and the time."""
+"""Idle: who this phone is, whether it can call, the time and the date."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ class IdleScreen(Screen):
     warning: str = ""  # a LAN problem (our extension announced by another phone): wins the line
     missed: int = 0  # missed calls not yet looked at in the history ('#' opens it)
     dnd: bool = False  # do not disturb: calls are turned away
+    date: str | None = None  # "Thu 3 Dec", beside the extension; None when the clock is unset
 
     def layout(self) -> Layout:
         layout = Layout()
@@ -30,10 +31,15 @@ class IdleScreen(Screen):
             layout.text(clock, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         layout.text(self.display_name, 35, LARGE, align="center")
+        # The bottom line's right half: missed calls, or else the date (the missed count is
+        # news to act on; the date comes back once the history has been opened).
         if self.missed:
             layout.text(f"Ext {self.extension}", 55, MEDIUM, x=0, width=WIDTH - 64)
             layout.text(f"{min(self.missed, 99)} missed", 55, MEDIUM, x=WIDTH - 63, width=63,
                         align="right", bold=True)
+        elif self.date:
+            layout.text(f"Ext {self.extension}", 55, MEDIUM, x=0, width=WIDTH - 64)
+            layout.text(self.date, 55, MEDIUM, x=WIDTH - 63, width=63, align="right")
         else:
             layout.text(f"Ext {self.extension}", 55, MEDIUM, align="center")
         return layout
