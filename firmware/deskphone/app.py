@@ -35,6 +35,7 @@ from deskphone.phone.machine import MachineSettings, PhoneMachine
 from deskphone.phone_files import (
     CONTACTS_FILE,
     HISTORY_FILE,
+    MAX_VOLUME,
     SETTINGS_FILE,
     ContactsKeeper,
     HistoryKeeper,
@@ -345,6 +346,8 @@ class PhoneApp:
                 self.microphone.muted = on
             case ev.RecordCall() | ev.MarkHistorySeen():
                 self.post(self.history.apply(command))
+            case ev.ChangeVolume(which=which, step=step):
+                self.change_volume(which, step)
 
     def _show(self, screen: Any) -> None:
         image = screen.render()
@@ -445,6 +448,12 @@ class PhoneApp:
     def _on_machine_timer(self) -> None:
         self._machine_timer = None
         self._run_commands(self.machine.handle_timer(self.clock()))
+
+    def change_volume(self, which: str, how: str) -> None:
+        """A volume key or ctl volume: store it, apply it, show it (`how`: up, down, 0-10)."""
+        level = self.volume.change(which, how)
+        self.microphone.gain = self.volume.gain("earpiece")
+        self.post(ev.VolumeChanged(which, level, MAX_VOLUME))
 
     def contacts_event(self) -> ev.ContactsChanged:
         lan = self.calls.lan_directory() if self.calls is not None else []

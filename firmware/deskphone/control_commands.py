@@ -32,6 +32,7 @@ class ControlledPhone(Protocol):
     microphone: MuteableMicrophone
 
     def contacts_event(self) -> ev.ContactsChanged: ...
+    def change_volume(self, which: str, how: str) -> None: ...
 
     def post(self, event: ev.Event) -> None: ...
     def state(self) -> dict[str, Any]: ...
@@ -254,8 +255,7 @@ async def _cmd_volume(app: ControlledPhone, args: list[str]) -> Any:
         if how not in ("up", "down") and not (how.isdigit() and 0 <= int(how) <= MAX_VOLUME):
             raise ControlError(f"volume {args[0]}: got {how!r}, expected up, down or a level "
                                f"0 to {MAX_VOLUME}")
-        app.volume.change(args[0], how)
-        app.microphone.gain = app.volume.gain("earpiece")
+        app.change_volume(args[0], how)
     return dict(app.volume.levels)
 
 

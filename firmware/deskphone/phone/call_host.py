@@ -18,6 +18,7 @@ from deskphone.phone.vocabulary import CallState
 
 if TYPE_CHECKING:
     from deskphone.phone.history_view import CallTracker
+    from deskphone.phone.several_calls import SeveralCalls
     from deskphone.phone.idle_panel import IdlePanel
     from deskphone.phone.transfer import BlindTransfer
 
@@ -45,6 +46,8 @@ class CallHost(Protocol):
     idle: IdlePanel
     now: float
     pending: Commands
+    screen: object
+    several: SeveralCalls
 
     def reset_call(self) -> None: ...
     def show(self, screen: object) -> ev.ShowScreen: ...

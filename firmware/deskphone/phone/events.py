@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deskphone.phone.feature_events import ChangeVolume as ChangeVolume
 from deskphone.phone.feature_events import ClockChanged as ClockChanged
 from deskphone.phone.feature_events import ContactsChanged as ContactsChanged
 from deskphone.phone.feature_events import DndSet as DndSet
@@ -19,6 +20,7 @@ from deskphone.phone.feature_events import MarkHistorySeen as MarkHistorySeen
 from deskphone.phone.feature_events import MuteToggled as MuteToggled
 from deskphone.phone.feature_events import RecordCall as RecordCall
 from deskphone.phone.feature_events import SetMute as SetMute
+from deskphone.phone.feature_events import VolumeChanged as VolumeChanged
 
 # -- events in -------------------------------------------------------------------------------
 

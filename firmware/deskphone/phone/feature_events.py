@@ -54,6 +54,15 @@ class ClockChanged:
     date: str | None = None
 
 
+@dataclass(frozen=True)
+class VolumeChanged:
+    """The app changed a volume (a volume key, ctl volume): `which` is now `level` of `top`."""
+
+    which: str  # earpiece | ringer
+    level: int
+    top: int = 10
+
+
 # -- commands out ----------------------------------------------------------------------------
 
 
@@ -83,5 +92,15 @@ class SetMute:
     on: bool
 
 
-FeatureEvent = HistoryChanged | ContactsChanged | DndSet | MuteToggled | ClockChanged
-FeatureCommand = RecordCall | MarkHistorySeen | SetMute
+@dataclass(frozen=True)
+class ChangeVolume:
+    """A volume key: step `which` (earpiece | ringer) up or down; the app answers with
+    VolumeChanged."""
+
+    which: str
+    step: str  # up | down
+
+
+FeatureEvent = (HistoryChanged | ContactsChanged | DndSet | MuteToggled | ClockChanged
+                | VolumeChanged)
+FeatureCommand = RecordCall | MarkHistorySeen | SetMute | ChangeVolume

@@ -57,6 +57,7 @@ from deskphone.phone.several_calls import SeveralCalls
 from deskphone.phone.transfer import BlindTransfer, SetAsideCall
 from deskphone.phone.transfer_flow import TransferFlow
 from deskphone.phone.transitions import TRANSITIONS, bind_handlers
+from deskphone.phone.volume_keys import VolumeKeys
 from deskphone.phone.vocabulary import (
     ATTACK_DETAIL,
     DIAL_KEYS,
@@ -97,6 +98,7 @@ class PhoneMachine:
         self.several = SeveralCalls(self)  # call waiting, swap, held calls (its handlers)
         self.transfer_flow = TransferFlow(self)  # blind transfer's handlers (RFC 3515)
         self.dialing = Dialing(self)  # the keys of a lifted handset: digits, redial
+        self.volume = VolumeKeys(self)  # 2/8 the ringer, *2/*8 the earpiece in a call
         self.held = False
         self.last_dtmf = ""
         self.answered_at: float | None = None
@@ -169,6 +171,7 @@ class PhoneMachine:
             return commands
         if kind == "refresh" and self.state in IN_CALL_STATES:
             self.set_timer("refresh", now + 1.0)
+            self.pending.extend(self.volume.tick(now))  # a lone '*' goes out as DTMF
             late = self.others.waited_too_long(now, self.settings.ring_seconds)
             if late:  # a waiting call never waits forever: 480 (RFC 3261 §21.4.18)
                 missed = [e for r in late if (e := r.history_record(now)) is not None]
@@ -241,6 +244,7 @@ class PhoneMachine:
         if record is not None:
             self.pending.append(record)
         self.idle.history.browser = None
+        self.volume.prefix_at = None
         if self.muted:  # a call's mute ends with it
             self.muted = False
             self.pending.append(ev.SetMute(False))
@@ -278,6 +282,8 @@ class PhoneMachine:
         screen = self._call_screen()
         if self.muted and isinstance(screen, InCallScreen):
             screen = replace(screen, muted=True)
+        if (notice := self.volume.notice_at(self.now)) and isinstance(screen, InCallScreen):
+            screen = replace(screen, notice=notice)
         if only_if_changed and screen == self.screen:
             return []
         return [self.show(screen)]
@@ -412,6 +418,12 @@ class PhoneMachine:
                 return self._confirm(event)
             if event.key == "*":
                 return self._reject_sas(event)
+        held_back, consumed = self.volume.in_call_key(event.key, self.now)  # *2 / *8
+        if consumed:
+            return held_back
+        return held_back + self._call_key(event)
+
+    def _call_key(self, event: ev.KeyPressed) -> Commands:
         if event.key == STATS_KEY:
             return self._toggle_stats(event)
         if event.key == REVERIFY_KEY:
@@ -477,6 +489,8 @@ class PhoneMachine:
         return [ev.SetMute(self.muted), *self.refresh_call_screen()]
 
     def _idle_key(self, event: ev.KeyPressed) -> Commands:
+        if self.idle.history.browser is None and (ringer := self.volume.ringer_key(event.key)):
+            return ringer  # 2/8: the ringer's volume (they move through the list once open)
         action = self.idle.history.press(event.key)
         if action.call is not None:
             self.reset_call()
@@ -489,5 +503,5 @@ class PhoneMachine:
 
 # The objects the machine owns whose handlers are rows of the table ("several.swap").
 PARTS: dict[str, type] = {"several": SeveralCalls, "transfer_flow": TransferFlow,
-                          "dialing": Dialing}
+                          "dialing": Dialing, "volume": VolumeKeys}
 _HANDLERS = bind_handlers(PhoneMachine, PARTS)

@@ -17,6 +17,7 @@ class IdleScreen(Screen):
     missed: int = 0  # missed calls not yet looked at in the history ('#' opens it)
     dnd: bool = False  # do not disturb: calls are turned away
     date: str | None = None  # "Thu 3 Dec", beside the extension; None when the clock is unset
+    notice: str = ""  # a moment's news ("Ringer 7/10" after a volume key): the status's place
 
     def layout(self) -> Layout:
         layout = Layout()
@@ -25,6 +26,7 @@ class IdleScreen(Screen):
         clock = self.clock if not self.warning else None
         clock_width = 34 if clock else 0
         status = f"DND  {self.status}" if self.dnd else self.status
+        status = self.notice or status
         layout.text(f"! {self.warning}" if self.warning else status, 9, SMALL,
                     width=WIDTH - clock_width - 2)
         if clock:

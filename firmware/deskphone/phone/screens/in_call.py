@@ -42,6 +42,7 @@ class InCallScreen(Screen):
     post_quantum: bool = False  # "PQ" beside Secure/Verified: a post-quantum key agreement (DPQ1)
     # Another call on hold (issue 15), e.g. "Held: Bob"; "!" first when its security alarms.
     other: str = ""
+    notice: str = ""  # "Volume 7/10" after *2 / *8: the bottom line's, for a few seconds
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_STATES:
@@ -58,6 +59,9 @@ class InCallScreen(Screen):
         layout.text(duration, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         self._security(layout)
+        if self.notice:
+            layout.text(f"{self.notice}  *2+ *8-", 62, SMALL, align="center")
+            return layout
         if self.other and not self.held and not self.dtmf:
             # D swaps while another call exists (and mutes only when there is none).
             muted = "MUTED  " if self.muted else ""
