@@ -20,6 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,13 +34,14 @@ from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
 from deskphone.phone_files import (
-    CONTACTS_FILE,
     HISTORY_FILE,
     MAX_VOLUME,
     SETTINGS_FILE,
     ContactsKeeper,
     HistoryKeeper,
     VolumeKeeper,
+    contacts_path,
+    speed_dials_with_contacts,
 )
 from deskphone.state_wait import StateWaiters, WaitTimedOut
 from deskphone.wall_clock import clock_known, clock_text, date_text, seconds_to_next_minute
@@ -104,7 +106,10 @@ class PhoneApp:
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)
-        self.contacts = ContactsKeeper(data_dir / CONTACTS_FILE)
+        self.contacts = ContactsKeeper(contacts_path(config.phone.contacts_file, data_dir))
+        # Speed dials may name contacts: resolved once, here; an unknown name stops the start.
+        self.config = config = replace(
+            config, dialplan=speed_dials_with_contacts(config.dialplan, self.contacts))
         self.control = ControlServer(control_path, self.handle_control) if control_path else None
         # The call-progress tone now playing: the audio tick plays it outside calls, the call's
         # media stream mixes it in during one (it is the call layer's ToneSource).

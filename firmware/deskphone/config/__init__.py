@@ -149,6 +149,9 @@ class PhoneSettings:
     call_waiting: bool = True
     dnd: bool = False
     max_calls: int = 2
+    # The contacts file (docs/everyday.md); relative to the data directory; None: contacts.txt
+    # there.
+    contacts_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -340,7 +343,8 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     phone_t = read_table(raw, "phone")
     refuse_unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds",
                                            "no_answer_seconds", "ring_seconds", "dnd_code",
-                                           "call_waiting", "dnd", "max_calls"})
+                                           "call_waiting", "dnd", "max_calls",
+                                           "contacts_file"})
     phone = PhoneSettings(
         interdigit_timeout=read_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
         ended_screen_seconds=read_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
@@ -350,6 +354,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         call_waiting=read_bool(phone_t, "call_waiting", "phone", True),
         dnd=read_bool(phone_t, "dnd", "phone", False),
         max_calls=read_int(phone_t, "max_calls", "phone", 2, 1, 8),
+        contacts_file=_contacts_file(phone_t),
     )
 
     disc_t = read_table(raw, "discovery")
@@ -391,6 +396,17 @@ def _dnd_code(t: dict[str, Any]) -> int:
         raise ConfigError("phone.dnd_code", code, "one of " + ", ".join(map(str, DND_CODES))
                           + " (a SIP final response that turns a caller away)")
     return int(code)
+
+
+def _contacts_file(t: dict[str, Any]) -> Path | None:
+    value = t.get("contacts_file")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 4096 \
+            or not value.isprintable() or value.endswith("/"):
+        raise ConfigError("phone.contacts_file", value, "a file's path (absolute, or relative to "
+                          "the data directory), e.g. \"/etc/deskphone/contacts.txt\"")
+    return Path(value)
 
 
 def load_config(path: Path | None, *, sim: bool | None = None) -> Config:
