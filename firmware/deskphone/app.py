@@ -71,6 +71,7 @@ class CallLayer(Protocol):
     def place(self, target: str) -> object: ...
     def answer(self, call_id: str) -> None: ...
     def reject(self, call_id: str, code: int) -> None: ...
+    def forward(self, call_id: str, target: str) -> None: ...
     def hangup(self) -> None: ...
     def send_dtmf(self, key: str) -> None: ...
     def confirm_sas(self) -> None: ...
@@ -103,6 +104,9 @@ class PhoneApp:
             ring_seconds=config.phone.ring_seconds,
             dnd_code=config.phone.dnd_code,
             dnd=config.phone.dnd,
+            forward=config.phone.forward,
+            forward_to=config.phone.forward_to,
+            forward_after=config.phone.forward_after,
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)
@@ -323,6 +327,9 @@ class PhoneApp:
             case ev.RejectCall(call_id=call_id, code=code):
                 if calls is not None:
                     calls.reject(call_id, code)
+            case ev.ForwardCall(call_id=call_id, target=target):
+                if calls is not None:
+                    calls.forward(call_id, target)
             case ev.HangUp():
                 if calls is not None:
                     calls.hangup()

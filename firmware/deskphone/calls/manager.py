@@ -279,6 +279,19 @@ class CallManager:
         if call is not None and call.state is LegState.RINGING:
             self.end(call)  # the UA reports no end for a call it refused itself
 
+    def forward(self, call_id: str, target: str) -> None:
+        """Call forwarding: send a ringing caller to `target`, routed by the dial plan like a
+        dialled number, with a 302 (RFC 3261 §21.3.3); unroutable, the caller hears 480."""
+        assert self.routes is not None
+        contact = self.routes.forward_contact(target)
+        if contact is None:
+            self.reject(call_id, 480)
+            return
+        self.sip(self.ua.redirect, call_id, contact)
+        call = self.find(call_id)
+        if call is not None and call.state is LegState.RINGING:
+            self.end(call)  # the UA reports no end for a call it sent away itself
+
     def swap(self, call_id: str) -> None:
         """Hold the current call and bring back `call_id` (a held call, or answer a waiting one)."""
         if self.others.waiting(call_id) is not None:

@@ -152,6 +152,12 @@ class PhoneSettings:
     # The contacts file (docs/everyday.md); relative to the data directory; None: contacts.txt
     # there.
     contacts_file: Path | None = None
+    # Call forwarding at start (phone/forwarding.py): off | always | busy | no_answer, to
+    # forward_to (keyed digits or a sip: URI, routed by the dial plan), no_answer after
+    # forward_after seconds of ringing.
+    forward: str = "off"
+    forward_to: str = ""
+    forward_after: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -344,7 +350,8 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     refuse_unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds",
                                            "no_answer_seconds", "ring_seconds", "dnd_code",
                                            "call_waiting", "dnd", "max_calls",
-                                           "contacts_file"})
+                                           "contacts_file", "forward", "forward_to",
+                                           "forward_after"})
     phone = PhoneSettings(
         interdigit_timeout=read_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
         ended_screen_seconds=read_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
@@ -355,6 +362,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         dnd=read_bool(phone_t, "dnd", "phone", False),
         max_calls=read_int(phone_t, "max_calls", "phone", 2, 1, 8),
         contacts_file=_contacts_file(phone_t),
+        **_forwarding(phone_t),
     )
 
     disc_t = read_table(raw, "discovery")
@@ -396,6 +404,23 @@ def _dnd_code(t: dict[str, Any]) -> int:
         raise ConfigError("phone.dnd_code", code, "one of " + ", ".join(map(str, DND_CODES))
                           + " (a SIP final response that turns a caller away)")
     return int(code)
+
+
+FORWARD_MODES = ("off", "always", "busy", "no_answer")
+FORWARD_TARGET = r"[0-9*#+]{1,32}|sips?:[^\s<>\"]{1,255}"
+
+
+def _forwarding(t: dict[str, Any]) -> dict[str, Any]:
+    mode = t.get("forward", "off")
+    if mode not in FORWARD_MODES:
+        raise ConfigError("phone.forward", mode, "one of " + ", ".join(FORWARD_MODES))
+    target = t.get("forward_to", "")
+    if mode != "off" or target:
+        if not isinstance(target, str) or not re.fullmatch(FORWARD_TARGET, target):
+            raise ConfigError("phone.forward_to", target, "where forwarded calls go: keypad "
+                              "keys 0-9 * # + or a sip: URI (routed by the dial plan)")
+    after = read_float(t, "forward_after", "phone", 20.0, 1.0, 600.0)
+    return {"forward": mode, "forward_to": target, "forward_after": after}
 
 
 def _contacts_file(t: dict[str, Any]) -> Path | None:

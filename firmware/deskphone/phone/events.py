@@ -15,6 +15,8 @@ from deskphone.phone.feature_events import ClockChanged as ClockChanged
 from deskphone.phone.feature_events import ContactsChanged as ContactsChanged
 from deskphone.phone.feature_events import DndSet as DndSet
 from deskphone.phone.feature_events import FeatureCommand, FeatureEvent
+from deskphone.phone.feature_events import ForwardCall as ForwardCall
+from deskphone.phone.feature_events import ForwardSet as ForwardSet
 from deskphone.phone.feature_events import HistoryChanged as HistoryChanged
 from deskphone.phone.feature_events import MarkHistorySeen as MarkHistorySeen
 from deskphone.phone.feature_events import MuteToggled as MuteToggled

@@ -63,6 +63,16 @@ class VolumeChanged:
     top: int = 10
 
 
+@dataclass(frozen=True)
+class ForwardSet:
+    """Call forwarding (ctl forward, [phone] forward at start): `mode` is off, always, busy or
+    no_answer (after `after` seconds of ringing); `target` is dialled by the dial plan."""
+
+    mode: str
+    target: str = ""
+    after: float = 20.0
+
+
 # -- commands out ----------------------------------------------------------------------------
 
 
@@ -101,6 +111,15 @@ class ChangeVolume:
     step: str  # up | down
 
 
+@dataclass(frozen=True)
+class ForwardCall:
+    """Send the ringing (or arriving) call `call_id` to `target`: a 302 whose Contact is the
+    target routed by the dial plan."""
+
+    call_id: str
+    target: str
+
+
 FeatureEvent = (HistoryChanged | ContactsChanged | DndSet | MuteToggled | ClockChanged
-                | VolumeChanged)
-FeatureCommand = RecordCall | MarkHistorySeen | SetMute | ChangeVolume
+                | VolumeChanged | ForwardSet)
+FeatureCommand = RecordCall | MarkHistorySeen | SetMute | ChangeVolume | ForwardCall

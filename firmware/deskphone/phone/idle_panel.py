@@ -30,6 +30,7 @@ class IdlePanel:
         self.dnd = settings.dnd  # [phone] dnd at start; ctl dnd on|off (DndSet) after
         self.clock_text: str | None = None  # the app's wall clock, minute by minute
         self.date_text: str | None = None
+        self.forwarding = ""  # where calls go ("Fwd 205"), set by phone/forwarding.py
 
     def apply(self, event: ev.Event) -> bool:
         """Take one of PANEL_EVENTS; True when it was one (the idle screen may have changed)."""
@@ -57,4 +58,4 @@ class IdlePanel:
                           display_name=self.settings.display_name, status=self.status,
                           warning=self.lan_warning, missed=self.history.missed,
                           dnd=self.dnd, clock=self.clock_text,
-                          date=self.date_text)
+                          date=self.date_text, forward=self.forwarding)

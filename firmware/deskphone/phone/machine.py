@@ -41,6 +41,7 @@ from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
 from deskphone.phone.dialing import Dialing
+from deskphone.phone.forwarding import CallForwarding
 from deskphone.phone.history_view import MUTE_KEY, CallTracker
 from deskphone.phone.idle_panel import IdlePanel
 from deskphone.phone.other_calls import OtherCalls
@@ -54,6 +55,7 @@ from deskphone.phone.screens import (
 )
 from deskphone.phone.settings import MachineSettings
 from deskphone.phone.several_calls import SeveralCalls
+from deskphone.phone.snapshot import machine_snapshot
 from deskphone.phone.transfer import BlindTransfer, SetAsideCall
 from deskphone.phone.transfer_flow import TransferFlow
 from deskphone.phone.transitions import TRANSITIONS, bind_handlers
@@ -109,6 +111,7 @@ class PhoneMachine:
         self.tracker = CallTracker()
         self.muted = False  # the microphone, in this call
         self.pending: Commands = []  # what a handler's _reset_call recorded, sent after it
+        self.forward = CallForwarding(self)  # always / busy / no answer, by 302
         self.screen: object = self.idle_screen()
         self.ignored = 0
         self._timer: float | None = None
@@ -162,6 +165,8 @@ class PhoneMachine:
             return self.go_idle()
         if kind == "no_answer" and self.state is CallState.CALLING:
             return [ev.HangUp(), *self.end("No answer", self.peer or "", "reorder")]
+        if kind == "forward" and self.state is CallState.RINGING:
+            return self.forward.no_answer()
         if kind == "ring_timeout" and self.state is CallState.RINGING:
             call_id, caller = self.incoming_call_id or "", self.peer
             commands = [ev.RejectCall(call_id, 480), *self.several.go_idle_or_held()]
@@ -181,31 +186,8 @@ class PhoneMachine:
         return []
 
     def snapshot(self) -> dict[str, object]:
-        """What the control socket's `state` reports."""
-        lines: list[str] = getattr(self.screen, "lines", lambda: [])()
-        return {
-            "call": self.state.value,
-            "security": self.security.value,
-            "sas": self.sas,
-            "post_quantum": self.call_security.post_quantum,
-            "peer": self.peer,
-            "off_hook": self.off_hook,
-            "digits": self.digits,
-            "held": self.held,
-            "dtmf": self.last_dtmf,
-            "stats_shown": self.show_stats,
-            "screen": "\n".join(lines),
-            "peer_warning": self.call_security.peer_warning,
-            "possible_attack": self.call_security.possible_attack,
-            "lan_warning": self.idle.lan_warning or None,
-            "transfer": self.transfer.target,
-            "transfer_failed": self.transfer.failed or None,
-            "dnd": self.idle.dnd,
-            "muted": self.muted,
-            "calls": self.calls(),
-            "waiting": getattr(self.others.waiting(), "peer", None),
-            "held_calls": sum(r.role == "held" for r in self.others.records.values()),
-        }
+        """What the control socket's `state` reports (phone/snapshot.py)."""
+        return machine_snapshot(self)
 
     @property
     def security(self) -> Security:
@@ -330,9 +312,12 @@ class PhoneMachine:
 
     def _busy_reject(self, event: ev.CallArrived) -> Commands:
         # One call at a time: a second caller hears busy (RFC 3261 §21.4.7, 486 Busy Here).
-        return [ev.RejectCall(event.call_id, 486), self.idle.history.missed_now(event, self.now)]
+        return self.forward.arrived(event, busy=True) or [
+            ev.RejectCall(event.call_id, 486), self.idle.history.missed_now(event, self.now)]
 
     def _incoming(self, event: ev.CallArrived) -> Commands:
+        if forwarded := self.forward.arrived(event, busy=self.off_hook):
+            return forwarded
         if self.off_hook:
             return self._busy_reject(event)
         if self.idle.dnd:
@@ -353,7 +338,12 @@ class PhoneMachine:
         name = known.name if known is not None else event.display_name
         self.peer = name or event.caller
         self.tracker.begin("incoming", event.caller, name or "", since)
-        self.set_timer("ring_timeout", since + self.settings.ring_seconds)
+        give_up = since + self.settings.ring_seconds
+        forward_at = self.forward.ring_deadline(since)  # no answer: on to the target
+        if forward_at is not None and forward_at < give_up:
+            self.set_timer("forward", forward_at)
+        else:
+            self.set_timer("ring_timeout", give_up)
         return [ev.PlayTone(None), ev.Ring(True),
                 self.show(RingingScreen(caller=event.caller, display_name=name,
                                          mark=known.mark if known is not None else ""))]
@@ -503,5 +493,5 @@ class PhoneMachine:
 
 # The objects the machine owns whose handlers are rows of the table ("several.swap").
 PARTS: dict[str, type] = {"several": SeveralCalls, "transfer_flow": TransferFlow,
-                          "dialing": Dialing, "volume": VolumeKeys}
+                          "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding}
 _HANDLERS = bind_handlers(PhoneMachine, PARTS)

@@ -24,3 +24,7 @@ class MachineSettings:
     # default; 480 or 603 are the other usual choices).
     dnd_code: int = 486
     dnd: bool = False  # do not disturb at start ([phone] dnd); ctl dnd on|off changes it
+    # Call forwarding at start ([phone] forward, forward_to, forward_after; phone/forwarding.py).
+    forward: str = "off"
+    forward_to: str = ""
+    forward_after: float = 20.0

@@ -82,7 +82,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.KeyPressed: "in_call_key",
         **SECURITY_ROWS,
         ev.HoldToggled: "hold",
-        ev.CallArrived: "several.call_waiting",
+        ev.CallArrived: "forward.call_waiting",  # forwarded (phone/forwarding.py), or it waits
         ev.AnswerRequested: "several.answer_other",
         ev.SwapRequested: "several.swap",
         ev.AttendedTransferRequested: "several.transfer_attended",
@@ -140,6 +140,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
 # volume level shows over whatever screen is up (phone/volume_keys.py).
 for _rows in TRANSITIONS.values():
     _rows.setdefault(ev.VolumeChanged, "volume.changed")
+    _rows.setdefault(ev.ForwardSet, "forward.set")
     for _event in PANEL_EVENTS:  # status, LAN warning, history, contacts, DND, clock
         _rows.setdefault(_event, "panel_changed")
 

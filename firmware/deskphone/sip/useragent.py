@@ -209,6 +209,10 @@ class UserAgent:
         self.sessions.reject(call_id, code, now)
         self._collect(now)
 
+    def redirect(self, call_id: str, contact: str, now: float) -> None:
+        self.sessions.redirect(call_id, contact, now)
+        self._collect(now)
+
     def dialog_replaces(self, call_id: str, now: float) -> str:
         """What an INVITE replacing our dialog `call_id` must say, as its far end will match it
         (RFC 3891 §3), e.g. for an attended transfer's REFER."""

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deskphone.phone.screens.canvas import LARGE, MEDIUM, SMALL, WIDTH, Layout, Screen
+from deskphone.phone.screens.canvas import (
+    LARGE,
+    MEDIUM,
+    SMALL,
+    WIDTH,
+    Layout,
+    Screen,
+    text_width,
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +25,7 @@ class IdleScreen(Screen):
     missed: int = 0  # missed calls not yet looked at in the history ('#' opens it)
     dnd: bool = False  # do not disturb: calls are turned away
     date: str | None = None  # "Thu 3 Dec", beside the extension; None when the clock is unset
+    forward: str = ""  # call forwarding is on: "Fwd 205" in the date's place
     notice: str = ""  # a moment's news ("Ringer 7/10" after a volume key): the status's place
 
     def layout(self) -> Layout:
@@ -33,15 +42,21 @@ class IdleScreen(Screen):
             layout.text(clock, 9, SMALL, align="right")
         layout.box(0, 12, WIDTH - 1, 12)
         layout.text(self.display_name, 35, LARGE, align="center")
-        # The bottom line's right half: missed calls, or else the date (the missed count is
-        # news to act on; the date comes back once the history has been opened).
+        # The bottom line's right half: missed calls, or else forwarding, or else the date (the
+        # missed count is news to act on; forwarding explains why the phone stays silent).
         if self.missed:
             layout.text(f"Ext {self.extension}", 55, MEDIUM, x=0, width=WIDTH - 64)
             layout.text(f"{min(self.missed, 99)} missed", 55, MEDIUM, x=WIDTH - 63, width=63,
                         align="right", bold=True)
-        elif self.date:
-            layout.text(f"Ext {self.extension}", 55, MEDIUM, x=0, width=WIDTH - 64)
-            layout.text(self.date, 55, MEDIUM, x=WIDTH - 63, width=63, align="right")
+        elif self.forward or self.date:
+            ext = f"Ext {self.extension}"
+            if self.forward:  # where calls go, in full when "Ext " can make room for it
+                both = text_width(ext, MEDIUM) + text_width(self.forward, MEDIUM) + 6
+                ext = ext if both <= WIDTH else self.extension
+            right = max(63, WIDTH - 6 - int(text_width(ext, MEDIUM))) if self.forward else 63
+            layout.text(ext, 55, MEDIUM, x=0, width=WIDTH - right - 1)
+            layout.text(self.forward or self.date or "", 55, MEDIUM, x=WIDTH - right,
+                        width=right, align="right", bold=bool(self.forward))
         else:
             layout.text(f"Ext {self.extension}", 55, MEDIUM, align="center")
         return layout

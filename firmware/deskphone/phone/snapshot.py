@@ -1,0 +1,35 @@
+"""What the control socket's `state` reports of the phone machine: a plain dict, read only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def machine_snapshot(m: Any) -> dict[str, object]:
+    """`m` is the PhoneMachine (not imported: the machine imports this module)."""
+    lines: list[str] = getattr(m.screen, "lines", lambda: [])()
+    return {
+        "call": m.state.value,
+        "security": m.security.value,
+        "sas": m.sas,
+        "post_quantum": m.call_security.post_quantum,
+        "peer": m.peer,
+        "off_hook": m.off_hook,
+        "digits": m.digits,
+        "held": m.held,
+        "dtmf": m.last_dtmf,
+        "stats_shown": m.show_stats,
+        "screen": "\n".join(lines),
+        "peer_warning": m.call_security.peer_warning,
+        "possible_attack": m.call_security.possible_attack,
+        "lan_warning": m.idle.lan_warning or None,
+        "transfer": m.transfer.target,
+        "transfer_failed": m.transfer.failed or None,
+        "dnd": m.idle.dnd,
+        "forward": m.forward.snapshot(),
+        "muted": m.muted,
+        "calls": m.calls(),
+        "waiting": getattr(m.others.waiting(), "peer", None),
+        "held_calls": sum(r.role == "held" for r in m.others.records.values()),
+    }
+
