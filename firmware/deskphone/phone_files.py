@@ -73,13 +73,6 @@ class HistoryKeeper:
             log.warning("%s (line skipped)", error)
         self.load_errors = errors
 
-    def targets(self) -> dict[str, str]:
-        """name → number or URI, for speed dials that name a contact (the first of a name)."""
-        named: dict[str, str] = {}
-        for contact in self.contacts:
-            named.setdefault(contact.name, contact.target)
-        return named
-
     def event(self) -> HistoryChanged:
         return HistoryChanged(entries=self.history.newest_first(),
                               missed=self.history.missed_unseen,

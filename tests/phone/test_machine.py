@@ -7,7 +7,6 @@ import pytest
 from deskphone.phone import events as ev
 from deskphone.phone.dialing import Dialing
 from deskphone.phone.forwarding import CallForwarding
-from deskphone.phone.volume_keys import VolumeKeys
 from deskphone.phone.machine import TRANSITIONS, CallState, MachineSettings, PhoneMachine, Security
 from deskphone.phone.screens import (
     CallingScreen,
@@ -23,6 +22,7 @@ from deskphone.phone.screens import (
 )
 from deskphone.phone.several_calls import SeveralCalls
 from deskphone.phone.transfer_flow import TransferFlow
+from deskphone.phone.volume_keys import VolumeKeys
 
 
 def make(**kw: object) -> PhoneMachine:

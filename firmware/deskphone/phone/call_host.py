@@ -18,11 +18,18 @@ from deskphone.phone.vocabulary import CallState
 
 if TYPE_CHECKING:
     from deskphone.phone.history_view import CallTracker
-    from deskphone.phone.several_calls import SeveralCalls
     from deskphone.phone.idle_panel import IdlePanel
     from deskphone.phone.transfer import BlindTransfer
 
 Commands = list[ev.Command]
+
+
+class SeveralCallsPart(Protocol):
+    """What the other parts use of several_calls.py (not imported: it imports this module)."""
+
+    def ringing_key(self, event: ev.KeyPressed) -> Commands: ...
+    def call_waiting(self, event: ev.CallArrived) -> Commands: ...
+    def go_idle_or_held(self) -> Commands: ...
 
 
 class CallHost(Protocol):
@@ -47,7 +54,9 @@ class CallHost(Protocol):
     now: float
     pending: Commands
     screen: object
-    several: SeveralCalls
+
+    @property
+    def several(self) -> SeveralCallsPart: ...
 
     def reset_call(self) -> None: ...
     def show(self, screen: object) -> ev.ShowScreen: ...

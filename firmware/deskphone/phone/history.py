@@ -10,8 +10,9 @@ rest survive (a power cut cannot truncate it: it is replaced whole, never append
     {"direction": "missed", "peer": "sip:201@10.0.0.7", "name": "Alice", "started": 1764690000.0,
      "duration": 0, "security": "none", "seen": false}
 
-`direction` is incoming | outgoing | missed | forwarded (call forwarding sent it on); `security` is what the call reached at its end:
-verified | secure | not_secure | mismatch | none (never answered, or not secured yet).
+`direction` is incoming | outgoing | missed | forwarded (call forwarding sent it on);
+`security` is what the call reached at its end: verified | secure | not_secure | mismatch |
+none (never answered, or not secured yet).
 """
 
 from __future__ import annotations

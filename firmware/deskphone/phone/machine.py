@@ -59,7 +59,6 @@ from deskphone.phone.snapshot import machine_snapshot
 from deskphone.phone.transfer import BlindTransfer, SetAsideCall
 from deskphone.phone.transfer_flow import TransferFlow
 from deskphone.phone.transitions import TRANSITIONS, bind_handlers
-from deskphone.phone.volume_keys import VolumeKeys
 from deskphone.phone.vocabulary import (
     ATTACK_DETAIL,
     DIAL_KEYS,
@@ -74,6 +73,7 @@ from deskphone.phone.vocabulary import (
     CallState,
     Security,
 )
+from deskphone.phone.volume_keys import VolumeKeys
 
 # Re-exported: callers and tests import the phone's vocabulary from here.
 __all__ = [
