@@ -46,7 +46,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("dnd", "on|off", "do not disturb: callers turned away, missed"),
     ("mute", "", "mute or unmute the microphone in a call"),
     ("volume", "[WHICH up|down|N]", "earpiece/ringer volume 0-10, remembered"),
-    ("forward", "[off|always T|busy T|no_answer T [S]]", "call forwarding by 302 to T"),
+    ("forward", "[off|MODE TARGET [S]]", "forward always|busy|no_answer (302)"),
     ("screenshot", "FILE.png", "save the screen as a PNG (4x scale)"),
     ("state", "", "the phone's state as JSON: call, sas, screen"),
     ("wait", "KEY=VALUE... [timeout=S]", "wait until the state matches: call=in_call"),
