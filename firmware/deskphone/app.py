@@ -107,6 +107,7 @@ class PhoneApp:
             forward=config.phone.forward,
             forward_to=config.phone.forward_to,
             forward_after=config.phone.forward_after,
+            voicemail=next((a.voicemail for a in config.accounts if a.voicemail), ""),
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)

@@ -272,6 +272,20 @@ async def _cmd_forward(app: ControlledPhone, args: list[str]) -> Any:
     return app.machine.snapshot()["forward"]
 
 
+async def _cmd_voicemail(app: ControlledPhone, args: list[str]) -> Any:
+    usage = "voicemail [call]   (the lamp: waiting, new, old; call dials the voicemail number)"
+    if args == ["call"]:
+        number = app.machine.settings.voicemail
+        if not number:
+            raise ControlError("voicemail call: no account has a voicemail number "
+                               "([[accounts]] voicemail)")
+        app.post(ev.DialRequested(number))
+        return app.state()
+    if args:
+        raise ControlError(f"usage: {usage}")
+    return {**app.machine.idle.voicemail(), "number": app.machine.settings.voicemail or None}
+
+
 async def _cmd_volume(app: ControlledPhone, args: list[str]) -> Any:
     usage = f"volume [earpiece|ringer up|down|0-{MAX_VOLUME}]   (remembered across restarts)"
     if args:
@@ -325,6 +339,7 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "mute": _cmd_mute,
     "volume": _cmd_volume,
     "forward": _cmd_forward,
+    "voicemail": _cmd_voicemail,
     "screenshot": _cmd_screenshot,
     "state": _cmd_state,
     "wait": _cmd_wait,

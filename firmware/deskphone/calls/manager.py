@@ -379,6 +379,8 @@ class CallManager:
             case sev.ProbeResult():
                 if self.accounts is not None:
                     self.accounts.on_probe_result(event)
+            case sev.MessageWaiting(account=account, waiting=waiting, new=new, old=old):
+                self.emit(pev.VoicemailChanged(account, waiting, new, old))  # the lamp
         call = self.find(getattr(event, "call_id", None))
         if call is None:
             return

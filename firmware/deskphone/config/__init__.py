@@ -76,6 +76,15 @@ class AccountConfig:
     # An unanswered REGISTER fails over after this long instead of after the full Timer F
     # (64*T1 = 32 s, RFC 3261 §17.1.2.2): a desk phone should not sit unreachable for 32 s.
     failover_timeout_seconds: float = 8.0
+    # The voicemail number (keys or a sip: URI, dialled by `*` on the idle screen); set, the
+    # account subscribes to its message summary (RFC 3842) unless mwi = false.
+    voicemail: str | None = None
+    mwi: bool = False
+
+
+FORWARD_MODES = ("off", "always", "busy", "no_answer")
+# Something to dial: keypad keys, or a sip: URI (forward_to, voicemail).
+FORWARD_TARGET = r"[0-9*#+]{1,32}|sips?:[^\s<>\"]{1,255}"
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,7 @@ def _account(raw: Any, index: int) -> AccountConfig:
         raise ConfigError(where, raw, "a table [[accounts]]")
     refuse_unknown_keys(raw, where, {"name", "registrar", "registrars", "user", "password", "realm",
                                "transport", "expires", "failover_probe_seconds",
-                               "failover_timeout_seconds"})
+                               "failover_timeout_seconds", "voicemail", "mwi"})
     if "registrars" in raw:
         regs = raw["registrars"]
         if not isinstance(regs, list) or not regs or not all(isinstance(r, str) for r in regs):
@@ -243,6 +252,10 @@ def _account(raw: Any, index: int) -> AccountConfig:
         failover_probe_seconds=read_float(raw, "failover_probe_seconds", where, 120.0, 1.0,
                                           86400.0),
         failover_timeout_seconds=read_float(raw, "failover_timeout_seconds", where, 8.0, 0.5, 32.0),
+        voicemail=(voicemail := read_str(
+            raw, "voicemail", where, None, pattern=FORWARD_TARGET,
+            what="the voicemail number: keypad keys 0-9 * # + or a sip: URI")),
+        mwi=read_bool(raw, "mwi", where, voicemail is not None),
     )
 
 
@@ -404,10 +417,6 @@ def _dnd_code(t: dict[str, Any]) -> int:
         raise ConfigError("phone.dnd_code", code, "one of " + ", ".join(map(str, DND_CODES))
                           + " (a SIP final response that turns a caller away)")
     return int(code)
-
-
-FORWARD_MODES = ("off", "always", "busy", "no_answer")
-FORWARD_TARGET = r"[0-9*#+]{1,32}|sips?:[^\s<>\"]{1,255}"
 
 
 def _forwarding(t: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from deskphone.phone.feature_events import MarkHistorySeen as MarkHistorySeen
 from deskphone.phone.feature_events import MuteToggled as MuteToggled
 from deskphone.phone.feature_events import RecordCall as RecordCall
 from deskphone.phone.feature_events import SetMute as SetMute
+from deskphone.phone.feature_events import VoicemailChanged as VoicemailChanged
 from deskphone.phone.feature_events import VolumeChanged as VolumeChanged
 
 # -- events in -------------------------------------------------------------------------------

@@ -73,6 +73,16 @@ class ForwardSet:
     after: float = 20.0
 
 
+@dataclass(frozen=True)
+class VoicemailChanged:
+    """An account's voicemail summary (RFC 3842 NOTIFY): the idle screen's envelope and count."""
+
+    account: str
+    waiting: bool
+    new: int
+    old: int = 0
+
+
 # -- commands out ----------------------------------------------------------------------------
 
 
@@ -121,5 +131,5 @@ class ForwardCall:
 
 
 FeatureEvent = (HistoryChanged | ContactsChanged | DndSet | MuteToggled | ClockChanged
-                | VolumeChanged | ForwardSet)
+                | VolumeChanged | ForwardSet | VoicemailChanged)
 FeatureCommand = RecordCall | MarkHistorySeen | SetMute | ChangeVolume | ForwardCall

@@ -70,6 +70,7 @@ from deskphone.phone.vocabulary import (
     STATS_KEY,
     SWAP_KEY,
     TRANSFER_KEY,
+    VOICEMAIL_KEY,
     CallState,
     Security,
 )
@@ -481,6 +482,9 @@ class PhoneMachine:
     def _idle_key(self, event: ev.KeyPressed) -> Commands:
         if self.idle.history.browser is None and (ringer := self.volume.ringer_key(event.key)):
             return ringer  # 2/8: the ringer's volume (they move through the list once open)
+        if self.idle.history.browser is None and event.key == VOICEMAIL_KEY and (
+                self.settings.voicemail):
+            return self.place(self.settings.voicemail)
         action = self.idle.history.press(event.key)
         if action.call is not None:
             self.reset_call()

@@ -28,3 +28,4 @@ class MachineSettings:
     forward: str = "off"
     forward_to: str = ""
     forward_after: float = 20.0
+    voicemail: str = ""  # the voicemail number ([[accounts]] voicemail): '*' on the idle screen

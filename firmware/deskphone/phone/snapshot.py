@@ -27,6 +27,7 @@ def machine_snapshot(m: Any) -> dict[str, object]:
         "transfer_failed": m.transfer.failed or None,
         "dnd": m.idle.dnd,
         "forward": m.forward.snapshot(),
+        "voicemail": m.idle.voicemail(),
         "muted": m.muted,
         "calls": m.calls(),
         "waiting": getattr(m.others.waiting(), "peer", None),

@@ -13,7 +13,6 @@ from __future__ import annotations
 from deskphone.sip import Account, CallStateError, UaConfig, UserAgent
 from deskphone.sip import events as sip_events
 from deskphone.sip.digest import authorization_value, choose_challenge
-from deskphone.sip.message_summary import MessageSummaryError, parse_message_summary
 from deskphone.sip.message import (
     SipParseError,
     SipRequest,
@@ -21,6 +20,7 @@ from deskphone.sip.message import (
     StreamFramer,
     parse_message,
 )
+from deskphone.sip.message_summary import MessageSummaryError, parse_message_summary
 from deskphone.sip.uri import SipSyntaxError, parse_name_addr, parse_uri, split_hostport
 from deskphone_tools.fuzz.harness import Reader, Target, split_messages
 

@@ -11,6 +11,7 @@ from deskphone.phone.screens.canvas import (
     WIDTH,
     Layout,
     Screen,
+    envelope,
     text_width,
 )
 
@@ -26,6 +27,7 @@ class IdleScreen(Screen):
     dnd: bool = False  # do not disturb: calls are turned away
     date: str | None = None  # "Thu 3 Dec", beside the extension; None when the clock is unset
     forward: str = ""  # call forwarding is on: "Fwd 205" in the date's place
+    voicemail: int | None = None  # messages waiting: the envelope, with the new ones' count
     notice: str = ""  # a moment's news ("Ringer 7/10" after a volume key): the status's place
 
     def layout(self) -> Layout:
@@ -34,6 +36,14 @@ class IdleScreen(Screen):
         # place (the time comes back when the warning clears).
         clock = self.clock if not self.warning else None
         clock_width = 34 if clock else 0
+        if self.voicemail is not None:  # the lamp: an envelope and the new messages, by the time
+            count = str(min(self.voicemail, 99)) if self.voicemail else ""
+            lamp_width = 13 + int(text_width(count, SMALL))
+            left = WIDTH - clock_width - lamp_width - 1
+            layout.shape(envelope(left, 1))
+            if count:
+                layout.text(count, 9, SMALL, x=left + 13, width=lamp_width - 12)
+            clock_width += lamp_width + 1
         status = f"DND  {self.status}" if self.dnd else self.status
         status = self.notice or status
         layout.text(f"! {self.warning}" if self.warning else status, 9, SMALL,
