@@ -52,6 +52,7 @@ from deskphone.calls.liveness import MediaWatch
 from deskphone.calls.negotiation import CallNegotiation
 from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
+    expectation_after_redirect,
     expectation_for,
     warnings_before_call,
 )
@@ -385,6 +386,8 @@ class CallManager:
         if call is None:
             return
         match event:
+            case sev.Redirect(contacts=contacts) if self.routes is not None:  # forwarded
+                call.lan = expectation_after_redirect(self.routes.directory, call.lan, contacts)
             case sev.CallProgress(code=code) if code in (180, 183) and call is self.call:
                 self.emit(pev.CallRinging())
             case sev.CallEstablished() if call.accepts(LegInput.PEER_HAS_ANSWER):
