@@ -14,7 +14,7 @@ stores it, and answers with the level (`VolumeChanged`), which shows for a few s
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import fields, is_dataclass, replace
 
 from deskphone.phone import events as ev
 from deskphone.phone.call_host import CallHost
@@ -78,7 +78,7 @@ class VolumeKeys:
         if self.m.state.value in IN_CALL_STATES:
             return self.m.refresh_call_screen()
         screen = self.m.screen
-        if any(f.name == "notice" for f in fields(screen)):  # type: ignore[arg-type]
+        if is_dataclass(screen) and any(f.name == "notice" for f in fields(screen)):
             return [self.m.show(replace(screen, notice=self.notice))]  # type: ignore[type-var]
         return []
 
