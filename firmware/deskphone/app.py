@@ -28,7 +28,8 @@ from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.config import Config
 from deskphone.control import ControlError, ControlServer
 from deskphone.control_commands import CONTROL_COMMANDS
-from deskphone.devices.build import Devices
+from deskphone.devices.audio_reopen import ReopeningAudio
+from deskphone.devices.build import Devices, has_letter_keys
 from deskphone.devices.microphone import MuteableMicrophone, scale_s16
 from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
@@ -80,7 +81,9 @@ class CallLayer(Protocol):
     def transfer(self, target: str) -> None: ...
     def swap(self, call_id: str) -> None: ...
     def transfer_attended(self, call_id: str) -> None: ...
+    def conference_join(self) -> None: ...
     def media_active(self) -> bool: ...
+    def media_summary(self) -> dict[str, Any] | None: ...
     def info(self) -> dict[str, Any]: ...
     def lan_directory(self) -> list[dict[str, Any]]: ...
 
@@ -108,6 +111,8 @@ class PhoneApp:
             forward_to=config.phone.forward_to,
             forward_after=config.phone.forward_after,
             voicemail=next((a.voicemail for a in config.accounts if a.voicemail), ""),
+            conference_hangup=config.phone.conference_hangup,
+            letter_keys=has_letter_keys(devices),
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)
@@ -132,7 +137,7 @@ class PhoneApp:
         self._ring_tone: ToneGenerator | None = None
         self.ringing = False  # the ringer (or the ring through the audio output) is on
         self._audio_wake = asyncio.Event()
-        self._scan_wake = asyncio.Event()
+        self._scan_waiter: asyncio.Future[None] | None = None  # the scan tick's rest wait
         self._call_activity = asyncio.Event()  # set by every event handled (wakes _stats_tick)
         self._ticks: list[asyncio.Task[None]] = []
         self.waiters = StateWaiters(self.state)  # the control socket's `wait KEY=VALUE`
@@ -260,6 +265,11 @@ class PhoneApp:
         def key_pressed(key: str) -> None:
             self.post_threadsafe(ev.KeyPressed(key))
 
+        def handset_audio(lost: bool) -> None:
+            self.post_threadsafe(ev.HandsetAudioChanged(lost))
+
+        if isinstance(self.devices.audio, ReopeningAudio):  # a handset that can be unplugged
+            self.devices.audio.on_change = handset_audio
         if self.devices.hook is not None:
             self.devices.hook.set_emit(hook_changed)
         if self.devices.keypad is not None:
@@ -274,7 +284,7 @@ class PhoneApp:
         loop = self.loop
 
         def wake() -> None:
-            loop.call_soon_threadsafe(self._scan_wake.set)
+            loop.call_soon_threadsafe(self._wake_scan)
 
         for device in (keypad, hook):
             if device is not None and hasattr(device, "on_activity"):
@@ -290,9 +300,20 @@ class PhoneApp:
             if not resting:
                 await asyncio.sleep(SCAN_SECONDS)
                 continue
-            self._scan_wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._scan_wake.wait(), REST_POLL_SECONDS)
+            # A bare future and one loop timer: asyncio.wait_for would wrap the wait in a task
+            # and cancel it at every poll, ~6x the CPU of this per wake-up (issue 19).
+            waiter = self._scan_waiter = loop.create_future()
+            timer = loop.call_later(REST_POLL_SECONDS, _settle, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._scan_waiter = None
+
+    def _wake_scan(self) -> None:
+        """A pin edge (from the device's thread, hopped onto the loop): end the rest wait."""
+        if self._scan_waiter is not None:
+            _settle(self._scan_waiter)
 
     # -- commands out --------------------------------------------------------------------------
 
@@ -349,6 +370,9 @@ class PhoneApp:
             case ev.SwapTo(call_id=call_id):
                 if calls is not None:
                     calls.swap(call_id)
+            case ev.JoinConference():
+                if calls is not None:
+                    calls.conference_join()
             case ev.TransferAttended(call_id=call_id):
                 if calls is not None:
                     calls.transfer_attended(call_id)
@@ -423,17 +447,16 @@ class PhoneApp:
                 await self._call_activity.wait()
                 continue
             await asyncio.sleep(1.0)
-            if not self.calls.media_active():
+            media = self.calls.media_summary()
+            if media is None:
                 continue
-            info = self.calls.info()
-            media = info.get("media") or {}
-            received, lost = media.get("packets_received", 0), max(0, media.get("lost", 0))
+            received, lost = media["packets_received"], max(0, media["lost"])
             expected = received + lost
             self.post(ev.CallStats(
-                codec=str(info.get("codec") or "-"),
+                codec=str(media["codec"] or "-"),
                 loss_pct=100.0 * lost / expected if expected else 0.0,
-                jitter_ms=float(media.get("jitter_ms") or 0.0),
-                rtt_ms=media.get("rtt_ms"), path=str(info.get("path") or "")))
+                jitter_ms=float(media["jitter_ms"] or 0.0),
+                rtt_ms=media["rtt_ms"], path=str(media["path"])))
 
     async def _clock_tick(self) -> None:
         # The idle screen's time and date, posted when the minute changes (woken just after).
@@ -481,6 +504,8 @@ class PhoneApp:
         snapshot["tone"] = self.tone.name
         snapshot["ringing"] = self.ringing
         snapshot["timeline"] = dict(self.timeline)
+        if isinstance(self.devices.audio, ReopeningAudio):
+            snapshot["audio_device"] = self.devices.audio.info()
         if self.calls is not None:
             snapshot.update(self.calls.info())
         return snapshot
@@ -511,3 +536,8 @@ def clock_event(now: float) -> ev.ClockChanged:
 def state_now(app: PhoneApp) -> str:
     s = app.state()
     return f"{s['call']} security={s['security']}"
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -35,6 +35,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("transfer", "TARGET|--attended ID", "blind transfer; held call ID to this call"),
     ("answer", "ID", "answer call ID (holds the current one)"),
     ("swap", "", "hold this call, resume the other (as D)"),
+    ("conference", "", "mix this call and the held one, 3-way (as #)"),
     ("calls", "", "every call: id, state, security, SAS"),
     ("confirm-sas", "", "the SAS read aloud matched (as pressing #)"),
     ("reject-sas", "", "the SAS did not match (as *): possible MITM"),

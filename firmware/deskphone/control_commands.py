@@ -116,6 +116,16 @@ async def _cmd_swap(app: ControlledPhone, args: list[str]) -> Any:
     return app.state()
 
 
+async def _cmd_conference(app: ControlledPhone, args: list[str]) -> Any:
+    _expect(args, 0, "conference   (mix the call in the earpiece and the held one, as #)")
+    if app.machine.state.value != "in_call" or app.machine.others.held() is None:
+        raise ControlError(f"conference: needs a call in the earpiece and one on hold; the "
+                           f"phone is {app.machine.state.value} with "
+                           f"{app.machine.snapshot()['held_calls']} held")
+    app.post(ev.ConferenceRequested())
+    return app.state()
+
+
 async def _cmd_calls(app: ControlledPhone, args: list[str]) -> Any:
     _expect(args, 0, "calls")
     return app.machine.calls()
@@ -327,6 +337,7 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "answer": _cmd_answer,
     "swap": _cmd_swap,
     "calls": _cmd_calls,
+    "conference": _cmd_conference,
     "hold": _cmd_hold,
     "stats": _cmd_stats,
     "reverify": _cmd_reverify,

@@ -48,6 +48,9 @@ class QueueingCalls:
     def media_active(self) -> bool:
         return False
 
+    def media_summary(self) -> dict[str, Any] | None:
+        return None
+
     def info(self) -> dict[str, Any]:
         return {}
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.test_call_waiting import a_calls_b, call_id_of, trio
 
 
-def test_attended_transfer_in_all_three_roles(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["ctl", "xfer_key"])
+def test_attended_transfer_in_all_three_roles(tmp_path: Path, how: str) -> None:
     with trio(tmp_path) as t:
         a, b, c = t.a, t.b, t.c
         sab = a_calls_b(t)
@@ -25,7 +28,10 @@ def test_attended_transfer_in_all_three_roles(tmp_path: Path) -> None:
         c.wait(call="in_call", security="secure|verified")
         b.wait(direction="recvonly")
 
-        a.ctl("transfer", "--attended", call_id_of(a, b.extension))
+        if how == "xfer_key":  # XFER (A) during the consultation: the held call goes over
+            a.ctl("press", "A")
+        else:
+            a.ctl("transfer", "--attended", call_id_of(a, b.extension))
         done = a.wait(call="ended|idle")
         assert "Transferred" in done["screen"] and a.state()["calls"] == []
         # C: the A-C call was replaced by B's call, answered at once; B: its new call is up.

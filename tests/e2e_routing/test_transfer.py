@@ -30,6 +30,9 @@ def test_b_transfers_a_to_c_with_the_transfer_key(tmp_path: Path) -> None:
         b.ctl("press", f"{x_c}#")
         ringing = c.wait(call="ringing")
         assert "Alice" in ringing["screen"], c.log_tail()
+        # A's NOTIFY sipfrag (RFC 3515 §2.4.5) is B's progress line
+        progress = b.wait(call="transferring", transfer_progress="180 Ringing")
+        assert "180 Ringing…" in progress["screen"], progress
         a_state = a.wait(call="calling", screen="~Ringing")  # ringback from C
         assert a_state["security"] == "none"  # the new call is not secure until ZRTP says so
         c.ctl("hook", "off")
@@ -57,6 +60,7 @@ def test_transfer_to_a_busy_phone_keeps_the_call(tmp_path: Path) -> None:
         b.ctl("transfer", x_c)
         failed = b.wait(call="in_call", transfer_failed="~486")
         assert failed["security"] in ("secure", "verified"), b.log_tail()
+        assert "Transfer failed 486" in failed["screen"], failed  # said a moment, then the call
         back = a.wait(call="in_call", transfer_failed="~486")
         assert back["sas"] == before["sas"] and back["call_id"] == before["call_id"]
         a.wait(**{"media.packets_received": f">{before['media']['packets_received'] + 25}"})

@@ -203,3 +203,21 @@ def test_config_rejects_bad_failover_values(extra: dict[str, object], key: str) 
     with pytest.raises(ConfigError) as error:
         config_from_dict(_account(**extra), sim=True)
     assert error.value.key == key and "expected" in str(error.value)
+
+
+def test_link_back_retries_a_failed_account_at_once_and_leaves_a_registered_one() -> None:
+    rig = Rig()
+    rig.start()
+    sent = len(rig.registers_to(PRIMARY))
+    rig.manager.network_changed(only_failed=True)  # registered: nothing to retry
+    rig.drain()
+    assert len(rig.registers_to(PRIMARY)) == sent and rig.statuses == ["registered"]
+    rig.dead.update({PRIMARY, BACKUP})  # the link is down: every attempt goes unanswered
+    rig.advance_to(45.0)  # refresh at 30 s, fail over, both silent: back-off
+    assert rig.manager.info()["office"]["status"] == "reg failed"
+    rig.dead.clear()  # the link is back, same address
+    before = len(rig.wire)
+    rig.manager.network_changed(only_failed=True)
+    rig.drain()
+    assert [r.method for _, r in rig.wire[before:]][:1] == ["REGISTER"]  # now, not at back-off
+    assert rig.manager.info()["office"]["status"] in ("registered", "on backup")

@@ -8,6 +8,7 @@ import pytest
 from deskphone.media.codecs import CodecError, create_codec
 from deskphone.media.codecs._av import AvFrameCodec, open_decoder, open_encoder
 from deskphone.media.codecs.g711 import G711Codec
+from deskphone.media.codecs.opus import COMPLEXITY, OpusCodec
 from deskphone.media.resample import Resampler
 from deskphone.sdp.codecs import CodecChoice
 from tests.media.audio_math import dominant_frequency, tone, tone_snr_db
@@ -57,6 +58,24 @@ def test_opus_is_constant_bitrate_when_secure_and_variable_when_asked():
     vbr = create_codec(CodecChoice("opus", 111, 48000, 2, {"cbr": "0"}), secure=True)
     _, vbr_sizes = round_trip(vbr, speechlike)
     assert len(set(vbr_sizes)) > 1
+
+
+def test_opus_at_its_cheap_complexity_keeps_a_narrowband_handsets_tone():
+    # the encoder runs at complexity 1 (opus.py: CPU, issue 19); an 8 kHz handset's tone must
+    # still come back clean at the 48 kHz the decoder gives
+    assert COMPLEXITY == 1
+    codec = create_codec(SPECS["opus"][0], capture_rate=8000)
+    assert codec.encode_rate == 8000
+    signal = tone(1004.0, 8000, 8000)
+    decoded = np.frombuffer(b"".join(
+        codec.decode(codec.encode(signal[i : i + 160].tobytes()))
+        for i in range(0, len(signal), 160)), dtype="<i2")
+    steady = decoded[48000 // 5 :]
+    assert len(decoded) == 48000
+    assert abs(dominant_frequency(steady, 48000) - 1004.0) < 5.0
+    assert tone_snr_db(steady, 1004.0, 48000) > 15.0
+    with pytest.raises(ValueError, match="complexity"):
+        OpusCodec(complexity=11)
 
 
 def test_opus_plc_continues_the_tone_and_decoder_survives():

@@ -3,7 +3,8 @@
 A (with a STUN server, so ICE-controlling) calls B through a SIP relay that records the SDP.
 Once the pair is nominated A puts B on hold: A's re-offer names the pair's local candidate in
 c=/m=, carries that candidate only, and a=remote-candidates with B's side of the pair; B's
-answer names its own side of the pair, without a=remote-candidates. After resume the call is
+answer names its own side of the pair, without a=remote-candidates, and B (controlled) finds
+that A's a=remote-candidates name the pair it is on. After resume the call is
 still on the same pair and secure, with audio coming in.
 """
 
@@ -64,6 +65,11 @@ def test_hold_after_nomination_reoffers_the_nominated_pair(tmp_path: Path,
         address, candidates, remote = _pair_form(reanswer)
         assert address == pair_b and [_candidate_address(c) for c in candidates] == [pair_b]
         assert remote == [], reanswer.to_bytes()
+        # B, controlled, checked A's a=remote-candidates against its nominated pair (RFC 8839
+        # §5.2): they name it, nothing to change
+        stats = b.state()["ice"]["stats"]
+        assert (stats["remote_candidates_confirmed"], stats["remote_candidates_mismatched"]) \
+            == (1, 0), stats
         a.ctl("hold")  # resume
         before = net.wait(b, direction="sendrecv")["media"]["packets_received"]
         sb = net.wait(b, **{"media.packets_received": f">{before + 20}"})

@@ -65,6 +65,8 @@ class Frame:
     dst: str
     dst_port: str
     first_byte: int | None  # of the UDP payload (RFC 7983: 16-19 ZRTP, 128-191 RTP/RTCP)
+    second_byte: int | None = None  # RTP's marker and payload type, RTCP's packet type
+    src_port: str = ""
 
     @property
     def is_zrtp(self) -> bool:
@@ -74,6 +76,11 @@ class Frame:
     def is_rtp(self) -> bool:
         return self.first_byte is not None and 128 <= self.first_byte <= 191
 
+    @property
+    def is_rtcp(self) -> bool:
+        """RTCP or SRTCP (its header is in the clear): packet type 192-223 (RFC 5761 §4)."""
+        return self.is_rtp and self.second_byte is not None and 192 <= self.second_byte <= 223
+
 
 def read_frames(pcap: Path) -> list[Frame]:
     """Every frame of a capture: protocols, and the outer IPv4 header and UDP port (first
@@ -81,11 +88,12 @@ def read_frames(pcap: Path) -> list[Frame]:
     result = subprocess.run(
         ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=;",
          "-E", "occurrence=f", "-e", "frame.protocols", "-e", "ip.src", "-e", "ip.dst",
-         "-e", "udp.dstport", "-e", "udp.payload"],
+         "-e", "udp.dstport", "-e", "udp.payload", "-e", "udp.srcport"],
         capture_output=True, text=True, timeout=60, check=True)
     frames = []
     for line in result.stdout.splitlines():
-        protocols, src, dst, port, payload = (line.split(";") + [""] * 5)[:5]
+        protocols, src, dst, port, payload, src_port = (line.split(";") + [""] * 6)[:6]
         first = int(payload[:2], 16) if len(payload) >= 2 else None
-        frames.append(Frame(protocols, src, dst, port, first))
+        second = int(payload[2:4], 16) if len(payload) >= 4 else None
+        frames.append(Frame(protocols, src, dst, port, first, second, src_port))
     return frames

@@ -4,6 +4,7 @@ the reminder ring — walked with synthetic events and a fake clock."""
 from __future__ import annotations
 
 from deskphone.phone import events as ev
+from deskphone.phone.hook_flash import FLASH_SECONDS
 from deskphone.phone.machine import CallState, MachineSettings, PhoneMachine, Security
 from deskphone.phone.screens import (
     CallWaitingScreen,
@@ -79,7 +80,9 @@ def test_the_held_call_rings_a_reminder_with_the_handset_down_and_lifting_resume
     m = in_call_with_bob()
     carol_waits(m)
     m.handle(ev.AnswerRequested("carol"), 3.0)
-    out = m.handle(ev.HookOn(), 4.0)  # hangs up Carol; Bob is still on hold
+    # Down longer than a flash: hangs up Carol; Bob is still on hold.
+    assert m.handle(ev.HookOn(), 4.0) == [] and m.state is CallState.IN_CALL
+    out = m.handle_timer(4.0 + FLASH_SECONDS)
     assert ev.HangUp() in out and ev.Ring(True) in out
     assert m.state is CallState.HELD and isinstance(m.screen, HeldScreen)
     out = m.handle(ev.HookOff(), 5.0)
@@ -89,7 +92,8 @@ def test_the_held_call_rings_a_reminder_with_the_handset_down_and_lifting_resume
 def test_hanging_up_while_one_waits_rings_for_it() -> None:
     m = in_call_with_bob()
     carol_waits(m)
-    out = m.handle(ev.HookOn(), 3.0)
+    m.handle(ev.HookOn(), 3.0)
+    out = m.handle_timer(3.0 + FLASH_SECONDS)
     assert ev.HangUp() in out and ev.Ring(True) in out
     assert m.state is CallState.RINGING and isinstance(m.screen, RingingScreen)
     assert ev.AnswerCall("carol") in m.handle(ev.HookOff(), 4.0)

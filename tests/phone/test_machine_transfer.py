@@ -157,3 +157,42 @@ def test_a_retained_secret_not_saved_is_shown_and_outranks_a_new_phone_id() -> N
     assert m.snapshot()["peer_warning"] == "not_saved"
     m.handle(ev.PeerWarning("zid_mismatch"), 1.8)  # a weightier one does
     assert m.snapshot()["peer_warning"] == "zid_mismatch" and m.security is Security.MISMATCH
+
+
+def test_the_far_ends_notify_progress_is_on_the_transfer_screen() -> None:
+    m = in_call()
+    m.handle(ev.TransferDialed("203"), 2.0)
+    m.handle(ev.TransferProgress(100, "Trying"), 2.1)
+    assert m.screen.lines()[-1] == "100 Trying…"
+    m.handle(ev.TransferProgress(180, "Ringing"), 2.5)
+    assert isinstance(m.screen, TransferScreen) and m.screen.lines()[-1] == "180 Ringing…"
+    assert m.snapshot()["transfer_progress"] == "180 Ringing"
+    m.handle(ev.TransferSucceeded(), 3.0)
+    assert m.state is CallState.ENDED and "Transferred" in m.snapshot()["screen"]
+
+
+def test_a_failed_transfer_says_so_with_its_code_then_the_call_screen_returns() -> None:
+    m = in_call()
+    m.handle(ev.TransferDialed("203"), 2.0)
+    m.handle(ev.TransferProgress(180, "Ringing"), 2.5)
+    out = m.handle(ev.TransferAborted("486 Busy Here"), 3.0)
+    assert tones(out) == ["error"] and m.state is CallState.IN_CALL
+    assert isinstance(m.screen, TransferScreen)
+    assert m.screen.lines()[0] == "Transfer 202 to" and m.screen.digits == "203"
+    assert m.screen.lines()[-1] == "Transfer failed 486"
+    assert m.snapshot()["transfer_failed"] == "486 Busy Here"
+    assert m.snapshot()["transfer_progress"] is None
+    m.handle_timer(3.0 + 1.0)  # still said
+    assert m.screen.lines()[-1] == "Transfer failed 486"
+    m.handle_timer(m.get_timer() + 3.0)
+    assert isinstance(m.screen, InCallScreen) and m.screen.verified  # the call, as before
+    # The next transfer starts afresh.
+    m.handle(ev.TransferDialed("204"), 8.0)
+    assert m.screen.lines()[-1] == "Transferring…"
+
+
+def test_a_transfer_refused_without_a_status_says_failed() -> None:
+    m = in_call()
+    m.handle(ev.TransferDialed("203"), 2.0)
+    m.handle(ev.TransferAborted("no NOTIFY before the subscription lapsed"), 3.0)
+    assert m.screen.lines()[-1] == "Transfer failed"

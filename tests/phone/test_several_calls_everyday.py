@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from deskphone.config import config_from_dict
 from deskphone.phone import events as ev
+from deskphone.phone.hook_flash import FLASH_SECONDS
 from deskphone.phone.machine import CallState, MachineSettings, PhoneMachine
 
 
@@ -65,7 +66,8 @@ def test_a_swapped_call_keeps_its_entry_and_a_waiting_caller_who_gives_up_is_mis
     m.handle(ev.CallArrived("dave", "sip:dave@h", "Dave"), 4.5)
     out = m.handle(ev.CallFinished("remote_hangup", call_id="dave"), 5.0)
     assert records(out) == [("missed", "sip:dave@h", "none")]
-    out = m.handle(ev.HookOn(), 6.0)  # Bob ends; Carol stays held
+    m.handle(ev.HookOn(), 6.0)  # down longer than a flash: Bob ends; Carol stays held
+    out = m.handle_timer(6.0 + FLASH_SECONDS)
     assert records(out) == [("outgoing", "202", "verified")] and m.state is CallState.HELD
     m.handle(ev.HookOff(), 7.0)  # resumes Carol
     out = m.handle(ev.HookOn(), 8.0)

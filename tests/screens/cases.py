@@ -5,6 +5,8 @@ from __future__ import annotations
 from deskphone.phone.screens import (
     CallingScreen,
     CallWaitingScreen,
+    ConferenceLeg,
+    ConferenceScreen,
     DialingScreen,
     EndedScreen,
     ErrorScreen,
@@ -17,6 +19,7 @@ from deskphone.phone.screens import (
     RingingScreen,
     SasScreen,
     StatsScreen,
+    TransferScreen,
 )
 from deskphone.phone.screens.history import HistoryScreen
 from deskphone.phone.vocabulary import ATTACK_DETAIL
@@ -91,6 +94,9 @@ CASES = {
     "sas_b256": SasScreen("Alice Martin", "adroitness:gravity"),
     "sas_b256_long": SasScreen(LONG_NAME, "unravel:Wilmington"),
     "sas_b32_pq": SasScreen("Alice", "4K7Q", post_quantum=True),
+    "sas_held_alarm": SasScreen("Carol", "4K7Q", held_alarm="! Held: Bob"),
+    "sas_b256_held_alarm_long": SasScreen(LONG_NAME, "unravel:Wilmington",
+                                          held_alarm=f"! Held: {LONG_NAME}"),
     "sas_b256_long_pq": SasScreen(LONG_NAME, "unravel:Wilmington", post_quantum=True),
     "not_secure": NotSecureScreen("Alice", "Peer does not support ZRTP"),
     "not_secure_long": NotSecureScreen(LONG_NAME, "ZRTP handshake failed: " + "x" * 90),
@@ -112,4 +118,25 @@ CASES = {
     "in_call_other_held": InCallScreen("Carol", 42, "verified", "4K7Q", True, other="Held: Bob"),
     "held_reminder": HeldScreen("Bob", "verified", off_hook=False),
     "held_mismatch": HeldScreen(LONG_NAME, "mismatch", off_hook=True),
+    # A 3-way conference mixed on this phone: each leg's own SAS and flag (issue 15 item 4).
+    "conference": ConferenceScreen((ConferenceLeg("Bob", "verified", "4K7Q", True),
+                                    ConferenceLeg("Carol", "secure", "ZP2X", False))),
+    "conference_b256_mismatch": ConferenceScreen((
+        ConferenceLeg(LONG_NAME, "secure", "adroitness:aftermath", False),
+        ConferenceLeg("Carol", "mismatch", "ZP2X", False))),
+    # The keys of several calls as the hints name them: 4x4 letters, 4x3 hook-flash R codes.
+    "in_call_consulting": InCallScreen("Carol", 42, "verified", "4K7Q", True, other="Held: Bob",
+                                       transfer_key="A"),
+    "in_call_consulting_4x3": InCallScreen("Carol", 42, "secure", "4K7Q", False,
+                                           other="Held: Bob", swap_key="R2", transfer_key="R4"),
+    "in_call_consulting_long": InCallScreen(LONG_NAME, 42, "verified", "4K7Q", True,
+                                            other=f"! Held: {LONG_NAME}", transfer_key="A"),
+    "call_waiting_4x3": CallWaitingScreen("Carol", "Bob", "verified", answer_key="R2"),
+    "held_4x3": HeldScreen("Bob", "verified", off_hook=True, resume_key="R"),
+    # Transfer (blind and attended): keying, the far end's NOTIFY sipfrag progress, a failure.
+    "transfer_keying": TransferScreen("Bob", "203"),
+    "transfer_progress": TransferScreen("Bob", "203", "180 Ringing…"),
+    "transfer_failed": TransferScreen("Bob", "203", "Transfer failed 486"),
+    "attended_transfer_progress": TransferScreen("Carol", "Bob", "100 Trying…"),
+    "transfer_progress_long": TransferScreen(LONG_NAME, LONG_NAME, "183 Session Progress…"),
 }

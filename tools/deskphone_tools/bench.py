@@ -11,7 +11,9 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
 - media: own mouth-to-ear latency, CPU and RSS of the audio path with impairments;
 - call_cpu: deskphone↔deskphone and linphonec↔linphonec in two-way calls with audio from files,
   in the same window: CPU % of a core and RSS per phone side by side with the ratio, for G.711
-  and Opus, and idle; cold start to ready (call_cpu_bench.py, issue 19);
+  and Opus, and idle; the floors a Python phone cannot go below here (call_floor.py's CPU in
+  the same window, the RSS of the libraries the phone needs); cold start to ready
+  (call_cpu_bench.py, issue 19);
 - process: cold start to ready, RSS idle and in a call, CPU seconds per minute of a two-way call;
 - nat: deskphone↔deskphone behind two NAT routers (ICE srflx pair, then TURN relay): dialled →
   SAS, ICE gathering and check times, CPU of a call on the pair (nat_bench.py; needs root);
@@ -19,7 +21,9 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
   10,000 lines, issue 21's offer) and how parsing/answering grows from n to 4n;
 - flood: a secure call while one phone is flooded from 64 sources at 250-8,000 datagrams/s
   (deskphone_tools.flood_call): gap frames at each ear, control p99, RSS growth, CPU; the
-  highest rate held with zero gaps.
+  highest rate held with zero gaps;
+- conference: phone A's CPU in a 3-way conference it mixes next to a 2-party call (ratio, issue
+  19's goal <= 2x), and mouth-to-ear through the mixer (conference_bench.py, issue 15).
 Speed and memory claims live here, never in tests.
 """
 
@@ -167,6 +171,12 @@ def bench_nat() -> dict[str, Any]:
     return run()
 
 
+def bench_conference() -> dict[str, Any]:
+    from deskphone_tools.conference_bench import run
+
+    return run()
+
+
 def bench_call_cpu() -> dict[str, Any]:
     from deskphone_tools.call_cpu_bench import run
 
@@ -232,6 +242,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "worst_case": bench_worst_case,
     "flood": bench_flood,
     "nat": bench_nat,
+    "conference": bench_conference,
 }
 
 
@@ -264,8 +275,11 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
             median("nat", mode, "dial_to_sas_ms", "median"), "ms")
         add(f"ICE gathering (host+srflx{'+relay' if mode == 'random' else ''}), {label}",
             median("nat", mode, "ice_gathering_ms", "median"), "ms")
-        add(f"ICE checks to a nominated pair, {label}",
-            median("nat", mode, "ice_checks_ms", "median"), "ms")
+        for side, role in (("caller", "controlling"), ("callee", "controlled")):
+            add(f"ICE checks to a nominated pair, {label}, {side} ({role})",
+                median("nat", mode, "ice_checks_ms", side, "median"), "ms")
+            add(f"ICE nomination → secured, {label}, {side}",
+                median("nat", mode, "nomination_to_secured_ms", side, "median"), "ms")
     add("dialled → SAS, deskphone↔linphonec",
         median("linphone", "deskphone<->linphonec", "invite_to_sas_ms", "median"), "ms")
     add("dialled → SAS, linphonec↔linphonec",
@@ -315,6 +329,11 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
             if cpus:
                 add(f"CPU of one core in a G.711 SRTP call over {label} (per phone, max)",
                     max(cpus), "%")
+    conference = results.get("conference") or {}
+    if isinstance(conference, dict) and "pcmu_pcmu" in conference:
+        from deskphone_tools.conference_bench import summary as conference_summary
+
+        rows += conference_summary(conference)
     worst = results.get("worst_case") or {}
     if isinstance(worst, dict) and "sip" in worst:
         from deskphone_tools.fuzz.worst_case import summary

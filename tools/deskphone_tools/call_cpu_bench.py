@@ -14,6 +14,16 @@ Windows, one after another:
 - Opus: the same with opus (deskphone's figure is also given relative to its own G.711 call).
 And cold start to ready (control socket answering) of a deskphone process, three times.
 
+Floors (what no Python phone on this machine can go below, so what the ratios can reach):
+- CPU: two call_floor.py processes (Python + uvloop doing per 20 ms only one timer wake-up, one
+  datagram in, one out, one audio frame read from a file and one written) run in the G.711
+  window beside the phones;
+- RSS: a Python process that only imports the libraries the phone cannot do without (the loop,
+  cryptography, pylibsrtp, Pillow for the screen, gpiozero for the pins, zeroconf for the LAN).
+
+CPU time is the sum over the process's threads of /proc/PID/task/TID/schedstat's time on CPU
+(nanoseconds; /proc/PID/stat's utime + stime tick at 10 ms, too coarse for ~1 % over 15 s).
+
 Profile: when py-spy is installed (`pip install -e 'tools[bench]'`), one deskphone of the G.711
 call is sampled after the measured window (non-blocking: the process is never paused) and the
 top entries by own and by inclusive samples are reported: where a call's CPU goes.
@@ -39,6 +49,18 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
+    """Time on CPU of every live thread of `pid` (schedstat, ns), utime + stime without it."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that has just ended
+    except OSError:
+        total = 0
+    if total:
+        return total / 1e9
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
@@ -117,7 +139,16 @@ def _ratios(window: dict[str, Any]) -> dict[str, float | None]:
     cpu_l = lin["cpu_percent_mean"]
     rss_d, rss_l = statistics.mean(desk["rss_mib"]), statistics.mean(lin["rss_mib"])
     return {"cpu": round(desk["cpu_percent_mean"] / cpu_l, 2) if cpu_l else None,
-            "rss": round(rss_d / rss_l, 2) if rss_l else None}
+            "rss": round(rss_d / rss_l, 2) if rss_l else None,
+            **_floor_ratio(window, cpu_l)}
+
+
+def _floor_ratio(window: dict[str, Any], cpu_linphonec: float) -> dict[str, float]:
+    """The Python floor's CPU over linphonec's: the smallest ratio a Python phone could show."""
+    floor = window.get("python_floor")
+    if not floor or not cpu_linphonec:
+        return {}
+    return {"python_floor_cpu": round(floor["cpu_percent_mean"] / cpu_linphonec, 2)}
 
 
 class _DeskphonePair:
@@ -165,6 +196,55 @@ class _DeskphonePair:
     def stop(self) -> None:
         for phone in self.phones:
             phone.stop()
+
+
+class _FloorPair:
+    """Two call_floor.py processes sending to each other (module docstring: the CPU floor)."""
+
+    def __init__(self, root: Path, capture: Path) -> None:
+        self.root, self.capture = root, capture
+        self.processes: list[asyncio.subprocess.Process] = []
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    async def start(self) -> None:
+        from deskphone_tools.peers.bench import _free_port
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        ports = (_free_port(), _free_port())
+        for name, mine, theirs in (("A", ports[0], ports[1]), ("B", ports[1], ports[0])):
+            self.processes.append(await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "deskphone_tools.call_floor", "--port", str(mine),
+                "--peer-port", str(theirs), "--capture", str(self.capture),
+                "--playback", str(self.root / f"{name}.out.raw")))
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            if process.returncode is None:
+                process.terminate()
+            await process.wait()
+
+
+# What the phone imports and cannot do without (module docstring: the RSS floor).
+_REQUIRED_LIBRARIES = ("uvloop", "cryptography.hazmat.primitives.asymmetric.x25519",
+                       "cryptography.hazmat.primitives.ciphers.aead", "pylibsrtp",
+                       "google_crc32c", "PIL.ImageDraw", "gpiozero.pins.mock", "zeroconf.asyncio")
+
+
+async def rss_floor() -> dict[str, Any]:
+    code = ("import importlib, pathlib\n"
+            f"for name in {_REQUIRED_LIBRARIES!r}: importlib.import_module(name)\n"
+            "status = pathlib.Path('/proc/self/status').read_text()\n"
+            "print(int(status.split('VmRSS:')[1].split()[0]))\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        return {"error": err.decode()[-300:]}
+    return {"rss_mib": round(int(out) / 1024, 1), "libraries": list(_REQUIRED_LIBRARIES)}
 
 
 class _LinphonePair:
@@ -219,6 +299,7 @@ async def _run(seconds: float, root: Path) -> dict[str, Any]:
     for label, codec in (("g711", "PCMU"), ("opus", "opus")):
         desk = _DeskphonePair(root / f"deskphone-{label}", capture, codec)
         lin = _LinphonePair(root / f"linphone-{label}", wav, codec) if have_linphone else None
+        floor = _FloorPair(root / "floor", capture) if label == "g711" else None
         try:
             await asyncio.to_thread(desk.start)
             if lin is not None:
@@ -231,8 +312,12 @@ async def _run(seconds: float, root: Path) -> dict[str, Any]:
             negotiated = await asyncio.to_thread(desk.call)
             if lin is not None:
                 await lin.call()
+            if floor is not None:
+                await floor.start()
             await asyncio.sleep(1.0)  # jitter buffers settle, warm-up out of the window
             pids = {"deskphone": desk.pids} | ({"linphonec": lin.pids} if lin else {})
+            if floor is not None:
+                pids["python_floor"] = floor.pids
             window = await _window(pids, seconds)
             window["codec"] = negotiated
             window["ratio"] = _ratios(window)
@@ -243,12 +328,15 @@ async def _run(seconds: float, root: Path) -> dict[str, Any]:
             if lin is not None:
                 await lin.hang_up()
         finally:
+            if floor is not None:
+                await floor.stop()
             if lin is not None:
                 await lin.stop()
             await asyncio.to_thread(desk.stop)
     if not have_linphone:
         result["linphonec"] = "skipped: linphonec is not installed (Debian package linphone-cli)"
     g711, opus = result["g711"]["deskphone"], result["opus"]["deskphone"]
+    result["rss_floor"] = await rss_floor()
     if g711["cpu_percent_mean"]:
         result["opus_over_g711_cpu"] = round(opus["cpu_percent_mean"] / g711["cpu_percent_mean"],
                                              2)
@@ -297,6 +385,20 @@ def summary(result: dict[str, Any]) -> list[tuple[str, str]]:
     side_by_side("two-way G.711 SRTP call, audio from files", result.get("g711"))
     side_by_side("two-way Opus SRTP call, audio from files", result.get("opus"))
     side_by_side("idle (no call)", result.get("idle"))
+    g711 = result.get("g711")
+    if isinstance(g711, dict) and "python_floor" in g711:
+        floor = g711["python_floor"]["cpu_percent_mean"]
+        text = f"{floor:g} %"
+        if "python_floor_cpu" in (g711.get("ratio") or {}):
+            text += f" = {g711['ratio']['python_floor_cpu']}× linphonec"
+        rows.append(("CPU floor of a Python+uvloop call (wake, recv, send, file frame)", text))
+    rss_floor = result.get("rss_floor")
+    if isinstance(rss_floor, dict) and "rss_mib" in rss_floor:
+        text = f"{rss_floor['rss_mib']:g} MiB"
+        lin = g711.get("linphonec") if isinstance(g711, dict) else None
+        if lin:
+            text += f" = {rss_floor['rss_mib'] / statistics.mean(lin['rss_mib']):.2f}× linphonec"
+        rows.append(("RSS floor: Python + the libraries the phone needs, imported", text))
     spy = result.get("profile_g711")
     if isinstance(spy, dict) and spy.get("own_pct"):
         top = ", ".join(f"{frame.split(' (')[0]} {pct:g} %" for frame, pct in spy["own_pct"][:4])

@@ -4,11 +4,21 @@ For each router mode (port-preserving: ICE finds a srflx pair straight between t
 randomising: only coturn's TURN relay connects) two `deskphone run --sim` processes registered
 with Kamailio on the public side call each other a few times. Figures: dialled → SAS on both
 screens (each phone's own monotonic timeline, as in the LAN call_setup section), ICE gathering
-and connectivity-check times as the agents report them, and the CPU of both phone processes
-during the two-way SRTP call on the pair, next to the same figure for a LAN call (two phones
-on loopback, no [nat]) measured in this section over the same window (CALL_SECONDS, also the
-"process" section's), so the ICE path and today's path compare within one run.
+and connectivity-check times as the agents report them (caller: controlling, callee:
+controlled), each side's nomination → secured (ZRTP on the pair), and the CPU of both phone
+processes during the two-way SRTP call on the pair, next to the same figure for a LAN call
+(two phones on loopback, no [nat]) measured in this section over the same window (CALL_SECONDS,
+also the "process" section's), so the ICE path and today's path compare within one run.
 Needs root, nftables, coturn and Kamailio; otherwise the section says so instead of a figure.
+
+Where the ~0.5 s after nomination went (port-preserving, 5 calls, medians): the callee's first
+check is dropped by the caller's router (no mapping yet); aioice restarted only Frozen/Failed
+pairs on the peer's check, so the callee's pair succeeded at its 500 ms retransmission and the
+caller's ZRTP Hellos, sent on nomination, were dropped until then. Before the adapter's
+triggered check (agent.py, RFC 8445 §7.3.1.4): callee checks 523 ms, caller nomination →
+secured 558 ms, dialled → SAS 657 ms; after: 41 ms, 56 ms, 161 ms. Through TURN (randomising
+routers, 3 calls): callee checks 564 → 120 ms, dialled → SAS 769 → 247 ms, and both ends now
+nominate the same relay ↔ relay pair.
 """
 
 from __future__ import annotations
@@ -40,7 +50,8 @@ def _median(samples: list[float]) -> float | None:
 def _mode(mode: NatMode, runs: int, call_seconds: float) -> dict[str, Any]:
     dial_to_sas: list[float] = []
     gathering: list[float] = []
-    checks: list[float] = []
+    checks: dict[str, list[float]] = {"caller": [], "callee": []}
+    nominated_to_secured: dict[str, list[float]] = {"caller": [], "callee": []}
     paths: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="deskphone-natbench-") as tmp, \
             NatLab(modes=(mode, mode)) as lab, TurnServer(lab) as turn:
@@ -70,11 +81,14 @@ def _mode(mode: NatMode, runs: int, call_seconds: float) -> dict[str, Any]:
                 sb = bob.wait(25, security="secure|verified")
                 secured = max(sa["timeline"]["secured"], sb["timeline"]["secured"])
                 dial_to_sas.append((secured - sa["timeline"]["dialled"]) * 1000)
-                for state in (sa, sb):
+                for side, state in (("caller", sa), ("callee", sb)):
                     stats = state["ice"]["stats"]
                     gathering.append(stats["gathering_seconds"] * 1000)
                     if stats["connect_seconds"] is not None:
-                        checks.append(stats["connect_seconds"] * 1000)
+                        checks[side].append(stats["connect_seconds"] * 1000)
+                    if stats["connected_at"] is not None:  # both on time.monotonic()
+                        nominated_to_secured[side].append(
+                            (state["timeline"]["secured"] - stats["connected_at"]) * 1000)
                     paths.add(state["ice"]["path"] + " " + state["ice"]["kind"])
                 if run == 0:  # CPU of a call on the pair, once per mode
                     bob.wait(15, **{"media.packets_received": ">25"})
@@ -99,7 +113,11 @@ def _mode(mode: NatMode, runs: int, call_seconds: float) -> dict[str, Any]:
             "dial_to_sas_ms": {"median": _median(dial_to_sas),
                                "samples": [round(x, 1) for x in dial_to_sas]},
             "ice_gathering_ms": {"median": _median(gathering)},
-            "ice_checks_ms": {"median": _median(checks)},
+            "ice_checks_ms": {side: {"median": _median(samples),
+                                     "samples": [round(x, 1) for x in samples]}
+                              for side, samples in checks.items()},
+            "nomination_to_secured_ms": {side: {"median": _median(samples)}
+                                         for side, samples in nominated_to_secured.items()},
             "cpu_percent_of_one_core": cpu, "receive_mode": receive_mode,
             "note": "G.711 SRTP both ways, silence captured; CPU over "
                     f"{call_seconds:g} s of the first call"}

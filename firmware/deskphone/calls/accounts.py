@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from deskphone.config import AccountConfig
 from deskphone.routing.events import AllRegistrarsDown, ProbeRegistrar, RegisterWith, Unregister
 from deskphone.routing.failover import FailoverConfig, RegistrarFailover
 from deskphone.sip import events as sev
+from deskphone.sip.registration import REGISTRAR_NOT_FOUND
 from deskphone.sip.useragent import UserAgent
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,10 @@ class AccountManager:
         self.on_status = on_status
         self.accounts: dict[str, AccountState] = {}
         for account in accounts:
-            failover = FailoverConfig(probe_interval=account.failover_probe_seconds)
+            failover = FailoverConfig(probe_interval=account.failover_probe_seconds,
+                                      backoff_base=account.retry_seconds)
             if random is not None:
-                failover = FailoverConfig(probe_interval=account.failover_probe_seconds,
-                                          random=random)
+                failover = replace(failover, random=random)
             policy = RegistrarFailover(account.name, account.registrars, failover)
             self.accounts[ua_names[account.name]] = AccountState(account, ua_names[account.name],
                                                                   policy)
@@ -150,6 +151,20 @@ class AccountManager:
         self.command(self.ua.check_flows)
         self._arm_flow_check()
 
+    def network_changed(self, *, only_failed: bool = False) -> None:
+        """Our address changed: REGISTER again at once, with the new Contact and Via, wherever
+        each account is registered or trying to (RFC 3261 §10.2.1: a new binding; the one at
+        the old address is removed by the same request, registration.py `bound_contact`).
+        `only_failed`: the link came back with the same address — only the accounts that
+        failed meanwhile try now, rather than at the end of a back-off grown while the link was
+        down."""
+        for state in self.accounts.values():
+            if only_failed and state.status in (REGISTERED, ON_BACKUP, REGISTERING):
+                continue
+            registrar = state.registrar or state.policy.primary
+            self._set_status(state, REGISTERING)
+            self.command(self.ua.use_registrar, state.ua_name, registrar)
+
     # -- what the user agent reports -----------------------------------------------------------
 
     def on_registration(self, event: sev.RegistrationState) -> None:
@@ -181,7 +196,7 @@ class AccountManager:
             if not self._run_policy(state):
                 # A 4xx/6xx (wrong credentials, unknown user): no registrar would say otherwise,
                 # the user agent's own slow retry stays armed.
-                self._set_status(state, REG_FAILED)
+                self._set_status(state, failure_status(event.reason))
         self._arm_timer()
 
     def on_probe_result(self, event: sev.ProbeResult) -> None:
@@ -225,7 +240,7 @@ class AccountManager:
                     log.info("account %s: every registrar failed; next try in %.0f s",
                              state.config.name, retry_at - self.clock())
                     self.command(self._hold_retry, state.ua_name)
-                    self._set_status(state, REG_FAILED)
+                    self._set_status(state, failure_status(state.last_failure))
         return took_over
 
     def _hold_retry(self, ua_name: str, now: float) -> None:
@@ -275,3 +290,14 @@ class AccountManager:
             }
             for state in self.accounts.values()
         }
+
+
+def failure_status(reason: str | None) -> str:
+    """What the idle screen says of a failed account: "No DNS: pbx.example.com" when the
+    registrar's name did not resolve (the fix is in DNS, the hosts file or the config, not at
+    the server; the status line beside the clock has room for the name, not for "Registrar not
+    found" too: that full reason is the account's `last_failure`), else "reg failed"."""
+    prefix = f"{REGISTRAR_NOT_FOUND}: "
+    if reason is not None and reason.startswith(prefix):
+        return f"No DNS: {reason.removeprefix(prefix)}"
+    return REG_FAILED

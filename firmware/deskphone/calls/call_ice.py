@@ -26,7 +26,8 @@ the default candidate (RFC 5245 §9.1.2.2's "updated offer" is gone from RFC 844
 purpose was telling ICE-unaware middleboxes, and Kamailio here never touches SDP), so none is
 sent: it would cost a SIP round trip through every proxy on each call and change nothing for
 the two agents, which already send on the pair. With two components (a liblinphone peer without
-rtcp-mux) only component 1's pair is tracked, so the subsequent SDP keeps the initial form.
+rtcp-mux) RTCP goes on component 2's nominated pair (RFC 8445 §4: mux was not agreed, so the
+peer listens for RTCP there), and the subsequent SDP keeps the initial form.
 """
 
 from __future__ import annotations
@@ -108,16 +109,25 @@ def local_attributes(call: ActiveCall, *, answer: bool = False
         remote = None if answer or not agent.controlling else (
             f"1 {pair.remote.host} {pair.remote.port}")
         attributes = IceAttributes(description.parameters.ufrag, description.parameters.pwd,
-                                   (pair.local.to_sdp(),), remote_candidates=remote)
+                                   (pair.local.to_sdp(),), remote_candidates=remote,
+                                   rtcp=_rtcp_on(pair.local))
         return pair.local.host, pair.local.port, attributes
     default = agent.default_candidate()
-    rtcp = None
+    rtcp = _rtcp_on(default)
     if agent.components == 2:  # RFC 8839 §4.2.1.2 with RFC 3605: component 2's default
-        rtcp_default = agent.default_candidate(2)
-        rtcp = f"{rtcp_default.port} IN IP4 {rtcp_default.host}"
+        rtcp = _rtcp_on(agent.default_candidate(2))
     attributes = IceAttributes(description.parameters.ufrag, description.parameters.pwd,
                                tuple(c.to_sdp() for c in description.candidates), rtcp=rtcp)
     return default.host, default.port, attributes
+
+
+def _rtcp_on(candidate: IceCandidate) -> str:
+    """a=rtcp (RFC 3605) naming `candidate`. With one component it names the RTP default
+    itself (the form RFC 8858 §4.2 gives for mux-only): a peer without ICE that does not take
+    a=rtcp-mux would otherwise send RTCP to the default's port + 1 (RFC 3550 §11), which on a
+    TURN relay or a NAT mapping is nobody's port, or someone else's; told this, it sends RTCP
+    where our RTP arrives, and the stream tells RTCP from RTP by payload type (RFC 5761 §4)."""
+    return f"{candidate.port} IN IP4 {candidate.host}"
 
 
 def remote_description(attributes: IceAttributes) -> tuple[IceDescription, int]:
@@ -152,7 +162,9 @@ async def connect(call: ActiveCall, negotiated: Negotiated) -> None:
         except CandidateError as exc:
             raise IceError(f"the peer's ICE credentials are unusable: {exc}") from None
         pair = await agent.connect()
-        mux = True  # one component: RTP, RTCP and ZRTP on the pair (RFC 8839 §5.1.3)
+        # One component: RTP, RTCP and ZRTP on the pair (RFC 8839 §5.1.3). Two (the peer kept
+        # RTCP apart, no rtcp-mux agreed): RTCP on component 2's pair, where the peer expects it.
+        mux = agent.rtcp_pair is None
     if call.ended or call.media is None:
         return
     agent.set_receiver(media.relay_received)  # datagrams until the takeover, and a relay's
@@ -161,6 +173,10 @@ async def connect(call: ActiveCall, negotiated: Negotiated) -> None:
     else:
         sock, stun_received = agent.take_over_socket()
         media.adopt_socket(sock, pair.remote_address, stun_received, rtcp_mux=mux)
+    rtcp_pair = agent.rtcp_pair if negotiated.remote_ice is not None else None
+    if rtcp_pair is not None:
+        agent.set_rtcp_receiver(media.rtcp_pair_received)
+        media.use_rtcp_pair(agent.send_rtcp, rtcp_pair.remote_address)
     call.ice_ready = True
 
 
@@ -176,6 +192,31 @@ async def run(call: ActiveCall, negotiated: Negotiated,
         return
     if not call.ended and call.zrtp is not None and call.zrtp_after_ice:
         call.zrtp.start()
+
+
+def reoffered(call: ActiveCall, negotiated: Negotiated) -> None:
+    """The peer's subsequent offer (a re-INVITE) as seen by ICE. Only its a=remote-candidates
+    matters here (RFC 8839 §5.2, sent by the controlling agent once it has nominated, §4.4.1.2.2):
+    the controlled agent must then be on the pair it names (RFC 5245 §9.2.2.3, kept by RFC
+    8839). Our agent only nominates what the controlling peer nominated (USE-CANDIDATE, RFC
+    8445 §8.1.1), so with a pair in place the list names it and there is nothing to change:
+    that is checked and counted. Before nomination aioice will take the same pair from the
+    peer's USE-CANDIDATE check. A list naming another address means the peer disagrees on
+    the pair; the stream cannot move off a pair it owns, so that is logged and counted, and
+    media stays where both agents' checks proved a path. We never act on it as controlling
+    agent (a controlled peer must not send it)."""
+    agent, attributes = call.ice, negotiated.remote_ice
+    if agent is None or attributes is None or not attributes.remote_candidates:
+        return
+    pair = agent.selected_pair
+    if agent.controlling or pair is None:
+        return
+    if pair.named_by(attributes.remote_candidates, agent.local_description.candidates):
+        agent.stats.remote_candidates_confirmed += 1
+    else:
+        agent.stats.remote_candidates_mismatched += 1
+        log.warning("call %s: the peer's a=remote-candidates name another pair than the one "
+                    "nominated (%s); staying on it", call.call_id, pair.describe())
 
 
 def ice_info(call: ActiveCall) -> dict[str, Any] | None:
@@ -198,6 +239,9 @@ def ice_info(call: ActiveCall) -> dict[str, Any] | None:
                     pair=pair.describe(), local=f"{pair.local.host}:{pair.local.port}",
                     remote=f"{pair.remote_address[0]}:{pair.remote_address[1]}",
                     encrypted_end_to_end=True)  # ZRTP runs over the pair either way
+    if agent.rtcp_pair is not None:  # two components: RTCP's own pair
+        address = agent.rtcp_pair.remote_address
+        info["rtcp_remote"] = f"{address[0]}:{address[1]}"
     return info
 
 

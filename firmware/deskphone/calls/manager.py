@@ -47,9 +47,11 @@ from deskphone.calls.call_media import (
     open_call_media,
     probe_media,
 )
+from deskphone.calls.conference import CallConference
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.calls.liveness import MediaWatch
 from deskphone.calls.negotiation import CallNegotiation
+from deskphone.calls.network import NetworkFollower
 from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
     expectation_after_redirect,
@@ -94,6 +96,7 @@ class CallManager:
         self.transfers = CallTransfers(self)
         self.others = OtherCalls(self)  # waiting and held calls (issue 15)
         self.negotiation = CallNegotiation(self)  # SDP offer/answer once a call is under way
+        self.conference = CallConference(self)  # two calls mixed on this phone (issue 15)
         self.events_waiting = asyncio.Event()
         self._events: deque[CallLayerEvent] = deque()
         # Set by start(); a CallManager is only used after it.
@@ -103,6 +106,7 @@ class CallManager:
         self.routes: Routes | None = None
         self.accounts: AccountManager | None = None
         self.media_watch: MediaWatch | None = None
+        self.network: NetworkFollower | None = None  # `[sip] listen` names an interface
 
     # -- events out ---------------------------------------------------------------------------
 
@@ -120,6 +124,7 @@ class CallManager:
         self.cache = CacheWriter(self.data_dir / "zrtp-cache.sqlite",
                                  asyncio.get_running_loop().call_soon_threadsafe)
         self.zid = self.cache.reader.local_zid()
+        self.network = NetworkFollower.for_config(self, self.loop)
         listen = self.config.sip.listen
         self.ua, self.account_names = user_agent_for(self.config)
         self.endpoint = endpoint = endpoint_for(self.ua, self.config)
@@ -148,10 +153,14 @@ class CallManager:
                 keepalive_seconds=self.config.sip.keepalive_seconds,
                 flow_check_seconds=self.config.sip.flow_check_seconds)
             self.accounts.start()
+        if self.network is not None:
+            self.network.start()
 
     async def close(self) -> None:
         if self.media_watch is not None:
             self.media_watch.close()
+        if self.network is not None:
+            self.network.close()
         if self.call is not None:
             self.hangup()
         self.others.end_all(self.hangup_call)
@@ -198,6 +207,7 @@ class CallManager:
         if self.call is call:
             self.call = None
         self.others.forget(call)
+        self.conference.leg_ended(call)  # before the teardown: the bridge lets its stream go
         self.spawn(None, self.teardown(call))
 
     # -- commands from the phone ---------------------------------------------------------------
@@ -225,7 +235,13 @@ class CallManager:
         self.transfers.transfer(target)
 
     def transfer_attended(self, call_id: str) -> None:
+        self.conference.split()  # a conference joined by transfer: unmixed before the REFER
         self.transfers.transfer_attended(call_id)
+
+    def conference_join(self) -> None:
+        """Mix the current call and the held one on this phone (calls/conference.py)."""
+        if not self.conference.join():
+            log.warning("conference refused: it needs a call with media and a held one")
 
     def partner_of(self, call: ActiveCall) -> ActiveCall | None:
         """The other answered call beside `call` (an attended transfer's target)."""
@@ -308,6 +324,7 @@ class CallManager:
     def hangup(self) -> None:
         """End the current call; the others (held, waiting) stay."""
         self.transfers.hangup()
+        self.conference.hang_up_all(self.hangup_call)  # in a conference: both legs
         if self.call is not None:
             self.hangup_call(self.call)
 
@@ -343,6 +360,20 @@ class CallManager:
         call = self.call
         return call is not None and call.media is not None and call.negotiated is not None
 
+    def media_summary(self) -> dict[str, Any] | None:
+        """The call-quality figures the app posts once a second (codec, counters, path), without
+        building the whole `info()`: that one walks SIP, accounts, LAN peers and ZRTP too, and
+        ran every second of every call (issue 19). None without media."""
+        call = self.call
+        if call is None or call.media is None or call.negotiated is None:
+            return None
+        stats = call.media.stats
+        codec = call.negotiated.codec
+        return {"codec": codec.name if codec else None,
+                "packets_received": stats.packets_received, "lost": stats.lost,
+                "jitter_ms": stats.jitter_ms, "rtt_ms": stats.rtt_ms,
+                "path": call_ice.path_label(call) if call.ice is not None else ""}
+
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"sip": None, "lan_peers": []}
         if self.endpoint is not None:
@@ -350,10 +381,13 @@ class CallManager:
         if self.accounts is not None:
             info["accounts"] = self.accounts.info()
         if self.routes is not None:
-            info["lan_peers"] = self.routes.lan_peers()
+            info["lan_peers"], info["lan_hosts"] = self.routes.lan_peers(), self.routes.lan_hosts()
+        if self.network is not None:
+            info["network"] = self.network.info()
         if self.call is not None:
             info.update(call_info(self.call))
         info["other_calls"] = self.others.info()
+        info["mixer"] = self.conference.info()  # the conference mixed here, if any
         return info
 
     # -- SIP ---------------------------------------------------------------------------------

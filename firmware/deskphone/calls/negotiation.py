@@ -151,5 +151,6 @@ class CallNegotiation:
             return
         host.sip(host.ua.answer_reoffer, call.call_id, answer)
         call.negotiated = negotiated
+        call_ice.reoffered(call, negotiated)
         assert call.media is not None
         call.media.set_direction(negotiated.direction)

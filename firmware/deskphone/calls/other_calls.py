@@ -44,7 +44,7 @@ class OtherCallsHost(Protocol):
 @dataclass
 class OtherCall:
     call: ActiveCall
-    role: str  # "waiting" (ringing, unanswered) or "held"
+    role: str  # "waiting" (ringing, unanswered), "held", or "conference" (calls/conference.py)
     handset: AudioPort | None = None  # the port its stream used before the hold, given back
 
     def info(self) -> dict[str, Any]:

@@ -80,6 +80,17 @@ class Routes:
             return
         self.directory = directory
 
+    async def restart_discovery(self, host: str, port: int, zid_hex: str) -> None:
+        """Our address changed: say goodbye from the old one where it still works (RFC 6762
+        §10.1), then probe and announce again on the new one (§8) and browse afresh; the peers
+        heard on the old address are forgotten with the directory."""
+        old, self.directory = self.directory, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.close()
+            self.emit(CallLayerChanged())
+        await self.start_discovery(host, port, zid_hex)
+
     def _directory_changed(self, directory: LanDirectory) -> None:
         self.emit(CallLayerChanged())
         warning = lan_warning(directory, self.config.identity.extension)
@@ -110,6 +121,12 @@ class Routes:
 
     def lan_peers(self) -> list[str]:
         return sorted(p.extension for p in self.directory.peers()) if self.directory else []
+
+    def lan_hosts(self) -> dict[str, str]:
+        """extension → "host:port" where the LAN directory would call it now."""
+        if self.directory is None:
+            return {}
+        return {p.extension: f"{p.host}:{p.port}" for p in self.directory.peers()}
 
     def lan_directory(self, verified: Callable[[str], bool]) -> list[dict[str, Any]]:
         """The LAN phones for the contacts: who, where, and what the ZRTP cache says of their

@@ -147,6 +147,8 @@ class CallTransfers:
                     call_id == attended):
                 if final:
                     self._attended_outcome(200 <= code < 300, f"{code} {reason}".strip())
+                else:
+                    calls.emit(pev.TransferProgress(code, reason))
                 return True
             case sev.TransferFailed(call_id=call_id, code=code) if call_id == attended:
                 self._attended_outcome(False, f"{code} refused")
@@ -158,7 +160,9 @@ class CallTransfers:
                 calls.end(self.attended[1])
                 return True
             case sev.TransferNotify(call_id=call_id, code=code, reason=reason, final=final):
-                if final and current is not None and current.call_id == call_id:
+                if not final and current is not None and current.call_id == call_id:
+                    calls.emit(pev.TransferProgress(code, reason))
+                elif final and current is not None and current.call_id == call_id:
                     if 200 <= code < 300:
                         self.counters["succeeded"] += 1
                         calls.emit(pev.TransferSucceeded())

@@ -76,6 +76,9 @@ class AccountConfig:
     # An unanswered REGISTER fails over after this long instead of after the full Timer F
     # (64*T1 = 32 s, RFC 3261 §17.1.2.2): a desk phone should not sit unreachable for 32 s.
     failover_timeout_seconds: float = 8.0
+    # When every registrar failed (or its name did not resolve), the next round waits this long,
+    # doubled each round up to 30 min, with jitter: RFC 5626 §4.5's base-time.
+    retry_seconds: float = 30.0
     # The voicemail number (keys or a sip: URI, dialled by `*` on the idle screen); set, the
     # account subscribes to its message summary (RFC 3842) unless mwi = false.
     voicemail: str | None = None
@@ -118,6 +121,9 @@ class AudioConfig:
     playback_file: str | None = None
     rate: int = 8000
     codecs: tuple[str, ...] = ("PCMU", "PCMA", "G722", "opus")
+    # sim: capture_file/playback_file are device nodes the phone never creates; removing one
+    # unplugs the handset, recreating it plugs it back (devices/audio_reopen.py).
+    device_nodes: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,9 @@ class PhoneSettings:
     forward: str = "off"
     forward_to: str = ""
     forward_after: float = 20.0
+    # Hanging up a 3-way conference mixed on this phone: "end" ends both calls, "join" hands
+    # one to the other by attended transfer (REFER with Replaces, RFC 5589 §7) first.
+    conference_hangup: str = "end"
 
 
 @dataclass(frozen=True)
@@ -218,7 +227,8 @@ def _account(raw: Any, index: int) -> AccountConfig:
         raise ConfigError(where, raw, "a table [[accounts]]")
     refuse_unknown_keys(raw, where, {"name", "registrar", "registrars", "user", "password", "realm",
                                "transport", "expires", "failover_probe_seconds",
-                               "failover_timeout_seconds", "voicemail", "mwi"})
+                               "failover_timeout_seconds", "voicemail", "mwi",
+                               "retry_seconds"})
     if "registrars" in raw:
         regs = raw["registrars"]
         if not isinstance(regs, list) or not regs or not all(isinstance(r, str) for r in regs):
@@ -256,6 +266,7 @@ def _account(raw: Any, index: int) -> AccountConfig:
             raw, "voicemail", where, None, pattern=FORWARD_TARGET,
             what="the voicemail number: keypad keys 0-9 * # + or a sip: URI")),
         mwi=read_bool(raw, "mwi", where, voicemail is not None),
+        retry_seconds=read_float(raw, "retry_seconds", where, 30.0, 1.0, 1800.0),
     )
 
 
@@ -315,7 +326,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
 
     audio_t = read_table(raw, "audio")
     refuse_unknown_keys(audio_t, "audio", {"capture", "playback", "capture_file", "playback_file",
-                                     "rate", "codecs"})
+                                     "rate", "codecs", "device_nodes"})
     rate = audio_t.get("rate", 8000)
     if rate not in AUDIO_RATES or isinstance(rate, bool):
         raise ConfigError("audio.rate", rate, "8000, 16000 or 48000")
@@ -326,6 +337,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         playback_file=read_str(audio_t, "playback_file", "audio", None),
         rate=rate,
         codecs=read_choices(audio_t, "codecs", "audio", AudioConfig.codecs, CODECS),
+        device_nodes=read_bool(audio_t, "device_nodes", "audio", False),
     )
 
     media_t = read_table(raw, "media")
@@ -364,7 +376,7 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
                                            "no_answer_seconds", "ring_seconds", "dnd_code",
                                            "call_waiting", "dnd", "max_calls",
                                            "contacts_file", "forward", "forward_to",
-                                           "forward_after"})
+                                           "forward_after", "conference_hangup"})
     phone = PhoneSettings(
         interdigit_timeout=read_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
         ended_screen_seconds=read_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
@@ -376,6 +388,8 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         max_calls=read_int(phone_t, "max_calls", "phone", 2, 1, 8),
         contacts_file=_contacts_file(phone_t),
         **_forwarding(phone_t),
+        conference_hangup=read_str(phone_t, "conference_hangup", "phone", "end",
+                                   pattern="end|join", what='"end" or "join"') or "end",
     )
 
     disc_t = read_table(raw, "discovery")

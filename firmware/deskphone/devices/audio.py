@@ -7,12 +7,19 @@ a playback buffer that is full drops the frame (counted).
 
 * `AlsaAudio`  pyalsaaudio capture + playback (USB handset / any ALSA device name)
 * `FileAudio`  raw S16LE mono files, paced by the caller's tick (simulation, tests)
+* `NodeAudio`  raw frames through device nodes the phone opens but never creates: removing one
+               is unplugging the handset (simulation, tests of audio_reopen.py)
 * `NullAudio`  silence in, nothing out
+
+A device that has vanished (USB handset unplugged) raises `AudioDeviceLost` from
+`capture_frame`/`play_frame`; deskphone.devices.audio_reopen lets it go and opens it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
@@ -20,6 +27,14 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_RATES = (8000, 16000, 48000)
 FRAME_MS = 20
+
+
+class AudioDeviceLost(OSError):
+    """The audio device is gone (ALSA -ENODEV: the USB handset was unplugged)."""
+
+
+# snd_strerror(-ENODEV) and (-ENOENT): what pyalsaaudio's errors say when the card has gone.
+_GONE = ("No such device", "No such file or directory")
 
 
 @runtime_checkable
@@ -102,6 +117,56 @@ class FileAudio:
         self._capture = self._playback = None
 
 
+class NodeAudio:
+    """A handset behind device nodes, as a USB one is behind /dev/snd/pcm*: `playback_node`
+    receives every frame (appended), `capture_node` is read 20 ms at a time (silence at its end).
+    The phone opens them and never creates them: a node that is missing fails the open, and one
+    removed while open (no link left) fails the next frame with `AudioDeviceLost`."""
+
+    def __init__(self, rate: int = 8000, capture_node: str | Path | None = None,
+                 playback_node: str | Path | None = None) -> None:
+        _check_rate(rate)
+        self.rate = rate
+        self._frame = frame_bytes(rate)
+        self._fds: list[int] = []
+        try:
+            self._capture = self._open_node(capture_node, os.O_RDONLY)
+            self._playback = self._open_node(playback_node, os.O_WRONLY | os.O_APPEND)
+        except OSError:
+            self.close()
+            raise
+
+    def _open_node(self, path: str | Path | None, flags: int) -> int | None:
+        if path is None:
+            return None
+        fd = os.open(path, flags | os.O_CLOEXEC)  # no O_CREAT: the device must be there
+        self._fds.append(fd)
+        return fd
+
+    def _check(self, fd: int) -> None:
+        if os.fstat(fd).st_nlink == 0:
+            raise AudioDeviceLost(f"audio device node removed (fd {fd})")
+
+    def capture_frame(self) -> bytes:
+        if self._capture is None:
+            return bytes(self._frame)
+        self._check(self._capture)
+        data = os.read(self._capture, self._frame)
+        return data + bytes(self._frame - len(data))
+
+    def play_frame(self, pcm: bytes) -> None:
+        if self._playback is not None:
+            self._check(self._playback)
+            os.write(self._playback, pcm)
+
+    def close(self) -> None:
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds = []
+        self._capture = self._playback = None
+
+
 class AlsaAudio:
     """pyalsaaudio capture and playback at `rate` with 20 ms periods, non-blocking.
 
@@ -170,8 +235,7 @@ class AlsaAudio:
             try:
                 length, data = self._capture.read()
             except self._alsa.ALSAAudioError as error:  # overrun (-EPIPE) and friends
-                self.errors += 1
-                log.debug("ALSA capture error: %s", error)
+                self._failed("capture", error)
                 break
             if length <= 0:
                 break
@@ -193,11 +257,17 @@ class AlsaAudio:
         try:
             written = self._playback.write(pcm)
         except self._alsa.ALSAAudioError as error:
-            self.errors += 1
-            log.debug("ALSA playback error: %s", error)
+            self._failed("playback", error)
             return
         if written == 0:  # ring full (non-blocking -EAGAIN): drop rather than stall the loop
             self.playback_overruns += 1
+
+    def _failed(self, direction: str, error: Exception) -> None:
+        """An xrun is survived (counted); a card that has gone is `AudioDeviceLost`."""
+        self.errors += 1
+        log.debug("ALSA %s error: %s", direction, error)
+        if any(text in str(error) for text in _GONE):
+            raise AudioDeviceLost(f"ALSA {direction} device gone: {error}") from error
 
     def close(self) -> None:
         for pcm in (self._capture, self._playback):

@@ -22,6 +22,7 @@ from gpiozero.pins.mock import MockFactory
 
 # Looked up per call: tests stand in a panel, ALSA, a busy GPIO chip.
 from deskphone.devices import audio, display, gpiod_factory
+from deskphone.devices.audio_reopen import ReopeningAudio
 from deskphone.devices.hook import HookSwitch
 from deskphone.devices.hook_sim import SimHookContact
 from deskphone.devices.keypad import MatrixKeypad
@@ -46,6 +47,8 @@ class AudioDeviceSettings(Protocol):
     def playback_file(self) -> str | None: ...
     @property
     def rate(self) -> int: ...
+    @property
+    def device_nodes(self) -> bool: ...
 
 
 class DeviceSettings(Protocol):
@@ -78,6 +81,13 @@ class Devices:
                 close()
 
 
+def has_letter_keys(devices: Devices) -> bool:
+    """The keypad has A-D (4x4). Without a keypad, keys come only from the control socket,
+    which has them all."""
+    keys = getattr(devices.keypad, "keys", None)
+    return keys is None or any("A" in row for row in keys)
+
+
 def _unwired(*_args: object) -> None:
     """Until the app calls set_emit, device events go nowhere."""
 
@@ -92,11 +102,15 @@ def build_devices(config: DeviceSettings, data_dir: Path) -> Devices:
 def _audio(config: DeviceSettings) -> Any:
     a = config.audio
     if config.devices_mode == "sim":
+        if a.device_nodes:  # a handset that can be unplugged: the same re-opening as ALSA's
+            return ReopeningAudio(lambda: audio.NodeAudio(
+                rate=a.rate, capture_node=a.capture_file, playback_node=a.playback_file))
         if a.capture_file or a.playback_file:
             return audio.FileAudio(capture_file=a.capture_file, playback_file=a.playback_file,
                                    rate=a.rate)
         return audio.NullAudio(rate=a.rate)
-    return audio.AlsaAudio(rate=a.rate, capture_device=a.capture, playback_device=a.playback)
+    return ReopeningAudio(lambda: audio.AlsaAudio(rate=a.rate, capture_device=a.capture,
+                                                  playback_device=a.playback))
 
 
 def _build_sim(config: DeviceSettings, pins: PinMap) -> Devices:

@@ -74,6 +74,8 @@ TONES: dict[str, ToneSpec] = {
     "mitm": ToneSpec((*(Burst((2000,), 250), Burst((1200,), 250)) * 4, Burst((), 1000)),
                      -10.0, repeat=True),
     "call_waiting": ToneSpec(_on_off((440,), 300, 9700), -13.0, repeat=True),
+    # After a hook flash: a stutter of dial tone, the next key is an R code (phone/hook_flash.py).
+    "recall": ToneSpec(_on_off((350, 440), 100, 100) * 3, -13.0, repeat=False),
     "error": ToneSpec((Burst((400,), 100), Burst((), 60), Burst((400,), 100)), -13.0,
                       repeat=False),
 }

@@ -115,14 +115,16 @@ class MediaReceiver:
     def rtcp_port_received(self, data: bytes, addr: tuple[str, int],
                            arrival: float | None = None) -> None:
         """RFC 3550 §11: the peer's RTCP from its port + 1 (or, symmetric, any port of its host
-        while we multiplex: RFC 5761 §5.1.1 lets a peer fall back to port + 1)."""
+        while we multiplex: RFC 5761 §5.1.1 lets a peer fall back to port + 1), or from its
+        component-2 ICE candidate (which may be on another address than its RTP)."""
         kind = classify(data)
         if kind is PacketKind.STUN:
             # linphone (mediastreamer2) sends keep-alive Binding Requests every ~500 ms to our
             # RTCP port as well as the RTP port (RFC 7983 demultiplexing applies on both).
             self._answer_stun(data, addr, self.rtcp_socket)
             return
-        if self.remote is None or addr[0] != self.remote[0] or kind is not PacketKind.RTCP:
+        known = addr == self.remote_rtcp or (self.remote is not None and addr[0] == self.remote[0])
+        if not known or kind is not PacketKind.RTCP:
             self.counters.dropped_foreign += 1
             return
         self._receive_rtcp(data, self._clock() if arrival is None else arrival)

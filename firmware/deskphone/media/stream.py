@@ -98,6 +98,7 @@ class MediaStream:
         self.audio = audio
         self._loop = loop
         self._auto_tick = clock is None
+        self._own_clock = clock is None  # with an injected clock the owner always ticks
         # time.monotonic(): the ticker's CLOCK_MONOTONIC, read to the nanosecond (uvloop's
         # loop.time() is the same clock in whole milliseconds)
         self._clock = clock or time.monotonic
@@ -139,7 +140,8 @@ class MediaStream:
         # is sent (await_path); a relay pair sends through this callable (the TURN client)
         # instead of a socket of ours.
         self._path_pending = False
-        self._relay_send: Callable[[bytes], object] | None = None
+        self._relay_send: Callable[[bytes, tuple[str, int] | None], object] | None = None
+        self._rtcp_send: Callable[[bytes], object] | None = None  # an ICE component 2 pair
 
     def _hand_receiver(self) -> None:
         """The receive side gets what it reads (receive.py) each time one of them changes."""
@@ -198,7 +200,8 @@ class MediaStream:
         (RFC 5761); when False RTCP goes to the peer's RTP port + 1 (RFC 3550 §11)."""
         self.remote = (remote[0], remote[1])
         self.rtcp_mux = rtcp_mux
-        self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
+        if self._rtcp_send is None:  # an ICE component-2 pair stays where it is
+            self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
         if (self.codec_spec is None or codec_key(codec) != codec_key(self.codec_spec)
                 or self._codec is None):
             self.codec_spec = codec
@@ -222,6 +225,41 @@ class MediaStream:
             self._ticker.start(self._clock() + TICK)
         self._hand_receiver()
         self._update_receive_mode()
+
+    # ---- another owner of the tick and the handset (a conference, media/conference.py) ------
+    @property
+    def leg_rate(self) -> int:
+        """The rate the codec decodes at (the device's before a codec is agreed): what a
+        conference mixes this stream at."""
+        return self._codec.sample_rate if self._codec is not None else self.audio.rate
+
+    def use_audio(self, audio: AudioPort) -> None:
+        """Capture from and play to `audio` from the next tick on, at its rate: the resamplers
+        between it and the codec are rebuilt (the jitter buffer and its timeline are kept)."""
+        self.audio = audio
+        codec, spec = self._codec, self.codec_spec
+        if codec is None or spec is None or self._jitter is None:
+            return
+        rate = codec.encode_rate
+        self._to_codec = Resampler(audio.rate, rate) if audio.rate != rate else None
+        self._playout = Playout(codec, self._jitter, spec.clock_rate, audio.rate)
+
+    def hand_ticks_over(self) -> None:
+        """Someone else calls `tick(scheduled)` every 20 ms from now on (a conference ticks all
+        its legs from one timer: one wake-up per frame for the whole conference)."""
+        self._auto_tick = False
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def take_ticks_back(self) -> None:
+        """The stream ticks itself again, from the next 20 ms on (the conference is over)."""
+        if self._auto_tick or self._closed or not self._own_clock:
+            return
+        self._auto_tick = True
+        if self._codec is not None and self._ticker is None:
+            self._ticker = PeriodicTicker(self._loop, TICK, self._on_tick, catch_up=_CATCH_UP)
+            self._ticker.start(self._clock() + TICK)
 
     def set_encryption(self, encryption: MediaEncryption) -> None:
         """Plug in media encryption: ZRTP packets from the peer go to it from now on."""
@@ -318,13 +356,26 @@ class MediaStream:
         self._receiver.on_stun = on_stun
         self._set_path(remote, rtcp_mux)
 
-    def use_relay(self, send: Callable[[bytes], object], remote: tuple[str, int], *,
-                  rtcp_mux: bool = True) -> None:
-        """Carry the stream on a TURN relay pair: `send` is the agent's, what arrives comes
-        through `relay_received` (the TURN client owns that socket)."""
+    def use_relay(self, send: Callable[[bytes, tuple[str, int] | None], object],
+                  remote: tuple[str, int], *, rtcp_mux: bool = True) -> None:
+        """Carry the stream on a TURN relay pair: `send(datagram, to)` is the agent's (`to`
+        None: the pair's peer), what arrives comes through `relay_received` (the TURN client
+        owns that socket)."""
         self._close_own_sockets()
         self._relay_send = send
         self._set_path(remote, rtcp_mux)
+
+    def use_rtcp_pair(self, send: Callable[[bytes], object], remote: tuple[str, int]) -> None:
+        """ICE with two components (no rtcp-mux, RFC 8445 §4): RTCP goes out through `send`
+        (component 2's pair) and comes in through `rtcp_pair_received`."""
+        self._rtcp_send = send
+        self.remote_rtcp = (remote[0], remote[1])
+        self._hand_receiver()
+
+    def rtcp_pair_received(self, data: bytes) -> None:
+        """A datagram of the component-2 pair (aioice reads that socket)."""
+        if self.remote_rtcp is not None and not self._closed:
+            self._receiver.rtcp_port_received(data, self.remote_rtcp, self._clock())
 
     def relay_received(self, data: bytes) -> None:
         """A datagram of the relay pair, unwrapped by the TURN client (source: the pair)."""
@@ -473,8 +524,11 @@ class MediaStream:
             report = self._srtp.protect_rtcp(report)
         if self.remote_rtcp is None or self._path_pending:
             return
-        if self._relay_send is not None:
-            self._relay_send(report)
+        if self._rtcp_send is not None:
+            self._rtcp_send(report)
+            return
+        if self._relay_send is not None:  # a peer without rtcp-mux: at its port + 1
+            self._relay_send(report, None if self.rtcp_mux else self.remote_rtcp)
             return
         # symmetric: RTCP leaves from the port the peer sends its RTCP to (RFC 4961)
         media_socket = self._rtp_socket if self.rtcp_mux else self._rtcp_socket or self._rtp_socket
@@ -483,7 +537,7 @@ class MediaStream:
 
     def _sendto(self, data: bytes) -> None:
         if self._relay_send is not None:
-            self._relay_send(data)
+            self._relay_send(data, None)
         elif (self._rtp_socket is not None and self.remote is not None
               and not self._path_pending):
             self._rtp_socket.send(data, self.remote)

@@ -197,6 +197,15 @@ class TransferSucceeded:
 
 
 @dataclass(frozen=True)
+class TransferProgress:
+    """Transferor: the far end's NOTIFY reports its new call's progress before the outcome
+    (RFC 3515 §2.4.5 sipfrag, e.g. 180 Ringing), for the transfer screen."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class TransferAborted:
     """The transfer did not happen; the original call goes on. `detail`: e.g. "486 Busy Here"."""
 
@@ -211,6 +220,14 @@ class PeerWarning:
     """
 
     kind: str
+
+
+@dataclass(frozen=True)
+class HandsetAudioChanged:
+    """The handset's audio device vanished (USB handset unplugged: `lost`) or is back. A call
+    goes on meanwhile; its screen says the earpiece and microphone are gone."""
+
+    lost: bool
 
 
 @dataclass(frozen=True)
@@ -253,6 +270,12 @@ class SwapRequested:
 
 
 @dataclass(frozen=True)
+class ConferenceRequested:
+    """Mix the call in the earpiece and the held one on this phone (the '#' key with a call
+    on hold, control socket `conference`)."""
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed (the app calls handle_timer; this event exists for symmetry in tests)."""
 
@@ -267,7 +290,8 @@ class ShowScreen:
 
 @dataclass(frozen=True)
 class PlayTone:
-    tone: str | None  # dial | ringback | busy | reorder | error | not_secure | mitm | None (stop)
+    tone: str | None  # dial | ringback | busy | reorder | error | not_secure | mitm | recall ...
+    # | None (stop); the names are devices/tones.py's TONES
 
 
 @dataclass(frozen=True)
@@ -337,6 +361,11 @@ class TransferAttended:
 
 
 @dataclass(frozen=True)
+class JoinConference:
+    """Mix the current call and the held one in a 3-way conference (calls/conference.py)."""
+
+
+@dataclass(frozen=True)
 class TransferCall:
     """Ask the far end to call `target` (blind transfer: REFER, RFC 3515)."""
 
@@ -348,9 +377,10 @@ Event = (HookOff | HookOn | KeyPressed | DialRequested | SasConfirmed | SasRejec
          | SecuringStarted | Secured | CallNotSecure | PossibleMitm | DtmfReceived
          | StatusChanged | Tick
          | StatsToggled | CallStats | ReverifyRequested
-         | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | PeerWarning
+         | TransferDialed | TransferStarted | TransferSucceeded | TransferAborted | TransferProgress
+         | PeerWarning
          | LanWarning | AnswerRequested | SwapRequested | AttendedTransferRequested
-         | CallReplaced | FeatureEvent)
+         | CallReplaced | HandsetAudioChanged | ConferenceRequested | FeatureEvent)
 Command = (ShowScreen | PlayTone | Ring | PlaceCall | AnswerCall | RejectCall | HangUp | SendDtmf
            | ConfirmSas | RejectSas | SetHold | TransferCall | ClearVerified
-           | SwapTo | TransferAttended | FeatureCommand)
+           | SwapTo | TransferAttended | JoinConference | FeatureCommand)

@@ -43,6 +43,7 @@ from deskphone.phone.call_view import CallView, call_screen
 from deskphone.phone.dialing import Dialing
 from deskphone.phone.forwarding import CallForwarding
 from deskphone.phone.history_view import MUTE_KEY, CallTracker
+from deskphone.phone.hook_flash import HookFlash
 from deskphone.phone.idle_panel import IdlePanel
 from deskphone.phone.other_calls import OtherCalls
 from deskphone.phone.screens import (
@@ -55,15 +56,18 @@ from deskphone.phone.screens import (
 )
 from deskphone.phone.settings import MachineSettings
 from deskphone.phone.several_calls import SeveralCalls
-from deskphone.phone.snapshot import machine_snapshot
+from deskphone.phone.snapshot import snapshot_of
 from deskphone.phone.transfer import BlindTransfer, SetAsideCall
 from deskphone.phone.transfer_flow import TransferFlow
 from deskphone.phone.transitions import TRANSITIONS, bind_handlers
 from deskphone.phone.vocabulary import (
     ATTACK_DETAIL,
+    CONFERENCE_KEY,
     DIAL_KEYS,
     END_REASONS,
+    FLASH_KEYS,
     IN_CALL_STATES,
+    LETTER_KEYS,
     MAX_DIGITS,
     PEER_WARNINGS,
     REVERIFY_KEY,
@@ -99,6 +103,8 @@ class PhoneMachine:
         self.call_id = ""  # the call the earpiece carries, once the call layer named it
         self.others = OtherCalls()  # waiting and held calls, each with its own security
         self.several = SeveralCalls(self)  # call waiting, swap, held calls (its handlers)
+        self.flash = HookFlash(self, self.several)  # the hook flash and its R codes (4x3 keypads)
+        self.key_names = LETTER_KEYS if settings.letter_keys else FLASH_KEYS
         self.transfer_flow = TransferFlow(self)  # blind transfer's handlers (RFC 3515)
         self.dialing = Dialing(self)  # the keys of a lifted handset: digits, redial
         self.volume = VolumeKeys(self)  # 2/8 the ringer, *2/*8 the earpiece in a call
@@ -111,6 +117,7 @@ class PhoneMachine:
         self.idle = IdlePanel(settings)  # status, history, contacts, DND, clock between calls
         self.tracker = CallTracker()
         self.muted = False  # the microphone, in this call
+        self.handset_lost = False  # the handset's audio device has vanished (unplugged)
         self.pending: Commands = []  # what a handler's _reset_call recorded, sent after it
         self.forward = CallForwarding(self)  # always / busy / no answer, by 302
         self.screen: object = self.idle_screen()
@@ -131,6 +138,9 @@ class PhoneMachine:
             self.off_hook = True
         elif isinstance(event, ev.HookOn):
             self.off_hook = False
+        elif isinstance(event, ev.HandsetAudioChanged):  # in any state: a device fact
+            self.handset_lost = event.lost
+            return self.refresh_call_screen() if self.state in IN_CALL_STATES else []
         call_id = getattr(event, "call_id", "")
         # These name another call but concern the current one (its state table decides).
         commands_about = ev.AnswerRequested | ev.AttendedTransferRequested | ev.TransferSucceeded
@@ -175,6 +185,8 @@ class PhoneMachine:
                 self.idle.status = f"Missed: {caller}"
                 commands.append(self.show(self.idle_screen()))
             return commands
+        if kind in ("flash", "recall") and self.state is CallState.IN_CALL:
+            return self.flash.timer(kind)
         if kind == "refresh" and self.state in IN_CALL_STATES:
             self.set_timer("refresh", now + 1.0)
             self.pending.extend(self.volume.tick(now))  # a lone '*' goes out as DTMF
@@ -188,7 +200,7 @@ class PhoneMachine:
 
     def snapshot(self) -> dict[str, object]:
         """What the control socket's `state` reports (phone/snapshot.py)."""
-        return machine_snapshot(self)
+        return snapshot_of(self)
 
     @property
     def security(self) -> Security:
@@ -240,6 +252,7 @@ class PhoneMachine:
         self.last_dtmf = ""
         self.answered_at = None
         self.transfer.clear()
+        self.flash.clear()
         self.show_stats = False
         self.stats = None
         self.clear_timer()
@@ -259,12 +272,15 @@ class PhoneMachine:
             answered_at=self.answered_at, now=self.now, held=self.held, dtmf=self.last_dtmf,
             post_quantum=self.call_security.post_quantum,
             waiting_caller=getattr(self.others.waiting(), "peer", ""),
-            other=self.others.summary(), handed_over=self.transfer.handed_over))
+            other=self.others.summary(), handed_over=self.transfer.handed_over,
+            conference=self.several.conference_legs(),
+            transfer_progress=self.transfer.progress,
+            transfer_notice=self.transfer.notice_at(self.now), keys=self.key_names))
 
     def refresh_call_screen(self, only_if_changed: bool = False) -> Commands:
         screen = self._call_screen()
-        if self.muted and isinstance(screen, InCallScreen):
-            screen = replace(screen, muted=True)
+        if isinstance(screen, InCallScreen) and (self.muted or self.handset_lost):
+            screen = replace(screen, muted=self.muted, audio_lost=self.handset_lost)
         if (notice := self.volume.notice_at(self.now)) and isinstance(screen, InCallScreen):
             screen = replace(screen, notice=notice)
         if only_if_changed and screen == self.screen:
@@ -374,6 +390,11 @@ class PhoneMachine:
         return commands
 
     def _hang_up(self, _: ev.HookOn) -> Commands:
+        return self.hang_up_now()
+
+    def hang_up_now(self) -> Commands:
+        if self.others.conference() is not None:  # both legs end, or are joined ([phone])
+            return self.several.conference_hang_up()
         return [ev.HangUp(), *self.several.go_idle_or_held()]
 
     def _far_ringing(self, _: ev.CallRinging) -> Commands:
@@ -390,6 +411,8 @@ class PhoneMachine:
         return [ev.PlayTone(None), *self.refresh_call_screen()]
 
     def _ended(self, event: ev.CallFinished) -> Commands:
+        if self.others.conference() is not None:  # the conference's other leg goes on alone
+            return self.several.conference_leg_left(event)
         if self.others:  # another call is left: it rings, or waits on hold
             return self.several.go_idle_or_held()
         title, tone = END_REASONS.get(event.reason, ("Call ended", "reorder"))
@@ -404,6 +427,8 @@ class PhoneMachine:
         return self.end(event.title, event.detail, "reorder", error=True)
 
     def _in_call_key(self, event: ev.KeyPressed) -> Commands:
+        if self.flash.recall:  # the key after a hook flash is an R code
+            return self.flash.code(event)
         if self.call_security.awaiting_comparison():  # '#': it matches, '*': it does not
             if event.key == "#":
                 return self._confirm(event)
@@ -419,10 +444,15 @@ class PhoneMachine:
             return self._toggle_stats(event)
         if event.key == REVERIFY_KEY:
             return self._reverify(event)
+        if event.key == CONFERENCE_KEY and self.others.held() is not None:
+            return self.several.conference(event)
         if event.key == SWAP_KEY and self.others:  # D: swap / answer the waiting call
             return self.several.swap(event)
         if event.key == MUTE_KEY:  # D with no other call: mute
             return self._toggle_mute(event)
+        if event.key == TRANSFER_KEY and (held := self.others.held()) is not None:
+            # A consultation: XFER hands the held call over to this one (RFC 5589 §7).
+            return self.several.transfer_attended(ev.AttendedTransferRequested(held.call_id))
         if event.key == TRANSFER_KEY:
             self.state = CallState.TRANSFER_DIALING
             self.transfer.open()
@@ -470,6 +500,9 @@ class PhoneMachine:
         return self.refresh_call_screen()
 
     def _hold(self, _: ev.HoldToggled) -> Commands:
+        if self.others.conference() is not None:  # one leg held would still hear the other
+            self.ignored += 1
+            return []
         self.held = not self.held
         return [ev.SetHold(self.held), *self.refresh_call_screen()]
 
@@ -497,5 +530,6 @@ class PhoneMachine:
 
 # The objects the machine owns whose handlers are rows of the table ("several.swap").
 PARTS: dict[str, type] = {"several": SeveralCalls, "transfer_flow": TransferFlow,
-                          "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding}
+                          "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding,
+                          "flash": HookFlash}
 _HANDLERS = bind_handlers(PhoneMachine, PARTS)

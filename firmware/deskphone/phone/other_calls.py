@@ -23,6 +23,7 @@ from deskphone.phone.history_view import CallTracker, TrackedCall
 from deskphone.phone.vocabulary import Security
 
 WAITING, HELD = "waiting", "held"
+CONFERENCE = "conference"  # a held call mixed with the one in the earpiece (issue 15)
 
 
 @dataclass
@@ -48,7 +49,8 @@ class CallRecord:
     def info(self, hearing: bool = False) -> dict[str, object]:
         return {"id": self.call_id, "peer": self.peer, "state": self.role,
                 "security": self.security.level.value, "sas": self.security.sas,
-                "verified": self.security.level is Security.VERIFIED, "hearing": hearing}
+                "verified": self.security.level is Security.VERIFIED,
+                "hearing": hearing or self.role == CONFERENCE}
 
 
 class OtherCalls:
@@ -69,6 +71,10 @@ class OtherCalls:
 
     def held(self) -> CallRecord | None:
         return self._first(HELD)
+
+    def conference(self) -> CallRecord | None:
+        """The other leg of a conference, if the phone mixes one."""
+        return self._first(CONFERENCE)
 
     def add_waiting(self, call: ev.CallArrived, now: float) -> CallRecord:
         record = CallRecord(call.call_id, call.display_name or call.caller, WAITING, now,

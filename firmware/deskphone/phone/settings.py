@@ -29,3 +29,8 @@ class MachineSettings:
     forward_to: str = ""
     forward_after: float = 20.0
     voicemail: str = ""  # the voicemail number ([[accounts]] voicemail): '*' on the idle screen
+    # Hanging up a conference (issue 15): "end" ends both legs, "join" hands one leg to the
+    # other by attended transfer (REFER with Replaces, RFC 5589 §7) before leaving.
+    conference_hangup: str = "end"
+    # The keypad has A-D (4x4); without them (4x3) the screens name the hook flash's R codes.
+    letter_keys: bool = True

@@ -12,6 +12,13 @@ an object the machine owns (`machine.several`), reaching the machine only throug
 call state and helpers (`CallHost`, call_host.py). It changes the call state only through
 these handlers; `other_calls.py` keeps each other call's record (and its own `CallSecurity`),
 and the call layer does the SIP (RFC 3264 §8.4 hold re-offers).
+
+A 3-way conference (issue 15 item 4) joins the held call to the one in the earpiece: '#' or
+`ctl conference`; the call layer mixes them (calls/conference.py). The held record's role
+becomes "conference": its security still its own, shown beside the current call's on the
+conference screen. When one leg ends the other is an ordinary call in the earpiece; hanging up
+ends both, or ([phone] conference_hangup = "join") hands the other leg to the current one by
+attended transfer first.
 """
 
 from __future__ import annotations
@@ -20,9 +27,9 @@ from deskphone.phone import events as ev
 from deskphone.phone.call_host import CallHost
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.history_view import TrackedCall
-from deskphone.phone.other_calls import CallRecord
-from deskphone.phone.screens import HeldScreen
-from deskphone.phone.vocabulary import IN_CALL_STATES, SWAP_KEY, CallState
+from deskphone.phone.other_calls import CONFERENCE, HELD, CallRecord
+from deskphone.phone.screens import ConferenceLeg, HeldScreen
+from deskphone.phone.vocabulary import IN_CALL_STATES, SWAP_KEY, CallState, Security
 
 Commands = list[ev.Command]
 
@@ -70,7 +77,7 @@ class SeveralCalls:
         record = self.m.others.held()
         assert record is not None, "the held state always has a held call"
         return HeldScreen(peer=record.peer, security=record.security.level.value,
-                          off_hook=self.m.off_hook)
+                          off_hook=self.m.off_hook, resume_key=self.m.key_names.resume)
 
     def go_idle_or_held(self) -> Commands:
         """The call in the earpiece is gone: a waiting caller now rings, a held call reminds."""
@@ -186,3 +193,51 @@ class SeveralCalls:
         return self.swap(event) if event.key == SWAP_KEY else []
 
 
+
+    # -- a 3-way conference mixed on this phone --------------------------------------------------
+
+    def conference(self, _: ev.Event) -> Commands:
+        record = self.m.others.held()
+        if self.m.state is not CallState.IN_CALL or record is None or self.m.others.waiting():
+            self.m.ignored += 1
+            return []
+        record.role = CONFERENCE
+        self.m.held = False  # both legs are heard: neither is on hold
+        return [ev.JoinConference(), *self.m.refresh_call_screen()]
+
+    def conference_legs(self) -> tuple[ConferenceLeg, ...]:
+        """Both legs for the conference screen, or () when there is no conference."""
+        record = self.m.others.conference()
+        if record is None:
+            return ()
+        current = self.m.call_security
+        return (ConferenceLeg(self.m.peer or "", current.level.value, current.sas,
+                              current.level is Security.VERIFIED),
+                ConferenceLeg(record.peer, record.security.level.value, record.security.sas,
+                              record.security.level is Security.VERIFIED))
+
+    def conference_hang_up(self) -> Commands:
+        """The handset went down (or the flash window closed with it down) in a conference."""
+        record = self.m.others.conference()
+        assert record is not None, "the machine asks only during a conference"
+        if self.m.settings.conference_hangup == "join":
+            # RFC 5589 §7: the other leg is referred to the current one, which it replaces
+            record.role = HELD
+            self.m.state = CallState.TRANSFERRING
+            self.m.transfer.send(record.peer)
+            self.m.transfer.handed_over = record.peer
+            return [ev.TransferAttended(record.call_id), *self.m.refresh_call_screen()]
+        self.m.others.take(record.call_id)  # the call layer ends both legs
+        if (entry := record.history_record(self.m.now)) is not None:
+            self.m.pending.append(entry)
+        return [ev.HangUp(), *self.go_idle_or_held()]
+
+    def conference_leg_left(self, _: ev.CallFinished) -> Commands:
+        """The leg in the earpiece ended: the other one goes on as an ordinary call."""
+        record = self.m.others.conference()
+        assert record is not None
+        record.role = HELD
+        self.m.reset_call()  # the ended leg's history entry, with its own security
+        self.m.state = CallState.HELD  # not in a call now: nothing is put on hold by the take-over
+        self._take_over(record)
+        return [ev.PlayTone(None), *self.m.refresh_call_screen()]

@@ -1,12 +1,14 @@
-"""What the control socket's `state` reports of the phone machine: a plain dict, read only."""
+"""What the control socket's `state` reports of the phone machine: its call and security
+state, the screen's text, the other calls, forwarding and voicemail — a plain dict, JSON as it
+is, read only."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-def machine_snapshot(m: Any) -> dict[str, object]:
-    """`m` is the PhoneMachine (not imported: the machine imports this module)."""
+def snapshot_of(m: Any) -> dict[str, object]:
+    """`m` is the PhoneMachine (not imported here: machine.py imports this module)."""
     lines: list[str] = getattr(m.screen, "lines", lambda: [])()
     return {
         "call": m.state.value,
@@ -25,12 +27,14 @@ def machine_snapshot(m: Any) -> dict[str, object]:
         "lan_warning": m.idle.lan_warning or None,
         "transfer": m.transfer.target,
         "transfer_failed": m.transfer.failed or None,
+        "transfer_progress": m.transfer.progress or None,
         "dnd": m.idle.dnd,
         "forward": m.forward.snapshot(),
         "voicemail": m.idle.voicemail(),
         "muted": m.muted,
+        "handset_audio": "lost" if m.handset_lost else "ok",
         "calls": m.calls(),
         "waiting": getattr(m.others.waiting(), "peer", None),
         "held_calls": sum(r.role == "held" for r in m.others.records.values()),
+        "conference": m.others.conference() is not None,
     }
-

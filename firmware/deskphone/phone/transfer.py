@@ -33,6 +33,27 @@ class Keyed(StrEnum):
     NOTHING = "nothing"  # any other key ('#' with nothing keyed, B-D)
 
 
+# How long "Transfer failed 486" stays on the screen before the call's own screen returns.
+NOTICE_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class TransferNotice:
+    """The outcome of a transfer that did not happen, shown on the transfer screen a moment."""
+
+    peer: str  # who was to be transferred
+    target: str  # to whom
+    text: str  # "Transfer failed 486"
+    until: float  # the machine's clock: shown while now < until
+
+
+def failure_text(detail: str) -> str:
+    """`detail` ("486 Busy Here", "603 refused", "no call to transfer") as the screen's line:
+    the status code when there is one, it is what a person can look up."""
+    code = detail.split(" ", 1)[0]
+    return f"Transfer failed {code}" if code.isdigit() else "Transfer failed"
+
+
 @dataclass(frozen=True)
 class SetAsideCall:
     """What the person saw of the call we were transferred away from, to show it again."""
@@ -49,10 +70,17 @@ class BlindTransfer:
         self.failed = ""  # why the last transfer of this call did not happen
         self.set_aside: SetAsideCall | None = None  # transferee: the call put aside
         self.handed_over = ""  # attended transfer: who is handed over to the call in the earpiece
+        self.progress = ""  # the far end's last NOTIFY sipfrag before the outcome: "180 Ringing"
+        self.notice: TransferNotice | None = None  # a failed transfer, shown for a moment
 
     def clear(self) -> None:
         """A new call, or none: nothing of an earlier transfer is left."""
         self.target, self.failed, self.set_aside, self.handed_over = None, "", None, ""
+        self.progress, self.notice = "", None
+
+    def notice_at(self, now: float) -> TransferNotice | None:
+        """The failure notice still to be shown at `now`, if any."""
+        return self.notice if self.notice is not None and now < self.notice.until else None
 
     def open(self) -> None:
         """The transfer key was pressed in a call: start keying a target."""
@@ -75,11 +103,11 @@ class BlindTransfer:
         return Keyed.NOTHING
 
     def send(self, target: str) -> None:
-        self.target = target
+        self.target, self.progress, self.notice = target, "", None
 
     def close(self) -> None:
         """Back to the call: no target any more (an earlier failure is still remembered)."""
-        self.target, self.handed_over = None, ""
+        self.target, self.handed_over, self.progress = None, "", ""
 
     def record_failure(self, detail: str) -> None:
         self.failed = detail

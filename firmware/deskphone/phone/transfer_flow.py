@@ -15,7 +15,13 @@ from dataclasses import replace
 from deskphone.phone import events as ev
 from deskphone.phone.call_host import CallHost
 from deskphone.phone.screens import CallingScreen
-from deskphone.phone.transfer import Keyed, SetAsideCall
+from deskphone.phone.transfer import (
+    NOTICE_SECONDS,
+    Keyed,
+    SetAsideCall,
+    TransferNotice,
+    failure_text,
+)
 from deskphone.phone.vocabulary import CallState
 
 Commands = list[ev.Command]
@@ -61,8 +67,20 @@ class TransferFlow:
         target = f"{handed.peer} to {self.m.peer}" if handed else self.m.transfer.target or ""
         return [ev.HangUp(), *self.m.end("Transferred", target, None)]
 
+    def progress(self, event: ev.TransferProgress) -> Commands:
+        # RFC 3515 §2.4.5: the sipfrag of each NOTIFY before the final one, on the screen.
+        self.m.transfer.progress = f"{event.code} {event.reason}".strip()
+        return self.m.refresh_call_screen()
+
     def refused(self, event: ev.TransferAborted) -> Commands:
-        self.m.transfer.record_failure(event.detail)
+        transfer = self.m.transfer
+        transfer.record_failure(event.detail)
+        # Who was to go where, as the transfer screen said: attended, the held party to the call
+        # in the earpiece; blind, this call to the number keyed.
+        peer, target = ((transfer.handed_over, self.m.peer or "") if transfer.handed_over
+                        else (self.m.peer or "", transfer.target or ""))
+        transfer.notice = TransferNotice(peer, target, failure_text(event.detail),
+                                         self.m.now + NOTICE_SECONDS)
         commands = self.back_to_call()
         return [ev.PlayTone("error"), *commands]
 

@@ -77,7 +77,9 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.StatusChanged: "panel_changed",
     },
     CallState.IN_CALL: {
-        ev.HookOn: "hang_up",
+        # With another call, down and up again quickly is a hook flash (phone/hook_flash.py).
+        ev.HookOn: "flash.hook_on",
+        ev.HookOff: "flash.hook_off",
         ev.CallFinished: "ended",
         ev.KeyPressed: "in_call_key",
         **SECURITY_ROWS,
@@ -85,6 +87,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.CallArrived: "forward.call_waiting",  # forwarded (phone/forwarding.py), or it waits
         ev.AnswerRequested: "several.answer_other",
         ev.SwapRequested: "several.swap",
+        ev.ConferenceRequested: "several.conference",
         ev.AttendedTransferRequested: "several.transfer_attended",
         ev.CallReplaced: "several.call_replaced",
         ev.StatusChanged: "panel_changed",
@@ -112,6 +115,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.CallFinished: "ended",
         ev.TransferSucceeded: "transfer_flow.done",
         ev.TransferAborted: "transfer_flow.refused",
+        ev.TransferProgress: "transfer_flow.progress",
         **SECURITY_ROWS,
         ev.PeerWarning: "peer_warning",
         ev.CallArrived: "busy_reject",

@@ -7,6 +7,7 @@ names, so they live here, below all of them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -38,6 +39,23 @@ STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quali
 REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
 VOICEMAIL_KEY = "*"  # on the idle screen (list closed): call the voicemail number
 SWAP_KEY = "D"  # labelled SWAP: answer the waiting call (holding this one), or swap calls
+# '#' with a call on hold (and no SAS to compare): mix both calls into a 3-way conference on
+# this phone; on both keypads ('#' is on the 4x3 too), also `ctl conference`.
+CONFERENCE_KEY = "#"
+
+
+@dataclass(frozen=True)
+class KeyNames:
+    """How the screens name the keys of several calls: a 4x4's letter keys, or on a 4x3 (no
+    letters) the hook flash R and its codes (phone/hook_flash.py)."""
+
+    swap: str  # answer the waiting call / swap to the held one
+    transfer: str  # hand the held call over to the heard one (attended transfer)
+    resume: str  # no call in the earpiece, handset up: bring the held call back
+
+
+LETTER_KEYS = KeyNames(swap=SWAP_KEY, transfer=TRANSFER_KEY, resume=SWAP_KEY)
+FLASH_KEYS = KeyNames(swap="R2", transfer="R4", resume="R")  # R: down and up again, quickly
 IN_CALL_STATES = frozenset({"in_call", "transfer_dialing", "transferring"})
 # How a PeerWarning is put on the call screens.
 # The NOT SECURE screen's detail for a failure that is evidence of an attack (RFC 6189 §8.1.1):

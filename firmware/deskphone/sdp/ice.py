@@ -38,8 +38,9 @@ class IceAttributes:
     end_of_candidates: bool = True  # no trickle over SIP here (RFC 8840 not used)
     dropped: int = 0  # candidate lines beyond MAX_CANDIDATE_LINES or MAX_VALUE
     rtcp: str | None = None  # ours only: a=rtcp (RFC 3605) naming component 2's default
-    # ours only: a=remote-candidates (RFC 8839 §5.2), the peer's side of the nominated pair in
-    # a controlling agent's subsequent offer ("1 <address> <port>")
+    # a=remote-candidates (RFC 8839 §5.2), the answerer's side of the nominated pair in a
+    # controlling agent's subsequent offer ("1 <address> <port>"): ours when we write it, the
+    # peer's value (first line, capped) when read
     remote_candidates: str | None = None
 
 
@@ -76,8 +77,9 @@ class IceAttributes:
         lite = bool(session.attribute_values("ice-lite"))
         # Without trickle (RFC 8838 is not signalled over SIP here) an offer or answer holds
         # all of its candidates, whether or not it says a=end-of-candidates.
+        remote = _first(media.attribute_values("remote-candidates"))
         return cls(ufrag[:MAX_VALUE], pwd[:MAX_VALUE], tuple(kept), lite=lite,
-                   dropped=dropped)
+                   dropped=dropped, remote_candidates=remote[:MAX_VALUE] if remote else None)
 
 
 def _first(values: list[str | None]) -> str | None:

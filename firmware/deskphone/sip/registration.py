@@ -26,6 +26,8 @@ from deskphone.sip.transaction import (
 )
 from deskphone.sip.uri import SipSyntaxError, SipUri
 
+# The failure reason when the registrar's host name does not resolve (shown on the idle screen).
+REGISTRAR_NOT_FOUND = "Registrar not found"
 RETRY_AFTER_FAILURE = 60.0  # seconds before trying a failed registration again
 MAX_AUTH_ATTEMPTS = 2
 # CSeq numbers set aside on each change of registrar for removing the binding left behind (see
@@ -60,6 +62,10 @@ class Registration:
         # The public (address, port) our last successful REGISTER came from, as the registrar
         # reported it (RFC 3581 received/rport): what `flow.FlowChecks` compares against.
         self.flow_address: tuple[str, int] | None = None
+        # The Contact our last successful REGISTER bound. When our address changes it is stale:
+        # the next REGISTER removes it (its own expires=0, RFC 3261 §10.2.1.1) beside the new
+        # one, so that the registrar stops forking calls to an address we no longer have.
+        self.bound_contact: str | None = None
 
     @property
     def current_registrar(self) -> str:
@@ -133,12 +139,15 @@ class Registration:
                 self.state = "registering"
                 self._send(now, self.expires)
 
-    def transport_error(self, addr: tuple[str, int], now: float) -> None:
+    def transport_error(self, addr: tuple[str, int], now: float, *,
+                        unresolved: bool = False) -> None:
         if addr == self.account.registrar_addr and self.state in ("registering", "unregistering"):
             if self.transaction is not None:
                 self.transactions.abandon(self.transaction)
                 self.transaction = None
-            self._fail(now, "unreachable", None)
+            # A name that does not resolve: the person must see which (DNS or a typo to fix).
+            reason = f"{REGISTRAR_NOT_FOUND}: {addr[0]}" if unresolved else "unreachable"
+            self._fail(now, reason, None)
 
     def _build(self, account: Account, cseq: int, expires: int,
                authorization: tuple[str, str] | None) -> SipRequest:
@@ -162,6 +171,9 @@ class Registration:
     def _send(self, now: float, expires: int, authorization: tuple[str, str] | None = None) -> None:
         self.cseq += 1
         request = self._build(self.account, self.cseq, expires, authorization)
+        contact = request.headers.get("Contact")
+        if expires > 0 and self.bound_contact not in (None, contact):
+            request.headers.add("Contact", f"{self.bound_contact};expires=0")
         self.requested = expires
         self.transaction = self.transactions.start_client(request, self.account.registrar_addr, now)
         timeout = self.account.register_timeout
@@ -221,6 +233,7 @@ class Registration:
                 )
                 return
             granted = self._granted_expires(response)
+            self.bound_contact = transaction.request.headers.get("Contact")
             self.state = "registered"
             self.flow_address = mapped_address(response)
             self.granted = granted

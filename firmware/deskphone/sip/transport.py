@@ -23,7 +23,7 @@ import logging
 import ssl
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from deskphone.sip import events as ev
@@ -61,6 +61,7 @@ class TransportStats:
     rate_limited: int = 0
     framing_errors: int = 0
     send_failures: int = 0
+    unresolved: int = 0  # host names that did not resolve (each try counted)
     core_errors: int = 0  # exceptions out of the UA core (a bug): logged, counted, survived
     queue_dropped: int = 0  # UDP datagrams dropped: MAX_QUEUED already waiting (overload)
     queue_peak: int = 0  # the most datagrams that waited at once
@@ -112,6 +113,23 @@ class SipEndpoint:
             server_ssl = self._server_ssl() if self.kind == "tls" else None
             self._server = await asyncio.start_server(self._accept, host, port, ssl=server_ssl)
         # TLS without a certificate is client-only: requests come back on our own connections.
+
+    async def rebind(self, host: str) -> None:
+        """Listen on `host` from now on, on the same port: the address we were bound to has gone
+        (the interface was renumbered), and a socket bound to it can neither send nor receive.
+        Streams to peers are dropped (their local address is gone too); the core re-sends."""
+        port = self.local_address[1]
+        self.ua.config = replace(self.ua.config, local_host=host, local_port=port)
+        old_udp, old_server = self._udp, self._server
+        self._udp = self._server = None
+        for stream in self._streams.values():
+            stream.writer.close()
+        self._streams.clear()
+        if old_udp is not None:
+            old_udp.close()
+        if old_server is not None:
+            old_server.close()
+        await self.start()
 
     async def close(self) -> None:
         if self._timer is not None:
@@ -296,9 +314,11 @@ class SipEndpoint:
         try:
             infos = await self._loop.getaddrinfo(addr[0], addr[1], type=2)  # SOCK_DGRAM
             self._resolved[addr[0]] = str(infos[0][4][0])
-        except OSError:
+        except OSError as error:
             self.stats.send_failures += 1
-            self.ua.transport_error(addr, self.now())
+            self.stats.unresolved += 1
+            log.info("cannot resolve %s: %s", addr[0], error)
+            self.ua.transport_error(addr, self.now(), unresolved=True)
             self._flush()
             return
         self._send(data, addr)

@@ -166,14 +166,15 @@ class UserAgent:
         except _BAD_INPUT:
             self.stats.malformed_dropped += 1  # a header we only parse lazily was bad
 
-    def transport_error(self, addr: Addr, now: float) -> None:
-        """The transport could not reach addr (ICMP, refused TCP, TLS failure): §8.1.3.1."""
+    def transport_error(self, addr: Addr, now: float, *, unresolved: bool = False) -> None:
+        """The transport could not reach addr (ICMP, refused TCP, TLS failure): §8.1.3.1.
+        `unresolved`: addr's host name did not resolve (RFC 3263 §4.3: no server to try)."""
         for call in list(self.calls.values()):
             if (call.state in (SipCallState.CALLING, SipCallState.EARLY) and call.role == "uac"
                     and call.addr == addr):
                 self.call_table.end(call, "unreachable", 503)
         for registration in self.registrations.values():
-            registration.transport_error(addr, now)
+            registration.transport_error(addr, now, unresolved=unresolved)
 
     def _run_timers(self, now: float) -> None:
         self.table.handle_timer(now)

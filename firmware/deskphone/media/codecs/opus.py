@@ -12,6 +12,13 @@ RTP clock, RFC 7587 §4.1), so an 8 kHz handset's frames go in as they are: upsa
 48 kHz in Python (resample.py) cost more per frame than the encoder itself, and added nothing
 the microphone had captured (issue 19). FFmpeg's libopus decoder always produces 48 kHz, so the
 playout side still resamples down to the handset.
+
+Encoder complexity (libopus OPUS_SET_COMPLEXITY, 0..10, FFmpeg's `compression_level`; libopus
+defaults to 10). Measured here on 20 ms frames of 8 kHz speech at 24 kb/s (issue 19): 10 costs
+~250-340 µs per frame, 2-8 ~180-290 µs, 1 ~70 µs, 0 ~67 µs; at 10 the encoder alone is more than
+a whole G.711 call's CPU (~220 µs per frame). Complexity 1 keeps SILK's full coding with simpler
+pitch and noise-shaping analysis: for a narrowband handset the loss is small and the call stays
+within 1.5x a G.711 call on a Pi's core. `complexity` chooses otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ _CELT = (120, 240, 480, 960)  # 2.5, 5, 10, 20 ms (configs 16-31)
 _FRAME_SAMPLES = tuple(
     _SILK[c % 4] if c < 12 else _HYBRID[c % 2] if c < 16 else _CELT[c % 4] for c in range(32)
 )
+COMPLEXITY = 1  # see the module docstring
 ENCODER_RATES = (8000, 12000, 16000, 24000, 48000)  # RFC 6716 §2: what libopus takes as input
 MAX_PACKET_SAMPLES = 5760  # RFC 6716 §3.2.5: at most 120 ms of audio per packet
 
@@ -54,8 +62,11 @@ class OpusCodec:
     timestamp_increment = 960  # RFC 7587 §4.1: the RTP clock is always 48 kHz
 
     def __init__(self, *, bitrate: int = 24000, cbr: bool = True,
-                 capture_rate: int = 48000) -> None:
-        options = {"application": "voip", "frame_duration": "20", "vbr": "off" if cbr else "on"}
+                 capture_rate: int = 48000, complexity: int = COMPLEXITY) -> None:
+        if not 0 <= complexity <= 10:
+            raise ValueError(f"Opus complexity {complexity!r} outside 0..10")
+        options = {"application": "voip", "frame_duration": "20", "vbr": "off" if cbr else "on",
+                   "compression_level": str(complexity)}
         self.cbr = cbr
         # a rate libopus does not take is resampled to 48 kHz by the stream, as before
         self.encode_rate = capture_rate if capture_rate in ENCODER_RATES else self.sample_rate

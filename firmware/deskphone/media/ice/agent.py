@@ -91,7 +91,8 @@ class _Connection(aioice.Connection):
     """aioice's Connection with the hooks listed in the module docstring.
 
     Only public methods and attributes of aioice are overridden or read: `turn_*`,
-    `get_component_candidates`, `data_received`, `request_received`, `check_complete`.
+    `get_component_candidates`, `data_received`, `request_received`, `check_state`,
+    `check_incoming`, `check_complete`, and a pair's `task`, `state` and `protocol`.
     """
 
     def __init__(self, agent: IceAgent, host_addresses: Sequence[str] | None,
@@ -100,6 +101,7 @@ class _Connection(aioice.Connection):
         self._host_addresses = list(host_addresses) if host_addresses is not None else None
         self._relays = relays
         self._turn_defaults: dict[str, Any] = {}
+        self._in_progress: dict[tuple[int, tuple[str, int]], Any] = {}  # pairs being checked
         super().__init__(**kwargs)
 
     # aioice reads these when it starts a TURN allocation; inside a relay round they name that
@@ -141,7 +143,10 @@ class _Connection(aioice.Connection):
         return candidates
 
     def data_received(self, data: bytes, component: int) -> None:
-        self._agent._datagram_received(data)
+        if component == 2:
+            self._agent._rtcp_datagram_received(data)
+        else:
+            self._agent._datagram_received(data)
 
     def request_received(self, message: stun.Message, addr: tuple[str, int],
                          protocol: Any) -> None:
@@ -159,10 +164,40 @@ class _Connection(aioice.Connection):
             return
         super().request_received(message, addr, protocol)
 
+    def check_state(self, pair: Any, state: Any) -> None:
+        super().check_state(pair, state)
+        key = (id(pair.protocol), pair.remote_addr)
+        if state == pair.State.IN_PROGRESS:
+            self._in_progress[key] = pair
+        else:
+            self._in_progress.pop(key, None)
+
+    def check_incoming(self, message: stun.Message, addr: tuple[str, int],
+                       protocol: Any) -> None:
+        # RFC 8445 §7.3.1.4: a check from the peer on a pair whose own check is In-Progress
+        # cancels that transaction and triggers a new check at once. aioice triggers only
+        # Frozen and Failed pairs, so behind NATs the side whose first check the peer's router
+        # dropped (no mapping there yet) waited a whole retransmission (RTO 500 ms) before its
+        # pair succeeded and could be nominated: the ~0.5 s between one side's nomination and
+        # the other's, which ZRTP then waited for. Only as controlled agent: a controlling
+        # agent's In-Progress transaction may be its nomination (aioice keeps the pair
+        # In-Progress while it sends USE-CANDIDATE, RFC 8445 §8.1.1), which must not be
+        # cancelled; and its checks leave after the controlled side's opened the way.
+        pair = self._in_progress.pop((id(protocol), (addr[0], addr[1])), None)
+        if pair is not None and pair.task is not None and not self.ice_controlling:
+            pair.task.cancel()
+            pair.task = None
+            self._agent.stats.checks_triggered += 1
+            super().check_state(pair, pair.State.WAITING)
+        super().check_incoming(message, addr, protocol)
+
     def check_complete(self, pair: Any) -> None:
         super().check_complete(pair)
-        if pair.nominated and pair.state == pair.State.SUCCEEDED and pair.component == 1:
-            self._agent._nominated(pair)
+        if pair.nominated and pair.state == pair.State.SUCCEEDED:
+            if pair.component == 1:
+                self._agent._nominated(pair)
+            elif pair.component == 2:
+                self._agent._rtcp_nominated(pair)
 
 
 class IceAgent:
@@ -185,7 +220,8 @@ class IceAgent:
                  clock: Callable[[], float] = time.monotonic, components: int = 1) -> None:
         # components=2 only to answer a peer that offers ICE without rtcp-mux (RTCP as its own
         # component, RFC 8445 §4; liblinphone does): its agent completes only once both have
-        # pairs. Media, RTCP included, still goes on component 1's pair.
+        # pairs. RTP and ZRTP go on component 1's pair, RTCP on component 2's (`send_rtcp`,
+        # `set_rtcp_receiver`): mux was not agreed, so the peer expects it there.
         if components not in (1, 2):
             raise IceError(f"ICE components {components}: expected 1 (rtcp-mux) or 2")
         self.components = components
@@ -195,6 +231,9 @@ class IceAgent:
         self._receiver: Callable[[bytes], None] | None = None
         self._send_target: tuple[Any, tuple[str, int]] | None = None
         self._pair: Any = None  # aioice's nominated CandidatePair
+        self.rtcp_pair: SelectedPair | None = None  # component 2's, with two components
+        self._rtcp_target: tuple[Any, tuple[str, int]] | None = None
+        self._rtcp_receiver: Callable[[bytes], None] | None = None
         self._tokens = ERROR_ANSWERS_PER_SECOND
         self._tokens_at = clock()
         self._servers = servers
@@ -278,7 +317,8 @@ class IceAgent:
             raise IceError(f"ICE checks found no working pair within {timeout} s") from None
         except ConnectionError as exc:
             raise IceError(f"ICE failed: {exc}") from None
-        self.stats.connect_seconds = self._clock() - started
+        self.stats.connected_at = self._clock()
+        self.stats.connect_seconds = self.stats.connected_at - started
         if self.selected_pair is None:  # aioice completed without our hook seeing the pair
             raise IceError("ICE completed without a nominated pair on component 1")
         log.info("ICE connected in %.0f ms: %s", self.stats.connect_seconds * 1000,
@@ -310,19 +350,34 @@ class IceAgent:
         pair = connection._nominated[1]
         self._nominated(pair)
         self.selected_pair = SelectedPair(default, peer, remote)
+        self.stats.connected_at = self._clock()
         return self.selected_pair
 
     def set_receiver(self, receiver: Callable[[bytes], None] | None) -> None:
         """Where datagrams arriving after nomination go (RTP, RTCP, ZRTP: RFC 7983 bytes)."""
         self._receiver = receiver
 
-    def send(self, datagram: bytes) -> bool:
-        """Send on the nominated pair; False (and counted) when there is none or it fails."""
-        target = self._send_target
+    def set_rtcp_receiver(self, receiver: Callable[[bytes], None] | None) -> None:
+        """Where datagrams on component 2's nominated pair go (RTCP, two components only)."""
+        self._rtcp_receiver = receiver
+
+    def send(self, datagram: bytes, to: tuple[str, int] | None = None) -> bool:
+        """Send on the nominated pair (to the pair's remote address, or `to`: a peer without
+        ICE or rtcp-mux takes RTCP at its port + 1, RFC 3550 §11); False (and counted) when
+        there is no pair or the send fails."""
+        return self._send(self._send_target, datagram, to)
+
+    def send_rtcp(self, datagram: bytes) -> bool:
+        """Send on component 2's nominated pair (two components, RFC 8445 §4)."""
+        return self._send(self._rtcp_target, datagram, None)
+
+    def _send(self, target: tuple[Any, tuple[str, int]] | None, datagram: bytes,
+              to: tuple[str, int] | None) -> bool:
         if target is None:
             self.stats.send_failures += 1
             return False
         transport, address = target
+        address = to or address
         try:
             transport.sendto(datagram, address)
         except (OSError, RuntimeError, AttributeError) as exc:
@@ -345,8 +400,8 @@ class IceAgent:
 
     async def close(self) -> None:
         """Stop checks and consent, delete TURN allocations, close every socket."""
-        self._send_target = None
-        self._receiver = None
+        self._send_target = self._rtcp_target = None
+        self._receiver = self._rtcp_receiver = None
         await self._connection.close()
 
     # -- called by _Connection ---------------------------------------------------------------
@@ -359,6 +414,25 @@ class IceAgent:
                                           (pair.remote_addr[0], pair.remote_addr[1]))
         self._send_target = (pair.protocol.transport, pair.remote_addr)
         self._pair = pair
+
+    def _rtcp_nominated(self, pair: Any) -> None:
+        if self.rtcp_pair is not None:
+            return
+        self.rtcp_pair = SelectedPair(IceCandidate.from_aioice(pair.local_candidate),
+                                      IceCandidate.from_aioice(pair.remote_candidate),
+                                      (pair.remote_addr[0], pair.remote_addr[1]))
+        self._rtcp_target = (pair.protocol.transport, pair.remote_addr)
+
+    def _rtcp_datagram_received(self, data: bytes) -> None:
+        if data and data[0] <= 3:  # RFC 7983 §7: STUN range, yet aioice could not parse it
+            self.stats.stun_malformed += 1
+            return
+        receiver = self._rtcp_receiver
+        if self.rtcp_pair is None or receiver is None:
+            self.stats.data_before_nomination += 1
+            return
+        self.stats.datagrams_received += 1
+        receiver(data)
 
     def _datagram_received(self, data: bytes) -> None:
         if data and data[0] <= 3:  # RFC 7983 §7: STUN range, yet aioice could not parse it

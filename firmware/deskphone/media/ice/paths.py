@@ -94,6 +94,23 @@ class SelectedPair:
             return PairKind.SRFLX
         return PairKind.HOST
 
+    def named_by(self, remote_candidates: str, local_candidates: Sequence[IceCandidate]) -> bool:
+        """Whether a controlling peer's a=remote-candidates (RFC 8839 §5.2: "component address
+        port" triples, our side of the pair it nominated) names this pair's component-1 local
+        candidate: the pair's own address (host or relay), or one of our candidates whose
+        base it is (the srflx address the peer saw, RFC 8445 §5.1.1.2). False for a malformed
+        value or another address."""
+        fields = remote_candidates.split()
+        if not fields or len(fields) % 3:
+            return False
+        named = {(fields[i], fields[i + 1], fields[i + 2]) for i in range(0, len(fields), 3)}
+        ours = {(self.local.host, str(self.local.port))} | {
+            (c.host, str(c.port)) for c in local_candidates
+            if c.component == 1 and (c.related_address, c.related_port)
+            == (self.local.host, self.local.port)}
+        return any(component == "1" and (host, port) in ours
+                   for component, host, port in named)
+
     def describe(self) -> str:
         return (f"{self.kind.value} {self.local.host}:{self.local.port} ({self.local.type}) -> "
                 f"{self.remote_address[0]}:{self.remote_address[1]} ({self.remote.type})")
@@ -108,6 +125,11 @@ class IceStats:
     stun_answers_suppressed: int = 0  # error answers not sent (rate limit)
     stun_malformed: int = 0  # first byte 0-3 (RFC 7983) but not parseable STUN
     data_before_nomination: int = 0  # media datagrams dropped: no pair yet
+    # a=remote-candidates in the peer's subsequent offers (we are controlled): naming our
+    # nominated pair, or not (a peer disagreeing on the pair; logged, the pair stays)
+    remote_candidates_confirmed: int = 0
+    remote_candidates_mismatched: int = 0
+    checks_triggered: int = 0  # In-Progress checks restarted by the peer's (RFC 8445 §7.3.1.4)
     datagrams_received: int = 0
     datagrams_sent: int = 0
     send_failures: int = 0
@@ -115,6 +137,7 @@ class IceStats:
     stun_failed: bool = False  # a STUN server was configured but gave no srflx candidate
     gathering_seconds: float | None = None
     connect_seconds: float | None = None
+    connected_at: float | None = None  # time.monotonic() at nomination (bench timelines)
 
 
 class IceError(ConnectionError):

@@ -2,6 +2,7 @@
 PIL image) and `lines()` (the text on the panel, for the control socket's `state`)."""
 
 from deskphone.phone.screens.calling import CallingScreen
+from deskphone.phone.screens.conference import ConferenceLeg, ConferenceScreen
 from deskphone.phone.screens.dialing import DialingScreen
 from deskphone.phone.screens.ended import EndedScreen
 from deskphone.phone.screens.error import ErrorScreen
@@ -20,6 +21,8 @@ __all__ = [
     "SECURITY_STATES",
     "CallWaitingScreen",
     "CallingScreen",
+    "ConferenceLeg",
+    "ConferenceScreen",
     "DialingScreen",
     "EndedScreen",
     "ErrorScreen",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deskphone.phone.screens.canvas import SMALL, WIDTH, Layout, Screen
+from deskphone.phone.screens.canvas import PAPER, SMALL, WIDTH, Layout, Screen
 from deskphone.phone.screens.sas_text import add_sas
 
 
@@ -18,6 +18,9 @@ class SasScreen(Screen):
     sas: str
     warning: str = ""  # e.g. "NEW PHONE ID": replaces the header, the SAS matters even more
     post_quantum: bool = False  # "PQ" at the right of the header: a post-quantum key agreement
+    # A held call's alarm ("! Held: Bob", issue 15): it takes the hint's place, inverted, so a
+    # mismatch on the other call is seen at once even while this one's SAS is read.
+    held_alarm: str = ""
 
     def layout(self) -> Layout:
         layout = Layout()
@@ -31,5 +34,10 @@ class SasScreen(Screen):
             layout.text(header, 9, SMALL)
         layout.box(0, 12, WIDTH - 1, 12)
         add_sas(layout, self.sas, 14, 50)
-        layout.text("# if it matches, * if not", 62, SMALL, align="center")
+        if self.held_alarm:
+            layout.box(0, 52, WIDTH - 1, 63)
+            layout.text(self.held_alarm, 62, SMALL, align="center", ink=PAPER, bold=True,
+                        width=WIDTH)
+        else:
+            layout.text("# if it matches, * if not", 62, SMALL, align="center")
         return layout

@@ -29,6 +29,7 @@ class CallWaitingScreen(Screen):
     caller: str  # the waiting caller's display name, or number/URI
     talking_to: str  # the call the earpiece carries now
     talking_security: str  # that call's security (one of SECURITY_WORDS)
+    answer_key: str = "D"  # "R2" on a 4x3 keypad (the hook flash, phone/hook_flash.py)
 
     def layout(self) -> Layout:
         layout = Layout()
@@ -43,7 +44,8 @@ class CallWaitingScreen(Screen):
             layout.text(hearing, 47, SMALL, align="center", ink=PAPER, bold=True)
         else:
             layout.text(hearing, 47, SMALL, align="center")
-        layout.text(f"D answer, holds {self.talking_to}", 62, SMALL, align="center")
+        layout.text(f"{self.answer_key} answer, holds {self.talking_to}", 62, SMALL,
+                    align="center")
         return layout
 
 
@@ -54,6 +56,7 @@ class HeldScreen(Screen):
     peer: str
     security: str
     off_hook: bool
+    resume_key: str = "D"  # "R" on a 4x3 keypad (the hook flash)
 
     def layout(self) -> Layout:
         layout = Layout()
@@ -66,6 +69,6 @@ class HeldScreen(Screen):
             layout.text(words, 47, SMALL, align="center", ink=PAPER, bold=True)
         else:
             layout.text(words, 47, SMALL, align="center")
-        hint = "D resume" if self.off_hook else "Lift handset to resume"
+        hint = f"{self.resume_key} resume" if self.off_hook else "Lift handset to resume"
         layout.text(hint, 62, SMALL, align="center")
         return layout
