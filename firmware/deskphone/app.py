@@ -20,6 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,14 +35,17 @@ from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
 from deskphone.phone_files import (
-    CONTACTS_FILE,
     HISTORY_FILE,
+    MAX_VOLUME,
     SETTINGS_FILE,
     ContactsKeeper,
     HistoryKeeper,
     VolumeKeeper,
+    contacts_path,
+    speed_dials_with_contacts,
 )
 from deskphone.state_wait import StateWaiters, WaitTimedOut
+from deskphone.wall_clock import clock_known, clock_text, date_text, seconds_to_next_minute
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ class CallLayer(Protocol):
     def place(self, target: str) -> object: ...
     def answer(self, call_id: str) -> None: ...
     def reject(self, call_id: str, code: int) -> None: ...
+    def forward(self, call_id: str, target: str) -> None: ...
     def hangup(self) -> None: ...
     def send_dtmf(self, key: str) -> None: ...
     def confirm_sas(self) -> None: ...
@@ -102,12 +107,19 @@ class PhoneApp:
             ring_seconds=config.phone.ring_seconds,
             dnd_code=config.phone.dnd_code,
             dnd=config.phone.dnd,
+            forward=config.phone.forward,
+            forward_to=config.phone.forward_to,
+            forward_after=config.phone.forward_after,
+            voicemail=next((a.voicemail for a in config.accounts if a.voicemail), ""),
             conference_hangup=config.phone.conference_hangup,
             letter_keys=has_letter_keys(devices),
         )
         self.machine = PhoneMachine(settings)
         self.history = HistoryKeeper(data_dir / HISTORY_FILE, clock=clock)
-        self.contacts = ContactsKeeper(data_dir / CONTACTS_FILE)
+        self.contacts = ContactsKeeper(contacts_path(config.phone.contacts_file, data_dir))
+        # Speed dials may name contacts: resolved once, here; an unknown name stops the start.
+        self.config = config = replace(
+            config, dialplan=speed_dials_with_contacts(config.dialplan, self.contacts))
         self.control = ControlServer(control_path, self.handle_control) if control_path else None
         # The call-progress tone now playing: the audio tick plays it outside calls, the call's
         # media stream mixes it in during one (it is the call layer's ToneSource).
@@ -141,7 +153,7 @@ class PhoneApp:
         self._run_commands(self.machine.start(self.clock()))
         self.post(self.history.event())  # the missed count and redial's number, from the file
         self.post(self.contacts_event())
-        self.post(ev.ClockChanged(clock_text(time.time())))
+        self.post(clock_event(time.time()))
         if self.calls is not None:
             await self.calls.start()
         # The control socket opens last: a script that can reach it can also place and receive
@@ -337,6 +349,9 @@ class PhoneApp:
             case ev.RejectCall(call_id=call_id, code=code):
                 if calls is not None:
                     calls.reject(call_id, code)
+            case ev.ForwardCall(call_id=call_id, target=target):
+                if calls is not None:
+                    calls.forward(call_id, target)
             case ev.HangUp():
                 if calls is not None:
                     calls.hangup()
@@ -368,6 +383,8 @@ class PhoneApp:
                 self.microphone.muted = on
             case ev.RecordCall() | ev.MarkHistorySeen():
                 self.post(self.history.apply(command))
+            case ev.ChangeVolume(which=which, step=step):
+                self.change_volume(which, step)
 
     def _show(self, screen: Any) -> None:
         image = screen.render()
@@ -442,14 +459,14 @@ class PhoneApp:
                 rtt_ms=media["rtt_ms"], path=str(media["path"])))
 
     async def _clock_tick(self) -> None:
-        # The idle screen's time, posted when the minute changes (woken just after it does).
-        shown = self.machine.idle.clock_text
+        # The idle screen's time and date, posted when the minute changes (woken just after).
+        shown = clock_event(time.time())
         while True:
-            await asyncio.sleep(60.5 - time.time() % 60)
-            text = clock_text(time.time())
-            if text != shown:
-                shown = text
-                self.post(ev.ClockChanged(text))
+            await asyncio.sleep(seconds_to_next_minute(time.time()))
+            event = clock_event(time.time())
+            if event != shown:
+                shown = event
+                self.post(event)
 
     # -- timers ------------------------------------------------------------------------------
 
@@ -467,6 +484,12 @@ class PhoneApp:
     def _on_machine_timer(self) -> None:
         self._machine_timer = None
         self._run_commands(self.machine.handle_timer(self.clock()))
+
+    def change_volume(self, which: str, how: str) -> None:
+        """A volume key or ctl volume: store it, apply it, show it (`how`: up, down, 0-10)."""
+        level = self.volume.change(which, how)
+        self.microphone.gain = self.volume.gain("earpiece")
+        self.post(ev.VolumeChanged(which, level, MAX_VOLUME))
 
     def contacts_event(self) -> ev.ContactsChanged:
         lan = self.calls.lan_directory() if self.calls is not None else []
@@ -504,12 +527,10 @@ class PhoneApp:
         return await handler(self, args)
 
 
-CLOCK_UNSET_BEFORE = 1_704_067_200.0  # 2024-01-01: earlier than any build, so never set
-
-
-def clock_text(now: float) -> str | None:
-    """"14:05" local time, or None when the clock is known to be unset."""
-    return None if now < CLOCK_UNSET_BEFORE else time.strftime("%H:%M", time.localtime(now))
+def clock_event(now: float) -> ev.ClockChanged:
+    """The idle screen's time and date, both None when the clock is known to be unset."""
+    known = clock_known(now)
+    return ev.ClockChanged(clock_text(now, known), date_text(now, known))
 
 
 def state_now(app: PhoneApp) -> str:

@@ -47,6 +47,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("dnd", "on|off", "do not disturb: callers turned away, missed"),
     ("mute", "", "mute or unmute the microphone in a call"),
     ("volume", "[WHICH up|down|N]", "earpiece/ringer volume 0-10, remembered"),
+    ("forward", "[off|MODE TARGET [S]]", "forward always|busy|no_answer (302)"),
+    ("voicemail", "[call]", "the voicemail lamp's count; call the mailbox"),
     ("screenshot", "FILE.png", "save the screen as a PNG (4x scale)"),
     ("state", "", "the phone's state as JSON: call, sas, screen"),
     ("wait", "KEY=VALUE... [timeout=S]", "wait until the state matches: call=in_call"),

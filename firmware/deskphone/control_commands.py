@@ -8,10 +8,12 @@ dispatches to `CONTROL_COMMANDS` (the socket itself is deskphone.control).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from deskphone.config import FORWARD_MODES, FORWARD_TARGET
 from deskphone.control import ControlError, help_text
 from deskphone.devices.build import Devices
 from deskphone.devices.microphone import MuteableMicrophone
@@ -32,6 +34,7 @@ class ControlledPhone(Protocol):
     microphone: MuteableMicrophone
 
     def contacts_event(self) -> ev.ContactsChanged: ...
+    def change_volume(self, which: str, how: str) -> None: ...
 
     def post(self, event: ev.Event) -> None: ...
     def state(self) -> dict[str, Any]: ...
@@ -255,6 +258,44 @@ async def _cmd_mute(app: ControlledPhone, args: list[str]) -> Any:
     return app.state()
 
 
+async def _cmd_forward(app: ControlledPhone, args: list[str]) -> Any:
+    usage = ("forward [off | always TARGET | busy TARGET | no_answer TARGET [SECONDS]]   "
+             "(by 302; TARGET is routed by the dial plan)")
+    if not args:
+        return app.machine.snapshot()["forward"]
+    mode, rest = args[0], args[1:]
+    if mode == "off" and not rest:
+        app.post(ev.ForwardSet("off"))
+        return app.machine.snapshot()["forward"]
+    if mode not in FORWARD_MODES or mode == "off" or not 1 <= len(rest) <= (
+            2 if mode == "no_answer" else 1):
+        raise ControlError(f"usage: {usage}")
+    if not re.fullmatch(FORWARD_TARGET, rest[0]):
+        raise ControlError(f"forward {mode}: got {rest[0]!r}, expected keypad keys 0-9 * # + "
+                           "or a sip: URI")
+    after = 20.0
+    if len(rest) == 2:
+        if not (rest[1].isdigit() and 1 <= int(rest[1]) <= 600):
+            raise ControlError(f"forward no_answer: got {rest[1]!r} seconds, expected 1 to 600")
+        after = float(rest[1])
+    app.post(ev.ForwardSet(mode, rest[0], after))
+    return app.machine.snapshot()["forward"]
+
+
+async def _cmd_voicemail(app: ControlledPhone, args: list[str]) -> Any:
+    usage = "voicemail [call]   (the lamp: waiting, new, old; call dials the voicemail number)"
+    if args == ["call"]:
+        number = app.machine.settings.voicemail
+        if not number:
+            raise ControlError("voicemail call: no account has a voicemail number "
+                               "([[accounts]] voicemail)")
+        app.post(ev.DialRequested(number))
+        return app.state()
+    if args:
+        raise ControlError(f"usage: {usage}")
+    return {**app.machine.idle.voicemail(), "number": app.machine.settings.voicemail or None}
+
+
 async def _cmd_volume(app: ControlledPhone, args: list[str]) -> Any:
     usage = f"volume [earpiece|ringer up|down|0-{MAX_VOLUME}]   (remembered across restarts)"
     if args:
@@ -264,8 +305,7 @@ async def _cmd_volume(app: ControlledPhone, args: list[str]) -> Any:
         if how not in ("up", "down") and not (how.isdigit() and 0 <= int(how) <= MAX_VOLUME):
             raise ControlError(f"volume {args[0]}: got {how!r}, expected up, down or a level "
                                f"0 to {MAX_VOLUME}")
-        app.volume.change(args[0], how)
-        app.microphone.gain = app.volume.gain("earpiece")
+        app.change_volume(args[0], how)
     return dict(app.volume.levels)
 
 
@@ -309,6 +349,8 @@ CONTROL_COMMANDS: dict[str, ControlCommand] = {
     "dnd": _cmd_dnd,
     "mute": _cmd_mute,
     "volume": _cmd_volume,
+    "forward": _cmd_forward,
+    "voicemail": _cmd_voicemail,
     "screenshot": _cmd_screenshot,
     "state": _cmd_state,
     "wait": _cmd_wait,

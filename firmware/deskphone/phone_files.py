@@ -32,6 +32,7 @@ from deskphone.phone.history import (
     parse_history,
 )
 from deskphone.phone.names import log_text
+from deskphone.routing.dialplan import resolve_speed_dials
 from deskphone.storage import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,17 @@ class HistoryKeeper:
         }
 
 
+def speed_dials_with_contacts(dialplan: dict[str, Any], keeper: ContactsKeeper) -> dict[str, Any]:
+    """The [dialplan] table with speed dials that name a contact turned into its target; an
+    unknown name raises DialPlanError naming the key and the contacts file (a start error)."""
+    return resolve_speed_dials(dialplan, keeper.targets(), str(keeper.path))
+
+
+def contacts_path(configured: Path | None, data_dir: Path) -> Path:
+    """[phone] contacts_file (relative to the data directory), or contacts.txt there."""
+    return data_dir / (configured if configured is not None else CONTACTS_FILE)
+
+
 class ContactsKeeper:
     """The contacts file, read once at start, and the LAN's phones as the call layer sees them."""
 
@@ -125,6 +137,13 @@ class ContactsKeeper:
         for error in errors:
             log.warning("%s (line skipped)", error)
         self.load_errors = errors
+
+    def targets(self) -> dict[str, str]:
+        """name → number or URI, for speed dials that name a contact (the first of a name)."""
+        named: dict[str, str] = {}
+        for contact in self.contacts:
+            named.setdefault(contact.name, contact.target)
+        return named
 
     def book(self, lan_directory: list[dict[str, Any]], history: CallHistory) -> ContactBook:
         lan = []

@@ -44,3 +44,25 @@ def test_earpiece_volume_scales_the_call_and_is_remembered(tmp_path: Path) -> No
         b.stop()
         b.start()
         assert b.ctl("volume") == {"earpiece": 4, "ringer": 7}
+
+
+def test_volume_keys_on_a_4x3_keypad(tmp_path: Path) -> None:
+    # 2/8 step the ringer on the idle screen; in a call *2/*8 step the earpiece and send no
+    # DTMF, while a '*' that is no prefix still reaches the far end.
+    with PhonePair(tmp_path / "phones") as pair:
+        a, b = pair.a, pair.b
+        a.wait(lan_peers=f"~{b.extension}")
+        b.wait(lan_peers=f"~{a.extension}")
+        b.ctl("press", "88")
+        assert b.ctl("volume") == {"earpiece": 8, "ringer": 6}
+        assert "Ringer 6/10" in b.state()["screen"]
+        call_and_answer(a, b)
+        a.ctl("confirm-sas")
+        a.wait(security="verified")
+        a.ctl("press", "*2")
+        assert a.ctl("volume") == {"earpiece": 9, "ringer": 8}
+        assert "Volume 9/10" in a.state()["screen"]
+        a.ctl("press", "*5")
+        b.wait(dtmf="*5")  # the held-back star went first, then the 5; no 2 was ever sent
+        a.ctl("hangup")
+        b.wait(call="ended")

@@ -56,6 +56,7 @@ def test_every_parser_of_issue_16_has_a_target() -> None:
         "sip_message", "sip_stream", "sip_uri", "sip_digest", "sip_useragent", "sdp",
         "zrtp_packet", "zrtp_session", "rtp", "rtcp", "stun", "dtmf", "jitter_buffer",
         "control_line",
+        "message_summary",  # issue 17: the voicemail NOTIFY's body (RFC 3842)
     }
 
 

@@ -62,3 +62,21 @@ def test_ringing_screen_shows_the_contact_name_and_mark() -> None:
     m.handle(ev.CallArrived("c2", "sip:stranger@10.9.9.9", "\u202eI am your bank"), 3.0)
     assert m.screen == RingingScreen("sip:stranger@10.9.9.9", "\u202eI am your bank", "")
     assert "\u202e" not in m.snapshot()["screen"]
+
+
+def test_contacts_file_is_a_validated_path_relative_to_the_data_directory(tmp_path) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from deskphone.config import ConfigError, config_from_dict
+    from deskphone.phone_files import contacts_path
+
+    assert config_from_dict({}).phone.contacts_file is None
+    assert contacts_path(None, tmp_path) == tmp_path / "contacts.txt"  # where it always was
+    configured = config_from_dict({"phone": {"contacts_file": "office.txt"}}).phone.contacts_file
+    assert contacts_path(configured, tmp_path) == tmp_path / "office.txt"
+    assert contacts_path(Path("/etc/deskphone/c.txt"), tmp_path) == Path("/etc/deskphone/c.txt")
+    for bad in ("", "dir/", 5, "a\x1bb"):
+        with pytest.raises(ConfigError, match="phone.contacts_file"):
+            config_from_dict({"phone": {"contacts_file": bad}})

@@ -49,14 +49,37 @@ def test_mute_toggles_in_a_call_shows_muted_and_ends_with_the_call() -> None:
 
 
 def test_the_idle_screen_shows_the_time_and_hides_it_when_the_clock_is_unset() -> None:
-    from deskphone.app import clock_text
+    from deskphone.wall_clock import clock_text
 
     m = PhoneMachine(MachineSettings(extension="201", display_name="Alice"))
     m.start(0.0)
-    m.handle(ev.ClockChanged("14:05"), 0.0)
-    assert "14:05" in m.snapshot()["screen"]
-    m.handle(ev.ClockChanged(None), 1.0)
-    assert ":" not in m.snapshot()["screen"]
-    assert clock_text(0.0) is None  # 1970: a Pi that has not heard timesyncd yet
+    m.handle(ev.ClockChanged("14:05", "Thu 3 Dec"), 0.0)
+    assert "14:05" in m.snapshot()["screen"] and "Thu 3 Dec" in m.snapshot()["screen"]
+    m.handle(ev.ClockChanged(None, None), 1.0)
+    assert ":" not in m.snapshot()["screen"] and "Dec" not in m.snapshot()["screen"]
+    assert clock_text(1_764_690_000.0, known=False) is None
     text = clock_text(1_764_690_000.0)
     assert text is not None and len(text) == 5 and text[2] == ":"
+
+
+def test_the_clock_is_unset_only_when_timesyncd_has_not_set_it_and_it_predates_the_release(
+        tmp_path) -> None:
+    from deskphone.wall_clock import RELEASE_DATE, clock_known, date_text
+
+    flag = tmp_path / "synchronized"  # /run/systemd/timesync/synchronized
+    assert not clock_known(0.0, flag)  # 1970, timesyncd silent: a Pi just booted
+    assert not clock_known(RELEASE_DATE - 1, flag)  # fake-hwclock's stale time
+    assert clock_known(RELEASE_DATE + 86400, flag)  # later than the release: believable
+    flag.touch()
+    assert clock_known(0.0, flag)  # timesyncd says it is right, however odd it reads
+    assert date_text(0.0, known=False) is None
+    day = date_text(RELEASE_DATE + 12 * 3600)
+    assert day is not None and day.split()[1].isdigit() and len(day.split()) == 3
+
+
+def test_the_date_gives_way_to_the_missed_count_on_the_idle_screen() -> None:
+    m = PhoneMachine(MachineSettings(extension="201", display_name="Alice"))
+    m.start(0.0)
+    m.handle(ev.ClockChanged("14:05", "Thu 3 Dec"), 0.0)
+    m.handle(ev.HistoryChanged((), 2, None), 1.0)
+    assert "2 missed" in m.snapshot()["screen"] and "Dec" not in m.snapshot()["screen"]

@@ -6,6 +6,7 @@ import pytest
 
 from deskphone.phone import events as ev
 from deskphone.phone.dialing import Dialing
+from deskphone.phone.forwarding import CallForwarding
 from deskphone.phone.hook_flash import HookFlash
 from deskphone.phone.machine import TRANSITIONS, CallState, MachineSettings, PhoneMachine, Security
 from deskphone.phone.screens import (
@@ -22,6 +23,7 @@ from deskphone.phone.screens import (
 )
 from deskphone.phone.several_calls import SeveralCalls
 from deskphone.phone.transfer_flow import TransferFlow
+from deskphone.phone.volume_keys import VolumeKeys
 
 
 def make(**kw: object) -> PhoneMachine:
@@ -309,7 +311,8 @@ def test_every_table_row_names_a_real_handler() -> None:
             assert issubclass(event_type, ev.Event), (state, event_type)
             part, _, method = name.rpartition(".")  # "several.swap": the machine's part's
             owner = {"": PhoneMachine, "several": SeveralCalls, "transfer_flow": TransferFlow,
-                     "dialing": Dialing, "flash": HookFlash}[part]
+                     "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding,
+                     "flash": HookFlash}[part]
             handler = getattr(owner, method if part else f"_{name}", None)
             assert callable(handler), (state, event_type, name)
 

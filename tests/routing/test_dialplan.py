@@ -172,8 +172,10 @@ def test_bad_rules_fail_at_load_naming_the_rule(rule: dict, message: str) -> Non
 
 
 def test_bad_speed_dial_and_toml() -> None:
-    with pytest.raises(DialPlanError, match="speed dial '1': 'alice'"):
-        DialPlan.from_config({"speed_dial": {"1": "alice"}})
+    with pytest.raises(DialPlanError, match="speed dial '1': 'al=ice'"):
+        DialPlan.from_config({"speed_dial": {"1": "al=ice"}})
+    with pytest.raises(DialPlanError, match="speed dial '1'"):
+        DialPlan.from_config({"speed_dial": {"1": "\x1b[2J"}})
     with pytest.raises(DialPlanError, match="speed dial 'a'"):
         DialPlan.from_config({"speed_dial": {"a": "sip:a@b"}})
     with pytest.raises(DialPlanError, match="TOML"):
@@ -181,3 +183,26 @@ def test_bad_speed_dial_and_toml() -> None:
     with pytest.raises(DialPlanError, match="used twice"):
         DialPlan.from_config({"rules": [{"name": "a", "match": "1", "to": "sip:{number}@p"},
                                         {"name": "a", "match": "2", "to": "sip:{number}@p"}]})
+
+
+def test_a_speed_dial_naming_a_contact_dials_the_contacts_number_through_the_rules() -> None:
+    from deskphone.routing.dialplan import resolve_speed_dials
+
+    table = {"rules": [{"name": "office", "match": "2XX", "to": "sip:{number}@pbx"}],
+             "speed_dial": {"1": "Front desk", "2": "sip:a@10.0.0.5", "3": "Bob",
+                            "4": "Carol"}}
+    contacts = {"Front desk": "201", "Bob": "sip:bob@10.0.0.9", "Carol": "tel:+1-202-555"}
+    plan = DialPlan.from_config(resolve_speed_dials(table, contacts, "contacts.txt"))
+    assert plan.route("1") == Route("sip:201@pbx", None, rule="office")
+    assert plan.route("2").target_uri == "sip:a@10.0.0.5"
+    assert plan.route("3").target_uri == "sip:bob@10.0.0.9"
+    assert plan.speed_dials["4"] == "+1202555"
+
+
+def test_a_speed_dial_naming_no_contact_is_an_error_naming_the_key_and_the_file() -> None:
+    from deskphone.routing.dialplan import resolve_speed_dials
+
+    with pytest.raises(DialPlanError, match="speed dial '7': 'Dave' .* in /data/contacts.txt"):
+        resolve_speed_dials({"speed_dial": {"7": "Dave"}}, {"Bob": "202"}, "/data/contacts.txt")
+    with pytest.raises(DialPlanError, match="speed dial '7': contact 'Bob'"):
+        resolve_speed_dials({"speed_dial": {"7": "Bob"}}, {"Bob": "tel:;x"}, "c.txt")

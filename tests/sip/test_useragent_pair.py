@@ -225,3 +225,22 @@ def test_options_answered_with_allow_and_accept():
         and b"\r\nAccept: application/sdp\r\n" in data
     )
     assert b";rport=5061" in data  # RFC 3581 §4
+
+
+def test_call_forwarding_redirects_with_302_and_the_caller_follows_it():
+    # Bob forwards: 302 Moved Temporarily, Contact = the new target (RFC 3261 §21.3.3); Alice's
+    # UA sends its next INVITE there (§8.1.3.4), and Carol gets the call.
+    net = Network()
+    alice, bob = net.agent("alice", 5061), net.agent("bob", 5062)
+    carol = net.agent("carol", 5063)
+    call_id = alice.invite("sip:bob@127.0.0.1:5062", OFFER, net.now)
+    net.pump()
+    drain(bob)
+    bob.redirect(call_id, "sip:carol@127.0.0.1:5063", net.now)
+    net.pump()
+    assert "SIP/2.0 302 Moved Temporarily" in sent_lines(net, 5062)
+    redirect = next(data for (_, src), _, data in net.wire
+                    if src == 5062 and data.startswith(b"SIP/2.0 302"))
+    assert b"\r\nContact: <sip:carol@127.0.0.1:5063>\r\n" in redirect
+    assert [type(e) for e in drain(carol)] == [ev.IncomingCall]
+    assert "INVITE sip:carol@127.0.0.1:5063 SIP/2.0" in sent_lines(net, 5061)

@@ -54,6 +54,7 @@ from deskphone.calls.negotiation import CallNegotiation
 from deskphone.calls.network import NetworkFollower
 from deskphone.calls.other_calls import OtherCalls
 from deskphone.calls.peer_identity import (
+    expectation_after_redirect,
     expectation_for,
     warnings_before_call,
 )
@@ -300,6 +301,19 @@ class CallManager:
         if call is not None and call.state is LegState.RINGING:
             self.end(call)  # the UA reports no end for a call it refused itself
 
+    def forward(self, call_id: str, target: str) -> None:
+        """Call forwarding: send a ringing caller to `target`, routed by the dial plan like a
+        dialled number, with a 302 (RFC 3261 §21.3.3); unroutable, the caller hears 480."""
+        assert self.routes is not None
+        contact = self.routes.forward_contact(target)
+        if contact is None:
+            self.reject(call_id, 480)
+            return
+        self.sip(self.ua.redirect, call_id, contact)
+        call = self.find(call_id)
+        if call is not None and call.state is LegState.RINGING:
+            self.end(call)  # the UA reports no end for a call it sent away itself
+
     def swap(self, call_id: str) -> None:
         """Hold the current call and bring back `call_id` (a held call, or answer a waiting one)."""
         if self.others.waiting(call_id) is not None:
@@ -405,10 +419,14 @@ class CallManager:
             case sev.ProbeResult():
                 if self.accounts is not None:
                     self.accounts.on_probe_result(event)
+            case sev.MessageWaiting(account=account, waiting=waiting, new=new, old=old):
+                self.emit(pev.VoicemailChanged(account, waiting, new, old))  # the lamp
         call = self.find(getattr(event, "call_id", None))
         if call is None:
             return
         match event:
+            case sev.Redirect(contacts=contacts) if self.routes is not None:  # forwarded
+                call.lan = expectation_after_redirect(self.routes.directory, call.lan, contacts)
             case sev.CallProgress(code=code) if code in (180, 183) and call is self.call:
                 self.emit(pev.CallRinging())
             case sev.CallEstablished() if call.accepts(LegInput.PEER_HAS_ANSWER):

@@ -44,6 +44,22 @@ def expectation_for(dialplan: DialPlan | None, directory: LanDirectory | None,
     return LanExpectation(zid.lower(), bool(peer is not None and peer.zid_changed))
 
 
+def expectation_after_redirect(directory: LanDirectory | None, current: LanExpectation | None,
+                               contacts: tuple[str, ...]) -> LanExpectation | None:
+    """A 3xx from the phone we dialled (call forwarding): when its one Contact is another phone
+    of the LAN, that phone's announced ZID is what ZRTP must now find. Anything else keeps the
+    dialled phone's expectation, so a redirect cannot be used to dodge the check."""
+    if current is None or directory is None or len(contacts) != 1:
+        return current
+    user_host = contacts[0].split(":", 1)[-1].split(";", 1)[0]
+    hostport = user_host.rsplit("@", 1)[-1].lower()
+    peer = next((p for p in directory.peers()
+                 if f"{p.host}:{p.port}".lower() == hostport), None)
+    if peer is None or not peer.zid:
+        return current
+    return LanExpectation(peer.zid.lower(), peer.zid_changed)
+
+
 def warnings_before_call(expectation: LanExpectation | None) -> list[str]:
     return ["new_zid"] if expectation is not None and expectation.zid_changed else []
 

@@ -44,6 +44,15 @@ class Routes:
             peers=lan_peer if config.discovery.enabled else None,
             account_domains={a.name: a.registrars for a in config.accounts})
 
+    def forward_contact(self, target: str) -> str | None:
+        """The Contact of a forwarding 302: `target` routed as if dialled; None (logged) when
+        the dial plan cannot route it."""
+        try:
+            return self.dialplan.route(target).target_uri
+        except DialPlanError as exc:
+            log.warning("call forwarding: %s; the caller hears 480", exc)
+            return None
+
     async def start_discovery(self, host: str, port: int, zid_hex: str) -> None:
         """Announce ourselves and browse the LAN (calls by URI work meanwhile, and without)."""
         ident = self.config.identity

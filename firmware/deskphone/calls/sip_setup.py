@@ -23,7 +23,7 @@ def user_agent_for(config: Config, local_host: str | None = None
     for a in config.accounts:
         account = Account(registrar=a.registrars[0], user=a.user, password=a.password,
                           realm=a.realm, transport=a.transport, expires=a.expires,
-                          register_timeout=a.failover_timeout_seconds)
+                          register_timeout=a.failover_timeout_seconds, mwi=a.mwi)
         names[a.name] = account.name
         accounts.append(account)
     ident, listen = config.identity, config.sip.listen

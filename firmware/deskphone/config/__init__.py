@@ -79,6 +79,15 @@ class AccountConfig:
     # When every registrar failed (or its name did not resolve), the next round waits this long,
     # doubled each round up to 30 min, with jitter: RFC 5626 §4.5's base-time.
     retry_seconds: float = 30.0
+    # The voicemail number (keys or a sip: URI, dialled by `*` on the idle screen); set, the
+    # account subscribes to its message summary (RFC 3842) unless mwi = false.
+    voicemail: str | None = None
+    mwi: bool = False
+
+
+FORWARD_MODES = ("off", "always", "busy", "no_answer")
+# Something to dial: keypad keys, or a sip: URI (forward_to, voicemail).
+FORWARD_TARGET = r"[0-9*#+]{1,32}|sips?:[^\s<>\"]{1,255}"
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,15 @@ class PhoneSettings:
     call_waiting: bool = True
     dnd: bool = False
     max_calls: int = 2
+    # The contacts file (docs/everyday.md); relative to the data directory; None: contacts.txt
+    # there.
+    contacts_file: Path | None = None
+    # Call forwarding at start (phone/forwarding.py): off | always | busy | no_answer, to
+    # forward_to (keyed digits or a sip: URI, routed by the dial plan), no_answer after
+    # forward_after seconds of ringing.
+    forward: str = "off"
+    forward_to: str = ""
+    forward_after: float = 20.0
     # Hanging up a 3-way conference mixed on this phone: "end" ends both calls, "join" hands
     # one to the other by attended transfer (REFER with Replaces, RFC 5589 §7) first.
     conference_hangup: str = "end"
@@ -225,7 +243,8 @@ def _account(raw: Any, index: int) -> AccountConfig:
         raise ConfigError(where, raw, "a table [[accounts]]")
     refuse_unknown_keys(raw, where, {"name", "registrar", "registrars", "user", "password", "realm",
                                "transport", "expires", "failover_probe_seconds",
-                               "failover_timeout_seconds", "retry_seconds"})
+                               "failover_timeout_seconds", "voicemail", "mwi",
+                               "retry_seconds"})
     if "registrars" in raw:
         regs = raw["registrars"]
         if not isinstance(regs, list) or not regs or not all(isinstance(r, str) for r in regs):
@@ -259,6 +278,10 @@ def _account(raw: Any, index: int) -> AccountConfig:
         failover_probe_seconds=read_float(raw, "failover_probe_seconds", where, 120.0, 1.0,
                                           86400.0),
         failover_timeout_seconds=read_float(raw, "failover_timeout_seconds", where, 8.0, 0.5, 32.0),
+        voicemail=(voicemail := read_str(
+            raw, "voicemail", where, None, pattern=FORWARD_TARGET,
+            what="the voicemail number: keypad keys 0-9 * # + or a sip: URI")),
+        mwi=read_bool(raw, "mwi", where, voicemail is not None),
         retry_seconds=read_float(raw, "retry_seconds", where, 30.0, 1.0, 1800.0),
     )
 
@@ -372,7 +395,8 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
     refuse_unknown_keys(phone_t, "phone", {"interdigit_timeout", "ended_screen_seconds",
                                            "no_answer_seconds", "ring_seconds", "dnd_code",
                                            "call_waiting", "dnd", "max_calls",
-                                           "conference_hangup"})
+                                           "contacts_file", "forward", "forward_to",
+                                           "forward_after", "conference_hangup"})
     phone = PhoneSettings(
         interdigit_timeout=read_float(phone_t, "interdigit_timeout", "phone", 4.0, 0.5, 30.0),
         ended_screen_seconds=read_float(phone_t, "ended_screen_seconds", "phone", 3.0, 0.5, 60.0),
@@ -382,6 +406,8 @@ def config_from_dict(raw: dict[str, Any], *, sim: bool | None = None,
         call_waiting=read_bool(phone_t, "call_waiting", "phone", True),
         dnd=read_bool(phone_t, "dnd", "phone", False),
         max_calls=read_int(phone_t, "max_calls", "phone", 2, 1, 8),
+        contacts_file=_contacts_file(phone_t),
+        **_forwarding(phone_t),
         conference_hangup=read_str(phone_t, "conference_hangup", "phone", "end",
                                    pattern="end|join", what='"end" or "join"') or "end",
     )
@@ -425,6 +451,30 @@ def _dnd_code(t: dict[str, Any]) -> int:
         raise ConfigError("phone.dnd_code", code, "one of " + ", ".join(map(str, DND_CODES))
                           + " (a SIP final response that turns a caller away)")
     return int(code)
+
+
+def _forwarding(t: dict[str, Any]) -> dict[str, Any]:
+    mode = t.get("forward", "off")
+    if mode not in FORWARD_MODES:
+        raise ConfigError("phone.forward", mode, "one of " + ", ".join(FORWARD_MODES))
+    target = t.get("forward_to", "")
+    if mode != "off" or target:
+        if not isinstance(target, str) or not re.fullmatch(FORWARD_TARGET, target):
+            raise ConfigError("phone.forward_to", target, "where forwarded calls go: keypad "
+                              "keys 0-9 * # + or a sip: URI (routed by the dial plan)")
+    after = read_float(t, "forward_after", "phone", 20.0, 1.0, 600.0)
+    return {"forward": mode, "forward_to": target, "forward_after": after}
+
+
+def _contacts_file(t: dict[str, Any]) -> Path | None:
+    value = t.get("contacts_file")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 4096 \
+            or not value.isprintable() or value.endswith("/"):
+        raise ConfigError("phone.contacts_file", value, "a file's path (absolute, or relative to "
+                          "the data directory), e.g. \"/etc/deskphone/contacts.txt\"")
+    return Path(value)
 
 
 def load_config(path: Path | None, *, sim: bool | None = None) -> Config:

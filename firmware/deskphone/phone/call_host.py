@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 Commands = list[ev.Command]
 
 
+class SeveralCallsPart(Protocol):
+    """What the other parts use of several_calls.py (not imported: it imports this module)."""
+
+    def ringing_key(self, event: ev.KeyPressed) -> Commands: ...
+    def call_waiting(self, event: ev.CallArrived) -> Commands: ...
+    def go_idle_or_held(self) -> Commands: ...
+
+
 class CallHost(Protocol):
     """What these handlers use of the machine (deskphone.phone.machine.PhoneMachine): its public
     call state and the helpers every handler uses — never its private fields."""
@@ -45,7 +53,11 @@ class CallHost(Protocol):
     idle: IdlePanel
     now: float
     pending: Commands
+    screen: object
     key_names: KeyNames
+
+    @property
+    def several(self) -> SeveralCallsPart: ...
 
     def reset_call(self) -> None: ...
     def show(self, screen: object) -> ev.ShowScreen: ...

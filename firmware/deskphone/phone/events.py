@@ -10,15 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deskphone.phone.feature_events import ChangeVolume as ChangeVolume
 from deskphone.phone.feature_events import ClockChanged as ClockChanged
 from deskphone.phone.feature_events import ContactsChanged as ContactsChanged
 from deskphone.phone.feature_events import DndSet as DndSet
 from deskphone.phone.feature_events import FeatureCommand, FeatureEvent
+from deskphone.phone.feature_events import ForwardCall as ForwardCall
+from deskphone.phone.feature_events import ForwardSet as ForwardSet
 from deskphone.phone.feature_events import HistoryChanged as HistoryChanged
 from deskphone.phone.feature_events import MarkHistorySeen as MarkHistorySeen
 from deskphone.phone.feature_events import MuteToggled as MuteToggled
 from deskphone.phone.feature_events import RecordCall as RecordCall
 from deskphone.phone.feature_events import SetMute as SetMute
+from deskphone.phone.feature_events import VoicemailChanged as VoicemailChanged
+from deskphone.phone.feature_events import VolumeChanged as VolumeChanged
 
 # -- events in -------------------------------------------------------------------------------
 

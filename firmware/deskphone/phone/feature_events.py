@@ -46,10 +46,41 @@ class MuteToggled:
 
 @dataclass(frozen=True)
 class ClockChanged:
-    """The wall-clock time for the idle screen ("14:05"), or None when the clock is known to be
-    unset (a Pi without a battery boots in 1970 until timesyncd has been heard)."""
+    """The wall-clock time and date for the idle screen ("14:05", "Thu 3 Dec"), or None when the
+    clock is known to be unset (a Pi without a battery boots in 1970 until timesyncd has been
+    heard; deskphone.wall_clock decides)."""
 
     text: str | None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class VolumeChanged:
+    """The app changed a volume (a volume key, ctl volume): `which` is now `level` of `top`."""
+
+    which: str  # earpiece | ringer
+    level: int
+    top: int = 10
+
+
+@dataclass(frozen=True)
+class ForwardSet:
+    """Call forwarding (ctl forward, [phone] forward at start): `mode` is off, always, busy or
+    no_answer (after `after` seconds of ringing); `target` is dialled by the dial plan."""
+
+    mode: str
+    target: str = ""
+    after: float = 20.0
+
+
+@dataclass(frozen=True)
+class VoicemailChanged:
+    """An account's voicemail summary (RFC 3842 NOTIFY): the idle screen's envelope and count."""
+
+    account: str
+    waiting: bool
+    new: int
+    old: int = 0
 
 
 # -- commands out ----------------------------------------------------------------------------
@@ -81,5 +112,24 @@ class SetMute:
     on: bool
 
 
-FeatureEvent = HistoryChanged | ContactsChanged | DndSet | MuteToggled | ClockChanged
-FeatureCommand = RecordCall | MarkHistorySeen | SetMute
+@dataclass(frozen=True)
+class ChangeVolume:
+    """A volume key: step `which` (earpiece | ringer) up or down; the app answers with
+    VolumeChanged."""
+
+    which: str
+    step: str  # up | down
+
+
+@dataclass(frozen=True)
+class ForwardCall:
+    """Send the ringing (or arriving) call `call_id` to `target`: a 302 whose Contact is the
+    target routed by the dial plan."""
+
+    call_id: str
+    target: str
+
+
+FeatureEvent = (HistoryChanged | ContactsChanged | DndSet | MuteToggled | ClockChanged
+                | VolumeChanged | ForwardSet | VoicemailChanged)
+FeatureCommand = RecordCall | MarkHistorySeen | SetMute | ChangeVolume | ForwardCall

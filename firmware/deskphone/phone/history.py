@@ -10,8 +10,9 @@ rest survive (a power cut cannot truncate it: it is replaced whole, never append
     {"direction": "missed", "peer": "sip:201@10.0.0.7", "name": "Alice", "started": 1764690000.0,
      "duration": 0, "security": "none", "seen": false}
 
-`direction` is incoming | outgoing | missed; `security` is what the call reached at its end:
-verified | secure | not_secure | mismatch | none (never answered, or not secured yet).
+`direction` is incoming | outgoing | missed | forwarded (call forwarding sent it on);
+`security` is what the call reached at its end: verified | secure | not_secure | mismatch |
+none (never answered, or not secured yet).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 
-DIRECTIONS = ("incoming", "outgoing", "missed")
+DIRECTIONS = ("incoming", "outgoing", "missed", "forwarded")
 SECURITY_LEVELS = ("verified", "secure", "not_secure", "mismatch", "none")
 # How each security level is said in the history list and the control socket.
 SECURITY_LABELS = {"verified": "verified", "secure": "secure", "not_secure": "not secure",

@@ -1,5 +1,6 @@
 """The idle screen and what it shows between calls: the registration status, a LAN warning, the
-missed count and the history list, do not disturb, the time; and the contacts that name a caller.
+missed count and the history list, do not disturb, the time, the voicemail lamp; and the
+contacts that name a caller.
 
 `IdlePanel` owns that state. The app tells it what changed through events (`StatusChanged`,
 `HistoryChanged`, `DndSet`...), which mean the same in every call state; `apply` takes one and
@@ -17,7 +18,7 @@ from deskphone.phone.settings import MachineSettings
 
 # What the panel hears of, in any call state (rows of the one table, transitions.py).
 PANEL_EVENTS = (ev.StatusChanged, ev.LanWarning, ev.HistoryChanged, ev.ContactsChanged,
-                ev.DndSet, ev.ClockChanged)
+                ev.DndSet, ev.ClockChanged, ev.VoicemailChanged)
 
 
 class IdlePanel:
@@ -29,6 +30,9 @@ class IdlePanel:
         self.contacts = ContactBook()  # names and verified marks for the ringing screen
         self.dnd = settings.dnd  # [phone] dnd at start; ctl dnd on|off (DndSet) after
         self.clock_text: str | None = None  # the app's wall clock, minute by minute
+        self.date_text: str | None = None
+        self.forwarding = ""  # where calls go ("Fwd 205"), set by phone/forwarding.py
+        self.mailboxes: dict[str, ev.VoicemailChanged] = {}  # per account, the last summary
 
     def apply(self, event: ev.Event) -> bool:
         """Take one of PANEL_EVENTS; True when it was one (the idle screen may have changed)."""
@@ -43,8 +47,10 @@ class IdlePanel:
                 self.contacts = book
             case ev.DndSet(on=on):
                 self.dnd = on
-            case ev.ClockChanged(text=text):
-                self.clock_text = text
+            case ev.VoicemailChanged(account=account):
+                self.mailboxes[account] = event
+            case ev.ClockChanged(text=text, date=date):
+                self.clock_text, self.date_text = text, date
             case _:
                 return False
         return True
@@ -52,7 +58,17 @@ class IdlePanel:
     def screen(self) -> object:
         if self.history.browser is not None:  # the history list is open over the idle screen
             return self.history.screen()
+        boxes = self.mailboxes.values()
+        lamp = sum(b.new for b in boxes) if any(b.waiting for b in boxes) else None
         return IdleScreen(extension=self.settings.extension,
                           display_name=self.settings.display_name, status=self.status,
                           warning=self.lan_warning, missed=self.history.missed,
-                          dnd=self.dnd, clock=self.clock_text)
+                          dnd=self.dnd, clock=self.clock_text,
+                          date=self.date_text, forward=self.forwarding,
+                          voicemail=lamp)
+
+    def voicemail(self) -> dict[str, object]:
+        """The lamp: messages waiting on any account, and the new voice messages of all."""
+        boxes = self.mailboxes.values()
+        return {"waiting": any(b.waiting for b in boxes), "new": sum(b.new for b in boxes),
+                "old": sum(b.old for b in boxes)}

@@ -41,6 +41,7 @@ from deskphone.phone import events as ev
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
 from deskphone.phone.dialing import Dialing
+from deskphone.phone.forwarding import CallForwarding
 from deskphone.phone.history_view import MUTE_KEY, CallTracker
 from deskphone.phone.hook_flash import HookFlash
 from deskphone.phone.idle_panel import IdlePanel
@@ -73,9 +74,11 @@ from deskphone.phone.vocabulary import (
     STATS_KEY,
     SWAP_KEY,
     TRANSFER_KEY,
+    VOICEMAIL_KEY,
     CallState,
     Security,
 )
+from deskphone.phone.volume_keys import VolumeKeys
 
 # Re-exported: callers and tests import the phone's vocabulary from here.
 __all__ = [
@@ -104,6 +107,7 @@ class PhoneMachine:
         self.key_names = LETTER_KEYS if settings.letter_keys else FLASH_KEYS
         self.transfer_flow = TransferFlow(self)  # blind transfer's handlers (RFC 3515)
         self.dialing = Dialing(self)  # the keys of a lifted handset: digits, redial
+        self.volume = VolumeKeys(self)  # 2/8 the ringer, *2/*8 the earpiece in a call
         self.held = False
         self.last_dtmf = ""
         self.answered_at: float | None = None
@@ -115,6 +119,7 @@ class PhoneMachine:
         self.muted = False  # the microphone, in this call
         self.handset_lost = False  # the handset's audio device has vanished (unplugged)
         self.pending: Commands = []  # what a handler's _reset_call recorded, sent after it
+        self.forward = CallForwarding(self)  # always / busy / no answer, by 302
         self.screen: object = self.idle_screen()
         self.ignored = 0
         self._timer: float | None = None
@@ -171,6 +176,8 @@ class PhoneMachine:
             return self.go_idle()
         if kind == "no_answer" and self.state is CallState.CALLING:
             return [ev.HangUp(), *self.end("No answer", self.peer or "", "reorder")]
+        if kind == "forward" and self.state is CallState.RINGING:
+            return self.forward.no_answer()
         if kind == "ring_timeout" and self.state is CallState.RINGING:
             call_id, caller = self.incoming_call_id or "", self.peer
             commands = [ev.RejectCall(call_id, 480), *self.several.go_idle_or_held()]
@@ -182,6 +189,7 @@ class PhoneMachine:
             return self.flash.timer(kind)
         if kind == "refresh" and self.state in IN_CALL_STATES:
             self.set_timer("refresh", now + 1.0)
+            self.pending.extend(self.volume.tick(now))  # a lone '*' goes out as DTMF
             late = self.others.waited_too_long(now, self.settings.ring_seconds)
             if late:  # a waiting call never waits forever: 480 (RFC 3261 §21.4.18)
                 missed = [e for r in late if (e := r.history_record(now)) is not None]
@@ -231,6 +239,7 @@ class PhoneMachine:
         if record is not None:
             self.pending.append(record)
         self.idle.history.browser = None
+        self.volume.prefix_at = None
         if self.muted:  # a call's mute ends with it
             self.muted = False
             self.pending.append(ev.SetMute(False))
@@ -272,6 +281,8 @@ class PhoneMachine:
         screen = self._call_screen()
         if isinstance(screen, InCallScreen) and (self.muted or self.handset_lost):
             screen = replace(screen, muted=self.muted, audio_lost=self.handset_lost)
+        if (notice := self.volume.notice_at(self.now)) and isinstance(screen, InCallScreen):
+            screen = replace(screen, notice=notice)
         if only_if_changed and screen == self.screen:
             return []
         return [self.show(screen)]
@@ -318,9 +329,12 @@ class PhoneMachine:
 
     def _busy_reject(self, event: ev.CallArrived) -> Commands:
         # One call at a time: a second caller hears busy (RFC 3261 §21.4.7, 486 Busy Here).
-        return [ev.RejectCall(event.call_id, 486), self.idle.history.missed_now(event, self.now)]
+        return self.forward.arrived(event, busy=True) or [
+            ev.RejectCall(event.call_id, 486), self.idle.history.missed_now(event, self.now)]
 
     def _incoming(self, event: ev.CallArrived) -> Commands:
+        if forwarded := self.forward.arrived(event, busy=self.off_hook):
+            return forwarded
         if self.off_hook:
             return self._busy_reject(event)
         if self.idle.dnd:
@@ -341,7 +355,12 @@ class PhoneMachine:
         name = known.name if known is not None else event.display_name
         self.peer = name or event.caller
         self.tracker.begin("incoming", event.caller, name or "", since)
-        self.set_timer("ring_timeout", since + self.settings.ring_seconds)
+        give_up = since + self.settings.ring_seconds
+        forward_at = self.forward.ring_deadline(since)  # no answer: on to the target
+        if forward_at is not None and forward_at < give_up:
+            self.set_timer("forward", forward_at)
+        else:
+            self.set_timer("ring_timeout", give_up)
         return [ev.PlayTone(None), ev.Ring(True),
                 self.show(RingingScreen(caller=event.caller, display_name=name,
                                          mark=known.mark if known is not None else ""))]
@@ -415,6 +434,12 @@ class PhoneMachine:
                 return self._confirm(event)
             if event.key == "*":
                 return self._reject_sas(event)
+        held_back, consumed = self.volume.in_call_key(event.key, self.now)  # *2 / *8
+        if consumed:
+            return held_back
+        return held_back + self._call_key(event)
+
+    def _call_key(self, event: ev.KeyPressed) -> Commands:
         if event.key == STATS_KEY:
             return self._toggle_stats(event)
         if event.key == REVERIFY_KEY:
@@ -488,6 +513,11 @@ class PhoneMachine:
         return [ev.SetMute(self.muted), *self.refresh_call_screen()]
 
     def _idle_key(self, event: ev.KeyPressed) -> Commands:
+        if self.idle.history.browser is None and (ringer := self.volume.ringer_key(event.key)):
+            return ringer  # 2/8: the ringer's volume (they move through the list once open)
+        if self.idle.history.browser is None and event.key == VOICEMAIL_KEY and (
+                self.settings.voicemail):
+            return self.place(self.settings.voicemail)
         action = self.idle.history.press(event.key)
         if action.call is not None:
             self.reset_call()
@@ -500,5 +530,6 @@ class PhoneMachine:
 
 # The objects the machine owns whose handlers are rows of the table ("several.swap").
 PARTS: dict[str, type] = {"several": SeveralCalls, "transfer_flow": TransferFlow,
-                          "dialing": Dialing, "flash": HookFlash}
+                          "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding,
+                          "flash": HookFlash}
 _HANDLERS = bind_handlers(PhoneMachine, PARTS)

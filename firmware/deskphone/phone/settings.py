@@ -24,6 +24,11 @@ class MachineSettings:
     # default; 480 or 603 are the other usual choices).
     dnd_code: int = 486
     dnd: bool = False  # do not disturb at start ([phone] dnd); ctl dnd on|off changes it
+    # Call forwarding at start ([phone] forward, forward_to, forward_after; phone/forwarding.py).
+    forward: str = "off"
+    forward_to: str = ""
+    forward_after: float = 20.0
+    voicemail: str = ""  # the voicemail number ([[accounts]] voicemail): '*' on the idle screen
     # Hanging up a conference (issue 15): "end" ends both legs, "join" hands one leg to the
     # other by attended transfer (REFER with Replaces, RFC 5589 §7) before leaving.
     conference_hangup: str = "end"

@@ -1,5 +1,6 @@
 """What the control socket's `state` reports of the phone machine: its call and security
-state, the screen's text, and the other calls — a plain dict, JSON as it is."""
+state, the screen's text, the other calls, forwarding and voicemail — a plain dict, JSON as it
+is, read only."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def snapshot_of(m: Any) -> dict[str, object]:
         "transfer_failed": m.transfer.failed or None,
         "transfer_progress": m.transfer.progress or None,
         "dnd": m.idle.dnd,
+        "forward": m.forward.snapshot(),
+        "voicemail": m.idle.voicemail(),
         "muted": m.muted,
         "handset_audio": "lost" if m.handset_lost else "ok",
         "calls": m.calls(),

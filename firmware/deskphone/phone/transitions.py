@@ -71,7 +71,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
     CallState.RINGING: {
         ev.HookOff: "answer",
         ev.AnswerRequested: "several.answer_ringing",
-        ev.KeyPressed: "several.ringing_key",
+        ev.KeyPressed: "volume.ringing_key",  # 2/8 the ringer, D answers (several_calls.py)
         ev.CallFinished: "missed",
         ev.CallArrived: "busy_reject",
         ev.StatusChanged: "panel_changed",
@@ -84,7 +84,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.KeyPressed: "in_call_key",
         **SECURITY_ROWS,
         ev.HoldToggled: "hold",
-        ev.CallArrived: "several.call_waiting",
+        ev.CallArrived: "forward.call_waiting",  # forwarded (phone/forwarding.py), or it waits
         ev.AnswerRequested: "several.answer_other",
         ev.SwapRequested: "several.swap",
         ev.ConferenceRequested: "several.conference",
@@ -140,8 +140,11 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.StatusChanged: "panel_changed",
     },
 }
-# What the idle screen shows is kept in every state (and shown when the phone is idle).
+# What the idle screen shows is kept in every state (and shown when the phone is idle); a new
+# volume level shows over whatever screen is up (phone/volume_keys.py).
 for _rows in TRANSITIONS.values():
+    _rows.setdefault(ev.VolumeChanged, "volume.changed")
+    _rows.setdefault(ev.ForwardSet, "forward.set")
     for _event in PANEL_EVENTS:  # status, LAN warning, history, contacts, DND, clock
         _rows.setdefault(_event, "panel_changed")
 

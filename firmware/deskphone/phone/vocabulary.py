@@ -37,6 +37,7 @@ DIAL_KEYS = frozenset("0123456789")
 TRANSFER_KEY = "A"  # the top key of the 4x4 keypad's letter column, labelled XFER
 STATS_KEY = "B"  # the 4x4 keypad's second letter key, labelled INFO: call quality on/off
 REVERIFY_KEY = "C"  # labelled SAS: forget the verification and compare the words again
+VOICEMAIL_KEY = "*"  # on the idle screen (list closed): call the voicemail number
 SWAP_KEY = "D"  # labelled SWAP: answer the waiting call (holding this one), or swap calls
 # '#' with a call on hold (and no SAS to compare): mix both calls into a 3-way conference on
 # this phone; on both keypads ('#' is on the 4x3 too), also `ctl conference`.

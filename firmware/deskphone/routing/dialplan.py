@@ -14,6 +14,7 @@ The `[dialplan]` table of the configuration holds ordered rules and speed dials:
 
     [dialplan.speed_dial]
     "1" = "sip:alice@10.0.0.5"
+    "2" = "Front desk"           # a contact's name (contacts file): dials that contact
 
 Dial patterns (the notation of Asterisk and most PBXes): a digit, `*` or `#` stands for itself,
 `X` any digit, `Z` 1-9, `N` 2-9, `[1-5]`/`[147]` a class; a trailing `.` means one or more
@@ -26,7 +27,9 @@ through that account, so its registrar's digest challenge is answered (issue 13 
 URI with an IP literal host is called directly; any other uses the default account.
 
 Lookup order for `route(dialled)`: a raw `sip:`/`sips:` URI; an IPv4 address keyed as
-`10*0*0*5` (`*` for the dot, the usual desk-phone convention) or typed as text; a speed dial;
+`10*0*0*5` (`*` for the dot, the usual desk-phone convention) or typed as text; a speed dial
+(a sip: URI is called as it is, a number — a contact's, see `resolve_speed_dials` — goes
+through the rules);
 the rules in order; finally an extension announced on the LAN (discovery). `via="lan"` rules
 resolve the rewritten number in the LAN directory. Errors are `DialPlanError` naming the rule or
 input; a bad plan fails at load (`DialPlan.from_config`), never at dial time.
@@ -51,6 +54,8 @@ _SIP_URI = re.compile(r"sips?:[^\s<>\"]{1,255}\Z", re.IGNORECASE)
 _ACCOUNT = re.compile(r"[A-Za-z0-9_\-]{1,32}\Z")
 _KEYED_IP_PREFIX = re.compile(r"\d{1,3}(\*\d{0,3}){0,3}\Z")
 _RULE_KEYS = {"name", "match", "strip", "prepend", "to", "via"}
+# A speed dial may name a contact (phone/contacts.py: 1 to 40 printable characters, no '=').
+_CONTACT_NAME = re.compile(r"[^=\x00-\x1f\x7f]{1,40}\Z")
 
 
 class DialPlanError(ValueError):
@@ -320,8 +325,10 @@ class DialPlan:
         for key, uri in speed.items():
             if not isinstance(key, str) or not _DIALLED.match(key):
                 raise DialPlanError(f"dialplan speed dial {key!r}: expected keypad keys 0-9 * #")
-            if not isinstance(uri, str) or not _SIP_URI.match(uri):
-                raise DialPlanError(f"dialplan speed dial {key!r}: {uri!r}: expected a sip: URI")
+            if not isinstance(uri, str) or not (_SIP_URI.match(uri) or _DIALLED.match(uri)
+                                                or _CONTACT_NAME.match(uri.strip())):
+                raise DialPlanError(f"dialplan speed dial {key!r}: {uri!r}: expected a sip: "
+                                    "URI, a number or a contact's name")
         return cls(rules, speed, peers, account_domains)
 
     @classmethod
@@ -352,7 +359,14 @@ class DialPlan:
                                 "sip: URI")
         if dialled in self.speed_dials:
             uri = self.speed_dials[dialled]
-            return Route(uri, self._via_for_uri(uri), rule=f"speed dial {dialled}")
+            if _SIP_URI.match(uri):
+                return Route(uri, self._via_for_uri(uri), rule=f"speed dial {dialled}")
+            if _DIALLED.match(uri):  # a contact's number: the rules route it (no speed dials:
+                return self._by_rules(uri)  # a speed dial never leads to another one)
+            raise DialPlanError(f"dialplan speed dial {dialled!r}: {uri!r} names no contact")
+        return self._by_rules(dialled)
+
+    def _by_rules(self, dialled: str) -> Route:
         for rule in self.rules:
             if rule.matches(dialled):
                 number = rule.rewrite(dialled)
@@ -416,6 +430,33 @@ class DialPlan:
 
     def is_complete(self, digits: str) -> bool:
         return self.completion(digits) is Completion.COMPLETE
+
+
+def resolve_speed_dials(table: Mapping[str, Any] | None,
+                        contacts: Mapping[str, str], source: str) -> dict[str, Any]:
+    """The `[dialplan]` table with each speed dial that names a contact replaced by the
+    contact's target (`contacts`: name → number or URI, from the contacts file `source`).
+    An unknown name is a DialPlanError naming the key, at start, never at dialling time."""
+    table = dict(table or {})
+    speed = table.get("speed_dial")
+    if not isinstance(speed, Mapping):
+        return table
+    resolved: dict[str, Any] = {}
+    for key, value in speed.items():
+        if isinstance(value, str) and not (_SIP_URI.match(value) or _DIALLED.match(value)):
+            name = value.strip()
+            if name not in contacts:
+                raise DialPlanError(f"dialplan speed dial {key!r}: {value!r} is no sip: URI, "
+                                    f"no number and no contact's name in {source}")
+            value = contacts[name]
+            if value.lower().startswith("tel:"):  # RFC 3966: the number, without separators
+                value = re.sub(r"[-.()]", "", value[4:].split(";", 1)[0])
+                if not _DIALLED.match(value):
+                    raise DialPlanError(f"dialplan speed dial {key!r}: contact {name!r} has "
+                                        f"{contacts[name]!r}, which is no number to dial")
+        resolved[key] = value
+    table["speed_dial"] = resolved
+    return table
 
 
 def _host_port(text: str) -> tuple[str, int] | None:

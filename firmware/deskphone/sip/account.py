@@ -23,6 +23,8 @@ class Account:
     # own Timer F, 64*T1 = 32 s, RFC 3261 §17.1.2.2), so a phone fails over to its next
     # registrar quickly instead of sitting unreachable.
     register_timeout: float | None = None
+    # Subscribe to the account's voicemail summary (RFC 3842) once registered (sip/voicemail.py).
+    mwi: bool = False
 
     @property
     def registrar_uri(self) -> SipUri:

@@ -39,6 +39,7 @@ REASON_PHRASES = {
     183: "Session Progress",
     200: "OK",
     202: "Accepted",
+    302: "Moved Temporarily",  # call forwarding (RFC 3261 §21.3.3)
     400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",

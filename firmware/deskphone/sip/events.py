@@ -141,6 +141,17 @@ class ProbeResult:
     code: int | None  # None: no answer before the timeout
 
 
+@dataclass(frozen=True)
+class MessageWaiting:
+    """The account's voicemail (RFC 3842 message-summary): messages waiting, new and old voice
+    messages (0 when the server gave no count)."""
+
+    account: str
+    waiting: bool
+    new: int
+    old: int
+
+
 Event = (
     IncomingCall
     | CallProgress
@@ -156,4 +167,5 @@ Event = (
     | TransferFailed
     | RegistrationState
     | ProbeResult
+    | MessageWaiting
 )

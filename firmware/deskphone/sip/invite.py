@@ -95,6 +95,16 @@ class InviteSessions:
             self._respond_call(call, code, now)
             self.calls.mark_ended(call)  # freed once the INVITE transaction's timers ran out
 
+    def redirect(self, call_id: str, contact: str, now: float) -> None:
+        """Send a ringing caller elsewhere: 302 Moved Temporarily with the new target as its
+        Contact (RFC 3261 §21.3.3, §8.1.3.4: the caller's UA sends a new INVITE there)."""
+        if call_id not in self.calls:
+            return
+        call = self.calls.get(call_id, "uas")
+        if call.state in (SipCallState.CALLING, SipCallState.EARLY):
+            self._respond_call(call, 302, now, contact=contact)
+            self.calls.mark_ended(call)
+
     def hangup(self, call_id: str, now: float) -> None:
         call = self.calls.find(call_id)
         if call is None or call.ended:
@@ -194,11 +204,14 @@ class InviteSessions:
                 return
         self.builder.stats.retransmissions_absorbed += 1
 
-    def _respond_call(self, call: Call, status: int, now: float, sdp: bytes | None = None) -> None:
+    def _respond_call(self, call: Call, status: int, now: float, sdp: bytes | None = None,
+                      contact: str | None = None) -> None:
         transaction = call.invite_tx
         if not isinstance(transaction, ServerTransaction):
             return
         response = self.builder.response(call.invite, status, to_tag=call.local_tag)
+        if contact is not None:  # a 3xx: where to call instead (§20.10)
+            response.headers.add("Contact", f"<{contact}>")
         if status < 300:
             self.builder.add_contact(response)
             if call.invite.headers.get_all("Record-Route"):

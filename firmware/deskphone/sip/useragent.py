@@ -66,6 +66,7 @@ from deskphone.sip.transaction import (
     transaction_key,
 )
 from deskphone.sip.uri import NameAddress, SipSyntaxError
+from deskphone.sip.voicemail import VoicemailSubscriptions
 
 # What a peer's bytes can raise from the lazily parsed parts of a message; caught at the
 # sans-IO surface so that bad input is a counted drop or a 400, never an exception.
@@ -96,6 +97,8 @@ class UserAgent:
                                        self.session_timers, self._events.append, self._send)
         self.probes = Probes(self.builder, self.table, self._events.append)
         self.stateless = StatelessAnswers(self.builder, self.stats, self._send)
+        self.voicemail = VoicemailSubscriptions(config.accounts, self.builder, self.table,
+                                                self._events.append)
         self.registrations = {
             account.name: Registration(account, self.builder, self.table, self._events.append)
             for account in config.accounts
@@ -134,6 +137,7 @@ class UserAgent:
         deadlines = [self.table.get_timer(), self.probes.get_timer(), self.flows.get_timer(),
                      self.session_timers.get_timer()]
         deadlines += [r.get_timer() for r in self.registrations.values()]
+        deadlines.append(self.voicemail.get_timer())
         for call in self.calls.values():
             deadlines += [call.reinvite_retry_at, call.refer_deadline]
         return min((d for d in deadlines if d is not None), default=None)
@@ -188,6 +192,7 @@ class UserAgent:
         self.probes.handle_timer(now)
         self.flows.handle_timer(now)
         self.session_timers.handle_timer(now)
+        self.voicemail.handle_timer(now)
         for call in list(self.calls.values()):
             if call.reinvite_retry_at is not None and call.reinvite_retry_at <= now:
                 call.reinvite_retry_at = None
@@ -217,6 +222,10 @@ class UserAgent:
 
     def reject(self, call_id: str, code: int, now: float) -> None:
         self.sessions.reject(call_id, code, now)
+        self._collect(now)
+
+    def redirect(self, call_id: str, contact: str, now: float) -> None:
+        self.sessions.redirect(call_id, contact, now)
         self._collect(now)
 
     def dialog_replaces(self, call_id: str, now: float) -> str:
@@ -354,6 +363,10 @@ class UserAgent:
             self.sessions.receive_cancel(request, reply_addr, now)
             return
         transaction = self.table.start_server(request, reply_addr, now)
+        # The voicemail lamp's NOTIFYs, judged by the address they really came from.
+        if request.method == "NOTIFY" and self.voicemail.receive_notify(request, transaction,
+                                                                         addr, now):
+            return
         try:
             self._receive_new_request(request, transaction, reply_addr, now)
         except _BAD_INPUT as error:
@@ -451,9 +464,14 @@ class UserAgent:
         if self.flows.owns(request):
             self.flows.on_transaction_event(request, event, now)
             return
+        if (subscription := self.voicemail.owns(transaction)) is not None:
+            subscription.on_transaction_event(transaction, event, now)
+            return
         if request.method == "REGISTER":
             for registration in self.registrations.values():
                 registration.on_transaction_event(transaction, event, now)
+                if registration.state == "registered":  # the voicemail lamp, once registered
+                    self.voicemail.start(registration.account.name, now)
             return
         call = self.calls.get(request.call_id)
         if call is None:

@@ -1,10 +1,11 @@
-"""SIP fuzz targets: the message parser, TCP framing, URIs, digest challenges, the user agent.
+"""SIP fuzz targets: the message parser, TCP framing, URIs, digest challenges, the user agent,
+the message-summary body (RFC 3842).
 
 Documented exceptions (what each parser's docstring promises): `parse_message` raises
 `SipParseError`; the lazily parsed header views, `parse_uri` and `parse_name_addr` raise
 `SipSyntaxError`; `StreamFramer.feed` raises `SipParseError`; `choose_challenge` returns None for
 what it cannot use; `UserAgent.receive_datagram` and `handle_timer` raise nothing, and its
-commands raise only `CallStateError`.
+commands raise only `CallStateError`; `parse_message_summary` raises `MessageSummaryError`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from deskphone.sip.message import (
     StreamFramer,
     parse_message,
 )
+from deskphone.sip.message_summary import MessageSummaryError, parse_message_summary
 from deskphone.sip.uri import SipSyntaxError, parse_name_addr, parse_uri, split_hostport
 from deskphone_tools.fuzz.harness import Reader, Target, split_messages
 
@@ -153,6 +155,19 @@ def fuzz_sip_useragent(data: bytes) -> None:
         ua.datagrams_to_send(now)
 
 
+SUMMARY_TOKENS = (b"Messages-Waiting: ", b"yes", b"no", b"Message-Account: ", b"sip:a@b",
+                  b"Voice-Message: ", b"Fax-Message: ", b"none: ", b"2/8", b" (0/2)", b"\r\n",
+                  b"\r\n\r\n", b"/", b"(", b")", b"999999", b"1000000")
+
+
+def fuzz_message_summary(data: bytes) -> None:
+    """RFC 3842 §5.2 bodies: a summary whose counts are within the bounds, or the error."""
+    summary = parse_message_summary(data)
+    assert summary.voice_new >= 0 and summary.voice_old >= 0
+    for counts in summary.counts.values():
+        assert max(counts.new, counts.old, counts.new_urgent, counts.old_urgent) <= 999_999
+
+
 def _react(ua: UserAgent, mode: int, now: float) -> None:
     while (event := ua.next_event()) is not None:
         try:
@@ -179,6 +194,8 @@ TARGETS = [
     Target("sip_stream", fuzz_sip_stream, (SipParseError,), max_len=8192, tokens=SIP_TOKENS),
     Target("sip_uri", fuzz_sip_uri, (SipSyntaxError,), max_len=512, tokens=SIP_TOKENS),
     Target("sip_digest", fuzz_sip_digest, (), max_len=1024, tokens=SIP_TOKENS),
+    Target("message_summary", fuzz_message_summary, (MessageSummaryError,), max_len=9000,
+           tokens=SUMMARY_TOKENS),
     Target("sip_useragent", fuzz_sip_useragent, (), max_len=16384,
            tokens=SIP_TOKENS + (SEPARATOR, b"$B1", b"$C1", b"$F1", b"$B2", b"$C2", b"$F2")),
 ]

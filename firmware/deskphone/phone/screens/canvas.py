@@ -217,6 +217,16 @@ def check_mark(x: int, y: int, ink: int = INK) -> Shape:
     return draw
 
 
+def envelope(x: int, y: int, ink: int = INK) -> Shape:
+    """An 11x8 envelope (the voicemail lamp), top-left at (x, y)."""
+
+    def draw(d: ImageDraw.ImageDraw) -> None:
+        d.rectangle((x, y, x + 10, y + 7), outline=ink)
+        d.line((x, y, x + 5, y + 4, x + 10, y), fill=ink)
+
+    return draw
+
+
 def warning_sign(x: int, y: int, ink: int = INK) -> Shape:
     """An 11x10 warning triangle with '!' cut out, top-left at (x, y)."""
 

@@ -17,7 +17,8 @@ from deskphone.phone.screens.canvas import (
     warning_sign,
 )
 
-DIRECTION_TITLES = {"incoming": "In", "outgoing": "Out", "missed": "Missed"}
+DIRECTION_TITLES = {"incoming": "In", "outgoing": "Out", "missed": "Missed",
+                    "forwarded": "Forwarded"}
 SECURITY_TEXT = {"verified": "verified", "secure": "secure", "not_secure": "not secure",
                  "mismatch": "MITM?", "none": ""}
 
@@ -56,7 +57,7 @@ class HistoryScreen(Screen):
         if self.name:
             layout.text(self.peer, 39, SMALL, align="center")
         layout.text(self.when, 51, SMALL, x=0, width=84)
-        if self.direction != "missed":
+        if self.direction not in ("missed", "forwarded"):
             layout.text(format_duration(self.duration), 51, SMALL, x=84, width=WIDTH - 84,
                         align="right")
         layout.text("# call 2/8 move * back", 63, SMALL, align="center")

@@ -48,6 +48,7 @@ class InCallScreen(Screen):
     other: str = ""
     swap_key: str = "D"  # how the keypad names swap ("R2" on a 4x3: the hook flash's code)
     transfer_key: str = ""  # with a held call: the key that hands it over ("A", "R4")
+    notice: str = ""  # "Volume 7/10" after *2 / *8: the bottom line's, for a few seconds
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_STATES:
@@ -66,6 +67,9 @@ class InCallScreen(Screen):
         self._security(layout)
         if self.audio_lost:  # what matters most to the person holding a silent handset
             layout.text("Handset audio lost", 62, SMALL, width=WIDTH, bold=True)
+        elif self.notice:  # the level just set by *2 / *8, for a few seconds
+            layout.text(f"{self.notice}  *2+ *8-", 62, SMALL, align="center")
+            return layout
         elif self.other and not self.held and not self.dtmf:
             # D swaps while another call exists (and mutes only when there is none); '#' mixes
             # a held call in (a 3-way conference, on the 4x3 keypad too).

@@ -24,6 +24,7 @@ class RingingScreen(Screen):
     # "verified": the SAS was compared with this peer before (ZRTP cache) -> a tick beside the
     # name; "warning": it announces another phone ID, or our last call ended in a SAS mismatch.
     mark: str = ""
+    notice: str = ""  # "Ringer 7/10" after a volume key (2 / 8): in the hint's place
 
     def layout(self) -> Layout:
         layout = Layout()
@@ -41,7 +42,9 @@ class RingingScreen(Screen):
             layout.text(self.caller, 47, SMALL, align="center")
         else:
             layout.text(self.caller, 38, LARGE, align="center", x=inset, width=WIDTH - 2 * inset)
-        if self.mark == "warning":
+        if self.notice:
+            layout.text(f"{self.notice}  2+ 8-", 62, SMALL, align="center")
+        elif self.mark == "warning":
             layout.text("! Compare the SAS words", 62, SMALL, align="center")
         else:
             layout.text("Lift handset to answer", 62, SMALL, align="center")
