@@ -130,7 +130,7 @@ async def _side(loop: asyncio.AbstractEventLoop, clock: ManualClock) -> Side:
     # manual clock, so RTCP reports (RFC 3550 §6.2: every few seconds) come within the test
     driver = ZrtpDriver(session, lambda: loop.time(), loop, allow_cleartext=False)
     stream.set_encryption(driver)
-    stream._sequence = NEAR_WRAP  # see the module docstring: the rollover comes first
+    stream._sender.sequence = NEAR_WRAP  # see the module docstring: the rollover comes first
     return Side(stream, driver)
 
 

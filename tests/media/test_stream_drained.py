@@ -55,8 +55,8 @@ def stun_request() -> bytes:
 
 
 def wait_readable(stream: MediaStream) -> None:
-    assert stream._rtp_socket is not None
-    readable, _, _ = select.select([stream._rtp_socket.fileno()], [], [], 2.0)
+    assert stream._transport.rtp_socket is not None
+    readable, _, _ = select.select([stream._transport.rtp_socket.fileno()], [], [], 2.0)
     assert readable, "nothing reached the stream's RTP socket on loopback within 2 s"
 
 
@@ -151,7 +151,7 @@ async def test_a_burst_is_handled_in_one_tick_in_arrival_order():
             if n == 4:
                 transport.sendto(ZRTP_PING, target)
                 transport.sendto(stun_request(), target)
-        block = ReportBlock(stream._ssrc, 64, 3, 1000, 80, 0, 0)
+        block = ReportBlock(stream.ssrc, 64, 3, 1000, 80, 0, 0)
         transport.sendto(protect.protect_rtcp(build_receiver_report(
             ReceiverReport(PEER_SSRC, (block,)))), target)  # rtcp-mux: on the RTP port
         wait_readable(stream)
@@ -247,7 +247,7 @@ async def test_the_rtcp_port_keeps_its_reader_while_the_rtp_port_is_drained():
         Peer, local_addr=("127.0.0.1", 0))
     try:
         assert stream.stats.receive_mode == "drained" and stream.local_rtcp_port is not None
-        block = ReportBlock(stream._ssrc, 64, 5, 1000, 80, 0, 0)
+        block = ReportBlock(stream.ssrc, 64, 5, 1000, 80, 0, 0)
         report = protect.protect_rtcp(build_receiver_report(ReceiverReport(PEER_SSRC, (block,))))
         rtcp_peer.sendto(report, ("127.0.0.1", stream.local_rtcp_port))
         for _ in range(200):  # no tick: the reader handles it

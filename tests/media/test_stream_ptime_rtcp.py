@@ -141,12 +141,12 @@ async def test_rtcp_goes_to_the_rtp_port_or_port_plus_one(rtcp_mux):
         assert reports, "no RTCP report sent"
         first = parse_rtcp(reports[0])[0]
         assert isinstance(first, SenderReport) and reports[0][1] == RTCP_SR
-        assert first.ssrc == stream._ssrc and first.packet_count > 0
+        assert first.ssrc == stream.ssrc and first.packet_count > 0
         if not rtcp_mux:
             assert PacketKind.RTCP not in on_rtp_port  # RTP port carries RTP only
             assert on_rtp_port.count(PacketKind.RTP) == 200
         # the peer's receiver report comes back from its RTCP port (or its RTP port when muxed)
-        block = ReportBlock(stream._ssrc, 64, 3, 1000, 80, 0, 0)
+        block = ReportBlock(stream.ssrc, 64, 3, 1000, 80, 0, 0)
         report = build_receiver_report(ReceiverReport(0xBEEF, (block,)))
         source, target = (rtp, stream.local_port) if rtcp_mux else (rtcp, stream.local_rtcp_port)
         source.sendto(report, ("127.0.0.1", target))
@@ -171,7 +171,7 @@ async def test_rtcp_port_drops_strangers():
     try:
         stream.allow_cleartext()
         stream.start(("127.0.0.1", 9), PCMU, dtmf_pt=None, rtcp_mux=False)
-        block = ReportBlock(stream._ssrc, 64, 3, 1000, 80, 0, 0)
+        block = ReportBlock(stream.ssrc, 64, 3, 1000, 80, 0, 0)
         stranger.sendto(build_receiver_report(ReceiverReport(1, (block,))),
                         ("127.0.0.1", stream.local_rtcp_port))
         for _ in range(50):

@@ -44,7 +44,7 @@ async def test_stun_on_the_rtcp_port_is_answered_from_it_and_rtcp_still_arrives(
         assert answer[:2] == b"\x01\x01"  # Binding success response (RFC 5389 §6)
         assert answer[8:20] == request[8:20]  # same transaction id
         assert from_port == stream.local_rtcp_port
-        block = ReportBlock(stream._ssrc, 64, 3, 1000, 80, 0, 0)
+        block = ReportBlock(stream.ssrc, 64, 3, 1000, 80, 0, 0)
         peer.sendto(build_receiver_report(ReceiverReport(0xBEEF, (block,))),
                     ("127.0.0.1", stream.local_rtcp_port))
         for _ in range(50):

@@ -172,7 +172,7 @@ class ZrtpDriver:
                 stream.accept_srtp(event.srtp, self._peer_srtp_authenticated)
             elif isinstance(event, zev.Secure | zev.CacheMismatch):
                 # SRTP first: only then may audio flow. The keys of a SrtpReceiveReady keep
-                # their context (RFC 3711 §9.1, media/stream.py).
+                # their context (RFC 3711 §9.1, media/srtp_keying.py).
                 stream.set_srtp(event.srtp)
                 stream.enable_audio(True)
             elif isinstance(event, zev.NotSecure) and self._allow_cleartext:

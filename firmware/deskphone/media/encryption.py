@@ -17,8 +17,9 @@ from deskphone.media.srtp import SrtpKeysLike
 class EncryptableStream(Protocol):
     """The media stream as its encryption plug-in commands it."""
 
-    # The signalled peer (RFC 4961 symmetric RTP), None before the offer/answer named it.
-    remote: tuple[str, int] | None
+    @property
+    def remote(self) -> tuple[str, int] | None:
+        """The signalled peer (RFC 4961 symmetric RTP), None before the offer/answer named it."""
 
     def set_srtp(self, keys: SrtpKeysLike) -> None: ...
     def accept_srtp(self, keys: SrtpKeysLike, on_authenticated: Callable[[], None]) -> None: ...

@@ -14,9 +14,10 @@ else from elsewhere is dropped and counted: nobody steals the stream by sending 
 Nothing is played or counted as received before SRTP keys are set unless cleartext was allowed
 (architecture.md's security rule); what is dropped is counted in `counters`.
 
-The stream (stream.py) owns the sockets, the codec, the jitter buffer, the RTCP session and the
-SRTP context; it hands the receiver the ones in use through the public attributes below whenever
-it changes them (open, start, set_srtp, allow_cleartext, close). The receiver changes none of
+The stream (stream.py) owns the codec, the jitter buffer, the RTCP session and the SRTP context
+(srtp_keying.py), its transport (transport.py) the sockets and the peer's addresses; each hands
+the receiver the ones in use through the public attributes below whenever it changes them (open,
+start, set_srtp, allow_cleartext, a latch, an ICE pair, close). The receiver changes none of
 them and owns only its counters and the DTMF receiver. This is the hot path (50 packets a second
 on a small ARM core): each handler is one call from the socket's batch, as it was in the stream.
 """

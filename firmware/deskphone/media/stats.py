@@ -40,7 +40,7 @@ class MediaStats:
     stun_answered: int
     zrtp_received: int
     secure: bool
-    srtp_contexts: int  # SRTP contexts built this call: 1 once keyed (RFC 3711 §9.1, see stream.py)
+    srtp_contexts: int  # SRTP contexts built: 1 once keyed (RFC 3711 §9.1, srtp_keying.py)
     receive_mode: str  # "reader" (woken per datagram) or "drained" (read at each tick)
     send_failed: int  # socket buffer full or a send error: the packet was dropped
     latched: int = 0  # symmetric RTP: media followed the peer's authenticated new source

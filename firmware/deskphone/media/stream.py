@@ -3,63 +3,41 @@
     handset capture -> resample -> encode -> RTP -> SRTP -> socket        (send, every tick)
     socket -> demux -> SRTP -> RTP -> jitter buffer -> decode/PLC -> resample -> handset (tick)
 
-Symmetric RTP (RFC 4961): we send from the port we receive on, and accept media only from the
-signalled remote address. `open` binds an even RTP port and the odd RTCP port above it (RFC 3550
-§11). RTCP is multiplexed on the RTP port when the offer/answer agreed a=rtcp-mux (RFC 5761;
-`start(..., rtcp_mux=True)`); otherwise it goes to the peer's port + 1 from ours. RTCP arriving on
-either port is accepted (RFC 5761 §5.1.1: an offerer must take RTCP on port + 1 until it knows
-the answer) and protected as SRTCP. STUN Binding Requests are answered (stun.py), ZRTP packets
-handed to the stream's media-encryption plug-in (`set_encryption`, demux.py, RFC 7983).
-
 Latency: a captured frame is encoded and sent in the tick that captured it; a received packet is
 played at the first tick where the jitter buffer judges it due (a fraction of a frame on a clean
 path). Packets of any duration the codec allows (a=ptime 10..120 ms) are decoded whole and
 played 20 ms per tick from a residue (jitterbuffer.py).
 
 Security rule (architecture.md): no audio leaves or is played before SRTP keys are set, unless
-`allow_cleartext()` was called because ZRTP failed and the user/setting allows it.
-
-SRTP keying (RFC 3711 §9.1: a key and a packet index are never used twice). The stream builds
-one SRTP context per set of keys and keeps it: `set_srtp` with the keys it already has (a
-repeated Secure, a hold/resume re-INVITE, anything else) changes nothing, so the rollover
-counter and the SRTCP index (which a new context would restart at 1) go on from where they were.
-`accept_srtp` builds the context before we may send with it (a ZRTP initiator between Confirm1
-and Conf2ACK, RFC 6189 §4.6): incoming SRTP is decrypted, nothing is sent, and the first packet
-that authenticates is reported (an implicit Conf2ACK, §5.8); the later `set_srtp` with the same
-keys turns sending on in that same context.
+`allow_cleartext()` was called because ZRTP failed and the user/setting allows it. Keys are set
+with `set_srtp`, or `accept_srtp` to receive before we may send (RFC 6189 §4.6); the same keys
+again keep their context (RFC 3711 §9.1, srtp_keying.py).
 
 Clock: with `clock=None` the stream ticks itself every 20 ms from a kernel timer read by the
 event loop (ticker.py) and keeps time on `time.monotonic()`; with an injected `clock` (a
 zero-argument callable returning seconds) nothing is scheduled and the owner calls `tick()`
-(tests, benchmarks with a virtual clock).
+(tests, benchmarks with a virtual clock). A conference takes the ticks over (`hand_ticks_over`,
+`take_ticks_back`) and the handset (`use_audio`): one timer for all its legs (conference.py).
 
-Receive modes of the RTP socket (CPU: one event-loop wake-up per 20 ms frame instead of two).
-* "reader" — until the call is secure and its audio is on: the loop wakes the stream as soon as a
-  datagram is readable, so ZRTP (RFC 6189 §4: every handshake message answers the previous one),
-  STUN and early packets are handled at once and answer -> SAS stays fast.
-* "drained" — from `set_srtp` + `enable_audio(True)` on: the RTP socket has no reader; each tick
-  first reads every datagram queued on it (non-blocking, until EAGAIN) and handles them in
-  arrival order before it sends and plays. ZRTP (Ping, a retransmitted Confirm2), STUN checks,
-  multiplexed RTCP and DTMF wait at most one tick, which none of them minds. The jitter buffer
-  and RTCP still see true arrival times: each datagram carries its kernel receive stamp
-  (udp_socket.py, SO_TIMESTAMPNS), mapped to the stream's clock, so reading at ticks adds no
-  20 ms quantisation to the jitter estimate. Leaving secure audio (audio off) returns to "reader".
-The RTCP port (port + 1) always keeps its reader: it carries a report every few seconds and, from
-some peers, a STUN check every 500 ms; reading it at every tick would cost more than those few
-wake-ups. Cleartext calls (`allow_cleartext`, ZRTP failed) stay in "reader" mode.
-
-Parts. This module is the stream's lifecycle, its commands, its receive modes and the tick (send
-one frame, play one frame, RTCP). What arrives is handled by the receive side (receive.py: demux,
-SRTP, RTP/RTCP/ZRTP/STUN handlers and their counters), which the stream hands its current codec,
-jitter buffer, RTCP session, SRTP context and addresses; the played frame comes from playout.py
-(decode/PLC, residue, resampling to the handset); the encryption plug-in's seam is encryption.py;
-the statistics snapshot is stats.py; binding the port pair is udp_socket.py's.
+Parts. This module is the stream's lifecycle, its commands, who ticks it and the tick (send one
+frame, play one frame, RTCP); it owns the codec, the jitter buffer and the RTCP session, and
+composes the parts that own the rest:
+* transport.py — the sockets (own port pair, an adopted ICE pair, a TURN relay), the path
+  (symmetric RTP, RFC 4961; rtcp-mux, RFC 5761; port + 1, RFC 3550 §11; ICE, RFC 8445 §12) and
+  the receive modes ("reader" until secure audio, then "drained" at the tick: one loop wake-up
+  per frame);
+* receive.py — what arrives (demux, SRTP, RTP/RTCP/ZRTP/STUN handlers and their counters), handed
+  the codec, jitter buffer, RTCP session and SRTP context in use (and by the transport its
+  sockets and addresses);
+* send.py — the next RTP packet from a captured frame (SSRC, sequence, timestamp, marker, DTMF);
+* srtp_keying.py — the SRTP context and whether we may send with it;
+* playout.py — the played frame (decode/PLC, residue, resampling to the handset);
+* encryption.py — the encryption plug-in's seam; stats.py — the statistics snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 import socket
@@ -68,20 +46,18 @@ from collections.abc import Callable
 
 from deskphone.devices.audio import AudioPort
 from deskphone.media.codecs import Codec, NegotiatedCodec, codec_key, create_codec
-from deskphone.media.dtmf import DtmfSender
 from deskphone.media.encryption import EncryptableStream, MediaEncryption
 from deskphone.media.jitterbuffer import JitterBuffer
 from deskphone.media.playout import Playout
 from deskphone.media.receive import MediaReceiver
-from deskphone.media.resample import Resampler
 from deskphone.media.rtcp import RtcpSession
-from deskphone.media.rtp import FIXED_HEADER, PLAIN_V2
-from deskphone.media.srtp import SrtpContext, SrtpKeysLike
+from deskphone.media.send import RtpSender
+from deskphone.media.srtp import SrtpKeysLike
+from deskphone.media.srtp_keying import SrtpKeying
 from deskphone.media.stats import MediaStats, media_stats
 from deskphone.media.ticker import PeriodicTicker
-from deskphone.media.udp_socket import Datagram, MediaUdpSocket, arrival_time, bind_rtp_rtcp_pair
-
-log = logging.getLogger(__name__)
+from deskphone.media.transport import MediaTransport
+from deskphone.media.udp_socket import bind_rtp_rtcp_pair
 
 TICK = 0.020
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 3264 §5.1 / RFC 4566 §6
@@ -102,56 +78,29 @@ class MediaStream:
         # time.monotonic(): the ticker's CLOCK_MONOTONIC, read to the nanosecond (uvloop's
         # loop.time() is the same clock in whole milliseconds)
         self._clock = clock or time.monotonic
-        self._realtime = time.time  # what kernel receive stamps are (udp_socket.py)
-        self._rtp_socket: MediaUdpSocket | None = None
-        self._rtcp_socket: MediaUdpSocket | None = None
-        self._drained = False  # receive mode, see the module docstring
-        # loop wake-ups for readable media sockets ("reader" mode): with the ticker's wake-ups,
-        # what the one-wake-up-per-frame property counts (tests/media/test_stream_drained.py)
-        self.reader_wakeups = 0
-        self.local_port = 0
-        self.local_rtcp_port: int | None = None
-        self.remote: tuple[str, int] | None = None
-        self.remote_rtcp: tuple[str, int] | None = None  # where RTCP goes: RTP port or port + 1
-        self.rtcp_mux = True
         self.codec_spec: NegotiatedCodec | None = None
         self._codec: Codec | None = None
         self._jitter: JitterBuffer | None = None
         self._rtcp: RtcpSession | None = None
-        self._to_codec: Resampler | None = None  # None: device and codec share the rate
         self._playout: Playout | None = None  # with the codec (playout.py)
-        self._dtmf_pt: int | None = None
-        self._dtmf_sender: DtmfSender | None = None
-        self._srtp: SrtpContext | None = None
-        self._srtp_keys: tuple[str, bytes, bytes, bytes, bytes] | None = None  # what _srtp has
-        self._srtp_sending = False  # False while the context only receives (accept_srtp)
-        self._srtp_contexts = 0  # contexts built: more than one only for really new keys
+        self._keying = SrtpKeying()  # srtp_keying.py
         self._cleartext_allowed = False
         self._audio_on = False
         self._direction = "sendrecv"
-        self._ssrc = random.SystemRandom().getrandbits(32)
-        self._sequence = random.SystemRandom().getrandbits(16)  # RFC 3550 §5.1: random start
-        self._timestamp = random.SystemRandom().getrandbits(32)
-        self._marker_pending = True
+        self._sender = RtpSender()  # what we send (send.py)
         self._ticker: PeriodicTicker | None = None
         self._closed = False
         self._receiver = MediaReceiver(self._clock)  # what arrives (receive.py)
-        # ICE (media/ice, driven by the call layer): until the nominated pair is known nothing
-        # is sent (await_path); a relay pair sends through this callable (the TURN client)
-        # instead of a socket of ours.
-        self._path_pending = False
-        self._relay_send: Callable[[bytes, tuple[str, int] | None], object] | None = None
-        self._rtcp_send: Callable[[bytes], object] | None = None  # an ICE component 2 pair
+        self._transport = MediaTransport(loop, self._clock, self._receiver)  # transport.py
 
     def _hand_receiver(self) -> None:
-        """The receive side gets what it reads (receive.py) each time one of them changes."""
+        """The receive side gets what it reads (receive.py) each time one of them changes; the
+        transport hands it the sockets and addresses itself."""
         receiver = self._receiver
-        receiver.rtp_socket, receiver.rtcp_socket = self._rtp_socket, self._rtcp_socket
-        receiver.remote, receiver.remote_rtcp = self.remote, self.remote_rtcp
-        receiver.srtp, receiver.cleartext_allowed = self._srtp, self._cleartext_allowed
+        receiver.srtp, receiver.cleartext_allowed = self._keying.context, self._cleartext_allowed
         receiver.codec, receiver.jitter, receiver.rtcp = self._codec, self._jitter, self._rtcp
         receiver.payload_type = self.codec_spec.payload_type if self.codec_spec else None
-        receiver.dtmf_pt = self._dtmf_pt
+        receiver.dtmf_pt = self._sender.dtmf_pt
 
     @property
     def on_zrtp(self) -> Callable[[bytes, tuple[str, int]], None]:
@@ -172,6 +121,34 @@ class MediaStream:
     def on_dtmf(self, handler: Callable[[str], None]) -> None:
         self._receiver.on_dtmf = handler
 
+    # ---- where media goes and comes from (transport.py) ------------------------------------------
+    @property
+    def local_port(self) -> int:
+        return self._transport.local_port
+
+    @property
+    def local_rtcp_port(self) -> int | None:
+        return self._transport.local_rtcp_port
+
+    @property
+    def remote(self) -> tuple[str, int] | None:
+        """The peer's RTP address (signalled, latched or the ICE pair's), None before known."""
+        return self._transport.remote
+
+    @property
+    def remote_rtcp(self) -> tuple[str, int] | None:
+        """Where RTCP goes: the RTP address with rtcp-mux, else port + 1 or ICE component 2."""
+        return self._transport.remote_rtcp
+
+    @property
+    def rtcp_mux(self) -> bool:
+        return self._transport.rtcp_mux
+
+    @property
+    def reader_wakeups(self) -> int:
+        """Loop wake-ups for readable media sockets ("reader" mode, transport.py)."""
+        return self._transport.reader_wakeups
+
     # ---- lifecycle -------------------------------------------------------------------------------
     @classmethod
     async def open(cls, local_host: str, port: int = 0, *, audio: AudioPort,
@@ -180,16 +157,7 @@ class MediaStream:
         """Bind the RTP port (even, `port` or any) and the RTCP port above it."""
         loop = loop or asyncio.get_running_loop()
         stream = cls(audio, loop, clock)
-        rtp_sock, rtcp_sock = bind_rtp_rtcp_pair(local_host, port)
-        stream._rtp_socket = MediaUdpSocket(rtp_sock)
-        stream.local_port = stream._rtp_socket.port
-        loop.add_reader(rtp_sock.fileno(), stream._on_readable, stream._rtp_socket,
-                        stream._receiver.datagram_received)
-        if rtcp_sock is not None:
-            stream._rtcp_socket = MediaUdpSocket(rtcp_sock)
-            stream.local_rtcp_port = stream._rtcp_socket.port
-            loop.add_reader(rtcp_sock.fileno(), stream._on_readable, stream._rtcp_socket,
-                            stream._receiver.rtcp_port_received)
+        stream._transport.bind(local_host, port)
         stream._hand_receiver()
         return stream
 
@@ -198,28 +166,23 @@ class MediaStream:
         """Begin media towards `remote` with the negotiated codec (may be called again to
         change either, e.g. after a re-INVITE). `rtcp_mux`: the offer/answer agreed a=rtcp-mux
         (RFC 5761); when False RTCP goes to the peer's RTP port + 1 (RFC 3550 §11)."""
-        self.remote = (remote[0], remote[1])
-        self.rtcp_mux = rtcp_mux
-        if self._rtcp_send is None:  # an ICE component-2 pair stays where it is
-            self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
+        self._transport.set_remote(remote, rtcp_mux)
         if (self.codec_spec is None or codec_key(codec) != codec_key(self.codec_spec)
                 or self._codec is None):
             self.codec_spec = codec
             self._codec = create_codec(codec, secure=not self._cleartext_allowed,
                                        capture_rate=self.audio.rate)
             self._jitter = JitterBuffer(codec.clock_rate, self._codec.timestamp_increment)
-            rate, device_rate = self._codec.encode_rate, self.audio.rate
-            self._to_codec = Resampler(device_rate, rate) if device_rate != rate else None
-            self._playout = Playout(self._codec, self._jitter, codec.clock_rate, device_rate)
-        self._dtmf_pt = dtmf_pt
-        if dtmf_pt is not None:
-            self._dtmf_sender = DtmfSender(codec.clock_rate)
+            self._sender.use_codec(self._codec, codec.payload_type, self.audio.rate)
+            self._playout = Playout(self._codec, self._jitter, codec.clock_rate, self.audio.rate)
+        self._sender.use_dtmf(dtmf_pt, codec.clock_rate)
         if self._rtcp is None or self._rtcp.clock_rate != codec.clock_rate:
-            self._rtcp = RtcpSession(self._ssrc, codec.clock_rate, f"deskphone-{os.getpid()}",
-                                     rng=random.Random(self._ssrc))
+            ssrc = self._sender.ssrc
+            self._rtcp = RtcpSession(ssrc, codec.clock_rate, f"deskphone-{os.getpid()}",
+                                     rng=random.Random(ssrc))
             self._rtcp.start(self._clock())
         self._audio_on = send_audio
-        self._marker_pending = True
+        self._sender.talkspurt()
         if self._auto_tick and self._ticker is None and not self._closed:
             self._ticker = PeriodicTicker(self._loop, TICK, self._on_tick, catch_up=_CATCH_UP)
             self._ticker.start(self._clock() + TICK)
@@ -240,8 +203,7 @@ class MediaStream:
         codec, spec = self._codec, self.codec_spec
         if codec is None or spec is None or self._jitter is None:
             return
-        rate = codec.encode_rate
-        self._to_codec = Resampler(audio.rate, rate) if audio.rate != rate else None
+        self._sender.use_device_rate(audio.rate)
         self._playout = Playout(codec, self._jitter, spec.clock_rate, audio.rate)
 
     def hand_ticks_over(self) -> None:
@@ -272,24 +234,17 @@ class MediaStream:
         from another source passes SRTP authentication (or is the peer's announced ZRTP
         Hello, before keys), media goes to that source. Never on an unauthenticated packet:
         an attacker cannot steal the stream by sending from elsewhere."""
-        self._receiver.on_latch = self._latch if on else None
-
-    def _latch(self, source: tuple[str, int]) -> None:
-        log.info("media: latched onto the peer's authenticated source (symmetric RTP)")
-        self.remote = (source[0], source[1])
-        self.remote_rtcp = self.remote if self.rtcp_mux else (source[0], source[1] + 1)
-        self._hand_receiver()
+        self._receiver.on_latch = self._transport.latch if on else None
 
     @property
     def ssrc(self) -> int:
         """Our RTP SSRC (RFC 3550 §8): ZRTP packets carry it too (RFC 6189 §5)."""
-        return self._ssrc
+        return self._sender.ssrc
 
     def set_srtp(self, keys: SrtpKeysLike) -> None:
         """Protect what we send and check what we receive with `keys` from now on (the same
-        keys again keep the context, module docstring)."""
-        self._key_context(keys)
-        self._srtp_sending = True
+        keys again keep the context, srtp_keying.py)."""
+        self._keying.send_with(keys)
         self._receiver.on_srtp_authenticated = None
         self._hand_receiver()
         self._update_receive_mode()
@@ -297,24 +252,14 @@ class MediaStream:
     def accept_srtp(self, keys: SrtpKeysLike, on_authenticated: Callable[[], None]) -> None:
         """Decrypt the peer's SRTP with `keys` but send nothing yet; `on_authenticated()` once,
         when the first packet authenticates (RFC 6189 §4.6: an implicit Conf2ACK)."""
-        if self._srtp_sending:
+        if not self._keying.receive_with(keys):
             return  # already sending with keys of its own: never step back to receive-only
-        self._key_context(keys)
         self._receiver.on_srtp_authenticated = on_authenticated
         self._hand_receiver()
 
-    def _key_context(self, keys: SrtpKeysLike) -> None:
-        material = (keys.profile, keys.local_key, keys.local_salt, keys.remote_key,
-                    keys.remote_salt)
-        if material == self._srtp_keys:
-            return  # RFC 3711 §9.1: a rebuilt context would reuse (key, index) pairs
-        self._srtp = SrtpContext(keys)
-        self._srtp_keys = material
-        self._srtp_contexts += 1
-
     def enable_audio(self, on: bool) -> None:
         self._audio_on = on
-        self._marker_pending = True
+        self._sender.talkspurt()
         self._update_receive_mode()
 
     def allow_cleartext(self) -> None:
@@ -325,21 +270,19 @@ class MediaStream:
         if direction not in DIRECTIONS:
             raise ValueError(f"media direction {direction!r} unknown, expected one of {DIRECTIONS}")
         self._direction = direction
-        self._marker_pending = True
+        self._sender.talkspurt()
 
     def send_dtmf(self, key: str) -> None:
-        if self._dtmf_sender is None:
-            raise RuntimeError("DTMF requested but no telephone-event payload type was negotiated")
-        self._dtmf_sender.press(key)
+        self._sender.press(key)
 
     def send_zrtp(self, packet: bytes) -> None:
         self._sendto(packet)
 
-    # ---- an ICE pair as the path (RFC 8445 §12: media goes on the selected pair) -------------
+    # ---- an ICE pair as the path (RFC 8445 §12, transport.py) ----------------------------------
     def await_path(self) -> None:
         """ICE is under way: send nothing (no ZRTP, no RTCP) until `adopt_socket` or
         `use_relay` names the nominated pair."""
-        self._path_pending = True
+        self._transport.await_path()
 
     def adopt_socket(self, sock: socket.socket, remote: tuple[str, int],
                      on_stun: Callable[[bytes, tuple[str, int]], None], *,
@@ -347,62 +290,33 @@ class MediaStream:
         """Carry the stream on the nominated host/srflx pair's UDP socket, read like our own
         (one wake-up per frame once secure). The stream's own ports are closed; STUN on the
         pair (the peer's checks and consent, RFC 7675) goes to `on_stun` (the ICE agent)."""
-        self._close_own_sockets()
-        self._rtp_socket = MediaUdpSocket(sock)
-        self.local_port = self._rtp_socket.port
-        if not self._drained:
-            self._loop.add_reader(sock.fileno(), self._on_readable, self._rtp_socket,
-                                  self._receiver.datagram_received)
-        self._receiver.on_stun = on_stun
-        self._set_path(remote, rtcp_mux)
+        self._transport.adopt_socket(sock, remote, on_stun, rtcp_mux=rtcp_mux)
+        self._update_receive_mode()
 
     def use_relay(self, send: Callable[[bytes, tuple[str, int] | None], object],
                   remote: tuple[str, int], *, rtcp_mux: bool = True) -> None:
         """Carry the stream on a TURN relay pair: `send(datagram, to)` is the agent's (`to`
         None: the pair's peer), what arrives comes through `relay_received` (the TURN client
         owns that socket)."""
-        self._close_own_sockets()
-        self._relay_send = send
-        self._set_path(remote, rtcp_mux)
+        self._transport.use_relay(send, remote, rtcp_mux=rtcp_mux)
+        self._update_receive_mode()
 
     def use_rtcp_pair(self, send: Callable[[bytes], object], remote: tuple[str, int]) -> None:
         """ICE with two components (no rtcp-mux, RFC 8445 §4): RTCP goes out through `send`
         (component 2's pair) and comes in through `rtcp_pair_received`."""
-        self._rtcp_send = send
-        self.remote_rtcp = (remote[0], remote[1])
-        self._hand_receiver()
+        self._transport.use_rtcp_pair(send, remote)
 
     def rtcp_pair_received(self, data: bytes) -> None:
         """A datagram of the component-2 pair (aioice reads that socket)."""
-        if self.remote_rtcp is not None and not self._closed:
-            self._receiver.rtcp_port_received(data, self.remote_rtcp, self._clock())
+        self._transport.rtcp_pair_received(data)
 
     def relay_received(self, data: bytes) -> None:
         """A datagram of the relay pair, unwrapped by the TURN client (source: the pair)."""
-        if self.remote is not None and not self._closed:
-            self._receiver.datagram_received(data, self.remote, self._clock())
-
-    def _set_path(self, remote: tuple[str, int], rtcp_mux: bool) -> None:
-        # With ICE one component carries RTP, RTCP and ZRTP; a peer without ICE or rtcp-mux
-        # takes its RTCP on port + 1 (RFC 3550 §11), sent from the pair's one socket.
-        self.remote = (remote[0], remote[1])
-        self.remote_rtcp = self.remote if rtcp_mux else (remote[0], remote[1] + 1)
-        self.rtcp_mux = rtcp_mux
-        self._path_pending = False
-        self._hand_receiver()
-        self._update_receive_mode()
-
-    def _close_own_sockets(self) -> None:
-        for media_socket in self._sockets():
-            if media_socket is not self._rtp_socket or not self._drained:
-                self._loop.remove_reader(media_socket.fileno())
-            media_socket.close()
-        self._rtp_socket = self._rtcp_socket = None
-        self.local_rtcp_port = None
+        self._transport.relay_received(data)
 
     @property
     def secure(self) -> bool:
-        return self._srtp is not None and self._srtp_sending
+        return self._keying.secure
 
     @property
     def _media_allowed(self) -> bool:
@@ -417,52 +331,13 @@ class MediaStream:
             self._ticker = None
         if self._rtcp is not None and self._media_allowed:
             self._send_rtcp(self._rtcp.build_bye())  # RFC 3550 §6.6
-        self._close_own_sockets()
-        self._relay_send = None
-        self._hand_receiver()
-        self._drained = False
+        self._transport.close()
         await asyncio.sleep(0)
 
-    # ---- receive modes -----------------------------------------------------------------------
-    def _sockets(self) -> list[MediaUdpSocket]:
-        return [s for s in (self._rtp_socket, self._rtcp_socket) if s is not None]
-
     def _update_receive_mode(self) -> None:
-        """"drained" exactly while the call is secure with audio on (module docstring)."""
-        rtp = self._rtp_socket
-        drained = (self.secure and self._audio_on and self._codec is not None
-                   and not self._closed and rtp is not None)
-        if drained == self._drained or rtp is None:
-            return
-        self._drained = drained
-        if drained:
-            self._loop.remove_reader(rtp.fileno())
-        else:
-            self._loop.add_reader(rtp.fileno(), self._on_readable, rtp,
-                                  self._receiver.datagram_received)
-        log.debug("media receive mode: %s", "drained" if drained else "reader")
-
-    def _on_readable(self, media_socket: MediaUdpSocket,
-                     handler: Callable[[bytes, tuple[str, int], float], None]) -> None:
-        """"reader" mode: the loop saw the socket readable; take everything queued."""
-        self.reader_wakeups += 1
-        self._dispatch(media_socket.receive(), handler)
-
-    def _drain(self) -> None:
-        """"drained" mode, at the start of a tick: the RTP socket until EAGAIN, in order."""
-        if self._rtp_socket is not None:
-            self._dispatch(self._rtp_socket.receive(), self._receiver.datagram_received)
-
-    def _dispatch(self, batch: list[Datagram],
-                  handler: Callable[[bytes, tuple[str, int], float], None]) -> None:
-        if not batch:
-            return
-        # both clocks read together once per batch: the offset follows any CLOCK_REALTIME slew
-        reference_now, realtime_now = self._clock(), self._realtime()
-        for data, source, stamp in batch:
-            if self._closed:  # a handler ended the call (e.g. ZRTP failed): drop the rest
-                return
-            handler(data, source, arrival_time(stamp, reference_now, realtime_now))
+        """"drained" exactly while the call is secure with audio on (transport.py)."""
+        self._transport.set_drained(self.secure and self._audio_on and self._codec is not None
+                                    and not self._closed)
 
     # ---- the 20 ms tick ----------------------------------------------------------------------
     def _on_tick(self, scheduled: float) -> None:
@@ -475,8 +350,7 @@ class MediaStream:
         """One 20 ms step: (drained mode) read what arrived, capture+send one frame, play one
         frame, RTCP if due."""
         now = self._clock() if now is None else now
-        if self._drained:
-            self._drain()
+        self._transport.drain()
         captured = self.audio.capture_frame()  # always drain the device
         if self._codec is None or self.remote is None:
             return
@@ -490,57 +364,26 @@ class MediaStream:
             self._send_rtcp(report)
 
     def _send_frame(self, captured: bytes, now: float) -> None:
-        codec = self._codec
-        assert codec is not None and self.codec_spec is not None
-        timestamp = self._timestamp
-        self._timestamp = (timestamp + codec.timestamp_increment) & 0xFFFFFFFF
-        if not self._media_allowed or self._direction in ("recvonly", "inactive"):
-            self._marker_pending = True
+        out = self._sender.next_packet(
+            captured, self._media_allowed and self._direction not in ("recvonly", "inactive"))
+        if out is None:
             return
-        sender = self._dtmf_sender
-        dtmf = None
-        if sender is not None and sender.busy:
-            dtmf = sender.next_packet(timestamp, codec.timestamp_increment)
-        if dtmf is not None and self._dtmf_pt is not None:
-            second = (0x80 if dtmf.marker else 0) | self._dtmf_pt
-            timestamp, payload = dtmf.timestamp, dtmf.payload
-        else:
-            if self._to_codec is not None:
-                captured = self._to_codec.process(captured)
-            payload = codec.encode(captured)
-            # RFC 3551 §4.1: marker on the first packet of a talkspurt
-            second = (0x80 if self._marker_pending else 0) | self.codec_spec.payload_type
-            self._marker_pending = False
-        data = FIXED_HEADER.pack(PLAIN_V2, second, self._sequence, timestamp, self._ssrc) + payload
-        self._sequence = (self._sequence + 1) & 0xFFFF
-        if self._srtp is not None:
-            data = self._srtp.protect(data)  # sending only when secure: see _media_allowed
+        data = out.packet
+        srtp = self._keying.context
+        if srtp is not None:
+            data = srtp.protect(data)  # sending only when secure: see _media_allowed
         assert self._rtcp is not None
-        self._rtcp.on_rtp_sent(timestamp, len(payload), now)
+        self._rtcp.on_rtp_sent(out.timestamp, out.payload_length, now)
         self._sendto(data)
 
     def _send_rtcp(self, report: bytes) -> None:
-        if self._srtp is not None:
-            report = self._srtp.protect_rtcp(report)
-        if self.remote_rtcp is None or self._path_pending:
-            return
-        if self._rtcp_send is not None:
-            self._rtcp_send(report)
-            return
-        if self._relay_send is not None:  # a peer without rtcp-mux: at its port + 1
-            self._relay_send(report, None if self.rtcp_mux else self.remote_rtcp)
-            return
-        # symmetric: RTCP leaves from the port the peer sends its RTCP to (RFC 4961)
-        media_socket = self._rtp_socket if self.rtcp_mux else self._rtcp_socket or self._rtp_socket
-        if media_socket is not None:
-            media_socket.send(report, self.remote_rtcp)
+        srtp = self._keying.context
+        if srtp is not None:
+            report = srtp.protect_rtcp(report)
+        self._transport.send_rtcp(report)
 
     def _sendto(self, data: bytes) -> None:
-        if self._relay_send is not None:
-            self._relay_send(data, None)
-        elif (self._rtp_socket is not None and self.remote is not None
-              and not self._path_pending):
-            self._rtp_socket.send(data, self.remote)
+        self._transport.send(data)
 
     @property
     def loop_wakeups(self) -> tuple[int, int]:
@@ -553,7 +396,8 @@ class MediaStream:
     # ---- statistics --------------------------------------------------------------------------
     @property
     def stats(self) -> MediaStats:
-        return media_stats(self._rtcp, self._jitter, self._srtp, self._receiver.counters,
-                           [s.stats for s in self._sockets()], secure=self.secure,
-                           srtp_contexts=self._srtp_contexts,
-                           receive_mode="drained" if self._drained else "reader")
+        transport = self._transport
+        return media_stats(self._rtcp, self._jitter, self._keying.context,
+                           self._receiver.counters, [s.stats for s in transport.sockets()],
+                           secure=self.secure, srtp_contexts=self._keying.contexts_built,
+                           receive_mode="drained" if transport.drained else "reader")

@@ -1,7 +1,7 @@
 """The media path's UDP socket: non-blocking, every datagram stamped with its kernel arrival time.
 
 Why the stamp. Once a call is secure the stream stops waking for each packet and reads the socket
-from its 20 ms tick instead (stream.py, "drained" mode): one loop wake-up per frame instead of two.
+from its 20 ms tick instead (transport.py, "drained" mode): one loop wake-up per frame, not two.
 A packet read at a tick has waited up to 20 ms in the socket, so "now" at the read is not when it
 arrived; the jitter buffer and RTCP interarrival jitter (RFC 3550 §6.4.1, A.8) would then see 20 ms
 of quantisation noise that is not on the network. The kernel stamps every received skb anyway;

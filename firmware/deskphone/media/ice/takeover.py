@@ -1,7 +1,7 @@
 """Handing a nominated host/srflx pair's UDP socket from aioice to the media stream.
 
 Why. aioice reads its sockets itself (one event-loop wake-up per datagram) and the media stream,
-once secure, reads its socket at the 20 ms tick instead (stream.py, "drained" mode): one wake-up
+once secure, reads its socket at the 20 ms tick instead (transport.py, "drained" mode): one wake-up
 per frame. To keep that on an ICE pair the stream must read the pair's socket. After nomination
 (RFC 8445 §8.1.1) the pair no longer changes, so the stream takes the socket over:
 
