@@ -29,8 +29,9 @@ clock) and `history_view.py` (the call being noted) are objects the machine owns
 to; `other_calls.py` keeps the waiting and held calls, each with its own security. The call
 state changes only through the handlers `TRANSITIONS` names: here, and those of the machine's
 parts (`PARTS`: `several_calls.py` call waiting and swap, `transfer_flow.py` blind transfer,
-`dialing.py` the dialling keys), owned objects that see the machine only as `CallHost`
-(call_host.py), its public call state and helpers.
+`dialing.py` the dialling keys, `verification.py` the SAS compared and ZRTP's outcome,
+`call_quality.py` the call-quality screen, and the others `PARTS` lists), owned objects that
+see the machine only as `CallHost` (call_host.py), its public call state and helpers.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from deskphone.phone import events as ev
+from deskphone.phone.call_quality import CallQuality
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
 from deskphone.phone.dialing import Dialing
@@ -60,6 +62,7 @@ from deskphone.phone.snapshot import snapshot_of
 from deskphone.phone.transfer import BlindTransfer, SetAsideCall
 from deskphone.phone.transfer_flow import TransferFlow
 from deskphone.phone.transitions import TRANSITIONS, bind_handlers
+from deskphone.phone.verification import SasVerification
 from deskphone.phone.vocabulary import (
     ATTACK_DETAIL,
     CONFERENCE_KEY,
@@ -112,8 +115,8 @@ class PhoneMachine:
         self.last_dtmf = ""
         self.answered_at: float | None = None
         self.transfer = BlindTransfer()
-        self.show_stats = False  # the call-quality screen instead of the call screen
-        self.stats: ev.CallStats | None = None
+        self.quality = CallQuality(self)  # the call-quality screen and its latest figures
+        self.verification = SasVerification(self, self.quality)  # the SAS compared, ZRTP's word
         self.idle = IdlePanel(settings)  # status, history, contacts, DND, clock between calls
         self.tracker = CallTracker()
         self.muted = False  # the microphone, in this call
@@ -253,8 +256,7 @@ class PhoneMachine:
         self.answered_at = None
         self.transfer.clear()
         self.flash.clear()
-        self.show_stats = False
-        self.stats = None
+        self.quality.clear()
         self.clear_timer()
 
     def go_idle(self) -> Commands:
@@ -266,8 +268,8 @@ class PhoneMachine:
         return call_screen(CallView(
             state=self.state, security=self.security, peer=self.peer or "", sas=self.sas,
             peer_warning=self.call_security.peer_warning,
-            transfer_target=self.transfer.target or "", show_stats=self.show_stats,
-            stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
+            transfer_target=self.transfer.target or "", show_stats=self.quality.shown,
+            stats=self.quality.latest, not_secure_reason=self.call_security.not_secure_reason,
             possible_attack=self.call_security.possible_attack,
             answered_at=self.answered_at, now=self.now, held=self.held, dtmf=self.last_dtmf,
             post_quantum=self.call_security.post_quantum,
@@ -429,11 +431,8 @@ class PhoneMachine:
     def _in_call_key(self, event: ev.KeyPressed) -> Commands:
         if self.flash.recall:  # the key after a hook flash is an R code
             return self.flash.code(event)
-        if self.call_security.awaiting_comparison():  # '#': it matches, '*': it does not
-            if event.key == "#":
-                return self._confirm(event)
-            if event.key == "*":
-                return self._reject_sas(event)
+        if (verdict := self.verification.key(event)) is not None:  # '#' matches, '*' not
+            return verdict
         held_back, consumed = self.volume.in_call_key(event.key, self.now)  # *2 / *8
         if consumed:
             return held_back
@@ -441,9 +440,9 @@ class PhoneMachine:
 
     def _call_key(self, event: ev.KeyPressed) -> Commands:
         if event.key == STATS_KEY:
-            return self._toggle_stats(event)
+            return self.quality.toggle(event)
         if event.key == REVERIFY_KEY:
-            return self._reverify(event)
+            return self.verification.reverify(event)
         if event.key == CONFERENCE_KEY and self.others.held() is not None:
             return self.several.conference(event)
         if event.key == SWAP_KEY and self.others:  # D: swap / answer the waiting call
@@ -458,42 +457,6 @@ class PhoneMachine:
             self.transfer.open()
             return self.refresh_call_screen()
         return [ev.SendDtmf(event.key)]
-
-    def _reverify(self, _: ev.Event) -> Commands:
-        commands = self.call_security.reverify()
-        if commands is None:
-            return []
-        self.show_stats = False
-        return [*commands, *self.refresh_call_screen()]
-
-    def _toggle_stats(self, _: ev.Event) -> Commands:
-        self.show_stats = not self.show_stats
-        return self.refresh_call_screen()
-
-    def _call_stats(self, event: ev.CallStats) -> Commands:
-        self.stats = event
-        return self.refresh_call_screen(only_if_changed=True) if self.show_stats else []
-
-    def _peer_warning(self, event: ev.PeerWarning) -> Commands:
-        commands = self.call_security.warn(event.kind)
-        if commands is None:
-            self.ignored += 1
-            return []
-        if commands or self.state in IN_CALL_STATES:
-            return [*commands, *self.refresh_call_screen()]
-        return []
-
-    def _security_changed(self, commands: Commands | None) -> Commands:
-        return [] if commands is None else [*commands, *self.refresh_call_screen()]
-
-    def _confirm(self, _: ev.Event) -> Commands:
-        return self._security_changed(self.call_security.confirm())
-
-    def _reject_sas(self, _: ev.Event) -> Commands:
-        return self._security_changed(self.call_security.reject())
-
-    def _zrtp_outcome(self, event: ev.Event) -> Commands:
-        return self._security_changed(self.call_security.on_event(event))
 
     def _dtmf(self, event: ev.DtmfReceived) -> Commands:
         self.last_dtmf = (self.last_dtmf + event.key)[-12:]
@@ -531,5 +494,6 @@ class PhoneMachine:
 # The objects the machine owns whose handlers are rows of the table ("several.swap").
 PARTS: dict[str, type] = {"several": SeveralCalls, "transfer_flow": TransferFlow,
                           "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding,
-                          "flash": HookFlash}
+                          "flash": HookFlash, "verification": SasVerification,
+                          "quality": CallQuality}
 _HANDLERS = bind_handlers(PhoneMachine, PARTS)
