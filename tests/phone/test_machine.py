@@ -9,6 +9,7 @@ from deskphone.phone.call_quality import CallQuality
 from deskphone.phone.dialing import Dialing
 from deskphone.phone.forwarding import CallForwarding
 from deskphone.phone.hook_flash import HookFlash
+from deskphone.phone.incoming_calls import IncomingCalls
 from deskphone.phone.machine import TRANSITIONS, CallState, MachineSettings, PhoneMachine, Security
 from deskphone.phone.screens import (
     CallingScreen,
@@ -315,7 +316,7 @@ def test_every_table_row_names_a_real_handler() -> None:
             owner = {"": PhoneMachine, "several": SeveralCalls, "transfer_flow": TransferFlow,
                      "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding,
                      "flash": HookFlash, "verification": SasVerification,
-                     "quality": CallQuality}[part]
+                     "quality": CallQuality, "incoming": IncomingCalls}[part]
             handler = getattr(owner, method if part else f"_{name}", None)
             assert callable(handler), (state, event_type, name)
 

@@ -30,8 +30,9 @@ to; `other_calls.py` keeps the waiting and held calls, each with its own securit
 state changes only through the handlers `TRANSITIONS` names: here, and those of the machine's
 parts (`PARTS`: `several_calls.py` call waiting and swap, `transfer_flow.py` blind transfer,
 `dialing.py` the dialling keys, `verification.py` the SAS compared and ZRTP's outcome,
-`call_quality.py` the call-quality screen, and the others `PARTS` lists), owned objects that
-see the machine only as `CallHost` (call_host.py), its public call state and helpers.
+`call_quality.py` the call-quality screen, `incoming_calls.py` a call that arrives, and the
+others `PARTS` lists), owned objects that see the machine only as `CallHost` (call_host.py),
+its public call state and helpers.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from deskphone.phone.forwarding import CallForwarding
 from deskphone.phone.history_view import MUTE_KEY, CallTracker
 from deskphone.phone.hook_flash import HookFlash
 from deskphone.phone.idle_panel import IdlePanel
+from deskphone.phone.incoming_calls import IncomingCalls
 from deskphone.phone.other_calls import OtherCalls
 from deskphone.phone.screens import (
     CallingScreen,
@@ -54,7 +56,6 @@ from deskphone.phone.screens import (
     ErrorScreen,
     InCallScreen,
     OffHookScreen,
-    RingingScreen,
 )
 from deskphone.phone.settings import MachineSettings
 from deskphone.phone.several_calls import SeveralCalls
@@ -123,6 +124,7 @@ class PhoneMachine:
         self.handset_lost = False  # the handset's audio device has vanished (unplugged)
         self.pending: Commands = []  # what a handler's _reset_call recorded, sent after it
         self.forward = CallForwarding(self)  # always / busy / no answer, by 302
+        self.incoming = IncomingCalls(self, self.forward)  # ring, busy, DND, answer, missed
         self.screen: object = self.idle_screen()
         self.ignored = 0
         self._timer: float | None = None
@@ -182,12 +184,7 @@ class PhoneMachine:
         if kind == "forward" and self.state is CallState.RINGING:
             return self.forward.no_answer()
         if kind == "ring_timeout" and self.state is CallState.RINGING:
-            call_id, caller = self.incoming_call_id or "", self.peer
-            commands = [ev.RejectCall(call_id, 480), *self.several.go_idle_or_held()]
-            if caller and self.state is CallState.IDLE:
-                self.idle.status = f"Missed: {caller}"
-                commands.append(self.show(self.idle_screen()))
-            return commands
+            return self.incoming.gave_up()
         if kind in ("flash", "recall") and self.state is CallState.IN_CALL:
             return self.flash.timer(kind)
         if kind == "refresh" and self.state in IN_CALL_STATES:
@@ -329,67 +326,9 @@ class PhoneMachine:
         self.reset_call()
         return self.place(event.target)
 
-    def _busy_reject(self, event: ev.CallArrived) -> Commands:
-        # One call at a time: a second caller hears busy (RFC 3261 §21.4.7, 486 Busy Here).
-        return self.forward.arrived(event, busy=True) or [
-            ev.RejectCall(event.call_id, 486), self.idle.history.missed_now(event, self.now)]
-
-    def _incoming(self, event: ev.CallArrived) -> Commands:
-        if forwarded := self.forward.arrived(event, busy=self.off_hook):
-            return forwarded
-        if self.off_hook:
-            return self._busy_reject(event)
-        if self.idle.dnd:
-            return self.dnd_reject(event)
-        return self.ring_for(event, self.now)
-
-    def dnd_reject(self, event: ev.CallArrived) -> Commands:
-        # Do not disturb: turned away without ringing ([phone] dnd_code), noted as missed.
-        return [ev.RejectCall(event.call_id, self.settings.dnd_code),
-                self.idle.history.missed_now(event, self.now)]
-
-    def ring_for(self, event: ev.CallArrived, since: float) -> Commands:
-        self.reset_call()
-        self.state = CallState.RINGING
-        self.incoming_call_id = event.call_id
-        # The person's own contacts (or the LAN's name) before whatever the From header claims.
-        known = self.idle.contacts.lookup(event.caller)
-        name = known.name if known is not None else event.display_name
-        self.peer = name or event.caller
-        self.tracker.begin("incoming", event.caller, name or "", since)
-        give_up = since + self.settings.ring_seconds
-        forward_at = self.forward.ring_deadline(since)  # no answer: on to the target
-        if forward_at is not None and forward_at < give_up:
-            self.set_timer("forward", forward_at)
-        else:
-            self.set_timer("ring_timeout", give_up)
-        return [ev.PlayTone(None), ev.Ring(True),
-                self.show(RingingScreen(caller=event.caller, display_name=name,
-                                         mark=known.mark if known is not None else ""))]
-
     def calls(self) -> list[dict[str, object]]:
         """Every call: the one in the earpiece (or ringing), then the waiting and held ones."""
         return self.several.calls()
-
-    def _answer(self, _: ev.Event) -> Commands:
-        return self.answer_incoming()
-
-    def answer_incoming(self) -> Commands:
-        call_id = self.call_id = self.incoming_call_id or ""
-        self.state = CallState.IN_CALL
-        self.answered_at = self.now
-        self.tracker.answered(self.now)
-        self.set_timer("refresh", self.now + 1.0)
-        return [ev.Ring(False), ev.AnswerCall(call_id), *self.refresh_call_screen()]
-
-    def _missed(self, event: ev.CallFinished) -> Commands:
-        caller = self.peer
-        commands = self.several.go_idle_or_held()
-        if caller and self.state is CallState.IDLE and event.reason in (
-                "cancelled", "remote_hangup", "timeout"):
-            self.idle.status = f"Missed: {caller}"
-            commands.append(self.show(self.idle_screen()))
-        return commands
 
     def _hang_up(self, _: ev.HookOn) -> Commands:
         return self.hang_up_now()
@@ -495,5 +434,5 @@ class PhoneMachine:
 PARTS: dict[str, type] = {"several": SeveralCalls, "transfer_flow": TransferFlow,
                           "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding,
                           "flash": HookFlash, "verification": SasVerification,
-                          "quality": CallQuality}
+                          "quality": CallQuality, "incoming": IncomingCalls}
 _HANDLERS = bind_handlers(PhoneMachine, PARTS)

@@ -39,7 +39,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.HookOff: "lift",
         ev.KeyPressed: "idle_key",  # history list and redial (phone/history_keys.py)
         ev.DialRequested: "dial_now",
-        ev.CallArrived: "incoming",
+        ev.CallArrived: "incoming.arrived",
         ev.StatusChanged: "panel_changed",
         ev.LanWarning: "panel_changed",
     },
@@ -47,14 +47,14 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.HookOn: "put_down",
         ev.KeyPressed: "dialing.first_key",
         ev.DialRequested: "dial_now",
-        ev.CallArrived: "busy_reject",
+        ev.CallArrived: "incoming.busy",
         ev.StatusChanged: "panel_changed",
     },
     CallState.DIALING: {
         ev.HookOn: "put_down",
         ev.KeyPressed: "dialing.key",
         ev.DialRequested: "dial_now",
-        ev.CallArrived: "busy_reject",
+        ev.CallArrived: "incoming.busy",
         ev.StatusChanged: "panel_changed",
     },
     CallState.CALLING: {
@@ -65,15 +65,15 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.CallConnected: "connected",
         ev.CallFinished: "ended",
         ev.CallFailedLocally: "failed_locally",
-        ev.CallArrived: "busy_reject",
+        ev.CallArrived: "incoming.busy",
         ev.StatusChanged: "panel_changed",
     },
     CallState.RINGING: {
-        ev.HookOff: "answer",
+        ev.HookOff: "incoming.answer",
         ev.AnswerRequested: "several.answer_ringing",
         ev.KeyPressed: "volume.ringing_key",  # 2/8 the ringer, D answers (several_calls.py)
-        ev.CallFinished: "missed",
-        ev.CallArrived: "busy_reject",
+        ev.CallFinished: "incoming.missed",
+        ev.CallArrived: "incoming.busy",
         ev.StatusChanged: "panel_changed",
     },
     CallState.IN_CALL: {
@@ -107,7 +107,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.TransferStarted: "transfer_flow.away",
         **SECURITY_ROWS,
         ev.PeerWarning: "verification.peer_warning",
-        ev.CallArrived: "busy_reject",
+        ev.CallArrived: "incoming.busy",
         ev.StatusChanged: "panel_changed",
     },
     CallState.TRANSFERRING: {
@@ -118,7 +118,7 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.TransferProgress: "transfer_flow.progress",
         **SECURITY_ROWS,
         ev.PeerWarning: "verification.peer_warning",
-        ev.CallArrived: "busy_reject",
+        ev.CallArrived: "incoming.busy",
         ev.StatusChanged: "panel_changed",
     },
     # No call in the earpiece, one on hold (issue 15): lifting the handset or the swap key brings
@@ -129,14 +129,14 @@ TRANSITIONS: dict[CallState, dict[type[ev.Event], str]] = {
         ev.KeyPressed: "several.held_key",
         ev.SwapRequested: "several.swap",
         ev.AnswerRequested: "several.answer_other",
-        ev.CallArrived: "incoming",
+        ev.CallArrived: "incoming.arrived",
         ev.StatusChanged: "panel_changed",
     },
     CallState.ENDED: {
         ev.HookOn: "put_down",
         ev.HookOff: "lift",
         ev.DialRequested: "dial_now",
-        ev.CallArrived: "incoming",
+        ev.CallArrived: "incoming.arrived",
         ev.StatusChanged: "panel_changed",
     },
 }
