@@ -1,9 +1,11 @@
 """The one asyncio event loop: devices, timers, the control socket and the call layer.
 
 This is the thin layer of the sans-IO design: it owns every timer and device, feeds the phone
-state machine with events and carries out the commands it returns. Device callbacks may come
-from a library thread (gpiozero on a real Pi); they hop onto the loop with
-`call_soon_threadsafe` and nothing else runs off the loop.
+state machine with events and carries out the commands it returns. Two concerns have modules
+of their own that the app owns and starts: `app_inputs.py` (the hook, keypad and handset-audio
+callbacks, which may come from a library thread and hop onto the loop with
+`call_soon_threadsafe`, and the hook/keypad scan) and `app_sound.py` (tones, the ringer,
+volumes, the microphone's mute and the audio tick). Nothing else runs off the loop.
 
 Events are handled one at a time, never re-entrantly: `post` queues; the queue is worked through
 by `_handle_events`, which gives each event to the machine and carries out *all* its commands
@@ -24,14 +26,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from deskphone.app_inputs import DeviceInputs
+from deskphone.app_sound import PhoneSound
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
 from deskphone.config import Config
 from deskphone.control import ControlError, ControlServer
 from deskphone.control_commands import CONTROL_COMMANDS
 from deskphone.devices.audio_reopen import ReopeningAudio
 from deskphone.devices.build import Devices, has_letter_keys
-from deskphone.devices.microphone import MuteableMicrophone, scale_s16
-from deskphone.devices.tones import CurrentTone, ToneGenerator
 from deskphone.phone import events as ev
 from deskphone.phone.machine import MachineSettings, PhoneMachine
 from deskphone.phone_files import (
@@ -48,10 +50,6 @@ from deskphone.state_wait import StateWaiters, WaitTimedOut
 from deskphone.wall_clock import clock_known, clock_text, date_text, seconds_to_next_minute
 
 log = logging.getLogger(__name__)
-
-FRAME_SECONDS = 0.020  # audio frames are 20 ms everywhere
-SCAN_SECONDS = 0.010  # keypad/hook scan tick: well under a human key press (~50 ms)
-REST_POLL_SECONDS = 0.25  # at rest, edges wake the scan; this poll is only a safety net
 
 
 TIMELINE_EVENTS: dict[type, str] = {
@@ -121,12 +119,10 @@ class PhoneApp:
         self.config = config = replace(
             config, dialplan=speed_dials_with_contacts(config.dialplan, self.contacts))
         self.control = ControlServer(control_path, self.handle_control) if control_path else None
-        # The call-progress tone now playing: the audio tick plays it outside calls, the call's
-        # media stream mixes it in during one (it is the call layer's ToneSource).
-        self.tone = CurrentTone(devices.audio.rate)
-        self.microphone = MuteableMicrophone(devices.audio)  # what a call captures from
-        self.volume = VolumeKeeper(data_dir / SETTINGS_FILE)
-        self.microphone.gain = self.volume.gain("earpiece")
+        # Tones, the ringer, volumes and the microphone's mute (app_sound.py); its tone is the
+        # call layer's ToneSource and its microphone what a call captures from.
+        self.sound = PhoneSound(devices, data_dir / SETTINGS_FILE, clock)
+        self.inputs = DeviceInputs(devices, clock)  # hook, keypad, handset audio (app_inputs.py)
         self._inbox: deque[ev.Event] = deque()
         self._handling = False
         self.calls: CallLayer | None = call_layer_factory(self) if call_layer_factory else None
@@ -134,10 +130,6 @@ class PhoneApp:
         self.stopped = asyncio.Event()
         self.screen_listeners: list[Callable[[Any], None]] = []
         self._machine_timer: asyncio.TimerHandle | None = None
-        self._ring_tone: ToneGenerator | None = None
-        self.ringing = False  # the ringer (or the ring through the audio output) is on
-        self._audio_wake = asyncio.Event()
-        self._scan_waiter: asyncio.Future[None] | None = None  # the scan tick's rest wait
         self._call_activity = asyncio.Event()  # set by every event handled (wakes _stats_tick)
         self._ticks: list[asyncio.Task[None]] = []
         self.waiters = StateWaiters(self.state)  # the control socket's `wait KEY=VALUE`
@@ -149,7 +141,7 @@ class PhoneApp:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self._wire_devices()
+        self.inputs.wire(self.post_threadsafe)
         self._run_commands(self.machine.start(self.clock()))
         self.post(self.history.event())  # the missed count and redial's number, from the file
         self.post(self.contacts_event())
@@ -160,13 +152,14 @@ class PhoneApp:
         # calls (the SIP socket is bound, its port known).
         if self.control is not None:
             await self.control.start()
-        self._ticks.append(asyncio.create_task(self._audio_tick(), name="audio-tick"))
+        self._ticks.append(asyncio.create_task(self.sound.run(self._media_active),
+                                               name="audio-tick"))
         self._ticks.append(asyncio.create_task(self._stats_tick(), name="stats-tick"))
         self._ticks.append(asyncio.create_task(self._clock_tick(), name="clock-tick"))
         if self.calls is not None:
             self._ticks.append(asyncio.create_task(self._call_events(), name="call-events"))
-        if self.devices.hook is not None or self.devices.keypad is not None:
-            self._ticks.append(asyncio.create_task(self._scan_tick(), name="scan-tick"))
+        if self.inputs.scanned:
+            self._ticks.append(asyncio.create_task(self.inputs.scan(self.loop), name="scan-tick"))
 
     async def stop(self) -> None:
         for task in self._ticks:
@@ -258,63 +251,6 @@ class PhoneApp:
         assert self.loop is not None
         self.loop.call_soon_threadsafe(self.post, event)
 
-    def _wire_devices(self) -> None:
-        def hook_changed(off_hook: bool) -> None:
-            self.post_threadsafe(ev.HookOff() if off_hook else ev.HookOn())
-
-        def key_pressed(key: str) -> None:
-            self.post_threadsafe(ev.KeyPressed(key))
-
-        def handset_audio(lost: bool) -> None:
-            self.post_threadsafe(ev.HandsetAudioChanged(lost))
-
-        if isinstance(self.devices.audio, ReopeningAudio):  # a handset that can be unplugged
-            self.devices.audio.on_change = handset_audio
-        if self.devices.hook is not None:
-            self.devices.hook.set_emit(hook_changed)
-        if self.devices.keypad is not None:
-            self.devices.keypad.set_emit(key_pressed)
-
-    async def _scan_tick(self) -> None:
-        # Hook and keypad are scanned every 10 ms while anything is happening. At rest the keypad
-        # has every row driven low and the hook has settled: pin edges wake this tick, and a slow
-        # safety poll covers an edge that a driver might miss.
-        keypad, hook = self.devices.keypad, self.devices.hook
-        assert self.loop is not None
-        loop = self.loop
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(self._wake_scan)
-
-        for device in (keypad, hook):
-            if device is not None and hasattr(device, "on_activity"):
-                device.on_activity = wake
-        while True:
-            now = self.clock()
-            if keypad is not None:
-                keypad.scan(now)
-            if hook is not None and hook.get_timer() is not None:
-                hook.poll(now)  # an edge started a debounce; polling settles it
-            resting = (keypad is None or getattr(keypad, "resting", False)) and (
-                hook is None or hook.get_timer() is None)
-            if not resting:
-                await asyncio.sleep(SCAN_SECONDS)
-                continue
-            # A bare future and one loop timer: asyncio.wait_for would wrap the wait in a task
-            # and cancel it at every poll, ~6x the CPU of this per wake-up (issue 19).
-            waiter = self._scan_waiter = loop.create_future()
-            timer = loop.call_later(REST_POLL_SECONDS, _settle, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                self._scan_waiter = None
-
-    def _wake_scan(self) -> None:
-        """A pin edge (from the device's thread, hopped onto the loop): end the rest wait."""
-        if self._scan_waiter is not None:
-            _settle(self._scan_waiter)
-
     # -- commands out --------------------------------------------------------------------------
 
     def _apply(self, commands: list[ev.Command]) -> None:
@@ -333,9 +269,9 @@ class PhoneApp:
             case ev.ShowScreen(screen=screen):
                 self._show(screen)
             case ev.PlayTone(tone=tone):
-                self._play_tone(tone)
+                self.sound.play_tone(tone)
             case ev.Ring(on=on):
-                self._ring(on)
+                self.sound.ring(on)
             case ev.PlaceCall(target=target):
                 self.timeline = {"dialled": self.clock()}
                 if calls is None:
@@ -380,7 +316,7 @@ class PhoneApp:
                 if calls is not None:
                     calls.transfer(target)
             case ev.SetMute(on=on):
-                self.microphone.muted = on
+                self.sound.set_mute(on)
             case ev.RecordCall() | ev.MarkHistorySeen():
                 self.post(self.history.apply(command))
             case ev.ChangeVolume(which=which, step=step):
@@ -392,50 +328,9 @@ class PhoneApp:
         for listener in list(self.screen_listeners):
             listener(screen)
 
-    def _play_tone(self, tone: str | None) -> None:
-        self.tone.play(tone)
-        self._audio_wake.set()
-
-    def _ring(self, on: bool) -> None:
-        self.ringing = on
-        ringer = self.devices.ringer
-        if ringer is not None:  # a GPIO buzzer
-            ringer.start() if on else ringer.stop()
-            return
-        # No buzzer: ring through the audio output, as a handset-only phone must.
-        self._ring_tone = ToneGenerator("ring", self.devices.audio.rate) if on else None
-        self._audio_wake.set()
-
-    def tone_frame(self) -> bytes | None:
-        """The next 20 ms of the current call-progress tone, or None when silent."""
-        return self.tone.next_frame()
-
-    async def _audio_tick(self) -> None:
-        # Outside a call this tick plays tones and rings on the handset; in a call the media
-        # stream owns the handset and mixes tones in (deskphone.calls.audio_path). When there is
-        # nothing to play it sleeps until woken: an idle phone should cost nothing.
-        audio = self.devices.audio
-        silence = bytes(2 * int(audio.rate * FRAME_SECONDS))
-        next_at = self.clock()
-        while True:
-            media = self.calls is not None and self.calls.media_active()
-            if media or (not self.tone.playing and self._ring_tone is None):
-                self._audio_wake.clear()
-                await self._audio_wake.wait()
-                next_at = self.clock()
-                continue
-            audio.capture_frame()  # keep the capture side drained
-            frame = self.tone_frame()
-            gain = self.volume.gain("earpiece")
-            if frame is None and self._ring_tone is not None:
-                frame, gain = self._ring_tone.next_frame(), self.volume.gain("ringer")
-            audio.play_frame(scale_s16(frame, gain) if frame else silence)
-            next_at += FRAME_SECONDS
-            delay = next_at - self.clock()
-            if delay < -0.2:  # we fell far behind (suspended laptop): resynchronise
-                next_at = self.clock()
-                delay = 0
-            await asyncio.sleep(max(0.0, delay))
+    def _media_active(self) -> bool:
+        """Whether a call's media stream owns the handset (the audio tick then sleeps)."""
+        return self.calls is not None and self.calls.media_active()
 
     async def _stats_tick(self) -> None:
         # Once a second in a call, the RTCP figures go to the phone (shown on the stats screen).
@@ -487,9 +382,13 @@ class PhoneApp:
 
     def change_volume(self, which: str, how: str) -> None:
         """A volume key or ctl volume: store it, apply it, show it (`how`: up, down, 0-10)."""
-        level = self.volume.change(which, how)
-        self.microphone.gain = self.volume.gain("earpiece")
+        level = self.sound.change_volume(which, how)
         self.post(ev.VolumeChanged(which, level, MAX_VOLUME))
+
+    @property
+    def volume(self) -> VolumeKeeper:
+        """The stored volume levels (`ctl volume` reports them)."""
+        return self.sound.volume
 
     def contacts_event(self) -> ev.ContactsChanged:
         lan = self.calls.lan_directory() if self.calls is not None else []
@@ -501,8 +400,8 @@ class PhoneApp:
         snapshot = self.machine.snapshot()
         snapshot["extension"] = self.config.identity.extension
         snapshot["status"] = self.machine.idle.status
-        snapshot["tone"] = self.tone.name
-        snapshot["ringing"] = self.ringing
+        snapshot["tone"] = self.sound.tone.name
+        snapshot["ringing"] = self.sound.ringing
         snapshot["timeline"] = dict(self.timeline)
         if isinstance(self.devices.audio, ReopeningAudio):
             snapshot["audio_device"] = self.devices.audio.info()
@@ -537,7 +436,3 @@ def state_now(app: PhoneApp) -> str:
     s = app.state()
     return f"{s['call']} security={s['security']}"
 
-
-def _settle(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 from deskphone.config import FORWARD_MODES, FORWARD_TARGET
 from deskphone.control import ControlError, help_text
 from deskphone.devices.build import Devices
-from deskphone.devices.microphone import MuteableMicrophone
 from deskphone.phone import events as ev
 from deskphone.phone.machine import PhoneMachine
 from deskphone.phone_files import MAX_VOLUME, VOLUMES, HistoryKeeper, VolumeKeeper
@@ -30,8 +29,9 @@ class ControlledPhone(Protocol):
     machine: PhoneMachine
     devices: Devices
     history: HistoryKeeper
-    volume: VolumeKeeper
-    microphone: MuteableMicrophone
+
+    @property
+    def volume(self) -> VolumeKeeper: ...
 
     def contacts_event(self) -> ev.ContactsChanged: ...
     def change_volume(self, which: str, how: str) -> None: ...

@@ -36,8 +36,8 @@ def run_phone(config: Config, *, data_dir: Path, control_path: Path, terminal: b
 
 def call_layer_factory(data_dir: Path) -> Callable[[PhoneApp], CallLayer]:
     """The call layer for an app: the handset, the app's tone source and clock, nothing more."""
-    return lambda app: CallManager(app.config, data_dir, audio=app.microphone,
-                                   tones=app.tone, clock=app.clock)
+    return lambda app: CallManager(app.config, data_dir, audio=app.sound.microphone,
+                                   tones=app.sound.tone, clock=app.clock)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

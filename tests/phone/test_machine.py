@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from deskphone.phone import events as ev
+from deskphone.phone.call_quality import CallQuality
 from deskphone.phone.dialing import Dialing
 from deskphone.phone.forwarding import CallForwarding
 from deskphone.phone.hook_flash import HookFlash
+from deskphone.phone.incoming_calls import IncomingCalls
 from deskphone.phone.machine import TRANSITIONS, CallState, MachineSettings, PhoneMachine, Security
 from deskphone.phone.screens import (
     CallingScreen,
@@ -23,6 +25,7 @@ from deskphone.phone.screens import (
 )
 from deskphone.phone.several_calls import SeveralCalls
 from deskphone.phone.transfer_flow import TransferFlow
+from deskphone.phone.verification import SasVerification
 from deskphone.phone.volume_keys import VolumeKeys
 
 
@@ -312,7 +315,8 @@ def test_every_table_row_names_a_real_handler() -> None:
             part, _, method = name.rpartition(".")  # "several.swap": the machine's part's
             owner = {"": PhoneMachine, "several": SeveralCalls, "transfer_flow": TransferFlow,
                      "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding,
-                     "flash": HookFlash}[part]
+                     "flash": HookFlash, "verification": SasVerification,
+                     "quality": CallQuality, "incoming": IncomingCalls}[part]
             handler = getattr(owner, method if part else f"_{name}", None)
             assert callable(handler), (state, event_type, name)
 

@@ -29,8 +29,10 @@ clock) and `history_view.py` (the call being noted) are objects the machine owns
 to; `other_calls.py` keeps the waiting and held calls, each with its own security. The call
 state changes only through the handlers `TRANSITIONS` names: here, and those of the machine's
 parts (`PARTS`: `several_calls.py` call waiting and swap, `transfer_flow.py` blind transfer,
-`dialing.py` the dialling keys), owned objects that see the machine only as `CallHost`
-(call_host.py), its public call state and helpers.
+`dialing.py` the dialling keys, `verification.py` the SAS compared and ZRTP's outcome,
+`call_quality.py` the call-quality screen, `incoming_calls.py` a call that arrives, and the
+others `PARTS` lists), owned objects that see the machine only as `CallHost` (call_host.py),
+its public call state and helpers.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from deskphone.phone import events as ev
+from deskphone.phone.call_quality import CallQuality
 from deskphone.phone.call_security import CallSecurity
 from deskphone.phone.call_view import CallView, call_screen
 from deskphone.phone.dialing import Dialing
@@ -45,6 +48,7 @@ from deskphone.phone.forwarding import CallForwarding
 from deskphone.phone.history_view import MUTE_KEY, CallTracker
 from deskphone.phone.hook_flash import HookFlash
 from deskphone.phone.idle_panel import IdlePanel
+from deskphone.phone.incoming_calls import IncomingCalls
 from deskphone.phone.other_calls import OtherCalls
 from deskphone.phone.screens import (
     CallingScreen,
@@ -52,7 +56,6 @@ from deskphone.phone.screens import (
     ErrorScreen,
     InCallScreen,
     OffHookScreen,
-    RingingScreen,
 )
 from deskphone.phone.settings import MachineSettings
 from deskphone.phone.several_calls import SeveralCalls
@@ -60,6 +63,7 @@ from deskphone.phone.snapshot import snapshot_of
 from deskphone.phone.transfer import BlindTransfer, SetAsideCall
 from deskphone.phone.transfer_flow import TransferFlow
 from deskphone.phone.transitions import TRANSITIONS, bind_handlers
+from deskphone.phone.verification import SasVerification
 from deskphone.phone.vocabulary import (
     ATTACK_DETAIL,
     CONFERENCE_KEY,
@@ -112,14 +116,15 @@ class PhoneMachine:
         self.last_dtmf = ""
         self.answered_at: float | None = None
         self.transfer = BlindTransfer()
-        self.show_stats = False  # the call-quality screen instead of the call screen
-        self.stats: ev.CallStats | None = None
+        self.quality = CallQuality(self)  # the call-quality screen and its latest figures
+        self.verification = SasVerification(self, self.quality)  # the SAS compared, ZRTP's word
         self.idle = IdlePanel(settings)  # status, history, contacts, DND, clock between calls
         self.tracker = CallTracker()
         self.muted = False  # the microphone, in this call
         self.handset_lost = False  # the handset's audio device has vanished (unplugged)
         self.pending: Commands = []  # what a handler's _reset_call recorded, sent after it
         self.forward = CallForwarding(self)  # always / busy / no answer, by 302
+        self.incoming = IncomingCalls(self, self.forward)  # ring, busy, DND, answer, missed
         self.screen: object = self.idle_screen()
         self.ignored = 0
         self._timer: float | None = None
@@ -179,12 +184,7 @@ class PhoneMachine:
         if kind == "forward" and self.state is CallState.RINGING:
             return self.forward.no_answer()
         if kind == "ring_timeout" and self.state is CallState.RINGING:
-            call_id, caller = self.incoming_call_id or "", self.peer
-            commands = [ev.RejectCall(call_id, 480), *self.several.go_idle_or_held()]
-            if caller and self.state is CallState.IDLE:
-                self.idle.status = f"Missed: {caller}"
-                commands.append(self.show(self.idle_screen()))
-            return commands
+            return self.incoming.gave_up()
         if kind in ("flash", "recall") and self.state is CallState.IN_CALL:
             return self.flash.timer(kind)
         if kind == "refresh" and self.state in IN_CALL_STATES:
@@ -253,8 +253,7 @@ class PhoneMachine:
         self.answered_at = None
         self.transfer.clear()
         self.flash.clear()
-        self.show_stats = False
-        self.stats = None
+        self.quality.clear()
         self.clear_timer()
 
     def go_idle(self) -> Commands:
@@ -266,8 +265,8 @@ class PhoneMachine:
         return call_screen(CallView(
             state=self.state, security=self.security, peer=self.peer or "", sas=self.sas,
             peer_warning=self.call_security.peer_warning,
-            transfer_target=self.transfer.target or "", show_stats=self.show_stats,
-            stats=self.stats, not_secure_reason=self.call_security.not_secure_reason,
+            transfer_target=self.transfer.target or "", show_stats=self.quality.shown,
+            stats=self.quality.latest, not_secure_reason=self.call_security.not_secure_reason,
             possible_attack=self.call_security.possible_attack,
             answered_at=self.answered_at, now=self.now, held=self.held, dtmf=self.last_dtmf,
             post_quantum=self.call_security.post_quantum,
@@ -327,67 +326,9 @@ class PhoneMachine:
         self.reset_call()
         return self.place(event.target)
 
-    def _busy_reject(self, event: ev.CallArrived) -> Commands:
-        # One call at a time: a second caller hears busy (RFC 3261 §21.4.7, 486 Busy Here).
-        return self.forward.arrived(event, busy=True) or [
-            ev.RejectCall(event.call_id, 486), self.idle.history.missed_now(event, self.now)]
-
-    def _incoming(self, event: ev.CallArrived) -> Commands:
-        if forwarded := self.forward.arrived(event, busy=self.off_hook):
-            return forwarded
-        if self.off_hook:
-            return self._busy_reject(event)
-        if self.idle.dnd:
-            return self.dnd_reject(event)
-        return self.ring_for(event, self.now)
-
-    def dnd_reject(self, event: ev.CallArrived) -> Commands:
-        # Do not disturb: turned away without ringing ([phone] dnd_code), noted as missed.
-        return [ev.RejectCall(event.call_id, self.settings.dnd_code),
-                self.idle.history.missed_now(event, self.now)]
-
-    def ring_for(self, event: ev.CallArrived, since: float) -> Commands:
-        self.reset_call()
-        self.state = CallState.RINGING
-        self.incoming_call_id = event.call_id
-        # The person's own contacts (or the LAN's name) before whatever the From header claims.
-        known = self.idle.contacts.lookup(event.caller)
-        name = known.name if known is not None else event.display_name
-        self.peer = name or event.caller
-        self.tracker.begin("incoming", event.caller, name or "", since)
-        give_up = since + self.settings.ring_seconds
-        forward_at = self.forward.ring_deadline(since)  # no answer: on to the target
-        if forward_at is not None and forward_at < give_up:
-            self.set_timer("forward", forward_at)
-        else:
-            self.set_timer("ring_timeout", give_up)
-        return [ev.PlayTone(None), ev.Ring(True),
-                self.show(RingingScreen(caller=event.caller, display_name=name,
-                                         mark=known.mark if known is not None else ""))]
-
     def calls(self) -> list[dict[str, object]]:
         """Every call: the one in the earpiece (or ringing), then the waiting and held ones."""
         return self.several.calls()
-
-    def _answer(self, _: ev.Event) -> Commands:
-        return self.answer_incoming()
-
-    def answer_incoming(self) -> Commands:
-        call_id = self.call_id = self.incoming_call_id or ""
-        self.state = CallState.IN_CALL
-        self.answered_at = self.now
-        self.tracker.answered(self.now)
-        self.set_timer("refresh", self.now + 1.0)
-        return [ev.Ring(False), ev.AnswerCall(call_id), *self.refresh_call_screen()]
-
-    def _missed(self, event: ev.CallFinished) -> Commands:
-        caller = self.peer
-        commands = self.several.go_idle_or_held()
-        if caller and self.state is CallState.IDLE and event.reason in (
-                "cancelled", "remote_hangup", "timeout"):
-            self.idle.status = f"Missed: {caller}"
-            commands.append(self.show(self.idle_screen()))
-        return commands
 
     def _hang_up(self, _: ev.HookOn) -> Commands:
         return self.hang_up_now()
@@ -429,11 +370,8 @@ class PhoneMachine:
     def _in_call_key(self, event: ev.KeyPressed) -> Commands:
         if self.flash.recall:  # the key after a hook flash is an R code
             return self.flash.code(event)
-        if self.call_security.awaiting_comparison():  # '#': it matches, '*': it does not
-            if event.key == "#":
-                return self._confirm(event)
-            if event.key == "*":
-                return self._reject_sas(event)
+        if (verdict := self.verification.key(event)) is not None:  # '#' matches, '*' not
+            return verdict
         held_back, consumed = self.volume.in_call_key(event.key, self.now)  # *2 / *8
         if consumed:
             return held_back
@@ -441,9 +379,9 @@ class PhoneMachine:
 
     def _call_key(self, event: ev.KeyPressed) -> Commands:
         if event.key == STATS_KEY:
-            return self._toggle_stats(event)
+            return self.quality.toggle(event)
         if event.key == REVERIFY_KEY:
-            return self._reverify(event)
+            return self.verification.reverify(event)
         if event.key == CONFERENCE_KEY and self.others.held() is not None:
             return self.several.conference(event)
         if event.key == SWAP_KEY and self.others:  # D: swap / answer the waiting call
@@ -458,42 +396,6 @@ class PhoneMachine:
             self.transfer.open()
             return self.refresh_call_screen()
         return [ev.SendDtmf(event.key)]
-
-    def _reverify(self, _: ev.Event) -> Commands:
-        commands = self.call_security.reverify()
-        if commands is None:
-            return []
-        self.show_stats = False
-        return [*commands, *self.refresh_call_screen()]
-
-    def _toggle_stats(self, _: ev.Event) -> Commands:
-        self.show_stats = not self.show_stats
-        return self.refresh_call_screen()
-
-    def _call_stats(self, event: ev.CallStats) -> Commands:
-        self.stats = event
-        return self.refresh_call_screen(only_if_changed=True) if self.show_stats else []
-
-    def _peer_warning(self, event: ev.PeerWarning) -> Commands:
-        commands = self.call_security.warn(event.kind)
-        if commands is None:
-            self.ignored += 1
-            return []
-        if commands or self.state in IN_CALL_STATES:
-            return [*commands, *self.refresh_call_screen()]
-        return []
-
-    def _security_changed(self, commands: Commands | None) -> Commands:
-        return [] if commands is None else [*commands, *self.refresh_call_screen()]
-
-    def _confirm(self, _: ev.Event) -> Commands:
-        return self._security_changed(self.call_security.confirm())
-
-    def _reject_sas(self, _: ev.Event) -> Commands:
-        return self._security_changed(self.call_security.reject())
-
-    def _zrtp_outcome(self, event: ev.Event) -> Commands:
-        return self._security_changed(self.call_security.on_event(event))
 
     def _dtmf(self, event: ev.DtmfReceived) -> Commands:
         self.last_dtmf = (self.last_dtmf + event.key)[-12:]
@@ -531,5 +433,6 @@ class PhoneMachine:
 # The objects the machine owns whose handlers are rows of the table ("several.swap").
 PARTS: dict[str, type] = {"several": SeveralCalls, "transfer_flow": TransferFlow,
                           "dialing": Dialing, "volume": VolumeKeys, "forward": CallForwarding,
-                          "flash": HookFlash}
+                          "flash": HookFlash, "verification": SasVerification,
+                          "quality": CallQuality, "incoming": IncomingCalls}
 _HANDLERS = bind_handlers(PhoneMachine, PARTS)

@@ -84,7 +84,7 @@ class SeveralCalls:
         waiting, held = self.m.others.waiting(), self.m.others.held()
         if waiting is not None:
             self.m.others.take(waiting.call_id)
-            return self.m.ring_for(ev.CallArrived(waiting.call_id, waiting.caller,
+            return self.m.incoming.ring_for(ev.CallArrived(waiting.call_id, waiting.caller,
                                                  waiting.display_name), waiting.since)
         if held is None:
             return self.m.go_idle()
@@ -95,7 +95,7 @@ class SeveralCalls:
 
     def call_waiting(self, event: ev.CallArrived) -> Commands:
         if self.m.idle.dnd:  # the one do not disturb: no second caller waits either
-            return self.m.dnd_reject(event)
+            return self.m.incoming.dnd_reject(event)
         self.m.others.add_waiting(event, self.m.now)
         # In the earpiece, not the ringer: the person is on the phone (ITU-T E.182 §5).
         return [ev.PlayTone("call_waiting"), *self.m.refresh_call_screen()]
@@ -147,11 +147,13 @@ class SeveralCalls:
         if event.call_id != self.m.incoming_call_id:
             self.m.ignored += 1
             return []
-        return self.m.answer_incoming()
+        return self.m.incoming.answer_incoming()
 
     def ringing_key(self, event: ev.KeyPressed) -> Commands:
         # Handset already up (the call before it ended): the swap key answers.
-        return self.m.answer_incoming() if event.key == SWAP_KEY and self.m.off_hook else []
+        if event.key == SWAP_KEY and self.m.off_hook:
+            return self.m.incoming.answer_incoming()
+        return []
 
     def remind(self, _: ev.HookOn) -> Commands:
         return [ev.Ring(True), self.m.show(self._held_screen())]

@@ -20,7 +20,7 @@ def snapshot_of(m: Any) -> dict[str, object]:
         "digits": m.digits,
         "held": m.held,
         "dtmf": m.last_dtmf,
-        "stats_shown": m.show_stats,
+        "stats_shown": m.quality.shown,
         "screen": "\n".join(lines),
         "peer_warning": m.call_security.peer_warning,
         "possible_attack": m.call_security.possible_attack,
