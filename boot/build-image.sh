@@ -22,14 +22,20 @@
 #   2. wheelhouse: arm64 wheels of the firmware's pinned dependencies (firmware/pyproject.toml
 #      plus boot/requirements-pi.txt), the firmware wheel itself; pyalsaaudio has no arm64
 #      wheel and is compiled once inside the image, then cached in OUT/wheelhouse;
-#   3. rootfs: mmdebstrap (bookworm, main + non-free-firmware): systemd, linux-image-arm64,
-#      raspi-firmware, firmware-brcm80211, wpasupplicant, python3-venv; boot/rootfs overlay
+#   3. rootfs: mmdebstrap (bookworm, main + non-free-firmware, merged /usr without usrmerge):
+#      systemd, linux-image-arm64, raspi-firmware, firmware-brcm80211, wpasupplicant,
+#      python3-venv, with boot/image/dpkg-excludes.cfg's path filters (docs, translations,
+#      kernel modules, device trees and firmware the Pi does not need); boot/rootfs overlay
 #      (udev rules, sysusers, config.txt additions, fstab); the firmware venv in
-#      /opt/deskphone/venv; deskphone.service and deskphone-firstboot.service enabled;
+#      /opt/deskphone/venv (C extensions without debug sections, no pip); deskphone.service
+#      and deskphone-firstboot.service enabled;
 #   4. partitions without loop devices or mounts: mkfs.vfat + mcopy (RASPIFIRM),
-#      mke2fs -d (RASPIROOT), genimage assembles the MBR image.
+#      mke2fs -d (RASPIROOT), genimage assembles the MBR image;
+#   5. size: boot/image_size.py prints what takes the space and fails the build over its
+#      budget or when excluded files are back (boot/README.md, "What takes the space").
 # Outputs in OUT (default out/image): deskphone.img, deskphone.img.xz and its .sha256 (unless
-# --no-xz), plus vmlinuz, initrd.img and rootfs.ext4 for boot/image-test.sh. Nothing is
+# --no-xz), size-report.json, plus vmlinuz, initrd.img and rootfs.ext4 for
+# boot/image-test.sh. Nothing is
 # written outside OUT (and the --cache DIR) except mmdebstrap's temporary files.
 set -euo pipefail
 
@@ -47,7 +53,7 @@ FROM_WORKTREE=0
 CACHE=""
 XZ=1
 
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT="$(realpath -m "$2")"; shift 2 ;;
@@ -210,7 +216,7 @@ PACKAGES=(
     linux-image-arm64 initramfs-tools raspi-firmware firmware-brcm80211
     iproute2 wpasupplicant wireless-regdb ca-certificates fake-hwclock
     e2fsprogs dosfstools fdisk openssh-server
-    python3 python3-venv libasound2 alsa-utils i2c-tools
+    python3 python3-venv libasound2 alsa-utils
 )
 # Installed for the build, purged at its end: binutils strips the debug sections of the venv's
 # shared objects (customize.sh); the compiler only when pyalsaaudio has no wheel yet.
@@ -327,5 +333,5 @@ size_args=(--image "$OUT/deskphone.img" --bootfs "$BOOTDIR" --root-mib "$ROOT_MI
            --report "$OUT/size-report.json")
 [ "$XZ" -eq 0 ] || size_args+=(--xz "$OUT/deskphone.img.xz")
 python3 "$HERE/image_size.py" "$ROOTFS" "${size_args[@]}" \
-    || die "the image is bigger than it should be (see image-size: FAIL above)"
+    || die "the image breaks its size rules (see image-size: FAIL above)"
 step "done in $(( $(date +%s) - START )) s; flash with: make flash DEVICE=/dev/sdX"
