@@ -22,14 +22,20 @@
 #   2. wheelhouse: arm64 wheels of the firmware's pinned dependencies (firmware/pyproject.toml
 #      plus boot/requirements-pi.txt), the firmware wheel itself; pyalsaaudio has no arm64
 #      wheel and is compiled once inside the image, then cached in OUT/wheelhouse;
-#   3. rootfs: mmdebstrap (bookworm, main + non-free-firmware): systemd, linux-image-arm64,
-#      raspi-firmware, firmware-brcm80211, wpasupplicant, python3-venv; boot/rootfs overlay
+#   3. rootfs: mmdebstrap (bookworm, main + non-free-firmware, merged /usr without usrmerge):
+#      systemd, linux-image-arm64, raspi-firmware, firmware-brcm80211, wpasupplicant,
+#      python3-venv, with boot/image/dpkg-excludes.cfg's path filters (docs, translations,
+#      kernel modules, device trees and firmware the Pi does not need); boot/rootfs overlay
 #      (udev rules, sysusers, config.txt additions, fstab); the firmware venv in
-#      /opt/deskphone/venv; deskphone.service and deskphone-firstboot.service enabled;
+#      /opt/deskphone/venv (C extensions without debug sections, no pip); deskphone.service
+#      and deskphone-firstboot.service enabled;
 #   4. partitions without loop devices or mounts: mkfs.vfat + mcopy (RASPIFIRM),
-#      mke2fs -d (RASPIROOT), genimage assembles the MBR image.
+#      mke2fs -d (RASPIROOT), genimage assembles the MBR image;
+#   5. size: boot/image_size.py prints what takes the space and fails the build over its
+#      budget or when excluded files are back (boot/README.md, "What takes the space").
 # Outputs in OUT (default out/image): deskphone.img, deskphone.img.xz and its .sha256 (unless
-# --no-xz), plus vmlinuz, initrd.img and rootfs.ext4 for boot/image-test.sh. Nothing is
+# --no-xz), size-report.json, plus vmlinuz, initrd.img and rootfs.ext4 for
+# boot/image-test.sh. Nothing is
 # written outside OUT (and the --cache DIR) except mmdebstrap's temporary files.
 set -euo pipefail
 
@@ -47,7 +53,7 @@ FROM_WORKTREE=0
 CACHE=""
 XZ=1
 
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT="$(realpath -m "$2")"; shift 2 ;;
@@ -131,8 +137,9 @@ if [ -n "$CACHE" ] && [ "$REUSE_ROOTFS" -eq 0 ]; then
     # Everything mmdebstrap and customize.sh put into the rootfs; finish.sh and the firmware
     # are applied again on every build, so they are not part of the key.
     key="$( {
-        sed -n '/^PACKAGES=(/,/^fi$/p' "$0"
+        sed -n '/^PACKAGES=(/,/mmdebstrap failed/p' "$0"
         cat "$HERE/image/customize.sh" "$HERE/rootfs/etc/default/raspi-firmware-custom" \
+            "$HERE/image/dpkg-excludes.cfg" \
             "$WORK/requirements.txt" "$HERE/constraints-arm64.txt"
         (cd "$HERE/rootfs" && find . | LC_ALL=C sort)
         echo "$MIRROR $SECURITY_MIRROR $SUITE $(date -u +%G-W%V)"
@@ -185,8 +192,13 @@ if [ "$REUSE_ROOTFS" -eq 1 ]; then
     cp "$WHEELS"/* "$HERE/requirements-pi.txt" "$HERE/constraints-arm64.txt" \
         "$ROOTFS/tmp/deskphone-wheelhouse/"
     firmware_wheel="$(cd "$WHEELS" && ls deskphone-*.whl)"
-    VPIP=(chroot "$ROOTFS" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
-          /opt/deskphone/venv/bin/python3 -m pip --disable-pip-version-check --no-cache-dir)
+    VPY=(chroot "$ROOTFS" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+         /opt/deskphone/venv/bin/python3)
+    VPIP=("${VPY[@]}" -m pip --disable-pip-version-check --no-cache-dir)
+    # finish.sh takes pip out of the image; Debian's own wheel of it (python3-pip-whl) puts it
+    # back for this install, offline.
+    "${VPY[@]}" -c 'import pip' 2>/dev/null || "${VPY[@]}" -m ensurepip >/dev/null \
+        || die "could not bootstrap pip in the reused venv (python3 -m ensurepip)"
     "${VPIP[@]}" install -q --no-index --find-links /tmp/deskphone-wheelhouse \
         "/tmp/deskphone-wheelhouse/$firmware_wheel" \
         -r /tmp/deskphone-wheelhouse/requirements-pi.txt \
@@ -204,11 +216,13 @@ PACKAGES=(
     linux-image-arm64 initramfs-tools raspi-firmware firmware-brcm80211
     iproute2 wpasupplicant wireless-regdb ca-certificates fake-hwclock
     e2fsprogs dosfstools fdisk openssh-server
-    python3 python3-venv libasound2 alsa-utils i2c-tools
+    python3 python3-venv libasound2 alsa-utils
 )
-BUILD_ONLY=()
+# Installed for the build, purged at its end: binutils strips the debug sections of the venv's
+# shared objects (customize.sh); the compiler only when pyalsaaudio has no wheel yet.
+BUILD_ONLY=(binutils)
 if [ -z "$ALSA_WHEEL" ]; then
-    BUILD_ONLY=(gcc libc6-dev python3-dev libasound2-dev)
+    BUILD_ONLY+=(gcc libc6-dev python3-dev libasound2-dev)
 fi
 include="$(IFS=,; echo "${PACKAGES[*]}${BUILD_ONLY:+,}${BUILD_ONLY[*]:-}")"
 step "rootfs: mmdebstrap $SUITE arm64 into $ROOTFS (${#PACKAGES[@]} packages + dependencies; \
@@ -218,8 +232,8 @@ export DESKPHONE_BUILD_ONLY="${BUILD_ONLY[*]:-}"
 mmdebstrap --mode=root --architectures=arm64 --variant=minbase \
     --include="$include" \
     --aptopt='APT::Install-Recommends "false"' \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt="$HERE/image/dpkg-excludes.cfg" \
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --setup-hook='mkdir -p "$1/boot/firmware" "$1/etc/default"' \
     --setup-hook='cp "$DESKPHONE_HERE/rootfs/etc/default/raspi-firmware-custom" "$1/etc/default/"' \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs' \
@@ -264,10 +278,16 @@ mkfs.vfat -C -n RASPIFIRM -F 32 "$WORK/boot.vfat" $((BOOT_MIB * 1024)) >/dev/nul
 MTOOLS_SKIP_CHECK=1 mcopy -s -i "$WORK/boot.vfat" "$BOOTDIR"/* ::/
 used_mib=$(( $(du -sx --block-size=1M "$ROOTFS" | cut -f1) ))
 # Small: the image is written to every card whole, and deskphone-growroot.service gives the
-# root file system the rest of the card on the first boot.
-[ -n "$ROOT_MIB" ] || ROOT_MIB=$(( used_mib * 115 / 100 + 128 ))
+# root file system the rest of the card on the first boot, before anything else writes to
+# it. What ext4 needs beyond the files: the journal (16 MiB at this size), inode tables and
+# bitmaps (~2 %), and room for what the first boot writes before growroot (journal in /run,
+# host keys, first-boot results: well under 1 MiB); 5 % + 64 MiB covers it.
+[ -n "$ROOT_MIB" ] || ROOT_MIB=$(( used_mib * 105 / 100 + 64 ))
+# Inodes for the files there are and as many again for what the phone adds; a fixed ratio
+# (mke2fs's 16 KiB a file) would leave a small file system short of them.
+inodes=$(( $(find "$ROOTFS" -xdev | wc -l) * 2 ))
 rm -f "$OUT/rootfs.ext4"
-mke2fs -q -t ext4 -L RASPIROOT -E root_owner=0:0 -d "$ROOTFS" "$OUT/rootfs.ext4" "${ROOT_MIB}M" \
+mke2fs -q -t ext4 -L RASPIROOT -N "$inodes" -E root_owner=0:0 -d "$ROOTFS" "$OUT/rootfs.ext4" "${ROOT_MIB}M" \
     || die "mke2fs could not populate a ${ROOT_MIB} MiB ext4 from $ROOTFS (used ${used_mib} MiB)"
 cp "$WORK/boot.vfat" "$OUT/boot.vfat"
 cat > "$WORK/genimage.cfg" <<EOF
@@ -297,16 +317,21 @@ step "image: $OUT/deskphone.img ($(du -h --apparent-size "$OUT/deskphone.img" | 
 kernel $KVER, root ${ROOT_MIB} MiB with ${used_mib} MiB used)"
 # The rootfs stays in OUT/work for --reuse-rootfs; the temporary pieces go.
 rm -rf "$WORK/genimage-tmp" "$WORK/empty-root" "$WORK/boot.vfat" "$WORK/src"
-step "size: what the ${used_mib} MiB of the root file system are (MiB):"
-du -xm --max-depth=3 "$ROOTFS" 2>/dev/null | sort -rn | sed -n '2,13p' \
-    | sed "s|$ROOTFS||; s|^|    |"
+rm -f "$OUT/deskphone.img.xz" "$OUT/deskphone.img.xz.sha256"
 if [ "$XZ" -eq 1 ]; then
     step "xz: compressing deskphone.img (xz -3 on all cores)"
-    rm -f "$OUT/deskphone.img.xz" "$OUT/deskphone.img.xz.sha256"
     xz -3 -T0 -k -c "$OUT/deskphone.img" > "$OUT/deskphone.img.xz.tmp" \
         && mv "$OUT/deskphone.img.xz.tmp" "$OUT/deskphone.img.xz" || die "xz failed"
     (cd "$OUT" && sha256sum deskphone.img.xz > deskphone.img.xz.sha256)
     step "image: $OUT/deskphone.img.xz ($(du -m "$OUT/deskphone.img.xz" | cut -f1) MiB), \
 sha256 $(cut -c1-16 "$OUT/deskphone.img.xz.sha256")... in deskphone.img.xz.sha256"
 fi
+# What takes the space, as a table and as OUT/size-report.json; over the budget, or with
+# docs, foreign modules or apt caches back in the tree, the build fails (boot/image_size.py).
+step "size: the root file system by area, package and venv package; checks against the budget"
+size_args=(--image "$OUT/deskphone.img" --bootfs "$BOOTDIR" --root-mib "$ROOT_MIB"
+           --report "$OUT/size-report.json")
+[ "$XZ" -eq 0 ] || size_args+=(--xz "$OUT/deskphone.img.xz")
+python3 "$HERE/image_size.py" "$ROOTFS" "${size_args[@]}" \
+    || die "the image breaks its size rules (see image-size: FAIL above)"
 step "done in $(( $(date +%s) - START )) s; flash with: make flash DEVICE=/dev/sdX"

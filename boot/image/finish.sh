@@ -22,6 +22,18 @@ done
     install -m 0644 "$HERE/rootfs/$f" "$ROOT/$f"
 done
 
+# After every pip install (a full build or a reused rootfs): pip and setuptools only install
+# (build-image.sh --reuse-rootfs bootstraps pip again with ensurepip), and test suites that
+# wheels carry are never run on the phone. Bytecode stays: pip compiled it at install, and
+# deskphone.service's read-only /opt could not cache it, so without it every start would
+# compile every module again.
+say "venv: without pip, setuptools and packages' tests/ (bytecode compiled at install stays)"
+if in_root /opt/deskphone/venv/bin/python3 -c 'import pip' 2>/dev/null; then
+    in_root /opt/deskphone/venv/bin/python3 -m pip uninstall -y -q pip setuptools
+fi
+find "$ROOT/opt/deskphone/venv/lib" -depth -type d -name tests -path '*/site-packages/*' \
+    -exec rm -rf {} +
+
 say "users: systemd-sysusers (deskphone in gpio, i2c, audio)"
 in_root systemd-sysusers
 
