@@ -44,6 +44,7 @@ Key = tuple[str, str, str]
 # Calls whose far end we have reason to know: it answered our INVITE path or we answered its
 # INVITE (a dialog is up). A stranger's INVITE that is only ringing makes nobody known.
 _DIALOG_STATES = (SipCallState.ANSWERED, SipCallState.CONFIRMED)
+DIALOG_PEERS_TTL = 0.05  # seconds the set of dialog peers is reused (see _dialog_peers)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class ServerAdmission:
         self._known: dict[str, frozenset[str]] = {}  # group ("registrars", "lan") -> hosts
         self._holders: dict[Key, _Holder] = {}
         self._per_source: dict[str, int] = {}
+        self._peers: frozenset[str] = frozenset()
+        self._peers_at: float | None = None
         self.known_open = 0  # server transactions held by known sources in their reserve
         self.strangers_open = 0  # ... and by everybody else (per source: _per_source)
 
@@ -70,22 +73,30 @@ class ServerAdmission:
         that is not an address never matches a datagram's source, so resolve it first)."""
         self._known[group] = frozenset(h.lower() for h in hosts if h)
 
-    def known_hosts(self) -> set[str]:
-        hosts = set().union(*self._known.values()) if self._known else set()
-        return hosts | self._dialog_peers()
+    def known_hosts(self, now: float) -> set[str]:
+        return set().union(*self._known.values(), self._dialog_peers(now))
 
-    def is_known(self, host: str) -> bool:
+    def is_known(self, host: str, now: float) -> bool:
+        """Is `host` (a datagram's source IP) a source the phone has reason to know?"""
         host = host.lower()
         if any(host in group for group in self._known.values()):
             return True
-        return host in self._dialog_peers()
+        return host in self._dialog_peers(now)
 
-    def _dialog_peers(self) -> set[str]:
-        return {call.addr[0].lower() for call in self._call_table.calls.values()
-                if not call.ended and (call.state in _DIALOG_STATES or call.role == "uac")}
+    def _dialog_peers(self, now: float) -> frozenset[str]:
+        # Asked per datagram under a flood (the transport's queue too): computed at most every
+        # DIALOG_PEERS_TTL. A dialog a few ms old may count as a stranger's that long (its
+        # requests then get the strangers' share, no worse than before it was up); one just
+        # ended may count as known that long.
+        if self._peers_at is None or not 0 <= now - self._peers_at < DIALOG_PEERS_TTL:
+            self._peers = frozenset(
+                call.addr[0].lower() for call in self._call_table.calls.values()
+                if not call.ended and (call.state in _DIALOG_STATES or call.role == "uac"))
+            self._peers_at = now
+        return self._peers
 
     # -- the decision --------------------------------------------------------------------------
-    def admit(self, key: Key, host: str) -> bool:
+    def admit(self, key: Key, host: str, now: float) -> bool:
         """May a new out-of-dialog request from `host` open a server transaction (`key`)?
         If so it is counted until `released(key)`; if not, it gets a stateless answer."""
         config = self._config()
@@ -94,7 +105,7 @@ class ServerAdmission:
                          and self._per_source.get(host, 0)
                          < config.max_server_transactions_per_source)
         known = False
-        if self.known_open < config.known_server_transactions and self.is_known(host):
+        if self.known_open < config.known_server_transactions and self.is_known(host, now):
             known = True  # the reserve first: a known source leaves the strangers' share alone
         elif not stranger_room:
             return False

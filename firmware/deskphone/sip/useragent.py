@@ -336,7 +336,7 @@ class UserAgent:
             existing.receive_request(request, now)
             self.stats.retransmissions_absorbed += request.method != "ACK"
             return
-        if self._overloaded(request, addr):
+        if self._overloaded(request, addr, now):
             if request.method in ("ACK", "CANCEL"):
                 self.stats.overload_dropped += 1  # §8.2.7: a stateless UAS ignores both
             else:
@@ -354,13 +354,13 @@ class UserAgent:
         except _BAD_INPUT as error:
             self._refuse_unparsable(request, transaction, error, now)
 
-    def _overloaded(self, request: SipRequest, addr: Addr) -> bool:
+    def _overloaded(self, request: SipRequest, addr: Addr, now: float) -> bool:
         """No room for this source (admission.py), of no call we have (stateless.py)."""
         if request.call_id in self.calls:
             return False  # the call that is up, its BYE, re-INVITE and ACKs stay stateful
         if request.method in ("ACK", "CANCEL"):  # §8.2.7: ignored by a stateless UAS
             return self.table.server_count >= self.config.max_server_transactions
-        return not self.admission.admit(transaction_key(request), addr[0])
+        return not self.admission.admit(transaction_key(request), addr[0], now)
 
     def _refuse_unparsable(
         self, request: SipRequest, transaction: ServerTransaction, error: Exception, now: float
