@@ -181,6 +181,10 @@ class SipEndpoint:
             return (self.ua.config.local_host, self.ua.config.local_port)
         return (sockname[0], sockname[1])
 
+    def resolved(self, host: str) -> str:
+        """The address `host` was last resolved to for sending (`host` itself until then)."""
+        return self._resolved.get(host, host)
+
     def command(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a UA command (e.g. `ep.command(ua.invite, target, sdp)`) with `now` and flush."""
         result = method(*args, now=self.now(), **kwargs)
