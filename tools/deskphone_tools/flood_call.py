@@ -87,11 +87,13 @@ class FloodedCall:
 
     @classmethod
     def start(cls, root: Path, seconds_of_tone: float = 120.0, *, extra_a: str = "",
-              extra_b: str = "") -> FloodedCall:
-        """B, then A with speed dial 1 = B; `extra_*`: more config tables for each."""
+              extra_b: str = "", discovery: bool = False) -> FloodedCall:
+        """B, then A with speed dial 1 = B; `extra_*`: more config tables for each;
+        `discovery`: DNS-SD on, so that each is in the other's LAN directory (a known source of
+        the other, sip/admission.py), other phones on loopback included."""
         (root / "a-mouth.raw").write_bytes(tone(TONE_A, seconds_of_tone))
         (root / "b-mouth.raw").write_bytes(tone(TONE_B, seconds_of_tone))
-        quiet = "[discovery]\nenabled = false\n"  # no mDNS: other phones on loopback stay out
+        quiet = "" if discovery else "[discovery]\nenabled = false\n"  # other phones stay out
         b = PhoneProcess("B", "202", root / "b", lan_config("202", "Bob", extra=(
             f'[audio]\ncapture_file = "{root / "b-mouth.raw"}"\n'
             f'playback_file = "{root / "b-play.raw"}"\n' + quiet + extra_b)))
@@ -126,8 +128,24 @@ class FloodedCall:
     def b_targets(self) -> tuple[str, str]:
         """B's SIP and media addresses as "host:port" (B's from its state, its media port from
         A's view of the call: where A sends B's audio)."""
+        return self.b_sip(), str(self.a.state()["remote_media"])
+
+    def start_flood(self, rate: float, seconds: float, sources: int = 64, seed: int = 16, *,
+                    media: str | None = None,
+                    skip: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+        """The flood generator at B's SIP port (and at `media` if given), running; it prints
+        its JSON report on stdout when it ends."""
+        command = [sys.executable, "-m", "deskphone_tools.flood", "--sip", self.b_sip(),
+                   "--rate", str(rate), "--seconds", str(seconds), "--sources", str(sources),
+                   "--seed", str(seed)]
+        command += ["--media", media] if media is not None else []
+        for kind in skip:
+            command += ["--skip", kind]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def b_sip(self) -> str:
         _, host, port = self.b.state()["sip"].rsplit(":", 2)
-        return f"{host}:{port}", str(self.a.state()["remote_media"])
+        return f"{host}:{port}"
 
     def flood(self, rate: float, seconds: float, sources: int = 64, seed: int = 16,
               poll_interval: float = 0.02) -> dict[str, Any]:
@@ -138,10 +156,7 @@ class FloodedCall:
         rss_before = rss_mib(self.b.proc.pid)
         cpu_before, cpu_started = cpu_seconds(self.b.proc.pid), time.monotonic()
         ears_before = (self.a_ear.stat().st_size, self.b_ear.stat().st_size)
-        flood = subprocess.Popen(
-            [sys.executable, "-m", "deskphone_tools.flood", "--sip", sip, "--media", media,
-             "--rate", str(rate), "--seconds", str(seconds), "--sources", str(sources),
-             "--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        flood = self.start_flood(rate, seconds, sources, seed, media=media)
         replies: list[float] = []
         failures: list[str] = []
         peak = {"open_transactions": 0, "open_calls": 0}
