@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from deskphone.control import request
+from deskphone.sip.config import UaConfig
 from deskphone_tools.harness import PhoneProcess, lan_config
 
 RATE = 8000
@@ -147,6 +148,26 @@ class FloodedCall:
         _, host, port = self.b.state()["sip"].rsplit(":", 2)
         return f"{host}:{port}"
 
+    def genuine_calls(self, count: int, ring_timeout: float = 4.0) -> dict[str, Any]:
+        """A dials B `count` times (B idle); how many rang B, and how fast. Each attempt is
+        cancelled by A once B rang (or gave up): only getting through is measured."""
+        rang: list[float] = []
+        for _ in range(count):
+            self.a.ctl("hook", "off")
+            started = time.monotonic()
+            self.a.ctl("press", "1#")
+            try:
+                self.b.wait(ring_timeout, call="ringing")
+                rang.append((time.monotonic() - started) * 1000)
+            except Exception:  # noqa: BLE001 — B did not ring: refused (503) or lost
+                pass
+            self.a.ctl("hook", "on")
+            self.a.wait(15, call="idle|ended")
+            self.b.wait(15, call="idle|ended")
+        return {"attempts": count, "rang": len(rang),
+                "ring_p50_ms": round(percentile(rang, 0.5) or 0, 1),
+                "ring_max_ms": round(max(rang, default=0), 1)}
+
     def flood(self, rate: float, seconds: float, sources: int = 64, seed: int = 16,
               poll_interval: float = 0.02) -> dict[str, Any]:
         """Flood B while the call runs; what B's ears, control socket, memory and counters did."""
@@ -254,13 +275,48 @@ def bench(rates: tuple[int, ...] = BENCH_RATES, seconds: float = 15.0,
     return {"seconds": seconds, "sources": sources, "runs": runs,
             "highest_rate_held": max(held_rates, default=None),
             "issue_figures_before": ISSUE_FIGURES,
+            "genuine_calls": bench_genuine_calls(sources=sources),
             "note": "B flooded at SIP and media ports; A is the far end; gap frames: 20 ms "
                     "frames at an earpiece without the far end's tone"}
+
+
+def bench_genuine_calls(count: int = 8, rate: float = 300.0,
+                        sources: int = 64) -> dict[str, Any]:
+    """Genuine calls to a flooded idle phone whose strangers' share is full (sip/admission.py):
+    from a LAN peer in its DNS-SD directory (a known source), and from the same phone unknown
+    (discovery off: what every caller got before the known reserve)."""
+    import tempfile
+
+    share = UaConfig.max_server_transactions
+    out: dict[str, Any] = {"rate": rate, "sources": sources}
+    for name, discovery in (("known_lan_peer", True), ("stranger", False)):
+        with tempfile.TemporaryDirectory(prefix="deskphone-flood-") as tmp:
+            net = FloodedCall.start(Path(tmp), discovery=discovery)
+            flood = None
+            try:
+                if discovery:
+                    net.b.wait(30, lan_peers="~201")
+                flood = net.start_flood(rate, count * 6 + 20, sources, skip=("invite",))
+                net.b.wait(30, **{"sip_stats.strangers_open": f">{share - 1}"})
+                out[name] = net.genuine_calls(count)
+            finally:
+                if flood is not None and flood.poll() is None:
+                    flood.kill()
+                    flood.wait()
+                net.stop()
+    return out
 
 
 def summary(result: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [("flood: highest rate held, zero gaps at both ears (64 sources)",
              f"{result.get('highest_rate_held')} datagrams/s")]
+    genuine = result.get("genuine_calls") or {}
+    for name, label in (("known_lan_peer", "a LAN peer"), ("stranger", "a stranger")):
+        if name in genuine:
+            run = genuine[name]
+            rows.append((f"flood {genuine['rate']:g}/s, strangers' share full: calls from "
+                         f"{label} that rang", f"{run['rang']} of {run['attempts']} "
+                         f"(ring p50 {run['ring_p50_ms']} ms)"))
     for run in result.get("runs", []):
         if run["rate"] not in (500, 2000):
             continue
