@@ -31,7 +31,7 @@ class UaConfig:
     max_server_transactions: int = 128
     # admission.py: of those, what one source address may hold, and a reserve on top for the
     # sources the phone knows (registrars, LAN directory peers, dialog peers).
-    max_server_transactions_per_source: int = 8
+    max_server_transactions_per_source: int = 16
     known_server_transactions: int = 32
     # RFC 4028 (session_timer.py): the session interval we offer (0: none) and our Min-SE.
     session_expires: int = 1800
