@@ -24,17 +24,25 @@ from tests.sip.test_hostile_input import (
 CAP = 16
 
 
+# Strangers, as in a real flood (deskphone_tools.flood): many source addresses, none of them the
+# peer of a call, so each holds at most its per-source share (admission.py) and together they
+# fill the strangers' share.
+STRANGERS = [(f"198.51.100.{i}", 5060) for i in range(1, 65)]
+
+
 def _flood(ua, count: int, now: float = 0.0) -> list:
-    """`count` fresh INVITEs, OPTIONS and BYEs for unknown dialogs, in turn; every response."""
+    """`count` fresh INVITEs, OPTIONS and BYEs for unknown dialogs, in turn, from the
+    strangers in turn; every response."""
     responses = []
     for i in range(count):
         kind = i % 3
+        source = STRANGERS[i % len(STRANGERS)]
         if kind == 0:
-            ua.receive_datagram(_invite(f"f-{i}"), PEER, now)
+            ua.receive_datagram(_invite(f"f-{i}"), source, now)
         elif kind == 1:
-            ua.receive_datagram(_request("OPTIONS", f"f-{i}"), PEER, now)
+            ua.receive_datagram(_request("OPTIONS", f"f-{i}"), source, now)
         else:
-            ua.receive_datagram(_request("BYE", f"f-{i}", to_tag="gone"), PEER, now)
+            ua.receive_datagram(_request("BYE", f"f-{i}", to_tag="gone"), source, now)
         for event in drain(ua):
             if isinstance(event, ev.IncomingCall):
                 ua.reject(event.call_id, 486, now)

@@ -105,9 +105,10 @@ def test_header_broken_after_the_transaction_was_stored_gets_400_and_is_freed(me
 def test_soak_5000_invites_with_fresh_call_ids_leave_nothing_behind():
     """The flood of issue 16 in miniature: fresh Call-IDs, rejected busy (with and without
     the ACK), cancelled, broken after storage, and OPTIONS, 50 per simulated second; once every
-    timer ran out, no call and no transaction is left. The stateless cap (test_flood_caps.py)
-    is lifted: this is about the stateful paths freeing what they hold."""
-    ua = _ua(max_server_transactions=100_000)
+    timer ran out, no call and no transaction is left. The stateless caps (test_flood_caps.py,
+    the strangers' share and its per-source limit) are lifted: this is about the stateful paths
+    freeing what they hold."""
+    ua = _ua(max_server_transactions=100_000, max_server_transactions_per_source=100_000)
     now = 0.0
     finals: dict[int, int] = {}
     for i in range(5000):

@@ -120,12 +120,12 @@ def test_notify_without_our_refer_gets_481_and_bad_refers_are_refused() -> None:
     call = alice.calls[call_id]
     assert call.dialog is not None
     notify = call.dialog.build_request("NOTIFY")
-    alice._add_via(notify)
+    alice.builder.add_via(notify)
     notify.headers.add("Event", "refer")
     notify.headers.add("Subscription-State", "active")
     notify.headers.add("Content-Type", "message/sipfrag")
     notify.body = b"SIP/2.0 200 OK\r\n"
-    alice._start_client(notify, ("127.0.0.1", 5062), net.now)
+    alice.table.start_client(notify, ("127.0.0.1", 5062), net.now)
     net.pump()
     assert "SIP/2.0 481 Call/Transaction Does Not Exist" in sent_lines(net, 5062)
 
@@ -133,9 +133,9 @@ def test_notify_without_our_refer_gets_481_and_bad_refers_are_refused() -> None:
                              ("<sip:carol@h?Subject=hi>", "501"),  # only Replaces
                              ("<sip:carol@h?Replaces=abc%40h>", "400")):  # no tags
         refer = call.dialog.build_request("REFER")
-        alice._add_via(refer)
+        alice.builder.add_via(refer)
         refer.headers.add("Refer-To", refer_to)
-        alice._start_client(refer, ("127.0.0.1", 5062), net.now)
+        alice.table.start_client(refer, ("127.0.0.1", 5062), net.now)
         net.pump()
         assert any(line.startswith(f"SIP/2.0 {status}") for line in sent_lines(net, 5062))
     assert not any(isinstance(e, ev.TransferRequested) for e in drain(bob))

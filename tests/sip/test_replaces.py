@@ -74,10 +74,10 @@ def test_a_refer_from_a_party_not_in_the_call_is_refused_481() -> None:
     call = alice.calls[call_id]
     assert call.dialog is not None
     refer = call.dialog.build_request("REFER")
-    alice._add_via(refer)
+    alice.builder.add_via(refer)
     refer.headers.set("From", f"<sip:mallory@127.0.0.1:5061>;tag=not-{call.dialog.local_tag}")
     refer.headers.add("Refer-To", "<sip:carol@127.0.0.1:5063>")
-    alice._start_client(refer, ("127.0.0.1", 5062), net.now)
+    alice.table.start_client(refer, ("127.0.0.1", 5062), net.now)
     net.pump()
     assert any(line.startswith("SIP/2.0 481") for line in sent_lines(net, 5062))
     assert not any(isinstance(e, ev.TransferRequested) for e in drain(bob))

@@ -63,3 +63,26 @@ def test_the_queue_is_bounded_in_datagrams_and_bytes() -> None:
     endpoint, _ = asyncio.run(_burst(100, size_pad=big))
     fits = transport.MAX_QUEUED_BYTES // (big + len(_options(0)))
     assert endpoint.stats.queue_peak <= fits and endpoint.stats.queue_dropped == 100 - fits
+
+
+async def _burst_then_known() -> tuple[SipEndpoint, bool, int]:
+    ua = UserAgent(UaConfig(user="u", display_name="", local_host="127.0.0.1", local_port=0))
+    ua.admission.set_known("registrars", ["127.8.0.1"])  # as the call layer tells it
+    endpoint = SipEndpoint(ua)
+    await endpoint.start()
+    for i in range(transport.MAX_QUEUED + 50):  # strangers fill their queue and overflow it
+        endpoint.enqueue(_options(i), (f"127.9.{i // 250}.{i % 250}", 9))
+    endpoint.enqueue(_options(99_999), ("127.8.0.1", 5060))  # then the registrar
+    await asyncio.sleep(0)  # one loop turn: one slice
+    known_handled = any(key[0] == "z9hG4bK99999" for key in ua.transactions)
+    strangers_left = len(endpoint._queue)
+    await endpoint.close()
+    return endpoint, known_handled, strangers_left
+
+
+def test_a_known_source_s_datagram_is_neither_dropped_nor_kept_behind_strangers() -> None:
+    endpoint, known_handled, strangers_left = asyncio.run(_burst_then_known())
+    assert endpoint.stats.queue_dropped == 50  # strangers' overflow only
+    assert endpoint.stats.known_queued == 1
+    # The first slice served it, while most of the strangers' burst still waited.
+    assert known_handled and strangers_left > 0

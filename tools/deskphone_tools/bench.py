@@ -21,7 +21,8 @@ Sections (each can be chosen with --only; a section that cannot run here is repo
   10,000 lines, issue 21's offer) and how parsing/answering grows from n to 4n;
 - flood: a secure call while one phone is flooded from 64 sources at 250-8,000 datagrams/s
   (deskphone_tools.flood_call): gap frames at each ear, control p99, RSS growth, CPU; the
-  highest rate held with zero gaps;
+  highest rate held with zero gaps; and genuine calls to the flooded idle phone while strangers
+  fill their share of its SIP transactions: how many of 8 rang, from a LAN peer vs a stranger;
 - conference: phone A's CPU in a 3-way conference it mixes next to a 2-party call (ratio, issue
   19's goal <= 2x), and mouth-to-ear through the mixer (conference_bench.py, issue 15).
 Speed and memory claims live here, never in tests.

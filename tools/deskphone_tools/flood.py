@@ -85,7 +85,7 @@ class FloodStats:
 class Flood:
     def __init__(self, sip: Addr | None, media: Addr | None, *, sources: int = 64,
                  seed: int = 16, srtp_ssrc: int | None = None,
-                 source_hosts: list[str] | None = None) -> None:
+                 source_hosts: list[str] | None = None, skip: tuple[str, ...] = ()) -> None:
         self.sip, self.media = sip, media
         self.rng = random.Random(seed)
         self.srtp_ssrc = srtp_ssrc
@@ -109,6 +109,10 @@ class Flood:
             kinds.update(SIP_KINDS)
         if media is not None:
             kinds.update(MEDIA_KINDS)
+        unknown = set(skip) - set(SIP_KINDS) - set(MEDIA_KINDS)
+        if unknown:
+            raise ValueError(f"no such kind to skip: {sorted(unknown)}")
+        kinds = {kind: weight for kind, weight in kinds.items() if kind not in skip}
         if not kinds:
             raise ValueError("a flood needs a SIP or a media target (got neither)")
         self._kinds = list(kinds)
@@ -257,9 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--srtp-ssrc", type=int, default=None,
                         help="SSRC of the real stream, for SRTP forgeries the phone must check")
+    parser.add_argument("--skip", action="append", default=[], metavar="KIND",
+                        help="leave this kind out of the mix (e.g. invite: strangers' INVITEs "
+                             "would make an idle phone ring for them)")
     args = parser.parse_args(argv)
     flood = Flood(args.sip, args.media, sources=args.sources, seed=args.seed,
-                  srtp_ssrc=args.srtp_ssrc)
+                  srtp_ssrc=args.srtp_ssrc, skip=tuple(args.skip))
     try:
         stats = flood.run(args.rate, args.seconds)
     finally:

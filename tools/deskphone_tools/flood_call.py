@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from deskphone.control import request
+from deskphone.sip.config import UaConfig
 from deskphone_tools.harness import PhoneProcess, lan_config
 
 RATE = 8000
@@ -87,11 +88,13 @@ class FloodedCall:
 
     @classmethod
     def start(cls, root: Path, seconds_of_tone: float = 120.0, *, extra_a: str = "",
-              extra_b: str = "") -> FloodedCall:
-        """B, then A with speed dial 1 = B; `extra_*`: more config tables for each."""
+              extra_b: str = "", discovery: bool = False) -> FloodedCall:
+        """B, then A with speed dial 1 = B; `extra_*`: more config tables for each;
+        `discovery`: DNS-SD on, so that each is in the other's LAN directory (a known source of
+        the other, sip/admission.py), other phones on loopback included."""
         (root / "a-mouth.raw").write_bytes(tone(TONE_A, seconds_of_tone))
         (root / "b-mouth.raw").write_bytes(tone(TONE_B, seconds_of_tone))
-        quiet = "[discovery]\nenabled = false\n"  # no mDNS: other phones on loopback stay out
+        quiet = "" if discovery else "[discovery]\nenabled = false\n"  # other phones stay out
         b = PhoneProcess("B", "202", root / "b", lan_config("202", "Bob", extra=(
             f'[audio]\ncapture_file = "{root / "b-mouth.raw"}"\n'
             f'playback_file = "{root / "b-play.raw"}"\n' + quiet + extra_b)))
@@ -126,8 +129,44 @@ class FloodedCall:
     def b_targets(self) -> tuple[str, str]:
         """B's SIP and media addresses as "host:port" (B's from its state, its media port from
         A's view of the call: where A sends B's audio)."""
+        return self.b_sip(), str(self.a.state()["remote_media"])
+
+    def start_flood(self, rate: float, seconds: float, sources: int = 64, seed: int = 16, *,
+                    media: str | None = None,
+                    skip: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+        """The flood generator at B's SIP port (and at `media` if given), running; it prints
+        its JSON report on stdout when it ends."""
+        command = [sys.executable, "-m", "deskphone_tools.flood", "--sip", self.b_sip(),
+                   "--rate", str(rate), "--seconds", str(seconds), "--sources", str(sources),
+                   "--seed", str(seed)]
+        command += ["--media", media] if media is not None else []
+        for kind in skip:
+            command += ["--skip", kind]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def b_sip(self) -> str:
         _, host, port = self.b.state()["sip"].rsplit(":", 2)
-        return f"{host}:{port}", str(self.a.state()["remote_media"])
+        return f"{host}:{port}"
+
+    def genuine_calls(self, count: int, ring_timeout: float = 4.0) -> dict[str, Any]:
+        """A dials B `count` times (B idle); how many rang B, and how fast. Each attempt is
+        cancelled by A once B rang (or gave up): only getting through is measured."""
+        rang: list[float] = []
+        for _ in range(count):
+            self.a.ctl("hook", "off")
+            started = time.monotonic()
+            self.a.ctl("press", "1#")
+            try:
+                self.b.wait(ring_timeout, call="ringing")
+                rang.append((time.monotonic() - started) * 1000)
+            except Exception:  # noqa: BLE001 — B did not ring: refused (503) or lost
+                pass
+            self.a.ctl("hook", "on")
+            self.a.wait(15, call="idle|ended")
+            self.b.wait(15, call="idle|ended")
+        return {"attempts": count, "rang": len(rang),
+                "ring_p50_ms": round(percentile(rang, 0.5) or 0, 1),
+                "ring_max_ms": round(max(rang, default=0), 1)}
 
     def flood(self, rate: float, seconds: float, sources: int = 64, seed: int = 16,
               poll_interval: float = 0.02) -> dict[str, Any]:
@@ -138,10 +177,7 @@ class FloodedCall:
         rss_before = rss_mib(self.b.proc.pid)
         cpu_before, cpu_started = cpu_seconds(self.b.proc.pid), time.monotonic()
         ears_before = (self.a_ear.stat().st_size, self.b_ear.stat().st_size)
-        flood = subprocess.Popen(
-            [sys.executable, "-m", "deskphone_tools.flood", "--sip", sip, "--media", media,
-             "--rate", str(rate), "--seconds", str(seconds), "--sources", str(sources),
-             "--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        flood = self.start_flood(rate, seconds, sources, seed, media=media)
         replies: list[float] = []
         failures: list[str] = []
         peak = {"open_transactions": 0, "open_calls": 0}
@@ -239,13 +275,48 @@ def bench(rates: tuple[int, ...] = BENCH_RATES, seconds: float = 15.0,
     return {"seconds": seconds, "sources": sources, "runs": runs,
             "highest_rate_held": max(held_rates, default=None),
             "issue_figures_before": ISSUE_FIGURES,
+            "genuine_calls": bench_genuine_calls(sources=sources),
             "note": "B flooded at SIP and media ports; A is the far end; gap frames: 20 ms "
                     "frames at an earpiece without the far end's tone"}
+
+
+def bench_genuine_calls(count: int = 8, rate: float = 300.0,
+                        sources: int = 64) -> dict[str, Any]:
+    """Genuine calls to a flooded idle phone whose strangers' share is full (sip/admission.py):
+    from a LAN peer in its DNS-SD directory (a known source), and from the same phone unknown
+    (discovery off: what every caller got before the known reserve)."""
+    import tempfile
+
+    share = UaConfig.max_server_transactions
+    out: dict[str, Any] = {"rate": rate, "sources": sources}
+    for name, discovery in (("known_lan_peer", True), ("stranger", False)):
+        with tempfile.TemporaryDirectory(prefix="deskphone-flood-") as tmp:
+            net = FloodedCall.start(Path(tmp), discovery=discovery)
+            flood = None
+            try:
+                if discovery:
+                    net.b.wait(30, lan_peers="~201")
+                flood = net.start_flood(rate, count * 6 + 20, sources, skip=("invite",))
+                net.b.wait(30, **{"sip_stats.strangers_open": f">{share - 1}"})
+                out[name] = net.genuine_calls(count)
+            finally:
+                if flood is not None and flood.poll() is None:
+                    flood.kill()
+                    flood.wait()
+                net.stop()
+    return out
 
 
 def summary(result: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [("flood: highest rate held, zero gaps at both ears (64 sources)",
              f"{result.get('highest_rate_held')} datagrams/s")]
+    genuine = result.get("genuine_calls") or {}
+    for name, label in (("known_lan_peer", "a LAN peer"), ("stranger", "a stranger")):
+        if name in genuine:
+            run = genuine[name]
+            rows.append((f"flood {genuine['rate']:g}/s, strangers' share full: calls from "
+                         f"{label} that rang", f"{run['rang']} of {run['attempts']} "
+                         f"(ring p50 {run['ring_p50_ms']} ms)"))
     for run in result.get("runs", []):
         if run["rate"] not in (500, 2000):
             continue

@@ -49,6 +49,7 @@ from deskphone.calls.call_media import (
 )
 from deskphone.calls.conference import CallConference
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
+from deskphone.calls.known_sources import KnownSources
 from deskphone.calls.liveness import MediaWatch
 from deskphone.calls.negotiation import CallNegotiation
 from deskphone.calls.network import NetworkFollower
@@ -104,6 +105,7 @@ class CallManager:
         self.endpoint: SipEndpoint | None = None
         self.cache: CacheWriter | None = None
         self.routes: Routes | None = None
+        self.known_sources: KnownSources | None = None  # sip/admission.py, calls/known_sources.py
         self.accounts: AccountManager | None = None
         self.media_watch: MediaWatch | None = None
         self.network: NetworkFollower | None = None  # listen: an interface or a wildcard
@@ -138,7 +140,9 @@ class CallManager:
             host = self.ua.config.local_host
         self._tasks.append(self.loop.create_task(
             drain(endpoint.events, self.on_sip_event), name="sip-events"))
-        self.routes = Routes(self.config, self.account_names, self.emit)
+        self.known_sources = known = KnownSources(self.ua, endpoint.resolved)  # flood reserve
+        self.routes = Routes(self.config, self.account_names, self.emit,
+                             on_directory=known.lan_changed)
         self.media_watch = MediaWatch(self.loop, self.config.media.inactivity_timeout,
                                       lambda: self.call, self._connection_lost)
         if self.config.discovery.enabled:
@@ -413,6 +417,8 @@ class CallManager:
                                   sdp=sdp, replaces=replaces):
                 self._incoming(call_id, uri, display, sdp, replaces)
             case sev.RegistrationState():
+                if self.known_sources is not None:  # a name now resolved, a registrar moved
+                    self.known_sources.registrars_changed()
                 if self.accounts is not None:
                     self.accounts.on_registration(event)
                 self.emit(CallLayerChanged())

@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 
 class Routes:
     def __init__(self, config: Config, account_names: dict[str, str],
-                 emit: Callable[[CallLayerEvent], None]) -> None:
+                 emit: Callable[[CallLayerEvent], None], *,
+                 on_directory: Callable[[LanDirectory | None], None] | None = None) -> None:
         self.config = config
+        self.on_directory = on_directory  # the peers changed (calls/known_sources.py)
         self.account_names = account_names  # config name → the UA's user@domain
         self.emit = emit
         self.directory: LanDirectory | None = None
@@ -89,10 +91,14 @@ class Routes:
             with contextlib.suppress(Exception):
                 await old.close()
             self.emit(CallLayerChanged())
+            if self.on_directory is not None:
+                self.on_directory(None)
         await self.start_discovery(host, port, zid_hex)
 
     def _directory_changed(self, directory: LanDirectory) -> None:
         self.emit(CallLayerChanged())
+        if self.on_directory is not None:
+            self.on_directory(directory)
         warning = lan_warning(directory, self.config.identity.extension)
         if warning != self._lan_warning:
             self._lan_warning = warning

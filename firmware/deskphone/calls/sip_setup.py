@@ -58,4 +58,7 @@ def sip_info(endpoint: SipEndpoint, config: Config) -> dict[str, Any]:
             "sip_stats": {**dataclasses.asdict(endpoint.stats),
                           **dataclasses.asdict(ua.stats),
                           "open_transactions": len(ua.transactions),
-                          "open_calls": len(ua.calls)}}
+                          "open_calls": len(ua.calls),
+                          # sip/admission.py: held by strangers, by known sources' reserve
+                          "strangers_open": ua.admission.strangers_open,
+                          "known_open": ua.admission.known_open}}

@@ -29,6 +29,10 @@ class UaConfig:
     # answered statelessly (stateless.py, RFC 3261 §8.2.7). A phone needs a handful; a flood of
     # 2,000/s would otherwise hold 64,000 (64*T1 each).
     max_server_transactions: int = 128
+    # admission.py: of those, what one source address may hold, and a reserve on top for the
+    # sources the phone knows (registrars, LAN directory peers, dialog peers).
+    max_server_transactions_per_source: int = 16
+    known_server_transactions: int = 32
     # RFC 4028 (session_timer.py): the session interval we offer (0: none) and our Min-SE.
     session_expires: int = 1800
     min_se: int = 90

@@ -50,6 +50,8 @@ class TransactionTable:
         self._deadlines: list[tuple[float, int, Transaction]] = []  # heap, stale entries skipped
         self._deadline_seq = 0
         self.server_count = 0  # open server transactions: what remote parties hold
+        # Told when a server transaction is forgotten (admission.py counts who holds them).
+        self.on_server_forgotten: Callable[[Key], None] | None = None
 
     # -- storing -------------------------------------------------------------------------------
     def start_client(self, request: SipRequest, addr: Addr, now: float) -> ClientTransaction:
@@ -86,7 +88,10 @@ class TransactionTable:
         if transaction is None:
             return
         transaction.on_activity = None
-        self.server_count -= isinstance(transaction, ServerTransaction)
+        if isinstance(transaction, ServerTransaction):
+            self.server_count -= 1
+            if self.on_server_forgotten is not None:
+                self.on_server_forgotten(key)
         call_id = transaction.request.call_id
         left = self._live.get(call_id, 1) - 1
         if left > 0:

@@ -13,6 +13,12 @@ rate limit) the media tick, the keypad and the control socket wait for one slice
 for a whole burst the kernel had buffered. The queue is bounded (MAX_QUEUED): past it datagrams
 are dropped and counted, as the kernel would drop them from a full socket buffer.
 (MAX_QUEUED datagrams or MAX_QUEUED_BYTES, whichever comes first.)
+
+Datagrams from sources the core knows (`ServerAdmission.is_known`: the registrars, LAN directory
+peers, dialog peers) wait in a queue of their own (MAX_QUEUED_KNOWN) that each slice serves
+first: strangers filling their queue cannot push a registrar's INVITE or a peer's BYE out, nor
+make it wait behind a second of flood. A forged source address defeats this as it defeats the
+core's reserve (admission.py); it then shares the known queue, bounded all the same.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ CORE_ERROR_BACKOFF = 1.0  # seconds before the timer runs again after the core r
 SLICE_SECONDS = 0.004  # SIP work per loop turn at most: a fifth of a 20 ms audio frame
 MAX_QUEUED = 1024  # UDP datagrams waiting for a slice (~1 s of a 1,000/s flood)
 MAX_QUEUED_BYTES = 2 << 20  # and their size: 1,024 datagrams of 64 KB would be 64 MiB
+MAX_QUEUED_KNOWN = 256  # from known sources, in their own queue (a byte budget of its own)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class TransportStats:
     core_errors: int = 0  # exceptions out of the UA core (a bug): logged, counted, survived
     queue_dropped: int = 0  # UDP datagrams dropped: MAX_QUEUED already waiting (overload)
     queue_peak: int = 0  # the most datagrams that waited at once
+    known_queued: int = 0  # datagrams from known sources that took their own queue
 
 
 @dataclass
@@ -103,7 +111,8 @@ class SipEndpoint:
         self._resolved: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queue: deque[tuple[bytes, Addr]] = deque()
-        self._queued_bytes = 0
+        self._known_queue: deque[tuple[bytes, Addr]] = deque()
+        self._queued_bytes = [0, 0]  # waiting in the strangers' queue, in the known queue
         self._slice_scheduled = False
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -172,6 +181,10 @@ class SipEndpoint:
             return (self.ua.config.local_host, self.ua.config.local_port)
         return (sockname[0], sockname[1])
 
+    def resolved(self, host: str) -> str:
+        """The address `host` was last resolved to for sending (`host` itself until then)."""
+        return self._resolved.get(host, host)
+
     def command(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a UA command (e.g. `ep.command(ua.invite, target, sdp)`) with `now` and flush."""
         result = method(*args, now=self.now(), **kwargs)
@@ -213,30 +226,36 @@ class SipEndpoint:
         """A UDP datagram: queue it for the next slice (module docstring)."""
         if not self._admit(data, addr):
             return
-        if len(self._queue) >= MAX_QUEUED or self._queued_bytes + len(data) > MAX_QUEUED_BYTES:
+        known = self.ua.admission.is_known(addr[0], self.now())
+        queue, most = (self._known_queue, MAX_QUEUED_KNOWN) if known else (self._queue, MAX_QUEUED)
+        if len(queue) >= most or self._queued_bytes[known] + len(data) > MAX_QUEUED_BYTES:
             self.stats.queue_dropped += 1
             return
-        self._queue.append((data, addr))
-        self._queued_bytes += len(data)
-        self.stats.queue_peak = max(self.stats.queue_peak, len(self._queue))
+        queue.append((data, addr))
+        self._queued_bytes[known] += len(data)
+        self.stats.known_queued += known
+        waiting = len(self._queue) + len(self._known_queue)
+        self.stats.queue_peak = max(self.stats.queue_peak, waiting)
         if not self._slice_scheduled:
             self._slice_scheduled = True
             self._loop.call_soon(self._slice)
 
     def _slice(self) -> None:
-        """Handle queued datagrams for SLICE_SECONDS at most, send what they produced, and
-        come back on the next loop turn if more wait (after the loop served its other fds)."""
+        """Handle queued datagrams for SLICE_SECONDS at most, known sources' first, send what
+        they produced, and come back on the next loop turn if more wait (after the loop served
+        its other fds)."""
         deadline = self._loop.time() + SLICE_SECONDS
         try:
-            while self._queue:
-                data, addr = self._queue.popleft()
-                self._queued_bytes -= len(data)
+            while self._known_queue or self._queue:
+                known = bool(self._known_queue)
+                data, addr = (self._known_queue if known else self._queue).popleft()
+                self._queued_bytes[known] -= len(data)
                 self._receive(data, addr)
                 if self._loop.time() >= deadline:
                     break
             self._flush()
         finally:  # a send that raised must not leave the queue unserved for good
-            if self._queue:
+            if self._known_queue or self._queue:
                 self._loop.call_soon(self._slice)
             else:
                 self._slice_scheduled = False

@@ -19,6 +19,7 @@ table, a callable to report events) and none importing this module:
 - `in_dialog.py`: `InDialogRequests`, BYE, re-INVITE, OPTIONS/INFO, REFER/NOTIFY;
 - `registration.py`: `Registration`, one per account; `probe.py`: OPTIONS probes.
 - `session_timer.py`: `SessionTimers`, RFC 4028 Session-Expires, refreshes, BYE on expiry.
+- `stateless.py`, `admission.py`: who gets a server transaction under a flood (§8.2.7).
 
 This module holds the sans-IO surface, the commands (delegated), and the dispatch of incoming
 requests, responses and transaction events to the part that handles them.
@@ -33,6 +34,7 @@ from dataclasses import replace as dataclass_replace
 
 from deskphone.routing.privacy import PrivacyPolicy
 from deskphone.sip import events as ev
+from deskphone.sip.admission import ServerAdmission
 from deskphone.sip.builder import (
     ALLOW,
     REASON_PHRASES,
@@ -99,6 +101,7 @@ class UserAgent:
         self.stateless = StatelessAnswers(self.builder, self.stats, self._send)
         self.voicemail = VoicemailSubscriptions(config.accounts, self.builder, self.table,
                                                 self._events.append)
+        self.admission = ServerAdmission(lambda: self.config, self.call_table, self.table)
         self.registrations = {
             account.name: Registration(account, self.builder, self.table, self._events.append)
             for account in config.accounts
@@ -329,14 +332,6 @@ class UserAgent:
     def abandon_transaction(self, transaction: Transaction) -> None:
         self.table.abandon(transaction)
 
-    # The names the parts had when they were mixed into this class (tests build requests
-    # with them).
-    def _add_via(self, request: SipRequest, replace: bool = False) -> None:
-        self.builder.add_via(request, replace)
-
-    def _start_client(self, request: SipRequest, addr: Addr, now: float) -> ClientTransaction:
-        return self.table.start_client(request, addr, now)
-
     # -- receiving requests --------------------------------------------------------------------
     def _receive_request(self, request: SipRequest, addr: Addr, now: float) -> None:
         self.builder.stamp_received(request, addr)
@@ -350,7 +345,7 @@ class UserAgent:
             existing.receive_request(request, now)
             self.stats.retransmissions_absorbed += request.method != "ACK"
             return
-        if self._overloaded(request):
+        if self._overloaded(request, addr, now):
             if request.method in ("ACK", "CANCEL"):
                 self.stats.overload_dropped += 1  # §8.2.7: a stateless UAS ignores both
             else:
@@ -372,12 +367,13 @@ class UserAgent:
         except _BAD_INPUT as error:
             self._refuse_unparsable(request, transaction, error, now)
 
-    def _overloaded(self, request: SipRequest) -> bool:
-        """Too many server transactions open, and this request belongs to no call we have
-        (stateless.py): the call that is up, its BYE, re-INVITE and ACKs stay stateful."""
-        if self.table.server_count < self.config.max_server_transactions:
-            return False
-        return request.call_id not in self.calls
+    def _overloaded(self, request: SipRequest, addr: Addr, now: float) -> bool:
+        """No room for this source (admission.py), of no call we have (stateless.py)."""
+        if request.call_id in self.calls:
+            return False  # the call that is up, its BYE, re-INVITE and ACKs stay stateful
+        if request.method in ("ACK", "CANCEL"):  # §8.2.7: ignored by a stateless UAS
+            return self.table.server_count >= self.config.max_server_transactions
+        return not self.admission.admit(transaction_key(request), addr[0], now)
 
     def _refuse_unparsable(
         self, request: SipRequest, transaction: ServerTransaction, error: Exception, now: float
