@@ -67,6 +67,7 @@ from deskphone.sip.transaction import (
 )
 from deskphone.sip.uri import NameAddress, SipSyntaxError
 from deskphone.sip.voicemail import VoicemailSubscriptions
+from deskphone.sip.wakeups import Wakeups
 
 # What a peer's bytes can raise from the lazily parsed parts of a message; caught at the
 # sans-IO surface so that bad input is a counted drop or a 400, never an exception.
@@ -104,6 +105,9 @@ class UserAgent:
             for account in config.accounts
         }
         self.flows = FlowChecks(self.builder, self.table)
+        self.wakeups = Wakeups(self.table, self._collect, lambda: [
+            *self.registrations.values(), self.probes, self.flows, self.session_timers,
+            self.voicemail, self.in_dialog])
 
     @property
     def config(self) -> UaConfig:
@@ -134,18 +138,12 @@ class UserAgent:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        deadlines = [self.table.get_timer(), self.probes.get_timer(), self.flows.get_timer(),
-                     self.session_timers.get_timer()]
-        deadlines += [r.get_timer() for r in self.registrations.values()]
-        deadlines.append(self.voicemail.get_timer())
-        for call in self.calls.values():
-            deadlines += [call.reinvite_retry_at, call.refer_deadline]
-        return min((d for d in deadlines if d is not None), default=None)
+        return self.wakeups.get_timer()
 
     def handle_timer(self, now: float) -> None:
         # Nothing a peer sent may escape as an exception: a header read lazily (a Contact that
         # is not a SIP URI, a digit that is not ASCII) is a dropped, counted message.
-        self._guarded(self._run_timers, now)
+        self._guarded(self.wakeups.handle_timer, now)
         self._guarded(self._collect, now)
 
     def receive_datagram(self, data: bytes, addr: Addr, now: float) -> None:
@@ -183,27 +181,6 @@ class UserAgent:
                 self.call_table.end(call, "unreachable", 503)
         for registration in self.registrations.values():
             registration.transport_error(addr, now, unresolved=unresolved)
-
-    def _run_timers(self, now: float) -> None:
-        self.table.handle_timer(now)
-        self._collect(now)
-        for registration in self.registrations.values():
-            registration.handle_timer(now)
-        self.probes.handle_timer(now)
-        self.flows.handle_timer(now)
-        self.session_timers.handle_timer(now)
-        self.voicemail.handle_timer(now)
-        for call in list(self.calls.values()):
-            if call.reinvite_retry_at is not None and call.reinvite_retry_at <= now:
-                call.reinvite_retry_at = None
-                if call.reinvite_sdp is not None and not call.ended:
-                    self.in_dialog.send_reinvite(call, call.reinvite_sdp, now)
-            if call.refer_deadline is not None and call.refer_deadline <= now:
-                # RFC 6665 §4.1.2.4: no NOTIFY before the subscription expired: it is over.
-                call.refer_deadline = None
-                if call.refer_sent:
-                    call.refer_sent = False
-                    self._events.append(ev.TransferFailed(call.call_id, 408))
 
     # -- call commands (delegated; each ends with the routing of what it started) ---------------
     def invite(self, target: str, sdp: bytes, now: float, account: str | None = None,
