@@ -45,10 +45,10 @@ from deskphone.calls.call_media import (
     local_media,
     new_offer_answer,
     open_call_media,
-    probe_media,
 )
 from deskphone.calls.conference import CallConference
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
+from deskphone.calls.incoming import IncomingCalls
 from deskphone.calls.liveness import MediaWatch
 from deskphone.calls.negotiation import CallNegotiation
 from deskphone.calls.network import NetworkFollower
@@ -67,7 +67,6 @@ from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
 from deskphone.media.ice import IceError
 from deskphone.phone import events as pev
-from deskphone.sdp import OfferAnswer, SdpError
 from deskphone.sip import events as sev
 from deskphone.sip.transport import SipEndpoint
 from deskphone.sip.useragent import UserAgent
@@ -97,6 +96,7 @@ class CallManager:
         self.others = OtherCalls(self)  # waiting and held calls (issue 15)
         self.negotiation = CallNegotiation(self)  # SDP offer/answer once a call is under way
         self.conference = CallConference(self)  # two calls mixed on this phone (issue 15)
+        self.incoming = IncomingCalls(self)  # an INVITE refused, ringing, waiting or replacing
         self.events_waiting = asyncio.Event()
         self._events: deque[CallLayerEvent] = deque()
         # Set by start(); a CallManager is only used after it.
@@ -411,7 +411,7 @@ class CallManager:
         match event:
             case sev.IncomingCall(call_id=call_id, remote_uri=uri, remote_display=display,
                                   sdp=sdp, replaces=replaces):
-                self._incoming(call_id, uri, display, sdp, replaces)
+                self.incoming.arrived(call_id, uri, display, sdp, replaces)
             case sev.RegistrationState():
                 if self.accounts is not None:
                     self.accounts.on_registration(event)
@@ -442,48 +442,6 @@ class CallManager:
                 self.finish(call, pev.CallFinished(reason, code))
             case sev.Reoffer(sdp=sdp):
                 self.negotiation.reoffered(call, sdp)
-
-    def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes,
-                  replaces: str | None = None) -> None:
-        replaced = self.find(replaces)
-        if replaces is not None and (replaced is None or replaced.negotiated is None):
-            self.sip(self.ua.reject, call_id, 481)  # RFC 3891 §3: not a call of ours to replace
-            return
-        if replaced is None and self.others.refusal() is not None:
-            self.counters["rejected_busy"] += 1
-            self.sip(self.ua.reject, call_id, 486)  # RFC 3261 §21.4.7 Busy Here
-            return
-        try:
-            OfferAnswer().create_answer(sdp, probe_media(self.config.audio.codecs))
-        except SdpError as exc:
-            self.counters["bad_sdp"] += 1
-            log.warning("incoming call %s: bad SDP offer: %s", call_id, exc)
-            self.sip(self.ua.reject, call_id, 488)  # §21.4.26 Not Acceptable Here
-            return
-        call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
-                          offer_answer=new_offer_answer(self.config), state=LegState.RINGING,
-                          remote_offer=sdp)
-        if replaced is not None:
-            self._replace(replaced, call)
-            return
-        if self.call is None and not self.others.calls:
-            self.call = call
-        else:  # during a call: it waits (call-waiting tone) until answered or given up
-            self.others.add_waiting(call)
-        self.sip(self.ua.ringing, call_id)
-        self.emit(pev.CallArrived(call_id, uri, display))
-
-    def _replace(self, old: ActiveCall, new: ActiveCall) -> None:
-        """RFC 3891 §3: the new call takes the old one's place, answered at once (no ringing:
-        the person already talks to this transfer); the old dialog ends with a BYE."""
-        if self.call is old:
-            self.call = new
-        else:
-            self.others.calls[new.call_id] = replace(self.others.calls.pop(old.call_id), call=new)
-        self.hangup_call(old)
-        self.emit(pev.CallReplaced(old.call_id, new.call_id, new.peer))
-        new.move(LegInput.ANSWER_REQUESTED)
-        self.spawn(new, self.negotiation.answer(new))
 
     # -- media and ZRTP ----------------------------------------------------------------------
 
