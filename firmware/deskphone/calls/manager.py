@@ -11,9 +11,13 @@ session, which the driver pumps and which keys the media stream itself, zrtp_dri
 call is an `ActiveCall` whose state follows the table in call.py.
 
 Beside it, objects it owns keep their own concern and see it only through a host protocol of
-its public methods: `CallTransfers` (transfer.py), `OtherCalls` (waiting and held calls,
-other_calls.py) and `CallNegotiation` (SDP offer/answer once a call is under way,
-negotiation.py); a call's ZRTP outcomes become phone events in zrtp_outcomes.py.
+its public methods: `OutgoingCalls` (a dialled target to an INVITE, outgoing.py),
+`IncomingCalls` (an arriving INVITE refused, ringing, waiting or replacing, incoming.py),
+`CallTransfers` (transfer.py), `OtherCalls` (waiting and held calls, other_calls.py),
+`CallConference` (conference.py), `CallNegotiation` (SDP offer/answer once a call is under way,
+negotiation.py), `NetworkFollower` (network.py) and `CallLayerReport` (what `info()`,
+`media_summary()` and `lan_directory()` read, reporting.py); a call's ZRTP outcomes become
+phone events in zrtp_outcomes.py.
 
 Security rules enforced here (RFC 6189 §4.6, §8.1):
 * no audio leaves the phone until ZRTP has handed SRTP keys to the media stream, unless ZRTP has
@@ -41,34 +45,29 @@ from deskphone.calls.accounts import AccountManager
 from deskphone.calls.audio_path import ToneSource
 from deskphone.calls.call import ActiveCall, LegInput, LegState
 from deskphone.calls.call_media import (
-    call_info,
-    local_media,
-    new_offer_answer,
     open_call_media,
-    probe_media,
 )
 from deskphone.calls.conference import CallConference
 from deskphone.calls.events import CallLayerChanged, CallLayerEvent
+from deskphone.calls.incoming import IncomingCalls
 from deskphone.calls.known_sources import KnownSources
 from deskphone.calls.liveness import MediaWatch
 from deskphone.calls.negotiation import CallNegotiation
 from deskphone.calls.network import NetworkFollower
 from deskphone.calls.other_calls import OtherCalls
+from deskphone.calls.outgoing import OutgoingCalls
 from deskphone.calls.peer_identity import (
     expectation_after_redirect,
-    expectation_for,
-    warnings_before_call,
 )
+from deskphone.calls.reporting import CallLayerReport
 from deskphone.calls.routes import Routes
-from deskphone.calls.sip_setup import endpoint_for, sip_info, user_agent_for
+from deskphone.calls.sip_setup import endpoint_for, user_agent_for
 from deskphone.calls.tasks import drain, log_task_failure
 from deskphone.calls.transfer import CallTransfers
 from deskphone.calls.zrtp_outcomes import zrtp_outcome
 from deskphone.config import Config
 from deskphone.devices.audio import AudioPort
-from deskphone.media.ice import IceError
 from deskphone.phone import events as pev
-from deskphone.sdp import OfferAnswer, SdpError
 from deskphone.sip import events as sev
 from deskphone.sip.transport import SipEndpoint
 from deskphone.sip.useragent import UserAgent
@@ -98,6 +97,9 @@ class CallManager:
         self.others = OtherCalls(self)  # waiting and held calls (issue 15)
         self.negotiation = CallNegotiation(self)  # SDP offer/answer once a call is under way
         self.conference = CallConference(self)  # two calls mixed on this phone (issue 15)
+        self.outgoing = OutgoingCalls(self)  # a dialled target to an INVITE with our offer
+        self.incoming = IncomingCalls(self)  # an INVITE refused, ringing, waiting or replacing
+        self.report = CallLayerReport(self)  # info(), media_summary(), lan_directory()
         self.events_waiting = asyncio.Event()
         self._events: deque[CallLayerEvent] = deque()
         # Set by start(); a CallManager is only used after it.
@@ -221,23 +223,8 @@ class CallManager:
     # -- commands from the phone ---------------------------------------------------------------
 
     def place(self, target: str, replaces: str | None = None) -> ActiveCall | None:
-        """Call `target`; the new call, now current, or None when it cannot be placed.
-        `replaces`: it takes that dialog's place at the target (attended transfer, RFC 3891)."""
-        resolved = self.resolve(target)
-        if isinstance(resolved, str):
-            self.emit(pev.CallFailedLocally("Unknown number", resolved))
-            return None
-        uri, account = resolved
-        call = ActiveCall(call_id="", outgoing=True, peer=target,
-                          offer_answer=new_offer_answer(self.config),
-                          state=LegState.OPENING_MEDIA, replaces=replaces)
-        assert self.routes is not None
-        call.lan = expectation_for(self.routes.dialplan, self.routes.directory, target)
-        self.call = call
-        for warning in warnings_before_call(call.lan):
-            self.emit(pev.PeerWarning(warning))
-        self.spawn(call, self._place(call, uri, account))
-        return call
+        """Call `target` (outgoing.py); the new call, now current, or None."""
+        return self.outgoing.place(target, replaces)
 
     def transfer(self, target: str) -> None:
         self.transfers.transfer(target)
@@ -257,33 +244,6 @@ class CallManager:
             if other is not None and other is not call and other.negotiated is not None:
                 return other
         return None
-
-    async def _place(self, call: ActiveCall, uri: str, account: str | None) -> None:
-        try:
-            await self.open_media(call)
-            if self.config.nat.configured and not call.ended:  # RFC 8445: we offer ICE
-                await call_ice.gather(call, self.config)
-        except (OSError, IceError) as exc:
-            self._finish_locally(call, "No media port", str(exc))
-            return
-        if call.ended:
-            await self.teardown(call)
-            return
-        sdp = call.offer_answer.create_offer(
-            local_media(self.config, call, self.ua.config.local_host))
-        try:
-            call.call_id = self.sip(self.ua.invite, uri, sdp, account=account,
-                                    replaces=call.replaces)
-        except (ValueError, KeyError) as exc:  # a target the UA cannot address
-            self._finish_locally(call, "Cannot call", str(exc))
-            return
-        call.move(LegInput.INVITE_SENT)
-
-    def _finish_locally(self, call: ActiveCall, title: str, detail: str) -> None:
-        if self.transfers.failed_locally(call, f"{title}: {detail}"):
-            return
-        self.end(call)
-        self.emit(pev.CallFailedLocally(title, detail))
 
     def answer(self, call_id: str) -> None:
         call = self.call
@@ -370,34 +330,11 @@ class CallManager:
         return call is not None and call.media is not None and call.negotiated is not None
 
     def media_summary(self) -> dict[str, Any] | None:
-        """The call-quality figures the app posts once a second (codec, counters, path), without
-        building the whole `info()`: that one walks SIP, accounts, LAN peers and ZRTP too, and
-        ran every second of every call (issue 19). None without media."""
-        call = self.call
-        if call is None or call.media is None or call.negotiated is None:
-            return None
-        stats = call.media.stats
-        codec = call.negotiated.codec
-        return {"codec": codec.name if codec else None,
-                "packets_received": stats.packets_received, "lost": stats.lost,
-                "jitter_ms": stats.jitter_ms, "rtt_ms": stats.rtt_ms,
-                "path": call_ice.path_label(call) if call.ice is not None else ""}
+        """The call-quality figures the app posts once a second (reporting.py)."""
+        return self.report.media_summary()
 
     def info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"sip": None, "lan_peers": []}
-        if self.endpoint is not None:
-            info.update(sip_info(self.endpoint, self.config))
-        if self.accounts is not None:
-            info["accounts"] = self.accounts.info()
-        if self.routes is not None:
-            info["lan_peers"], info["lan_hosts"] = self.routes.lan_peers(), self.routes.lan_hosts()
-        if self.network is not None:
-            info["network"] = self.network.info()
-        if self.call is not None:
-            info.update(call_info(self.call))
-        info["other_calls"] = self.others.info()
-        info["mixer"] = self.conference.info()  # the conference mixed here, if any
-        return info
+        return self.report.info()
 
     # -- SIP ---------------------------------------------------------------------------------
 
@@ -415,7 +352,7 @@ class CallManager:
         match event:
             case sev.IncomingCall(call_id=call_id, remote_uri=uri, remote_display=display,
                                   sdp=sdp, replaces=replaces):
-                self._incoming(call_id, uri, display, sdp, replaces)
+                self.incoming.arrived(call_id, uri, display, sdp, replaces)
             case sev.RegistrationState():
                 if self.known_sources is not None:  # a name now resolved, a registrar moved
                     self.known_sources.registrars_changed()
@@ -449,48 +386,6 @@ class CallManager:
             case sev.Reoffer(sdp=sdp):
                 self.negotiation.reoffered(call, sdp)
 
-    def _incoming(self, call_id: str, uri: str, display: str | None, sdp: bytes,
-                  replaces: str | None = None) -> None:
-        replaced = self.find(replaces)
-        if replaces is not None and (replaced is None or replaced.negotiated is None):
-            self.sip(self.ua.reject, call_id, 481)  # RFC 3891 §3: not a call of ours to replace
-            return
-        if replaced is None and self.others.refusal() is not None:
-            self.counters["rejected_busy"] += 1
-            self.sip(self.ua.reject, call_id, 486)  # RFC 3261 §21.4.7 Busy Here
-            return
-        try:
-            OfferAnswer().create_answer(sdp, probe_media(self.config.audio.codecs))
-        except SdpError as exc:
-            self.counters["bad_sdp"] += 1
-            log.warning("incoming call %s: bad SDP offer: %s", call_id, exc)
-            self.sip(self.ua.reject, call_id, 488)  # §21.4.26 Not Acceptable Here
-            return
-        call = ActiveCall(call_id=call_id, outgoing=False, peer=display or uri,
-                          offer_answer=new_offer_answer(self.config), state=LegState.RINGING,
-                          remote_offer=sdp)
-        if replaced is not None:
-            self._replace(replaced, call)
-            return
-        if self.call is None and not self.others.calls:
-            self.call = call
-        else:  # during a call: it waits (call-waiting tone) until answered or given up
-            self.others.add_waiting(call)
-        self.sip(self.ua.ringing, call_id)
-        self.emit(pev.CallArrived(call_id, uri, display))
-
-    def _replace(self, old: ActiveCall, new: ActiveCall) -> None:
-        """RFC 3891 §3: the new call takes the old one's place, answered at once (no ringing:
-        the person already talks to this transfer); the old dialog ends with a BYE."""
-        if self.call is old:
-            self.call = new
-        else:
-            self.others.calls[new.call_id] = replace(self.others.calls.pop(old.call_id), call=new)
-        self.hangup_call(old)
-        self.emit(pev.CallReplaced(old.call_id, new.call_id, new.peer))
-        new.move(LegInput.ANSWER_REQUESTED)
-        self.spawn(new, self.negotiation.answer(new))
-
     # -- media and ZRTP ----------------------------------------------------------------------
 
     async def open_media(self, call: ActiveCall) -> None:
@@ -517,18 +412,8 @@ class CallManager:
                      emit=self.emit, hang_up=self.hangup_call)
 
     def lan_directory(self) -> list[dict[str, Any]]:
-        """The LAN phones with their ZRTP-cache marks, for the contacts (not in `info`: the
-        cache is read, and `info` is read every 100 ms while a script waits)."""
-        return self.routes.lan_directory(self._zid_verified) if self.routes is not None else []
-
-    def _zid_verified(self, zid_hex: str) -> bool:
-        """Whether the ZRTP cache holds `zid_hex` (a LAN peer's announced ZID) as SAS-verified."""
-        try:
-            zid = bytes.fromhex(zid_hex)
-        except ValueError:
-            return False
-        secrets = self.cache.lookup(zid) if self.cache is not None and len(zid) == 12 else None
-        return secrets is not None and secrets.verified
+        """The LAN phones with their ZRTP-cache marks, for the contacts (reporting.py)."""
+        return self.report.lan_directory()
 
     def _connection_lost(self, call: ActiveCall, detail: str) -> None:
         if call is self.call:  # BYE (RFC 3261 §15.1.1), then the person sees why

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from deskphone.calls.call import ActiveCall, LegState
@@ -92,6 +92,10 @@ class OtherCalls:
         other = self.calls.get(call.call_id)
         if other is not None and other.call is call:
             del self.calls[call.call_id]
+
+    def substitute(self, old: ActiveCall, new: ActiveCall) -> None:
+        """`new` takes `old`'s place among the others, in its role (RFC 3891 §3, incoming.py)."""
+        self.calls[new.call_id] = replace(self.calls.pop(old.call_id), call=new)
 
     def all(self) -> list[ActiveCall]:
         return [other.call for other in self.calls.values()]

@@ -9,7 +9,9 @@ Parsing the REFER/NOTIFY headers and bodies lives in `refer.py`.
 `InDialogRequests` is one object of the user agent, given the message builder, the
 `TransactionStarter` to send with, the call table, and callables to report events and to send a
 datagram outside any transaction (the ACK for a 2xx, §13.2.2.4). The `UserAgent` routes the
-in-dialog requests and the results of our own in-dialog transactions to it.
+in-dialog requests and the results of our own in-dialog transactions to it, and its timer fans out
+to the two deadlines this part keeps on each call: the §14.1 re-INVITE retry after a 491 and the
+end of a REFER's implicit subscription (RFC 6665 §4.1.2.4).
 """
 
 from __future__ import annotations
@@ -256,6 +258,27 @@ class InDialogRequests:
         if status >= 200:
             call.refer_received = None
         self.transactions.start_client(request, self.builder.dialog_addr(call), now)
+
+    # -- its timers (the user agent's timer fans out to it, wakeups.py) -------------------------
+    def get_timer(self) -> float | None:
+        """The earliest of the calls' re-INVITE retries (§14.1) and REFER subscription ends."""
+        deadlines = [deadline for call in self.calls.calls.values()
+                     for deadline in (call.reinvite_retry_at, call.refer_deadline)
+                     if deadline is not None]
+        return min(deadlines, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        for call in list(self.calls.calls.values()):
+            if call.reinvite_retry_at is not None and call.reinvite_retry_at <= now:
+                call.reinvite_retry_at = None
+                if call.reinvite_sdp is not None and not call.ended:
+                    self.send_reinvite(call, call.reinvite_sdp, now)
+            if call.refer_deadline is not None and call.refer_deadline <= now:
+                # RFC 6665 §4.1.2.4: no NOTIFY before the subscription expired: it is over.
+                call.refer_deadline = None
+                if call.refer_sent:
+                    call.refer_sent = False
+                    self._emit(ev.TransferFailed(call.call_id, 408))
 
     # -- results of our in-dialog requests -----------------------------------------------------
     def reinvite_result(self, call: Call, response: SipResponse | None, now: float) -> None:

@@ -17,12 +17,15 @@ table, a callable to report events) and none importing this module:
 - `invite.py`: `InviteSessions`, INVITE client and server, CANCEL, ACK, auth retries and
   redirects;
 - `in_dialog.py`: `InDialogRequests`, BYE, re-INVITE, OPTIONS/INFO, REFER/NOTIFY;
+- `transaction_routing.py`: `TransactionRouting`, responses to their client transaction
+  (§18.1.2, §17.1.3) and each transaction event to the part that started the transaction;
+- `wakeups.py`: `Wakeups`, the one `get_timer`/`handle_timer` fanned out to the parts' deadlines;
 - `registration.py`: `Registration`, one per account; `probe.py`: OPTIONS probes.
 - `session_timer.py`: `SessionTimers`, RFC 4028 Session-Expires, refreshes, BYE on expiry.
 - `stateless.py`, `admission.py`: who gets a server transaction under a flood (§8.2.7).
 
 This module holds the sans-IO surface, the commands (delegated), and the dispatch of incoming
-requests, responses and transaction events to the part that handles them.
+requests to the part that handles them.
 """
 
 from __future__ import annotations
@@ -56,19 +59,16 @@ from deskphone.sip.session_timer import SessionTimers
 from deskphone.sip.stateless import StatelessAnswers
 from deskphone.sip.table import TransactionTable
 from deskphone.sip.transaction import (
-    AcceptedWindowClosed,
-    ClientTransaction,
-    ResponseReceived,
     ServerTransaction,
     TimerConfig,
     Transaction,
-    TransactionEvent,
-    TransactionTimedOut,
     TxState,
     transaction_key,
 )
+from deskphone.sip.transaction_routing import TransactionRouting
 from deskphone.sip.uri import NameAddress, SipSyntaxError
 from deskphone.sip.voicemail import VoicemailSubscriptions
+from deskphone.sip.wakeups import Wakeups
 
 # What a peer's bytes can raise from the lazily parsed parts of a message; caught at the
 # sans-IO surface so that bad input is a counted drop or a 400, never an exception.
@@ -107,6 +107,12 @@ class UserAgent:
             for account in config.accounts
         }
         self.flows = FlowChecks(self.builder, self.table)
+        self.routing = TransactionRouting(
+            self.builder, self.table, self.call_table, self.sessions, self.in_dialog,
+            self.probes, self.flows, self.voicemail, self.registrations, self._send)
+        self.wakeups = Wakeups(self.table, self._collect, lambda: [
+            *self.registrations.values(), self.probes, self.flows, self.session_timers,
+            self.voicemail, self.in_dialog])
 
     @property
     def config(self) -> UaConfig:
@@ -137,18 +143,12 @@ class UserAgent:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        deadlines = [self.table.get_timer(), self.probes.get_timer(), self.flows.get_timer(),
-                     self.session_timers.get_timer()]
-        deadlines += [r.get_timer() for r in self.registrations.values()]
-        deadlines.append(self.voicemail.get_timer())
-        for call in self.calls.values():
-            deadlines += [call.reinvite_retry_at, call.refer_deadline]
-        return min((d for d in deadlines if d is not None), default=None)
+        return self.wakeups.get_timer()
 
     def handle_timer(self, now: float) -> None:
         # Nothing a peer sent may escape as an exception: a header read lazily (a Contact that
         # is not a SIP URI, a digit that is not ASCII) is a dropped, counted message.
-        self._guarded(self._run_timers, now)
+        self._guarded(self.wakeups.handle_timer, now)
         self._guarded(self._collect, now)
 
     def receive_datagram(self, data: bytes, addr: Addr, now: float) -> None:
@@ -168,7 +168,7 @@ class UserAgent:
         if isinstance(message, SipRequest):
             self._guarded(lambda t: self._receive_request(message, addr, t), now)
         elif isinstance(message, SipResponse):
-            self._guarded(lambda t: self._receive_response(message, t), now)
+            self._guarded(lambda t: self.routing.receive_response(message, t), now)
         self._guarded(self._collect, now)
 
     def _guarded(self, step: object, now: float) -> None:
@@ -186,27 +186,6 @@ class UserAgent:
                 self.call_table.end(call, "unreachable", 503)
         for registration in self.registrations.values():
             registration.transport_error(addr, now, unresolved=unresolved)
-
-    def _run_timers(self, now: float) -> None:
-        self.table.handle_timer(now)
-        self._collect(now)
-        for registration in self.registrations.values():
-            registration.handle_timer(now)
-        self.probes.handle_timer(now)
-        self.flows.handle_timer(now)
-        self.session_timers.handle_timer(now)
-        self.voicemail.handle_timer(now)
-        for call in list(self.calls.values()):
-            if call.reinvite_retry_at is not None and call.reinvite_retry_at <= now:
-                call.reinvite_retry_at = None
-                if call.reinvite_sdp is not None and not call.ended:
-                    self.in_dialog.send_reinvite(call, call.reinvite_sdp, now)
-            if call.refer_deadline is not None and call.refer_deadline <= now:
-                # RFC 6665 §4.1.2.4: no NOTIFY before the subscription expired: it is over.
-                call.refer_deadline = None
-                if call.refer_sent:
-                    call.refer_sent = False
-                    self._events.append(ev.TransferFailed(call.call_id, 408))
 
     # -- call commands (delegated; each ends with the routing of what it started) ---------------
     def invite(self, target: str, sdp: bytes, now: float, account: str | None = None,
@@ -411,104 +390,14 @@ class UserAgent:
             response.headers.add("Accept", "application/sdp")
         transaction.send_response(response, now)
 
-    # -- receiving responses -------------------------------------------------------------------
-    def _receive_response(self, response: SipResponse, now: float) -> None:
-        via = response.top_via
-        if (
-            via.host != self.config.local_host.lower()
-            or (via.port or 5060) != self.config.local_port
-        ):
-            self.stats.responses_unmatched += 1  # §18.1.2: not ours
-            return
-        transaction = self.table.get(transaction_key(response))
-        if not isinstance(transaction, ClientTransaction):
-            self._stray_2xx(response)
-            return
-        before = len(transaction.events)
-        transaction.receive_response(response, now)
-        if len(transaction.events) == before:
-            self.stats.retransmissions_absorbed += 1
-
-    def _stray_2xx(self, response: SipResponse) -> None:
-        """A 2xx retransmission after our INVITE transaction ended: re-send the ACK (§13.2.2.4)."""
-        call = self.calls.get(response.call_id)
-        if (
-            call is not None
-            and call.ack is not None
-            and response.cseq.method == "INVITE"
-            and response.status < 300
-        ):
-            self._send(call.ack, call.addr)
-            self.stats.retransmissions_absorbed += 1
-        else:
-            self.stats.responses_unmatched += 1
-
     # -- routing transaction events ------------------------------------------------------------
     def _collect(self, now: float) -> None:
         """Route transaction events to the calls, registrations and probes that own them,
         queue what the transactions send, and free the calls that ended and have no
         transaction left."""
         for transaction, event in self.table.drain(self._outbox):
-            self._dispatch(transaction, event, now)
+            self.routing.route(transaction, event, now)
         self.call_table.free_ended(self.table.live, self.table.freed_call_ids)
-
-    def _dispatch(self, transaction: Transaction, event: TransactionEvent, now: float) -> None:
-        request = transaction.request
-        if self.probes.owns(request):
-            self.probes.on_transaction_event(request, event)
-            return
-        if self.flows.owns(request):
-            self.flows.on_transaction_event(request, event, now)
-            return
-        if (subscription := self.voicemail.owns(transaction)) is not None:
-            subscription.on_transaction_event(transaction, event, now)
-            return
-        if request.method == "REGISTER":
-            for registration in self.registrations.values():
-                registration.on_transaction_event(transaction, event, now)
-                if registration.state == "registered":  # the voicemail lamp, once registered
-                    self.voicemail.start(registration.account.name, now)
-            return
-        call = self.calls.get(request.call_id)
-        if call is None:
-            return
-        if isinstance(transaction, ServerTransaction):
-            self._server_event(call, transaction, event, now)
-            return
-        response = event.response if isinstance(event, ResponseReceived) else None
-        if (
-            request.method == "INVITE"
-            and response is not None
-            and 200 <= response.status < 300
-            and response.cseq.number in call.acks
-            and transaction is not call.invite_tx
-        ):
-            self._send(call.acks[response.cseq.number], self.builder.dialog_addr(call))
-        elif request.method == "INVITE" and transaction is call.invite_tx:
-            self.sessions.invite_result(call, response, now)
-        elif request.method == "INVITE" and transaction is call.reinvite_tx:
-            self.in_dialog.reinvite_result(call, response, now)
-        elif (
-            response is not None
-            and response.status in (401, 407)
-            and request.method in ("BYE", "REFER")
-            and (retry := self.builder.with_credentials(call, request, response)) is not None
-        ):
-            self.table.start_client(retry, transaction.addr, now)
-        elif request.method == "REFER" and (response is None or response.status >= 200):
-            self.in_dialog.refer_result(call, response)
-
-    def _server_event(self, call: Call, transaction: ServerTransaction,
-                      event: TransactionEvent, now: float) -> None:
-        if isinstance(event, TransactionTimedOut) and transaction is call.invite_tx:
-            # §17.2.1 Timer H: our final response was never ACKed.
-            self.call_table.end(call, "timeout", 408)
-        elif isinstance(event, AcceptedWindowClosed) and transaction is call.invite_tx:
-            if call.state == SipCallState.ANSWERED:
-                self.in_dialog.send_in_dialog(call, "BYE", now)  # §13.3.1.4: no ACK for our 2xx
-                self.call_table.end(call, "timeout", 408)
-        elif isinstance(event, AcceptedWindowClosed) and transaction is call.reoffer_tx:
-            call.reoffer_tx = None
 
 
 def out_of_dialog_status(method: str) -> int:
