@@ -13,6 +13,7 @@ import ipaddress
 import random
 import subprocess
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from deskphone_tools.harness import PhoneError, PhoneProcess
@@ -135,3 +136,15 @@ mode = "sim"
 
 {audio}
 """
+
+
+@contextlib.contextmanager
+def started(*phones: PhoneProcess) -> Iterator[None]:
+    """Every phone started, and stopped again however the test ends."""
+    try:
+        for phone in phones:
+            phone.start()
+        yield
+    finally:
+        for phone in phones:
+            phone.stop()

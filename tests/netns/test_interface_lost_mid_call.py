@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from deskphone_tools.harness import unique_extensions
-from tests.netns.netns import NetnsPhone, VethLink, ip, phone_config
+from tests.netns.netns import NetnsPhone, VethLink, ip, phone_config, started
 from tests.support import require_root, require_tool
 
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(120)]
@@ -50,13 +50,8 @@ def pair(tmp_path: Path) -> Iterator[tuple[VethLink, NetnsPhone, NetnsPhone]]:
         a = NetnsPhone("A", ext_a, tmp_path / "a", config(ext_a, "Alice", link.a.address))
         b = NetnsPhone("B", ext_b, tmp_path / "b", config(ext_b, "Bob", link.b.address))
         a.namespace, b.namespace = link.a.name, link.b.name
-        try:
-            a.start()
-            b.start()
+        with started(a, b):
             yield link, a, b
-        finally:
-            for phone in (a, b):
-                phone.stop()
     assert not link.left_behind(), f"namespaces left behind: {link.left_behind()}"
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.interop.kamailio import wait_until
 from tests.netns.netns import NetnsPhone, VethLink
-from tests.network.test_renumbering_registrar import NamespacedKamailio, netns_account_phone
+from tests.network.lab import NamespacedKamailio, netns_account_phone
 from tests.network.wakeups import main_thread_switches
 from tests.support import require_root, require_tool
 
