@@ -2,18 +2,20 @@
 
 Media inactivity (`[media] inactivity_timeout`, calls/liveness.py) is off here: SIPp sends no
 RTP, and it is the session timer that must end a call whose far end went silent. The session
-interval is 90 s, the smallest RFC 4028 §4 allows, so each test runs about a minute.
+interval is 90 s, the smallest RFC 4028 §4 allows, so the two one-minute cases run side by
+side.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.interop_sipp.conftest import SippBench
-from tests.interop_sipp.sipp import OWN_SCENARIOS
+from tests.interop_sipp.sipp import OWN_SCENARIOS, Sipp
 from tests.support import require_tool
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(240)]
@@ -21,10 +23,10 @@ pytestmark = [pytest.mark.interop, pytest.mark.timeout(240)]
 INTERVAL = 90  # the Session-Expires both scenarios ask for
 
 
-@pytest.fixture
-def bench(tmp_path: Path) -> Iterator[SippBench]:
+@contextlib.contextmanager
+def sipp_bench(root: Path) -> Iterator[SippBench]:
     require_tool("sipp")
-    setup = SippBench(tmp_path, extra_config="\n[media]\ninactivity_timeout = 0\n")
+    setup = SippBench(root, extra_config="\n[media]\ninactivity_timeout = 0\n")
     try:
         setup.start_phone()
         yield setup
@@ -32,13 +34,34 @@ def bench(tmp_path: Path) -> Iterator[SippBench]:
         setup.stop()
 
 
-def test_sipp_uas_that_goes_silent_gets_our_bye_within_the_session_interval(
-        bench: SippBench) -> None:
+@pytest.fixture
+def bench(tmp_path: Path) -> Iterator[SippBench]:
+    with sipp_bench(tmp_path) as setup:
+        yield setup
+
+
+def test_session_timers_against_sipp_in_both_roles(tmp_path: Path) -> None:
+    """Both one-minute cases side by side, each with its own phone and SIPp: the session
+    interval cannot be shorter than 90 s (RFC 4028 §4), and the suite should wait it once."""
+    with sipp_bench(tmp_path / "callee-silent") as silent, \
+            sipp_bench(tmp_path / "caller-requires") as requiring:
+        # a SIPp UAS that answers a short session and then says nothing more
+        uas = silent.sipp(OWN_SCENARIOS / "uas_short_session_then_silent.xml", timeout_s=180)
+        silent.phone.ctl("hook", "off")
+        silent.phone.ctl("dial", uas.uri)
+        silent.phone.wait(call="in_call")
+        # a SIPp UAC that requires timers and makes us (the UAS) the refresher
+        uac = requiring.sipp(OWN_SCENARIOS / "uac_requires_timer_uas_refreshes.xml",
+                             calls_phone=True, timeout_s=180)
+        requiring.phone.wait(call="ringing")
+        requiring.phone.ctl("hook", "off")
+        uac_requiring_us_as_refresher_gets_our_refresh_reinvite(requiring, uac)
+        uas_that_goes_silent_gets_our_bye_within_the_session_interval(silent, uas)
+
+
+def uas_that_goes_silent_gets_our_bye_within_the_session_interval(
+        bench: SippBench, sipp: Sipp) -> None:
     phone = bench.phone
-    sipp = bench.sipp(OWN_SCENARIOS / "uas_short_session_then_silent.xml", timeout_s=180)
-    phone.ctl("hook", "off")
-    phone.ctl("dial", sipp.uri)
-    phone.wait(call="in_call")
     ended = phone.wait(INTERVAL + 30, call="ended")
     result = sipp.finish(timeout=30)
     context = bench.context(ended, result.summary())
@@ -60,12 +83,8 @@ def test_sipp_uas_that_goes_silent_gets_our_bye_within_the_session_interval(
     assert "Connection lost" not in idle["screen"] and "sipp" not in idle["screen"], idle
 
 
-def test_sipp_uac_requiring_us_as_refresher_gets_our_refresh_reinvite(bench: SippBench) -> None:
+def uac_requiring_us_as_refresher_gets_our_refresh_reinvite(bench: SippBench, sipp: Sipp) -> None:
     phone = bench.phone
-    sipp = bench.sipp(OWN_SCENARIOS / "uac_requires_timer_uas_refreshes.xml", calls_phone=True,
-                      timeout_s=180)
-    phone.wait(call="ringing")
-    phone.ctl("hook", "off")
     ended = phone.wait(INTERVAL + 30, call="ended")  # SIPp's BYE after our refresh
     result = sipp.finish(timeout=30)
     context = bench.context(ended, result.summary())
