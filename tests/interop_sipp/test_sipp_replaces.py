@@ -17,11 +17,11 @@ injection file.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 import pytest
 
+from tests.interop.kamailio import wait_until
 from tests.interop_sipp.conftest import SippBench
 from tests.interop_sipp.sipp import OWN_SCENARIOS, Sipp, SippResult, parse_messages
 
@@ -50,17 +50,21 @@ class NamedDialog:
 def dialog_of(run: Sipp, status: str, bound: float = 15.0) -> NamedDialog:
     """The dialog of `run`'s call once the phone's `status` response reached it."""
     log = run.workdir / "sipp-messages.log"
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
+    found: list[NamedDialog] = []
+
+    def reached() -> bool:
         wire = parse_messages(log.read_text(errors="replace")) if log.exists() else []
         for message in wire:
             if message.way == "received" and message.start_line.startswith(status):
                 call_id = re.search(r"(?im)^call-id:\s*(\S+)", message.text)
                 sipp_tag = re.search(r"(?im)^from:.*;\s*tag=([^;>\s]+)", message.text)
                 assert call_id and sipp_tag and message.to_tag, message.text
-                return NamedDialog(call_id[1], message.to_tag, sipp_tag[1])
-        time.sleep(0.02)
-    raise AssertionError(f"SIPp saw no {status!r} from the phone in {bound:g} s")
+                found.append(NamedDialog(call_id[1], message.to_tag, sipp_tag[1]))
+                return True
+        return False
+
+    wait_until(reached, bound, f"SIPp to see {status!r} from the phone")
+    return found[0]
 
 
 def invite_with(bench: SippBench, replaces: Fields, scenario: str) -> Sipp:

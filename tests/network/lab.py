@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from deskphone_tools.harness import unique_extensions
 from tests.interop.kamailio import Kamailio, kamcmd, wait_until
 from tests.interop.phones import account_phone
-from tests.netns.netns import NetnsPhone, VethLink, ip, started
+from tests.netns.netns import NetnsPhone, VethLink, ip, phone_config, started
 from tests.network.wakeups import main_thread_switches
 from tests.support import require_tool
 
@@ -182,3 +183,16 @@ def bob_reaches_alice_at(alice: NetnsPhone, bob: NetnsPhone, address: str) -> No
     alice.wait(20, **{"media.packets_received": ">25"})
     bob.ctl("hook", "on")
     alice.wait(20, call="ended")
+
+
+@contextlib.contextmanager
+def lan_pair(root: Path, link: VethLink, a_config: Callable[[str], str]) -> Iterator[
+        tuple[NetnsPhone, NetnsPhone]]:
+    """Phone A (its configuration from its extension) on side A of `link`, phone B bound to side
+    B's address, both started and stopped again however the test ends."""
+    ext_a, ext_b = unique_extensions(2)
+    a = NetnsPhone("A", ext_a, root / "a", a_config(ext_a))
+    b = NetnsPhone("B", ext_b, root / "b", phone_config(ext_b, "Bob", link.b.address))
+    a.namespace, b.namespace = link.a.name, link.b.name
+    with started(a, b):
+        yield a, b

@@ -16,13 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from deskphone_tools.harness import unique_extensions
-from tests.netns.netns import NetnsPhone, VethLink, phone_config, started
+from tests.netns.netns import NetnsPhone, VethLink
 from tests.network.lab import (
     call_and_hang_up,
     interface_phone_config,
     plug_in,
     unplugged_without_busy_loop,
+)
+from tests.network.lab import (
+    lan_pair as started_lan_pair,
 )
 from tests.network.wakeups import main_thread_switches
 from tests.support import require_root, require_tool
@@ -34,14 +36,10 @@ pytestmark = [pytest.mark.netns, pytest.mark.timeout(150)]
 def lan_pair(tmp_path: Path) -> Iterator[tuple[VethLink, NetnsPhone, NetnsPhone]]:
     require_root()
     require_tool("ip")
-    ext_a, ext_b = unique_extensions(2)
-    with VethLink() as link:
-        a = NetnsPhone("A", ext_a, tmp_path / "a",
-                       interface_phone_config(ext_a, "Alice", link.a.device))
-        b = NetnsPhone("B", ext_b, tmp_path / "b", phone_config(ext_b, "Bob", link.b.address))
-        a.namespace, b.namespace = link.a.name, link.b.name
-        with started(a, b):
-            yield link, a, b
+    with VethLink() as link, started_lan_pair(
+            tmp_path, link, lambda ext: interface_phone_config(ext, "Alice", link.a.device)) as (
+                a, b):
+        yield link, a, b
 
 
 def test_lan_phone_renumbered_is_called_again_by_extension(

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from deskphone_tools.harness import unique_extensions
-from tests.netns.netns import NetnsPhone, VethLink, phone_config, started
+from tests.netns.netns import NetnsPhone, VethLink
 from tests.network.lab import (
     WILDCARD,
     NamespacedKamailio,
@@ -35,23 +34,22 @@ from tests.network.lab import (
     unplugged_without_busy_loop,
     wildcard_phone_config,
 )
+from tests.network.lab import (
+    lan_pair as started_lan_pair,
+)
 from tests.support import require_root, require_tool
 
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(180)]
-
 
 
 @pytest.fixture
 def lan_pair(tmp_path: Path) -> Iterator[tuple[VethLink, NetnsPhone, NetnsPhone]]:
     require_root()
     require_tool("ip")
-    ext_a, ext_b = unique_extensions(2)
     with VethLink() as link:
         default_route(link)
-        a = NetnsPhone("A", ext_a, tmp_path / "a", wildcard_phone_config(ext_a, "Alice"))
-        b = NetnsPhone("B", ext_b, tmp_path / "b", phone_config(ext_b, "Bob", link.b.address))
-        a.namespace, b.namespace = link.a.name, link.b.name
-        with started(a, b):
+        with started_lan_pair(tmp_path, link,
+                              lambda ext: wildcard_phone_config(ext, "Alice")) as (a, b):
             yield link, a, b
 
 
